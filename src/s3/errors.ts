@@ -1,0 +1,109 @@
+/**
+ * The one error type of the S3 protocol layer: an S3 error code, its HTTP
+ * status and a human message. The HTTP layer renders it as S3 XML with the
+ * request id; anything else thrown becomes InternalError (and is logged).
+ */
+export class S3Error extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    /** Extra elements rendered inside <Error> (e.g. BucketName, Key). */
+    readonly extra: Record<string, string | number> = {},
+    /** Extra response headers (e.g. Allow for MethodNotAllowed). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'S3Error';
+  }
+}
+
+/** Constructors for the codes Anvil uses, with S3's status and wording. */
+export const errors = {
+  accessDenied: (msg = 'Access Denied') => new S3Error('AccessDenied', msg, 403),
+  invalidAccessKeyId: () =>
+    new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403),
+  signatureDoesNotMatch: (extra: Record<string, string> = {}) =>
+    new S3Error(
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      403,
+      extra,
+    ),
+  requestTimeTooSkewed: (requestTime: string, serverTime: string) =>
+    new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', 403, {
+      RequestTime: requestTime,
+      ServerTime: serverTime,
+      MaxAllowedSkewMilliseconds: 900000,
+    }),
+  expiredToken: () => new S3Error('AccessDenied', 'Request has expired', 403),
+  authorizationHeaderMalformed: (msg: string) => new S3Error('AuthorizationHeaderMalformed', msg, 400),
+  authorizationQueryParametersError: (msg: string) => new S3Error('AuthorizationQueryParametersError', msg, 400),
+  missingSecurityHeader: (msg = 'Your request was missing a required header') =>
+    new S3Error('MissingSecurityHeader', msg, 400),
+  invalidRequest: (msg: string) => new S3Error('InvalidRequest', msg, 400),
+  invalidArgument: (msg: string, name?: string, value?: string) =>
+    new S3Error(
+      'InvalidArgument',
+      msg,
+      400,
+      name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
+    ),
+  contentSha256Mismatch: (client: string, computed: string) =>
+    new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", 400, {
+      ClientComputedContentSHA256: client,
+      S3ComputedContentSHA256: computed,
+    }),
+  badDigest: (msg = 'The Content-MD5 you specified did not match what we received.') => new S3Error('BadDigest', msg, 400),
+  invalidDigest: () => new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.', 400),
+  incompleteBody: () =>
+    new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
+  missingContentLength: () => new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411),
+  entityTooLarge: (max: number) =>
+    new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', 400, { MaxSizeAllowed: max }),
+  malformedXML: () =>
+    new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400),
+  noSuchBucket: (bucket: string) =>
+    new S3Error('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: bucket }),
+  noSuchKey: (key: string) => new S3Error('NoSuchKey', 'The specified key does not exist.', 404, { Key: key }),
+  bucketAlreadyOwnedByYou: (bucket: string) =>
+    new S3Error(
+      'BucketAlreadyOwnedByYou',
+      'Your previous request to create the named bucket succeeded and you already own it.',
+      409,
+      { BucketName: bucket },
+    ),
+  bucketAlreadyExists: (bucket: string) =>
+    new S3Error(
+      'BucketAlreadyExists',
+      'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+      409,
+      { BucketName: bucket },
+    ),
+  bucketNotEmpty: (bucket: string) =>
+    new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409, { BucketName: bucket }),
+  invalidBucketName: (bucket: string) =>
+    new S3Error('InvalidBucketName', 'The specified bucket is not valid.', 400, { BucketName: bucket }),
+  keyTooLong: () => new S3Error('KeyTooLongError', 'Your key is too long', 400),
+  invalidLocationConstraint: () =>
+    new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid', 400),
+  illegalLocationConstraint: (region: string) =>
+    new S3Error(
+      'IllegalLocationConstraintException',
+      `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+      400,
+    ),
+  methodNotAllowed: (method: string, allow: string) =>
+    new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405, {
+      Method: method,
+      ResourceType: 'OBJECT',
+    }, { Allow: allow }),
+  notImplemented: (what = 'A header you provided implies functionality that is not implemented') =>
+    new S3Error('NotImplemented', what, 501),
+  invalidURI: () => new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400),
+  internal: () => new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500),
+  preconditionFailed: (condition: string) =>
+    new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412, {
+      Condition: condition,
+    }),
+} as const;
