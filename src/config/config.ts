@@ -1,0 +1,80 @@
+/**
+ * Server configuration, resolved once at start with the precedence
+ * flags > environment > YAML config file > defaults, then validated by zod.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+export const configSchema = z.object({
+  listen: z.string().regex(/^(\[[^\]]+\]|[^:]+):\d{1,5}$/, 'listen must be host:port'),
+  dataDir: z.string().min(1),
+  databaseUrl: z.string().min(1),
+  region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'region must be lower-case letters, digits and dashes'),
+  /** Base domain for virtual-host-style requests: BUCKET.<domain>. */
+  domain: z.string().min(1),
+  rootAccessKey: z.string().min(3).max(128).optional(),
+  rootSecretKey: z.string().min(8).max(256).optional(),
+  /** 32 bytes as hex or base64; generated into the data folder when absent. */
+  masterKey: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** Largest single PUT body in bytes (S3: 5 GiB). */
+  maxObjectSize: z.number().int().positive(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Names of every setting, with its environment variable and YAML key. */
+const settings: Array<{ key: keyof Config; env: string; file: string }> = [
+  { key: 'listen', env: 'ANVIL_LISTEN', file: 'listen' },
+  { key: 'dataDir', env: 'ANVIL_DATA_DIR', file: 'data_dir' },
+  { key: 'databaseUrl', env: 'ANVIL_DATABASE_URL', file: 'database_url' },
+  { key: 'region', env: 'ANVIL_REGION', file: 'region' },
+  { key: 'domain', env: 'ANVIL_DOMAIN', file: 'domain' },
+  { key: 'rootAccessKey', env: 'ANVIL_ROOT_ACCESS_KEY', file: 'root_access_key' },
+  { key: 'rootSecretKey', env: 'ANVIL_ROOT_SECRET_KEY', file: 'root_secret_key' },
+  { key: 'masterKey', env: 'ANVIL_MASTER_KEY', file: 'master_key' },
+  { key: 'logLevel', env: 'ANVIL_LOG_LEVEL', file: 'log_level' },
+  { key: 'maxObjectSize', env: 'ANVIL_MAX_OBJECT_SIZE', file: 'max_object_size' },
+];
+
+export type ConfigOverrides = Partial<Record<keyof Config, string | number | undefined>> & { configFile?: string };
+
+function readConfigFile(file: string | undefined): Record<string, unknown> {
+  if (!file) return {};
+  const parsed = YAML.parse(fs.readFileSync(file, 'utf8')) ?? {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file}: expected a YAML mapping`);
+  return parsed as Record<string, unknown>;
+}
+
+export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = readConfigFile(flags.configFile ?? env.ANVIL_CONFIG);
+  const raw: Record<string, unknown> = {};
+  for (const s of settings) {
+    const value = flags[s.key] ?? env[s.env] ?? file[s.file];
+    if (value !== undefined && value !== '') raw[s.key] = value;
+  }
+  raw.listen ??= '127.0.0.1:9000';
+  raw.dataDir ??= './data';
+  raw.dataDir = path.resolve(String(raw.dataDir));
+  raw.databaseUrl ??= `sqlite:${path.join(String(raw.dataDir), 'anvil.db')}`;
+  raw.region ??= 'us-east-1';
+  raw.domain ??= 'localhost';
+  raw.logLevel ??= 'info';
+  raw.maxObjectSize = Number(raw.maxObjectSize ?? 5 * 1024 ** 3);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  if (Boolean(result.data.rootAccessKey) !== Boolean(result.data.rootSecretKey)) {
+    throw new Error('invalid configuration: ANVIL_ROOT_ACCESS_KEY and ANVIL_ROOT_SECRET_KEY must be given together');
+  }
+  return result.data;
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}

@@ -1,0 +1,103 @@
+/** Buckets: creation, lookup, listing and deletion (business rules only; no HTTP here). */
+import crypto from 'node:crypto';
+import type { BucketTable } from '../meta/schema.js';
+import { withTransaction } from '../meta/engine.js';
+import { errors } from '../s3/errors.js';
+import { isValidBucketName } from './bucket-names.js';
+import type { CoreContext } from './context.js';
+import { collectGarbage, releaseManifest, type ReleasedBlob } from './blob-refs.js';
+
+export type Bucket = BucketTable;
+
+export class BucketService {
+  constructor(private readonly ctx: CoreContext) {}
+
+  async get(name: string): Promise<Bucket | undefined> {
+    return this.ctx.meta.global.selectFrom('buckets').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  async listForTenant(tenantId: string): Promise<Bucket[]> {
+    return this.ctx.meta.global
+      .selectFrom('buckets')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('name')
+      .execute();
+  }
+
+  /**
+   * Creates the regional state row first and the global row second: a crash
+   * in between leaves only an unreachable state row, never a bucket whose
+   * objects have nowhere to go.
+   */
+  async create(tenantId: string, name: string, locationConstraint?: string): Promise<Bucket> {
+    if (!isValidBucketName(name)) throw errors.invalidBucketName(name);
+    // An empty constraint means the default region; any other must be ours.
+    if (locationConstraint && locationConstraint !== this.ctx.region) {
+      throw errors.illegalLocationConstraint(locationConstraint);
+    }
+    const existing = await this.get(name);
+    if (existing) {
+      throw existing.tenant_id === tenantId ? errors.bucketAlreadyOwnedByYou(name) : errors.bucketAlreadyExists(name);
+    }
+    const bucket: Bucket = { id: crypto.randomUUID(), name, tenant_id: tenantId, region: this.ctx.region, created_at: Date.now() };
+    await this.ctx.meta.regional
+      .insertInto('bucket_state')
+      .values({ bucket_id: bucket.id, last_seq: 0, object_count: 0, byte_count: 0 })
+      .execute();
+    try {
+      await this.ctx.meta.global.insertInto('buckets').values(bucket).execute();
+    } catch (err) {
+      await this.ctx.meta.regional.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
+      const winner = await this.get(name);
+      if (winner) {
+        throw winner.tenant_id === tenantId ? errors.bucketAlreadyOwnedByYou(name) : errors.bucketAlreadyExists(name);
+      }
+      throw err;
+    }
+    return bucket;
+  }
+
+  /**
+   * Deletes an empty bucket. The regional state row is locked first, so a
+   * concurrent PUT either commits before (and the bucket is not empty) or
+   * finds no state row and fails with NoSuchBucket. Incomplete multipart
+   * uploads are aborted with the bucket, releasing their parts.
+   */
+  async delete(bucket: Bucket): Promise<void> {
+    const released: ReleasedBlob[] = [];
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      await trx
+        .updateTable('bucket_state')
+        .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
+        .where('bucket_id', '=', bucket.id)
+        .execute();
+      const anyVersion = await trx
+        .selectFrom('object_versions')
+        .select('id')
+        .where('bucket_id', '=', bucket.id)
+        .limit(1)
+        .executeTakeFirst();
+      if (anyVersion) throw errors.bucketNotEmpty(bucket.name);
+      const uploads = await trx
+        .selectFrom('multipart_uploads')
+        .select(['upload_id', 'tenant_id'])
+        .where('bucket_id', '=', bucket.id)
+        .execute();
+      for (const u of uploads) {
+        const parts = await trx
+          .selectFrom('multipart_parts')
+          .select(['blob_hash', 'size'])
+          .where('upload_id', '=', u.upload_id)
+          .execute();
+        const manifest = parts.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)] as [string, number]);
+        released.push(...(await releaseManifest(trx, u.tenant_id, manifest)));
+        await trx.deleteFrom('multipart_parts').where('upload_id', '=', u.upload_id).execute();
+      }
+      await trx.deleteFrom('multipart_uploads').where('bucket_id', '=', bucket.id).execute();
+      await trx.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
+    });
+    await this.ctx.meta.global.deleteFrom('buckets').where('id', '=', bucket.id).execute();
+    await collectGarbage(this.ctx, released);
+  }
+}

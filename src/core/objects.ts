@@ -1,0 +1,320 @@
+/**
+ * Objects: store, read, delete and list the latest version of keys.
+ * Bodies are staged (streamed, hashed, fsynced) before one short metadata
+ * transaction makes them visible; no I/O happens inside a transaction.
+ */
+import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
+import { withTransaction } from '../meta/engine.js';
+import { errors } from '../s3/errors.js';
+import { BodyDigester, type ChecksumAlgorithm, type Digests } from '../storage/digest.js';
+import type { StagedFile } from '../storage/blob-store.js';
+import type { Bucket } from './buckets.js';
+import type { CoreContext } from './context.js';
+import {
+  BlobGoneError,
+  collectGarbage,
+  discardRedundant,
+  manifestOf,
+  prepareBlob,
+  referenceBlob,
+  releaseManifest,
+  type PreparedBlob,
+  type ReleasedBlob,
+} from './blob-refs.js';
+
+type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
+
+export const MAX_KEY_BYTES = 1024;
+
+export interface ObjectAttributes {
+  contentType: string;
+  /** Stored standard headers, lower-case names (cache-control, content-encoding, ...). */
+  headers: Record<string, string>;
+  /** User metadata without the x-amz-meta- prefix, lower-case names. */
+  userMeta: Record<string, string>;
+}
+
+export interface ObjectVersion extends ObjectAttributes {
+  bucketId: string;
+  tenantId: string;
+  key: string;
+  versionId: string;
+  seq: number;
+  size: number;
+  etag: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  manifest: ManifestEntry[];
+  partSizes: number[];
+  lastModified: Date;
+}
+
+export interface PutOptions {
+  attributes: ObjectAttributes;
+  /** Which digests beyond BLAKE3 and MD5 to compute. */
+  digest: { sha256?: boolean; checksums?: ChecksumAlgorithm[] };
+  /** Called after the body is staged and before commit; throw to refuse it (nothing is kept). */
+  verify?: (d: Digests) => void;
+  /** Checksums to store with the object (those the client supplied and we verified). */
+  storeChecksums?: (d: Digests) => Partial<Record<ChecksumAlgorithm, string>>;
+}
+
+export function validateKey(key: string): void {
+  if (key.length === 0) throw errors.invalidArgument('Key must not be empty', 'key', '');
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw errors.keyTooLong();
+}
+
+function rowToVersion(row: Omit<Selectable<ObjectVersionTable>, 'id'>): ObjectVersion {
+  return {
+    bucketId: row.bucket_id,
+    tenantId: row.tenant_id,
+    key: row.key,
+    versionId: row.version_id,
+    seq: Number(row.seq),
+    size: Number(row.size),
+    etag: row.etag,
+    contentType: row.content_type,
+    headers: JSON.parse(row.headers),
+    userMeta: JSON.parse(row.user_meta),
+    checksums: JSON.parse(row.checksums),
+    manifest: JSON.parse(row.manifest),
+    partSizes: JSON.parse(row.part_sizes),
+    lastModified: new Date(Number(row.created_at)),
+  };
+}
+
+export class ObjectService {
+  constructor(private readonly ctx: CoreContext) {}
+
+  /** Streams body into a staged blob and hands back its digests; the caller commits or discards. */
+  async stageBody(body: AsyncIterable<Buffer>, digest: PutOptions['digest'], maxSize: number) {
+    const digester = new BodyDigester(digest);
+    const staged = await this.ctx.blobs.stage(body, digester, maxSize);
+    return { staged, digests: digester.digest() };
+  }
+
+  /**
+   * Makes a staged body referenced by whatever `write` records in the same
+   * transaction, handling dedup, the race with garbage collection, and
+   * cleanup on failure.
+   */
+  async commitStaged<T>(
+    tenantId: string,
+    staged: StagedFile,
+    hash: string,
+    write: (trx: Trx, manifest: ManifestEntry[]) => Promise<{ result: T; released: ReleasedBlob[] }>,
+  ): Promise<T> {
+    let blob: PreparedBlob = await prepareBlob(this.ctx, tenantId, hash, staged);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { result, released, redundant } = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+          const { redundantFileId } = await referenceBlob(trx, blob);
+          const out = await write(trx, manifestOf(blob));
+          return { ...out, redundant: redundantFileId };
+        });
+        await discardRedundant(this.ctx, blob, redundant);
+        await collectGarbage(this.ctx, released);
+        return result;
+      } catch (err) {
+        if (err instanceof BlobGoneError && attempt < 3) {
+          // The identical blob was collected between our lookup and our transaction: store our own copy.
+          blob = await prepareBlob(this.ctx, tenantId, hash, (blob as { staged: StagedFile }).staged, true);
+          continue;
+        }
+        if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
+        if (blob.kind === 'new') await this.ctx.blobs.remove(blob.tenantId, blob.hash, blob.fileId);
+        throw err;
+      }
+    }
+  }
+
+  async put(bucket: Bucket, key: string, body: AsyncIterable<Buffer>, opts: PutOptions): Promise<ObjectVersion> {
+    validateKey(key);
+    const { staged, digests } = await this.stageBody(body, opts.digest, this.ctx.maxObjectSize);
+    try {
+      opts.verify?.(digests);
+    } catch (err) {
+      await this.ctx.blobs.discard(staged);
+      throw err;
+    }
+    const checksums = opts.storeChecksums?.(digests) ?? {};
+    const etag = digests.md5.toString('hex');
+    return this.commitStaged(bucket.tenant_id, staged, digests.blake3, (trx, manifest) =>
+      this.writeLatest(trx, bucket, key, {
+        size: digests.size,
+        etag,
+        attributes: opts.attributes,
+        checksums,
+        manifest,
+        partSizes: [],
+      }),
+    );
+  }
+
+  /** Inside a transaction: replace the latest version of key (unversioned bucket semantics). */
+  async writeLatest(
+    trx: Trx,
+    bucket: Bucket,
+    key: string,
+    v: {
+      size: number;
+      etag: string;
+      attributes: ObjectAttributes;
+      checksums: Partial<Record<ChecksumAlgorithm, string>>;
+      manifest: ManifestEntry[];
+      partSizes: number[];
+    },
+  ): Promise<{ result: ObjectVersion; released: ReleasedBlob[] }> {
+    const seq = await this.nextSeq(trx, bucket);
+    const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key);
+    const row = {
+      bucket_id: bucket.id,
+      tenant_id: bucket.tenant_id,
+      key,
+      version_id: 'null',
+      seq,
+      is_latest: 1,
+      is_delete_marker: 0,
+      size: v.size,
+      etag: v.etag,
+      content_type: v.attributes.contentType,
+      headers: JSON.stringify(v.attributes.headers),
+      user_meta: JSON.stringify(v.attributes.userMeta),
+      checksums: JSON.stringify(v.checksums),
+      manifest: JSON.stringify(v.manifest),
+      part_sizes: JSON.stringify(v.partSizes),
+      created_at: Date.now(),
+    };
+    await trx.insertInto('object_versions').values(row).execute();
+    await trx
+      .updateTable('bucket_state')
+      .set((eb) => ({
+        object_count: eb('object_count', '+', existed ? 0 : 1),
+        byte_count: eb('byte_count', '+', v.size - oldSize),
+      }))
+      .where('bucket_id', '=', bucket.id)
+      .execute();
+    return { result: rowToVersion(row), released };
+  }
+
+  /**
+   * Takes the bucket's next sequence number. The row update also locks the
+   * bucket's state on PostgreSQL, which serialises the latest-version flip of
+   * concurrent writers; a missing row means the bucket was deleted.
+   */
+  private async nextSeq(trx: Trx, bucket: Bucket): Promise<number> {
+    const row = await trx
+      .updateTable('bucket_state')
+      .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
+      .where('bucket_id', '=', bucket.id)
+      .returning('last_seq')
+      .executeTakeFirst();
+    if (!row) throw errors.noSuchBucket(bucket.name);
+    return Number(row.last_seq);
+  }
+
+  private async removeLatest(trx: Trx, bucket: Bucket, key: string) {
+    const old = await trx
+      .selectFrom('object_versions')
+      .select(['id', 'manifest', 'size', 'tenant_id'])
+      .where('bucket_id', '=', bucket.id)
+      .where('key', '=', key)
+      .where('is_latest', '=', 1)
+      .executeTakeFirst();
+    if (!old) return { released: [] as ReleasedBlob[], oldSize: 0, existed: false };
+    await trx.deleteFrom('object_versions').where('id', '=', old.id).execute();
+    const released = await releaseManifest(trx, old.tenant_id, JSON.parse(old.manifest));
+    return { released, oldSize: Number(old.size), existed: true };
+  }
+
+  async head(bucket: Bucket, key: string): Promise<ObjectVersion> {
+    validateKey(key);
+    const row = await this.ctx.meta.regional
+      .selectFrom('object_versions')
+      .selectAll()
+      .where('bucket_id', '=', bucket.id)
+      .where('key', '=', key)
+      .where('is_latest', '=', 1)
+      .where('is_delete_marker', '=', 0)
+      .executeTakeFirst();
+    if (!row) throw errors.noSuchKey(key);
+    return rowToVersion(row);
+  }
+
+  /**
+   * Opens the bytes [start, end] of a version. Every file is opened before
+   * the first byte is sent; if one vanished (the object was overwritten and
+   * its blob collected since we read the row) this returns null and the
+   * caller re-reads the metadata.
+   */
+  async openBody(v: ObjectVersion, start: number, end: number): Promise<Readable | null> {
+    const pieces: Array<{ hash: string; from: number; to: number }> = [];
+    let offset = 0;
+    for (const [hash, size] of v.manifest) {
+      const pieceStart = offset;
+      const pieceEnd = offset + size - 1;
+      offset += size;
+      if (pieceEnd < start || pieceStart > end) continue;
+      pieces.push({ hash, from: Math.max(start, pieceStart) - pieceStart, to: Math.min(end, pieceEnd) - pieceStart });
+    }
+    if (pieces.length === 0) return Readable.from([]);
+    const hashes = [...new Set(pieces.map((p) => p.hash))];
+    const rows = await this.ctx.meta.regional
+      .selectFrom('blobs')
+      .select(['hash', 'file_id'])
+      .where('tenant_id', '=', v.tenantId)
+      .where('hash', 'in', hashes)
+      .execute();
+    const fileIds = new Map(rows.map((r) => [r.hash, r.file_id]));
+    const handles: Array<Awaited<ReturnType<CoreContext['blobs']['open']>>> = [];
+    try {
+      for (const p of pieces) {
+        const fileId = fileIds.get(p.hash);
+        if (!fileId) throw Object.assign(new Error('blob row gone'), { code: 'ENOENT' });
+        handles.push(await this.ctx.blobs.open(v.tenantId, p.hash, fileId));
+      }
+    } catch (err) {
+      await Promise.all(handles.map((h) => h.close()));
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    if (pieces.length === 1) {
+      const stream = this.ctx.blobs.readStream(handles[0], pieces[0].from, pieces[0].to);
+      stream.once('close', () => void handles[0].close().catch(() => undefined));
+      return stream;
+    }
+    const blobs = this.ctx.blobs;
+    async function* concat() {
+      try {
+        for (let i = 0; i < pieces.length; i++) yield* blobs.readStream(handles[i], pieces[i].from, pieces[i].to);
+      } finally {
+        await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+      }
+    }
+    return Readable.from(concat(), { objectMode: false });
+  }
+
+  /** Deletes the latest version of key; deleting a missing key succeeds (S3 semantics). */
+  async delete(bucket: Bucket, key: string): Promise<void> {
+    validateKey(key);
+    const released = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      await this.nextSeq(trx, bucket);
+      const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key);
+      if (existed) {
+        await trx
+          .updateTable('bucket_state')
+          .set((eb) => ({ object_count: eb('object_count', '-', 1), byte_count: eb('byte_count', '-', oldSize) }))
+          .where('bucket_id', '=', bucket.id)
+          .execute();
+      }
+      return released;
+    });
+    await collectGarbage(this.ctx, released);
+  }
+}
+
+export function newUploadId(): string {
+  return crypto.randomBytes(24).toString('base64url');
+}

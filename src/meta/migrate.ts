@@ -1,0 +1,28 @@
+/**
+ * Applies the pending migrations of both schemas at start, each tracked in
+ * its own table (they may share one SQLite file). Kysely's Migrator takes a
+ * lock, so several Anvil processes starting on one PostgreSQL are safe.
+ */
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import type { MetaDatabases } from './engine.js';
+import { globalMigrations } from './global/migrations.js';
+import { regionalMigrations } from './regional/migrations.js';
+
+async function migrate(db: Kysely<any>, area: string, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: `anvil_migrations_${area}`,
+    migrationLockTableName: `anvil_migrations_${area}_lock`,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`${area} migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);
+  }
+}
+
+export async function migrateAll(meta: MetaDatabases): Promise<void> {
+  await migrate(meta.global, 'global', globalMigrations(meta.kind));
+  await migrate(meta.regional, 'regional', regionalMigrations(meta.kind));
+}

@@ -1,0 +1,120 @@
+/**
+ * Typed tables of the two metadata databases. Times are epoch milliseconds,
+ * flags are 0/1 integers and structured values are JSON text, so the very
+ * same query code runs on SQLite and PostgreSQL.
+ */
+import type { Generated } from 'kysely';
+
+// ---- global DB: control plane (tenants, keys, buckets) ----
+
+export interface TenantTable {
+  id: string;
+  name: string;
+  /** 64 hex chars: the owner ID S3 responses show. */
+  canonical_id: string;
+  display_name: string;
+  created_at: number;
+}
+
+export interface AccessKeyTable {
+  access_key_id: string;
+  tenant_id: string;
+  /** AES-256-GCM ciphertext of the secret, base64 (iv|tag|ciphertext). */
+  secret_enc: string;
+  /** Id of the master key that encrypted secret_enc (for rotation). */
+  master_key_id: string;
+  created_at: number;
+}
+
+export interface BucketTable {
+  id: string;
+  name: string;
+  tenant_id: string;
+  region: string;
+  created_at: number;
+}
+
+export interface GlobalSchema {
+  tenants: TenantTable;
+  access_keys: AccessKeyTable;
+  buckets: BucketTable;
+}
+
+// ---- regional DB: data plane (object versions, blobs, uploads) ----
+
+/** One row per bucket known to this region: its sequence counter and usage. */
+export interface BucketStateTable {
+  bucket_id: string;
+  /** Last sequence number handed out; every mutation of the bucket takes the next. */
+  last_seq: number;
+  object_count: number;
+  byte_count: number;
+}
+
+/** A blob reference inside an object's manifest: [BLAKE3 hex, size]. */
+export type ManifestEntry = [hash: string, size: number];
+
+export interface ObjectVersionTable {
+  id: Generated<number>;
+  bucket_id: string;
+  tenant_id: string;
+  key: string;
+  version_id: string;
+  seq: number;
+  is_latest: number;
+  is_delete_marker: number;
+  size: number;
+  etag: string;
+  content_type: string;
+  /** JSON object of stored standard headers (cache-control, content-encoding, ...). */
+  headers: string;
+  /** JSON object of user metadata (names without the x-amz-meta- prefix). */
+  user_meta: string;
+  /** JSON object algorithm -> base64 value (crc32, crc32c, sha1, sha256). */
+  checksums: string;
+  /** JSON array of ManifestEntry: the blobs whose concatenation is the body. */
+  manifest: string;
+  /** JSON array of part sizes for multipart objects, '[]' otherwise. */
+  part_sizes: string;
+  created_at: number;
+}
+
+export interface BlobTable {
+  tenant_id: string;
+  hash: string;
+  /** Unique suffix of the file holding this blob (see storage/blob-store.ts). */
+  file_id: string;
+  size: number;
+  ref_count: number;
+  created_at: number;
+}
+
+export interface MultipartUploadTable {
+  upload_id: string;
+  bucket_id: string;
+  tenant_id: string;
+  key: string;
+  content_type: string;
+  headers: string;
+  user_meta: string;
+  checksum_algorithm: string | null;
+  created_at: number;
+}
+
+export interface MultipartPartTable {
+  upload_id: string;
+  part_number: number;
+  blob_hash: string | null;
+  size: number;
+  etag: string;
+  checksums: string;
+  created_at: number;
+}
+
+export interface RegionalSchema {
+  bucket_state: BucketStateTable;
+  object_versions: ObjectVersionTable;
+  blobs: BlobTable;
+  multipart_uploads: MultipartUploadTable;
+  multipart_parts: MultipartPartTable;
+}

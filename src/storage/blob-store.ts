@@ -1,0 +1,123 @@
+/**
+ * The local-folder blob store. A blob is immutable and addressed by its
+ * BLAKE3 hash, scoped per tenant (dedup never crosses tenants):
+ *
+ *   <data>/blobs/<tenant>/<h[0:2]>/<h[2:4]>/<hash>.<fileId>
+ *
+ * Bodies stream into <data>/tmp, are fsynced, then renamed into place and the
+ * directory fsynced, before any metadata points at them. The fileId suffix
+ * gives every written file its own name, so deleting a released blob can
+ * never remove a file that a concurrent upload of the same content has just
+ * put in place: metadata (the blob row) names the exact file it owns.
+ */
+import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { BodyDigester } from './digest.js';
+import { errors } from '../s3/errors.js';
+
+export interface StagedFile {
+  tmpPath: string;
+  size: number;
+}
+
+/** Write batches of this size with one writev, rather than one syscall per socket chunk. */
+const WRITE_BATCH = 1 << 20;
+
+export class BlobStore {
+  readonly tmpDir: string;
+  readonly blobDir: string;
+
+  constructor(readonly root: string) {
+    this.tmpDir = path.join(root, 'tmp');
+    this.blobDir = path.join(root, 'blobs');
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.tmpDir, { recursive: true });
+    await fsp.mkdir(this.blobDir, { recursive: true });
+  }
+
+  /** Removes staged files left by a previous process (they were never acknowledged). */
+  async clearStaging(): Promise<number> {
+    const names = await fsp.readdir(this.tmpDir).catch(() => [] as string[]);
+    await Promise.all(names.map((n) => fsp.rm(path.join(this.tmpDir, n), { force: true })));
+    return names.length;
+  }
+
+  blobPath(tenantId: string, hash: string, fileId: string): string {
+    return path.join(this.blobDir, tenantId, hash.slice(0, 2), hash.slice(2, 4), `${hash}.${fileId}`);
+  }
+
+  /**
+   * Streams body into a fsynced temp file, feeding every chunk to digester.
+   * Fails with EntityTooLarge past maxSize; the temp file is removed on any error.
+   */
+  async stage(body: AsyncIterable<Buffer>, digester: BodyDigester, maxSize: number): Promise<StagedFile> {
+    const tmpPath = path.join(this.tmpDir, crypto.randomUUID());
+    const fh = await fsp.open(tmpPath, 'w', 0o644);
+    let size = 0;
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > maxSize) throw errors.entityTooLarge(maxSize);
+        digester.update(chunk);
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH) {
+          await fh.writev(batch);
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+      if (batch.length) await fh.writev(batch);
+      await fh.sync();
+      await fh.close();
+      return { tmpPath, size };
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await fsp.rm(tmpPath, { force: true });
+      throw err;
+    }
+  }
+
+  async discard(staged: StagedFile): Promise<void> {
+    await fsp.rm(staged.tmpPath, { force: true });
+  }
+
+  /** Renames a staged file to its final, unique name and makes the rename durable. Returns the fileId. */
+  async promote(staged: StagedFile, tenantId: string, hash: string): Promise<string> {
+    const fileId = crypto.randomBytes(8).toString('hex');
+    const finalPath = this.blobPath(tenantId, hash, fileId);
+    const dir = path.dirname(finalPath);
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.rename(staged.tmpPath, finalPath);
+    await fsyncDir(dir);
+    return fileId;
+  }
+
+  async remove(tenantId: string, hash: string, fileId: string): Promise<void> {
+    await fsp.rm(this.blobPath(tenantId, hash, fileId), { force: true });
+  }
+
+  /** Opens a blob for reading; ENOENT propagates so the caller can re-read metadata. */
+  async open(tenantId: string, hash: string, fileId: string): Promise<fsp.FileHandle> {
+    return fsp.open(this.blobPath(tenantId, hash, fileId), 'r');
+  }
+
+  readStream(fh: fsp.FileHandle, start: number, endInclusive: number): Readable {
+    return fh.createReadStream({ start, end: endInclusive, autoClose: false, highWaterMark: 256 * 1024 });
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
