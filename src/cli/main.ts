@@ -1,0 +1,41 @@
+/** The `anvil` command: `anvil server` and `anvil admin …`. */
+import { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { startAnvil } from '../app.js';
+import { registerAdminCommands } from './admin.js';
+import { overridesFrom, serverFlags } from './flags.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('anvil').description('Anvil: an S3-compatible object store');
+  serverFlags(program.command('server').description('run the S3 server'))
+    .option('--root-access-key <id>', 'root access key to create or verify (env ANVIL_ROOT_ACCESS_KEY)')
+    .option('--root-secret-key <secret>', 'root secret key (env ANVIL_ROOT_SECRET_KEY)')
+    .action(async (opts) => {
+      const config = loadConfig({
+        ...overridesFrom(opts),
+        rootAccessKey: opts.rootAccessKey,
+        rootSecretKey: opts.rootSecretKey,
+      });
+      const anvil = await startAnvil(config);
+      const lines = [
+        `Anvil listening on ${anvil.endpoint}  (region ${config.region}, data in ${config.dataDir})`,
+        `  metadata: ${anvil.meta.kind}`,
+        `  root access key: ${anvil.root.accessKeyId}`,
+      ];
+      if (anvil.root.secretAccessKey) {
+        lines.push(`  root secret key: ${anvil.root.secretAccessKey}`);
+        lines.push(`  (saved to ${anvil.root.file}; it will not be printed again)`);
+      } else if (!config.rootAccessKey) {
+        lines.push(`  root secret key: see ${anvil.root.file}`);
+      }
+      process.stdout.write(lines.join('\n') + '\n');
+      const stop = async () => {
+        await anvil.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  registerAdminCommands(program);
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,235 @@
+/**
+ * Multipart uploads. Every part is a blob like any other (staged, fsynced,
+ * referenced by its part row); completing an upload writes no bytes again:
+ * the object's manifest lists the parts' blobs and takes over their
+ * references in the same transaction that deletes the upload.
+ */
+import crypto from 'node:crypto';
+import type { ManifestEntry } from '../meta/schema.js';
+import { withTransaction } from '../meta/engine.js';
+import { errors, S3Error } from '../s3/errors.js';
+import type { Bucket } from './buckets.js';
+import type { CoreContext } from './context.js';
+import { collectGarbage, releaseManifest, type ReleasedBlob } from './blob-refs.js';
+import { newUploadId, validateKey, type ObjectAttributes, type ObjectService, type ObjectVersion, type PutOptions } from './objects.js';
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_SIZE = 5 * 1024 ** 3;
+export const MAX_PART_NUMBER = 10000;
+
+export interface Upload {
+  uploadId: string;
+  bucketId: string;
+  key: string;
+  attributes: ObjectAttributes;
+  createdAt: Date;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+const noSuchUpload = () =>
+  new S3Error(
+    'NoSuchUpload',
+    'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+    404,
+  );
+
+export class MultipartService {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly objects: ObjectService,
+  ) {}
+
+  async create(bucket: Bucket, key: string, attributes: ObjectAttributes, checksumAlgorithm?: string): Promise<string> {
+    validateKey(key);
+    const uploadId = newUploadId();
+    await this.ctx.meta.regional
+      .insertInto('multipart_uploads')
+      .values({
+        upload_id: uploadId,
+        bucket_id: bucket.id,
+        tenant_id: bucket.tenant_id,
+        key,
+        content_type: attributes.contentType,
+        headers: JSON.stringify(attributes.headers),
+        user_meta: JSON.stringify(attributes.userMeta),
+        checksum_algorithm: checksumAlgorithm ?? null,
+        created_at: Date.now(),
+      })
+      .execute();
+    return uploadId;
+  }
+
+  async get(bucket: Bucket, key: string, uploadId: string): Promise<Upload> {
+    const row = await this.ctx.meta.regional
+      .selectFrom('multipart_uploads')
+      .selectAll()
+      .where('upload_id', '=', uploadId)
+      .executeTakeFirst();
+    if (!row || row.bucket_id !== bucket.id || row.key !== key) throw noSuchUpload();
+    return {
+      uploadId,
+      bucketId: row.bucket_id,
+      key: row.key,
+      attributes: { contentType: row.content_type, headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta) },
+      createdAt: new Date(Number(row.created_at)),
+    };
+  }
+
+  async uploadPart(
+    bucket: Bucket,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: AsyncIterable<Buffer>,
+    opts: Pick<PutOptions, 'digest' | 'verify' | 'storeChecksums'>,
+  ): Promise<{ etag: string; checksums: Record<string, string> }> {
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+      throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(partNumber));
+    }
+    await this.get(bucket, key, uploadId);
+    const { staged, digests } = await this.objects.stageBody(body, opts.digest, MAX_PART_SIZE);
+    try {
+      opts.verify?.(digests);
+    } catch (err) {
+      await this.ctx.blobs.discard(staged);
+      throw err;
+    }
+    const checksums = (opts.storeChecksums?.(digests) ?? {}) as Record<string, string>;
+    const etag = digests.md5.toString('hex');
+    return this.objects.commitStaged(bucket.tenant_id, staged, digests.blake3, async (trx, manifest) => {
+      // The upload may have been completed or aborted while the part streamed in.
+      const upload = await trx
+        .selectFrom('multipart_uploads')
+        .select('tenant_id')
+        .where('upload_id', '=', uploadId)
+        .executeTakeFirst();
+      if (!upload) throw noSuchUpload();
+      const old = await trx
+        .selectFrom('multipart_parts')
+        .select(['blob_hash', 'size'])
+        .where('upload_id', '=', uploadId)
+        .where('part_number', '=', partNumber)
+        .executeTakeFirst();
+      let released: ReleasedBlob[] = [];
+      if (old) {
+        if (old.blob_hash) released = await releaseManifest(trx, bucket.tenant_id, [[old.blob_hash, Number(old.size)]]);
+        await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).where('part_number', '=', partNumber).execute();
+      }
+      await trx
+        .insertInto('multipart_parts')
+        .values({
+          upload_id: uploadId,
+          part_number: partNumber,
+          blob_hash: manifest.length ? manifest[0][0] : null,
+          size: digests.size,
+          etag,
+          checksums: JSON.stringify(checksums),
+          created_at: Date.now(),
+        })
+        .execute();
+      return { result: { etag, checksums }, released };
+    });
+  }
+
+  async listParts(uploadId: string): Promise<PartInfo[]> {
+    const rows = await this.ctx.meta.regional
+      .selectFrom('multipart_parts')
+      .select(['part_number', 'size', 'etag', 'created_at'])
+      .where('upload_id', '=', uploadId)
+      .orderBy('part_number')
+      .execute();
+    return rows.map((p) => ({ partNumber: p.part_number, size: Number(p.size), etag: p.etag, lastModified: new Date(Number(p.created_at)) }));
+  }
+
+  /**
+   * Completes an upload from the client's part list (ascending part numbers,
+   * matching ETags, every part but the last at least 5 MiB).
+   */
+  async complete(bucket: Bucket, key: string, uploadId: string, requested: Array<{ partNumber: number; etag: string }>): Promise<ObjectVersion> {
+    const upload = await this.get(bucket, key, uploadId);
+    if (requested.length === 0) {
+      throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400);
+    }
+    let released: ReleasedBlob[] = [];
+    const version = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      const stillThere = await trx.selectFrom('multipart_uploads').select('upload_id').where('upload_id', '=', uploadId).executeTakeFirst();
+      if (!stillThere) throw noSuchUpload();
+      const rows = await trx.selectFrom('multipart_parts').selectAll().where('upload_id', '=', uploadId).execute();
+      const byNumber = new Map(rows.map((p) => [p.part_number, p]));
+      const manifest: ManifestEntry[] = [];
+      const partSizes: number[] = [];
+      const md5s: Buffer[] = [];
+      let size = 0;
+      let previous = 0;
+      requested.forEach((want, i) => {
+        if (want.partNumber <= previous) {
+          throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.', 400);
+        }
+        previous = want.partNumber;
+        const part = byNumber.get(want.partNumber);
+        const etag = want.etag.trim().replace(/^"|"$/g, '');
+        if (!part || part.etag !== etag) {
+          throw new S3Error(
+            'InvalidPart',
+            'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.',
+            400,
+            { UploadId: uploadId, PartNumber: want.partNumber, ETag: want.etag },
+          );
+        }
+        const partSize = Number(part.size);
+        if (i < requested.length - 1 && partSize < MIN_PART_SIZE) {
+          throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
+            ProposedSize: partSize,
+            MinSizeAllowed: MIN_PART_SIZE,
+            PartNumber: want.partNumber,
+            ETag: part.etag,
+          });
+        }
+        if (part.blob_hash) manifest.push([part.blob_hash, partSize]);
+        partSizes.push(partSize);
+        md5s.push(Buffer.from(part.etag, 'hex'));
+        size += partSize;
+      });
+      const etag = `${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${requested.length}`;
+      // Parts named in the list hand their references to the object; the rest are released.
+      const used = new Set(requested.map((p) => p.partNumber));
+      const unused: ManifestEntry[] = rows
+        .filter((p) => !used.has(p.part_number) && p.blob_hash)
+        .map((p) => [p.blob_hash!, Number(p.size)]);
+      const out = await this.objects.writeLatest(trx, bucket, key, {
+        size,
+        etag,
+        attributes: upload.attributes,
+        checksums: {},
+        manifest,
+        partSizes,
+      });
+      released = [...out.released, ...(await releaseManifest(trx, bucket.tenant_id, unused))];
+      await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
+      await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).execute();
+      return out.result;
+    });
+    await collectGarbage(this.ctx, released);
+    return version;
+  }
+
+  async abort(bucket: Bucket, key: string, uploadId: string): Promise<void> {
+    await this.get(bucket, key, uploadId);
+    const released = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      const rows = await trx.selectFrom('multipart_parts').select(['blob_hash', 'size']).where('upload_id', '=', uploadId).execute();
+      const manifest: ManifestEntry[] = rows.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)]);
+      const out = await releaseManifest(trx, bucket.tenant_id, manifest);
+      await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
+      const res = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw noSuchUpload();
+      return out;
+    });
+    await collectGarbage(this.ctx, released);
+  }
+}

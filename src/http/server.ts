@@ -1,0 +1,80 @@
+/**
+ * The HTTP front: request ids, SigV4 authentication, routing to the S3
+ * operation, error rendering and one structured log line per request.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { authenticate } from '../s3/auth/sigv4.js';
+import type { S3Request, Services } from '../s3/context.js';
+import { errors, S3Error } from '../s3/errors.js';
+import { parseAddress } from '../s3/request.js';
+import { sendError } from '../s3/respond.js';
+import { route } from '../s3/router.js';
+
+const MAX_SKEW_MS = 15 * 60 * 1000;
+/** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
+const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+function newRequestId(): string {
+  return crypto.randomBytes(8).toString('hex').toUpperCase();
+}
+
+export function createS3Server(config: Config, services: Services, log: Logger): http.Server {
+  const server = http.createServer((req, res) => {
+    void handle(req, res);
+  });
+  // Large uploads may take long: no overall request deadline, but headers must arrive promptly.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  // Longer than SDK idle timeouts, so clients do not reuse sockets we are closing.
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = newRequestId();
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', requestId);
+    res.setHeader('Server', 'Anvil');
+    const stats = { op: 'unknown', bytesIn: 0, bytesOut: 0 };
+    let tenantId: string | null = null;
+    res.once('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ reqId: requestId, op: stats.op, method: req.method, status: res.statusCode, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    const resource = (req.url ?? '/').split('?')[0];
+    try {
+      const addr = parseAddress(req, config.domain);
+      const auth = await authenticate(
+        { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers },
+        {
+          region: config.region,
+          now: () => new Date(),
+          maxSkewMs: MAX_SKEW_MS,
+          lookupSecret: async (accessKeyId) => {
+            const key = await services.tenants.lookupKey(accessKeyId);
+            tenantId = key?.tenantId ?? null;
+            return key?.secret ?? null;
+          },
+        },
+      );
+      if (auth.kind === 'anonymous') tenantId = null;
+      const { op, handler } = route(req.method ?? 'GET', addr);
+      stats.op = op;
+      const r: S3Request = { req, res, requestId, addr, auth, tenantId, services, config, log, stats };
+      await handler(r);
+    } catch (err) {
+      const s3err = err instanceof S3Error ? err : errors.internal();
+      if (!(err instanceof S3Error)) log.error({ reqId: requestId, err }, 'request failed');
+      if (!req.complete) {
+        const length = Number(req.headers['content-length'] ?? Infinity);
+        if (length <= DRAIN_LIMIT) req.resume();
+        else if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+      sendError({ req, res, requestId, stats }, s3err, resource);
+    }
+  }
+
+  return server;
+}

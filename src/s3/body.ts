@@ -1,0 +1,111 @@
+/**
+ * Request bodies: undo aws-chunked framing when the client streamed, and
+ * verify after the last byte what the client promised about the body:
+ * length, signed SHA-256, Content-MD5 and x-amz-checksum-* (sent as headers
+ * or as trailers). A body that fails any check is never committed.
+ */
+import { AwsChunkedDecoder } from './auth/chunked.js';
+import { errors, S3Error } from './errors.js';
+import { header, type S3Request } from './context.js';
+import { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Digests } from '../storage/digest.js';
+
+export interface RequestBody {
+  stream: AsyncIterable<Buffer>;
+  /** Trailing headers (lower-case), available once the stream ended. */
+  trailers(): Record<string, string>;
+  declaredLength?: number;
+}
+
+function parseLength(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw errors.invalidArgument('Invalid content length', 'Content-Length', value);
+  return Number(value);
+}
+
+export function requestBody(r: S3Request, opts: { requireLength?: boolean } = {}): RequestBody {
+  const payload = r.auth.kind === 'signed' ? r.auth.payload : { type: 'unsigned' as const };
+  const contentLength = parseLength(header(r, 'content-length'));
+  const encoding = (header(r, 'content-encoding') ?? '').toLowerCase();
+  const streaming =
+    payload.type === 'streaming-signed' || payload.type === 'streaming-unsigned-trailer' || encoding.includes('aws-chunked');
+  if (streaming) {
+    const decodedLength = parseLength(header(r, 'x-amz-decoded-content-length'));
+    if (decodedLength === undefined && opts.requireLength) throw errors.missingContentLength();
+    const decoder = new AwsChunkedDecoder({
+      signing: r.auth.kind === 'signed' ? r.auth.chunkSigning : undefined,
+      trailer: payload.type === 'streaming-unsigned-trailer' || (payload.type === 'streaming-signed' && payload.trailer),
+      decodedLength,
+    });
+    r.req.pipe(decoder);
+    r.req.once('error', (err) => decoder.destroy(err));
+    r.req.once('aborted', () => decoder.destroy(errors.incompleteBody()));
+    return { stream: decoder, trailers: () => decoder.trailers, declaredLength: decodedLength };
+  }
+  if (contentLength === undefined && opts.requireLength && header(r, 'transfer-encoding') === undefined) {
+    throw errors.missingContentLength();
+  }
+  return { stream: r.req, trailers: () => ({}), declaredLength: contentLength };
+}
+
+/** The checksum algorithms the client asked us to verify or store, from headers and announced trailers. */
+export function requestedChecksums(r: S3Request): ChecksumAlgorithm[] {
+  const wanted = new Set<ChecksumAlgorithm>();
+  const consider = (name: string) => {
+    const alg = name.trim().toLowerCase().replace(/^x-amz-checksum-/, '');
+    if (alg === '') return;
+    if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw errors.invalidRequest(`Value for x-amz-checksum-algorithm header is invalid: ${alg}`);
+    }
+    wanted.add(alg as ChecksumAlgorithm);
+  };
+  for (const alg of CHECKSUM_ALGORITHMS) if (header(r, `x-amz-checksum-${alg}`) !== undefined) wanted.add(alg);
+  for (const t of (header(r, 'x-amz-trailer') ?? '').split(',')) if (t.trim()) consider(t);
+  const sdkAlg = header(r, 'x-amz-sdk-checksum-algorithm') ?? header(r, 'x-amz-checksum-algorithm');
+  if (sdkAlg) consider(sdkAlg);
+  return [...wanted];
+}
+
+/** Throws the precise S3 error if the received body does not match what the request declared. */
+export function verifyBody(r: S3Request, body: RequestBody, d: Digests): Partial<Record<ChecksumAlgorithm, string>> {
+  if (body.declaredLength !== undefined && d.size !== body.declaredLength) throw errors.incompleteBody();
+  if (r.auth.kind === 'signed' && r.auth.payload.type === 'sha256') {
+    const computed = d.sha256!.toString('hex');
+    if (computed !== r.auth.payload.expectedHex.toLowerCase()) {
+      throw errors.contentSha256Mismatch(r.auth.payload.expectedHex, computed);
+    }
+  }
+  const md5 = header(r, 'content-md5');
+  if (md5 !== undefined) {
+    const given = Buffer.from(md5, 'base64');
+    if (given.length !== 16 || given.toString('base64') !== md5.trim()) throw errors.invalidDigest();
+    if (!given.equals(d.md5)) throw errors.badDigest();
+  }
+  const trailers = body.trailers();
+  const stored: Partial<Record<ChecksumAlgorithm, string>> = {};
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const computed = d.checksums[alg];
+    if (computed === undefined) continue;
+    const given = header(r, `x-amz-checksum-${alg}`) ?? trailers[`x-amz-checksum-${alg}`];
+    if (given !== undefined && given.trim() !== computed) {
+      throw new S3Error('BadDigest', `The ${alg.toUpperCase()} you specified did not match the calculated checksum.`, 400);
+    }
+    stored[alg] = computed;
+  }
+  return stored;
+}
+
+/** Reads a small request body (XML documents) fully, verifying it like any other body. */
+export async function readSmallBody(r: S3Request, limit = 1 << 20): Promise<Buffer> {
+  const body = requestBody(r);
+  const digester = new BodyDigester({ sha256: r.auth.kind === 'signed' && r.auth.payload.type === 'sha256', checksums: requestedChecksums(r) });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body.stream) {
+    size += chunk.length;
+    if (size > limit) throw errors.malformedXML();
+    digester.update(chunk);
+    chunks.push(chunk);
+  }
+  verifyBody(r, body, digester.digest());
+  return Buffer.concat(chunks);
+}

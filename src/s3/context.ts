@@ -1,0 +1,39 @@
+/** Everything a handler needs to serve one S3 request. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { BucketService } from '../core/buckets.js';
+import type { ListingService } from '../core/listing.js';
+import type { MultipartService } from '../core/multipart.js';
+import type { ObjectService } from '../core/objects.js';
+import type { TenantService } from '../core/tenants.js';
+import type { AuthResult } from './auth/sigv4.js';
+import type { S3Address } from './request.js';
+
+export interface Services {
+  tenants: TenantService;
+  buckets: BucketService;
+  objects: ObjectService;
+  listing: ListingService;
+  multipart: MultipartService;
+}
+
+export interface S3Request {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  addr: S3Address;
+  auth: AuthResult;
+  /** The authenticated tenant; null for anonymous callers. */
+  tenantId: string | null;
+  services: Services;
+  config: Config;
+  log: Logger;
+  /** Filled in by handlers for the access log. */
+  stats: { op: string; bytesIn: number; bytesOut: number };
+}
+
+export function header(r: S3Request, name: string): string | undefined {
+  const v = r.req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}

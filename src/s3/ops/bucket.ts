@@ -1,0 +1,57 @@
+/** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning. */
+import type { S3Request } from '../context.js';
+import { readSmallBody } from '../body.js';
+import { errors } from '../errors.js';
+import { sendEmpty, sendXml } from '../respond.js';
+import { parseXml, xmlDate } from '../xml.js';
+import { requireBucket, requireTenant } from './access.js';
+
+export async function listBuckets(r: S3Request): Promise<void> {
+  const tenantId = requireTenant(r);
+  const tenant = await r.services.tenants.getTenantById(tenantId);
+  const buckets = await r.services.buckets.listForTenant(tenantId);
+  sendXml(r, 200, 'ListAllMyBucketsResult', {
+    Owner: { ID: tenant?.canonicalId ?? '', DisplayName: tenant?.displayName ?? '' },
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: xmlDate(new Date(Number(b.created_at))), BucketRegion: b.region })) },
+  });
+}
+
+export async function createBucket(r: S3Request): Promise<void> {
+  const tenantId = requireTenant(r);
+  const name = r.addr.bucket!;
+  let location: string | undefined;
+  const body = await readSmallBody(r);
+  if (body.length > 0) {
+    const doc = parseXml(body.toString('utf8'));
+    const conf = doc.CreateBucketConfiguration as Record<string, unknown> | undefined;
+    if (!conf || typeof conf !== 'object') throw errors.malformedXML();
+    const lc = conf.LocationConstraint;
+    if (lc !== undefined && typeof lc !== 'string') throw errors.malformedXML();
+    location = lc;
+  }
+  await r.services.buckets.create(tenantId, name, location);
+  sendEmpty(r, 200, { Location: `/${name}` });
+}
+
+export async function headBucket(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  sendEmpty(r, 200, { 'x-amz-bucket-region': bucket.region });
+}
+
+export async function deleteBucket(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  await r.services.buckets.delete(bucket);
+  sendEmpty(r, 204);
+}
+
+export async function getBucketLocation(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  // S3 reports us-east-1 as an empty constraint.
+  sendXml(r, 200, 'LocationConstraint', { '#text': bucket.region === 'us-east-1' ? '' : bucket.region });
+}
+
+export async function getBucketVersioning(r: S3Request): Promise<void> {
+  await requireBucket(r);
+  // Versioning has never been enabled on any bucket yet: S3 answers with an empty configuration.
+  sendXml(r, 200, 'VersioningConfiguration', {});
+}

@@ -1,0 +1,97 @@
+/** Multipart upload operations: Create, UploadPart, Complete, Abort, ListParts. */
+import { header, type S3Request } from '../context.js';
+import { readSmallBody, requestBody, requestedChecksums, verifyBody } from '../body.js';
+import { errors } from '../errors.js';
+import { sendEmpty, sendXml } from '../respond.js';
+import { parseXml, xmlDate } from '../xml.js';
+import { requireBucket } from './access.js';
+import { assertNoUnsupportedHeaders, attributesFromHeaders } from './object-headers.js';
+
+export async function createMultipartUpload(r: S3Request): Promise<void> {
+  assertNoUnsupportedHeaders(r.req.headers);
+  const bucket = await requireBucket(r);
+  const key = r.addr.key!;
+  const alg = header(r, 'x-amz-checksum-algorithm')?.toLowerCase();
+  const uploadId = await r.services.multipart.create(bucket, key, attributesFromHeaders(r.req.headers), alg);
+  sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId });
+}
+
+function partNumberParam(r: S3Request): number {
+  const raw = r.addr.query.get('partNumber') ?? '';
+  if (!/^\d+$/.test(raw)) {
+    throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', raw);
+  }
+  return Number(raw);
+}
+
+export async function uploadPart(r: S3Request): Promise<void> {
+  if (header(r, 'x-amz-copy-source') !== undefined) throw errors.notImplemented('UploadPartCopy is not implemented yet');
+  const bucket = await requireBucket(r);
+  const key = r.addr.key!;
+  const uploadId = r.addr.query.get('uploadId')!;
+  const partNumber = partNumberParam(r);
+  const body = requestBody(r, { requireLength: true });
+  let stored = {};
+  const part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, body.stream, {
+    digest: { sha256: r.auth.kind === 'signed' && r.auth.payload.type === 'sha256', checksums: requestedChecksums(r) },
+    verify: (d) => {
+      stored = verifyBody(r, body, d);
+      r.stats.bytesIn += d.size;
+    },
+    storeChecksums: () => stored,
+  });
+  const headers: Record<string, string> = { ETag: `"${part.etag}"` };
+  for (const [alg, value] of Object.entries(part.checksums)) headers[`x-amz-checksum-${alg}`] = value;
+  sendEmpty(r, 200, headers);
+}
+
+export async function completeMultipartUpload(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const key = r.addr.key!;
+  const uploadId = r.addr.query.get('uploadId')!;
+  const doc = parseXml((await readSmallBody(r)).toString('utf8'));
+  const root = doc.CompleteMultipartUpload as { Part?: Array<Record<string, unknown>> } | undefined;
+  if (!root || typeof root !== 'object' || !Array.isArray(root.Part)) throw errors.malformedXML();
+  const parts = root.Part.map((p) => {
+    const n = String(p.PartNumber ?? '');
+    if (!/^\d+$/.test(n) || typeof p.ETag !== 'string') throw errors.malformedXML();
+    return { partNumber: Number(n), etag: p.ETag };
+  });
+  const version = await r.services.multipart.complete(bucket, key, uploadId, parts);
+  const host = r.req.headers.host ?? 'localhost';
+  sendXml(r, 200, 'CompleteMultipartUploadResult', {
+    Location: `http://${host}/${bucket.name}/${encodeURIComponent(key)}`,
+    Bucket: bucket.name,
+    Key: key,
+    ETag: `"${version.etag}"`,
+  });
+}
+
+export async function abortMultipartUpload(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  await r.services.multipart.abort(bucket, r.addr.key!, r.addr.query.get('uploadId')!);
+  sendEmpty(r, 204);
+}
+
+export async function listParts(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const key = r.addr.key!;
+  const uploadId = r.addr.query.get('uploadId')!;
+  await r.services.multipart.get(bucket, key, uploadId);
+  const maxParts = Math.min(Number(r.addr.query.get('max-parts') ?? 1000) || 1000, 1000);
+  const marker = Number(r.addr.query.get('part-number-marker') ?? 0) || 0;
+  const all = (await r.services.multipart.listParts(uploadId)).filter((p) => p.partNumber > marker);
+  const page = all.slice(0, maxParts);
+  const truncated = all.length > page.length;
+  sendXml(r, 200, 'ListPartsResult', {
+    Bucket: bucket.name,
+    Key: key,
+    UploadId: uploadId,
+    PartNumberMarker: marker,
+    NextPartNumberMarker: page.length ? page[page.length - 1].partNumber : marker,
+    MaxParts: maxParts,
+    IsTruncated: truncated,
+    StorageClass: 'STANDARD',
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: xmlDate(p.lastModified), ETag: `"${p.etag}"`, Size: p.size })),
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Turns an HTTP request into S3 terms: which bucket and key it addresses
+ * (path-style `/bucket/key` or virtual-host-style `bucket.<domain>/key`) and
+ * its decoded query parameters.
+ */
+import type { IncomingMessage } from 'node:http';
+import { errors } from './errors.js';
+
+export interface S3Address {
+  bucket?: string;
+  key?: string;
+  query: URLSearchParams;
+  virtualHost: boolean;
+}
+
+function hostName(req: IncomingMessage): string {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.lastIndexOf(':');
+  return colon >= 0 ? host.slice(0, colon) : host;
+}
+
+export function parseAddress(req: IncomingMessage, domain: string): S3Address {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const rawPath = q >= 0 ? url.slice(0, q) : url;
+  // URLSearchParams decodes '+' as a space, as S3 does in query strings.
+  const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    throw errors.invalidURI();
+  }
+  if (!path.startsWith('/')) throw errors.invalidURI();
+
+  const host = hostName(req);
+  const suffix = '.' + domain.toLowerCase();
+  if (host.endsWith(suffix) && host.length > suffix.length) {
+    const bucket = host.slice(0, -suffix.length);
+    const key = path.slice(1);
+    return { bucket, key: key === '' ? undefined : key, query, virtualHost: true };
+  }
+  const rest = path.slice(1);
+  if (rest === '') return { query, virtualHost: false };
+  const slash = rest.indexOf('/');
+  if (slash < 0) return { bucket: rest, query, virtualHost: false };
+  const key = rest.slice(slash + 1);
+  return { bucket: rest.slice(0, slash), key: key === '' ? undefined : key, query, virtualHost: false };
+}

@@ -1,0 +1,107 @@
+/**
+ * Maps a request (method, bucket, key, sub-resource query parameters) to an
+ * S3 operation. Known operations that Anvil does not implement yet answer
+ * NotImplemented (501) with the S3 XML body, never a wrong success.
+ */
+import type { S3Request } from './context.js';
+import { errors } from './errors.js';
+import type { S3Address } from './request.js';
+import * as bucketOps from './ops/bucket.js';
+import * as listOps from './ops/list.js';
+import * as objectOps from './ops/object.js';
+import * as multipartOps from './ops/multipart.js';
+
+export type Handler = (r: S3Request) => Promise<void>;
+export interface Route {
+  op: string;
+  handler: Handler;
+}
+
+/** Query parameters that select a sub-resource (a different operation) rather than filter one. */
+const SUBRESOURCES = [
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering', 'inventory',
+  'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls',
+  'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
+  'tagging', 'torrent', 'uploads', 'versioning', 'versions', 'website', 'uploadId',
+];
+
+function notImplemented(op: string): Route {
+  return {
+    op,
+    handler: async () => {
+      throw errors.notImplemented(`${op} is not implemented`);
+    },
+  };
+}
+
+function methodNotAllowed(method: string, allow: string): Route {
+  return {
+    op: 'MethodNotAllowed',
+    handler: async () => {
+      throw errors.methodNotAllowed(method, allow);
+    },
+  };
+}
+
+function subresourceOf(query: URLSearchParams): string | undefined {
+  return SUBRESOURCES.find((s) => query.has(s));
+}
+
+export function route(method: string, addr: S3Address): Route {
+  const { bucket, key, query } = addr;
+  if (bucket === undefined) {
+    if (method === 'GET' || method === 'HEAD') return { op: 'ListBuckets', handler: bucketOps.listBuckets };
+    return methodNotAllowed(method, 'GET');
+  }
+  const sub = subresourceOf(query);
+  if (key === undefined) {
+    switch (`${method} ${sub ?? ''}`) {
+      case 'GET ':
+      case 'HEAD ' /* HEAD with no key is HeadBucket */:
+        if (method === 'HEAD') return { op: 'HeadBucket', handler: bucketOps.headBucket };
+        return query.get('list-type') === '2'
+          ? { op: 'ListObjectsV2', handler: listOps.listObjectsV2 }
+          : { op: 'ListObjects', handler: listOps.listObjectsV1 };
+      case 'PUT ':
+        return { op: 'CreateBucket', handler: bucketOps.createBucket };
+      case 'DELETE ':
+        return { op: 'DeleteBucket', handler: bucketOps.deleteBucket };
+      case 'GET location':
+        return { op: 'GetBucketLocation', handler: bucketOps.getBucketLocation };
+      case 'GET versioning':
+        return { op: 'GetBucketVersioning', handler: bucketOps.getBucketVersioning };
+      case 'POST delete':
+        return notImplemented('DeleteObjects');
+      case 'GET uploads':
+        return notImplemented('ListMultipartUploads');
+      case 'GET versions':
+        return notImplemented('ListObjectVersions');
+      default:
+        if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD');
+        return notImplemented(`${method} bucket ?${sub}`);
+    }
+  }
+  switch (`${method} ${sub ?? ''}`) {
+    case 'GET ':
+      return { op: 'GetObject', handler: objectOps.getObject };
+    case 'HEAD ':
+      return { op: 'HeadObject', handler: objectOps.getObject };
+    case 'PUT ':
+      return { op: 'PutObject', handler: objectOps.putObject };
+    case 'DELETE ':
+      return { op: 'DeleteObject', handler: objectOps.deleteObject };
+    case 'POST uploads':
+      return { op: 'CreateMultipartUpload', handler: multipartOps.createMultipartUpload };
+    case 'PUT uploadId':
+      return { op: 'UploadPart', handler: multipartOps.uploadPart };
+    case 'POST uploadId':
+      return { op: 'CompleteMultipartUpload', handler: multipartOps.completeMultipartUpload };
+    case 'DELETE uploadId':
+      return { op: 'AbortMultipartUpload', handler: multipartOps.abortMultipartUpload };
+    case 'GET uploadId':
+      return { op: 'ListParts', handler: multipartOps.listParts };
+    default:
+      if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD, POST');
+      return notImplemented(`${method} object ?${sub}`);
+  }
+}

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  CreateBucketCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
+import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+
+/** UTF-8 byte order, the order S3 lists keys in. */
+function byteOrder(keys: string[]): string[] {
+  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+describeEachEngine('listing', (engine) => {
+  let t: TestAnvil;
+  const tricky = ['a/b', 'a-b', 'a+b', 'é', 'Z', '_', 'a', 'a/c/d', 'b', '\u{1F600}', '\uFFFD', 'A', '0', ' space'];
+  const tree: string[] = [];
+  for (const dir of ['docs', 'img', 'logs']) for (let i = 0; i < 7; i++) tree.push(`${dir}/${String(i).padStart(2, '0')}.txt`);
+  tree.push('img/raw/1.cr2', 'img/raw/2.cr2', 'readme.md', 'zeta');
+
+  beforeAll(async () => {
+    t = await startTestAnvil(engine);
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'tricky' }));
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'tree' }));
+    for (const k of tricky) await t.s3.send(new PutObjectCommand({ Bucket: 'tricky', Key: k, Body: k }));
+    await Promise.all(tree.map((k) => t.s3.send(new PutObjectCommand({ Bucket: 'tree', Key: k, Body: k }))));
+  });
+  afterAll(async () => t?.stop());
+
+  it('lists keys in UTF-8 byte order', async () => {
+    const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tricky' }));
+    expect(res.Contents?.map((c) => c.Key)).toEqual(byteOrder(tricky));
+    expect(res.KeyCount).toBe(tricky.length);
+    expect(res.IsTruncated).toBe(false);
+    const first = res.Contents![0];
+    expect(first.Size).toBe(Buffer.byteLength(first.Key!));
+    expect(first.ETag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(first.StorageClass).toBe('STANDARD');
+  });
+
+  it('paginates in byte order with continuation tokens, one key per page', async () => {
+    const seen: string[] = [];
+    for await (const page of paginateListObjectsV2({ client: t.s3, pageSize: 1 }, { Bucket: 'tricky', MaxKeys: 1 })) {
+      expect(page.Contents?.length ?? 0).toBeLessThanOrEqual(1);
+      for (const c of page.Contents ?? []) seen.push(c.Key!);
+    }
+    expect(seen).toEqual(byteOrder(tricky));
+  });
+
+  it('rolls keys up into common prefixes at the delimiter', async () => {
+    const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tree', Delimiter: '/' }));
+    expect(res.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['docs/', 'img/', 'logs/']);
+    expect(res.Contents?.map((c) => c.Key)).toEqual(['readme.md', 'zeta']);
+    expect(res.KeyCount).toBe(5);
+    const img = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tree', Delimiter: '/', Prefix: 'img/' }));
+    expect(img.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['img/raw/']);
+    expect(img.Contents?.length).toBe(7);
+    expect(img.Prefix).toBe('img/');
+  });
+
+  it('paginates across common prefixes without repeating them', async () => {
+    const prefixes: string[] = [];
+    const keys: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tree', Delimiter: '/', MaxKeys: 2, ContinuationToken: token }));
+      pages++;
+      prefixes.push(...(res.CommonPrefixes ?? []).map((p) => p.Prefix!));
+      keys.push(...(res.Contents ?? []).map((c) => c.Key!));
+      expect((res.CommonPrefixes?.length ?? 0) + (res.Contents?.length ?? 0)).toBeLessThanOrEqual(2);
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      if (res.IsTruncated) expect(token).toBeTruthy();
+    } while (token);
+    expect(prefixes).toEqual(['docs/', 'img/', 'logs/']);
+    expect(keys).toEqual(['readme.md', 'zeta']);
+    expect(pages).toBe(3);
+  });
+
+  it('honours start-after and prefix', async () => {
+    const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tree', Prefix: 'docs/', StartAfter: 'docs/04.txt' }));
+    expect(res.Contents?.map((c) => c.Key)).toEqual(['docs/05.txt', 'docs/06.txt']);
+    expect(res.StartAfter).toBe('docs/04.txt');
+  });
+
+  it('lists with v1 markers', async () => {
+    const page1 = await t.s3.send(new ListObjectsCommand({ Bucket: 'tree', Prefix: 'logs/', MaxKeys: 4 }));
+    expect(page1.Contents?.map((c) => c.Key)).toEqual(['logs/00.txt', 'logs/01.txt', 'logs/02.txt', 'logs/03.txt']);
+    expect(page1.IsTruncated).toBe(true);
+    expect(page1.Contents?.[0].Owner?.ID).toMatch(/^[0-9a-f]{64}$/);
+    const page2 = await t.s3.send(new ListObjectsCommand({ Bucket: 'tree', Prefix: 'logs/', Marker: 'logs/03.txt' }));
+    expect(page2.Contents?.map((c) => c.Key)).toEqual(['logs/04.txt', 'logs/05.txt', 'logs/06.txt']);
+    expect(page2.IsTruncated).toBe(false);
+    const withDelim = await t.s3.send(new ListObjectsCommand({ Bucket: 'tree', Delimiter: '/', MaxKeys: 1 }));
+    expect(withDelim.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['docs/']);
+    expect(withDelim.NextMarker).toBe('docs/');
+    const next = await t.s3.send(new ListObjectsCommand({ Bucket: 'tree', Delimiter: '/', MaxKeys: 1, Marker: 'docs/' }));
+    expect(next.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['img/']);
+  });
+
+  it('url-encodes keys when asked', async () => {
+    const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tricky', Prefix: 'a', EncodingType: 'url' }));
+    expect(res.EncodingType).toBe('url');
+    expect(res.Contents?.map((c) => c.Key)).toEqual(['a', 'a%2Bb', 'a-b', 'a/b', 'a/c/d']);
+  });
+
+  it('returns nothing for max-keys=0 and rejects a bad max-keys', async () => {
+    const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tree', MaxKeys: 0 }));
+    expect(res.Contents ?? []).toEqual([]);
+    const url = `${t.endpoint}/tree?list-type=2&max-keys=abc`;
+    const { signedFetch } = await import('../support/signed-fetch.js');
+    const bad = await signedFetch(t, 'GET', url);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('<Code>InvalidArgument</Code>');
+  });
+
+  it('rejects a forged continuation token', async () => {
+    const err = await s3Error(t.s3.send(new ListObjectsV2Command({ Bucket: 'tree', ContinuationToken: 'bm9wZQ' })));
+    expect(err.name).toBe('InvalidArgument');
+  });
+});

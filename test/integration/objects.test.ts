@@ -1,0 +1,160 @@
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+
+function md5hex(b: Buffer | string): string {
+  return crypto.createHash('md5').update(b).digest('hex');
+}
+
+describeEachEngine('objects', (engine) => {
+  let t: TestAnvil;
+  beforeAll(async () => {
+    t = await startTestAnvil(engine);
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'data' }));
+  });
+  afterAll(async () => t?.stop());
+
+  it('stores and returns a body with a default PutObjectCommand (CRC32 trailer)', async () => {
+    const body = crypto.randomBytes(300_000);
+    const put = await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'random.bin', Body: body }));
+    expect(put.ETag).toBe(`"${md5hex(body)}"`);
+    expect(put.ChecksumCRC32).toBeDefined();
+    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'random.bin', ChecksumMode: 'ENABLED' }));
+    const got = Buffer.from(await get.Body!.transformToByteArray());
+    expect(got.equals(body)).toBe(true);
+    expect(get.ETag).toBe(put.ETag);
+    expect(get.ContentLength).toBe(body.length);
+    expect(get.ChecksumCRC32).toBe(put.ChecksumCRC32);
+    expect(get.$metadata.requestId).toMatch(/^[0-9A-F]{16}$/);
+  });
+
+  it('stores user metadata and the standard headers', async () => {
+    const expires = new Date('2030-01-02T03:04:05Z');
+    await t.s3.send(
+      new PutObjectCommand({
+        Bucket: 'data',
+        Key: 'doc.txt',
+        Body: 'hello',
+        ContentType: 'text/plain; charset=utf-8',
+        ContentEncoding: 'identity',
+        ContentDisposition: 'attachment; filename="doc.txt"',
+        ContentLanguage: 'en-GB',
+        CacheControl: 'max-age=60',
+        Expires: expires,
+        Metadata: { author: 'ada', 'multi-word': 'a b  c' },
+      }),
+    );
+    const head = await t.s3.send(new HeadObjectCommand({ Bucket: 'data', Key: 'doc.txt' }));
+    expect(head.ContentType).toBe('text/plain; charset=utf-8');
+    expect(head.ContentEncoding).toBe('identity');
+    expect(head.ContentDisposition).toBe('attachment; filename="doc.txt"');
+    expect(head.ContentLanguage).toBe('en-GB');
+    expect(head.CacheControl).toBe('max-age=60');
+    expect(head.Expires?.getTime()).toBe(expires.getTime());
+    expect(head.Metadata).toEqual({ author: 'ada', 'multi-word': 'a b  c' });
+    expect(head.ContentLength).toBe(5);
+    expect(head.ETag).toBe(`"${md5hex('hello')}"`);
+    expect(head.LastModified).toBeInstanceOf(Date);
+    expect(Math.abs(head.LastModified!.getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it.each([
+    'with space.txt',
+    'plus+sign',
+    'percent%20literal',
+    'unicode/日本語/ファイル',
+    'émoji-😀',
+    'double//slash',
+    '/leading-slash',
+    'trailing/',
+    'tilde~and*star(paren)',
+    "quote'and\"dq",
+    '?question&amp=x#hash',
+    'k'.repeat(1024),
+  ])('round-trips the key %s', async (key) => {
+    await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: key }));
+    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: key }));
+    expect(await get.Body!.transformToString()).toBe(key);
+    await t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: key }));
+    const err = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: key })));
+    expect(err.name).toBe('NoSuchKey');
+  });
+
+  it('rejects a key longer than 1024 bytes with KeyTooLongError', async () => {
+    const err = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'é'.repeat(513), Body: 'x' })));
+    expect(err.name).toBe('KeyTooLongError');
+    expect(err.$metadata.httpStatusCode).toBe(400);
+  });
+
+  it('stores an empty object', async () => {
+    const put = await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'empty', Body: '' }));
+    expect(put.ETag).toBe(`"${md5hex('')}"`);
+    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'empty' }));
+    expect((await get.Body!.transformToByteArray()).length).toBe(0);
+    expect(get.ContentLength).toBe(0);
+  });
+
+  it('serves byte ranges in every form and refuses unsatisfiable ones', async () => {
+    const body = Buffer.from('0123456789abcdefghij');
+    await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'ranged', Body: body }));
+    const read = async (range: string) => {
+      const res = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'ranged', Range: range }));
+      return { text: await res.Body!.transformToString(), contentRange: res.ContentRange, status: res.$metadata.httpStatusCode };
+    };
+    expect(await read('bytes=2-5')).toEqual({ text: '2345', contentRange: 'bytes 2-5/20', status: 206 });
+    expect(await read('bytes=15-')).toEqual({ text: 'fghij', contentRange: 'bytes 15-19/20', status: 206 });
+    expect(await read('bytes=-3')).toEqual({ text: 'hij', contentRange: 'bytes 17-19/20', status: 206 });
+    expect(await read('bytes=10-999')).toEqual({ text: 'abcdefghij', contentRange: 'bytes 10-19/20', status: 206 });
+    const err = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'ranged', Range: 'bytes=20-' })));
+    expect(err.name).toBe('InvalidRange');
+    expect(err.$metadata.httpStatusCode).toBe(416);
+  });
+
+  it('stores identical content once and removes the blob when the last reference goes', async () => {
+    const before = blobFiles(t.dataDir).length;
+    const body = crypto.randomBytes(50_000);
+    await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'dup-1', Body: body }));
+    await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'dup-2', Body: body }));
+    expect(blobFiles(t.dataDir).length).toBe(before + 1);
+    await t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'dup-1' }));
+    expect(blobFiles(t.dataDir).length).toBe(before + 1);
+    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'dup-2' }));
+    expect(Buffer.from(await get.Body!.transformToByteArray()).equals(body)).toBe(true);
+    // Overwriting the last reference releases the blob too.
+    await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'dup-2', Body: 'small' }));
+    expect(blobFiles(t.dataDir).length).toBe(before + 1);
+    await t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'dup-2' }));
+    expect(blobFiles(t.dataDir).length).toBe(before);
+    expect(stagedFiles(t.dataDir)).toEqual([]);
+  });
+
+  it('deletes idempotently', async () => {
+    const res = await t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'never-existed' }));
+    expect(res.$metadata.httpStatusCode).toBe(204);
+  });
+
+  it('keeps exactly one latest version under 50 concurrent PUTs of one key', async () => {
+    const bodies = Array.from({ length: 50 }, (_, i) => `body-${i}-${crypto.randomBytes(2000).toString('hex')}`);
+    const before = blobFiles(t.dataDir).length;
+    await Promise.all(bodies.map((b) => t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'contended', Body: b }))));
+    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'contended' }));
+    expect(bodies).toContain(await get.Body!.transformToString());
+    const rows = await t.anvil.meta.regional
+      .selectFrom('object_versions')
+      .select(['is_latest'])
+      .where('key', '=', 'contended')
+      .execute();
+    expect(rows).toEqual([{ is_latest: 1 }]);
+    // Exactly the winner's blob remains, with one reference.
+    expect(blobFiles(t.dataDir).length).toBe(before + 1);
+    const refs = await t.anvil.meta.regional.selectFrom('blobs').select('ref_count').where('ref_count', '<>', 1).execute();
+    expect(refs).toEqual([]);
+  });
+});

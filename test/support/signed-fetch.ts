@@ -1,0 +1,36 @@
+/** Sends a hand-made request signed with the AWS SDK's own SigV4 signer (for cases the SDK client cannot express). */
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+
+export interface Signer {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  config?: { region: string };
+}
+
+export async function signedFetch(
+  t: Signer,
+  method: string,
+  url: string,
+  opts: { headers?: Record<string, string>; body?: Buffer | string; payloadHash?: string; region?: string; creds?: { accessKeyId: string; secretAccessKey: string } } = {},
+): Promise<Response> {
+  const u = new URL(url);
+  const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
+  const query: Record<string, string> = {};
+  for (const [k, v] of u.searchParams) query[k] = v;
+  const headers: Record<string, string> = { host: u.host, ...(opts.headers ?? {}) };
+  if (opts.payloadHash) headers['x-amz-content-sha256'] = opts.payloadHash;
+  const request = new HttpRequest({ method, protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: decodeURIComponent(u.pathname), query, headers, body });
+  const signer = new SignatureV4({
+    service: 's3',
+    region: opts.region ?? t.config?.region ?? 'us-east-1',
+    credentials: opts.creds ?? { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: true,
+  });
+  const signed = await signer.sign(request);
+  return fetch(url, { method, headers: signed.headers as Record<string, string>, body });
+}
