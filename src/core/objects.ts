@@ -299,17 +299,35 @@ export class ObjectService {
   /** Deletes the latest version of key; deleting a missing key succeeds (S3 semantics). */
   async delete(bucket: Bucket, key: string): Promise<void> {
     validateKey(key);
+    await this.deleteMany(bucket, [key]);
+  }
+
+  /**
+   * Deletes several keys in one transaction (one durable commit for a whole
+   * DeleteObjects batch). Keys must already be validated.
+   */
+  async deleteMany(bucket: Bucket, keys: string[]): Promise<void> {
     const released = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
-      await this.nextSeq(trx, bucket);
-      const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key);
-      if (existed) {
+      const all: ReleasedBlob[] = [];
+      let count = 0;
+      let bytes = 0;
+      for (const key of keys) {
+        await this.nextSeq(trx, bucket);
+        const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key);
+        all.push(...released);
+        if (existed) {
+          count++;
+          bytes += oldSize;
+        }
+      }
+      if (count > 0) {
         await trx
           .updateTable('bucket_state')
-          .set((eb) => ({ object_count: eb('object_count', '-', 1), byte_count: eb('byte_count', '-', oldSize) }))
+          .set((eb) => ({ object_count: eb('object_count', '-', count), byte_count: eb('byte_count', '-', bytes) }))
           .where('bucket_id', '=', bucket.id)
           .execute();
       }
-      return released;
+      return all;
     });
     await collectGarbage(this.ctx, released);
   }

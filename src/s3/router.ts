@@ -10,6 +10,7 @@ import * as bucketOps from './ops/bucket.js';
 import * as listOps from './ops/list.js';
 import * as objectOps from './ops/object.js';
 import * as multipartOps from './ops/multipart.js';
+import * as deleteObjectOps from './ops/delete-objects.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -71,7 +72,7 @@ export function route(method: string, addr: S3Address): Route {
       case 'GET versioning':
         return { op: 'GetBucketVersioning', handler: bucketOps.getBucketVersioning };
       case 'POST delete':
-        return notImplemented('DeleteObjects');
+        return { op: 'DeleteObjects', handler: deleteObjectOps.deleteObjects };
       case 'GET uploads':
         return notImplemented('ListMultipartUploads');
       case 'GET versions':

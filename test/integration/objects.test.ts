@@ -3,6 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -133,6 +135,27 @@ describeEachEngine('objects', (engine) => {
     await t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'dup-2' }));
     expect(blobFiles(t.dataDir).length).toBe(before);
     expect(stagedFiles(t.dataDir)).toEqual([]);
+  });
+
+  it('deletes a batch with DeleteObjects, reporting each key, and in Quiet mode only errors', async () => {
+    const before = blobFiles(t.dataDir).length;
+    const keys = Array.from({ length: 30 }, (_, i) => `batch/${i} & <xml>`);
+    await Promise.all(keys.map((k) => t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: k, Body: k }))));
+    const res = await t.s3.send(
+      new DeleteObjectsCommand({
+        Bucket: 'data',
+        Delete: { Objects: [...keys.slice(0, 20).map((Key) => ({ Key })), { Key: 'batch/missing' }, { Key: 'x'.repeat(1100) }] },
+      }),
+    );
+    expect(res.Deleted?.map((d) => d.Key).sort()).toEqual([...keys.slice(0, 20), 'batch/missing'].sort());
+    expect(res.Errors?.map((e) => e.Code)).toEqual(['KeyTooLongError']);
+    const quiet = await t.s3.send(
+      new DeleteObjectsCommand({ Bucket: 'data', Delete: { Quiet: true, Objects: keys.slice(20).map((Key) => ({ Key })) } }),
+    );
+    expect(quiet.Deleted ?? []).toEqual([]);
+    const left = await t.s3.send(new ListObjectsV2Command({ Bucket: 'data', Prefix: 'batch/' }));
+    expect(left.KeyCount).toBe(0);
+    expect(blobFiles(t.dataDir).length).toBe(before);
   });
 
   it('deletes idempotently', async () => {
