@@ -42,10 +42,15 @@ export const ROOT_TENANT = 'root';
 export const CREDENTIALS_FILE = 'root-credentials.json';
 
 /** Opens and migrates the metadata databases and the master key: what the server and `anvil admin` share. */
-export async function openControlPlane(config: Config): Promise<{ meta: MetaDatabases; tenants: TenantService }> {
+export async function openControlPlane(
+  config: Config,
+  log?: Logger,
+): Promise<{ meta: MetaDatabases; tenants: TenantService }> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const master = loadOrCreateMasterKey(config.masterKey, config.dataDir);
-  const meta = openMetaDatabases(config.databaseUrl);
+  const meta = openMetaDatabases(config.databaseUrl, {
+    onIdleError: (err) => log?.warn({ err }, 'idle database connection lost'),
+  });
   try {
     await migrateAll(meta);
   } catch (err) {
@@ -94,7 +99,7 @@ async function ensureRoot(config: Config, tenants: TenantService): Promise<RootC
 }
 
 export async function startAnvil(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<Anvil> {
-  const { meta, tenants } = await openControlPlane(config);
+  const { meta, tenants } = await openControlPlane(config, log);
   const root = await ensureRoot(config, tenants);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();

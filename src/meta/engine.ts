@@ -51,7 +51,10 @@ function openSqlite(file: string): BetterSqlite3.Database {
   return conn;
 }
 
-export function openMetaDatabases(url: string, opts: { poolSize?: number } = {}): MetaDatabases {
+export function openMetaDatabases(
+  url: string,
+  opts: { poolSize?: number; onIdleError?: (err: Error) => void } = {},
+): MetaDatabases {
   const { kind, target } = parseDatabaseUrl(url);
   if (kind === 'sqlite') {
     // Global and regional schemas share one file (and one connection) in
@@ -61,6 +64,9 @@ export function openMetaDatabases(url: string, opts: { poolSize?: number } = {})
     return { kind, global: db as unknown as Kysely<GlobalSchema>, regional: db as unknown as Kysely<RegionalSchema>, close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: target, max: opts.poolSize ?? 20 });
+  // An idle connection dropped by the server (restart, failover) must not
+  // crash the process; the pool replaces it on next use.
+  pool.on('error', (err) => opts.onIdleError?.(err));
   const db = new Kysely<GlobalSchema & RegionalSchema>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind,

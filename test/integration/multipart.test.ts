@@ -18,28 +18,28 @@ describeEachEngine('multipart uploads', (engine) => {
   let t: TestAnvil;
   beforeAll(async () => {
     t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'mp' }));
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'mpu' }));
   });
   afterAll(async () => t?.stop());
 
   it('completes an upload into one object with an md5-of-md5s ETag, reads it whole and in ranges', async () => {
     const parts = [crypto.randomBytes(5 * MiB), crypto.randomBytes(5 * MiB), crypto.randomBytes(1234)];
     const { UploadId } = await t.s3.send(
-      new CreateMultipartUploadCommand({ Bucket: 'mp', Key: 'big.bin', ContentType: 'application/x-big', Metadata: { origin: 'test' } }),
+      new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'big.bin', ContentType: 'application/x-big', Metadata: { origin: 'test' } }),
     );
     const etags: string[] = [];
     for (let i = 0; i < parts.length; i++) {
-      const res = await t.s3.send(new UploadPartCommand({ Bucket: 'mp', Key: 'big.bin', UploadId, PartNumber: i + 1, Body: parts[i] }));
+      const res = await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'big.bin', UploadId, PartNumber: i + 1, Body: parts[i] }));
       expect(res.ETag).toBe(`"${crypto.createHash('md5').update(parts[i]).digest('hex')}"`);
       etags.push(res.ETag!);
     }
-    const listed = await t.s3.send(new ListPartsCommand({ Bucket: 'mp', Key: 'big.bin', UploadId }));
+    const listed = await t.s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'big.bin', UploadId }));
     expect(listed.Parts?.map((p) => p.PartNumber)).toEqual([1, 2, 3]);
     expect(listed.Parts?.map((p) => p.Size)).toEqual([5 * MiB, 5 * MiB, 1234]);
     const blobsBefore = blobFiles(t.dataDir).length;
     const done = await t.s3.send(
       new CompleteMultipartUploadCommand({
-        Bucket: 'mp',
+        Bucket: 'mpu',
         Key: 'big.bin',
         UploadId,
         MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
@@ -50,40 +50,40 @@ describeEachEngine('multipart uploads', (engine) => {
     // Completing writes no bytes again: the parts' blobs are the object's.
     expect(blobFiles(t.dataDir).length).toBe(blobsBefore);
     const whole = Buffer.concat(parts);
-    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'mp', Key: 'big.bin' }));
+    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'big.bin' }));
     expect(get.ContentType).toBe('application/x-big');
     expect(get.Metadata).toEqual({ origin: 'test' });
     expect(get.ETag).toBe(done.ETag);
     expect(Buffer.from(await get.Body!.transformToByteArray()).equals(whole)).toBe(true);
     const start = 5 * MiB - 10;
-    const range = await t.s3.send(new GetObjectCommand({ Bucket: 'mp', Key: 'big.bin', Range: `bytes=${start}-${10 * MiB + 5}` }));
+    const range = await t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'big.bin', Range: `bytes=${start}-${10 * MiB + 5}` }));
     expect(Buffer.from(await range.Body!.transformToByteArray()).equals(whole.subarray(start, 10 * MiB + 6))).toBe(true);
-    const head = await t.s3.send(new HeadObjectCommand({ Bucket: 'mp', Key: 'big.bin' }));
+    const head = await t.s3.send(new HeadObjectCommand({ Bucket: 'mpu', Key: 'big.bin' }));
     expect(head.ContentLength).toBe(whole.length);
   });
 
   it('refuses parts out of order, wrong ETags and small non-final parts', async () => {
-    const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'mp', Key: 'bad' }));
-    const p1 = await t.s3.send(new UploadPartCommand({ Bucket: 'mp', Key: 'bad', UploadId, PartNumber: 1, Body: 'small' }));
-    const p2 = await t.s3.send(new UploadPartCommand({ Bucket: 'mp', Key: 'bad', UploadId, PartNumber: 2, Body: 'tail' }));
+    const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'bad' }));
+    const p1 = await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'bad', UploadId, PartNumber: 1, Body: 'small' }));
+    const p2 = await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'bad', UploadId, PartNumber: 2, Body: 'tail' }));
     const complete = (Parts: Array<{ ETag: string; PartNumber: number }>) =>
-      s3Error(t.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'mp', Key: 'bad', UploadId, MultipartUpload: { Parts } })));
+      s3Error(t.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'mpu', Key: 'bad', UploadId, MultipartUpload: { Parts } })));
     expect((await complete([{ ETag: p2.ETag!, PartNumber: 2 }, { ETag: p1.ETag!, PartNumber: 1 }])).name).toBe('InvalidPartOrder');
     expect((await complete([{ ETag: '"00000000000000000000000000000000"', PartNumber: 1 }])).name).toBe('InvalidPart');
     expect((await complete([{ ETag: p1.ETag!, PartNumber: 1 }, { ETag: p2.ETag!, PartNumber: 2 }])).name).toBe('EntityTooSmall');
-    const missing = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'mp', Key: 'bad' })));
+    const missing = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'bad' })));
     expect(missing.name).toBe('NoSuchKey');
-    await t.s3.send(new AbortMultipartUploadCommand({ Bucket: 'mp', Key: 'bad', UploadId }));
+    await t.s3.send(new AbortMultipartUploadCommand({ Bucket: 'mpu', Key: 'bad', UploadId }));
   });
 
   it('abort releases the parts and later use of the upload id is NoSuchUpload', async () => {
     const before = blobFiles(t.dataDir).length;
-    const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'mp', Key: 'aborted' }));
-    await t.s3.send(new UploadPartCommand({ Bucket: 'mp', Key: 'aborted', UploadId, PartNumber: 1, Body: crypto.randomBytes(1000) }));
+    const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'aborted' }));
+    await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'aborted', UploadId, PartNumber: 1, Body: crypto.randomBytes(1000) }));
     expect(blobFiles(t.dataDir).length).toBe(before + 1);
-    await t.s3.send(new AbortMultipartUploadCommand({ Bucket: 'mp', Key: 'aborted', UploadId }));
+    await t.s3.send(new AbortMultipartUploadCommand({ Bucket: 'mpu', Key: 'aborted', UploadId }));
     expect(blobFiles(t.dataDir).length).toBe(before);
-    const err = await s3Error(t.s3.send(new UploadPartCommand({ Bucket: 'mp', Key: 'aborted', UploadId, PartNumber: 2, Body: 'x' })));
+    const err = await s3Error(t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'aborted', UploadId, PartNumber: 2, Body: 'x' })));
     expect(err.name).toBe('NoSuchUpload');
     expect(err.$metadata.httpStatusCode).toBe(404);
   });
