@@ -166,12 +166,13 @@ export class MultipartService {
       const partSizes: number[] = [];
       const md5s: Buffer[] = [];
       let size = 0;
-      let previous = 0;
+      // S3 checks the order of the whole list before looking at any part.
       requested.forEach((want, i) => {
-        if (want.partNumber <= previous) {
+        if (i > 0 && want.partNumber <= requested[i - 1].partNumber) {
           throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.', 400);
         }
-        previous = want.partNumber;
+      });
+      requested.forEach((want, i) => {
         const part = byNumber.get(want.partNumber);
         const etag = want.etag.trim().replace(/^"|"$/g, '');
         if (!part || part.etag !== etag) {
