@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { parseMasterKey } from '../../src/core/secrets.js';
+
+describe('configuration', () => {
+  it('uses the documented defaults', () => {
+    const c = loadConfig({}, {});
+    expect(c.listen).toBe('127.0.0.1:9000');
+    expect(c.dataDir).toBe(path.resolve('./data'));
+    expect(c.databaseUrl).toBe(`sqlite:${path.resolve('./data/anvil.db')}`);
+    expect(c.region).toBe('us-east-1');
+    expect(c.domain).toBe('localhost');
+    expect(c.maxObjectSize).toBe(5 * 1024 ** 3);
+  });
+
+  it('applies flags over environment over file over defaults', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-conf-'));
+    const file = path.join(dir, 'anvil.yaml');
+    fs.writeFileSync(file, 'listen: 0.0.0.0:7000\nregion: file-region\ndomain: file.example\ndata_dir: /srv/file\n');
+    const env = { ANVIL_REGION: 'env-region', ANVIL_DOMAIN: 'env.example', ANVIL_CONFIG: file };
+    const c = loadConfig({ region: 'flag-region' }, env);
+    expect(c.region).toBe('flag-region');
+    expect(c.domain).toBe('env.example');
+    expect(c.listen).toBe('0.0.0.0:7000');
+    expect(c.dataDir).toBe('/srv/file');
+    expect(c.databaseUrl).toBe('sqlite:/srv/file/anvil.db');
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('rejects invalid values with a clear message', () => {
+    expect(() => loadConfig({ listen: 'nonsense' }, {})).toThrow(/listen must be host:port/);
+    expect(() => loadConfig({}, { ANVIL_REGION: 'Bad Region' })).toThrow(/region/);
+    expect(() => loadConfig({}, { ANVIL_ROOT_ACCESS_KEY: 'ONLYKEY' })).toThrow(/together/);
+  });
+
+  it('parses master keys as hex or base64 and refuses other lengths', () => {
+    const hex = 'ab'.repeat(32);
+    expect(parseMasterKey(hex).key.length).toBe(32);
+    expect(parseMasterKey(Buffer.alloc(32, 7).toString('base64')).key).toEqual(Buffer.alloc(32, 7));
+    expect(parseMasterKey(hex).id).toBe(parseMasterKey(Buffer.from(hex, 'hex').toString('base64')).id);
+    expect(() => parseMasterKey('abcd')).toThrow(/32 bytes/);
+  });
+});
