@@ -280,16 +280,13 @@ export class ObjectService {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    if (pieces.length === 1) {
-      const stream = this.ctx.blobs.readStream(handles[0], pieces[0].from, pieces[0].to);
-      stream.once('close', () => void handles[0].close().catch(() => undefined));
-      return stream;
-    }
+    if (pieces.length === 1) return this.ctx.blobs.readStream(handles[0], pieces[0].from, pieces[0].to);
     const blobs = this.ctx.blobs;
     async function* concat() {
       try {
         for (let i = 0; i < pieces.length; i++) yield* blobs.readStream(handles[i], pieces[i].from, pieces[i].to);
       } finally {
+        // Streams close their own handle; this closes those never streamed (client went away).
         await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
       }
     }

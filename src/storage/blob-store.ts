@@ -108,8 +108,9 @@ export class BlobStore {
     return fsp.open(this.blobPath(tenantId, hash, fileId), 'r');
   }
 
+  /** Streams [start, end] of an open blob; the handle is closed when the stream ends or is destroyed. */
   readStream(fh: fsp.FileHandle, start: number, endInclusive: number): Readable {
-    return fh.createReadStream({ start, end: endInclusive, autoClose: false, highWaterMark: 256 * 1024 });
+    return fh.createReadStream({ start, end: endInclusive, autoClose: true, highWaterMark: 256 * 1024 });
   }
 }
 
