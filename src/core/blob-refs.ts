@@ -94,6 +94,23 @@ export function manifestOf(blob: PreparedBlob): ManifestEntry[] {
   return blob.kind === 'empty' ? [] : [[blob.hash, blob.size]];
 }
 
+/**
+ * Inside the transaction: take one more reference on every blob of an
+ * existing manifest (copies share blobs instead of copying bytes). A blob
+ * row that is gone means the source was deleted meanwhile: BlobGoneError.
+ */
+export async function referenceManifest(trx: Trx, tenantId: string, manifest: ManifestEntry[]): Promise<void> {
+  for (const [hash] of manifest) {
+    const res = await trx
+      .updateTable('blobs')
+      .set((eb) => ({ ref_count: eb('ref_count', '+', 1) }))
+      .where('tenant_id', '=', tenantId)
+      .where('hash', '=', hash)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) throw new BlobGoneError();
+  }
+}
+
 /** Inside the transaction: drop one reference per manifest entry; returns blobs that reached zero. */
 export async function releaseManifest(trx: Trx, tenantId: string, manifest: ManifestEntry[]): Promise<ReleasedBlob[]> {
   const released: ReleasedBlob[] = [];

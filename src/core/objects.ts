@@ -20,6 +20,7 @@ import {
   manifestOf,
   prepareBlob,
   referenceBlob,
+  referenceManifest,
   releaseManifest,
   type PreparedBlob,
   type ReleasedBlob,
@@ -229,9 +230,49 @@ export class ObjectService {
     return { released, oldSize: Number(old.size), existed: true };
   }
 
-  async head(bucket: Bucket, key: string): Promise<ObjectVersion> {
-    validateKey(key);
-    const row = await this.ctx.meta.regional
+  /**
+   * Copies the latest version of a key as a metadata operation: the new
+   * version references the same blobs (no bytes are copied). `check` sees
+   * the source inside the transaction (copy-source conditions) and may
+   * throw; `attributes` replaces the source's (MetadataDirective REPLACE).
+   */
+  async copy(
+    src: Bucket,
+    srcKey: string,
+    dst: Bucket,
+    dstKey: string,
+    opts: { attributes?: ObjectAttributes; check?: (source: ObjectVersion) => void },
+  ): Promise<ObjectVersion> {
+    validateKey(srcKey);
+    validateKey(dstKey);
+    if (src.tenant_id !== dst.tenant_id) throw errors.accessDenied();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { result, released } = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+          const source = await this.latestRow(trx, src, srcKey);
+          opts.check?.(source);
+          await referenceManifest(trx, src.tenant_id, source.manifest);
+          return this.writeLatest(trx, dst, dstKey, {
+            size: source.size,
+            etag: source.etag,
+            attributes: opts.attributes ?? source,
+            checksums: source.checksums,
+            manifest: source.manifest,
+            partSizes: source.partSizes,
+          });
+        });
+        await collectGarbage(this.ctx, released);
+        return result;
+      } catch (err) {
+        // The source was replaced and its blobs collected between our read and our reference: read again.
+        if (err instanceof BlobGoneError && attempt < 3) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async latestRow(trx: Trx, bucket: Bucket, key: string): Promise<ObjectVersion> {
+    const row = await trx
       .selectFrom('object_versions')
       .selectAll()
       .where('bucket_id', '=', bucket.id)
@@ -241,6 +282,11 @@ export class ObjectService {
       .executeTakeFirst();
     if (!row) throw errors.noSuchKey(key);
     return rowToVersion(row);
+  }
+
+  async head(bucket: Bucket, key: string): Promise<ObjectVersion> {
+    validateKey(key);
+    return this.latestRow(this.ctx.meta.regional, bucket, key);
   }
 
   /**

@@ -11,6 +11,8 @@ export interface S3Address {
   key?: string;
   query: URLSearchParams;
   virtualHost: boolean;
+  /** True when x-amz-copy-source is present (PUT becomes CopyObject / UploadPartCopy). */
+  copySource?: boolean;
 }
 
 function hostName(req: IncomingMessage): string {
@@ -21,6 +23,10 @@ function hostName(req: IncomingMessage): string {
 }
 
 export function parseAddress(req: IncomingMessage, domain: string): S3Address {
+  return { ...parseTarget(req, domain), copySource: req.headers['x-amz-copy-source'] !== undefined };
+}
+
+function parseTarget(req: IncomingMessage, domain: string): S3Address {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q >= 0 ? url.slice(0, q) : url;

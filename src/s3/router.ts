@@ -11,6 +11,7 @@ import * as listOps from './ops/list.js';
 import * as objectOps from './ops/object.js';
 import * as multipartOps from './ops/multipart.js';
 import * as deleteObjectOps from './ops/delete-objects.js';
+import * as copyOps from './ops/copy.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -88,7 +89,9 @@ export function route(method: string, addr: S3Address): Route {
     case 'HEAD ':
       return { op: 'HeadObject', handler: objectOps.getObject };
     case 'PUT ':
-      return { op: 'PutObject', handler: objectOps.putObject };
+      return addr.copySource
+        ? { op: 'CopyObject', handler: copyOps.copyObject }
+        : { op: 'PutObject', handler: objectOps.putObject };
     case 'DELETE ':
       return { op: 'DeleteObject', handler: objectOps.deleteObject };
     case 'POST uploads':

@@ -15,24 +15,14 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { Crc32 } from '@aws-crypto/crc32';
 import { AwsChunkedDecoder, type AwsChunkedOptions } from '../../src/s3/auth/chunked.js';
 import { authenticate, type AuthContext, type ChunkSigningState } from '../../src/s3/auth/sigv4.js';
 import { S3Error } from '../../src/s3/errors.js';
+import { crc32Base64, encodeSigned as encodeSignedWith, sha256Hex, type SignedEncodeOptions } from '../support/aws-chunked.js';
 
 const AKID = 'AKIDANVILTEST0000001';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const REGION = 'us-east-1';
-const EMPTY_SHA256 = createHash('sha256').digest('hex');
-
-const sha256Hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const crc32Base64 = (b: Buffer) => {
-  const c = new Crc32();
-  c.update(b);
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(c.digest() >>> 0);
-  return out.toString('base64');
-};
 
 /** Deterministic PRNG so a failing split is reproducible. */
 function prng(seed: number): () => number {
@@ -207,8 +197,6 @@ const signer = new SignatureV4({
 });
 
 const signingDate = new Date('2026-11-22T10:00:00Z');
-const amzDate = '20261122T100000Z';
-const scope = `20261122/${REGION}/s3/aws4_request`;
 
 /** Signs the request headers with the SDK and runs our verifier to get the chunk signing state. */
 async function signedStreamingRequest(trailer: boolean, decodedLength: number): Promise<ChunkSigningState> {
@@ -235,36 +223,9 @@ async function signedStreamingRequest(trailer: boolean, decodedLength: number): 
   return auth.chunkSigning;
 }
 
-/** An aws-chunked encoder written from the AWS spec; chunk HMACs are computed by the SDK's signer. */
-async function encodeSigned(
-  payload: Buffer,
-  seedSignature: string,
-  opts: { chunkSize: number; trailer: boolean; tamper?: 'chunk' | 'trailer' | 'trailer-value' },
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let previous = seedSignature;
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < payload.length; i += opts.chunkSize) chunks.push(payload.subarray(i, i + opts.chunkSize));
-  chunks.push(Buffer.alloc(0));
-  for (const [i, chunk] of chunks.entries()) {
-    const toSign = ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, previous, EMPTY_SHA256, sha256Hex(chunk)].join('\n');
-    previous = await signer.sign(toSign, { signingDate });
-    const sent = opts.tamper === 'chunk' && i === 1 ? previous.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')) : previous;
-    parts.push(Buffer.from(`${chunk.length.toString(16)};chunk-signature=${sent}\r\n`));
-    if (chunk.length > 0) parts.push(chunk, Buffer.from('\r\n'));
-  }
-  if (opts.trailer) {
-    const checksum = crc32Base64(payload);
-    const canonical = `x-amz-checksum-crc32:${checksum}\n`;
-    const toSign = ['AWS4-HMAC-SHA256-TRAILER', amzDate, scope, previous, sha256Hex(canonical)].join('\n');
-    let trailerSig = await signer.sign(toSign, { signingDate });
-    if (opts.tamper === 'trailer') trailerSig = trailerSig.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
-    const sentChecksum = opts.tamper === 'trailer-value' ? 'AAAAAA==' : checksum;
-    parts.push(Buffer.from(`x-amz-checksum-crc32:${sentChecksum}\r\nx-amz-trailer-signature:${trailerSig}\r\n`));
-  }
-  parts.push(Buffer.from('\r\n'));
-  return Buffer.concat(parts);
-}
+/** The spec-written encoder (test/support/aws-chunked.ts), bound to this file's signer and date. */
+const encodeSigned = (payload: Buffer, seedSignature: string, opts: SignedEncodeOptions) =>
+  encodeSignedWith(payload, seedSignature, { signer, signingDate, region: REGION }, opts);
 
 describe('signed aws-chunked bodies (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER])', () => {
   const payload = randomBytes(200_000);

@@ -17,7 +17,6 @@ import { evaluateConditions } from './conditions.js';
 import { parseRange } from './range.js';
 
 export async function putObject(r: S3Request): Promise<void> {
-  if (header(r, 'x-amz-copy-source') !== undefined) throw errors.notImplemented('CopyObject is not implemented yet');
   assertNoUnsupportedHeaders(r.req.headers);
   const bucket = await requireBucket(r);
   const key = r.addr.key!;

@@ -1,0 +1,75 @@
+/** CopyObject: a metadata copy that shares the source's blobs. */
+import type { ObjectVersion } from '../../core/objects.js';
+import { header, type S3Request } from '../context.js';
+import { errors, S3Error } from '../errors.js';
+import { sendXml } from '../respond.js';
+import { xmlDate } from '../xml.js';
+import { requireBucket } from './access.js';
+import { attributesFromHeaders } from './object-headers.js';
+
+/** Parses x-amz-copy-source: "[/]bucket/key[?versionId=…]", URL-encoded. */
+export function parseCopySource(value: string): { bucket: string; key: string; versionId?: string } {
+  const [pathPart, query] = value.split('?', 2);
+  let path: string;
+  try {
+    path = decodeURIComponent(pathPart.replace(/^\//, ''));
+  } catch {
+    throw errors.invalidArgument('Invalid copy source encoding', 'x-amz-copy-source', value);
+  }
+  const slash = path.indexOf('/');
+  if (slash <= 0 || slash === path.length - 1) {
+    throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', value);
+  }
+  const versionId = query ? new URLSearchParams(query).get('versionId') ?? undefined : undefined;
+  return { bucket: path.slice(0, slash), key: path.slice(slash + 1), versionId };
+}
+
+function etagListMatches(list: string, etag: string): boolean {
+  return list.split(',').some((t) => {
+    const s = t.trim();
+    return s === '*' || s.replace(/^"|"$/g, '') === etag;
+  });
+}
+
+/** x-amz-copy-source-if-* conditions, with the same precedence as conditional GETs; failures are 412. */
+export function checkCopySourceConditions(r: S3Request, source: ObjectVersion): void {
+  const ifMatch = header(r, 'x-amz-copy-source-if-match');
+  const ifNoneMatch = header(r, 'x-amz-copy-source-if-none-match');
+  const unmodifiedSince = Date.parse(header(r, 'x-amz-copy-source-if-unmodified-since') ?? '');
+  const modifiedSince = Date.parse(header(r, 'x-amz-copy-source-if-modified-since') ?? '');
+  const modified = Math.floor(source.lastModified.getTime() / 1000) * 1000;
+  if (ifMatch !== undefined) {
+    if (!etagListMatches(ifMatch, source.etag)) throw errors.preconditionFailed('x-amz-copy-source-If-Match');
+  } else if (!Number.isNaN(unmodifiedSince) && modified > unmodifiedSince) {
+    throw errors.preconditionFailed('x-amz-copy-source-If-Unmodified-Since');
+  }
+  if (ifNoneMatch !== undefined) {
+    if (etagListMatches(ifNoneMatch, source.etag)) throw errors.preconditionFailed('x-amz-copy-source-If-None-Match');
+  } else if (!Number.isNaN(modifiedSince) && modified <= modifiedSince) {
+    throw errors.preconditionFailed('x-amz-copy-source-If-Modified-Since');
+  }
+}
+
+export async function copyObject(r: S3Request): Promise<void> {
+  const dst = await requireBucket(r);
+  const dstKey = r.addr.key!;
+  const source = parseCopySource(header(r, 'x-amz-copy-source')!);
+  if (source.versionId !== undefined && source.versionId !== 'null') {
+    throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: source.key, VersionId: source.versionId });
+  }
+  const src = await requireBucket({ ...r, addr: { ...r.addr, bucket: source.bucket } });
+  const directive = (header(r, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
+  }
+  if (directive === 'COPY' && src.id === dst.id && source.key === dstKey) {
+    throw errors.invalidRequest(
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+  }
+  const version = await r.services.objects.copy(src, source.key, dst, dstKey, {
+    attributes: directive === 'REPLACE' ? attributesFromHeaders(r.req.headers) : undefined,
+    check: (s) => checkCopySourceConditions(r, s),
+  });
+  sendXml(r, 200, 'CopyObjectResult', { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) });
+}
