@@ -137,6 +137,30 @@ export class MultipartService {
     });
   }
 
+  /**
+   * In-progress uploads of a bucket in (key, initiation time, id) order,
+   * after the (keyMarker, uploadIdMarker) position. Returns at most `limit`
+   * rows; uploads are few compared with objects, so rolling them up into
+   * common prefixes is left to the caller.
+   */
+  async listUploads(bucket: Bucket, q: { prefix: string; keyMarker: string; uploadIdMarker: string; limit: number }) {
+    let query = this.ctx.meta.regional
+      .selectFrom('multipart_uploads')
+      .select(['upload_id', 'key', 'created_at'])
+      .where('bucket_id', '=', bucket.id);
+    if (q.prefix) query = query.where('key', '>=', q.prefix);
+    if (q.keyMarker) {
+      // S3: with an upload-id-marker, uploads of the marker key after that id are included.
+      query = q.uploadIdMarker
+        ? query.where((eb) => eb.or([eb('key', '>', q.keyMarker), eb.and([eb('key', '=', q.keyMarker), eb('upload_id', '>', q.uploadIdMarker)])]))
+        : query.where('key', '>', q.keyMarker);
+    }
+    const rows = await query.orderBy('key').orderBy('upload_id').limit(q.limit).execute();
+    return rows
+      .filter((r) => r.key.startsWith(q.prefix))
+      .map((r) => ({ uploadId: r.upload_id, key: r.key, initiated: new Date(Number(r.created_at)) }));
+  }
+
   async listParts(uploadId: string): Promise<PartInfo[]> {
     const rows = await this.ctx.meta.regional
       .selectFrom('multipart_parts')

@@ -12,6 +12,9 @@ import * as objectOps from './ops/object.js';
 import * as multipartOps from './ops/multipart.js';
 import * as deleteObjectOps from './ops/delete-objects.js';
 import * as copyOps from './ops/copy.js';
+import * as listingExtraOps from './ops/listing-extra.js';
+import * as aclOps from './ops/acl.js';
+import * as attributesOps from './ops/attributes.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -75,9 +78,13 @@ export function route(method: string, addr: S3Address): Route {
       case 'POST delete':
         return { op: 'DeleteObjects', handler: deleteObjectOps.deleteObjects };
       case 'GET uploads':
-        return notImplemented('ListMultipartUploads');
+        return { op: 'ListMultipartUploads', handler: listingExtraOps.listMultipartUploads };
       case 'GET versions':
-        return notImplemented('ListObjectVersions');
+        return { op: 'ListObjectVersions', handler: listingExtraOps.listObjectVersions };
+      case 'GET acl':
+        return { op: 'GetBucketAcl', handler: aclOps.getBucketAcl };
+      case 'PUT acl':
+        return { op: 'PutBucketAcl', handler: aclOps.putAcl };
       default:
         if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD');
         return notImplemented(`${method} bucket ?${sub}`);
@@ -104,6 +111,12 @@ export function route(method: string, addr: S3Address): Route {
       return { op: 'AbortMultipartUpload', handler: multipartOps.abortMultipartUpload };
     case 'GET uploadId':
       return { op: 'ListParts', handler: multipartOps.listParts };
+    case 'GET attributes':
+      return { op: 'GetObjectAttributes', handler: attributesOps.getObjectAttributes };
+    case 'GET acl':
+      return { op: 'GetObjectAcl', handler: aclOps.getObjectAcl };
+    case 'PUT acl':
+      return { op: 'PutObjectAcl', handler: aclOps.putAcl };
     default:
       if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD, POST');
       return notImplemented(`${method} object ?${sub}`);
