@@ -40,7 +40,15 @@ export class BucketService {
     if (existing) {
       throw existing.tenant_id === tenantId ? errors.bucketAlreadyOwnedByYou(name) : errors.bucketAlreadyExists(name);
     }
-    const bucket: Bucket = { id: crypto.randomUUID(), name, tenant_id: tenantId, region: this.ctx.region, created_at: Date.now() };
+    const bucket: Bucket = {
+      id: crypto.randomUUID(),
+      name,
+      tenant_id: tenantId,
+      region: this.ctx.region,
+      created_at: Date.now(),
+      tags: null,
+      cors: null,
+    };
     await this.ctx.meta.regional
       .insertInto('bucket_state')
       .values({ bucket_id: bucket.id, last_seq: 0, object_count: 0, byte_count: 0 })
@@ -56,6 +64,24 @@ export class BucketService {
       throw err;
     }
     return bucket;
+  }
+
+  /** Replaces (or with null removes) the bucket's tag set. */
+  async setTags(bucket: Bucket, tags: Record<string, string> | null): Promise<void> {
+    await this.ctx.meta.global
+      .updateTable('buckets')
+      .set({ tags: tags && JSON.stringify(tags) })
+      .where('id', '=', bucket.id)
+      .execute();
+  }
+
+  /** Replaces (or with null removes) the bucket's CORS configuration. */
+  async setCors(bucket: Bucket, cors: unknown | null): Promise<void> {
+    await this.ctx.meta.global
+      .updateTable('buckets')
+      .set({ cors: cors === null ? null : JSON.stringify(cors) })
+      .where('id', '=', bucket.id)
+      .execute();
   }
 
   /**

@@ -60,6 +60,7 @@ export class MultipartService {
         user_meta: JSON.stringify(attributes.userMeta),
         checksum_algorithm: checksumAlgorithm ?? null,
         created_at: Date.now(),
+        tags: JSON.stringify(attributes.tags),
       })
       .execute();
     return uploadId;
@@ -76,7 +77,12 @@ export class MultipartService {
       uploadId,
       bucketId: row.bucket_id,
       key: row.key,
-      attributes: { contentType: row.content_type, headers: JSON.parse(row.headers), userMeta: JSON.parse(row.user_meta) },
+      attributes: {
+        contentType: row.content_type,
+        headers: JSON.parse(row.headers),
+        userMeta: JSON.parse(row.user_meta),
+        tags: JSON.parse(row.tags),
+      },
       createdAt: new Date(Number(row.created_at)),
     };
   }

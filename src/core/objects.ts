@@ -36,6 +36,8 @@ export interface ObjectAttributes {
   headers: Record<string, string>;
   /** User metadata without the x-amz-meta- prefix, lower-case names. */
   userMeta: Record<string, string>;
+  /** Object tags (key -> value). */
+  tags: Record<string, string>;
 }
 
 export interface ObjectVersion extends ObjectAttributes {
@@ -83,6 +85,7 @@ function rowToVersion(row: Omit<Selectable<ObjectVersionTable>, 'id'>): ObjectVe
     manifest: JSON.parse(row.manifest),
     partSizes: JSON.parse(row.part_sizes),
     lastModified: new Date(Number(row.created_at)),
+    tags: JSON.parse(row.tags),
   };
 }
 
@@ -187,6 +190,7 @@ export class ObjectService {
       manifest: JSON.stringify(v.manifest),
       part_sizes: JSON.stringify(v.partSizes),
       created_at: Date.now(),
+      tags: JSON.stringify(v.attributes.tags),
     };
     await trx.insertInto('object_versions').values(row).execute();
     await trx
@@ -241,7 +245,7 @@ export class ObjectService {
     srcKey: string,
     dst: Bucket,
     dstKey: string,
-    opts: { attributes?: ObjectAttributes; check?: (source: ObjectVersion) => void },
+    opts: { attributes: (source: ObjectVersion) => ObjectAttributes; check?: (source: ObjectVersion) => void },
   ): Promise<ObjectVersion> {
     validateKey(srcKey);
     validateKey(dstKey);
@@ -255,7 +259,7 @@ export class ObjectService {
           return this.writeLatest(trx, dst, dstKey, {
             size: source.size,
             etag: source.etag,
-            attributes: opts.attributes ?? source,
+            attributes: opts.attributes(source),
             checksums: source.checksums,
             manifest: source.manifest,
             partSizes: source.partSizes,
@@ -282,6 +286,20 @@ export class ObjectService {
       .executeTakeFirst();
     if (!row) throw errors.noSuchKey(key);
     return rowToVersion(row);
+  }
+
+  /** Replaces the tag set of the latest version in place (tagging creates no new version in S3). */
+  async setTags(bucket: Bucket, key: string, tags: Record<string, string>): Promise<void> {
+    validateKey(key);
+    const res = await this.ctx.meta.regional
+      .updateTable('object_versions')
+      .set({ tags: JSON.stringify(tags) })
+      .where('bucket_id', '=', bucket.id)
+      .where('key', '=', key)
+      .where('is_latest', '=', 1)
+      .where('is_delete_marker', '=', 0)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) throw errors.noSuchKey(key);
   }
 
   async head(bucket: Bucket, key: string): Promise<ObjectVersion> {

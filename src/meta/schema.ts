@@ -32,6 +32,10 @@ export interface BucketTable {
   tenant_id: string;
   region: string;
   created_at: number;
+  /** JSON object of bucket tags, null when none were set. */
+  tags: string | null;
+  /** JSON CORS rules, null when none were set. */
+  cors: string | null;
 }
 
 export interface GlobalSchema {
@@ -77,6 +81,8 @@ export interface ObjectVersionTable {
   /** JSON array of part sizes for multipart objects, '[]' otherwise. */
   part_sizes: string;
   created_at: number;
+  /** JSON object of object tags. */
+  tags: string;
 }
 
 export interface BlobTable {
@@ -99,6 +105,7 @@ export interface MultipartUploadTable {
   user_meta: string;
   checksum_algorithm: string | null;
   created_at: number;
+  tags: string;
 }
 
 export interface MultipartPartTable {

@@ -15,6 +15,7 @@ import * as copyOps from './ops/copy.js';
 import * as listingExtraOps from './ops/listing-extra.js';
 import * as aclOps from './ops/acl.js';
 import * as attributesOps from './ops/attributes.js';
+import * as taggingOps from './ops/tagging.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -83,6 +84,12 @@ export function route(method: string, addr: S3Address): Route {
         return { op: 'ListObjectVersions', handler: listingExtraOps.listObjectVersions };
       case 'GET acl':
         return { op: 'GetBucketAcl', handler: aclOps.getBucketAcl };
+      case 'GET tagging':
+        return { op: 'GetBucketTagging', handler: taggingOps.getBucketTagging };
+      case 'PUT tagging':
+        return { op: 'PutBucketTagging', handler: taggingOps.putBucketTagging };
+      case 'DELETE tagging':
+        return { op: 'DeleteBucketTagging', handler: taggingOps.deleteBucketTagging };
       case 'PUT acl':
         return { op: 'PutBucketAcl', handler: aclOps.putAcl };
       default:
@@ -115,6 +122,12 @@ export function route(method: string, addr: S3Address): Route {
       return { op: 'GetObjectAttributes', handler: attributesOps.getObjectAttributes };
     case 'GET acl':
       return { op: 'GetObjectAcl', handler: aclOps.getObjectAcl };
+    case 'GET tagging':
+      return { op: 'GetObjectTagging', handler: taggingOps.getObjectTagging };
+    case 'PUT tagging':
+      return { op: 'PutObjectTagging', handler: taggingOps.putObjectTagging };
+    case 'DELETE tagging':
+      return { op: 'DeleteObjectTagging', handler: taggingOps.deleteObjectTagging };
     case 'PUT acl':
       return { op: 'PutObjectAcl', handler: aclOps.putAcl };
     default:

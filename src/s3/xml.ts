@@ -13,7 +13,8 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: false,
-  isArray: (name) => ['Part', 'Object'].includes(name),
+  isArray: (name) =>
+    ['Part', 'Object', 'Tag', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
 });
 
 export type XmlValue = string | number | boolean | XmlNode | XmlValue[] | undefined;

@@ -35,5 +35,11 @@ export function globalMigrations(_kind: EngineKind): Record<string, Migration> {
         void sql;
       },
     },
+    '002-bucket-tags-cors': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('buckets').addColumn('tags', 'text').execute();
+        await db.schema.alterTable('buckets').addColumn('cors', 'text').execute();
+      },
+    },
   };
 }

@@ -90,5 +90,11 @@ export function regionalMigrations(kind: EngineKind): Record<string, Migration> 
           .execute();
       },
     },
+    '002-object-tags': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('object_versions').addColumn('tags', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('tags', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+      },
+    },
   };
 }

@@ -6,6 +6,7 @@ import { sendXml } from '../respond.js';
 import { xmlDate } from '../xml.js';
 import { requireBucket } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
+import { taggingDirective } from './tagging.js';
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=…]", URL-encoded. */
 export function parseCopySource(value: string): { bucket: string; key: string; versionId?: string } {
@@ -62,13 +63,19 @@ export async function copyObject(r: S3Request): Promise<void> {
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
-  if (directive === 'COPY' && src.id === dst.id && source.key === dstKey) {
+  if (directive === 'COPY' && src.id === dst.id && source.key === dstKey && header(r, 'x-amz-tagging-directive') === undefined) {
     throw errors.invalidRequest(
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
+  const replaceTags = taggingDirective(r) === 'REPLACE';
+  const requested = attributesFromHeaders(r.req.headers);
   const version = await r.services.objects.copy(src, source.key, dst, dstKey, {
-    attributes: directive === 'REPLACE' ? attributesFromHeaders(r.req.headers) : undefined,
+    // Metadata and tags each come from the request or the source, per their directive.
+    attributes: (s) => ({
+      ...(directive === 'REPLACE' ? requested : s),
+      tags: replaceTags ? requested.tags : s.tags,
+    }),
     check: (s) => checkCopySourceConditions(r, s),
   });
   sendXml(r, 200, 'CopyObjectResult', { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) });

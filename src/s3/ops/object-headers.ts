@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectAttributes, ObjectVersion } from '../../core/objects.js';
 import { errors, S3Error } from '../errors.js';
+import { tagsFromHeader, taggingCountHeader } from './tagging.js';
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
@@ -41,7 +42,7 @@ export function attributesFromHeaders(h: IncomingHttpHeaders): ObjectAttributes 
     });
   }
   const contentType = one(h['content-type']) || 'application/octet-stream';
-  return { contentType, headers, userMeta };
+  return { contentType, headers, userMeta, tags: tagsFromHeader(one(h['x-amz-tagging'])) };
 }
 
 /** Headers describing a stored object, as GET and HEAD return them. */
@@ -55,6 +56,7 @@ export function objectResponseHeaders(v: ObjectVersion): Record<string, string> 
   for (const [name, value] of Object.entries(v.headers)) out[name] = value;
   for (const [name, value] of Object.entries(v.userMeta)) out[`x-amz-meta-${name}`] = value;
   if (v.partSizes.length > 0) out['x-amz-mp-parts-count'] = String(v.partSizes.length);
+  Object.assign(out, taggingCountHeader(v.tags));
   return out;
 }
 
