@@ -11,7 +11,15 @@ import { errors, S3Error } from '../s3/errors.js';
 import type { Bucket } from './buckets.js';
 import type { CoreContext } from './context.js';
 import { collectGarbage, releaseManifest, type ReleasedBlob } from './blob-refs.js';
-import { newUploadId, validateKey, type ObjectAttributes, type ObjectService, type ObjectVersion, type PutOptions } from './objects.js';
+import {
+  newUploadId,
+  validateKey,
+  type ObjectAttributes,
+  type ObjectService,
+  type ObjectVersion,
+  type PutOptions,
+  type WriteCondition,
+} from './objects.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 ** 3;
@@ -181,7 +189,13 @@ export class MultipartService {
    * Completes an upload from the client's part list (ascending part numbers,
    * matching ETags, every part but the last at least 5 MiB).
    */
-  async complete(bucket: Bucket, key: string, uploadId: string, requested: Array<{ partNumber: number; etag: string }>): Promise<ObjectVersion> {
+  async complete(
+    bucket: Bucket,
+    key: string,
+    uploadId: string,
+    requested: Array<{ partNumber: number; etag: string }>,
+    condition?: WriteCondition,
+  ): Promise<ObjectVersion> {
     const upload = await this.get(bucket, key, uploadId);
     if (requested.length === 0) {
       throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400);
@@ -240,6 +254,7 @@ export class MultipartService {
         checksums: {},
         manifest,
         partSizes,
+        condition,
       });
       released = [...out.released, ...(await releaseManifest(trx, bucket.tenant_id, unused))];
       await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();

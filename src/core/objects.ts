@@ -62,6 +62,23 @@ export interface PutOptions {
   verify?: (d: Digests) => void;
   /** Checksums to store with the object (those the client supplied and we verified). */
   storeChecksums?: (d: Digests) => Partial<Record<ChecksumAlgorithm, string>>;
+  condition?: WriteCondition;
+}
+
+/** Conditional-write predicates (If-Match / If-None-Match: *), checked inside the commit transaction. */
+export interface WriteCondition {
+  ifMatch?: string;
+  ifNoneMatch?: '*';
+}
+
+function checkWriteCondition(key: string, cond: WriteCondition | undefined, current: { etag: string } | undefined): void {
+  if (!cond) return;
+  if (cond.ifNoneMatch === '*' && current) throw errors.preconditionFailed('If-None-Match');
+  if (cond.ifMatch !== undefined) {
+    if (!current) throw errors.noSuchKey(key);
+    const wanted = cond.ifMatch.split(',').map((t) => t.trim().replace(/^"|"$/g, ''));
+    if (!wanted.includes('*') && !wanted.includes(current.etag)) throw errors.preconditionFailed('If-Match');
+  }
 }
 
 export function validateKey(key: string): void {
@@ -136,6 +153,11 @@ export class ObjectService {
 
   async put(bucket: Bucket, key: string, body: AsyncIterable<Buffer>, opts: PutOptions): Promise<ObjectVersion> {
     validateKey(key);
+    if (opts.condition) {
+      // Fail fast before receiving the body; the transaction checks again, atomically.
+      const current = await this.latestRow(this.ctx.meta.regional, bucket, key).catch(() => undefined);
+      checkWriteCondition(key, opts.condition, current);
+    }
     const { staged, digests } = await this.stageBody(body, opts.digest, this.ctx.maxObjectSize);
     try {
       opts.verify?.(digests);
@@ -153,6 +175,7 @@ export class ObjectService {
         checksums,
         manifest,
         partSizes: [],
+        condition: opts.condition,
       }),
     );
   }
@@ -169,10 +192,13 @@ export class ObjectService {
       checksums: Partial<Record<ChecksumAlgorithm, string>>;
       manifest: ManifestEntry[];
       partSizes: number[];
+      condition?: WriteCondition;
     },
   ): Promise<{ result: ObjectVersion; released: ReleasedBlob[] }> {
     const seq = await this.nextSeq(trx, bucket);
-    const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key);
+    const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key, (current) =>
+      checkWriteCondition(key, v.condition, current),
+    );
     const row = {
       bucket_id: bucket.id,
       tenant_id: bucket.tenant_id,
@@ -220,14 +246,19 @@ export class ObjectService {
     return Number(row.last_seq);
   }
 
-  private async removeLatest(trx: Trx, bucket: Bucket, key: string) {
+  /**
+   * Removes the latest version of key. Runs after nextSeq() has locked the
+   * bucket, so `check` sees the state no concurrent writer can change.
+   */
+  private async removeLatest(trx: Trx, bucket: Bucket, key: string, check?: (current: { etag: string } | undefined) => void) {
     const old = await trx
       .selectFrom('object_versions')
-      .select(['id', 'manifest', 'size', 'tenant_id'])
+      .select(['id', 'manifest', 'size', 'tenant_id', 'etag'])
       .where('bucket_id', '=', bucket.id)
       .where('key', '=', key)
       .where('is_latest', '=', 1)
       .executeTakeFirst();
+    check?.(old);
     if (!old) return { released: [] as ReleasedBlob[], oldSize: 0, existed: false };
     await trx.deleteFrom('object_versions').where('id', '=', old.id).execute();
     const released = await releaseManifest(trx, old.tenant_id, JSON.parse(old.manifest));

@@ -4,7 +4,7 @@
  * false If-Unmodified-Since, and a false If-None-Match overrides a true
  * If-Modified-Since.
  */
-import type { ObjectVersion } from '../../core/objects.js';
+import type { ObjectVersion, WriteCondition } from '../../core/objects.js';
 import { header, type S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty } from '../respond.js';
@@ -20,6 +20,17 @@ function parseDate(v: string | undefined): number | undefined {
   if (!v) return undefined;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : t;
+}
+
+/** If-Match / If-None-Match on writes (PutObject, CompleteMultipartUpload): only `*` is meaningful for If-None-Match. */
+export function writeCondition(r: S3Request): WriteCondition | undefined {
+  const ifMatch = header(r, 'if-match');
+  const ifNoneMatch = header(r, 'if-none-match');
+  if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw errors.notImplemented('If-None-Match on writes supports only the value *');
+  }
+  return { ifMatch, ifNoneMatch: ifNoneMatch === undefined ? undefined : '*' };
 }
 
 /** Returns true when a 304 was sent; throws 412 PreconditionFailed; false to carry on. */

@@ -5,6 +5,7 @@ import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket } from './access.js';
+import { writeCondition } from './conditions.js';
 import { assertNoUnsupportedHeaders, attributesFromHeaders } from './object-headers.js';
 
 export async function createMultipartUpload(r: S3Request): Promise<void> {
@@ -57,7 +58,7 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
     if (!/^\d+$/.test(n) || typeof p.ETag !== 'string') throw errors.malformedXML();
     return { partNumber: Number(n), etag: p.ETag };
   });
-  const version = await r.services.multipart.complete(bucket, key, uploadId, parts);
+  const version = await r.services.multipart.complete(bucket, key, uploadId, parts, writeCondition(r));
   const host = r.req.headers.host ?? 'localhost';
   sendXml(r, 200, 'CompleteMultipartUploadResult', {
     Location: `http://${host}/${bucket.name}/${encodeURIComponent(key)}`,

@@ -13,7 +13,7 @@ import {
   objectResponseHeaders,
   RESPONSE_OVERRIDES,
 } from './object-headers.js';
-import { evaluateConditions } from './conditions.js';
+import { evaluateConditions, writeCondition } from './conditions.js';
 import { parseRange } from './range.js';
 
 export async function putObject(r: S3Request): Promise<void> {
@@ -34,6 +34,7 @@ export async function putObject(r: S3Request): Promise<void> {
       stored = verifyBody(r, body, d);
     },
     storeChecksums: () => stored,
+    condition: writeCondition(r),
   });
   r.stats.bytesIn += version.size;
   const headers: Record<string, string> = { ETag: `"${version.etag}"` };
