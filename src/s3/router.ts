@@ -111,7 +111,9 @@ export function route(method: string, addr: S3Address): Route {
     case 'POST uploads':
       return { op: 'CreateMultipartUpload', handler: multipartOps.createMultipartUpload };
     case 'PUT uploadId':
-      return { op: 'UploadPart', handler: multipartOps.uploadPart };
+      return addr.copySource
+        ? { op: 'UploadPartCopy', handler: multipartOps.uploadPartCopy }
+        : { op: 'UploadPart', handler: multipartOps.uploadPart };
     case 'POST uploadId':
       return { op: 'CompleteMultipartUpload', handler: multipartOps.completeMultipartUpload };
     case 'DELETE uploadId':

@@ -9,6 +9,7 @@ import {
   HeadObjectCommand,
   ListPartsCommand,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { blobFiles, describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 
@@ -60,6 +61,51 @@ describeEachEngine('multipart uploads', (engine) => {
     expect(Buffer.from(await range.Body!.transformToByteArray()).equals(whole.subarray(start, 10 * MiB + 6))).toBe(true);
     const head = await t.s3.send(new HeadObjectCommand({ Bucket: 'mpu', Key: 'big.bin' }));
     expect(head.ContentLength).toBe(whole.length);
+  });
+
+  it('reads single parts with partNumber and builds parts from other objects with UploadPartCopy', async () => {
+    const a = crypto.randomBytes(5 * MiB + 100);
+    const b = crypto.randomBytes(3000);
+    const { UploadId: first } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'two-parts' }));
+    const e1 = await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'two-parts', UploadId: first, PartNumber: 1, Body: a }));
+    const e2 = await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'two-parts', UploadId: first, PartNumber: 2, Body: b }));
+    await t.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'mpu',
+        Key: 'two-parts',
+        UploadId: first,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1.ETag }, { PartNumber: 2, ETag: e2.ETag }] },
+      }),
+    );
+    const part2 = await t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'two-parts', PartNumber: 2 }));
+    expect(part2.PartsCount).toBe(2);
+    expect(part2.ContentRange).toBe(`bytes ${a.length}-${a.length + b.length - 1}/${a.length + b.length}`);
+    expect(Buffer.from(await part2.Body!.transformToByteArray()).equals(b)).toBe(true);
+    const tooFar = await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'mpu', Key: 'two-parts', PartNumber: 3 })));
+    expect(tooFar.$metadata.httpStatusCode).toBe(416);
+
+    const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'assembled' }));
+    const c1 = await t.s3.send(
+      new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId, PartNumber: 1, CopySource: 'mpu/two-parts', CopySourceRange: `bytes=0-${5 * MiB - 1}` }),
+    );
+    expect(c1.CopyPartResult?.ETag).toBe(`"${crypto.createHash('md5').update(a.subarray(0, 5 * MiB)).digest('hex')}"`);
+    const c2 = await t.s3.send(
+      new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId, PartNumber: 2, CopySource: 'mpu/two-parts', CopySourceRange: `bytes=${5 * MiB}-${a.length + 999}` }),
+    );
+    await t.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'mpu',
+        Key: 'assembled',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: c1.CopyPartResult!.ETag }, { PartNumber: 2, ETag: c2.CopyPartResult!.ETag }] },
+      }),
+    );
+    const got = await t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'assembled' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat([a, b]).subarray(0, a.length + 1000))).toBe(true);
+    const bad = await s3Error(
+      t.s3.send(new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId: 'nope', PartNumber: 1, CopySource: 'mpu/two-parts' })),
+    );
+    expect(bad.name).toBe('NoSuchUpload');
   });
 
   it('refuses parts out of order, wrong ETags and small non-final parts', async () => {

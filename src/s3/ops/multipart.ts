@@ -1,7 +1,9 @@
 /** Multipart upload operations: Create, UploadPart, Complete, Abort, ListParts. */
 import { header, type S3Request } from '../context.js';
 import { readSmallBody, requestBody, requestedChecksums, verifyBody } from '../body.js';
-import { errors } from '../errors.js';
+import { Readable } from 'node:stream';
+import { errors, S3Error } from '../errors.js';
+import { checkCopySourceConditions, parseCopySource } from './copy.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket } from './access.js';
@@ -26,7 +28,6 @@ function partNumberParam(r: S3Request): number {
 }
 
 export async function uploadPart(r: S3Request): Promise<void> {
-  if (header(r, 'x-amz-copy-source') !== undefined) throw errors.notImplemented('UploadPartCopy is not implemented yet');
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
   const uploadId = r.addr.query.get('uploadId')!;
@@ -44,6 +45,50 @@ export async function uploadPart(r: S3Request): Promise<void> {
   const headers: Record<string, string> = { ETag: `"${part.etag}"` };
   for (const [alg, value] of Object.entries(part.checksums)) headers[`x-amz-checksum-${alg}`] = value;
   sendEmpty(r, 200, headers);
+}
+
+/**
+ * UploadPartCopy: the part's bytes are read from the source object (or a
+ * range of it) and stored as a new part blob; identical content dedups to
+ * the source's blob, so a whole-object copy stores nothing twice.
+ */
+export async function uploadPartCopy(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const key = r.addr.key!;
+  const uploadId = r.addr.query.get('uploadId')!;
+  const partNumber = partNumberParam(r);
+  const source = parseCopySource(header(r, 'x-amz-copy-source')!);
+  if (source.versionId !== undefined && source.versionId !== 'null') {
+    throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: source.key, VersionId: source.versionId });
+  }
+  const src = await requireBucket({ ...r, addr: { ...r.addr, bucket: source.bucket } });
+  if (src.tenant_id !== bucket.tenant_id) throw errors.accessDenied();
+  await r.services.multipart.get(bucket, key, uploadId);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const version = await r.services.objects.head(src, source.key);
+    checkCopySourceConditions(r, version);
+    const range = copySourceRange(header(r, 'x-amz-copy-source-range'), version.size);
+    const stream =
+      range.end < range.start ? Readable.from([]) : await r.services.objects.openBody(version, range.start, range.end);
+    if (!stream) continue; // the source changed under us: read it again
+    const part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, stream, { digest: {} });
+    sendXml(r, 200, 'CopyPartResult', { ETag: `"${part.etag}"`, LastModified: xmlDate(new Date()) });
+    return;
+  }
+  throw errors.internal();
+}
+
+function copySourceRange(value: string | undefined, size: number): { start: number; end: number } {
+  if (value === undefined) return { start: 0, end: size - 1 };
+  const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
+  if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= size) {
+    throw errors.invalidArgument(
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      'x-amz-copy-source-range',
+      value,
+    );
+  }
+  return { start: Number(m[1]), end: Number(m[2]) };
 }
 
 export async function completeMultipartUpload(r: S3Request): Promise<void> {

@@ -14,7 +14,7 @@ import {
   RESPONSE_OVERRIDES,
 } from './object-headers.js';
 import { evaluateConditions, writeCondition } from './conditions.js';
-import { parseRange } from './range.js';
+import { parseRange, type ByteRange } from './range.js';
 
 export async function putObject(r: S3Request): Promise<void> {
   assertNoUnsupportedHeaders(r.req.headers);
@@ -45,13 +45,14 @@ export async function putObject(r: S3Request): Promise<void> {
 export async function getObject(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
+  const partNumber = partNumberParam(r);
   // The object may be replaced (and its blob collected) between reading its
   // row and opening its files: then read the row again.
   for (let attempt = 0; attempt < 5; attempt++) {
     const version = await r.services.objects.head(bucket, key);
     if (evaluateConditions(r, version)) return;
     const headers = objectResponseHeaders(version);
-    const range = parseRange(header(r, 'range'), version.size);
+    const range = partNumber ? partRange(version, partNumber) : parseRange(header(r, 'range'), version.size);
     let status = 200;
     let start = 0;
     let end = version.size - 1;
@@ -86,6 +87,27 @@ export async function getObject(r: S3Request): Promise<void> {
     return;
   }
   throw errors.internal();
+}
+
+function partNumberParam(r: S3Request): number | undefined {
+  const raw = r.addr.query.get('partNumber');
+  if (raw === null) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 10000) {
+    throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', raw);
+  }
+  if (header(r, 'range') !== undefined) throw errors.invalidRequest('Cannot specify both Range header and partNumber query parameter');
+  return Number(raw);
+}
+
+/** The bytes of one part of a multipart object (a single-part object has only part 1: all of it). */
+function partRange(v: ObjectVersion, partNumber: number): ByteRange | undefined {
+  const sizes = v.partSizes.length > 0 ? v.partSizes : [v.size];
+  if (partNumber > sizes.length) {
+    throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', 416, { PartNumberRequested: partNumber, ActualPartCount: sizes.length });
+  }
+  if (v.partSizes.length === 0) return undefined;
+  const start = sizes.slice(0, partNumber - 1).reduce((a, b) => a + b, 0);
+  return { start, end: start + sizes[partNumber - 1] - 1 };
 }
 
 export async function deleteObject(r: S3Request): Promise<void> {
