@@ -12,6 +12,7 @@ import { errors, S3Error } from '../s3/errors.js';
 import { parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
+import { corsResponseHeaders } from '../s3/ops/cors.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 /** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
@@ -19,6 +20,15 @@ const DRAIN_LIMIT = 8 * 1024 * 1024;
 
 function newRequestId(): string {
   return crypto.randomBytes(8).toString('hex').toUpperCase();
+}
+
+/** Cross-origin requests get the Access-Control-* headers their bucket's CORS rules allow. */
+async function applyCors(req: http.IncomingMessage, res: http.ServerResponse, bucketName: string | undefined, services: Services) {
+  const origin = req.headers.origin;
+  if (!origin || !bucketName || req.method === 'OPTIONS') return;
+  const bucket = await services.buckets.get(bucketName);
+  if (!bucket?.cors) return;
+  for (const [name, value] of Object.entries(corsResponseHeaders(bucket, origin, req.method ?? 'GET'))) res.setHeader(name, value);
 }
 
 export function createS3Server(config: Config, services: Services, log: Logger): http.Server {
@@ -63,6 +73,7 @@ export function createS3Server(config: Config, services: Services, log: Logger):
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
       const r: S3Request = { req, res, requestId, addr, auth, tenantId, services, config, log, stats };
+      await applyCors(req, res, addr.bucket, services);
       await handler(r);
     } catch (err) {
       const s3err = err instanceof S3Error ? err : errors.internal();

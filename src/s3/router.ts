@@ -16,6 +16,7 @@ import * as listingExtraOps from './ops/listing-extra.js';
 import * as aclOps from './ops/acl.js';
 import * as attributesOps from './ops/attributes.js';
 import * as taggingOps from './ops/tagging.js';
+import * as corsOps from './ops/cors.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -55,6 +56,7 @@ function subresourceOf(query: URLSearchParams): string | undefined {
 
 export function route(method: string, addr: S3Address): Route {
   const { bucket, key, query } = addr;
+  if (method === 'OPTIONS') return { op: 'PreflightCORS', handler: corsOps.preflight };
   if (bucket === undefined) {
     if (method === 'GET' || method === 'HEAD') return { op: 'ListBuckets', handler: bucketOps.listBuckets };
     return methodNotAllowed(method, 'GET');
@@ -86,6 +88,12 @@ export function route(method: string, addr: S3Address): Route {
         return { op: 'GetBucketAcl', handler: aclOps.getBucketAcl };
       case 'GET tagging':
         return { op: 'GetBucketTagging', handler: taggingOps.getBucketTagging };
+      case 'GET cors':
+        return { op: 'GetBucketCors', handler: corsOps.getBucketCors };
+      case 'PUT cors':
+        return { op: 'PutBucketCors', handler: corsOps.putBucketCors };
+      case 'DELETE cors':
+        return { op: 'DeleteBucketCors', handler: corsOps.deleteBucketCors };
       case 'PUT tagging':
         return { op: 'PutBucketTagging', handler: taggingOps.putBucketTagging };
       case 'DELETE tagging':
