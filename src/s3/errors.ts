@@ -100,6 +100,8 @@ export const errors = {
     }, { Allow: allow }),
   notImplemented: (what = 'A header you provided implies functionality that is not implemented') =>
     new S3Error('NotImplemented', what, 501),
+  malformedPOSTRequest: () =>
+    new S3Error('MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.', 400),
   invalidURI: () => new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400),
   internal: () => new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500),
   preconditionFailed: (condition: string) =>

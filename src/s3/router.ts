@@ -17,6 +17,7 @@ import * as aclOps from './ops/acl.js';
 import * as attributesOps from './ops/attributes.js';
 import * as taggingOps from './ops/tagging.js';
 import * as corsOps from './ops/cors.js';
+import * as postObjectOps from './ops/post-object.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -78,6 +79,8 @@ export function route(method: string, addr: S3Address): Route {
         return { op: 'GetBucketLocation', handler: bucketOps.getBucketLocation };
       case 'GET versioning':
         return { op: 'GetBucketVersioning', handler: bucketOps.getBucketVersioning };
+      case 'POST ':
+        return { op: 'PostObject', handler: postObjectOps.postObject };
       case 'POST delete':
         return { op: 'DeleteObjects', handler: deleteObjectOps.deleteObjects };
       case 'GET uploads':

@@ -413,7 +413,7 @@ function buildCanonicalRequest(
   });
 }
 
-function signaturesEqual(expectedHex: string, providedHex: string): boolean {
+export function signaturesEqual(expectedHex: string, providedHex: string): boolean {
   const provided = providedHex.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(provided)) return false;
   return timingSafeEqual(Buffer.from(expectedHex, 'hex'), Buffer.from(provided, 'hex'));
