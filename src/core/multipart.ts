@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { ManifestEntry } from '../meta/schema.js';
 import { withTransaction } from '../meta/engine.js';
+import { CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm } from '../storage/digest.js';
 import { errors, S3Error } from '../s3/errors.js';
 import type { Bucket } from './buckets.js';
 import type { CoreContext } from './context.js';
@@ -30,6 +31,8 @@ export interface Upload {
   bucketId: string;
   key: string;
   attributes: ObjectAttributes;
+  /** Checksum algorithm chosen at creation: every part carries it and the object gets a composite one. */
+  checksumAlgorithm?: ChecksumAlgorithm;
   createdAt: Date;
 }
 
@@ -55,6 +58,9 @@ export class MultipartService {
 
   async create(bucket: Bucket, key: string, attributes: ObjectAttributes, checksumAlgorithm?: string): Promise<string> {
     validateKey(key);
+    if (checksumAlgorithm !== undefined && !(CHECKSUM_ALGORITHMS as readonly string[]).includes(checksumAlgorithm)) {
+      throw errors.invalidRequest(`Checksum algorithm ${checksumAlgorithm} is not supported`);
+    }
     const uploadId = newUploadId();
     await this.ctx.meta.regional
       .insertInto('multipart_uploads')
@@ -91,6 +97,7 @@ export class MultipartService {
         userMeta: JSON.parse(row.user_meta),
         tags: JSON.parse(row.tags),
       },
+      checksumAlgorithm: (row.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined,
       createdAt: new Date(Number(row.created_at)),
     };
   }
@@ -106,8 +113,10 @@ export class MultipartService {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
       throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(partNumber));
     }
-    await this.get(bucket, key, uploadId);
-    const { staged, digests } = await this.objects.stageBody(body, opts.digest, MAX_PART_SIZE);
+    const upload = await this.get(bucket, key, uploadId);
+    const digest = { ...opts.digest, checksums: [...(opts.digest.checksums ?? [])] };
+    if (upload.checksumAlgorithm && !digest.checksums.includes(upload.checksumAlgorithm)) digest.checksums.push(upload.checksumAlgorithm);
+    const { staged, digests } = await this.objects.stageBody(body, digest, MAX_PART_SIZE);
     try {
       opts.verify?.(digests);
     } catch (err) {
@@ -115,6 +124,7 @@ export class MultipartService {
       throw err;
     }
     const checksums = (opts.storeChecksums?.(digests) ?? {}) as Record<string, string>;
+    if (upload.checksumAlgorithm) checksums[upload.checksumAlgorithm] = digests.checksums[upload.checksumAlgorithm]!;
     const etag = digests.md5.toString('hex');
     return this.objects.commitStaged(bucket.tenant_id, staged, digests.blake3, async (trx, manifest) => {
       // The upload may have been completed or aborted while the part streamed in.
@@ -193,7 +203,7 @@ export class MultipartService {
     bucket: Bucket,
     key: string,
     uploadId: string,
-    requested: Array<{ partNumber: number; etag: string }>,
+    requested: Array<{ partNumber: number; etag: string; checksums?: Partial<Record<ChecksumAlgorithm, string>> }>,
     condition?: WriteCondition,
   ): Promise<ObjectVersion> {
     const upload = await this.get(bucket, key, uploadId);
@@ -209,6 +219,7 @@ export class MultipartService {
       const manifest: ManifestEntry[] = [];
       const partSizes: number[] = [];
       const md5s: Buffer[] = [];
+      const partChecksums: Buffer[] = [];
       let size = 0;
       // S3 checks the order of the whole list before looking at any part.
       requested.forEach((want, i) => {
@@ -236,6 +247,13 @@ export class MultipartService {
             ETag: part.etag,
           });
         }
+        const partSums = JSON.parse(part.checksums) as Partial<Record<ChecksumAlgorithm, string>>;
+        for (const [alg, given] of Object.entries(want.checksums ?? {})) {
+          if (given && partSums[alg as ChecksumAlgorithm] !== undefined && partSums[alg as ChecksumAlgorithm] !== given) {
+            throw new S3Error('InvalidPart', `The ${alg.toUpperCase()} checksum of part ${want.partNumber} does not match the uploaded part.`, 400);
+          }
+        }
+        if (upload.checksumAlgorithm) partChecksums.push(Buffer.from(partSums[upload.checksumAlgorithm] ?? '', 'base64'));
         if (part.blob_hash) manifest.push([part.blob_hash, partSize]);
         partSizes.push(partSize);
         md5s.push(Buffer.from(part.etag, 'hex'));
@@ -251,7 +269,10 @@ export class MultipartService {
         size,
         etag,
         attributes: upload.attributes,
-        checksums: {},
+        // S3's composite checksum: the checksum of the parts' checksums, suffixed with the part count.
+        checksums: upload.checksumAlgorithm
+          ? { [upload.checksumAlgorithm]: `${checksumOf(upload.checksumAlgorithm, Buffer.concat(partChecksums))}-${requested.length}` }
+          : {},
         manifest,
         partSizes,
         condition,

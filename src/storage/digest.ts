@@ -27,6 +27,13 @@ function u32be(n: number): string {
   return b.toString('base64');
 }
 
+/** One S3 checksum of a whole buffer, base64 (used for composite multipart checksums). */
+export function checksumOf(alg: ChecksumAlgorithm, data: Buffer): string {
+  const d = new BodyDigester({ checksums: [alg] });
+  d.update(data);
+  return d.digest().checksums[alg]!;
+}
+
 export class BodyDigester {
   private size = 0;
   private readonly blake3 = new Blake3Hasher();

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   AbortMultipartUploadCommand,
@@ -106,6 +107,38 @@ describeEachEngine('multipart uploads', (engine) => {
       t.s3.send(new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId: 'nope', PartNumber: 1, CopySource: 'mpu/two-parts' })),
     );
     expect(bad.name).toBe('NoSuchUpload');
+  });
+
+  it('gives multipart objects a composite checksum of the parts\' checksums', async () => {
+    const parts = [crypto.randomBytes(5 * MiB), crypto.randomBytes(777)];
+    const { UploadId, ChecksumAlgorithm } = await t.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'summed', ChecksumAlgorithm: 'CRC32' }),
+    );
+    expect(ChecksumAlgorithm).toBe('CRC32');
+    const uploaded = [];
+    for (let i = 0; i < parts.length; i++) {
+      uploaded.push(await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'summed', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'CRC32' })));
+    }
+    const crc = (b: Buffer) => {
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(zlib.crc32(b) >>> 0);
+      return out;
+    };
+    expect(uploaded[1].ChecksumCRC32).toBe(crc(parts[1]).toString('base64'));
+    const done = await t.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'mpu',
+        Key: 'summed',
+        UploadId,
+        MultipartUpload: { Parts: uploaded.map((u, i) => ({ PartNumber: i + 1, ETag: u.ETag, ChecksumCRC32: u.ChecksumCRC32 })) },
+      }),
+    );
+    const composite = `${crc(Buffer.concat(parts.map(crc))).toString('base64')}-2`;
+    expect(done.ChecksumCRC32).toBe(composite);
+    const head = await t.s3.send(new HeadObjectCommand({ Bucket: 'mpu', Key: 'summed', ChecksumMode: 'ENABLED' }));
+    expect(head.ChecksumCRC32).toBe(composite);
+    const get = await t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'summed', ChecksumMode: 'ENABLED' }));
+    expect(Buffer.from(await get.Body!.transformToByteArray()).equals(Buffer.concat(parts))).toBe(true);
   });
 
   it('refuses parts out of order, wrong ETags and small non-final parts', async () => {

@@ -34,7 +34,7 @@ function signedForm(t: TestAnvil, conditions: unknown[], extra: Record<string, s
 async function post(t: TestAnvil, fields: Record<string, string>, file: Buffer | string, filename = 'photo.jpg') {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
-  form.append('file', new Blob([file]), filename);
+  form.append('file', new Blob([typeof file === 'string' ? file : new Uint8Array(file)]), filename);
   return fetch(`${t.endpoint}/forms`, { method: 'POST', body: form, redirect: 'manual' });
 }
 

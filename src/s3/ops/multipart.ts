@@ -16,7 +16,7 @@ export async function createMultipartUpload(r: S3Request): Promise<void> {
   const key = r.addr.key!;
   const alg = header(r, 'x-amz-checksum-algorithm')?.toLowerCase();
   const uploadId = await r.services.multipart.create(bucket, key, attributesFromHeaders(r.req.headers), alg);
-  sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId });
+  sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }, alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase() } : {});
 }
 
 function partNumberParam(r: S3Request): number {
@@ -101,15 +101,23 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
   const parts = root.Part.map((p) => {
     const n = String(p.PartNumber ?? '');
     if (!/^\d+$/.test(n) || typeof p.ETag !== 'string') throw errors.malformedXML();
-    return { partNumber: Number(n), etag: p.ETag };
+    const checksums: Record<string, string> = {};
+    for (const alg of ['CRC32', 'CRC32C', 'SHA1', 'SHA256']) {
+      const v = p[`Checksum${alg}`];
+      if (typeof v === 'string') checksums[alg.toLowerCase()] = v;
+    }
+    return { partNumber: Number(n), etag: p.ETag, checksums };
   });
   const version = await r.services.multipart.complete(bucket, key, uploadId, parts, writeCondition(r));
   const host = r.req.headers.host ?? 'localhost';
+  const sums: Record<string, string> = {};
+  for (const [alg, value] of Object.entries(version.checksums)) sums[`Checksum${alg.toUpperCase()}`] = value!;
   sendXml(r, 200, 'CompleteMultipartUploadResult', {
     Location: `http://${host}/${bucket.name}/${encodeURIComponent(key)}`,
     Bucket: bucket.name,
     Key: key,
     ETag: `"${version.etag}"`,
+    ...sums,
   });
 }
 
