@@ -8,7 +8,6 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { splitListen, type Config } from './config/config.js';
-import { sweepUnreferenced } from './core/blob-refs.js';
 import { BucketService } from './core/buckets.js';
 import type { CoreContext } from './core/context.js';
 import { ListingService } from './core/listing.js';
@@ -21,6 +20,10 @@ import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
 import { BlobStore } from './storage/blob-store.js';
+import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './work/cleanup.js';
+import { reconcile, type ReconcileReport } from './work/reconcile.js';
+import { startWorker } from './work/worker.js';
+import crypto from 'node:crypto';
 
 export interface RootCredentials {
   accessKeyId: string;
@@ -34,6 +37,9 @@ export interface Anvil {
   port: number;
   root: RootCredentials;
   services: Services;
+  core: CoreContext;
+  /** What the start-up reconciliation found and did. */
+  reconciled: ReconcileReport;
   meta: MetaDatabases;
   close(): Promise<void>;
 }
@@ -98,15 +104,39 @@ async function ensureRoot(config: Config, tenants: TenantService): Promise<RootC
   return { accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey, file };
 }
 
-export async function startAnvil(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<Anvil> {
+/** A stable id for this node's data folder, created on first start. */
+function loadOrCreateNodeId(dataDir: string): string {
+  const file = path.join(dataDir, 'node.id');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const id = crypto.randomBytes(8).toString('hex');
+  fs.writeFileSync(file, id + '\n', { mode: 0o644 });
+  return id;
+}
+
+export interface StartOptions {
+  cleanup?: CleanupSettings;
+  /** How often background work (cleanup retries) runs. */
+  workerIntervalMs?: number;
+}
+
+export async function startAnvil(
+  config: Config,
+  log: Logger = pino({ level: config.logLevel }),
+  opts: StartOptions = {},
+): Promise<Anvil> {
   const { meta, tenants } = await openControlPlane(config, log);
   const root = await ensureRoot(config, tenants);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
-  const cleared = await blobs.clearStaging();
-  const ctx: CoreContext = { meta, blobs, region: config.region, maxObjectSize: config.maxObjectSize };
-  const swept = await sweepUnreferenced(ctx);
-  if (cleared || swept) log.info({ stagedFilesRemoved: cleared, blobsCollected: swept }, 'startup reconciliation');
+  const nodeId = loadOrCreateNodeId(config.dataDir);
+  const ctx = { meta, blobs, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
+  ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
+  const reconciled = await reconcile(ctx, log);
+  const { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles, cleanupProcessed } = reconciled;
+  if (deadIntents || stagedFilesRemoved || orphanFilesRemoved || missingFiles.length || cleanupProcessed) {
+    log.info({ deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles: missingFiles.length, cleanupProcessed }, 'startup reconciliation');
+  }
+  const worker = startWorker(log, opts.workerIntervalMs ?? 5000, [{ name: 'cleanup', run: () => ctx.cleanup.runDue() }]);
   const objects = new ObjectService(ctx);
   const services: Services = {
     tenants,
@@ -128,8 +158,11 @@ export async function startAnvil(config: Config, log: Logger = pino({ level: con
     port: actualPort,
     root,
     services,
+    core: ctx,
+    reconciled,
     meta,
     async close() {
+      await worker.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

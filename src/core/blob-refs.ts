@@ -4,23 +4,23 @@
  * only outside transactions:
  *
  *   upload:  stage → (new content) promote file → txn { insert row or +1 }
- *   release: txn { -1 } → after commit: collectGarbage()
+ *   release: txn { -1; at zero: enqueue cleanup } → after commit: collectGarbage()
  *
- * collectGarbage deletes a row only while its count is still zero and only
- * then unlinks the file that row names, so a blob revived by a concurrent
- * upload (count back to 1 before the delete) is never removed.
+ * The cleanup (work/cleanup.ts) deletes a row only while its count is still
+ * zero and only then unlinks the file that row names, so a blob revived by a
+ * concurrent upload (count back to 1 before the delete) is never removed.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { RegionalSchema, ManifestEntry } from '../meta/schema.js';
 import type { CoreContext } from './context.js';
 import type { StagedFile } from '../storage/blob-store.js';
+import { enqueueCleanup, type BlobRef } from '../work/cleanup.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
 
+/** A blob that reached zero references: the id of its cleanup-queue entry. */
 export interface ReleasedBlob {
-  tenantId: string;
-  hash: string;
-  fileId: string;
+  queueId: number;
 }
 
 /** A staged body made ready to be referenced: either an existing blob or our own promoted file. */
@@ -111,9 +111,9 @@ export async function referenceManifest(trx: Trx, tenantId: string, manifest: Ma
   }
 }
 
-/** Inside the transaction: drop one reference per manifest entry; returns blobs that reached zero. */
+/** Inside the transaction: drop one reference per manifest entry; blobs that reach zero are enqueued for cleanup. */
 export async function releaseManifest(trx: Trx, tenantId: string, manifest: ManifestEntry[]): Promise<ReleasedBlob[]> {
-  const released: ReleasedBlob[] = [];
+  const released: BlobRef[] = [];
   for (const [hash] of manifest) {
     const row = await trx
       .updateTable('blobs')
@@ -124,38 +124,15 @@ export async function releaseManifest(trx: Trx, tenantId: string, manifest: Mani
       .executeTakeFirst();
     if (row && Number(row.ref_count) <= 0) released.push({ tenantId, hash, fileId: row.file_id });
   }
-  return released;
+  return (await enqueueCleanup(trx, released)).map((queueId) => ({ queueId }));
 }
 
 /**
- * After commit: delete rows still at zero references, then their files.
- * (A crash between commit and this step leaves a zero-count row, which
- * sweepUnreferenced() collects at the next start.)
+ * After commit: clean up the released blobs right away. If this fails or the
+ * process dies first, the queue entries remain and the worker retries them.
  */
 export async function collectGarbage(ctx: CoreContext, released: ReleasedBlob[]): Promise<void> {
-  for (const b of released) {
-    const res = await ctx.meta.regional
-      .deleteFrom('blobs')
-      .where('tenant_id', '=', b.tenantId)
-      .where('hash', '=', b.hash)
-      .where('file_id', '=', b.fileId)
-      .where('ref_count', '<=', 0)
-      .executeTakeFirst();
-    if (Number(res.numDeletedRows) > 0) await ctx.blobs.remove(b.tenantId, b.hash, b.fileId);
-  }
-}
-
-export async function sweepUnreferenced(ctx: CoreContext): Promise<number> {
-  const rows = await ctx.meta.regional
-    .selectFrom('blobs')
-    .select(['tenant_id', 'hash', 'file_id'])
-    .where('ref_count', '<=', 0)
-    .execute();
-  await collectGarbage(
-    ctx,
-    rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id })),
-  );
-  return rows.length;
+  await ctx.cleanup.processIds(released.map((r) => r.queueId));
 }
 
 /** After commit: remove a promoted file that lost a race to an identical blob. */

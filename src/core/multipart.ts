@@ -116,11 +116,11 @@ export class MultipartService {
     const upload = await this.get(bucket, key, uploadId);
     const digest = { ...opts.digest, checksums: [...(opts.digest.checksums ?? [])] };
     if (upload.checksumAlgorithm && !digest.checksums.includes(upload.checksumAlgorithm)) digest.checksums.push(upload.checksumAlgorithm);
-    const { staged, digests } = await this.objects.stageBody(body, digest, MAX_PART_SIZE);
+    const { staged, digests } = await this.objects.stageBody(bucket.tenant_id, body, digest, MAX_PART_SIZE);
     try {
       opts.verify?.(digests);
     } catch (err) {
-      await this.ctx.blobs.discard(staged);
+      await this.objects.abandonStaged(staged);
       throw err;
     }
     const checksums = (opts.storeChecksums?.(digests) ?? {}) as Record<string, string>;

@@ -109,11 +109,36 @@ function rowToVersion(row: Omit<Selectable<ObjectVersionTable>, 'id'>): ObjectVe
 export class ObjectService {
   constructor(private readonly ctx: CoreContext) {}
 
-  /** Streams body into a staged blob and hands back its digests; the caller commits or discards. */
-  async stageBody(body: AsyncIterable<Buffer>, digest: PutOptions['digest'], maxSize: number) {
+  /**
+   * Streams body into a staged blob and hands back its digests; the caller
+   * commits (commitStaged) or abandons (abandonStaged) it. A write intent is
+   * recorded before the first byte, so the reconciler can tell this write's
+   * files from orphans if the process dies midway.
+   */
+  async stageBody(tenantId: string, body: AsyncIterable<Buffer>, digest: PutOptions['digest'], maxSize: number) {
+    const id = crypto.randomBytes(12).toString('hex');
+    await this.ctx.meta.regional
+      .insertInto('write_intents')
+      .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
+      .execute();
     const digester = new BodyDigester(digest);
-    const staged = await this.ctx.blobs.stage(body, digester, maxSize);
-    return { staged, digests: digester.digest() };
+    try {
+      const staged = await this.ctx.blobs.stage(body, digester, maxSize, id);
+      return { staged, digests: digester.digest() };
+    } catch (err) {
+      await this.dropIntent(id);
+      throw err;
+    }
+  }
+
+  /** Gives up a staged body that was refused (bad digest, precondition): its file and its intent go. */
+  async abandonStaged(staged: StagedFile): Promise<void> {
+    await this.ctx.blobs.discard(staged);
+    await this.dropIntent(staged.id);
+  }
+
+  private async dropIntent(id: string): Promise<void> {
+    await this.ctx.meta.regional.deleteFrom('write_intents').where('id', '=', id).execute();
   }
 
   /**
@@ -133,6 +158,8 @@ export class ObjectService {
         const { result, released, redundant } = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           const { redundantFileId } = await referenceBlob(trx, blob);
           const out = await write(trx, manifestOf(blob));
+          // The write is committed with its metadata: its files are no longer in doubt.
+          await trx.deleteFrom('write_intents').where('id', '=', staged.id).execute();
           return { ...out, redundant: redundantFileId };
         });
         await discardRedundant(this.ctx, blob, redundant);
@@ -146,6 +173,7 @@ export class ObjectService {
         }
         if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
         if (blob.kind === 'new') await this.ctx.blobs.remove(blob.tenantId, blob.hash, blob.fileId);
+        await this.dropIntent(staged.id);
         throw err;
       }
     }
@@ -158,11 +186,11 @@ export class ObjectService {
       const current = await this.latestRow(this.ctx.meta.regional, bucket, key).catch(() => undefined);
       checkWriteCondition(key, opts.condition, current);
     }
-    const { staged, digests } = await this.stageBody(body, opts.digest, this.ctx.maxObjectSize);
+    const { staged, digests } = await this.stageBody(bucket.tenant_id, body, opts.digest, this.ctx.maxObjectSize);
     try {
       opts.verify?.(digests);
     } catch (err) {
-      await this.ctx.blobs.discard(staged);
+      await this.abandonStaged(staged);
       throw err;
     }
     const checksums = opts.storeChecksums?.(digests) ?? {};

@@ -118,10 +118,44 @@ export interface MultipartPartTable {
   created_at: number;
 }
 
+export interface CleanupQueueTable {
+  id: Generated<number>;
+  tenant_id: string;
+  hash: string;
+  file_id: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+}
+
+export interface CleanupDeadLetterTable {
+  id: Generated<number>;
+  tenant_id: string;
+  hash: string;
+  file_id: string;
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+  failed_at: number;
+}
+
+export interface WriteIntentTable {
+  id: string;
+  node_id: string;
+  tenant_id: string;
+  created_at: number;
+}
+
 export interface RegionalSchema {
   bucket_state: BucketStateTable;
   object_versions: ObjectVersionTable;
   blobs: BlobTable;
   multipart_uploads: MultipartUploadTable;
   multipart_parts: MultipartPartTable;
+  cleanup_queue: CleanupQueueTable;
+  cleanup_dead_letters: CleanupDeadLetterTable;
+  write_intents: WriteIntentTable;
 }

@@ -18,6 +18,8 @@ import type { BodyDigester } from './digest.js';
 import { errors } from '../s3/errors.js';
 
 export interface StagedFile {
+  /** The write intent's id: names the temp file and, once promoted, the blob file's suffix. */
+  id: string;
   tmpPath: string;
   size: number;
 }
@@ -54,8 +56,8 @@ export class BlobStore {
    * Streams body into a fsynced temp file, feeding every chunk to digester.
    * Fails with EntityTooLarge past maxSize; the temp file is removed on any error.
    */
-  async stage(body: AsyncIterable<Buffer>, digester: BodyDigester, maxSize: number): Promise<StagedFile> {
-    const tmpPath = path.join(this.tmpDir, crypto.randomUUID());
+  async stage(body: AsyncIterable<Buffer>, digester: BodyDigester, maxSize: number, id: string): Promise<StagedFile> {
+    const tmpPath = this.tmpPath(id);
     const fh = await fsp.open(tmpPath, 'w', 0o644);
     let size = 0;
     try {
@@ -76,7 +78,7 @@ export class BlobStore {
       if (batch.length) await fh.writev(batch);
       await fh.sync();
       await fh.close();
-      return { tmpPath, size };
+      return { id, tmpPath, size };
     } catch (err) {
       await fh.close().catch(() => undefined);
       await fsp.rm(tmpPath, { force: true });
@@ -88,9 +90,13 @@ export class BlobStore {
     await fsp.rm(staged.tmpPath, { force: true });
   }
 
+  tmpPath(id: string): string {
+    return path.join(this.tmpDir, id);
+  }
+
   /** Renames a staged file to its final, unique name and makes the rename durable. Returns the fileId. */
   async promote(staged: StagedFile, tenantId: string, hash: string): Promise<string> {
-    const fileId = crypto.randomBytes(8).toString('hex');
+    const fileId = staged.id;
     const finalPath = this.blobPath(tenantId, hash, fileId);
     const dir = path.dirname(finalPath);
     await fsp.mkdir(dir, { recursive: true });
@@ -101,6 +107,30 @@ export class BlobStore {
 
   async remove(tenantId: string, hash: string, fileId: string): Promise<void> {
     await fsp.rm(this.blobPath(tenantId, hash, fileId), { force: true });
+  }
+
+  /**
+   * Every blob file on disk, as (tenant, hash, fileId), for the reconciler.
+   * Names that do not look like ours are skipped, never deleted.
+   */
+  async *listFiles(): AsyncIterable<{ tenantId: string; hash: string; fileId: string; path: string }> {
+    const tenants = await fsp.readdir(this.blobDir).catch(() => [] as string[]);
+    for (const tenantId of tenants) {
+      const root = path.join(this.blobDir, tenantId);
+      for (const entry of await fsp.readdir(root, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const m = /^([0-9a-f]{64})\.([A-Za-z0-9_-]+)$/.exec(entry.name);
+        if (!m) continue;
+        yield { tenantId, hash: m[1], fileId: m[2], path: path.join(entry.parentPath, entry.name) };
+      }
+    }
+  }
+
+  async exists(tenantId: string, hash: string, fileId: string): Promise<boolean> {
+    return fsp.access(this.blobPath(tenantId, hash, fileId)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Opens a blob for reading; ENOENT propagates so the caller can re-read metadata. */

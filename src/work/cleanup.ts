@@ -1,0 +1,189 @@
+/**
+ * The durable cleanup queue. A blob whose reference count drops to zero is
+ * enqueued in the same transaction that dropped it (so a crash can never
+ * forget it); this module then deletes its row — only while the count is
+ * still zero — and its file. Failures retry with exponential backoff and
+ * jitter; after `maxAttempts` an entry moves to the dead-letter table, which
+ * `anvil admin cleanup dlq …` lists, retries or purges.
+ *
+ * Entries are claimed with a lease (and FOR UPDATE SKIP LOCKED on
+ * PostgreSQL), so several Anvil processes on one database never work on the
+ * same entry at once, and an entry whose claimer died is picked up again
+ * when its lease expires.
+ */
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { withTransaction } from '../meta/engine.js';
+import type { CleanupQueueTable, RegionalSchema } from '../meta/schema.js';
+import type { CoreContext } from '../core/context.js';
+
+type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
+export type CleanupEntry = Selectable<CleanupQueueTable>;
+
+export interface CleanupSettings {
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt (with ±50% jitter). */
+  backoffMs: number;
+  leaseMs: number;
+}
+
+export const DEFAULT_CLEANUP: CleanupSettings = { maxAttempts: 8, backoffMs: 1000, leaseMs: 60_000 };
+
+export interface BlobRef {
+  tenantId: string;
+  hash: string;
+  fileId: string;
+}
+
+/** Inside the releasing transaction: record blobs that reached zero references. Returns their queue ids. */
+export async function enqueueCleanup(trx: Trx, blobs: BlobRef[]): Promise<number[]> {
+  if (blobs.length === 0) return [];
+  const now = Date.now();
+  const rows = await trx
+    .insertInto('cleanup_queue')
+    .values(blobs.map((b) => ({ tenant_id: b.tenantId, hash: b.hash, file_id: b.fileId, attempts: 0, next_attempt_at: now, created_at: now })))
+    .returning('id')
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
+
+export class CleanupQueue {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly owner: string,
+    private readonly settings: CleanupSettings = DEFAULT_CLEANUP,
+  ) {}
+
+  /** Claims due, unleased entries (or just `ids`, for the inline fast path after a commit). */
+  async claim(opts: { ids?: number[]; limit?: number } = {}): Promise<CleanupEntry[]> {
+    const { kind, regional } = this.ctx.meta;
+    if (opts.ids && opts.ids.length === 0) return [];
+    return withTransaction(kind, regional, async (trx) => {
+      const now = Date.now();
+      let q = trx
+        .selectFrom('cleanup_queue')
+        .select('id')
+        .where('next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+        .orderBy('id')
+        .limit(opts.limit ?? 100);
+      if (opts.ids) q = q.where('id', 'in', opts.ids);
+      if (kind === 'postgres') q = q.forUpdate().skipLocked();
+      const ids = (await q.execute()).map((r) => r.id);
+      if (ids.length === 0) return [];
+      return trx
+        .updateTable('cleanup_queue')
+        .set({ lease_owner: this.owner, lease_expires_at: now + this.settings.leaseMs })
+        .where('id', 'in', ids)
+        .returningAll()
+        .execute();
+    });
+  }
+
+  /** Deletes the blob row while it is still unreferenced, then its file, then the entry. */
+  async process(entry: CleanupEntry): Promise<'removed' | 'revived' | 'failed'> {
+    const db = this.ctx.meta.regional;
+    try {
+      const deleted = await db
+        .deleteFrom('blobs')
+        .where('tenant_id', '=', entry.tenant_id)
+        .where('hash', '=', entry.hash)
+        .where('file_id', '=', entry.file_id)
+        .where('ref_count', '<=', 0)
+        .executeTakeFirst();
+      let remove = Number(deleted.numDeletedRows) > 0;
+      if (!remove) {
+        const row = await db
+          .selectFrom('blobs')
+          .select('ref_count')
+          .where('tenant_id', '=', entry.tenant_id)
+          .where('hash', '=', entry.hash)
+          .where('file_id', '=', entry.file_id)
+          .executeTakeFirst();
+        // No row: an earlier attempt deleted it and then failed to unlink; finish that.
+        remove = !row;
+      }
+      if (remove) await this.ctx.blobs.remove(entry.tenant_id, entry.hash, entry.file_id);
+      await db.deleteFrom('cleanup_queue').where('id', '=', entry.id).execute();
+      return remove ? 'removed' : 'revived';
+    } catch (err) {
+      await this.fail(entry, err as Error);
+      return 'failed';
+    }
+  }
+
+  private async fail(entry: CleanupEntry, err: Error): Promise<void> {
+    const attempts = entry.attempts + 1;
+    const message = String(err?.message ?? err).slice(0, 1000);
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      if (attempts >= this.settings.maxAttempts) {
+        await trx
+          .insertInto('cleanup_dead_letters')
+          .values({
+            tenant_id: entry.tenant_id,
+            hash: entry.hash,
+            file_id: entry.file_id,
+            attempts,
+            last_error: message,
+            created_at: Number(entry.created_at),
+            failed_at: Date.now(),
+          })
+          .execute();
+        await trx.deleteFrom('cleanup_queue').where('id', '=', entry.id).execute();
+        return;
+      }
+      const delay = this.settings.backoffMs * 2 ** (attempts - 1) * (0.5 + Math.random());
+      await trx
+        .updateTable('cleanup_queue')
+        .set({ attempts, last_error: message, next_attempt_at: Date.now() + Math.round(delay), lease_owner: null, lease_expires_at: null })
+        .where('id', '=', entry.id)
+        .execute();
+    });
+  }
+
+  /** Processes the given entries now (the fast path right after the releasing commit). */
+  async processIds(ids: number[]): Promise<void> {
+    for (const entry of await this.claim({ ids })) await this.process(entry);
+  }
+
+  /** One worker pass: everything due, in batches. Returns how many entries were handled. */
+  async runDue(): Promise<number> {
+    let handled = 0;
+    for (;;) {
+      const batch = await this.claim({ limit: 100 });
+      for (const entry of batch) await this.process(entry);
+      handled += batch.length;
+      if (batch.length < 100) return handled;
+    }
+  }
+
+  // ---- dead letters (admin) ----
+
+  async pending(): Promise<CleanupEntry[]> {
+    return this.ctx.meta.regional.selectFrom('cleanup_queue').selectAll().orderBy('id').execute();
+  }
+
+  async deadLetters() {
+    return this.ctx.meta.regional.selectFrom('cleanup_dead_letters').selectAll().orderBy('id').execute();
+  }
+
+  /** Moves dead letters (all, or the given ids) back into the queue with a fresh attempt budget. */
+  async retryDeadLetters(ids?: number[]): Promise<number> {
+    return withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      let q = trx.selectFrom('cleanup_dead_letters').selectAll();
+      if (ids) q = q.where('id', 'in', ids);
+      const rows = await q.execute();
+      if (rows.length === 0) return 0;
+      await enqueueCleanup(trx, rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id })));
+      await trx.deleteFrom('cleanup_dead_letters').where('id', 'in', rows.map((r) => r.id)).execute();
+      return rows.length;
+    });
+  }
+
+  /** Forgets dead letters; their files (if any) are left for the reconciler's orphan scan. */
+  async purgeDeadLetters(ids?: number[]): Promise<number> {
+    let q = this.ctx.meta.regional.deleteFrom('cleanup_dead_letters');
+    if (ids) q = q.where('id', 'in', ids);
+    const res = await q.executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
