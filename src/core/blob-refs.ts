@@ -9,6 +9,13 @@
  * The cleanup (work/cleanup.ts) deletes a row only while its count is still
  * zero and only then unlinks the file that row names, so a blob revived by a
  * concurrent upload (count back to 1 before the delete) is never removed.
+ *
+ * Lock order. Every write transaction first locks its bucket's state row
+ * (ObjectService.nextSeq) and collects its reference changes in a RefChanges;
+ * they are applied last, netted per blob and in hash order. Two transactions
+ * therefore never lock the same blob rows in opposite orders (which
+ * deadlocked on PostgreSQL when one PUT released H1 and referenced H2 while
+ * another did the reverse).
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { RegionalSchema, ManifestEntry } from '../meta/schema.js';
@@ -56,87 +63,98 @@ export async function prepareBlob(
   return { kind: 'new', tenantId, hash, size: staged.size, fileId };
 }
 
-/**
- * Inside the transaction: take one reference. Returns the fileId of a file
- * of ours that turned out redundant (to delete after commit), if any.
- * Throws BlobGoneError when an 'existing' blob was collected meanwhile; the
- * caller then prepares again with forceNew.
- */
-export async function referenceBlob(trx: Trx, blob: PreparedBlob): Promise<{ redundantFileId?: string }> {
-  if (blob.kind === 'empty') return {};
-  if (blob.kind === 'existing') {
-    const res = await trx
-      .updateTable('blobs')
-      .set((eb) => ({ ref_count: eb('ref_count', '+', 1) }))
-      .where('tenant_id', '=', blob.tenantId)
-      .where('hash', '=', blob.hash)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) throw new BlobGoneError();
-    return {};
-  }
-  const row = await trx
-    .insertInto('blobs')
-    .values({
-      tenant_id: blob.tenantId,
-      hash: blob.hash,
-      file_id: blob.fileId,
-      size: blob.size,
-      ref_count: 1,
-      created_at: Date.now(),
-    })
-    .onConflict((oc) => oc.columns(['tenant_id', 'hash']).doUpdateSet((eb) => ({ ref_count: eb('blobs.ref_count', '+', 1) })))
-    .returning('file_id')
-    .executeTakeFirstOrThrow();
-  return row.file_id === blob.fileId ? {} : { redundantFileId: blob.fileId };
-}
-
 export function manifestOf(blob: PreparedBlob): ManifestEntry[] {
   return blob.kind === 'empty' ? [] : [[blob.hash, blob.size]];
 }
 
+interface Change {
+  tenantId: string;
+  hash: string;
+  delta: number;
+  /** Our own promoted file for this hash, to insert if no row exists. */
+  newBlob?: { fileId: string; size: number };
+}
+
 /**
- * Inside the transaction: take one more reference on every blob of an
- * existing manifest (copies share blobs instead of copying bytes). A blob
- * row that is gone means the source was deleted meanwhile: BlobGoneError.
+ * The reference changes of one transaction, applied together at its end.
+ * After apply(): `released` are blobs that reached zero (enqueued for
+ * cleanup), `redundantFileId` is a file of ours made unnecessary by an
+ * identical blob that already had a row.
  */
-export async function referenceManifest(trx: Trx, tenantId: string, manifest: ManifestEntry[]): Promise<void> {
-  for (const [hash] of manifest) {
-    const res = await trx
-      .updateTable('blobs')
-      .set((eb) => ({ ref_count: eb('ref_count', '+', 1) }))
-      .where('tenant_id', '=', tenantId)
-      .where('hash', '=', hash)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) throw new BlobGoneError();
-  }
-}
+export class RefChanges {
+  private readonly changes = new Map<string, Change>();
+  released: ReleasedBlob[] = [];
+  redundantFileId?: string;
 
-/** Inside the transaction: drop one reference per manifest entry; blobs that reach zero are enqueued for cleanup. */
-export async function releaseManifest(trx: Trx, tenantId: string, manifest: ManifestEntry[]): Promise<ReleasedBlob[]> {
-  const released: BlobRef[] = [];
-  for (const [hash] of manifest) {
-    const row = await trx
-      .updateTable('blobs')
-      .set((eb) => ({ ref_count: eb('ref_count', '-', 1) }))
-      .where('tenant_id', '=', tenantId)
-      .where('hash', '=', hash)
-      .returning(['ref_count', 'file_id'])
-      .executeTakeFirst();
-    if (row && Number(row.ref_count) <= 0) released.push({ tenantId, hash, fileId: row.file_id });
+  private entry(tenantId: string, hash: string): Change {
+    const id = `${tenantId}/${hash}`;
+    let c = this.changes.get(id);
+    if (!c) this.changes.set(id, (c = { tenantId, hash, delta: 0 }));
+    return c;
   }
-  return (await enqueueCleanup(trx, released)).map((queueId) => ({ queueId }));
+
+  /** One more reference to every blob of a manifest (a copy, a completed upload's new object). */
+  reference(tenantId: string, manifest: ManifestEntry[]): void {
+    for (const [hash] of manifest) this.entry(tenantId, hash).delta++;
+  }
+
+  /** One reference fewer to every blob of a manifest (an overwritten or deleted object, an aborted part). */
+  release(tenantId: string, manifest: ManifestEntry[]): void {
+    for (const [hash] of manifest) this.entry(tenantId, hash).delta--;
+  }
+
+  /** One reference to a freshly staged body. */
+  referencePrepared(blob: PreparedBlob): void {
+    if (blob.kind === 'empty') return;
+    const c = this.entry(blob.tenantId, blob.hash);
+    c.delta++;
+    if (blob.kind === 'new') c.newBlob = { fileId: blob.fileId, size: blob.size };
+  }
+
+  /** Applies every change in (tenant, hash) order. Throws BlobGoneError if a referenced blob no longer exists. */
+  async apply(trx: Trx): Promise<void> {
+    const zero: BlobRef[] = [];
+    const ordered = [...this.changes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+    for (const c of ordered) {
+      if (c.newBlob && c.delta > 0) {
+        const row = await trx
+          .insertInto('blobs')
+          .values({ tenant_id: c.tenantId, hash: c.hash, file_id: c.newBlob.fileId, size: c.newBlob.size, ref_count: c.delta, created_at: Date.now() })
+          .onConflict((oc) => oc.columns(['tenant_id', 'hash']).doUpdateSet((eb) => ({ ref_count: eb('blobs.ref_count', '+', c.delta) })))
+          .returning('file_id')
+          .executeTakeFirstOrThrow();
+        if (row.file_id !== c.newBlob.fileId) this.redundantFileId = c.newBlob.fileId;
+        continue;
+      }
+      // An existing row is required: for references (it may have been collected meanwhile) and for releases.
+      if (c.newBlob) this.redundantFileId = c.newBlob.fileId;
+      if (c.delta === 0 && !c.newBlob) continue;
+      const row = await trx
+        .updateTable('blobs')
+        .set((eb) => ({ ref_count: eb('ref_count', '+', c.delta) }))
+        .where('tenant_id', '=', c.tenantId)
+        .where('hash', '=', c.hash)
+        .returning(['ref_count', 'file_id'])
+        .executeTakeFirst();
+      if (!row) {
+        if (c.delta >= 0) throw new BlobGoneError();
+        continue; // releasing a blob that is already gone: nothing to do
+      }
+      if (Number(row.ref_count) <= 0) zero.push({ tenantId: c.tenantId, hash: c.hash, fileId: row.file_id });
+    }
+    this.released = (await enqueueCleanup(trx, zero)).map((queueId) => ({ queueId }));
+  }
 }
 
 /**
- * After commit: clean up the released blobs right away. If this fails or the
- * process dies first, the queue entries remain and the worker retries them.
+ * After commit: clean up the released blobs right away. Never throws: the
+ * operation is already committed, and anything not done here stays in the
+ * durable queue for the worker.
  */
 export async function collectGarbage(ctx: CoreContext, released: ReleasedBlob[]): Promise<void> {
-  await ctx.cleanup.processIds(released.map((r) => r.queueId));
-}
-
-/** After commit: remove a promoted file that lost a race to an identical blob. */
-export async function discardRedundant(ctx: CoreContext, blob: PreparedBlob, redundantFileId?: string): Promise<void> {
-  if (blob.kind === 'existing') await ctx.blobs.discard(blob.staged);
-  if (redundantFileId && blob.kind === 'new') await ctx.blobs.remove(blob.tenantId, blob.hash, redundantFileId);
+  try {
+    await ctx.cleanup.processIds(released.map((r) => r.queueId));
+  } catch {
+    // left to the cleanup worker
+  }
 }

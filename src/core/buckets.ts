@@ -5,7 +5,7 @@ import { withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
-import { collectGarbage, releaseManifest, type ReleasedBlob } from './blob-refs.js';
+import { collectGarbage, RefChanges } from './blob-refs.js';
 
 export type Bucket = BucketTable;
 
@@ -91,8 +91,9 @@ export class BucketService {
    * uploads are aborted with the bucket, releasing their parts.
    */
   async delete(bucket: Bucket): Promise<void> {
-    const released: ReleasedBlob[] = [];
+    let refs = new RefChanges();
     await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      refs = new RefChanges();
       await trx
         .updateTable('bucket_state')
         .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
@@ -105,10 +106,11 @@ export class BucketService {
         .limit(1)
         .executeTakeFirst();
       if (anyVersion) throw errors.bucketNotEmpty(bucket.name);
+      // Deleting the upload rows first locks them (lock order: bucket, uploads, blobs).
       const uploads = await trx
-        .selectFrom('multipart_uploads')
-        .select(['upload_id', 'tenant_id'])
+        .deleteFrom('multipart_uploads')
         .where('bucket_id', '=', bucket.id)
+        .returning(['upload_id', 'tenant_id'])
         .execute();
       for (const u of uploads) {
         const parts = await trx
@@ -117,13 +119,13 @@ export class BucketService {
           .where('upload_id', '=', u.upload_id)
           .execute();
         const manifest = parts.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)] as [string, number]);
-        released.push(...(await releaseManifest(trx, u.tenant_id, manifest)));
+        refs.release(u.tenant_id, manifest);
         await trx.deleteFrom('multipart_parts').where('upload_id', '=', u.upload_id).execute();
       }
-      await trx.deleteFrom('multipart_uploads').where('bucket_id', '=', bucket.id).execute();
       await trx.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
+      await refs.apply(trx);
     });
     await this.ctx.meta.global.deleteFrom('buckets').where('id', '=', bucket.id).execute();
-    await collectGarbage(this.ctx, released);
+    await collectGarbage(this.ctx, refs.released);
   }
 }

@@ -11,7 +11,7 @@ import { CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm } from '../stor
 import { errors, S3Error } from '../s3/errors.js';
 import type { Bucket } from './buckets.js';
 import type { CoreContext } from './context.js';
-import { collectGarbage, releaseManifest, type ReleasedBlob } from './blob-refs.js';
+import { collectGarbage, RefChanges } from './blob-refs.js';
 import {
   newUploadId,
   validateKey,
@@ -62,7 +62,10 @@ export class MultipartService {
       throw errors.invalidRequest(`Checksum algorithm ${checksumAlgorithm} is not supported`);
     }
     const uploadId = newUploadId();
-    await this.ctx.meta.regional
+    // Under the bucket lock, so an upload can never be created in a bucket being deleted.
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      await this.objects.nextSeq(trx, bucket);
+      await trx
       .insertInto('multipart_uploads')
       .values({
         upload_id: uploadId,
@@ -77,6 +80,7 @@ export class MultipartService {
         tags: JSON.stringify(attributes.tags),
       })
       .execute();
+    });
     return uploadId;
   }
 
@@ -126,23 +130,20 @@ export class MultipartService {
     const checksums = (opts.storeChecksums?.(digests) ?? {}) as Record<string, string>;
     if (upload.checksumAlgorithm) checksums[upload.checksumAlgorithm] = digests.checksums[upload.checksumAlgorithm]!;
     const etag = digests.md5.toString('hex');
-    return this.objects.commitStaged(bucket.tenant_id, staged, digests.blake3, async (trx, manifest) => {
-      // The upload may have been completed or aborted while the part streamed in.
-      const upload = await trx
-        .selectFrom('multipart_uploads')
-        .select('tenant_id')
-        .where('upload_id', '=', uploadId)
-        .executeTakeFirst();
-      if (!upload) throw noSuchUpload();
+    return this.objects.commitStaged(bucket.tenant_id, staged, digests.blake3, async (trx, manifest, refs) => {
+      // The upload may have been completed or aborted while the part streamed in. Its row
+      // stays locked until we commit, so a concurrent Complete or Abort waits for this part.
+      let lock = trx.selectFrom('multipart_uploads').select('tenant_id').where('upload_id', '=', uploadId);
+      if (this.ctx.meta.kind === 'postgres') lock = lock.forUpdate();
+      if (!(await lock.executeTakeFirst())) throw noSuchUpload();
       const old = await trx
         .selectFrom('multipart_parts')
         .select(['blob_hash', 'size'])
         .where('upload_id', '=', uploadId)
         .where('part_number', '=', partNumber)
         .executeTakeFirst();
-      let released: ReleasedBlob[] = [];
       if (old) {
-        if (old.blob_hash) released = await releaseManifest(trx, bucket.tenant_id, [[old.blob_hash, Number(old.size)]]);
+        if (old.blob_hash) refs.release(bucket.tenant_id, [[old.blob_hash, Number(old.size)]]);
         await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).where('part_number', '=', partNumber).execute();
       }
       await trx
@@ -157,7 +158,7 @@ export class MultipartService {
           created_at: Date.now(),
         })
         .execute();
-      return { result: { etag, checksums }, released };
+      return { etag, checksums };
     });
   }
 
@@ -210,10 +211,14 @@ export class MultipartService {
     if (requested.length === 0) {
       throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400);
     }
-    let released: ReleasedBlob[] = [];
+    let refs = new RefChanges();
     const version = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
-      const stillThere = await trx.selectFrom('multipart_uploads').select('upload_id').where('upload_id', '=', uploadId).executeTakeFirst();
-      if (!stillThere) throw noSuchUpload();
+      refs = new RefChanges();
+      // Lock order: bucket, then the upload row (deleting it first makes a concurrent
+      // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
+      await this.objects.nextSeq(trx, bucket);
+      const claimed = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).returning('upload_id').executeTakeFirst();
+      if (!claimed) throw noSuchUpload();
       const rows = await trx.selectFrom('multipart_parts').selectAll().where('upload_id', '=', uploadId).execute();
       const byNumber = new Map(rows.map((p) => [p.part_number, p]));
       const manifest: ManifestEntry[] = [];
@@ -265,7 +270,7 @@ export class MultipartService {
       const unused: ManifestEntry[] = rows
         .filter((p) => !used.has(p.part_number) && p.blob_hash)
         .map((p) => [p.blob_hash!, Number(p.size)]);
-      const out = await this.objects.writeLatest(trx, bucket, key, {
+      const out = await this.objects.writeLatest(trx, bucket, key, refs, {
         size,
         etag,
         attributes: upload.attributes,
@@ -277,26 +282,27 @@ export class MultipartService {
         partSizes,
         condition,
       });
-      released = [...out.released, ...(await releaseManifest(trx, bucket.tenant_id, unused))];
+      refs.release(bucket.tenant_id, unused);
       await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
-      await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).execute();
-      return out.result;
+      await refs.apply(trx);
+      return out;
     });
-    await collectGarbage(this.ctx, released);
+    await collectGarbage(this.ctx, refs.released);
     return version;
   }
 
   async abort(bucket: Bucket, key: string, uploadId: string): Promise<void> {
     await this.get(bucket, key, uploadId);
-    const released = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    let refs = new RefChanges();
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      refs = new RefChanges();
+      const claimed = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).returning('upload_id').executeTakeFirst();
+      if (!claimed) throw noSuchUpload();
       const rows = await trx.selectFrom('multipart_parts').select(['blob_hash', 'size']).where('upload_id', '=', uploadId).execute();
-      const manifest: ManifestEntry[] = rows.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)]);
-      const out = await releaseManifest(trx, bucket.tenant_id, manifest);
+      refs.release(bucket.tenant_id, rows.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)]));
       await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
-      const res = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
-      if (Number(res.numDeletedRows) === 0) throw noSuchUpload();
-      return out;
+      await refs.apply(trx);
     });
-    await collectGarbage(this.ctx, released);
+    await collectGarbage(this.ctx, refs.released);
   }
 }

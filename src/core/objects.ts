@@ -16,14 +16,10 @@ import type { CoreContext } from './context.js';
 import {
   BlobGoneError,
   collectGarbage,
-  discardRedundant,
   manifestOf,
   prepareBlob,
-  referenceBlob,
-  referenceManifest,
-  releaseManifest,
+  RefChanges,
   type PreparedBlob,
-  type ReleasedBlob,
 } from './blob-refs.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
@@ -144,38 +140,75 @@ export class ObjectService {
   /**
    * Makes a staged body referenced by whatever `write` records in the same
    * transaction, handling dedup, the race with garbage collection, and
-   * cleanup on failure.
+   * cleanup on failure. `write` must start by locking its bucket (nextSeq)
+   * and put its reference changes into `refs` (applied last, in order).
    */
   async commitStaged<T>(
     tenantId: string,
     staged: StagedFile,
     hash: string,
-    write: (trx: Trx, manifest: ManifestEntry[]) => Promise<{ result: T; released: ReleasedBlob[] }>,
+    write: (trx: Trx, manifest: ManifestEntry[], refs: RefChanges) => Promise<T>,
   ): Promise<T> {
     let blob: PreparedBlob = await prepareBlob(this.ctx, tenantId, hash, staged);
     for (let attempt = 0; ; attempt++) {
+      let refs = new RefChanges();
+      let result: T;
       try {
-        const { result, released, redundant } = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
-          const { redundantFileId } = await referenceBlob(trx, blob);
-          const out = await write(trx, manifestOf(blob));
+        result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+          refs = new RefChanges();
+          refs.referencePrepared(blob);
+          const out = await write(trx, manifestOf(blob), refs);
+          await refs.apply(trx);
           // The write is committed with its metadata: its files are no longer in doubt.
           await trx.deleteFrom('write_intents').where('id', '=', staged.id).execute();
-          return { ...out, redundant: redundantFileId };
+          return out;
         });
-        await discardRedundant(this.ctx, blob, redundant);
-        await collectGarbage(this.ctx, released);
-        return result;
       } catch (err) {
-        if (err instanceof BlobGoneError && attempt < 3) {
+        if (err instanceof BlobGoneError && attempt < 3 && blob.kind === 'existing') {
           // The identical blob was collected between our lookup and our transaction: store our own copy.
-          blob = await prepareBlob(this.ctx, tenantId, hash, (blob as { staged: StagedFile }).staged, true);
+          blob = await prepareBlob(this.ctx, tenantId, hash, blob.staged, true);
           continue;
         }
-        if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
-        if (blob.kind === 'new') await this.ctx.blobs.remove(blob.tenantId, blob.hash, blob.fileId);
-        await this.dropIntent(staged.id);
+        await this.cleanupFailedCommit(blob, staged);
         throw err;
       }
+      // Committed: from here on nothing may fail the request.
+      await this.afterCommit(blob, refs);
+      return result;
+    }
+  }
+
+  private async afterCommit(blob: PreparedBlob, refs: RefChanges): Promise<void> {
+    try {
+      if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
+      if (refs.redundantFileId && blob.kind === 'new') await this.ctx.blobs.remove(blob.tenantId, blob.hash, refs.redundantFileId);
+    } catch {
+      // A leftover file is an orphan the start-up reconciliation removes.
+    }
+    await collectGarbage(this.ctx, refs.released);
+  }
+
+  /**
+   * After a failed commit, remove what we wrote, unless the commit did happen
+   * after all (an error while committing is ambiguous): a blob row naming our
+   * file means it is referenced and must stay.
+   */
+  private async cleanupFailedCommit(blob: PreparedBlob, staged: StagedFile): Promise<void> {
+    try {
+      if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
+      if (blob.kind === 'new') {
+        const owner = await this.ctx.meta.regional
+          .selectFrom('blobs')
+          .select('file_id')
+          .where('tenant_id', '=', blob.tenantId)
+          .where('hash', '=', blob.hash)
+          .where('file_id', '=', blob.fileId)
+          .executeTakeFirst();
+        if (!owner) await this.ctx.blobs.remove(blob.tenantId, blob.hash, blob.fileId);
+      }
+      await this.dropIntent(staged.id);
+    } catch {
+      // Whatever remains is found by the start-up reconciliation (the intent names it).
     }
   }
 
@@ -195,8 +228,8 @@ export class ObjectService {
     }
     const checksums = opts.storeChecksums?.(digests) ?? {};
     const etag = digests.md5.toString('hex');
-    return this.commitStaged(bucket.tenant_id, staged, digests.blake3, (trx, manifest) =>
-      this.writeLatest(trx, bucket, key, {
+    return this.commitStaged(bucket.tenant_id, staged, digests.blake3, (trx, manifest, refs) =>
+      this.writeLatest(trx, bucket, key, refs, {
         size: digests.size,
         etag,
         attributes: opts.attributes,
@@ -213,6 +246,7 @@ export class ObjectService {
     trx: Trx,
     bucket: Bucket,
     key: string,
+    refs: RefChanges,
     v: {
       size: number;
       etag: string;
@@ -222,9 +256,9 @@ export class ObjectService {
       partSizes: number[];
       condition?: WriteCondition;
     },
-  ): Promise<{ result: ObjectVersion; released: ReleasedBlob[] }> {
+  ): Promise<ObjectVersion> {
     const seq = await this.nextSeq(trx, bucket);
-    const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key, (current) =>
+    const { oldSize, existed } = await this.removeLatest(trx, bucket, key, refs, (current) =>
       checkWriteCondition(key, v.condition, current),
     );
     const row = {
@@ -255,7 +289,7 @@ export class ObjectService {
       }))
       .where('bucket_id', '=', bucket.id)
       .execute();
-    return { result: rowToVersion(row), released };
+    return rowToVersion(row);
   }
 
   /**
@@ -263,7 +297,7 @@ export class ObjectService {
    * bucket's state on PostgreSQL, which serialises the latest-version flip of
    * concurrent writers; a missing row means the bucket was deleted.
    */
-  private async nextSeq(trx: Trx, bucket: Bucket): Promise<number> {
+  async nextSeq(trx: Trx, bucket: Bucket): Promise<number> {
     const row = await trx
       .updateTable('bucket_state')
       .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
@@ -278,7 +312,13 @@ export class ObjectService {
    * Removes the latest version of key. Runs after nextSeq() has locked the
    * bucket, so `check` sees the state no concurrent writer can change.
    */
-  private async removeLatest(trx: Trx, bucket: Bucket, key: string, check?: (current: { etag: string } | undefined) => void) {
+  private async removeLatest(
+    trx: Trx,
+    bucket: Bucket,
+    key: string,
+    refs: RefChanges,
+    check?: (current: { etag: string } | undefined) => void,
+  ) {
     const old = await trx
       .selectFrom('object_versions')
       .select(['id', 'manifest', 'size', 'tenant_id', 'etag'])
@@ -287,10 +327,10 @@ export class ObjectService {
       .where('is_latest', '=', 1)
       .executeTakeFirst();
     check?.(old);
-    if (!old) return { released: [] as ReleasedBlob[], oldSize: 0, existed: false };
+    if (!old) return { oldSize: 0, existed: false };
     await trx.deleteFrom('object_versions').where('id', '=', old.id).execute();
-    const released = await releaseManifest(trx, old.tenant_id, JSON.parse(old.manifest));
-    return { released, oldSize: Number(old.size), existed: true };
+    refs.release(old.tenant_id, JSON.parse(old.manifest));
+    return { oldSize: Number(old.size), existed: true };
   }
 
   /**
@@ -311,11 +351,13 @@ export class ObjectService {
     if (src.tenant_id !== dst.tenant_id) throw errors.accessDenied();
     for (let attempt = 0; ; attempt++) {
       try {
-        const { result, released } = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+        let refs = new RefChanges();
+        const result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+          refs = new RefChanges();
           const source = await this.latestRow(trx, src, srcKey);
           opts.check?.(source);
-          await referenceManifest(trx, src.tenant_id, source.manifest);
-          return this.writeLatest(trx, dst, dstKey, {
+          refs.reference(src.tenant_id, source.manifest);
+          const version = await this.writeLatest(trx, dst, dstKey, refs, {
             size: source.size,
             etag: source.etag,
             attributes: opts.attributes(source),
@@ -323,8 +365,10 @@ export class ObjectService {
             manifest: source.manifest,
             partSizes: source.partSizes,
           });
+          await refs.apply(trx);
+          return version;
         });
-        await collectGarbage(this.ctx, released);
+        await collectGarbage(this.ctx, refs.released);
         return result;
       } catch (err) {
         // The source was replaced and its blobs collected between our read and our reference: read again.
@@ -427,14 +471,14 @@ export class ObjectService {
    * DeleteObjects batch). Keys must already be validated.
    */
   async deleteMany(bucket: Bucket, keys: string[]): Promise<void> {
-    const released = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
-      const all: ReleasedBlob[] = [];
+    let refs = new RefChanges();
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      refs = new RefChanges();
       let count = 0;
       let bytes = 0;
       for (const key of keys) {
         await this.nextSeq(trx, bucket);
-        const { released, oldSize, existed } = await this.removeLatest(trx, bucket, key);
-        all.push(...released);
+        const { oldSize, existed } = await this.removeLatest(trx, bucket, key, refs);
         if (existed) {
           count++;
           bytes += oldSize;
@@ -447,9 +491,9 @@ export class ObjectService {
           .where('bucket_id', '=', bucket.id)
           .execute();
       }
-      return all;
+      await refs.apply(trx);
     });
-    await collectGarbage(this.ctx, released);
+    await collectGarbage(this.ctx, refs.released);
   }
 }
 

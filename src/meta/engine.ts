@@ -87,7 +87,18 @@ export async function withTransaction<S, T>(
   db: Kysely<S>,
   fn: (trx: Kysely<S> | Transaction<S>) => Promise<T>,
 ): Promise<T> {
-  if (kind === 'postgres') return db.transaction().execute(fn);
+  if (kind === 'postgres') {
+    // Deadlocks and serialization failures are safe to retry: transactions do no I/O.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await db.transaction().execute(fn);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if ((code === '40P01' || code === '40001') && attempt < 4) continue;
+        throw err;
+      }
+    }
+  }
   return db.connection().execute(async (conn) => {
     await sql`BEGIN IMMEDIATE`.execute(conn);
     try {
