@@ -52,6 +52,8 @@ export class ListingService {
     let cursor = q.after;
     if (lastPrefix === q.after) cursor = lastPrefix + MAX_CHAR;
     let emitted = 0;
+    /** The common prefix the cursor has already been moved past (see below). */
+    let seekedPast: string | undefined = lastPrefix === q.after ? lastPrefix : undefined;
 
     for (;;) {
       let query = this.ctx.meta.regional
@@ -61,14 +63,26 @@ export class ListingService {
         .where('is_latest', '=', 1)
         .where('is_delete_marker', '=', 0)
         .where('key', '>', cursor);
-      if (q.prefix && q.prefix > cursor) query = query.where('key', '>=', q.prefix);
+      // Always bound by the prefix: JS string order (UTF-16) is not the database's byte order.
+      if (q.prefix) query = query.where('key', '>=', q.prefix);
       const rows = await query.orderBy('key').limit(batchSize).execute();
 
+      let reseek = false;
       for (const row of rows) {
         if (!row.key.startsWith(q.prefix)) return result;
-        cursor = row.key;
         const prefix = commonPrefixOf(row.key);
-        if (prefix !== undefined && prefix === lastPrefix) continue;
+        if (prefix !== undefined && prefix === lastPrefix) {
+          if (seekedPast !== prefix) {
+            // The first key under an emitted common prefix: skip all of them with one index seek.
+            cursor = prefix + MAX_CHAR;
+            seekedPast = prefix;
+            reseek = true;
+            break;
+          }
+          cursor = row.key; // a key containing U+10FFFF itself, past the seek target: step over it
+          continue;
+        }
+        cursor = row.key;
         if (emitted === q.maxKeys) {
           result.isTruncated = true;
           return result;
@@ -88,9 +102,7 @@ export class ListingService {
           result.lastEmitted = row.key;
         }
       }
-      if (rows.length < batchSize) return result;
-      // Still inside an emitted common prefix: seek past all of it at once.
-      if (lastPrefix !== undefined && cursor.startsWith(lastPrefix)) cursor = lastPrefix + MAX_CHAR;
+      if (!reseek && rows.length < batchSize) return result;
     }
   }
 }

@@ -13,6 +13,8 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: false,
+  // Decode numeric character references too: SDKs send keys with newlines as &#xA;.
+  htmlEntities: true,
   isArray: (name) =>
     ['Part', 'Object', 'Tag', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
 });
@@ -25,7 +27,16 @@ export interface XmlNode {
 /** Renders `<root xmlns=S3>…</root>` with the XML declaration. Undefined fields are omitted. */
 export function renderXml(root: string, body: XmlNode, withNamespace = true): string {
   const node: XmlNode = withNamespace ? { '@_xmlns': S3_NS, ...body } : body;
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build({ [root]: prune(node) });
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + escapeControls(builder.build({ [root]: prune(node) }));
+}
+
+/**
+ * Keys may contain control characters. A raw CR would be normalised to LF by
+ * every XML parser (returning a key that does not exist), so, like S3, send
+ * them as character references. The builder never emits raw controls itself.
+ */
+function escapeControls(xml: string): string {
+  return xml.replace(/[\u0000-\u0008\u000B\u000C\u000D\u000E-\u001F]/g, (c) => `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`);
 }
 
 function prune(v: XmlValue): XmlValue {

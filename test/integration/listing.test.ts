@@ -116,6 +116,27 @@ describeEachEngine('listing', (engine) => {
     expect(await bad.text()).toContain('<Code>InvalidArgument</Code>');
   });
 
+  it('compares in byte order even where UTF-16 order differs, and steps over U+10FFFF keys', async () => {
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'bytes' }));
+    const keys = ['😀x', '😀y', '\uFFFD', 'd/\u{10FFFF}', 'd/\u{10FFFF}z', 'd/a', 'e'];
+    for (const k of keys) await t.s3.send(new PutObjectCommand({ Bucket: 'bytes', Key: k, Body: 'x' }));
+    const emoji = await t.s3.send(new ListObjectsV2Command({ Bucket: 'bytes', Prefix: '😀', StartAfter: '\uFFFD' }));
+    expect(emoji.Contents?.map((c) => c.Key)).toEqual(['😀x', '😀y']);
+    const rolled = await t.s3.send(new ListObjectsV2Command({ Bucket: 'bytes', Delimiter: '/' }));
+    expect(rolled.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['d/']);
+    expect(rolled.Contents?.map((c) => c.Key)).toEqual(byteOrder(['😀x', '😀y', '\uFFFD', 'e']));
+    const flat = await t.s3.send(new ListObjectsV2Command({ Bucket: 'bytes' }));
+    expect(flat.Contents?.map((c) => c.Key)).toEqual(byteOrder(keys));
+  });
+
+  it('returns keys with control characters intact', async () => {
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'controls' }));
+    const keys = ['cr\rkey', 'lf\nkey', 'tab\tkey', 'soh\u0001key'];
+    for (const k of keys) await t.s3.send(new PutObjectCommand({ Bucket: 'controls', Key: k, Body: 'x' }));
+    const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'controls' }));
+    expect(res.Contents?.map((c) => c.Key)).toEqual(byteOrder(keys));
+  });
+
   it('rejects a forged continuation token', async () => {
     const err = await s3Error(t.s3.send(new ListObjectsV2Command({ Bucket: 'tree', ContinuationToken: 'bm9wZQ' })));
     expect(err.name).toBe('InvalidArgument');

@@ -158,6 +158,15 @@ describeEachEngine('objects', (engine) => {
     expect(blobFiles(t.dataDir).length).toBe(before);
   });
 
+  it('deletes keys with newlines in DeleteObjects (SDKs escape them as character references)', async () => {
+    for (const Key of ['nl\nkey', 'cr\rkey']) await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key, Body: 'x' }));
+    const res = await t.s3.send(new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'nl\nkey' }, { Key: 'cr\rkey' }] } }));
+    expect(res.Deleted?.map((d) => d.Key).sort()).toEqual(['cr\rkey', 'nl\nkey']);
+    for (const Key of ['nl\nkey', 'cr\rkey']) {
+      expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'data', Key })))).$metadata.httpStatusCode).toBe(404);
+    }
+  });
+
   it('deletes idempotently', async () => {
     const res = await t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'never-existed' }));
     expect(res.$metadata.httpStatusCode).toBe(204);
