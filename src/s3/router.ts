@@ -4,7 +4,7 @@
  * NotImplemented (501) with the S3 XML body, never a wrong success.
  */
 import type { S3Request } from './context.js';
-import { errors } from './errors.js';
+import { errors, S3Error } from './errors.js';
 import type { S3Address } from './request.js';
 import * as bucketOps from './ops/bucket.js';
 import * as listOps from './ops/list.js';
@@ -63,6 +63,19 @@ export function route(method: string, addr: S3Address): Route {
     return methodNotAllowed(method, 'GET');
   }
   const sub = subresourceOf(query);
+  // Versioning is not enabled on any bucket yet: every object's only version is "null".
+  const versionId = query.get('versionId');
+  if (key !== undefined && versionId !== null && versionId !== 'null') {
+    return {
+      op: 'UnknownVersion',
+      handler: async () => {
+        if (method === 'GET' || method === 'HEAD') {
+          throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: key, VersionId: versionId });
+        }
+        throw errors.invalidArgument('Invalid version id specified', 'versionId', versionId);
+      },
+    };
+  }
   if (key === undefined) {
     switch (`${method} ${sub ?? ''}`) {
       case 'GET ':

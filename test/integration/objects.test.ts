@@ -167,6 +167,18 @@ describeEachEngine('objects', (engine) => {
     }
   });
 
+  it('never lets a version id other than "null" touch the current object', async () => {
+    await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'versioned?', Body: 'keep me' }));
+    const get = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'abc123' })));
+    expect(get.name).toBe('NoSuchVersion');
+    const del = await s3Error(t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'abc123' })));
+    expect(del.$metadata.httpStatusCode).toBe(400);
+    const batch = await t.s3.send(new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'versioned?', VersionId: 'abc123' }] } }));
+    expect(batch.Errors?.map((e) => e.Code)).toEqual(['NoSuchVersion']);
+    const still = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'null' }));
+    expect(await still.Body!.transformToString()).toBe('keep me');
+  });
+
   it('deletes idempotently', async () => {
     const res = await t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'never-existed' }));
     expect(res.$metadata.httpStatusCode).toBe(204);

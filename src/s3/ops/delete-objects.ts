@@ -30,6 +30,10 @@ export async function deleteObjects(r: S3Request): Promise<void> {
   const valid: string[] = [];
   for (const o of del.Object) {
     if (typeof o.Key !== 'string') throw errors.malformedXML();
+    if (typeof o.VersionId === 'string' && o.VersionId !== 'null') {
+      failed.push({ Key: o.Key, VersionId: o.VersionId, Code: 'NoSuchVersion', Message: 'The specified version does not exist.' });
+      continue;
+    }
     try {
       validateKey(o.Key);
       valid.push(o.Key);

@@ -1,0 +1,369 @@
+#!/usr/bin/python3
+"""boto3 interop cases for Anvil, driven by test/interop/boto3.test.ts.
+
+Usage: boto3_suite.py CASE BUCKET WORKDIR
+Environment: ANVIL_ENDPOINT, ANVIL_ACCESS_KEY, ANVIL_SECRET_KEY.
+
+Each case talks to a live Anvil through Debian's python3-boto3 (and, for the
+presigned cases, a plain urllib client), checks what it can itself, and prints
+one JSON object on stdout with what it observed (sha256 of bytes, listings,
+headers, statuses) so the TypeScript side asserts on it too. Any failed check
+raises, so the process exits non-zero with a traceback on stderr.
+"""
+import hashlib
+import json
+import os
+import sys
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+MiB = 1024 * 1024
+ENDPOINT = os.environ['ANVIL_ENDPOINT']
+
+
+def client():
+    return boto3.session.Session(
+        aws_access_key_id=os.environ['ANVIL_ACCESS_KEY'],
+        aws_secret_access_key=os.environ['ANVIL_SECRET_KEY'],
+        region_name='us-east-1',
+    ).client(
+        's3',
+        endpoint_url=ENDPOINT,
+        config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}, retries={'max_attempts': 1}),
+    )
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(MiB), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def ensure_bucket(s3, bucket):
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        s3.create_bucket(Bucket=bucket)
+
+
+def case_transfer(s3, bucket, work):
+    """30 MiB through the transfer manager: multipart upload, multi-threaded ranged download."""
+    src = os.path.join(work, 'boto3-30m.bin')
+    with open(src, 'wb') as f:
+        for _ in range(30):
+            f.write(os.urandom(MiB))
+    cfg = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=4, use_threads=True)
+
+    lock = threading.Lock()
+    seen = {'upload_parts': 0, 'ranges': [], 'get_threads': set()}
+
+    def on_part(request, **_):
+        with lock:
+            seen['upload_parts'] += 1
+
+    def on_get(request, **_):
+        with lock:
+            seen['ranges'].append(request.headers.get('Range'))
+            seen['get_threads'].add(threading.get_ident())
+
+    s3.meta.events.register('before-send.s3.UploadPart', on_part)
+    s3.meta.events.register('before-send.s3.GetObject', on_get)
+
+    s3.upload_file(src, bucket, 'transfer/30m.bin', Config=cfg)
+    head = s3.head_object(Bucket=bucket, Key='transfer/30m.bin')
+    dst = os.path.join(work, 'boto3-30m.down')
+    s3.download_file(bucket, 'transfer/30m.bin', dst, Config=cfg)
+    ranges = [r.decode() if isinstance(r, bytes) else r for r in seen['ranges']]
+    return {
+        'srcSha256': sha256_file(src),
+        'downSha256': sha256_file(dst),
+        'downSize': os.path.getsize(dst),
+        'contentLength': head['ContentLength'],
+        'etag': head['ETag'],
+        'uploadParts': seen['upload_parts'],
+        'ranges': sorted(r for r in ranges if r),
+        'unrangedGets': sum(1 for r in ranges if not r),
+        'getThreads': len(seen['get_threads']),
+    }
+
+
+def case_paginate(s3, bucket, work):
+    """list_objects_v2 paginator over 25 keys, 10 per page, plus a delimited listing."""
+    keys = ['page/k%02d.txt' % i for i in range(25)]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    s3.put_object(Bucket=bucket, Key='page/sub/inner.txt', Body=b'inner')
+    pages = []
+    for page in s3.get_paginator('list_objects_v2').paginate(
+        Bucket=bucket, Prefix='page/k', PaginationConfig={'PageSize': 10}
+    ):
+        pages.append({
+            'keyCount': page['KeyCount'],
+            'isTruncated': page['IsTruncated'],
+            'keys': [o['Key'] for o in page.get('Contents', [])],
+            'sizes': [o['Size'] for o in page.get('Contents', [])],
+        })
+    delimited = s3.list_objects_v2(Bucket=bucket, Prefix='page/', Delimiter='/', MaxKeys=1000)
+    v1 = []
+    for page in s3.get_paginator('list_objects').paginate(Bucket=bucket, Prefix='page/k', PaginationConfig={'PageSize': 7}):
+        v1.append([o['Key'] for o in page.get('Contents', [])])
+    return {
+        'expected': keys,
+        'pages': pages,
+        'delimitedPrefixes': [p['Prefix'] for p in delimited.get('CommonPrefixes', [])],
+        'delimitedKeyCount': len(delimited.get('Contents', [])),
+        'v1Pages': v1,
+    }
+
+
+def case_copy(s3, bucket, work):
+    """copy_object with MetadataDirective COPY and REPLACE, then the bytes of the copies."""
+    body = os.urandom(300 * 1024)
+    s3.put_object(Bucket=bucket, Key='copy/src.bin', Body=body, ContentType='application/x-src', Metadata={'origin': 'src'})
+    r1 = s3.copy_object(Bucket=bucket, Key='copy/dst-copy.bin', CopySource={'Bucket': bucket, 'Key': 'copy/src.bin'})
+    r2 = s3.copy_object(
+        Bucket=bucket,
+        Key='copy/dst-replace.bin',
+        CopySource={'Bucket': bucket, 'Key': 'copy/src.bin'},
+        MetadataDirective='REPLACE',
+        ContentType='text/x-replaced',
+        Metadata={'origin': 'replaced'},
+    )
+    out = {'srcSha256': sha256(body), 'copyResultETags': [r1['CopyObjectResult']['ETag'], r2['CopyObjectResult']['ETag']]}
+    for name in ('src', 'dst-copy', 'dst-replace'):
+        got = s3.get_object(Bucket=bucket, Key='copy/%s.bin' % name)
+        out[name] = {
+            'sha256': sha256(got['Body'].read()),
+            'etag': got['ETag'],
+            'contentType': got['ContentType'],
+            'metadata': got['Metadata'],
+        }
+    # The managed copy (transfer manager) of the same object.
+    s3.copy({'Bucket': bucket, 'Key': 'copy/src.bin'}, bucket, 'copy/dst-managed.bin')
+    out['managedSha256'] = sha256(s3.get_object(Bucket=bucket, Key='copy/dst-managed.bin')['Body'].read())
+    return out
+
+
+def case_delete_objects(s3, bucket, work):
+    """delete_objects on present and absent keys, verbose and quiet."""
+    keys = ['del/%d' % i for i in range(6)]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=b'x')
+    verbose = s3.delete_objects(
+        Bucket=bucket,
+        Delete={'Objects': [{'Key': k} for k in keys[:3]] + [{'Key': 'del/absent'}]},
+    )
+    quiet = s3.delete_objects(Bucket=bucket, Delete={'Objects': [{'Key': k} for k in keys[3:5]], 'Quiet': True})
+    left = s3.list_objects_v2(Bucket=bucket, Prefix='del/')
+    return {
+        'deleted': sorted(d['Key'] for d in verbose.get('Deleted', [])),
+        'errors': verbose.get('Errors', []),
+        'quietDeleted': quiet.get('Deleted', []),
+        'quietErrors': quiet.get('Errors', []),
+        'remaining': [o['Key'] for o in left.get('Contents', [])],
+    }
+
+
+def case_head_metadata(s3, bucket, work):
+    """User metadata and standard headers round-trip through put_object/head_object."""
+    body = b'metadata body\n'
+    s3.put_object(
+        Bucket=bucket,
+        Key='meta/obj.txt',
+        Body=body,
+        ContentType='text/plain; charset=utf-8',
+        CacheControl='max-age=60',
+        ContentDisposition='attachment; filename="obj.txt"',
+        ContentEncoding='identity',
+        ContentLanguage='en',
+        Metadata={'color': 'blue', 'multi-word': 'two words', 'CamelCase': 'v'},
+    )
+    h = s3.head_object(Bucket=bucket, Key='meta/obj.txt')
+    try:
+        s3.head_object(Bucket=bucket, Key='meta/absent.txt')
+        missing = None
+    except ClientError as e:
+        missing = e.response['Error']['Code']
+    return {
+        'contentLength': h['ContentLength'],
+        'contentType': h['ContentType'],
+        'cacheControl': h.get('CacheControl'),
+        'contentDisposition': h.get('ContentDisposition'),
+        'contentEncoding': h.get('ContentEncoding'),
+        'contentLanguage': h.get('ContentLanguage'),
+        'metadata': h['Metadata'],
+        'etag': h['ETag'],
+        'md5': hashlib.md5(body).hexdigest(),
+        'missingCode': missing,
+    }
+
+
+def fetch(url, data=None, headers=None, method=None):
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def case_presigned_get(s3, bucket, work):
+    """generate_presigned_url for get_object, fetched with urllib; tampering is refused."""
+    body = os.urandom(200 * 1024)
+    s3.put_object(Bucket=bucket, Key='presign/get me.bin', Body=body)
+    url = s3.generate_presigned_url('get_object', Params={'Bucket': bucket, 'Key': 'presign/get me.bin'}, ExpiresIn=300)
+    status, _, got = fetch(url)
+    override = s3.generate_presigned_url(
+        'get_object',
+        Params={'Bucket': bucket, 'Key': 'presign/get me.bin', 'ResponseContentType': 'application/x-override'},
+        ExpiresIn=300,
+    )
+    o_status, o_headers, _ = fetch(override)
+    tampered = url.replace('presign/get%20me.bin', 'presign/other.bin')
+    t_status, _, t_body = fetch(tampered)
+    return {
+        'url': url,
+        'status': status,
+        'srcSha256': sha256(body),
+        'gotSha256': sha256(got),
+        'overrideStatus': o_status,
+        'overrideContentType': {k.lower(): v for k, v in o_headers.items()}.get('content-type'),
+        'tamperedStatus': t_status,
+        'tamperedBody': t_body.decode('utf-8', 'replace'),
+    }
+
+
+def multipart_form(fields, file_field, filename, content, content_type='application/octet-stream'):
+    """A multipart/form-data body as a browser would send it: policy fields first, the file last."""
+    boundary = '----anvil' + uuid.uuid4().hex
+    parts = []
+    for k, v in fields.items():
+        parts.append(('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, k, v)).encode())
+    parts.append((
+        '--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\nContent-Type: %s\r\n\r\n'
+        % (boundary, file_field, filename, content_type)
+    ).encode())
+    parts.append(content)
+    parts.append(('\r\n--%s--\r\n' % boundary).encode())
+    return b''.join(parts), 'multipart/form-data; boundary=%s' % boundary
+
+
+def case_presigned_post(s3, bucket, work):
+    """generate_presigned_post, used by a plain HTTP multipart/form-data POST (POST Object)."""
+    body = os.urandom(64 * 1024)
+    post = s3.generate_presigned_post(
+        bucket,
+        'post/${filename}',
+        Fields={'Content-Type': 'image/png', 'x-amz-meta-uploader': 'boto3'},
+        Conditions=[
+            ['starts-with', '$key', 'post/'],
+            {'Content-Type': 'image/png'},
+            {'x-amz-meta-uploader': 'boto3'},
+            ['content-length-range', 1, 1024 * 1024],
+        ],
+        ExpiresIn=300,
+    )
+    data, ctype = multipart_form(post['fields'], 'file', 'upload.png', body)
+    status, headers, resp = fetch(post['url'], data=data, headers={'Content-Type': ctype}, method='POST')
+    out = {
+        'url': post['url'],
+        'fieldNames': sorted(post['fields']),
+        'status': status,
+        'etag': {k.lower(): v for k, v in headers.items()}.get('etag'),
+        'response': resp.decode('utf-8', 'replace'),
+        'srcSha256': sha256(body),
+        'md5': hashlib.md5(body).hexdigest(),
+    }
+    try:
+        got = s3.get_object(Bucket=bucket, Key='post/upload.png')
+        out['stored'] = {
+            'sha256': sha256(got['Body'].read()),
+            'contentType': got['ContentType'],
+            'metadata': got['Metadata'],
+        }
+    except ClientError as e:
+        out['stored'] = {'error': e.response['Error']['Code']}
+
+    # success_action_status=201 answers 201 with a PostResponse XML document.
+    post201 = s3.generate_presigned_post(
+        bucket,
+        'post/created.bin',
+        Fields={'success_action_status': '201'},
+        Conditions=[{'success_action_status': '201'}],
+        ExpiresIn=300,
+    )
+    data, ctype = multipart_form(post201['fields'], 'file', 'created.bin', b'created!')
+    s201, _, r201 = fetch(post201['url'], data=data, headers={'Content-Type': ctype}, method='POST')
+    out['created'] = {'status': s201, 'response': r201.decode('utf-8', 'replace')}
+    return out
+
+
+def case_presigned_post_policy(s3, bucket, work):
+    """POST Object enforces its policy: a body over content-length-range and a key outside starts-with are refused."""
+    post = s3.generate_presigned_post(
+        bucket,
+        'limited/${filename}',
+        Conditions=[['starts-with', '$key', 'limited/'], ['content-length-range', 1, 1024]],
+        ExpiresIn=300,
+    )
+    data, ctype = multipart_form(post['fields'], 'file', 'big.bin', os.urandom(4096))
+    big_status, _, big_resp = fetch(post['url'], data=data, headers={'Content-Type': ctype}, method='POST')
+    fields = dict(post['fields'])
+    fields['key'] = 'elsewhere/x.bin'
+    data, ctype = multipart_form(fields, 'file', 'x.bin', b'small')
+    key_status, _, key_resp = fetch(post['url'], data=data, headers={'Content-Type': ctype}, method='POST')
+    fields = dict(post['fields'])
+    fields['x-amz-signature'] = '0' * 64
+    data, ctype = multipart_form(fields, 'file', 'sig.bin', b'small')
+    sig_status, _, sig_resp = fetch(post['url'], data=data, headers={'Content-Type': ctype}, method='POST')
+    left = s3.list_objects_v2(Bucket=bucket, Prefix='limited/').get('KeyCount', 0) + \
+        s3.list_objects_v2(Bucket=bucket, Prefix='elsewhere/').get('KeyCount', 0)
+    return {
+        'tooBig': {'status': big_status, 'response': big_resp.decode('utf-8', 'replace')},
+        'wrongKey': {'status': key_status, 'response': key_resp.decode('utf-8', 'replace')},
+        'badSignature': {'status': sig_status, 'response': sig_resp.decode('utf-8', 'replace')},
+        'objectsCreated': left,
+    }
+
+
+CASES = {
+    'transfer': case_transfer,
+    'paginate': case_paginate,
+    'copy': case_copy,
+    'delete_objects': case_delete_objects,
+    'head_metadata': case_head_metadata,
+    'presigned_get': case_presigned_get,
+    'presigned_post': case_presigned_post,
+    'presigned_post_policy': case_presigned_post_policy,
+}
+
+
+def main():
+    case, bucket, work = sys.argv[1], sys.argv[2], sys.argv[3]
+    s3 = client()
+    ensure_bucket(s3, bucket)
+    result = CASES[case](s3, bucket, work)
+    json.dump(result, sys.stdout)
+    sys.stdout.write('\n')
+
+
+if __name__ == '__main__':
+    main()
