@@ -4,6 +4,7 @@
  * transaction makes them visible; no I/O happens inside a transaction.
  */
 import crypto from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
@@ -435,26 +436,31 @@ export class ObjectService {
       .where('hash', 'in', hashes)
       .execute();
     const fileIds = new Map(rows.map((r) => [r.hash, r.file_id]));
-    const handles: Array<Awaited<ReturnType<CoreContext['blobs']['open']>>> = [];
+    if (pieces.some((p) => !fileIds.has(p.hash))) return null;
+    const open = (i: number) => this.ctx.blobs.open(v.tenantId, pieces[i].hash, fileIds.get(pieces[i].hash)!);
+    // Only the first file is opened before answering (a vanished file means the object
+    // changed: the caller re-reads it); the others one at a time as the stream reaches
+    // them, so an object of thousands of parts holds one descriptor, not thousands.
+    let first: FileHandle;
     try {
-      for (const p of pieces) {
-        const fileId = fileIds.get(p.hash);
-        if (!fileId) throw Object.assign(new Error('blob row gone'), { code: 'ENOENT' });
-        handles.push(await this.ctx.blobs.open(v.tenantId, p.hash, fileId));
-      }
+      first = await open(0);
     } catch (err) {
-      await Promise.all(handles.map((h) => h.close()));
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    if (pieces.length === 1) return this.ctx.blobs.readStream(handles[0], pieces[0].from, pieces[0].to);
     const blobs = this.ctx.blobs;
+    if (pieces.length === 1) return blobs.readStream(first, pieces[0].from, pieces[0].to);
     async function* concat() {
+      let handle: FileHandle | undefined = first;
       try {
-        for (let i = 0; i < pieces.length; i++) yield* blobs.readStream(handles[i], pieces[i].from, pieces[i].to);
+        for (let i = 0; i < pieces.length; i++) {
+          handle ??= await open(i);
+          const stream = blobs.readStream(handle, pieces[i].from, pieces[i].to);
+          handle = undefined; // the stream owns it now and closes it when done
+          yield* stream;
+        }
       } finally {
-        // Streams close their own handle; this closes those never streamed (client went away).
-        await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+        await handle?.close().catch(() => undefined);
       }
     }
     return Readable.from(concat(), { objectMode: false });

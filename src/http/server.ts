@@ -40,6 +40,9 @@ export function createS3Server(config: Config, services: Services, log: Logger):
   server.headersTimeout = 60_000;
   // Longer than SDK idle timeouts, so clients do not reuse sockets we are closing.
   server.keepAliveTimeout = 65_000;
+  // A client that stops sending mid-body (or never reads its response) is cut off, so a
+  // stalled upload cannot hold a socket, a staged file and a file handle forever.
+  server.timeout = 120_000;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
@@ -49,9 +52,22 @@ export function createS3Server(config: Config, services: Services, log: Logger):
     res.setHeader('Server', 'Anvil');
     const stats = { op: 'unknown', bytesIn: 0, bytesOut: 0 };
     let tenantId: string | null = null;
-    res.once('finish', () => {
+    // 'close' also fires for aborted requests, so every request gets its log line.
+    res.once('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ reqId: requestId, op: stats.op, method: req.method, status: res.statusCode, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.info(
+        {
+          reqId: requestId,
+          op: stats.op,
+          method: req.method,
+          status: res.statusCode,
+          bytesIn: stats.bytesIn,
+          bytesOut: stats.bytesOut,
+          ms: Math.round(ms * 10) / 10,
+          aborted: !res.writableFinished || undefined,
+        },
+        'request',
+      );
     });
     const resource = (req.url ?? '/').split('?')[0];
     try {
@@ -77,7 +93,11 @@ export function createS3Server(config: Config, services: Services, log: Logger):
       await handler(r);
     } catch (err) {
       const s3err = err instanceof S3Error ? err : errors.internal();
-      if (!(err instanceof S3Error)) log.error({ reqId: requestId, err }, 'request failed');
+      const clientGone = (err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed;
+      if (!(err instanceof S3Error)) {
+        if (clientGone) log.debug({ reqId: requestId, err }, 'client went away');
+        else log.error({ reqId: requestId, err }, 'request failed');
+      }
       if (!req.complete) {
         const length = Number(req.headers['content-length'] ?? Infinity);
         if (length <= DRAIN_LIMIT) req.resume();

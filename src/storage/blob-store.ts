@@ -99,9 +99,13 @@ export class BlobStore {
     const fileId = staged.id;
     const finalPath = this.blobPath(tenantId, hash, fileId);
     const dir = path.dirname(finalPath);
-    await fsp.mkdir(dir, { recursive: true });
+    const firstCreated = await fsp.mkdir(dir, { recursive: true });
     await fsp.rename(staged.tmpPath, finalPath);
     await fsyncDir(dir);
+    if (firstCreated) {
+      // New fan-out directories: each one's entry in its parent must be durable too.
+      for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) await fsyncDir(path.dirname(d));
+    }
     return fileId;
   }
 

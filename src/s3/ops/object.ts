@@ -1,4 +1,5 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
+import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectVersion } from '../../core/objects.js';
 import { header, type S3Request } from '../context.js';
@@ -66,7 +67,13 @@ export async function getObject(r: S3Request): Promise<void> {
     if (r.auth.kind === 'signed') {
       for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
         const value = r.addr.query.get(param);
-        if (value !== null) headers[name] = value;
+        if (value === null) continue;
+        try {
+          http.validateHeaderValue(name, value);
+        } catch {
+          throw errors.invalidArgument(`Header value for ${param} is not allowed in an HTTP header`, param, value);
+        }
+        headers[name] = value;
       }
     }
     headers['Content-Length'] = String(end - start + 1);
@@ -77,7 +84,12 @@ export async function getObject(r: S3Request): Promise<void> {
     }
     const stream = version.size === 0 ? null : await r.services.objects.openBody(version, start, end);
     if (version.size > 0 && stream === null) continue;
-    r.res.writeHead(status, headers);
+    try {
+      r.res.writeHead(status, headers);
+    } catch (err) {
+      stream?.destroy();
+      throw err;
+    }
     if (!stream) {
       r.res.end();
       return;
