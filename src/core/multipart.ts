@@ -174,13 +174,31 @@ export class MultipartService {
       .select(['upload_id', 'key', 'created_at'])
       .where('bucket_id', '=', bucket.id);
     if (q.prefix) query = query.where('key', '>=', q.prefix);
-    if (q.keyMarker) {
-      // S3: with an upload-id-marker, uploads of the marker key after that id are included.
-      query = q.uploadIdMarker
-        ? query.where((eb) => eb.or([eb('key', '>', q.keyMarker), eb.and([eb('key', '=', q.keyMarker), eb('upload_id', '>', q.uploadIdMarker)])]))
-        : query.where('key', '>', q.keyMarker);
+    // S3: with an upload-id-marker, uploads of the marker key initiated after that upload are included.
+    const marker = q.keyMarker && q.uploadIdMarker
+      ? await this.ctx.meta.regional
+          .selectFrom('multipart_uploads')
+          .select(['created_at', 'upload_id'])
+          .where('upload_id', '=', q.uploadIdMarker)
+          .where('bucket_id', '=', bucket.id)
+          .where('key', '=', q.keyMarker)
+          .executeTakeFirst()
+      : undefined;
+    if (marker) {
+      const at = Number(marker.created_at);
+      query = query.where((eb) =>
+        eb.or([
+          eb('key', '>', q.keyMarker),
+          eb.and([
+            eb('key', '=', q.keyMarker),
+            eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('upload_id', '>', marker.upload_id)])]),
+          ]),
+        ]),
+      );
+    } else if (q.keyMarker) {
+      query = query.where('key', '>', q.keyMarker);
     }
-    const rows = await query.orderBy('key').orderBy('upload_id').limit(q.limit).execute();
+    const rows = await query.orderBy('key').orderBy('created_at').orderBy('upload_id').limit(q.limit).execute();
     return rows
       .filter((r) => r.key.startsWith(q.prefix))
       .map((r) => ({ uploadId: r.upload_id, key: r.key, initiated: new Date(Number(r.created_at)) }));

@@ -118,7 +118,7 @@ export function route(method: string, addr: S3Address): Route {
         return { op: 'PutBucketAcl', handler: aclOps.putAcl };
       default:
         if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD');
-        return notImplemented(`${method} bucket ?${sub}`);
+        return notImplemented(sub ? `${method} bucket ?${sub}` : `${method} on a bucket`);
     }
   }
   switch (`${method} ${sub ?? ''}`) {
@@ -158,6 +158,6 @@ export function route(method: string, addr: S3Address): Route {
       return { op: 'PutObjectAcl', handler: aclOps.putAcl };
     default:
       if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD, POST');
-      return notImplemented(`${method} object ?${sub}`);
+      return notImplemented(sub ? `${method} object ?${sub}` : `${method} on an object`);
   }
 }

@@ -37,6 +37,12 @@ export async function listMultipartUploads(r: S3Request): Promise<void> {
 
   const uploads: XmlNode[] = [];
   const prefixes: string[] = [];
+  const prefixOf = (key: string) => {
+    const i = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
+    return i >= 0 ? key.slice(0, i + delimiter.length) : undefined;
+  };
+  // A page that ended on a common prefix resumes after everything under it.
+  const markerPrefix = keyMarker.startsWith(prefix) && prefixOf(keyMarker) === keyMarker ? keyMarker : undefined;
   let truncated = false;
   let last: { key: string; uploadId: string } | undefined;
   let cursor = { keyMarker, uploadIdMarker };
@@ -45,9 +51,8 @@ export async function listMultipartUploads(r: S3Request): Promise<void> {
     if (batch.length === 0) break;
     for (const u of batch) {
       cursor = { keyMarker: u.key, uploadIdMarker: u.uploadId };
-      const i = delimiter ? u.key.indexOf(delimiter, prefix.length) : -1;
-      const cp = i >= 0 ? u.key.slice(0, i + delimiter.length) : undefined;
-      if (cp !== undefined && prefixes.includes(cp)) continue;
+      const cp = prefixOf(u.key);
+      if (cp !== undefined && (prefixes.includes(cp) || cp === markerPrefix)) continue;
       if (uploads.length + prefixes.length === maxUploads) {
         truncated = true;
         break outer;
