@@ -9,6 +9,7 @@
  * - blob rows whose file is missing are reported (repair needs a replica);
  * - the cleanup queue is drained.
  */
+import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
 
@@ -41,7 +42,7 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
       .where('file_id', '=', file.fileId)
       .executeTakeFirst();
     if (row) continue;
-    await ctx.blobs.remove(file.tenantId, file.hash, file.fileId);
+    await fsp.rm(file.path, { force: true });
     report.orphanFilesRemoved++;
   }
   if (ours.length) await db.deleteFrom('write_intents').where('node_id', '=', ctx.nodeId).execute();

@@ -58,6 +58,22 @@ describeEachEngine('anvil admin', (engine) => {
     expect(listed.Buckets?.map((b) => b.Name)).toEqual(['acme-bucket']);
   });
 
+  it('lists, retries and purges cleanup dead letters', async () => {
+    const dead = (hash: string) => ({ tenant_id: 't', hash, file_id: 'f', attempts: 8, last_error: 'EIO', created_at: Date.now(), failed_at: Date.now() });
+    await t.anvil.meta.regional.insertInto('cleanup_dead_letters').values([dead('a'.repeat(64)), dead('b'.repeat(64))]).execute();
+    const listed = await admin('cleanup', 'dlq', 'list');
+    expect(listed.map((r: { hash: string; last_error: string }) => [r.hash[0], r.last_error])).toEqual([
+      ['a', 'EIO'],
+      ['b', 'EIO'],
+    ]);
+    const retried = await admin('cleanup', 'dlq', 'retry', String(listed[0].id));
+    expect(retried).toEqual({ requeued: 1, processed: 1 });
+    expect((await admin('cleanup', 'dlq', 'list')).length).toBe(1);
+    expect(await admin('cleanup', 'dlq', 'purge')).toEqual({ purged: 1 });
+    expect(await admin('cleanup', 'dlq', 'list')).toEqual([]);
+    expect(await admin('cleanup', 'list')).toEqual([]);
+  });
+
   it('keeps secrets encrypted at rest', async () => {
     const rows = await t.anvil.meta.global.selectFrom('access_keys').select(['access_key_id', 'secret_enc']).execute();
     for (const row of rows) expect(row.secret_enc).not.toContain('imported-secret-value');
