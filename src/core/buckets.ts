@@ -85,6 +85,28 @@ export class BucketService {
   }
 
   /**
+   * Deletes a bucket with everything in it (the `delete-bucket` task behind
+   * `anvil admin bucket delete --force`): objects in batches of 1000, one
+   * transaction per batch, then the uploads and the bucket itself. Safe to
+   * run again after a crash: it resumes with what is left.
+   */
+  async purge(bucket: Bucket, objects: { deleteMany(b: Bucket, keys: string[]): Promise<void> }): Promise<void> {
+    for (;;) {
+      const keys = await this.ctx.meta.regional
+        .selectFrom('object_versions')
+        .select('key')
+        .where('bucket_id', '=', bucket.id)
+        .where('is_latest', '=', 1)
+        .orderBy('key')
+        .limit(1000)
+        .execute();
+      if (keys.length === 0) break;
+      await objects.deleteMany(bucket, keys.map((k) => k.key));
+    }
+    await this.delete(bucket);
+  }
+
+  /**
    * Deletes an empty bucket. The regional state row is locked first, so a
    * concurrent PUT either commits before (and the bucket is not empty) or
    * finds no state row and fails with NoSuchBucket. Incomplete multipart

@@ -21,7 +21,6 @@ export interface ListedObject {
   size: number;
   etag: string;
   lastModified: Date;
-  partCount: number;
 }
 
 export interface ListResult {
@@ -34,6 +33,8 @@ export interface ListResult {
 
 /** The largest code point: every key starting with P sorts before P + MAX_CHAR, except keys containing it after P. */
 const MAX_CHAR = '\u{10FFFF}';
+/** Rows under an emitted common prefix read in the current batch before seeking past the rest. */
+const SKIP_BEFORE_SEEK = 32;
 
 export class ListingService {
   constructor(private readonly ctx: CoreContext) {}
@@ -54,11 +55,12 @@ export class ListingService {
     let emitted = 0;
     /** The common prefix the cursor has already been moved past (see below). */
     let seekedPast: string | undefined = lastPrefix === q.after ? lastPrefix : undefined;
+    let skippedInPrefix = 0;
 
     for (;;) {
       let query = this.ctx.meta.regional
         .selectFrom('object_versions')
-        .select(['key', 'size', 'etag', 'created_at', 'part_sizes'])
+        .select(['key', 'size', 'etag', 'created_at'])
         .where('bucket_id', '=', bucket.id)
         .where('is_latest', '=', 1)
         .where('is_delete_marker', '=', 0)
@@ -72,16 +74,18 @@ export class ListingService {
         if (!row.key.startsWith(q.prefix)) return result;
         const prefix = commonPrefixOf(row.key);
         if (prefix !== undefined && prefix === lastPrefix) {
-          if (seekedPast !== prefix) {
-            // The first key under an emitted common prefix: skip all of them with one index seek.
+          cursor = row.key;
+          // Small folders are skipped within the batch; a big one is left with one index seek
+          // (so 10 folders of a million keys cost a handful of seeks, not millions of rows).
+          if (++skippedInPrefix > SKIP_BEFORE_SEEK && seekedPast !== prefix) {
             cursor = prefix + MAX_CHAR;
             seekedPast = prefix;
             reseek = true;
             break;
           }
-          cursor = row.key; // a key containing U+10FFFF itself, past the seek target: step over it
           continue;
         }
+        skippedInPrefix = 0;
         cursor = row.key;
         if (emitted === q.maxKeys) {
           result.isTruncated = true;
@@ -97,7 +101,6 @@ export class ListingService {
             size: Number(row.size),
             etag: row.etag,
             lastModified: new Date(Number(row.created_at)),
-            partCount: (JSON.parse(row.part_sizes) as number[]).length,
           });
           result.lastEmitted = row.key;
         }

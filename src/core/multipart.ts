@@ -311,13 +311,45 @@ export class MultipartService {
 
   async abort(bucket: Bucket, key: string, uploadId: string): Promise<void> {
     await this.get(bucket, key, uploadId);
+    await this.abortUpload(uploadId);
+  }
+
+  /**
+   * Aborts uploads initiated before `cutoff` (abandoned by their clients), a
+   * batch at a time; their parts are released. Returns how many were aborted.
+   */
+  async abortOlderThan(cutoff: number, limit = 100): Promise<number> {
+    const stale = await this.ctx.meta.regional
+      .selectFrom('multipart_uploads')
+      .select('upload_id')
+      .where('created_at', '<', cutoff)
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+    let aborted = 0;
+    for (const u of stale) {
+      try {
+        await this.abortUpload(u.upload_id);
+        aborted++;
+      } catch (err) {
+        if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err; // completed meanwhile
+      }
+    }
+    return aborted;
+  }
+
+  private async abortUpload(uploadId: string): Promise<void> {
     let refs = new RefChanges();
     await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       refs = new RefChanges();
-      const claimed = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).returning('upload_id').executeTakeFirst();
+      const claimed = await trx
+        .deleteFrom('multipart_uploads')
+        .where('upload_id', '=', uploadId)
+        .returning(['upload_id', 'tenant_id'])
+        .executeTakeFirst();
       if (!claimed) throw noSuchUpload();
       const rows = await trx.selectFrom('multipart_parts').select(['blob_hash', 'size']).where('upload_id', '=', uploadId).execute();
-      refs.release(bucket.tenant_id, rows.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)]));
+      refs.release(claimed.tenant_id, rows.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)]));
       await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
       await refs.apply(trx);
     });

@@ -51,6 +51,32 @@ function openSqlite(file: string): BetterSqlite3.Database {
   return conn;
 }
 
+/**
+ * Kysely prepares every statement afresh; better-sqlite3 statements are
+ * reusable, so cache them by SQL text (the query shapes are few and fixed).
+ */
+function withStatementCache(conn: BetterSqlite3.Database): BetterSqlite3.Database {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = conn.prepare.bind(conn);
+  return new Proxy(conn, {
+    get(target, prop, receiver) {
+      if (prop !== 'prepare') {
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (sqlText: string) => {
+        let stmt = cache.get(sqlText);
+        if (!stmt) {
+          stmt = prepare(sqlText);
+          if (cache.size > 2000) cache.clear();
+          cache.set(sqlText, stmt);
+        }
+        return stmt;
+      };
+    },
+  });
+}
+
 export function openMetaDatabases(
   url: string,
   opts: { poolSize?: number; onIdleError?: (err: Error) => void } = {},
@@ -60,7 +86,7 @@ export function openMetaDatabases(
     // Global and regional schemas share one file (and one connection) in
     // embedded mode; the code above never relies on that.
     const conn = openSqlite(target);
-    const db = new Kysely<GlobalSchema & RegionalSchema>({ dialect: new SqliteDialect({ database: conn }) });
+    const db = new Kysely<GlobalSchema & RegionalSchema>({ dialect: new SqliteDialect({ database: withStatementCache(conn) }) });
     return { kind, global: db as unknown as Kysely<GlobalSchema>, regional: db as unknown as Kysely<RegionalSchema>, close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: target, max: opts.poolSize ?? 20 });

@@ -38,10 +38,30 @@ export interface BucketTable {
   cors: string | null;
 }
 
+export type TaskStatus = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface TaskTable {
+  id: Generated<number>;
+  type: string;
+  payload: string;
+  /** Lower runs first. */
+  priority: number;
+  status: TaskStatus;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+  next_run_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface GlobalSchema {
   tenants: TenantTable;
   access_keys: AccessKeyTable;
   buckets: BucketTable;
+  tasks: TaskTable;
 }
 
 // ---- regional DB: data plane (object versions, blobs, uploads) ----
@@ -93,6 +113,10 @@ export interface BlobTable {
   size: number;
   ref_count: number;
   created_at: number;
+  /** When the scrubber last re-hashed the file. */
+  verified_at: Generated<number | null>;
+  /** 1 when the file no longer matches its hash (or is missing). */
+  corrupt: Generated<number>;
 }
 
 export interface MultipartUploadTable {

@@ -135,5 +135,11 @@ export function regionalMigrations(kind: EngineKind): Record<string, Migration> 
         await db.schema.createIndex('write_intents_node').on('write_intents').column('node_id').execute();
       },
     },
+    '004-blob-verification': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('blobs').addColumn('verified_at', 'bigint').execute();
+        await db.schema.alterTable('blobs').addColumn('corrupt', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }

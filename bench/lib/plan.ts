@@ -1,0 +1,65 @@
+/** How much work each phase does, for the quick and the full run. */
+export interface Plan {
+  name: 'quick' | 'full';
+  largeSize: number;
+  /** Objects per large run, by concurrency. */
+  largeCount: Record<number, number>;
+  largeConcurrency: number[];
+  /** Each large object is read back this many times. */
+  largeGetRounds: number;
+  smallSize: number;
+  smallConcurrency: number[];
+  /** Seconds per 4 KiB PUT run and per GET run. */
+  smallPutS: number;
+  smallGetS: number;
+  listKeys: number;
+  /** Keys per folder in the list bucket (folders = listKeys / this). */
+  listKeysPerFolder: number;
+  listSamples: number;
+  /** Give up sampling a list query after this many seconds (slow peers). */
+  listMaxS: number;
+  mpuSize: number;
+  mpuPartSize: number;
+  mpuConcurrency: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const plans: Record<'quick' | 'full', Plan> = {
+  quick: {
+    name: 'quick',
+    largeSize: 64 * MiB,
+    largeCount: { 1: 3, 8: 8 },
+    largeConcurrency: [1, 8],
+    largeGetRounds: 3,
+    smallSize: 4096,
+    smallConcurrency: [1, 16, 64],
+    smallPutS: 2,
+    smallGetS: 1.5,
+    listKeys: 10_000,
+    listKeysPerFolder: 10,
+    listSamples: 50,
+    listMaxS: 5,
+    mpuSize: 256 * MiB,
+    mpuPartSize: 16 * MiB,
+    mpuConcurrency: 4,
+  },
+  full: {
+    name: 'full',
+    largeSize: 64 * MiB,
+    largeCount: { 1: 8, 8: 32 },
+    largeConcurrency: [1, 8],
+    largeGetRounds: 3,
+    smallSize: 4096,
+    smallConcurrency: [1, 16, 64],
+    smallPutS: 10,
+    smallGetS: 6,
+    listKeys: 100_000,
+    listKeysPerFolder: 10,
+    listSamples: 300,
+    listMaxS: 30,
+    mpuSize: 1024 * MiB,
+    mpuPartSize: 16 * MiB,
+    mpuConcurrency: 4,
+  },
+};

@@ -1,0 +1,128 @@
+/** Markdown tables and ratio columns from the per-target results. */
+import type { Measurement } from './runner.js';
+import type { Results } from './workloads.js';
+
+export interface TargetReport {
+  name: string;
+  role: 'anvil' | 'limit' | 'peer';
+  description: string;
+  results: Results;
+  errors: string[];
+}
+
+export const ROWS: Array<{ key: string; label: string }> = [
+  { key: 'large-put-c1', label: '64 MiB PUT, c=1' },
+  { key: 'large-put-c8', label: '64 MiB PUT, c=8' },
+  { key: 'large-get-c1', label: '64 MiB GET, c=1' },
+  { key: 'large-get-c8', label: '64 MiB GET, c=8' },
+  { key: 'small-put-c1', label: '4 KiB PUT, c=1' },
+  { key: 'small-put-c16', label: '4 KiB PUT, c=16' },
+  { key: 'small-put-c64', label: '4 KiB PUT, c=64' },
+  { key: 'small-get-c1', label: '4 KiB GET, c=1' },
+  { key: 'small-get-c16', label: '4 KiB GET, c=16' },
+  { key: 'small-get-c64', label: '4 KiB GET, c=64' },
+  { key: 'list-nodelim', label: 'ListObjectsV2 1000 keys' },
+  { key: 'list-delim', label: 'ListObjectsV2 1000 prefixes (delimiter /)' },
+  { key: 'mpu', label: 'Multipart upload, 16 MiB parts, c=4' },
+  { key: 'list-seed', label: '(list bucket seeding, tiny PUTs c=64)' },
+];
+
+function num(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ms(n: number): string {
+  return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0);
+}
+
+export function cell(m: Measurement | undefined): string {
+  if (!m) return '—';
+  switch (m.unit) {
+    case 'MB/s':
+      return `${num(m.value)} MB/s`;
+    case 'ops/s':
+      return `${num(m.value)}/s · p50 ${ms(m.p50Ms)} · p99 ${ms(m.p99Ms)} ms`;
+    case 'keys/s':
+      return `${num(m.value)}/s`;
+    case 'ms':
+      return `p50 ${ms(m.p50Ms)} · p99 ${ms(m.p99Ms)} ms${m.note ? ` (${m.ops} pages)` : ''}`;
+  }
+}
+
+function ratio(a: Measurement | undefined, b: Measurement | undefined): string {
+  if (!a || !b || !b.value || !Number.isFinite(a.value) || !Number.isFinite(b.value)) return '—';
+  return `${(a.value / b.value).toFixed(2)}×`;
+}
+
+/** The best peer's measurement for a row (highest throughput, or lowest latency). */
+export function bestPeer(targets: TargetReport[], key: string): { name: string; m: Measurement } | undefined {
+  let best: { name: string; m: Measurement } | undefined;
+  for (const t of targets) {
+    if (t.role !== 'peer') continue;
+    const m = t.results[key];
+    if (!m || !Number.isFinite(m.value)) continue;
+    if (!best || (m.higherIsBetter ? m.value > best.m.value : m.value < best.m.value)) best = { name: t.name, m };
+  }
+  return best;
+}
+
+export function ratios(targets: TargetReport[]): Record<string, Record<string, { vsLimit: number | null; vsBestPeer: number | null; bestPeer: string | null }>> {
+  const limit = targets.find((t) => t.name === 'limit');
+  const out: ReturnType<typeof ratios> = {};
+  for (const t of targets.filter((x) => x.role === 'anvil')) {
+    out[t.name] = {};
+    for (const { key } of ROWS) {
+      const m = t.results[key];
+      if (!m) continue;
+      const l = limit?.results[key];
+      const p = bestPeer(targets, key);
+      out[t.name][key] = {
+        vsLimit: l && l.value ? m.value / l.value : null,
+        vsBestPeer: p && p.m.value ? m.value / p.m.value : null,
+        bestPeer: p?.name ?? null,
+      };
+    }
+  }
+  return out;
+}
+
+export function markdownTable(targets: TargetReport[]): string {
+  const anvils = targets.filter((t) => t.role === 'anvil');
+  const limit = targets.find((t) => t.name === 'limit');
+  const others = targets.filter((t) => t.role !== 'anvil');
+  const head = ['Workload', ...anvils.map((t) => t.name), ...others.map((t) => t.name)];
+  for (const a of anvils) head.push(`${a.name} / limit`);
+  for (const a of anvils) head.push(`${a.name} / best peer`);
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  for (const { key, label } of ROWS) {
+    if (!targets.some((t) => t.results[key])) continue;
+    const row = [label, ...anvils.map((t) => cell(t.results[key])), ...others.map((t) => cell(t.results[key]))];
+    for (const a of anvils) row.push(ratio(a.results[key], limit?.results[key]));
+    for (const a of anvils) row.push(ratio(a.results[key], bestPeer(targets, key)?.m));
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Client and server CPU as a percentage of one core over each run's wall time. */
+export function cpuTable(targets: TargetReport[]): string {
+  const withServer = targets;
+  const head = ['Workload', ...withServer.map((t) => t.name)];
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  for (const { key, label } of ROWS) {
+    if (!withServer.some((t) => t.results[key])) continue;
+    const row = [label];
+    for (const t of withServer) {
+      const m = t.results[key];
+      if (!m) {
+        row.push('—');
+        continue;
+      }
+      const c = `${((100 * m.clientCpuS) / m.seconds).toFixed(0)}%`;
+      const s = m.serverCpuS === null ? '—' : `${((100 * m.serverCpuS) / m.seconds).toFixed(0)}%`;
+      row.push(`${c} / ${s}`);
+    }
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}

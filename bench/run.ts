@@ -1,0 +1,342 @@
+/**
+ * `npm run bench [-- --quick] [--targets a,b] [--only phases] [--cpu-prof DIR] [--out FILE]`
+ *
+ * Starts each server under test in its own child process, loads it over
+ * loopback from this process (undici keep-alive pools, SigV4 signed once per
+ * request with UNSIGNED-PAYLOAD), and prints a Markdown table plus JSON.
+ *
+ * Targets: raw (fsynced file writes, no HTTP), limit (bench/limit-server.ts),
+ * anvil-sqlite, anvil-postgres, s3rver (npm peer).
+ * Phases: large, small, small-put (4 KiB PUTs only), list, mpu.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { S3Http, type Credentials } from './lib/client.js';
+import { plans, type Plan } from './lib/plan.js';
+import { startBenchPostgres, type BenchPostgres } from './lib/postgres.js';
+import { freePort, spawnServer, type Child } from './lib/procs.js';
+import { cpuTable, markdownTable, ratios, type TargetReport } from './lib/report.js';
+import { largeObjects, listing, multipart, smallObjects, type Results, type WorkloadTarget } from './lib/workloads.js';
+import { formatProfile } from './prof-summary.js';
+
+const execFileAsync = promisify(execFile);
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const repoDir = path.dirname(benchDir);
+const ALL_TARGETS = ['raw', 'limit', 'anvil-sqlite', 'anvil-postgres', 's3rver'];
+const ALL_PHASES = ['large', 'small', 'list', 'mpu'];
+const ROOT: Credentials = { accessKeyId: 'AKIAANVILBENCHROOT00', secretAccessKey: 'bench-root-secret-0123456789abcdefghijkl' };
+
+function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: string[]; cpuProf?: string; out: string; keep: boolean } {
+  let quick = false;
+  let targets = ALL_TARGETS;
+  let phases = ALL_PHASES;
+  let cpuProf: string | undefined;
+  let out: string | undefined;
+  let keep = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') quick = true;
+    else if (a === '--full') quick = false;
+    else if (a === '--targets') targets = val().split(',');
+    else if (a === '--only') phases = val().split(',');
+    else if (a === '--cpu-prof') cpuProf = path.resolve(val());
+    else if (a === '--out') out = path.resolve(val());
+    else if (a === '--keep') keep = true;
+    else if (a === '--help' || a === '-h') {
+      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t} (have ${ALL_TARGETS.join(', ')})`);
+  const partial = targets !== ALL_TARGETS || phases !== ALL_PHASES || cpuProf !== undefined;
+  return {
+    plan: plans[quick ? 'quick' : 'full'],
+    targets,
+    phases,
+    cpuProf,
+    out: out ?? path.join(benchDir, 'results', partial ? 'partial.json' : 'latest.json'),
+    keep,
+  };
+}
+
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+const loadAtStart = os.loadavg().map((x) => Number(x.toFixed(2)));
+
+function machine(): Record<string, unknown> {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memGiB: Math.round(os.totalmem() / 1024 ** 3),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+    loadAvgAtStart: loadAtStart,
+    loadAvgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))),
+  };
+}
+
+interface RunningTarget {
+  report: TargetReport;
+  endpoint: string;
+  creds: Credentials;
+  serverPids: number[];
+  supportsList: boolean;
+  supportsMpu: boolean;
+  /** Recent server output (for error reports). */
+  tail(): string;
+  stop(): Promise<void>;
+}
+
+async function startTsServer(script: string, dataDir: string, nodeFlags: string[] = []): Promise<Child> {
+  const port = await freePort();
+  return spawnServer(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', path.join(benchDir, script), String(port), dataDir],
+    { ...process.env },
+    /READY \d+/,
+  );
+}
+
+async function startAnvil(
+  name: string,
+  dataDir: string,
+  databaseUrl: string,
+  cpuProf: string | undefined,
+): Promise<{ child: Child; endpoint: string }> {
+  const port = await freePort();
+  const args = [
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []),
+    path.join(repoDir, 'bin', 'anvil.js'),
+    'server',
+  ];
+  const child = await spawnServer(
+    process.execPath,
+    args,
+    {
+      ...process.env,
+      ANVIL_LISTEN: `127.0.0.1:${port}`,
+      ANVIL_DATA_DIR: dataDir,
+      ANVIL_DATABASE_URL: databaseUrl,
+      ANVIL_ROOT_ACCESS_KEY: ROOT.accessKeyId,
+      ANVIL_ROOT_SECRET_KEY: ROOT.secretAccessKey,
+      ANVIL_LOG_LEVEL: 'warn',
+    },
+    /Anvil listening on/,
+  );
+  return { child, endpoint: `http://127.0.0.1:${port}` };
+}
+
+async function runRawDisk(plan: Plan, phases: string[], dir: string): Promise<Results> {
+  const wanted = phases.map((p) => (p === 'small-put' ? 'small' : p)).filter((p) => p !== 'list');
+  if (wanted.length === 0) return {};
+  const { stdout, stderr } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', path.join(benchDir, 'raw-disk.ts'), plan.name, dir, wanted.join(',')],
+    { maxBuffer: 16 * 1024 * 1024, timeout: 20 * 60_000 },
+  );
+  process.stderr.write(stderr);
+  const last = stdout.trim().split('\n').pop() ?? '{}';
+  return JSON.parse(last) as Results;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const { plan } = opts;
+  const started = Date.now();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-bench-'));
+  if (opts.cpuProf) fs.mkdirSync(opts.cpuProf, { recursive: true });
+  if (loadAtStart[0] > 0.5) log(`warning: load average is ${loadAtStart.join(' ')} before the bench starts; other work on this machine will skew the numbers`);
+  log(`anvil bench (${plan.name}) — targets ${opts.targets.join(', ')}; phases ${opts.phases.join(', ')}; scratch ${work}`);
+  const reports: TargetReport[] = [];
+  let pg: BenchPostgres | null = null;
+  const profStart = Date.now();
+
+  const cleanup = async (): Promise<void> => {
+    await pg?.stop().catch(() => undefined);
+    if (!opts.keep) fs.rmSync(work, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    for (const name of opts.targets) {
+      const dataDir = path.join(work, name);
+      fs.mkdirSync(dataDir, { recursive: true });
+      const t0 = Date.now();
+      log(`\n== ${name}`);
+      if (name === 'raw') {
+        const report: TargetReport = { name: 'raw disk', role: 'limit', description: 'fsynced file writes / file reads, no HTTP', results: {}, errors: [] };
+        try {
+          report.results = await runRawDisk(plan, opts.phases, dataDir);
+        } catch (err) {
+          report.errors.push(String(err));
+          log(`  raw disk failed: ${String(err)}`);
+        }
+        reports.push(report);
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        continue;
+      }
+      let target: RunningTarget;
+      try {
+        target = await startTarget(name, dataDir, opts.cpuProf, async () => {
+          pg ??= await startBenchPostgres(log);
+          return pg;
+        });
+      } catch (err) {
+        log(`  could not start ${name}: ${String(err)}`);
+        reports.push({ name, role: name.startsWith('anvil') ? 'anvil' : name === 'limit' ? 'limit' : 'peer', description: 'did not start', results: {}, errors: [String(err)] });
+        continue;
+      }
+      const http = new S3Http(target.endpoint, target.creds);
+      const wt: WorkloadTarget = { http, serverPids: target.serverPids, supportsList: target.supportsList, log };
+      const results = target.report.results;
+      const phase = async (p: string, fn: () => Promise<void>): Promise<void> => {
+        if (!opts.phases.includes(p)) return;
+        try {
+          await fn();
+        } catch (err) {
+          const out = target.tail().trim().split('\n').slice(-6).join('\n    ');
+          const msg = `${p}: ${err instanceof Error ? err.message : String(err)}${out ? `\n    server output: ${out}` : ''}`;
+          target.report.errors.push(msg);
+          log(`  ${name} ${msg}`);
+        }
+      };
+      await phase('large', () => largeObjects(wt, plan, results));
+      await phase('small', () => smallObjects(wt, plan, results));
+      await phase('small-put', () => smallObjects(wt, plan, results, 'put'));
+      await phase('list', () => listing(wt, plan, results));
+      if (target.supportsMpu) await phase('mpu', () => multipart(wt, plan, results));
+      await http.close();
+      await target.stop();
+      reports.push(target.report);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      log(`  (${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const elapsed = (Date.now() - started) / 1000;
+  const table = markdownTable(reports);
+  const cpu = cpuTable(reports);
+  const result = {
+    date: new Date().toISOString(),
+    plan,
+    command: `npm run bench --${plan.name === 'quick' ? ' -- --quick' : ''}${process.argv.slice(2).filter((a) => a !== '--quick').length ? ' …' : ''}`,
+    elapsedS: elapsed,
+    machine: machine(),
+    postgres: pg ? (pg as BenchPostgres).source : null,
+    targets: reports,
+    ratios: ratios(reports),
+    markdown: table,
+    cpuMarkdown: cpu,
+  };
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, JSON.stringify(result, null, 2));
+  const m = result.machine;
+  console.log(
+    `\n### Anvil bench (${plan.name}) — ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.kernel}, Node ${m.node}; ${elapsed.toFixed(0)} s; load avg ${loadAtStart[0]} → ${(m.loadAvgAtEnd as number[])[0]}\n`,
+  );
+  console.log(table);
+  console.log(
+    '\nRatios divide the Anvil figure by the limit server\'s / the best peer\'s: for MB/s and ops/s above 1× is better; for list latency (p99) below 1× is better. "raw disk" is open+write+fsync+close with no HTTP (its GETs are page-cache file reads).',
+  );
+  console.log('\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server):\n');
+  console.log(cpu);
+  for (const r of reports) for (const e of r.errors) console.log(`\n- ${r.name}: ${e}`);
+  console.log(`\nJSON: ${path.relative(process.cwd(), opts.out)}`);
+
+  if (opts.cpuProf) {
+    const files = fs
+      .readdirSync(opts.cpuProf)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => path.join(opts.cpuProf!, f))
+      .filter((f) => fs.statSync(f).mtimeMs >= profStart);
+    for (const f of files) console.log(`\n${formatProfile(f, 25)}`);
+  }
+}
+
+async function startTarget(
+  name: string,
+  dataDir: string,
+  cpuProf: string | undefined,
+  getPg: () => Promise<BenchPostgres | null>,
+): Promise<RunningTarget> {
+  switch (name) {
+    case 'limit': {
+      const child = await startTsServer('limit-server.ts', dataDir);
+      const port = /READY (\d+)/.exec(child.tail())![1];
+      return {
+        report: { name: 'limit', role: 'limit', description: 'bare node:http: stream to temp file, fsync, rename, fsync dir; GET streams the file', results: {}, errors: [] },
+        endpoint: `http://127.0.0.1:${port}`,
+        creds: ROOT,
+        serverPids: [child.pid],
+        supportsList: false,
+        supportsMpu: true,
+        tail: child.tail,
+        stop: child.stop,
+      };
+    }
+    case 's3rver': {
+      // s3rver makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only has in its legacy provider.
+      const child = await startTsServer('s3rver-server.ts', dataDir, ['--openssl-legacy-provider']);
+      const port = /READY (\d+)/.exec(child.tail())![1];
+      return {
+        report: { name: 's3rver', role: 'peer', description: 's3rver 3.x from npm (filesystem store, no fsync)', results: {}, errors: [] },
+        endpoint: `http://127.0.0.1:${port}`,
+        creds: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        serverPids: [child.pid],
+        supportsList: true,
+        supportsMpu: true,
+        tail: child.tail,
+        stop: child.stop,
+      };
+    }
+    case 'anvil-sqlite': {
+      const { child, endpoint } = await startAnvil(name, dataDir, `sqlite:${path.join(dataDir, 'anvil.db')}`, cpuProf);
+      return {
+        report: { name, role: 'anvil', description: 'Anvil, SQLite (WAL, synchronous=FULL)', results: {}, errors: [] },
+        endpoint,
+        creds: ROOT,
+        serverPids: [child.pid],
+        supportsList: true,
+        supportsMpu: true,
+        tail: child.tail,
+        stop: child.stop,
+      };
+    }
+    case 'anvil-postgres': {
+      const pg = await getPg();
+      if (!pg) throw new Error('no PostgreSQL: set ANVIL_BENCH_DATABASE_URL or install the postgresql package');
+      const { child, endpoint } = await startAnvil(name, dataDir, pg.url, cpuProf);
+      return {
+        report: { name, role: 'anvil', description: `Anvil, PostgreSQL (${pg.source})`, results: {}, errors: [] },
+        endpoint,
+        creds: ROOT,
+        serverPids: pg.postmasterPid ? [child.pid, pg.postmasterPid] : [child.pid],
+        supportsList: true,
+        supportsMpu: true,
+        tail: child.tail,
+        stop: child.stop,
+      };
+    }
+    default:
+      throw new Error(`unknown target ${name}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
