@@ -23,6 +23,9 @@ import { BlobStore } from './storage/blob-store.js';
 import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './work/cleanup.js';
 import { reconcile, type ReconcileReport } from './work/reconcile.js';
 import { startWorker } from './work/worker.js';
+import { TaskQueue, TaskRunner } from './work/tasks.js';
+import { Scrubber } from './work/scrub.js';
+import { asLeader } from './work/leader.js';
 import crypto from 'node:crypto';
 
 export interface RootCredentials {
@@ -129,14 +132,13 @@ export async function startAnvil(
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
   const nodeId = loadOrCreateNodeId(config.dataDir);
-  const ctx = { meta, blobs, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
+  const ctx = { meta, blobs, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, verifyReads: config.verifyReads } as CoreContext;
   ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
   const reconciled = await reconcile(ctx, log);
   const { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles, cleanupProcessed } = reconciled;
   if (deadIntents || stagedFilesRemoved || orphanFilesRemoved || missingFiles.length || cleanupProcessed) {
     log.info({ deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles: missingFiles.length, cleanupProcessed }, 'startup reconciliation');
   }
-  const worker = startWorker(log, opts.workerIntervalMs ?? 5000, [{ name: 'cleanup', run: () => ctx.cleanup.runDue() }]);
   const objects = new ObjectService(ctx);
   const services: Services = {
     tenants,
@@ -145,6 +147,34 @@ export async function startAnvil(
     listing: new ListingService(ctx),
     multipart: new MultipartService(ctx, objects),
   };
+  const owner = `${nodeId}:${process.pid}`;
+  const tasks = new TaskQueue(meta, owner);
+  const runner = new TaskRunner(tasks, log).register('delete-bucket', async (payload: { bucket: string }) => {
+    const bucket = await services.buckets.get(payload.bucket);
+    if (bucket) await services.buckets.purge(bucket, objects);
+  });
+  const scrubber = new Scrubber(ctx, log);
+  const intervalMs = opts.workerIntervalMs ?? 2000;
+  const worker = startWorker(log, intervalMs, [
+    { name: 'cleanup', run: () => ctx.cleanup.runDue() },
+    { name: 'tasks', run: () => runner.runDue() },
+    {
+      name: 'expire-uploads',
+      run: () =>
+        asLeader(meta, 'anvil:expire-uploads', async () => {
+          await services.multipart.abortOlderThan(Date.now() - config.multipartMaxAgeHours * 3600_000);
+        }),
+    },
+    {
+      name: 'scrub',
+      run: async () => {
+        if (config.scrubBytesPerSecond <= 0) return;
+        await asLeader(meta, 'anvil:scrub', async () => {
+          await scrubber.runSlice((config.scrubBytesPerSecond * intervalMs) / 1000);
+        });
+      },
+    },
+  ]);
   const server = createS3Server(config, services, log);
   const { host, port } = splitListen(config.listen);
   await new Promise<void>((resolve, reject) => {
@@ -162,6 +192,7 @@ export async function startAnvil(
     reconciled,
     meta,
     async close() {
+      runner.stop();
       await worker.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -11,10 +11,17 @@ import { overridesFrom, serverFlags } from './flags.js';
 import type { CoreContext } from '../core/context.js';
 import { BlobStore } from '../storage/blob-store.js';
 import { CleanupQueue } from '../work/cleanup.js';
+import { TaskQueue } from '../work/tasks.js';
+import { Scrubber } from '../work/scrub.js';
+import { BucketService } from '../core/buckets.js';
+import type { TaskStatus } from '../meta/schema.js';
 
 interface AdminContext {
   tenants: TenantService;
   cleanup: CleanupQueue;
+  tasks: TaskQueue;
+  buckets: BucketService;
+  scrubber: Scrubber;
 }
 type AdminAction = (tenants: TenantService, json: boolean, ...args: any[]) => Promise<void>;
 
@@ -29,11 +36,18 @@ function withAdmin(action: (admin: AdminContext, json: boolean, ...args: any[]) 
     const config = loadConfig(overridesFrom(opts));
     const { meta, tenants } = await openControlPlane(config);
     // The queue only needs the databases and the blob folder; no server is started.
-    const ctx = { meta, blobs: new BlobStore(config.dataDir) } as CoreContext;
+    const ctx = { meta, blobs: new BlobStore(config.dataDir), region: config.region, maxObjectSize: config.maxObjectSize } as CoreContext;
     const cleanup = new CleanupQueue(ctx, `admin:${process.pid}`);
     ctx.cleanup = cleanup;
+    const admin: AdminContext = {
+      tenants,
+      cleanup,
+      tasks: new TaskQueue(meta, `admin:${process.pid}`),
+      buckets: new BucketService(ctx),
+      scrubber: new Scrubber(ctx),
+    };
     try {
-      await action({ tenants, cleanup }, Boolean(opts.json), ...args.slice(0, -1));
+      await action(admin, Boolean(opts.json), ...args.slice(0, -1));
     } finally {
       await meta.close();
     }
@@ -72,6 +86,69 @@ export function registerAdminCommands(program: Command): void {
       withControlPlane(async (tenants, json) => {
         const list = await tenants.listTenants();
         print(json, list, list.map((t) => `${t.name}\t${t.id}\t${t.canonicalId}`).join('\n'));
+      }),
+    );
+
+  const bucket = admin.command('bucket').description('buckets');
+  bucket
+    .command('delete <name>')
+    .description('delete a bucket; with --force, a background task deletes everything in it first')
+    .option('--force', 'delete the contents too (asynchronously, by the running server)')
+    .action(
+      withAdmin(async ({ buckets, tasks }, json, name: string, opts: { force?: boolean }) => {
+        const b = await buckets.get(name);
+        if (!b) throw new Error(`no bucket named ${name}`);
+        if (opts.force) {
+          const id = await tasks.enqueue('delete-bucket', { bucket: name }, { priority: 50 });
+          print(json, { task: id, bucket: name }, `task ${id} will delete bucket ${name} and its contents (see: anvil admin tasks list)`);
+          return;
+        }
+        await buckets.delete(b);
+        print(json, { deleted: name }, `deleted bucket ${name}`);
+      }),
+    );
+
+  const tasks = admin.command('tasks').description('the durable background task queue');
+  tasks
+    .command('list')
+    .option('--status <status>', 'pending, running, done, failed or cancelled')
+    .action(
+      withAdmin(async ({ tasks }, json, opts: { status?: TaskStatus }) => {
+        const rows = await tasks.list(opts.status);
+        print(
+          json,
+          rows.map((t) => ({ ...t, payload: JSON.parse(t.payload) })),
+          rows.map((t) => `${t.id}\t${t.type}\t${t.status}\tattempts=${t.attempts}/${t.max_attempts}\t${t.payload}\t${t.last_error ?? ''}`).join('\n') || '(none)',
+        );
+      }),
+    );
+  tasks
+    .command('retry <id>')
+    .description('run a failed or cancelled task again')
+    .action(
+      withAdmin(async ({ tasks }, json, id: string) => {
+        if (!(await tasks.retry(Number(id)))) throw new Error(`task ${id} is not failed or cancelled`);
+        print(json, { retried: Number(id) }, `task ${id} queued again`);
+      }),
+    );
+  tasks
+    .command('cancel <id>')
+    .description('cancel a task that has not finished')
+    .action(
+      withAdmin(async ({ tasks }, json, id: string) => {
+        if (!(await tasks.cancel(Number(id)))) throw new Error(`task ${id} has already finished`);
+        print(json, { cancelled: Number(id) }, `task ${id} cancelled`);
+      }),
+    );
+
+  admin
+    .command('scrub')
+    .description('integrity scrub results')
+    .command('status')
+    .action(
+      withAdmin(async ({ scrubber }, json) => {
+        const s = await scrubber.status();
+        print(json, s, `${s.verified}/${s.blobs} blobs verified, ${s.corrupt.length} corrupt${s.corrupt.map((c) => `\n  ${c.tenantId}/${c.hash}.${c.fileId}`).join('')}`);
       }),
     );
 

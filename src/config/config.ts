@@ -21,6 +21,12 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Largest single PUT body in bytes (S3: 5 GiB). */
   maxObjectSize: z.number().int().positive(),
+  /** Verify BLAKE3 of whole blobs on every read, failing the read rather than serving wrong bytes. */
+  verifyReads: z.boolean(),
+  /** Bytes per second the integrity scrub re-hashes (0 turns scrubbing off). */
+  scrubBytesPerSecond: z.number().int().nonnegative(),
+  /** Incomplete multipart uploads older than this are aborted (hours). */
+  multipartMaxAgeHours: z.number().positive(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -37,6 +43,9 @@ const settings: Array<{ key: keyof Config; env: string; file: string }> = [
   { key: 'masterKey', env: 'ANVIL_MASTER_KEY', file: 'master_key' },
   { key: 'logLevel', env: 'ANVIL_LOG_LEVEL', file: 'log_level' },
   { key: 'maxObjectSize', env: 'ANVIL_MAX_OBJECT_SIZE', file: 'max_object_size' },
+  { key: 'verifyReads', env: 'ANVIL_VERIFY_READS', file: 'verify_reads' },
+  { key: 'scrubBytesPerSecond', env: 'ANVIL_SCRUB_BYTES_PER_SECOND', file: 'scrub_bytes_per_second' },
+  { key: 'multipartMaxAgeHours', env: 'ANVIL_MULTIPART_MAX_AGE_HOURS', file: 'multipart_max_age_hours' },
 ];
 
 export type ConfigOverrides = Partial<Record<keyof Config, string | number | undefined>> & { configFile?: string };
@@ -63,6 +72,9 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.domain ??= 'localhost';
   raw.logLevel ??= 'info';
   raw.maxObjectSize = Number(raw.maxObjectSize ?? 5 * 1024 ** 3);
+  raw.verifyReads = ['1', 'true', 'yes', 'on'].includes(String(raw.verifyReads ?? 'false').toLowerCase());
+  raw.scrubBytesPerSecond = Number(raw.scrubBytesPerSecond ?? 32 * 1024 * 1024);
+  raw.multipartMaxAgeHours = Number(raw.multipartMaxAgeHours ?? 7 * 24);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

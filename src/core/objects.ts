@@ -5,12 +5,13 @@
  */
 import crypto from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
 import { withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
 import { BodyDigester, type ChecksumAlgorithm, type Digests } from '../storage/digest.js';
+import { VerifyingStream } from '../storage/verify.js';
 import type { StagedFile } from '../storage/blob-store.js';
 import type { Bucket } from './buckets.js';
 import type { CoreContext } from './context.js';
@@ -449,13 +450,22 @@ export class ObjectService {
       throw err;
     }
     const blobs = this.ctx.blobs;
-    if (pieces.length === 1) return blobs.readStream(first, pieces[0].from, pieces[0].to);
+    // With verifyReads, every piece that is a whole blob is checked against its hash as it streams
+    // (range reads of part of a blob cannot be, and are served as stored).
+    const sizes = new Map(v.manifest);
+    const read = (fh: FileHandle, i: number): Readable => {
+      const p = pieces[i];
+      const stream = blobs.readStream(fh, p.from, p.to);
+      if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1) return stream;
+      return pipeline(stream, new VerifyingStream(p.hash), () => undefined);
+    };
+    if (pieces.length === 1) return read(first, 0);
     async function* concat() {
       let handle: FileHandle | undefined = first;
       try {
         for (let i = 0; i < pieces.length; i++) {
           handle ??= await open(i);
-          const stream = blobs.readStream(handle, pieces[i].from, pieces[i].to);
+          const stream = read(handle, i);
           handle = undefined; // the stream owns it now and closes it when done
           yield* stream;
         }

@@ -30,7 +30,10 @@ export class Scrubber {
     private readonly log?: Logger,
   ) {}
 
-  /** Verifies blobs until about `budgetBytes` were read; wraps around at the end. Returns bytes read. */
+  /**
+   * Verifies blobs until about `budgetBytes` were read or the end of the
+   * blobs is reached (the next slice starts over). Returns bytes read.
+   */
   async runSlice(budgetBytes: number): Promise<number> {
     const db = this.ctx.meta.regional;
     let read = 0;
@@ -40,10 +43,8 @@ export class Scrubber {
       if (c) q = q.where((eb) => eb.or([eb('tenant_id', '>', c.tenant), eb.and([eb('tenant_id', '=', c.tenant), eb('hash', '>', c.hash)])]));
       const rows = await q.execute();
       if (rows.length === 0) {
-        const wrapped = this.cursor !== undefined;
-        this.cursor = undefined;
-        if (!wrapped) return read; // nothing to scrub at all
-        continue;
+        this.cursor = undefined; // a full pass is done; the next slice starts a new one
+        return read;
       }
       for (const row of rows) {
         this.cursor = { tenant: row.tenant_id, hash: row.hash };
