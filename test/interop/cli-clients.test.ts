@@ -85,13 +85,16 @@ describeEachEngine('interop: aws CLI and rclone', (engine) => {
     expect(buckets.stdout).not.toContain('awscli');
   });
 
-  it.skipIf(!haveTools)('rclone: mkdir, copy up and down, lsjson, check, delete, rmdir with a 100 MiB file', async () => {
+  it.skipIf(!haveTools)('rclone: multipart up, multi-thread down, lsjson, check, sync, moveto, delete, purge with a 100 MiB file', async () => {
     await rclone('mkdir', 'anvil:rclone');
-    await rclone('copyto', bigFile, 'anvil:rclone/data/big.bin');
+    // Multipart upload (16 MiB chunks) instead of rclone's default single PUT below 200 MiB.
+    await rclone('copyto', '--s3-upload-cutoff', '16M', '--s3-chunk-size', '16M', bigFile, 'anvil:rclone/data/big.bin');
+    const etag = await t.anvil.services.objects.head((await t.anvil.services.buckets.get('rclone'))!, 'data/big.bin');
+    expect(etag.partSizes.length).toBe(7);
     const listing = JSON.parse((await rclone('lsjson', '-R', 'anvil:rclone')).stdout) as Array<{ Path: string; Size: number; IsDir: boolean }>;
     expect(listing.filter((e) => !e.IsDir).map((e) => [e.Path, e.Size])).toEqual([['data/big.bin', 104857600]]);
     const down = path.join(work, 'rclone-down.bin');
-    await rclone('copyto', 'anvil:rclone/data/big.bin', down);
+    await rclone('copyto', '--multi-thread-cutoff', '10M', '--multi-thread-streams', '4', 'anvil:rclone/data/big.bin', down);
     expect(sha256File(down)).toBe(sha256File(bigFile));
     const src = path.join(work, 'tree');
     fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
@@ -99,6 +102,18 @@ describeEachEngine('interop: aws CLI and rclone', (engine) => {
     fs.writeFileSync(path.join(src, 'sub', 'b.txt'), 'beta');
     await rclone('copy', src, 'anvil:rclone/tree');
     await rclone('check', src, 'anvil:rclone/tree');
+    // sync: a changed file, a new one and a removed one all reach the bucket.
+    fs.writeFileSync(path.join(src, 'a.txt'), 'alpha, changed');
+    fs.writeFileSync(path.join(src, 'c.txt'), 'gamma');
+    fs.rmSync(path.join(src, 'sub', 'b.txt'));
+    await rclone('sync', src, 'anvil:rclone/tree');
+    await rclone('check', src, 'anvil:rclone/tree');
+    const synced = JSON.parse((await rclone('lsjson', '-R', '--files-only', 'anvil:rclone/tree')).stdout) as Array<{ Path: string }>;
+    expect(synced.map((e) => e.Path).sort()).toEqual(['a.txt', 'c.txt']);
+    await rclone('moveto', 'anvil:rclone/tree/c.txt', 'anvil:rclone/moved/c.txt');
+    const moved = JSON.parse((await rclone('lsjson', '-R', '--files-only', 'anvil:rclone')).stdout) as Array<{ Path: string }>;
+    expect(moved.map((e) => e.Path).sort()).toEqual(['data/big.bin', 'moved/c.txt', 'tree/a.txt']);
+    await rclone('purge', 'anvil:rclone/moved');
     await rclone('delete', 'anvil:rclone');
     const empty = JSON.parse((await rclone('lsjson', '-R', 'anvil:rclone')).stdout) as Array<{ IsDir: boolean }>;
     expect(empty.filter((e) => !e.IsDir)).toEqual([]);
