@@ -12,6 +12,7 @@ import { withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
 import { BodyDigester, type ChecksumAlgorithm, type Digests } from '../storage/digest.js';
 import { VerifyingStream } from '../storage/verify.js';
+import { blobRowNaming } from '../meta/regional/blob-rows.js';
 import type { StagedFile } from '../storage/blob-store.js';
 import type { Bucket } from './buckets.js';
 import type { CoreContext } from './context.js';
@@ -199,14 +200,7 @@ export class ObjectService {
     try {
       if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
       if (blob.kind === 'new') {
-        const owner = await this.ctx.meta.regional
-          .selectFrom('blobs')
-          .select('file_id')
-          .where('tenant_id', '=', blob.tenantId)
-          .where('hash', '=', blob.hash)
-          .where('file_id', '=', blob.fileId)
-          .executeTakeFirst();
-        if (!owner) await this.ctx.blobs.remove(blob.tenantId, blob.hash, blob.fileId);
+        if (!(await blobRowNaming(this.ctx.meta.regional, blob.tenantId, blob.hash, blob.fileId))) await this.ctx.blobs.remove(blob.tenantId, blob.hash, blob.fileId);
       }
       await this.dropIntent(staged.id);
     } catch {

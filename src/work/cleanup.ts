@@ -15,6 +15,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import { withTransaction } from '../meta/engine.js';
 import type { CleanupQueueTable, RegionalSchema } from '../meta/schema.js';
 import type { CoreContext } from '../core/context.js';
+import { blobRowNaming } from '../meta/regional/blob-rows.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
 export type CleanupEntry = Selectable<CleanupQueueTable>;
@@ -92,13 +93,7 @@ export class CleanupQueue {
         .executeTakeFirst();
       let remove = Number(deleted.numDeletedRows) > 0;
       if (!remove) {
-        const row = await db
-          .selectFrom('blobs')
-          .select('ref_count')
-          .where('tenant_id', '=', entry.tenant_id)
-          .where('hash', '=', entry.hash)
-          .where('file_id', '=', entry.file_id)
-          .executeTakeFirst();
+        const row = await blobRowNaming(db, entry.tenant_id, entry.hash, entry.file_id);
         // No row: an earlier attempt deleted it and then failed to unlink; finish that.
         remove = !row;
       }

@@ -12,6 +12,7 @@
 import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
+import { blobRowNaming } from '../meta/regional/blob-rows.js';
 
 export interface ReconcileReport {
   deadIntents: number;
@@ -34,14 +35,7 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
   );
   for await (const file of ctx.blobs.listFiles()) {
     if (othersLive.has(file.fileId)) continue;
-    const row = await db
-      .selectFrom('blobs')
-      .select('file_id')
-      .where('tenant_id', '=', file.tenantId)
-      .where('hash', '=', file.hash)
-      .where('file_id', '=', file.fileId)
-      .executeTakeFirst();
-    if (row) continue;
+    if (await blobRowNaming(db, file.tenantId, file.hash, file.fileId)) continue;
     await fsp.rm(file.path, { force: true });
     report.orphanFilesRemoved++;
   }

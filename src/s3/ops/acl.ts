@@ -8,10 +8,10 @@ import { header, type S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { requireBucket } from './access.js';
+import { ownerOf } from './list-params.js';
 
 async function sendOwnerAcl(r: S3Request, tenantId: string): Promise<void> {
-  const t = await r.services.tenants.getTenantById(tenantId);
-  const owner = { ID: t?.canonicalId ?? '', DisplayName: t?.displayName ?? '' };
+  const owner = await ownerOf(r, tenantId);
   sendXml(r, 200, 'AccessControlPolicy', {
     Owner: owner,
     AccessControlList: {

@@ -5,13 +5,13 @@ import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket, requireTenant } from './access.js';
+import { ownerOf } from './list-params.js';
 
 export async function listBuckets(r: S3Request): Promise<void> {
   const tenantId = requireTenant(r);
-  const tenant = await r.services.tenants.getTenantById(tenantId);
   const buckets = await r.services.buckets.listForTenant(tenantId);
   sendXml(r, 200, 'ListAllMyBucketsResult', {
-    Owner: { ID: tenant?.canonicalId ?? '', DisplayName: tenant?.displayName ?? '' },
+    Owner: await ownerOf(r, tenantId),
     Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: xmlDate(new Date(Number(b.created_at))), BucketRegion: b.region })) },
   });
 }

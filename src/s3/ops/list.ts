@@ -5,21 +5,7 @@ import { errors } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { xmlDate, type XmlNode } from '../xml.js';
 import { requireBucket } from './access.js';
-
-function maxKeysParam(r: S3Request): number {
-  const raw = r.addr.query.get('max-keys');
-  if (raw === null) return 1000;
-  if (!/^\d+$/.test(raw)) throw errors.invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', raw);
-  return Math.min(Number(raw), 1000);
-}
-
-function encodingType(r: S3Request): ((s: string) => string) {
-  const enc = r.addr.query.get('encoding-type');
-  if (enc === null) return (s) => s;
-  if (enc !== 'url') throw errors.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', enc);
-  // S3 URL-encodes keys like a form would, but keeps '/' readable.
-  return (s) => encodeURIComponent(s).replace(/%2F/g, '/');
-}
+import { intParam, keyEncoder, ownerOf } from './list-params.js';
 
 function contents(r: S3Request, result: ListResult, enc: (s: string) => string, owner: XmlNode | undefined): XmlNode[] {
   return result.objects.map((o) => ({
@@ -32,18 +18,13 @@ function contents(r: S3Request, result: ListResult, enc: (s: string) => string, 
   }));
 }
 
-async function ownerNode(r: S3Request, tenantId: string): Promise<XmlNode> {
-  const t = await r.services.tenants.getTenantById(tenantId);
-  return { ID: t?.canonicalId ?? '', DisplayName: t?.displayName ?? '' };
-}
-
 export async function listObjectsV2(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   const q = r.addr.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
-  const maxKeys = maxKeysParam(r);
-  const enc = encodingType(r);
+  const maxKeys = intParam(r, 'max-keys', 1000);
+  const enc = keyEncoder(r);
   const token = q.get('continuation-token');
   let after = q.get('start-after') ?? '';
   if (token !== null) {
@@ -54,7 +35,7 @@ export async function listObjectsV2(r: S3Request): Promise<void> {
     after = decoded.slice(2);
   }
   const result = await r.services.listing.list(bucket, { prefix, delimiter, after, maxKeys });
-  const owner = q.get('fetch-owner') === 'true' ? await ownerNode(r, bucket.tenant_id) : undefined;
+  const owner = q.get('fetch-owner') === 'true' ? await ownerOf(r, bucket.tenant_id) : undefined;
   sendXml(r, 200, 'ListBucketResult', {
     Name: bucket.name,
     Prefix: enc(prefix),
@@ -80,10 +61,10 @@ export async function listObjectsV1(r: S3Request): Promise<void> {
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const marker = q.get('marker') ?? '';
-  const maxKeys = maxKeysParam(r);
-  const enc = encodingType(r);
+  const maxKeys = intParam(r, 'max-keys', 1000);
+  const enc = keyEncoder(r);
   const result = await r.services.listing.list(bucket, { prefix, delimiter, after: marker, maxKeys });
-  const owner = await ownerNode(r, bucket.tenant_id);
+  const owner = await ownerOf(r, bucket.tenant_id);
   sendXml(r, 200, 'ListBucketResult', {
     Name: bucket.name,
     Prefix: enc(prefix),

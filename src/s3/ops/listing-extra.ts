@@ -4,25 +4,7 @@ import { errors } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { xmlDate, type XmlNode } from '../xml.js';
 import { requireBucket } from './access.js';
-
-function intParam(r: S3Request, name: string, fallback: number): number {
-  const raw = r.addr.query.get(name);
-  if (raw === null) return fallback;
-  if (!/^\d+$/.test(raw)) throw errors.invalidArgument(`Provided ${name} not an integer or within integer range`, name, raw);
-  return Math.min(Number(raw), 1000);
-}
-
-function encoder(r: S3Request): (s: string) => string {
-  const enc = r.addr.query.get('encoding-type');
-  if (enc === null) return (s) => s;
-  if (enc !== 'url') throw errors.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', enc);
-  return (s) => encodeURIComponent(s).replace(/%2F/g, '/');
-}
-
-async function owner(r: S3Request, tenantId: string): Promise<XmlNode> {
-  const t = await r.services.tenants.getTenantById(tenantId);
-  return { ID: t?.canonicalId ?? '', DisplayName: t?.displayName ?? '' };
-}
+import { intParam, keyEncoder, ownerOf } from './list-params.js';
 
 export async function listMultipartUploads(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
@@ -32,8 +14,8 @@ export async function listMultipartUploads(r: S3Request): Promise<void> {
   const keyMarker = q.get('key-marker') ?? '';
   const uploadIdMarker = keyMarker ? q.get('upload-id-marker') ?? '' : '';
   const maxUploads = intParam(r, 'max-uploads', 1000);
-  const enc = encoder(r);
-  const who = await owner(r, bucket.tenant_id);
+  const enc = keyEncoder(r);
+  const who = await ownerOf(r, bucket.tenant_id);
 
   const uploads: XmlNode[] = [];
   const prefixes: string[] = [];
@@ -86,10 +68,10 @@ export async function listObjectVersions(r: S3Request): Promise<void> {
   const delimiter = q.get('delimiter') ?? '';
   const keyMarker = q.get('key-marker') ?? '';
   const maxKeys = intParam(r, 'max-keys', 1000);
-  const enc = encoder(r);
+  const enc = keyEncoder(r);
   // Every object has exactly one version ("null") until versioning exists.
   const result = await r.services.listing.list(bucket, { prefix, delimiter, after: keyMarker, maxKeys });
-  const who = await owner(r, bucket.tenant_id);
+  const who = await ownerOf(r, bucket.tenant_id);
   sendXml(r, 200, 'ListVersionsResult', {
     Name: bucket.name,
     Prefix: enc(prefix),
