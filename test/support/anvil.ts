@@ -10,7 +10,7 @@ import pino from 'pino';
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { startAnvil, type Anvil } from '../../src/app.js';
+import { startAnvil, type Anvil, type StartOptions } from '../../src/app.js';
 import { createTestDatabase } from './postgres.js';
 
 export type EngineName = 'sqlite' | 'postgres';
@@ -41,7 +41,7 @@ export async function databaseUrlFor(engine: EngineName, dataDir: string): Promi
   return createTestDatabase(admin);
 }
 
-export async function startTestAnvil(engine: EngineName, overrides: Partial<Config> = {}): Promise<TestAnvil> {
+export async function startTestAnvil(engine: EngineName, overrides: Partial<Config> = {}, startOpts: StartOptions = {}): Promise<TestAnvil> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-test-'));
   const db = await databaseUrlFor(engine, dataDir);
   const config: Config = {
@@ -59,7 +59,7 @@ export async function startTestAnvil(engine: EngineName, overrides: Partial<Conf
     ...overrides,
   };
   const log = pino({ level: config.logLevel });
-  let anvil = await startAnvil(config, log);
+  let anvil = await startAnvil(config, log, startOpts);
   const clients: S3Client[] = [];
   const t: TestAnvil = {
     engine,
@@ -84,7 +84,7 @@ export async function startTestAnvil(engine: EngineName, overrides: Partial<Conf
     },
     async restart() {
       await anvil.close();
-      anvil = await startAnvil({ ...config, listen: `127.0.0.1:${new URL(t.endpoint).port}` }, log);
+      anvil = await startAnvil({ ...config, listen: `127.0.0.1:${new URL(t.endpoint).port}` }, log, startOpts);
       t.anvil = anvil;
     },
     async stop() {
