@@ -4,6 +4,7 @@
  * server. Used by `anvil server` and by the integration tests.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -25,7 +26,7 @@ import { reconcile, type ReconcileReport } from './work/reconcile.js';
 import { startWorker } from './work/worker.js';
 import { TaskQueue, TaskRunner } from './work/tasks.js';
 import { Scrubber } from './work/scrub.js';
-import { asLeader } from './work/leader.js';
+import { asLeader, tryLead } from './work/leader.js';
 import crypto from 'node:crypto';
 
 export interface RootCredentials {
@@ -107,13 +108,22 @@ async function ensureRoot(config: Config, tenants: TenantService): Promise<RootC
   return { accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey, file };
 }
 
-/** A stable id for this node's data folder, created on first start. */
-function loadOrCreateNodeId(dataDir: string): string {
-  const file = path.join(dataDir, 'node.id');
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
-  const id = crypto.randomBytes(8).toString('hex');
-  fs.writeFileSync(file, id + '\n', { mode: 0o644 });
-  return id;
+/**
+ * This node's id: whose write intents are whose. Configured (ANVIL_NODE_ID),
+ * or the host name plus an id kept in the data folder, so nodes on different
+ * hosts sharing one folder differ. It must stay the same across restarts of
+ * a node, so that its dead intents are recognised as its own.
+ */
+function nodeIdFor(config: Config): string {
+  if (config.nodeId) return config.nodeId;
+  const file = path.join(config.dataDir, 'node.id');
+  let folderId: string;
+  if (fs.existsSync(file)) folderId = fs.readFileSync(file, 'utf8').trim();
+  else {
+    folderId = crypto.randomBytes(8).toString('hex');
+    fs.writeFileSync(file, folderId + '\n', { mode: 0o644 });
+  }
+  return `${os.hostname()}:${folderId}`;
 }
 
 export interface StartOptions {
@@ -131,9 +141,16 @@ export async function startAnvil(
   const root = await ensureRoot(config, tenants);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
-  const nodeId = loadOrCreateNodeId(config.dataDir);
+  const nodeId = nodeIdFor(config);
   const ctx = { meta, blobs, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, verifyReads: config.verifyReads } as CoreContext;
   ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
+  // Two processes must never run with one node id: each would take the other's writes in
+  // progress for dead ones. The lock is held for the life of the process (PostgreSQL).
+  const nodeLock = await tryLead(meta, `anvil:node:${nodeId}`);
+  if (!nodeLock) {
+    await meta.close();
+    throw new Error(`another Anvil process is running with node id ${nodeId}; give each process sharing a data folder its own ANVIL_NODE_ID`);
+  }
   const reconciled = await reconcile(ctx, log);
   const { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles, cleanupProcessed } = reconciled;
   if (deadIntents || stagedFilesRemoved || orphanFilesRemoved || missingFiles.length || cleanupProcessed) {
@@ -149,9 +166,10 @@ export async function startAnvil(
   };
   const owner = `${nodeId}:${process.pid}`;
   const tasks = new TaskQueue(meta, owner);
-  const runner = new TaskRunner(tasks, log).register('delete-bucket', async (payload: { bucket: string }) => {
+  const runner = new TaskRunner(tasks, log).register('delete-bucket', async (payload: { bucketId: string; bucket: string }, signal) => {
+    // By id: a bucket created later under the same name must never be touched.
     const bucket = await services.buckets.get(payload.bucket);
-    if (bucket) await services.buckets.purge(bucket, objects);
+    if (bucket && bucket.id === payload.bucketId) await services.buckets.purge(bucket, objects, signal);
   });
   const scrubber = new Scrubber(ctx, log);
   const intervalMs = opts.workerIntervalMs ?? 2000;
@@ -194,6 +212,7 @@ export async function startAnvil(
     async close() {
       runner.stop();
       await worker.stop();
+      await nodeLock.release();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -99,7 +99,7 @@ export function registerAdminCommands(program: Command): void {
         const b = await buckets.get(name);
         if (!b) throw new Error(`no bucket named ${name}`);
         if (opts.force) {
-          const id = await tasks.enqueue('delete-bucket', { bucket: name }, { priority: 50 });
+          const id = await tasks.enqueue('delete-bucket', { bucketId: b.id, bucket: name }, { priority: 50 });
           print(json, { task: id, bucket: name }, `task ${id} will delete bucket ${name} and its contents (see: anvil admin tasks list)`);
           return;
         }

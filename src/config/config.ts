@@ -25,6 +25,8 @@ export const configSchema = z.object({
   verifyReads: z.boolean(),
   /** Bytes per second the integrity scrub re-hashes (0 turns scrubbing off). */
   scrubBytesPerSecond: z.number().int().nonnegative(),
+  /** Distinguishes nodes sharing one data folder (default: host name + folder id). */
+  nodeId: z.string().min(1).max(128).optional(),
   /** Incomplete multipart uploads older than this are aborted (hours). */
   multipartMaxAgeHours: z.number().positive(),
 });
@@ -44,6 +46,7 @@ const settings: Array<{ key: keyof Config; env: string; file: string }> = [
   { key: 'logLevel', env: 'ANVIL_LOG_LEVEL', file: 'log_level' },
   { key: 'maxObjectSize', env: 'ANVIL_MAX_OBJECT_SIZE', file: 'max_object_size' },
   { key: 'verifyReads', env: 'ANVIL_VERIFY_READS', file: 'verify_reads' },
+  { key: 'nodeId', env: 'ANVIL_NODE_ID', file: 'node_id' },
   { key: 'scrubBytesPerSecond', env: 'ANVIL_SCRUB_BYTES_PER_SECOND', file: 'scrub_bytes_per_second' },
   { key: 'multipartMaxAgeHours', env: 'ANVIL_MULTIPART_MAX_AGE_HOURS', file: 'multipart_max_age_hours' },
 ];

@@ -90,8 +90,9 @@ export class BucketService {
    * transaction per batch, then the uploads and the bucket itself. Safe to
    * run again after a crash: it resumes with what is left.
    */
-  async purge(bucket: Bucket, objects: { deleteMany(b: Bucket, keys: string[]): Promise<void> }): Promise<void> {
+  async purge(bucket: Bucket, objects: { deleteMany(b: Bucket, keys: string[]): Promise<void> }, signal?: AbortSignal): Promise<void> {
     for (;;) {
+      signal?.throwIfAborted();
       const keys = await this.ctx.meta.regional
         .selectFrom('object_versions')
         .select('key')

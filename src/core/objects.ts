@@ -28,6 +28,8 @@ import {
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
 
 export const MAX_KEY_BYTES = 1024;
+/** Blob files a read opens before answering (see openBody). */
+const EAGER_OPEN = 64;
 
 export interface ObjectAttributes {
   contentType: string;
@@ -152,7 +154,13 @@ export class ObjectService {
     hash: string,
     write: (trx: Trx, manifest: ManifestEntry[], refs: RefChanges) => Promise<T>,
   ): Promise<T> {
-    let blob: PreparedBlob = await prepareBlob(this.ctx, tenantId, hash, staged);
+    let blob: PreparedBlob;
+    try {
+      blob = await prepareBlob(this.ctx, tenantId, hash, staged);
+    } catch (err) {
+      await this.abandonStaged(staged).catch(() => undefined); // the intent keeps any promoted file findable
+      throw err;
+    }
     for (let attempt = 0; ; attempt++) {
       let refs = new RefChanges();
       let result: T;
@@ -432,14 +440,36 @@ export class ObjectService {
       .execute();
     const fileIds = new Map(rows.map((r) => [r.hash, r.file_id]));
     if (pieces.some((p) => !fileIds.has(p.hash))) return null;
-    const open = (i: number) => this.ctx.blobs.open(v.tenantId, pieces[i].hash, fileIds.get(pieces[i].hash)!);
+    // Any file of a given hash holds the right bytes: if the one we looked up was collected
+    // (the object was overwritten while we stream it), open whichever file holds it now.
+    const open = async (i: number): Promise<FileHandle> => {
+      const { hash } = pieces[i];
+      try {
+        return await this.ctx.blobs.open(v.tenantId, hash, fileIds.get(hash)!);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || i === 0) throw err;
+        const row = await this.ctx.meta.regional
+          .selectFrom('blobs')
+          .select('file_id')
+          .where('tenant_id', '=', v.tenantId)
+          .where('hash', '=', hash)
+          .executeTakeFirst();
+        if (!row) throw err;
+        return this.ctx.blobs.open(v.tenantId, hash, row.file_id);
+      }
+    };
     // Only the first file is opened before answering (a vanished file means the object
     // changed: the caller re-reads it); the others one at a time as the stream reaches
     // them, so an object of thousands of parts holds one descriptor, not thousands.
-    let first: FileHandle;
+    // The first EAGER_OPEN files are opened before answering: an open file stays readable even
+    // if the object is overwritten and its blob collected meanwhile (a vanished file here means
+    // it changed already: the caller re-reads the metadata). Objects of more parts open the rest
+    // as the stream reaches them, so thousands of parts never hold thousands of descriptors.
+    const opened: Array<FileHandle | undefined> = [];
     try {
-      first = await open(0);
+      for (let i = 0; i < Math.min(pieces.length, EAGER_OPEN); i++) opened.push(await open(i));
     } catch (err) {
+      await Promise.all(opened.map((h) => h?.close().catch(() => undefined)));
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
@@ -453,21 +483,23 @@ export class ObjectService {
       if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1) return stream;
       return pipeline(stream, new VerifyingStream(p.hash), () => undefined);
     };
-    if (pieces.length === 1) return read(first, 0);
+    if (pieces.length === 1) return read(opened[0]!, 0);
+    const closeUnstreamed = () => Promise.all(opened.map((h) => h?.close().catch(() => undefined)));
     async function* concat() {
-      let handle: FileHandle | undefined = first;
       try {
         for (let i = 0; i < pieces.length; i++) {
-          handle ??= await open(i);
-          const stream = read(handle, i);
-          handle = undefined; // the stream owns it now and closes it when done
-          yield* stream;
+          const handle = opened[i] ?? (await open(i));
+          opened[i] = undefined; // the stream owns it now and closes it when done
+          yield* read(handle, i);
         }
       } finally {
-        await handle?.close().catch(() => undefined);
+        await closeUnstreamed();
       }
     }
-    return Readable.from(concat(), { objectMode: false });
+    const body = Readable.from(concat(), { objectMode: false });
+    // Destroyed before the first read, the generator never runs its finally: close the files here.
+    body.once('close', () => void closeUnstreamed());
+    return body;
   }
 
   /** Deletes the latest version of key; deleting a missing key succeeds (S3 semantics). */

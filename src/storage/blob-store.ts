@@ -41,11 +41,9 @@ export class BlobStore {
     await fsp.mkdir(this.blobDir, { recursive: true });
   }
 
-  /** Removes staged files left by a previous process (they were never acknowledged). */
-  async clearStaging(): Promise<number> {
-    const names = await fsp.readdir(this.tmpDir).catch(() => [] as string[]);
-    await Promise.all(names.map((n) => fsp.rm(path.join(this.tmpDir, n), { force: true })));
-    return names.length;
+  /** Ids of the staged (temp) files present; the reconciler decides which are dead. */
+  async stagedIds(): Promise<string[]> {
+    return fsp.readdir(this.tmpDir).catch(() => [] as string[]);
   }
 
   blobPath(tenantId: string, hash: string, fileId: string): string {

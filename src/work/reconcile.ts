@@ -2,7 +2,8 @@
  * Start-up reconciliation of the blob store with the metadata, run before
  * the server accepts requests (so none of this node's writes are in flight):
  *
- * - write intents of this node are dead: their staged files are removed;
+ * - write intents of this node (this node id) are dead: their files are removed;
+ *   intents of other nodes sharing the folder are live and their files kept;
  * - blob files that no blob row names are orphans (a crash between writing
  *   a file and committing its metadata) and are removed, unless another
  *   node's live intent owns them;
@@ -13,6 +14,8 @@ import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
+
+const INTENT_MAX_AGE_MS = 24 * 3600_000;
 
 export interface ReconcileReport {
   deadIntents: number;
@@ -28,18 +31,34 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
 
   const ours = await db.selectFrom('write_intents').select('id').where('node_id', '=', ctx.nodeId).execute();
   report.deadIntents = ours.length;
-  report.stagedFilesRemoved = await ctx.blobs.clearStaging();
 
-  const othersLive = new Set(
-    (await db.selectFrom('write_intents').select('id').where('node_id', '<>', ctx.nodeId).execute()).map((r) => r.id),
-  );
+  // Each file is judged at the moment it is looked at: first by the intents (another node's
+  // write in progress owns its files), then by the rows. A commit adds the row and removes
+  // the intent in one transaction, so this order never misses a file that is in use.
+  // Another node's intent older than a day belongs to a node that died and never came back.
+  const liveSince = Date.now() - INTENT_MAX_AGE_MS;
+  const ownedByLiveWrite = async (id: string) =>
+    (await db
+      .selectFrom('write_intents')
+      .select('id')
+      .where('id', '=', id)
+      .where('node_id', '<>', ctx.nodeId)
+      .where('created_at', '>', liveSince)
+      .executeTakeFirst()) !== undefined;
+
+  for (const id of await ctx.blobs.stagedIds()) {
+    if (await ownedByLiveWrite(id)) continue;
+    await fsp.rm(ctx.blobs.tmpPath(id), { force: true });
+    report.stagedFilesRemoved++;
+  }
   for await (const file of ctx.blobs.listFiles()) {
-    if (othersLive.has(file.fileId)) continue;
+    if (await ownedByLiveWrite(file.fileId)) continue;
     if (await blobRowNaming(db, file.tenantId, file.hash, file.fileId)) continue;
     await fsp.rm(file.path, { force: true });
     report.orphanFilesRemoved++;
   }
   if (ours.length) await db.deleteFrom('write_intents').where('node_id', '=', ctx.nodeId).execute();
+  await db.deleteFrom('write_intents').where('created_at', '<=', liveSince).execute();
 
   // Rows without files: this node's folder holds every blob until remote backends exist.
   let after: { tenant_id: string; hash: string } | undefined;

@@ -13,7 +13,11 @@ import { withTransaction, type MetaDatabases } from '../meta/engine.js';
 import type { TaskStatus, TaskTable } from '../meta/schema.js';
 
 export type Task = Selectable<TaskTable>;
-export type TaskHandler = (payload: any, task: Task) => Promise<void>;
+/**
+ * A task handler. `signal` aborts when the task is cancelled, its lease is
+ * lost, or the server shuts down: long handlers check it between steps.
+ */
+export type TaskHandler = (payload: any, signal: AbortSignal, task: Task) => Promise<void>;
 
 export interface EnqueueOptions {
   priority?: number;
@@ -68,7 +72,19 @@ export class TaskQueue {
         .orderBy('next_run_at')
         .limit(limit);
       if (kind === 'postgres') q = q.forUpdate().skipLocked();
-      const ids = (await q.execute()).map((r) => r.id);
+      let ids = (await q.execute()).map((r) => r.id);
+      if (ids.length === 0) return [];
+      // A task whose runner died on every attempt (it crashed the process) must not loop forever.
+      const exhausted = await trx
+        .updateTable('tasks')
+        .set({ status: 'failed', last_error: 'gave up: the runner stopped during every attempt', lease_owner: null, lease_expires_at: null, updated_at: now })
+        .where('id', 'in', ids)
+        .where('status', '=', 'running')
+        .where((eb) => eb('attempts', '>=', eb.ref('max_attempts')))
+        .returning('id')
+        .execute();
+      const dead = new Set(exhausted.map((r) => r.id));
+      ids = ids.filter((id) => !dead.has(id));
       if (ids.length === 0) return [];
       return trx
         .updateTable('tasks')
@@ -115,15 +131,32 @@ export class TaskQueue {
       .execute();
   }
 
-  /** Gives claimed tasks back (graceful shutdown before they started). */
+  /** Gives a claimed task back (shutdown): it runs again later without using up an attempt. */
   async release(tasks: Task[]): Promise<void> {
     if (tasks.length === 0) return;
     await this.meta.global
       .updateTable('tasks')
       .set((eb) => ({ status: 'pending', attempts: eb('attempts', '-', 1), lease_owner: null, lease_expires_at: null }))
       .where('id', 'in', tasks.map((t) => t.id))
+      .where('status', '=', 'running')
       .where('lease_owner', '=', this.owner)
       .execute();
+  }
+
+  /** Extends the lease of a running task; false when it was lost (cancelled, or taken over after expiry). */
+  async renew(task: Task): Promise<boolean> {
+    const res = await this.meta.global
+      .updateTable('tasks')
+      .set({ lease_expires_at: Date.now() + this.settings.leaseMs })
+      .where('id', '=', task.id)
+      .where('status', '=', 'running')
+      .where('lease_owner', '=', this.owner)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  get leaseMs(): number {
+    return this.settings.leaseMs;
   }
 
   async list(status?: TaskStatus): Promise<Task[]> {
@@ -170,36 +203,57 @@ export class TaskRunner {
     return this;
   }
 
+  /** Claims and runs due tasks one at a time (a claimed task never waits behind another). */
   async runDue(): Promise<number> {
     let handled = 0;
     while (!this.stopping) {
-      const batch = await this.queue.claim([...this.handlers.keys()], 5);
-      if (batch.length === 0) break;
-      for (let i = 0; i < batch.length; i++) {
-        if (this.stopping) {
-          await this.queue.release(batch.slice(i));
-          return handled;
-        }
-        await this.runOne(batch[i]);
-        handled++;
-      }
+      const [task] = await this.queue.claim([...this.handlers.keys()], 1);
+      if (!task) break;
+      await this.runOne(task);
+      handled++;
     }
     return handled;
   }
 
   private async runOne(task: Task): Promise<void> {
     const handler = this.handlers.get(task.type)!;
+    const control = new AbortController();
+    this.current = control;
+    let leaseLost = false;
+    // Keep the lease while the handler runs; stop it if the task was cancelled or taken over.
+    const heartbeat = setInterval(() => {
+      this.queue.renew(task).then(
+        (held) => {
+          if (!held) {
+            leaseLost = true;
+            control.abort(new Error('task lease lost or task cancelled'));
+          }
+        },
+        () => undefined,
+      );
+    }, Math.max(10, this.queue.leaseMs / 3));
     try {
-      await handler(JSON.parse(task.payload), task);
-      await this.queue.complete(task);
+      await handler(JSON.parse(task.payload), control.signal, task);
+      if (!leaseLost) await this.queue.complete(task);
     } catch (err) {
+      if (leaseLost) return; // no longer ours to finish
+      if (this.stopping && control.signal.aborted) {
+        await this.queue.release([task]); // interrupted by shutdown: resume later
+        return;
+      }
       this.log.warn({ err, taskId: task.id, type: task.type, attempt: task.attempts }, 'task failed');
       await this.queue.fail(task, err);
+    } finally {
+      clearInterval(heartbeat);
+      this.current = undefined;
     }
   }
 
-  /** Stops claiming; the task in progress finishes, claimed ones not yet started are released. */
+  private current: AbortController | undefined;
+
+  /** Stops claiming and asks the running handler to stop; it is released to run again later. */
   stop(): void {
     this.stopping = true;
+    this.current?.abort(new Error('server shutting down'));
   }
 }

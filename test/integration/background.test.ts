@@ -88,6 +88,44 @@ describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (
     expect(await survivor.cancel(id)).toBe(true);
   });
 
+  it('stops a running task when it is cancelled, and never marks it done', async () => {
+    const queue = new TaskQueue(t.anvil.meta, 'runner-c', { backoffMs: 1, leaseMs: 60 });
+    const runner = new TaskRunner(queue, pino({ level: 'silent' }));
+    let steps = 0;
+    runner.register('long', async (_payload: unknown, signal: AbortSignal) => {
+      for (let i = 0; i < 100; i++) {
+        signal.throwIfAborted();
+        steps++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    const id = await queue.enqueue('long', {});
+    const running = runner.runDue();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await queue.cancel(id)).toBe(true);
+    await running;
+    const [task] = (await queue.list()).filter((x) => x.id === id);
+    expect(task.status).toBe('cancelled');
+    expect(steps).toBeLessThan(100);
+  });
+
+  it('gives an interrupted task back on shutdown without using up an attempt', async () => {
+    const queue = new TaskQueue(t.anvil.meta, 'runner-d', { backoffMs: 1, leaseMs: 60_000 });
+    const runner = new TaskRunner(queue, pino({ level: 'silent' }));
+    runner.register('interruptible', async (_payload: unknown, signal: AbortSignal) => {
+      await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+    const id = await queue.enqueue('interruptible', {});
+    const running = runner.runDue();
+    await new Promise((r) => setTimeout(r, 50));
+    runner.stop();
+    await running;
+    const [task] = (await queue.list()).filter((x) => x.id === id);
+    expect(task.status).toBe('pending');
+    expect(task.attempts).toBe(0);
+    await queue.cancel(id);
+  });
+
   it('scrub finds a corrupted blob, and verified reads refuse to serve it', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'scrubbed' }));
     const body = crypto.randomBytes(200_000);

@@ -71,7 +71,12 @@ export async function uploadPartCopy(r: S3Request): Promise<void> {
     const stream =
       range.end < range.start ? Readable.from([]) : await r.services.objects.openBody(version, range.start, range.end);
     if (!stream) continue; // the source changed under us: read it again
-    const part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, stream, { digest: {} });
+    let part;
+    try {
+      part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, stream, { digest: {} });
+    } finally {
+      stream.destroy(); // closes the source's files if the part was refused before reading them
+    }
     sendXml(r, 200, 'CopyPartResult', { ETag: `"${part.etag}"`, LastModified: xmlDate(new Date()) });
     return;
   }
