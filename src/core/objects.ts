@@ -118,10 +118,12 @@ export class ObjectService {
    */
   async stageBody(tenantId: string, body: AsyncIterable<Buffer>, digest: PutOptions['digest'], maxSize: number) {
     const id = crypto.randomBytes(12).toString('hex');
-    await this.ctx.meta.regional
-      .insertInto('write_intents')
-      .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
-      .execute();
+    if (this.recordsIntents) {
+      await this.ctx.meta.regional
+        .insertInto('write_intents')
+        .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
+        .execute();
+    }
     const digester = new BodyDigester(digest);
     try {
       const staged = await this.ctx.blobs.stage(body, digester, maxSize, id);
@@ -139,7 +141,17 @@ export class ObjectService {
   }
 
   private async dropIntent(id: string): Promise<void> {
-    await this.ctx.meta.regional.deleteFrom('write_intents').where('id', '=', id).execute();
+    if (this.recordsIntents) await this.ctx.meta.regional.deleteFrom('write_intents').where('id', '=', id).execute();
+  }
+
+  /**
+   * Intents tell one node's writes in progress from another's dead ones in a
+   * shared data folder (PostgreSQL clusters). On SQLite a single process owns
+   * the folder, so every file no row names at start-up is an orphan anyway,
+   * and an intent row would only add a synchronous commit to every write.
+   */
+  private get recordsIntents(): boolean {
+    return this.ctx.meta.kind === 'postgres';
   }
 
   /**
@@ -171,7 +183,7 @@ export class ObjectService {
           const out = await write(trx, manifestOf(blob), refs);
           await refs.apply(trx);
           // The write is committed with its metadata: its files are no longer in doubt.
-          await trx.deleteFrom('write_intents').where('id', '=', staged.id).execute();
+          if (this.recordsIntents) await trx.deleteFrom('write_intents').where('id', '=', staged.id).execute();
           return out;
         });
       } catch (err) {
