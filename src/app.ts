@@ -17,6 +17,7 @@ import { ObjectService } from './core/objects.js';
 import { loadOrCreateMasterKey } from './core/secrets.js';
 import { TenantService } from './core/tenants.js';
 import { createS3Server } from './http/server.js';
+import { Metrics } from './http/metrics.js';
 import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
@@ -193,7 +194,7 @@ export async function startAnvil(
       },
     },
   ]);
-  const server = createS3Server(config, services, log);
+  const server = createS3Server(config, services, log, new Metrics(meta));
   const { host, port } = splitListen(config.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -13,6 +13,7 @@ import { parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
+import type { Metrics } from './metrics.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 /** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
@@ -31,8 +32,21 @@ async function applyCors(req: http.IncomingMessage, res: http.ServerResponse, bu
   for (const [name, value] of Object.entries(corsResponseHeaders(bucket, origin, req.method ?? 'GET'))) res.setHeader(name, value);
 }
 
-export function createS3Server(config: Config, services: Services, log: Logger): http.Server {
+export function createS3Server(config: Config, services: Services, log: Logger, metrics?: Metrics): http.Server {
   const server = http.createServer((req, res) => {
+    if (metrics && req.method === 'GET' && req.url === '/-/metrics') {
+      void metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+          res.end(text);
+        },
+        (err) => {
+          log.error({ err }, 'metrics failed');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
     void handle(req, res);
   });
   // Large uploads may take long: no overall request deadline, but headers must arrive promptly.
@@ -55,6 +69,7 @@ export function createS3Server(config: Config, services: Services, log: Logger):
     // 'close' also fires for aborted requests, so every request gets its log line.
     res.once('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      metrics?.observe(stats.op, res.statusCode, ms / 1000, stats.bytesIn, stats.bytesOut);
       log.info(
         {
           reqId: requestId,

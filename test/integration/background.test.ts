@@ -152,6 +152,16 @@ describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (
     ).rejects.toThrow();
   });
 
+  it('exposes request counters and background state as Prometheus metrics', async () => {
+    const res = await fetch(`${t.endpoint}/-/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/anvil_requests_total\{op="PutObject",status="200"\} \d+/);
+    expect(text).toMatch(/anvil_blobs_corrupt 1/);
+    expect(text).toMatch(/anvil_cleanup_dead_letters 0/);
+    expect(text).toContain('anvil_request_duration_seconds_bucket');
+  });
+
   it('aborts incomplete multipart uploads older than the configured age', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'stale' }));
     const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'stale', Key: 'abandoned' }));

@@ -1,0 +1,65 @@
+/**
+ * Prometheus metrics, served at /-/metrics ("-" cannot start a bucket name,
+ * so the path never shadows a bucket in path-style addressing). Request
+ * counters and latencies are recorded as requests finish; the state of the
+ * background work (cleanup backlog, dead letters, failed tasks, corrupt
+ * blobs) is read from the database at scrape time.
+ */
+import client from 'prom-client';
+import type { MetaDatabases } from '../meta/engine.js';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly requests = new client.Counter({
+    name: 'anvil_requests_total',
+    help: 'S3 requests by operation and HTTP status',
+    labelNames: ['op', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new client.Histogram({
+    name: 'anvil_request_duration_seconds',
+    help: 'S3 request latency by operation',
+    labelNames: ['op'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: [this.registry],
+  });
+  private readonly bytes = new client.Counter({
+    name: 'anvil_bytes_total',
+    help: 'Body bytes received and sent',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(meta: MetaDatabases) {
+    const gauge = (name: string, help: string, read: () => Promise<number>) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          this.set(await read());
+        },
+      });
+    const count = async (q: Promise<{ n: number | string } | undefined>) => Number((await q)?.n ?? 0);
+    gauge('anvil_cleanup_queue_entries', 'Released blobs waiting to be removed', () =>
+      count(meta.regional.selectFrom('cleanup_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
+    );
+    gauge('anvil_cleanup_dead_letters', 'Blob removals that failed too often', () =>
+      count(meta.regional.selectFrom('cleanup_dead_letters').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
+    );
+    gauge('anvil_blobs_corrupt', 'Blobs the scrub found not matching their hash', () =>
+      count(meta.regional.selectFrom('blobs').select((eb) => eb.fn.countAll<number>().as('n')).where('corrupt', '=', 1).executeTakeFirst()),
+    );
+    gauge('anvil_tasks_failed', 'Background tasks that exhausted their attempts', () =>
+      count(meta.global.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'failed').executeTakeFirst()),
+    );
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'anvil_' });
+  }
+
+  observe(op: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
+    this.requests.inc({ op, status: String(status) });
+    this.duration.observe({ op }, seconds);
+    if (bytesIn) this.bytes.inc({ direction: 'in' }, bytesIn);
+    if (bytesOut) this.bytes.inc({ direction: 'out' }, bytesOut);
+  }
+}
