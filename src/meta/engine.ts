@@ -17,11 +17,6 @@ export type EngineKind = 'sqlite' | 'postgres';
 // we store fits a double (sizes up to 2^53), so parse them as numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-export interface SqlDatabase<S> {
-  kind: EngineKind;
-  db: Kysely<S>;
-}
-
 export interface MetaDatabases {
   kind: EngineKind;
   global: Kysely<GlobalSchema>;

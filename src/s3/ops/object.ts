@@ -127,7 +127,3 @@ export async function deleteObject(r: S3Request): Promise<void> {
   await r.services.objects.delete(bucket, r.addr.key!);
   sendEmpty(r, 204);
 }
-
-export function isS3Error(err: unknown): err is S3Error {
-  return err instanceof S3Error;
-}
