@@ -14,9 +14,9 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
 } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
+import { sdkSigner } from '../support/sdk-signer.js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 import { crc32Base64, encodeSigned, encodeUnsigned, type SignedEncodeOptions } from '../support/aws-chunked.js';
 
@@ -43,14 +43,7 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
 
   beforeAll(async () => {
     t = await startTestAnvil(engine);
-    signer = new SignatureV4({
-      service: 's3',
-      region: t.config.region,
-      credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
-      sha256: Sha256,
-      uriEscapePath: false,
-      applyChecksum: true,
-    });
+    signer = sdkSigner({ accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, t.config.region);
     host = new URL(t.endpoint).host;
     await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   });

@@ -1,6 +1,5 @@
 /** Sends a hand-made request signed with the AWS SDK's own SigV4 signer (for cases the SDK client cannot express). */
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { sdkSigner } from './sdk-signer.js';
 import { HttpRequest } from '@smithy/protocol-http';
 
 export interface Signer {
@@ -23,14 +22,7 @@ export async function signedFetch(
   const headers: Record<string, string> = { host: u.host, ...(opts.headers ?? {}) };
   if (opts.payloadHash) headers['x-amz-content-sha256'] = opts.payloadHash;
   const request = new HttpRequest({ method, protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: decodeURIComponent(u.pathname), query, headers, body });
-  const signer = new SignatureV4({
-    service: 's3',
-    region: opts.region ?? t.config?.region ?? 'us-east-1',
-    credentials: opts.creds ?? { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
-    sha256: Sha256,
-    uriEscapePath: false,
-    applyChecksum: true,
-  });
+  const signer = sdkSigner(opts.creds ?? { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, opts.region ?? t.config?.region ?? 'us-east-1');
   const signed = await signer.sign(request);
   return fetch(url, { method, headers: signed.headers as Record<string, string>, body });
 }

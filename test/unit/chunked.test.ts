@@ -12,9 +12,8 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { sdkSigner } from '../support/sdk-signer.js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { AwsChunkedDecoder, type AwsChunkedOptions } from '../../src/s3/auth/chunked.js';
 import { authenticate, type AuthContext, type ChunkSigningState } from '../../src/s3/auth/sigv4.js';
 import { S3Error } from '../../src/s3/errors.js';
@@ -187,14 +186,7 @@ describe('bodies sent by @aws-sdk/client-s3 (STREAMING-UNSIGNED-PAYLOAD-TRAILER)
 
 // --------------------------------------------------------- signed chunk bodies
 
-const signer = new SignatureV4({
-  service: 's3',
-  region: REGION,
-  sha256: Sha256,
-  uriEscapePath: false,
-  applyChecksum: true,
-  credentials: { accessKeyId: AKID, secretAccessKey: SECRET },
-});
+const signer = sdkSigner({ accessKeyId: AKID, secretAccessKey: SECRET }, REGION);
 
 const signingDate = new Date('2026-11-22T10:00:00Z');
 

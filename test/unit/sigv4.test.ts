@@ -15,9 +15,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { sdkSigner } from '../support/sdk-signer.js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { authenticate, type AuthContext, type AuthRequest } from '../../src/s3/auth/sigv4.js';
 import { S3Error } from '../../src/s3/errors.js';
 
@@ -100,14 +99,7 @@ async function capture(send: (c: S3Client) => Promise<unknown>, c = client()): P
 
 // ------------------------------------------------------------ direct signer
 
-const signer = new SignatureV4({
-  service: 's3',
-  region: REGION,
-  sha256: Sha256,
-  uriEscapePath: false,
-  applyChecksum: true,
-  credentials: { accessKeyId: AKID, secretAccessKey: SECRET },
-});
+const signer = sdkSigner({ accessKeyId: AKID, secretAccessKey: SECRET }, REGION);
 
 /** The SDK's escapeUri: encodeURIComponent plus !'()* */
 function escapeUri(s: string): string {
