@@ -234,7 +234,7 @@ export class MultipartService {
       refs = new RefChanges();
       // Lock order: bucket, then the upload row (deleting it first makes a concurrent
       // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
-      await this.objects.nextSeq(trx, bucket);
+      const seq = await this.objects.nextSeq(trx, bucket);
       const claimed = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).returning('upload_id').executeTakeFirst();
       if (!claimed) throw noSuchUpload();
       const rows = await trx.selectFrom('multipart_parts').selectAll().where('upload_id', '=', uploadId).execute();
@@ -299,6 +299,7 @@ export class MultipartService {
         manifest,
         partSizes,
         condition,
+        seq,
       });
       refs.release(bucket.tenant_id, unused);
       await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();

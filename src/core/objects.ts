@@ -157,8 +157,9 @@ export class ObjectService {
   /**
    * Makes a staged body referenced by whatever `write` records in the same
    * transaction, handling dedup, the race with garbage collection, and
-   * cleanup on failure. `write` must start by locking its bucket (nextSeq)
-   * and put its reference changes into `refs` (applied last, in order).
+   * cleanup on failure. `write` takes its row locks in the fixed order
+   * (bucket via nextSeq, then upload) and puts its reference changes into
+   * `refs`, which are applied last, in hash order.
    */
   async commitStaged<T>(
     tenantId: string,
@@ -271,9 +272,11 @@ export class ObjectService {
       manifest: ManifestEntry[];
       partSizes: number[];
       condition?: WriteCondition;
+      /** A sequence number the caller already took (and with it the bucket lock). */
+      seq?: number;
     },
   ): Promise<ObjectVersion> {
-    const seq = await this.nextSeq(trx, bucket);
+    const seq = v.seq ?? (await this.nextSeq(trx, bucket));
     const { oldSize, existed } = await this.removeLatest(trx, bucket, key, refs, (current) =>
       checkWriteCondition(key, v.condition, current),
     );
