@@ -14,7 +14,7 @@ import type { CoreContext } from './core/context.js';
 import { ListingService } from './core/listing.js';
 import { MultipartService } from './core/multipart.js';
 import { ObjectService } from './core/objects.js';
-import { loadOrCreateMasterKey } from './core/secrets.js';
+import { loadMasterKeyring } from './core/secrets.js';
 import { TenantService } from './core/tenants.js';
 import { createS3Server } from './http/server.js';
 import { Metrics } from './http/metrics.js';
@@ -58,7 +58,7 @@ export async function openControlPlane(
   log?: Logger,
 ): Promise<{ meta: MetaDatabases; tenants: TenantService }> {
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const master = loadOrCreateMasterKey(config.masterKey, config.dataDir);
+  const master = loadMasterKeyring(config.masterKey, config.previousMasterKeys, config.dataDir);
   const meta = openMetaDatabases(config.databaseUrl, {
     onIdleError: (err) => log?.warn({ err }, 'idle database connection lost'),
   });
@@ -94,7 +94,7 @@ async function ensureRoot(config: Config, tenants: TenantService): Promise<RootC
         throw new Error(`ANVIL_ROOT_ACCESS_KEY ${config.rootAccessKey} exists with a different secret or tenant`);
       }
     } else {
-      await tenants.createKey(ROOT_TENANT, { accessKeyId: config.rootAccessKey, secretAccessKey: config.rootSecretKey });
+      await tenants.createKey(ROOT_TENANT, { imported: { accessKeyId: config.rootAccessKey, secretAccessKey: config.rootSecretKey } });
     }
     return { accessKeyId: config.rootAccessKey, file };
   }

@@ -204,7 +204,7 @@ export function registerAdminCommands(program: Command): void {
           throw new Error('--access-key and --secret-key must be given together');
         }
         const imported = opts.accessKey ? { accessKeyId: opts.accessKey, secretAccessKey: opts.secretKey! } : undefined;
-        const k = await tenants.createKey(opts.tenant, imported);
+        const k = await tenants.createKey(opts.tenant, { imported });
         print(json, k, `access key id: ${k.accessKeyId}\nsecret key:    ${k.secretAccessKey}\ntenant:        ${k.tenant}`);
       }),
     );

@@ -18,6 +18,8 @@ export const configSchema = z.object({
   rootSecretKey: z.string().min(8).max(256).optional(),
   /** 32 bytes as hex or base64; generated into the data folder when absent. */
   masterKey: z.string().optional(),
+  /** Master keys being rotated out: still decrypt, never encrypt (comma-separated). */
+  previousMasterKeys: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Largest single PUT body in bytes (S3: 5 GiB). */
   maxObjectSize: z.number().int().positive(),
@@ -43,6 +45,7 @@ const settings: Array<{ key: keyof Config; env: string; file: string }> = [
   { key: 'rootAccessKey', env: 'ANVIL_ROOT_ACCESS_KEY', file: 'root_access_key' },
   { key: 'rootSecretKey', env: 'ANVIL_ROOT_SECRET_KEY', file: 'root_secret_key' },
   { key: 'masterKey', env: 'ANVIL_MASTER_KEY', file: 'master_key' },
+  { key: 'previousMasterKeys', env: 'ANVIL_PREVIOUS_MASTER_KEYS', file: 'previous_master_keys' },
   { key: 'logLevel', env: 'ANVIL_LOG_LEVEL', file: 'log_level' },
   { key: 'maxObjectSize', env: 'ANVIL_MAX_OBJECT_SIZE', file: 'max_object_size' },
   { key: 'verifyReads', env: 'ANVIL_VERIFY_READS', file: 'verify_reads' },

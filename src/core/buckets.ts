@@ -48,6 +48,8 @@ export class BucketService {
       created_at: Date.now(),
       tags: null,
       cors: null,
+      acl: 'private',
+      policy: null,
     };
     await this.ctx.meta.regional
       .insertInto('bucket_state')

@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { ManifestEntry } from '../meta/schema.js';
+import type { CannedAcl } from './objects.js';
 import { withTransaction } from '../meta/engine.js';
 import { CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm } from '../storage/digest.js';
 import { errors, S3Error } from '../s3/errors.js';
@@ -78,6 +79,7 @@ export class MultipartService {
         checksum_algorithm: checksumAlgorithm ?? null,
         created_at: Date.now(),
         tags: JSON.stringify(attributes.tags),
+        acl: attributes.acl,
       })
       .execute();
     });
@@ -100,6 +102,7 @@ export class MultipartService {
         headers: JSON.parse(row.headers),
         userMeta: JSON.parse(row.user_meta),
         tags: JSON.parse(row.tags),
+        acl: row.acl as CannedAcl,
       },
       checksumAlgorithm: (row.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined,
       createdAt: new Date(Number(row.created_at)),

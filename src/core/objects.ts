@@ -39,7 +39,12 @@ export interface ObjectAttributes {
   userMeta: Record<string, string>;
   /** Object tags (key -> value). */
   tags: Record<string, string>;
+  /** Canned ACL: who besides the owner may read it. */
+  acl: CannedAcl;
 }
+
+/** The canned ACLs Anvil stores; others are refused where they are requested. */
+export type CannedAcl = 'private' | 'public-read';
 
 export interface ObjectVersion extends ObjectAttributes {
   bucketId: string;
@@ -104,6 +109,7 @@ function rowToVersion(row: Omit<Selectable<ObjectVersionTable>, 'id'>): ObjectVe
     partSizes: JSON.parse(row.part_sizes),
     lastModified: new Date(Number(row.created_at)),
     tags: JSON.parse(row.tags),
+    acl: row.acl as CannedAcl,
   };
 }
 
@@ -298,6 +304,7 @@ export class ObjectService {
       part_sizes: JSON.stringify(v.partSizes),
       created_at: Date.now(),
       tags: JSON.stringify(v.attributes.tags),
+      acl: v.attributes.acl,
     };
     await trx.insertInto('object_versions').values(row).execute();
     await trx

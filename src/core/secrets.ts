@@ -25,10 +25,70 @@ export function parseMasterKey(text: string): MasterKey {
   return { id: crypto.createHash('sha256').update(key).digest('hex').slice(0, 16), key };
 }
 
+/**
+ * The master key that encrypts new secrets (primary) and every key that may
+ * still have encrypted stored ones (previous keys, kept during a rotation).
+ * Each ciphertext row names its key's id, so decryption picks the right one.
+ */
+export class MasterKeyring {
+  private readonly byId = new Map<string, MasterKey>();
+
+  constructor(
+    readonly primary: MasterKey,
+    previous: MasterKey[] = [],
+    /** Re-reads the keys (the data folder's files) when a row names a key we do not know: another node rotated. */
+    private readonly reload?: () => MasterKeyring,
+  ) {
+    for (const k of [primary, ...previous]) this.byId.set(k.id, k);
+  }
+
+  get ids(): string[] {
+    return [...this.byId.keys()];
+  }
+
+  encrypt(plaintext: string): { ciphertext: string; keyId: string } {
+    return { ciphertext: encryptSecret(this.primary, plaintext), keyId: this.primary.id };
+  }
+
+  decrypt(ciphertext: string, keyId: string): string {
+    let key = this.byId.get(keyId);
+    if (!key && this.reload) {
+      const fresh = this.reload();
+      for (const k of fresh.byId.values()) this.byId.set(k.id, k);
+      key = this.byId.get(keyId);
+    }
+    if (!key) throw new Error(`secret is encrypted with master key ${keyId}, which this server does not have`);
+    return decryptSecret(key, ciphertext);
+  }
+}
+
+export const MASTER_KEY_FILE = 'master.key';
+/** Previous master keys, one per line, kept until every secret is re-encrypted (`anvil admin rotate-master-key`). */
+export const PREVIOUS_MASTER_KEYS_FILE = 'master.key.previous';
+
+function readPreviousKeys(dataDir: string, configured: string | undefined): MasterKey[] {
+  const out: MasterKey[] = [];
+  const file = path.join(dataDir, PREVIOUS_MASTER_KEYS_FILE);
+  const text = [configured ?? '', fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''].join('\n');
+  for (const line of text.split(/[\n,]/)) if (line.trim()) out.push(parseMasterKey(line));
+  return out;
+}
+
+/**
+ * The keyring: the configured primary key (ANVIL_MASTER_KEY) or the data
+ * folder's `master.key` (created on first start), plus previous keys from
+ * ANVIL_PREVIOUS_MASTER_KEYS and `master.key.previous`.
+ */
+export function loadMasterKeyring(configured: string | undefined, previous: string | undefined, dataDir: string): MasterKeyring {
+  const load = (): MasterKeyring =>
+    new MasterKeyring(loadOrCreateMasterKey(configured, dataDir), readPreviousKeys(dataDir, previous), load);
+  return load();
+}
+
 /** Uses the configured key, else the one in the data folder, else generates it there (mode 0600). */
 export function loadOrCreateMasterKey(configured: string | undefined, dataDir: string): MasterKey {
   if (configured) return parseMasterKey(configured);
-  const file = path.join(dataDir, 'master.key');
+  const file = path.join(dataDir, MASTER_KEY_FILE);
   if (fs.existsSync(file)) return parseMasterKey(fs.readFileSync(file, 'utf8'));
   fs.mkdirSync(dataDir, { recursive: true });
   const hex = crypto.randomBytes(32).toString('hex');

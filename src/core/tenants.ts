@@ -2,7 +2,8 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { GlobalSchema, TenantTable } from '../meta/schema.js';
-import { decryptSecret, encryptSecret, type MasterKey } from './secrets.js';
+import { parsePolicies, Permissions, permissionsFromColumn, type PolicyStatement } from './policy.js';
+import type { MasterKeyring } from './secrets.js';
 
 export interface Tenant {
   id: string;
@@ -15,6 +16,30 @@ export interface AccessKeyInfo {
   accessKeyId: string;
   tenant: string;
   createdAt: Date;
+  name: string | null;
+  /** null = tenant-wide. */
+  policies: PolicyStatement[] | null;
+  createdBy: string | null;
+}
+
+export interface CreateKeyOptions {
+  /** Import this id and secret instead of generating them. */
+  imported?: { accessKeyId: string; secretAccessKey: string };
+  /** Scope the key to these statements (omit for a tenant-wide key). */
+  policies?: PolicyStatement[];
+  name?: string;
+  /**
+   * Who is creating the key, with their rights: the key may have at most
+   * those (the `grant` rule), and keeps their denies. Omit for an operator.
+   */
+  grantor?: { id: string; permissions: Permissions };
+}
+
+/** A verified key's identity and rights, as S3 and the admin API need them. */
+export interface KeyPrincipal {
+  secret: string;
+  tenantId: string;
+  permissions: Permissions;
 }
 
 export class AdminError extends Error {}
@@ -39,7 +64,7 @@ function generateSecret(): string {
 export class TenantService {
   constructor(
     private readonly db: Kysely<GlobalSchema>,
-    private readonly master: MasterKey,
+    private readonly master: MasterKeyring,
   ) {}
 
   async createTenant(name: string): Promise<Tenant> {
@@ -76,10 +101,17 @@ export class TenantService {
 
   async createKey(
     tenantName: string,
-    imported?: { accessKeyId: string; secretAccessKey: string },
-  ): Promise<{ accessKeyId: string; secretAccessKey: string; tenant: string }> {
+    opts: CreateKeyOptions = {},
+  ): Promise<{ accessKeyId: string; secretAccessKey: string; tenant: string; policies: PolicyStatement[] | null }> {
+    const { imported } = opts;
     const tenant = await this.findTenant(tenantName);
     if (!tenant) throw new AdminError(`no tenant named ${tenantName}`);
+    let policies: PolicyStatement[] | null = opts.policies ? parsePolicies(opts.policies) : null;
+    if (opts.grantor) {
+      // A grantor with restricted rights can only make restricted keys: "tenant-wide" means "all of mine".
+      if (policies === null && !opts.grantor.permissions.unrestricted) policies = [];
+      if (policies !== null) policies = opts.grantor.permissions.delegate(policies);
+    }
     const accessKeyId = imported?.accessKeyId ?? generateAccessKeyId();
     const secretAccessKey = imported?.secretAccessKey ?? generateSecret();
     if (!ACCESS_KEY_ID.test(accessKeyId)) throw new AdminError('access key id must be 3-128 of A-Z a-z 0-9 . _ -');
@@ -97,22 +129,39 @@ export class TenantService {
       .values({
         access_key_id: accessKeyId,
         tenant_id: tenant.id,
-        secret_enc: encryptSecret(this.master, secretAccessKey),
-        master_key_id: this.master.id,
+        secret_enc: this.master.encrypt(secretAccessKey).ciphertext,
+        master_key_id: this.master.primary.id,
         created_at: Date.now(),
+        policies: policies && JSON.stringify(policies),
+        name: opts.name ?? null,
+        created_by: opts.grantor?.id ?? null,
       })
       .execute();
-    return { accessKeyId, secretAccessKey, tenant: tenant.name };
+    return { accessKeyId, secretAccessKey, tenant: tenant.name, policies };
   }
 
   async listKeys(tenantName?: string): Promise<AccessKeyInfo[]> {
     let q = this.db
       .selectFrom('access_keys')
       .innerJoin('tenants', 'tenants.id', 'access_keys.tenant_id')
-      .select(['access_keys.access_key_id', 'tenants.name', 'access_keys.created_at']);
+      .select([
+        'access_keys.access_key_id',
+        'tenants.name as tenant',
+        'access_keys.created_at',
+        'access_keys.name',
+        'access_keys.policies',
+        'access_keys.created_by',
+      ]);
     if (tenantName) q = q.where('tenants.name', '=', tenantName);
     const rows = await q.orderBy('tenants.name').orderBy('access_keys.access_key_id').execute();
-    return rows.map((r) => ({ accessKeyId: r.access_key_id, tenant: r.name, createdAt: new Date(Number(r.created_at)) }));
+    return rows.map((r) => ({
+      accessKeyId: r.access_key_id,
+      tenant: r.tenant,
+      createdAt: new Date(Number(r.created_at)),
+      name: r.name,
+      policies: r.policies === null ? null : parsePolicies(r.policies),
+      createdBy: r.created_by,
+    }));
   }
 
   async deleteKey(accessKeyId: string): Promise<boolean> {
@@ -124,13 +173,89 @@ export class TenantService {
    * The secret and tenant of a key, read from the database on every request
    * so keys deleted by `anvil admin` stop working at once (no cache).
    */
-  async lookupKey(accessKeyId: string): Promise<{ secret: string; tenantId: string } | null> {
+  async lookupKey(accessKeyId: string): Promise<KeyPrincipal | null> {
     const row = await this.db
       .selectFrom('access_keys')
-      .select(['secret_enc', 'tenant_id'])
+      .select(['secret_enc', 'master_key_id', 'tenant_id', 'policies'])
       .where('access_key_id', '=', accessKeyId)
       .executeTakeFirst();
     if (!row) return null;
-    return { secret: decryptSecret(this.master, row.secret_enc), tenantId: row.tenant_id };
+    return {
+      secret: this.master.decrypt(row.secret_enc, row.master_key_id),
+      tenantId: row.tenant_id,
+      permissions: permissionsFromColumn(row.policies),
+    };
+  }
+
+  /**
+   * Re-encrypts every stored secret (access keys, server secrets) that is not
+   * under the primary master key. Each row is rewritten on its own, so the
+   * rotation can run while servers serve: a server holding both keys reads
+   * either form. Returns how many rows were rewritten.
+   */
+  async reencryptSecrets(): Promise<number> {
+    const primary = this.master.primary.id;
+    let rewritten = 0;
+    const keys = await this.db
+      .selectFrom('access_keys')
+      .select(['access_key_id', 'secret_enc', 'master_key_id'])
+      .where('master_key_id', '<>', primary)
+      .execute();
+    for (const k of keys) {
+      const plain = this.master.decrypt(k.secret_enc, k.master_key_id);
+      const res = await this.db
+        .updateTable('access_keys')
+        .set({ secret_enc: this.master.encrypt(plain).ciphertext, master_key_id: primary })
+        .where('access_key_id', '=', k.access_key_id)
+        .where('master_key_id', '=', k.master_key_id)
+        .executeTakeFirst();
+      rewritten += Number(res.numUpdatedRows);
+    }
+    const secrets = await this.db.selectFrom('server_secrets').selectAll().where('master_key_id', '<>', primary).execute();
+    for (const s of secrets) {
+      const plain = this.master.decrypt(s.value_enc, s.master_key_id);
+      const res = await this.db
+        .updateTable('server_secrets')
+        .set({ value_enc: this.master.encrypt(plain).ciphertext, master_key_id: primary })
+        .where('name', '=', s.name)
+        .where('master_key_id', '=', s.master_key_id)
+        .executeTakeFirst();
+      rewritten += Number(res.numUpdatedRows);
+    }
+    return rewritten;
+  }
+
+  /** How many stored secrets are under each master key id (rotation progress). */
+  async secretsByMasterKey(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const table of ['access_keys', 'server_secrets'] as const) {
+      const rows = await this.db
+        .selectFrom(table)
+        .select(['master_key_id', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('master_key_id')
+        .execute();
+      for (const r of rows) out[r.master_key_id] = (out[r.master_key_id] ?? 0) + Number(r.n);
+    }
+    return out;
+  }
+
+  /**
+   * A server-wide secret (such as the token-signing key), created on first
+   * use and stored encrypted under the master key. Concurrent first uses on
+   * several nodes agree: the first insert wins and everyone reads it back.
+   */
+  async serverSecret(name: string, generate: () => string): Promise<string> {
+    const read = () => this.db.selectFrom('server_secrets').selectAll().where('name', '=', name).executeTakeFirst();
+    let row = await read();
+    if (!row) {
+      const enc = this.master.encrypt(generate());
+      await this.db
+        .insertInto('server_secrets')
+        .values({ name, value_enc: enc.ciphertext, master_key_id: enc.keyId, created_at: Date.now() })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+      row = await read();
+    }
+    return this.master.decrypt(row!.value_enc, row!.master_key_id);
   }
 }

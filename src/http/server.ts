@@ -9,11 +9,12 @@ import type { Config } from '../config/config.js';
 import { authenticate } from '../s3/auth/sigv4.js';
 import type { S3Request, Services } from '../s3/context.js';
 import { errors, S3Error } from '../s3/errors.js';
-import { parseAddress } from '../s3/request.js';
+import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
 import type { Metrics } from './metrics.js';
+import type { Permissions } from '../core/policy.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 /** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
@@ -32,8 +33,32 @@ async function applyCors(req: http.IncomingMessage, res: http.ServerResponse, bu
   for (const [name, value] of Object.entries(corsResponseHeaders(bucket, origin, req.method ?? 'GET'))) res.setHeader(name, value);
 }
 
-export function createS3Server(config: Config, services: Services, log: Logger, metrics?: Metrics): http.Server {
+/** A handler that serves requests under a reserved path prefix (the admin API under /admin/). */
+export interface MountedHandler {
+  prefix: string;
+  handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+}
+
+export function createS3Server(
+  config: Config,
+  services: Services,
+  log: Logger,
+  metrics?: Metrics,
+  mounts: MountedHandler[] = [],
+): http.Server {
   const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    // Mounted paths are reserved in path-style requests only: on a virtual host every path is a key.
+    for (const m of isVirtualHostRequest(req, config.domain) ? [] : mounts) {
+      if (url === m.prefix.replace(/\/$/, '') || url.startsWith(m.prefix)) {
+        m.handle(req, res).catch((err) => {
+          log.error({ err }, 'mounted handler failed');
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'InternalError', message: 'internal error' } }));
+        });
+        return;
+      }
+    }
     if (metrics && req.method === 'GET' && req.url === '/-/metrics') {
       void metrics.registry.metrics().then(
         (text) => {
@@ -66,6 +91,7 @@ export function createS3Server(config: Config, services: Services, log: Logger, 
     res.setHeader('Server', 'Anvil');
     const stats = { op: 'unknown', bytesIn: 0, bytesOut: 0 };
     let tenantId: string | null = null;
+    let permissions: Permissions | null = null;
     // 'close' also fires for aborted requests, so every request gets its log line.
     res.once('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -85,6 +111,7 @@ export function createS3Server(config: Config, services: Services, log: Logger, 
       );
     });
     const resource = (req.url ?? '/').split('?')[0];
+    let r: S3Request | undefined;
     try {
       const addr = parseAddress(req, config.domain);
       const auth = await authenticate(
@@ -96,18 +123,24 @@ export function createS3Server(config: Config, services: Services, log: Logger, 
           lookupSecret: async (accessKeyId) => {
             const key = await services.tenants.lookupKey(accessKeyId);
             tenantId = key?.tenantId ?? null;
+            permissions = key?.permissions ?? null;
             return key?.secret ?? null;
           },
         },
       );
-      if (auth.kind === 'anonymous') tenantId = null;
+      if (auth.kind === 'anonymous') {
+        tenantId = null;
+        permissions = null;
+      }
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
-      const r: S3Request = { req, res, requestId, addr, auth, tenantId, services, config, log, stats };
+      r = { req, res, requestId, addr, auth, tenantId, permissions, services, config, log, stats };
       await applyCors(req, res, addr.bucket, services);
       await handler(r);
     } catch (err) {
-      const s3err = err instanceof S3Error ? err : errors.internal();
+      let s3err = err instanceof S3Error ? err : errors.internal();
+      // A caller who may not list there must not learn that a key is absent (S3 answers 403 too).
+      if (r?.hideMissing && s3err.code === 'NoSuchKey') s3err = errors.accessDenied();
       const clientGone = (err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed;
       if (!(err instanceof S3Error)) {
         if (clientGone) log.debug({ reqId: requestId, err }, 'client went away');

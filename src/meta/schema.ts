@@ -24,6 +24,12 @@ export interface AccessKeyTable {
   /** Id of the master key that encrypted secret_enc (for rotation). */
   master_key_id: string;
   created_at: number;
+  /** JSON array of policy statements (core/policy.ts); null = tenant-wide. */
+  policies: string | null;
+  /** A label for people ("backup job"), optional. */
+  name: string | null;
+  /** The user id or access key id that created this key under `grant`, null for admin-made keys. */
+  created_by: string | null;
 }
 
 export interface BucketTable {
@@ -36,6 +42,79 @@ export interface BucketTable {
   tags: string | null;
   /** JSON CORS rules, null when none were set. */
   cors: string | null;
+  /** Canned ACL: 'private' or 'public-read' (anonymous listing). */
+  acl: string;
+  /** JSON bucket policy (the supported anonymous-read subset), null when none. */
+  policy: string | null;
+}
+
+export type UserRole = 'admin' | 'member';
+
+export interface UserTable {
+  id: string;
+  tenant_id: string;
+  /** Lower-cased. */
+  email: string;
+  /** Versioned scrypt hash (core/passwords.ts). */
+  password_hash: string;
+  role: UserRole;
+  /** JSON policy statements for members; null = the role's default. */
+  policies: string | null;
+  disabled: Generated<number>;
+  created_at: number;
+}
+
+export interface AppPasswordTable {
+  id: string;
+  user_id: string;
+  name: string;
+  secret_hash: string;
+  /** JSON policy statements narrowing the user's rights; null = the user's rights. */
+  policies: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** One refresh-token family. */
+export interface SessionTable {
+  id: string;
+  user_id: string;
+  /** Set when the session was opened with an app password: its scope applies. */
+  app_password_id: string | null;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+  client_address: string | null;
+  user_agent: string | null;
+}
+
+export interface RefreshTokenTable {
+  id: string;
+  session_id: string;
+  /** SHA-256 of the token's secret part (hex). */
+  secret_hash: string;
+  created_at: number;
+  expires_at: number;
+  /** When it was exchanged for its successor; presenting it again is reuse. */
+  used_at: number | null;
+}
+
+export interface LoginFailureTable {
+  /** 'account:<tenant>:<email>' or 'address:<ip>'. */
+  subject: string;
+  failures: number;
+  window_started_at: number;
+  locked_until: number | null;
+}
+
+export interface ServerSecretTable {
+  name: string;
+  value_enc: string;
+  master_key_id: string;
+  created_at: number;
 }
 
 export type TaskStatus = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -62,6 +141,12 @@ export interface GlobalSchema {
   access_keys: AccessKeyTable;
   buckets: BucketTable;
   tasks: TaskTable;
+  users: UserTable;
+  app_passwords: AppPasswordTable;
+  sessions: SessionTable;
+  refresh_tokens: RefreshTokenTable;
+  login_failures: LoginFailureTable;
+  server_secrets: ServerSecretTable;
 }
 
 // ---- regional DB: data plane (object versions, blobs, uploads) ----
@@ -103,6 +188,8 @@ export interface ObjectVersionTable {
   created_at: number;
   /** JSON object of object tags. */
   tags: string;
+  /** Canned ACL: 'private' or 'public-read'. */
+  acl: string;
 }
 
 export interface BlobTable {
@@ -130,6 +217,7 @@ export interface MultipartUploadTable {
   checksum_algorithm: string | null;
   created_at: number;
   tags: string;
+  acl: string;
 }
 
 export interface MultipartPartTable {

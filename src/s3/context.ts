@@ -7,6 +7,7 @@ import type { ListingService } from '../core/listing.js';
 import type { MultipartService } from '../core/multipart.js';
 import type { ObjectService } from '../core/objects.js';
 import type { TenantService } from '../core/tenants.js';
+import type { Permissions } from '../core/policy.js';
 import type { AuthResult } from './auth/sigv4.js';
 import type { S3Address } from './request.js';
 
@@ -26,6 +27,14 @@ export interface S3Request {
   auth: AuthResult;
   /** The authenticated tenant; null for anonymous callers. */
   tenantId: string | null;
+  /** What the authenticated key may do inside its tenant; null for anonymous callers. */
+  permissions: Permissions | null;
+  /**
+   * Set by the access check (s3/access.ts) when the caller may not list where
+   * the addressed key lives: a missing object must then answer AccessDenied,
+   * not NoSuchKey, so its absence is not revealed (as S3 does).
+   */
+  hideMissing?: boolean;
   services: Services;
   config: Config;
   log: Logger;

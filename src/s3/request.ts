@@ -22,6 +22,13 @@ function hostName(req: IncomingMessage): string {
   return colon >= 0 ? host.slice(0, colon) : host;
 }
 
+/** Does the Host header name a bucket (`bucket.<domain>`)? Then every path is a key of that bucket. */
+export function isVirtualHostRequest(req: IncomingMessage, domain: string): boolean {
+  const host = hostName(req);
+  const suffix = '.' + domain.toLowerCase();
+  return host.endsWith(suffix) && host.length > suffix.length;
+}
+
 export function parseAddress(req: IncomingMessage, domain: string): S3Address {
   return { ...parseTarget(req, domain), copySource: req.headers['x-amz-copy-source'] !== undefined };
 }

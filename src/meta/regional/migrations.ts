@@ -141,5 +141,12 @@ export function regionalMigrations(kind: EngineKind): Record<string, Migration> 
         await db.schema.alterTable('blobs').addColumn('corrupt', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    '005-object-acl': {
+      async up(db: Kysely<any>) {
+        // Canned ACL of the version ('private' or 'public-read'), and of the object an upload will become.
+        await db.schema.alterTable('object_versions').addColumn('acl', 'text', (c) => c.notNull().defaultTo('private')).execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('acl', 'text', (c) => c.notNull().defaultTo('private')).execute();
+      },
+    },
   };
 }

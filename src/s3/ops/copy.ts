@@ -75,6 +75,8 @@ export async function copyObject(r: S3Request): Promise<void> {
     attributes: (s) => ({
       ...(directive === 'REPLACE' ? requested : s),
       tags: replaceTags ? requested.tags : s.tags,
+      // As in S3, a copy does not inherit the source's ACL: it gets the one the request names.
+      acl: requested.acl,
     }),
     check: (s) => checkCopySourceConditions(r, s),
   });

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectAttributes, ObjectVersion } from '../../core/objects.js';
 import { errors, S3Error } from '../errors.js';
 import { tagsFromHeader, taggingCountHeader } from './tagging.js';
+import { cannedAclFromHeaders } from './canned-acl.js';
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
@@ -42,7 +43,7 @@ export function attributesFromHeaders(h: IncomingHttpHeaders): ObjectAttributes 
     });
   }
   const contentType = one(h['content-type']) || 'application/octet-stream';
-  return { contentType, headers, userMeta, tags: tagsFromHeader(one(h['x-amz-tagging'])) };
+  return { contentType, headers, userMeta, tags: tagsFromHeader(one(h['x-amz-tagging'])), acl: cannedAclFromHeaders(h) };
 }
 
 /** Headers describing a stored object, as GET and HEAD return them. */
