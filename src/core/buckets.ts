@@ -5,6 +5,7 @@ import { withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
+import type { CannedAcl } from './objects.js';
 import { collectGarbage, RefChanges } from './blob-refs.js';
 
 export type Bucket = BucketTable;
@@ -30,7 +31,7 @@ export class BucketService {
    * in between leaves only an unreachable state row, never a bucket whose
    * objects have nowhere to go.
    */
-  async create(tenantId: string, name: string, locationConstraint?: string): Promise<Bucket> {
+  async create(tenantId: string, name: string, locationConstraint?: string, acl: CannedAcl = 'private'): Promise<Bucket> {
     if (!isValidBucketName(name)) throw errors.invalidBucketName(name);
     // An empty constraint means the default region; any other must be ours.
     if (locationConstraint && locationConstraint !== this.ctx.region) {
@@ -48,7 +49,7 @@ export class BucketService {
       created_at: Date.now(),
       tags: null,
       cors: null,
-      acl: 'private',
+      acl,
       policy: null,
     };
     await this.ctx.meta.regional
@@ -66,6 +67,16 @@ export class BucketService {
       throw err;
     }
     return bucket;
+  }
+
+  /** Sets the bucket's canned ACL (public-read lets anyone list it). */
+  async setAcl(bucket: Bucket, acl: CannedAcl): Promise<void> {
+    await this.ctx.meta.global.updateTable('buckets').set({ acl }).where('id', '=', bucket.id).execute();
+  }
+
+  /** Stores (or with null removes) the bucket policy; the caller has validated it (core/bucket-policy.ts). */
+  async setPolicy(bucket: Bucket, policy: string | null): Promise<void> {
+    await this.ctx.meta.global.updateTable('buckets').set({ policy }).where('id', '=', bucket.id).execute();
   }
 
   /** Replaces (or with null removes) the bucket's tag set. */

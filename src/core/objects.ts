@@ -431,6 +431,20 @@ export class ObjectService {
     if (Number(res.numUpdatedRows) === 0) throw errors.noSuchKey(key);
   }
 
+  /** Sets the canned ACL of the latest version in place (as S3's PutObjectAcl does). */
+  async setAcl(bucket: Bucket, key: string, acl: CannedAcl): Promise<void> {
+    validateKey(key);
+    const res = await this.ctx.meta.regional
+      .updateTable('object_versions')
+      .set({ acl })
+      .where('bucket_id', '=', bucket.id)
+      .where('key', '=', key)
+      .where('is_latest', '=', 1)
+      .where('is_delete_marker', '=', 0)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) throw errors.noSuchKey(key);
+  }
+
   async head(bucket: Bucket, key: string): Promise<ObjectVersion> {
     validateKey(key);
     return this.latestRow(this.ctx.meta.regional, bucket, key);

@@ -35,6 +35,8 @@ export interface S3Request {
    * not NoSuchKey, so its absence is not revealed (as S3 does).
    */
   hideMissing?: boolean;
+  /** Set when a read is allowed only if the object's own ACL is public-read (checked once it is read). */
+  requireObjectAcl?: boolean;
   services: Services;
   config: Config;
   log: Logger;

@@ -61,6 +61,11 @@ export const errors = {
   missingContentLength: () => new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411),
   entityTooLarge: (max: number) =>
     new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', 400, { MaxSizeAllowed: max }),
+  malformedACL: () =>
+    new S3Error('MalformedACLError', 'The XML you provided was not well-formed or did not validate against our published schema.', 400),
+  unexpectedContent: () => new S3Error('UnexpectedContent', 'This request does not support content.', 400),
+  noSuchBucketPolicy: (bucket: string) =>
+    new S3Error('NoSuchBucketPolicy', 'The bucket policy does not exist', 404, { BucketName: bucket }),
   malformedXML: () =>
     new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400),
   noSuchBucket: (bucket: string) =>

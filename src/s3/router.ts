@@ -18,6 +18,7 @@ import * as attributesOps from './ops/attributes.js';
 import * as taggingOps from './ops/tagging.js';
 import * as corsOps from './ops/cors.js';
 import * as postObjectOps from './ops/post-object.js';
+import * as bucketPolicyOps from './ops/bucket-policy.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -116,6 +117,14 @@ export function route(method: string, addr: S3Address): Route {
         return { op: 'DeleteBucketTagging', handler: taggingOps.deleteBucketTagging };
       case 'PUT acl':
         return { op: 'PutBucketAcl', handler: aclOps.putAcl };
+      case 'GET policy':
+        return { op: 'GetBucketPolicy', handler: bucketPolicyOps.getBucketPolicy };
+      case 'PUT policy':
+        return { op: 'PutBucketPolicy', handler: bucketPolicyOps.putBucketPolicy };
+      case 'DELETE policy':
+        return { op: 'DeleteBucketPolicy', handler: bucketPolicyOps.deleteBucketPolicy };
+      case 'GET policyStatus':
+        return { op: 'GetBucketPolicyStatus', handler: bucketPolicyOps.getBucketPolicyStatus };
       default:
         if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD');
         return notImplemented(sub ? `${method} bucket ?${sub}` : `${method} on a bucket`);

@@ -86,7 +86,7 @@ describeEachEngine('uploads, versions, attributes and ACL listings', (engine) =>
     expect(missing.name).toBe('NoSuchKey');
   });
 
-  it('reports owner-only ACLs, accepts "private" and refuses public ACLs', async () => {
+  it('reports owner-only ACLs, accepts "private" and refuses ACLs it cannot enforce', async () => {
     const acl = await t.s3.send(new GetBucketAclCommand({ Bucket: 'info' }));
     expect(acl.Owner?.ID).toMatch(/^[0-9a-f]{64}$/);
     expect(acl.Grants).toHaveLength(1);
@@ -96,7 +96,13 @@ describeEachEngine('uploads, versions, attributes and ACL listings', (engine) =>
     const objAcl = await t.s3.send(new GetObjectAclCommand({ Bucket: 'info', Key: 'attr' }));
     expect(objAcl.Grants?.[0].Permission).toBe('FULL_CONTROL');
     await t.s3.send(new PutBucketAclCommand({ Bucket: 'info', ACL: 'private' }));
-    const err = await s3Error(t.s3.send(new PutBucketAclCommand({ Bucket: 'info', ACL: 'public-read' })));
-    expect(err.$metadata.httpStatusCode).toBe(501);
+    for (const ACL of ['public-read-write', 'authenticated-read'] as const) {
+      const err = await s3Error(t.s3.send(new PutBucketAclCommand({ Bucket: 'info', ACL })));
+      expect(err.$metadata.httpStatusCode).toBe(501);
+    }
+    const grant = await s3Error(t.s3.send(new PutBucketAclCommand({ Bucket: 'info', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"' })));
+    expect(grant.$metadata.httpStatusCode).toBe(501);
+    // Nothing changed.
+    expect((await t.s3.send(new GetBucketAclCommand({ Bucket: 'info' }))).Grants).toHaveLength(1);
   });
 });

@@ -1,48 +1,78 @@
 /**
- * ACLs, answered truthfully for the clients that ask (s3cmd info, boto3):
- * until public access exists, the owner has FULL_CONTROL and nobody else has
- * anything. Setting the canned ACL "private" is accepted as the no-op it is;
- * any other ACL is refused rather than silently ignored.
+ * ACLs as S3 clients speak them, mapped onto the two canned ACLs Anvil
+ * stores (canned-acl.ts): `private` (the owner has FULL_CONTROL) and
+ * `public-read` (plus READ for the AllUsers group). PUT ?acl takes either
+ * the x-amz-acl header or an AccessControlPolicy body (what s3cmd setacl
+ * sends); a body granting anything else is refused, never half-applied.
  */
+import type { CannedAcl } from '../../core/objects.js';
 import { header, type S3Request } from '../context.js';
+import { readSmallBody } from '../body.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
-import { requireBucket } from './access.js';
+import { parseXml, type XmlNode } from '../xml.js';
+import { checkObjectAcl, requireBucket } from './access.js';
+import { cannedAclFromHeaders } from './canned-acl.js';
 import { ownerOf } from './list-params.js';
 
-async function sendOwnerAcl(r: S3Request, tenantId: string): Promise<void> {
+const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
+const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
+
+async function sendAcl(r: S3Request, tenantId: string, acl: CannedAcl): Promise<void> {
   const owner = await ownerOf(r, tenantId);
-  sendXml(r, 200, 'AccessControlPolicy', {
-    Owner: owner,
-    AccessControlList: {
-      Grant: {
-        Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...owner },
-        Permission: 'FULL_CONTROL',
-      },
-    },
-  });
+  const grants: XmlNode[] = [{ Grantee: { '@_xmlns:xsi': XSI, '@_xsi:type': 'CanonicalUser', ...owner }, Permission: 'FULL_CONTROL' }];
+  if (acl === 'public-read') grants.push({ Grantee: { '@_xmlns:xsi': XSI, '@_xsi:type': 'Group', URI: ALL_USERS }, Permission: 'READ' });
+  sendXml(r, 200, 'AccessControlPolicy', { Owner: owner, AccessControlList: { Grant: grants } });
 }
 
 export async function getBucketAcl(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  await sendOwnerAcl(r, bucket.tenant_id);
+  await sendAcl(r, bucket.tenant_id, bucket.acl as CannedAcl);
 }
 
 export async function getObjectAcl(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  await r.services.objects.head(bucket, r.addr.key!);
-  await sendOwnerAcl(r, bucket.tenant_id);
+  const version = await r.services.objects.head(bucket, r.addr.key!);
+  checkObjectAcl(r, version);
+  await sendAcl(r, bucket.tenant_id, version.acl);
+}
+
+function asArray<T>(v: T | T[] | undefined): T[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** Reads an AccessControlPolicy body into a canned ACL, if it is one of the two Anvil stores. */
+function cannedAclFromBody(text: string, ownerId: string): CannedAcl {
+  const doc = parseXml(text);
+  const policy = doc.AccessControlPolicy as Record<string, unknown> | undefined;
+  const list = policy?.AccessControlList as Record<string, unknown> | undefined;
+  if (!policy || typeof policy !== 'object' || !list || typeof list !== 'object') throw errors.malformedACL();
+  let ownerFull = false;
+  let publicRead = false;
+  for (const g of asArray(list.Grant as Record<string, unknown> | Record<string, unknown>[])) {
+    const grantee = (g?.Grantee ?? {}) as Record<string, unknown>;
+    const permission = g?.Permission;
+    if (typeof grantee.ID === 'string' && grantee.ID === ownerId && permission === 'FULL_CONTROL') ownerFull = true;
+    else if (grantee.URI === ALL_USERS && permission === 'READ') publicRead = true;
+    else throw errors.notImplemented('Only the owner\'s FULL_CONTROL and AllUsers READ grants (the canned ACLs private and public-read) are supported');
+  }
+  if (!ownerFull) throw errors.notImplemented('The owner must keep FULL_CONTROL');
+  return publicRead ? 'public-read' : 'private';
 }
 
 export async function putAcl(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  if (r.addr.key !== undefined) await r.services.objects.head(bucket, r.addr.key);
-  const canned = header(r, 'x-amz-acl');
-  const hasGrants = Object.keys(r.req.headers).some((h) => h.startsWith('x-amz-grant-'));
-  const length = Number(header(r, 'content-length') ?? 0);
-  if (canned === 'private' && !hasGrants && length === 0) {
-    sendEmpty(r, 200);
-    return;
+  const body = await readSmallBody(r);
+  let acl: CannedAcl;
+  if (header(r, 'x-amz-acl') !== undefined || Object.keys(r.req.headers).some((h) => h.startsWith('x-amz-grant-'))) {
+    if (body.length > 0) throw errors.unexpectedContent();
+    acl = cannedAclFromHeaders(r.req.headers);
+  } else {
+    if (body.length === 0) throw errors.malformedACL();
+    const owner = await r.services.tenants.getTenantById(bucket.tenant_id);
+    acl = cannedAclFromBody(body.toString('utf8'), owner!.canonicalId);
   }
-  throw errors.notImplemented('Only the canned ACL "private" is supported; public access comes with bucket policies');
+  if (r.addr.key !== undefined) await r.services.objects.setAcl(bucket, r.addr.key, acl);
+  else await r.services.buckets.setAcl(bucket, acl);
+  sendEmpty(r, 200);
 }

@@ -4,12 +4,13 @@ import { readSmallBody } from '../body.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
-import { requireBucket, requireTenant } from './access.js';
+import { authorizeCreateBucket, reachableBuckets, requireBucket, requireTenant } from './access.js';
+import { cannedAclFromHeaders } from './canned-acl.js';
 import { ownerOf } from './list-params.js';
 
 export async function listBuckets(r: S3Request): Promise<void> {
   const tenantId = requireTenant(r);
-  const buckets = await r.services.buckets.listForTenant(tenantId);
+  const buckets = reachableBuckets(r, await r.services.buckets.listForTenant(tenantId));
   sendXml(r, 200, 'ListAllMyBucketsResult', {
     Owner: await ownerOf(r, tenantId),
     Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: xmlDate(new Date(Number(b.created_at))), BucketRegion: b.region })) },
@@ -17,8 +18,9 @@ export async function listBuckets(r: S3Request): Promise<void> {
 }
 
 export async function createBucket(r: S3Request): Promise<void> {
-  const tenantId = requireTenant(r);
   const name = r.addr.bucket!;
+  const tenantId = authorizeCreateBucket(r, name);
+  const acl = cannedAclFromHeaders(r.req.headers);
   let location: string | undefined;
   const body = await readSmallBody(r);
   if (body.length > 0) {
@@ -29,7 +31,7 @@ export async function createBucket(r: S3Request): Promise<void> {
     if (lc !== undefined && typeof lc !== 'string') throw errors.malformedXML();
     location = lc;
   }
-  await r.services.buckets.create(tenantId, name, location);
+  await r.services.buckets.create(tenantId, name, location, acl);
   sendEmpty(r, 200, { Location: `/${name}` });
 }
 

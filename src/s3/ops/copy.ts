@@ -4,7 +4,7 @@ import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { xmlDate } from '../xml.js';
-import { requireBucket } from './access.js';
+import { requireBucket, requireCopySource } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
 import { taggingDirective } from './tagging.js';
 
@@ -58,7 +58,7 @@ export async function copyObject(r: S3Request): Promise<void> {
   if (source.versionId !== undefined && source.versionId !== 'null') {
     throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: source.key, VersionId: source.versionId });
   }
-  const src = await requireBucket({ ...r, addr: { ...r.addr, bucket: source.bucket } });
+  const src = await requireCopySource(r, source.bucket, source.key);
   const directive = (header(r, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);

@@ -5,7 +5,7 @@ import { readSmallBody } from '../body.js';
 import { errors, S3Error } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { parseXml, type XmlNode } from '../xml.js';
-import { requireBucket } from './access.js';
+import { mayAccessKey, requireBucket } from './access.js';
 
 const MAX_KEYS = 1000;
 
@@ -36,6 +36,8 @@ export async function deleteObjects(r: S3Request): Promise<void> {
     }
     try {
       validateKey(o.Key);
+      // Each key is judged on its own, as S3 does: refused keys are reported, the others deleted.
+      if (!mayAccessKey(r, bucket, 'delete', o.Key)) throw errors.accessDenied();
       valid.push(o.Key);
     } catch (err) {
       const e = err as S3Error;

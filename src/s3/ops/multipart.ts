@@ -6,7 +6,7 @@ import { errors, S3Error } from '../errors.js';
 import { checkCopySourceConditions, parseCopySource } from './copy.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
-import { requireBucket } from './access.js';
+import { requireBucket, requireCopySource } from './access.js';
 import { writeCondition } from './conditions.js';
 import { assertNoUnsupportedHeaders, attributesFromHeaders } from './object-headers.js';
 
@@ -61,7 +61,7 @@ export async function uploadPartCopy(r: S3Request): Promise<void> {
   if (source.versionId !== undefined && source.versionId !== 'null') {
     throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: source.key, VersionId: source.versionId });
   }
-  const src = await requireBucket({ ...r, addr: { ...r.addr, bucket: source.bucket } });
+  const src = await requireCopySource(r, source.bucket, source.key);
   if (src.tenant_id !== bucket.tenant_id) throw errors.accessDenied();
   await r.services.multipart.get(bucket, key, uploadId);
   for (let attempt = 0; attempt < 5; attempt++) {

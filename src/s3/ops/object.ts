@@ -6,7 +6,7 @@ import { header, type S3Request } from '../context.js';
 import { requestBody, requestedChecksums, verifyBody } from '../body.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty } from '../respond.js';
-import { requireBucket } from './access.js';
+import { checkObjectAcl, requireBucket } from './access.js';
 import {
   assertNoUnsupportedHeaders,
   attributesFromHeaders,
@@ -51,6 +51,7 @@ export async function getObject(r: S3Request): Promise<void> {
   // row and opening its files: then read the row again.
   for (let attempt = 0; attempt < 5; attempt++) {
     const version = await r.services.objects.head(bucket, key);
+    checkObjectAcl(r, version);
     if (evaluateConditions(r, version)) return;
     const headers = objectResponseHeaders(version);
     const range = partNumber ? partRange(version, partNumber) : parseRange(header(r, 'range'), version.size);

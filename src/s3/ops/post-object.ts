@@ -11,6 +11,8 @@ import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { attributesFromHeaders } from './object-headers.js';
+import { authorize } from './access.js';
+import type { KeyPrincipal } from '../../core/tenants.js';
 
 type Fields = Map<string, string>;
 
@@ -77,8 +79,8 @@ function checkPolicy(policyB64: string, fields: Fields, bucketName: string, now:
   return limits;
 }
 
-/** Verifies the policy signature; returns the tenant of the signing key. */
-async function authenticateForm(r: S3Request, fields: Fields): Promise<string> {
+/** Verifies the policy signature; returns the signing key's principal. */
+async function authenticateForm(r: S3Request, fields: Fields): Promise<KeyPrincipal> {
   const policy = fields.get('policy');
   const signature = fields.get('x-amz-signature');
   const credential = fields.get('x-amz-credential');
@@ -98,21 +100,25 @@ async function authenticateForm(r: S3Request, fields: Fields): Promise<string> {
   if (!key) throw errors.invalidAccessKeyId();
   const expected = hmac(deriveSigningKey(key.secret, date, region), policy).toString('hex');
   if (!signaturesEqual(expected, signature)) throw errors.signatureDoesNotMatch();
-  return key.tenantId;
+  return key;
 }
 
 async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filename: string): Promise<ObjectVersion> {
   const bucketName = r.addr.bucket!;
-  const tenantId = await authenticateForm(r, fields);
+  const principal = await authenticateForm(r, fields);
+  r.tenantId = principal.tenantId;
+  r.permissions = principal.permissions;
   const limits = checkPolicy(fields.get('policy')!, fields, bucketName, new Date());
   const bucket = await r.services.buckets.get(bucketName);
   if (!bucket) throw errors.noSuchBucket(bucketName);
-  if (bucket.tenant_id !== tenantId) throw errors.accessDenied();
   const keyTemplate = fields.get('key');
   if (!keyTemplate) throw errors.invalidArgument("Bucket POST must contain a field named 'key'.", 'key', '');
   const key = keyTemplate.replace(/\$\{filename\}/g, filename);
+  // The form's signer needs write on the key it names, as a PUT would.
+  authorize(r, bucket, 'PostObject', key);
   const asHeaders: Record<string, string> = {};
   for (const [name, value] of fields) asHeaders[name] = value;
+  if (fields.get('acl') !== undefined) asHeaders['x-amz-acl'] = fields.get('acl')!;
   delete asHeaders['x-amz-tagging'];
   const attributes = attributesFromHeaders(asHeaders);
   // Enforce the policy's size limit while streaming, not after storing everything.
