@@ -1,0 +1,58 @@
+/**
+ * Rotating the data folder's master key without downtime:
+ *
+ * 1. installNewMasterKey: the current key moves to `master.key.previous` and a
+ *    new one becomes `master.key` (each file written whole and fsynced, the
+ *    previous file first, so a crash never loses a key that still encrypts
+ *    something). Servers that meet a row under the new key re-read the files
+ *    (MasterKeyring's reload), so they keep working before they restart.
+ * 2. TenantService.reencryptSecrets rewrites every secret under the new key.
+ * 3. Once every server has restarted (so none encrypts with the old key) and
+ *    a last re-encryption leaves nothing under it, dropPreviousMasterKeys
+ *    removes the old key.
+ *
+ * With ANVIL_MASTER_KEY the operator does step 1 in the configuration
+ * instead (new key in ANVIL_MASTER_KEY, old in ANVIL_PREVIOUS_MASTER_KEYS).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE } from './secrets.js';
+
+function writeDurably(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
+}
+
+export function installNewMasterKey(dataDir: string): { previousId: string; newId: string } {
+  const current = path.join(dataDir, MASTER_KEY_FILE);
+  if (!fs.existsSync(current)) throw new Error(`no ${MASTER_KEY_FILE} in ${dataDir} to rotate`);
+  const oldText = fs.readFileSync(current, 'utf8').trim();
+  const old = parseMasterKey(oldText);
+  const previousFile = path.join(dataDir, PREVIOUS_MASTER_KEYS_FILE);
+  const kept = fs.existsSync(previousFile) ? fs.readFileSync(previousFile, 'utf8').split('\n').filter((l) => l.trim()) : [];
+  writeDurably(previousFile, [...kept, oldText].join('\n') + '\n');
+  const fresh = crypto.randomBytes(32).toString('hex');
+  writeDurably(current, fresh + '\n');
+  return { previousId: old.id, newId: parseMasterKey(fresh).id };
+}
+
+export function dropPreviousMasterKeys(dataDir: string): boolean {
+  const file = path.join(dataDir, PREVIOUS_MASTER_KEYS_FILE);
+  if (!fs.existsSync(file)) return false;
+  fs.rmSync(file);
+  return true;
+}
