@@ -71,7 +71,11 @@ export function authorize(r: S3Request, bucket: Bucket, op = r.stats.op, key = r
   if (key !== undefined && need.resource === 'object') r.hideMissing = !mayListAt(r, bucket, key);
   if (own) {
     // Per-key operations (DeleteObjects) check each key with mayAccessKey.
-    if (resource === null || own.allows(need.action, resource)) return;
+    if (resource === null) return;
+    if (own.allows(need.action, resource)) {
+      if (WRITES_WITH_ACL.has(op)) requireAclRight(r, bucket, key!, r.req.headers['x-amz-acl']);
+      return;
+    }
     if (own.denies(need.action, resource)) throw errors.accessDenied();
   }
   const pub = PUBLIC_OPERATIONS[op];
@@ -84,6 +88,22 @@ export function authorize(r: S3Request, bucket: Bucket, op = r.stats.op, key = r
     return;
   }
   throw errors.accessDenied();
+}
+
+/** Writes that may name an ACL for the object they create (x-amz-acl, x-amz-grant-*). */
+const WRITES_WITH_ACL = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload', 'PostObject']);
+
+/**
+ * Naming a non-private ACL while writing changes who may read the object:
+ * that needs `admin` on it, as PutObjectAcl does (S3 likewise wants
+ * s3:PutObjectAcl for ACL headers on a PUT). Otherwise a key allowed only to
+ * write could publish what it writes.
+ */
+export function requireAclRight(r: S3Request, bucket: Bucket, key: string, acl: string | string[] | undefined): void {
+  const value = (Array.isArray(acl) ? acl.join(',') : acl)?.trim();
+  const grants = Object.keys(r.req.headers).some((h) => h.startsWith('x-amz-grant-'));
+  if (!grants && (value === undefined || value === '' || value === 'private' || value.startsWith('bucket-owner-'))) return;
+  if (!ownRights(r, bucket)?.allows('admin', { kind: 'object', bucket: bucket.name, key })) throw errors.accessDenied();
 }
 
 /** The addressed bucket, if it exists and the caller may perform the request's operation on it. */

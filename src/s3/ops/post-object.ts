@@ -11,7 +11,7 @@ import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { attributesFromHeaders } from './object-headers.js';
-import { authorize } from './access.js';
+import { authorize, requireAclRight } from './access.js';
 import type { KeyPrincipal } from '../../core/tenants.js';
 
 type Fields = Map<string, string>;
@@ -116,6 +116,7 @@ async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filen
   const key = keyTemplate.replace(/\$\{filename\}/g, filename);
   // The form's signer needs write on the key it names, as a PUT would.
   authorize(r, bucket, 'PostObject', key);
+  requireAclRight(r, bucket, key, fields.get('acl'));
   const asHeaders: Record<string, string> = {};
   for (const [name, value] of fields) asHeaders[name] = value;
   if (fields.get('acl') !== undefined) asHeaders['x-amz-acl'] = fields.get('acl')!;
