@@ -138,5 +138,17 @@ export function globalMigrations(kind: EngineKind): Record<string, Migration> {
           .execute();
       },
     },
+    '005-app-password-names': {
+      async up(db: Kysely<any>) {
+        // One active app password per name and user, enforced by the database so two nodes cannot both create it.
+        await db.schema
+          .createIndex('app_passwords_active_name')
+          .unique()
+          .on('app_passwords')
+          .columns(['user_id', 'name'])
+          .where(sql.ref('revoked_at'), 'is', null)
+          .execute();
+      },
+    },
   };
 }
