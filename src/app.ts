@@ -16,6 +16,11 @@ import { MultipartService } from './core/multipart.js';
 import { ObjectService } from './core/objects.js';
 import { loadMasterKeyring } from './core/secrets.js';
 import { TenantService } from './core/tenants.js';
+import { UserService } from './core/users.js';
+import { SessionService, type SessionOptions } from './core/sessions.js';
+import { TokenSigner } from './core/tokens.js';
+import { createAdminHandler } from './admin/server.js';
+import { ROOT_TENANT } from './admin/auth.js';
 import { createS3Server } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';
@@ -42,6 +47,10 @@ export interface Anvil {
   port: number;
   root: RootCredentials;
   services: Services;
+  /** Console users and their sessions (the admin API's logins). */
+  users: UserService;
+  sessions: SessionService;
+  tasks: TaskQueue;
   core: CoreContext;
   /** What the start-up reconciliation found and did. */
   reconciled: ReconcileReport;
@@ -49,14 +58,29 @@ export interface Anvil {
   close(): Promise<void>;
 }
 
-export const ROOT_TENANT = 'root';
+export { ROOT_TENANT };
 export const CREDENTIALS_FILE = 'root-credentials.json';
 
+/** The control plane: what the server and `anvil admin` (without --endpoint) share. */
+export interface ControlPlane {
+  meta: MetaDatabases;
+  tenants: TenantService;
+  users: UserService;
+  signer: TokenSigner;
+  sessions: SessionService;
+}
+
+/** Anvil's version, from package.json (one level above both src/ and dist/). */
+export const VERSION: string = (() => {
+  try {
+    return JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+
 /** Opens and migrates the metadata databases and the master key: what the server and `anvil admin` share. */
-export async function openControlPlane(
-  config: Config,
-  log?: Logger,
-): Promise<{ meta: MetaDatabases; tenants: TenantService }> {
+export async function openControlPlane(config: Config, log?: Logger, sessionOptions: SessionOptions = {}): Promise<ControlPlane> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const master = loadMasterKeyring(config.masterKey, config.previousMasterKeys, config.dataDir);
   const meta = openMetaDatabases(config.databaseUrl, {
@@ -68,7 +92,11 @@ export async function openControlPlane(
     await meta.close();
     throw err;
   }
-  return { meta, tenants: new TenantService(meta.global, master) };
+  const tenants = new TenantService(meta.global, master);
+  const users = new UserService(meta.global, meta.kind, tenants);
+  const signer = new TokenSigner(tenants);
+  const sessions = new SessionService(meta.global, meta.kind, users, signer, sessionOptions);
+  return { meta, tenants, users, signer, sessions };
 }
 
 /**
@@ -127,7 +155,11 @@ function nodeIdFor(config: Config): string {
   return `${os.hostname()}:${folderId}`;
 }
 
+const SESSION_PRUNE_INTERVAL_MS = 10 * 60_000;
+
 export interface StartOptions {
+  /** Token lifetimes and login throttling (tests shorten them). */
+  sessions?: SessionOptions;
   cleanup?: CleanupSettings;
   /** How often background work (cleanup retries) runs. */
   workerIntervalMs?: number;
@@ -138,7 +170,8 @@ export async function startAnvil(
   log: Logger = pino({ level: config.logLevel }),
   opts: StartOptions = {},
 ): Promise<Anvil> {
-  const { meta, tenants } = await openControlPlane(config, log);
+  const startedAt = Date.now();
+  const { meta, tenants, users, sessions } = await openControlPlane(config, log, opts.sessions);
   const root = await ensureRoot(config, tenants);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
@@ -173,6 +206,7 @@ export async function startAnvil(
     if (bucket && bucket.id === payload.bucketId) await services.buckets.purge(bucket, objects, signal);
   });
   const scrubber = new Scrubber(ctx, log);
+  let sessionsPrunedAt = 0;
   const intervalMs = opts.workerIntervalMs ?? 2000;
   const worker = startWorker(log, intervalMs, [
     { name: 'cleanup', run: () => ctx.cleanup.runDue() },
@@ -185,6 +219,17 @@ export async function startAnvil(
         }),
     },
     {
+      // Expired refresh tokens, long-dead sessions and stale login-failure counters (bounded tables).
+      name: 'prune-sessions',
+      run: async () => {
+        if (Date.now() - sessionsPrunedAt < SESSION_PRUNE_INTERVAL_MS) return;
+        sessionsPrunedAt = Date.now();
+        await asLeader(meta, 'anvil:prune-sessions', async () => {
+          await sessions.prune();
+        });
+      },
+    },
+    {
       name: 'scrub',
       run: async () => {
         if (config.scrubBytesPerSecond <= 0) return;
@@ -194,7 +239,19 @@ export async function startAnvil(
       },
     },
   ]);
-  const server = createS3Server(config, services, log, new Metrics(meta));
+  const admin = createAdminHandler({
+    config,
+    log,
+    meta,
+    tenants,
+    buckets: services.buckets,
+    users,
+    sessions,
+    tasks,
+    version: VERSION,
+    startedAt,
+  });
+  const server = createS3Server(config, services, log, new Metrics(meta), [admin]);
   const { host, port } = splitListen(config.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -207,6 +264,9 @@ export async function startAnvil(
     port: actualPort,
     root,
     services,
+    users,
+    sessions,
+    tasks,
     core: ctx,
     reconciled,
     meta,

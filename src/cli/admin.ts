@@ -1,12 +1,23 @@
 /**
- * `anvil admin …`: tenant and key management directly against the metadata
- * database the server uses (changes take effect on the running server at
- * once, since it reads keys from the database on every request).
+ * `anvil admin …`: tenants, keys, users, buckets and the background queues.
+ *
+ * Two ways to reach a server:
+ * - directly (the default): open the metadata database the server uses.
+ *   Changes take effect on the running server at once, since it reads keys
+ *   and users from the database on every request.
+ * - with `--endpoint <url>` (env ANVIL_ENDPOINT): through the admin API of a
+ *   running server, with SigV4-signed requests (admin-client.ts). The key is
+ *   `--auth-access-key/--auth-secret-key` (env ANVIL_ACCESS_KEY /
+ *   ANVIL_SECRET_KEY, falling back to ANVIL_ROOT_ACCESS_KEY /
+ *   ANVIL_ROOT_SECRET_KEY); `--region` must be the server's. Tenant, key,
+ *   user, bucket delete and status commands work this way; the queue
+ *   commands (tasks, cleanup, scrub) need the database.
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { openControlPlane } from '../app.js';
-import type { TenantService } from '../core/tenants.js';
+import { openControlPlane, VERSION, type ControlPlane } from '../app.js';
 import { overridesFrom, serverFlags } from './flags.js';
 import type { CoreContext } from '../core/context.js';
 import { BlobStore } from '../storage/blob-store.js';
@@ -15,43 +26,125 @@ import { TaskQueue } from '../work/tasks.js';
 import { Scrubber } from '../work/scrub.js';
 import { BucketService } from '../core/buckets.js';
 import type { TaskStatus } from '../meta/schema.js';
+import type { Config } from '../config/config.js';
+import { parsePolicies, type PolicyStatement } from '../core/policy.js';
+import type { AccessKeyInfo, Tenant } from '../core/tenants.js';
+import { userJson } from '../admin/users.js';
+import { serverStatus } from '../admin/status.js';
+import { AdminClient } from './admin-client.js';
 
-interface AdminContext {
-  tenants: TenantService;
+interface AdminContext extends ControlPlane {
+  config: Config;
   cleanup: CleanupQueue;
   tasks: TaskQueue;
   buckets: BucketService;
   scrubber: Scrubber;
 }
-type AdminAction = (tenants: TenantService, json: boolean, ...args: any[]) => Promise<void>;
 
-function withControlPlane(action: AdminAction) {
-  return withAdmin((admin, json, ...args) => action(admin.tenants, json, ...args));
+type DirectAction = (admin: AdminContext, json: boolean, ...args: any[]) => Promise<void>;
+type RemoteAction = (client: AdminClient, json: boolean, ...args: any[]) => Promise<void>;
+
+interface GlobalOpts {
+  json?: boolean;
+  endpoint?: string;
+  authAccessKey?: string;
+  authSecretKey?: string;
+  region?: string;
 }
 
-function withAdmin(action: (admin: AdminContext, json: boolean, ...args: any[]) => Promise<void>) {
+function remoteClient(opts: GlobalOpts): AdminClient | null {
+  const endpoint = opts.endpoint ?? process.env.ANVIL_ENDPOINT;
+  if (!endpoint) return null;
+  const accessKeyId = opts.authAccessKey ?? process.env.ANVIL_ACCESS_KEY ?? process.env.ANVIL_ROOT_ACCESS_KEY;
+  const secretAccessKey = opts.authSecretKey ?? process.env.ANVIL_SECRET_KEY ?? process.env.ANVIL_ROOT_SECRET_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new Error('--endpoint needs an access key: --auth-access-key and --auth-secret-key (env ANVIL_ACCESS_KEY, ANVIL_SECRET_KEY)');
+  }
+  const region = opts.region ?? process.env.ANVIL_REGION ?? 'us-east-1';
+  return new AdminClient({ endpoint, accessKeyId, secretAccessKey, region });
+}
+
+/**
+ * A command action: through the admin API when --endpoint is given (if the
+ * command supports it), else against the database directly.
+ */
+function action(direct: DirectAction, remote?: RemoteAction) {
   return async (...args: any[]) => {
     const cmd = args[args.length - 1] as Command;
-    const opts = cmd.optsWithGlobals();
+    const opts = cmd.optsWithGlobals() as GlobalOpts & Record<string, string | undefined>;
+    const json = Boolean(opts.json);
+    const client = remoteClient(opts);
+    if (client) {
+      if (!remote) throw new Error(`\`${cmd.name()}\` needs the database; it is not available with --endpoint`);
+      await remote(client, json, ...args.slice(0, -1));
+      return;
+    }
     const config = loadConfig(overridesFrom(opts));
-    const { meta, tenants } = await openControlPlane(config);
+    const plane = await openControlPlane(config);
+    const { meta } = plane;
     // The queue only needs the databases and the blob folder; no server is started.
     const ctx = { meta, blobs: new BlobStore(config.dataDir), region: config.region, maxObjectSize: config.maxObjectSize } as CoreContext;
     const cleanup = new CleanupQueue(ctx, `admin:${process.pid}`);
     ctx.cleanup = cleanup;
     const admin: AdminContext = {
-      tenants,
+      ...plane,
+      config,
       cleanup,
       tasks: new TaskQueue(meta, `admin:${process.pid}`),
       buckets: new BucketService(ctx),
       scrubber: new Scrubber(ctx),
     };
     try {
-      await action(admin, Boolean(opts.json), ...args.slice(0, -1));
+      await direct(admin, json, ...args.slice(0, -1));
     } finally {
       await meta.close();
     }
   };
+}
+
+/** `--policy '[…]'` or `--policy @file.json`: policy statements, validated. */
+function readPolicies(value: string | undefined): PolicyStatement[] | undefined {
+  if (value === undefined) return undefined;
+  const text = value.startsWith('@') ? fs.readFileSync(value.slice(1), 'utf8') : value;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error('--policy must be a JSON array of statements (or @file)');
+  }
+  return parsePolicies(parsed);
+}
+
+/** The created key as `anvil admin key create` prints it (name and policies only when set). */
+function createdKeyJson(k: { accessKeyId: string; secretAccessKey: string; tenant: string; name?: string | null; policies: PolicyStatement[] | null }) {
+  return {
+    accessKeyId: k.accessKeyId,
+    secretAccessKey: k.secretAccessKey,
+    tenant: k.tenant,
+    ...(k.name ? { name: k.name } : {}),
+    ...(k.policies ? { policies: k.policies } : {}),
+  };
+}
+
+interface WhoAmI {
+  level: 'root' | 'admin' | 'member';
+  tenant: string;
+}
+
+/** The tenants a remote command without --tenant covers: every tenant for root, else the key's own. */
+async function remoteTenants(client: AdminClient): Promise<string[]> {
+  const who = await client.request<WhoAmI>('GET', ['auth', 'whoami']);
+  if (who.level !== 'root') return [who.tenant];
+  const { tenants } = await client.request<{ tenants: Tenant[] }>('GET', ['tenants']);
+  return tenants.map((t) => t.name);
+}
+
+async function remoteKeys(client: AdminClient, tenant: string | undefined): Promise<AccessKeyInfo[]> {
+  const out: AccessKeyInfo[] = [];
+  for (const name of tenant ? [tenant] : await remoteTenants(client)) {
+    out.push(...(await client.request<{ keys: AccessKeyInfo[] }>('GET', ['tenants', name, 'keys'])).keys);
+  }
+  return out;
 }
 
 function parseIds(ids: string[]): number[] | undefined {
@@ -66,27 +159,63 @@ function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write((json ? JSON.stringify(value, null, 2) : text) + '\n');
 }
 
+type UserOut = ReturnType<typeof userJson>;
+
+function userLine(u: UserOut): string {
+  return `${u.id}\t${u.email}\t${u.role}${u.disabled ? '\tdisabled' : ''}`;
+}
+
+function printStatus(json: boolean, s: Awaited<ReturnType<typeof serverStatus>>): void {
+  const lines = [
+    `Anvil ${s.version}  region ${s.region}  metadata ${s.engine}${s.uptimeSeconds === null ? '' : `  up ${s.uptimeSeconds}s`}`,
+    `tenants ${s.tenants}  buckets ${s.buckets}  users ${s.users}  access keys ${s.accessKeys}`,
+    `tasks: ${s.tasks.pending} pending, ${s.tasks.running} running, ${s.tasks.failed} failed`,
+    `cleanup: ${s.cleanup.queued} queued, ${s.cleanup.deadLetters} dead letters`,
+  ];
+  print(json, s, lines.join('\n'));
+}
+
 export function registerAdminCommands(program: Command): void {
-  const admin = serverFlags(program.command('admin').description('manage tenants and keys')).option('--json', 'print JSON');
+  const admin = serverFlags(program.command('admin').description('manage tenants, keys, users and buckets'))
+    .option('--json', 'print JSON')
+    .option('--endpoint <url>', 'go through the admin API of this running server instead of the database (env ANVIL_ENDPOINT)')
+    .option('--auth-access-key <id>', 'with --endpoint: access key to sign with (env ANVIL_ACCESS_KEY, else ANVIL_ROOT_ACCESS_KEY)')
+    .option('--auth-secret-key <secret>', 'with --endpoint: its secret (env ANVIL_SECRET_KEY, else ANVIL_ROOT_SECRET_KEY)');
+  admin.addHelpText(
+    'after',
+    `
+Without --endpoint, commands open the metadata database directly (the same
+--data-dir / --database-url / --master-key as the server). With --endpoint,
+tenant, key, user, bucket delete and status commands call the admin API
+(/admin/v1/) of a running server, signed with SigV4; --region (env
+ANVIL_REGION) must be the server's region.`,
+  );
 
   const tenant = admin.command('tenant').description('tenants');
   tenant
     .command('create <name>')
     .description('create a tenant')
     .action(
-      withControlPlane(async (tenants, json, name: string) => {
-        const t = await tenants.createTenant(name);
-        print(json, t, `created tenant ${t.name} (id ${t.id}, canonical id ${t.canonicalId})`);
-      }),
+      action(
+        async ({ tenants }, json, name: string) => {
+          const t = await tenants.createTenant(name);
+          print(json, t, `created tenant ${t.name} (id ${t.id}, canonical id ${t.canonicalId})`);
+        },
+        async (client, json, name: string) => {
+          const t = await client.request<Tenant>('POST', ['tenants'], { body: { name } });
+          print(json, t, `created tenant ${t.name} (id ${t.id}, canonical id ${t.canonicalId})`);
+        },
+      ),
     );
+  const printTenants = (json: boolean, list: Tenant[]) => print(json, list, list.map((t) => `${t.name}\t${t.id}\t${t.canonicalId}`).join('\n'));
   tenant
     .command('list')
     .description('list tenants')
     .action(
-      withControlPlane(async (tenants, json) => {
-        const list = await tenants.listTenants();
-        print(json, list, list.map((t) => `${t.name}\t${t.id}\t${t.canonicalId}`).join('\n'));
-      }),
+      action(
+        async ({ tenants }, json) => printTenants(json, await tenants.listTenants()),
+        async (client, json) => printTenants(json, (await client.request<{ tenants: Tenant[] }>('GET', ['tenants'])).tenants),
+      ),
     );
 
   const bucket = admin.command('bucket').description('buckets');
@@ -95,17 +224,29 @@ export function registerAdminCommands(program: Command): void {
     .description('delete a bucket; with --force, a background task deletes everything in it first')
     .option('--force', 'delete the contents too (asynchronously, by the running server)')
     .action(
-      withAdmin(async ({ buckets, tasks }, json, name: string, opts: { force?: boolean }) => {
-        const b = await buckets.get(name);
-        if (!b) throw new Error(`no bucket named ${name}`);
-        if (opts.force) {
-          const id = await tasks.enqueue('delete-bucket', { bucketId: b.id, bucket: name }, { priority: 50 });
-          print(json, { task: id, bucket: name }, `task ${id} will delete bucket ${name} and its contents (see: anvil admin tasks list)`);
-          return;
-        }
-        await buckets.delete(b);
-        print(json, { deleted: name }, `deleted bucket ${name}`);
-      }),
+      action(
+        async ({ buckets, tasks }, json, name: string, opts: { force?: boolean }) => {
+          const b = await buckets.get(name);
+          if (!b) throw new Error(`no bucket named ${name}`);
+          if (opts.force) {
+            const id = await tasks.enqueue('delete-bucket', { bucketId: b.id, bucket: name }, { priority: 50 });
+            print(json, { task: id, bucket: name }, `task ${id} will delete bucket ${name} and its contents (see: anvil admin tasks list)`);
+            return;
+          }
+          await buckets.delete(b);
+          print(json, { deleted: name }, `deleted bucket ${name}`);
+        },
+        async (client, json, name: string, opts: { force?: boolean }) => {
+          const r = await client.request<{ deleted: boolean; task?: number }>('DELETE', ['buckets', name], {
+            query: opts.force ? { force: 'true' } : {},
+          });
+          if (r.task !== undefined) {
+            print(json, { task: r.task, bucket: name }, `task ${r.task} will delete bucket ${name} and its contents (see: anvil admin tasks list)`);
+            return;
+          }
+          print(json, { deleted: name }, `deleted bucket ${name}`);
+        },
+      ),
     );
 
   const tasks = admin.command('tasks').description('the durable background task queue');
@@ -113,7 +254,7 @@ export function registerAdminCommands(program: Command): void {
     .command('list')
     .option('--status <status>', 'pending, running, done, failed or cancelled')
     .action(
-      withAdmin(async ({ tasks }, json, opts: { status?: TaskStatus }) => {
+      action(async ({ tasks }, json, opts: { status?: TaskStatus }) => {
         const rows = await tasks.list(opts.status);
         print(
           json,
@@ -126,7 +267,7 @@ export function registerAdminCommands(program: Command): void {
     .command('retry <id>')
     .description('run a failed or cancelled task again')
     .action(
-      withAdmin(async ({ tasks }, json, id: string) => {
+      action(async ({ tasks }, json, id: string) => {
         if (!(await tasks.retry(Number(id)))) throw new Error(`task ${id} is not failed or cancelled`);
         print(json, { retried: Number(id) }, `task ${id} queued again`);
       }),
@@ -135,7 +276,7 @@ export function registerAdminCommands(program: Command): void {
     .command('cancel <id>')
     .description('cancel a task that has not finished')
     .action(
-      withAdmin(async ({ tasks }, json, id: string) => {
+      action(async ({ tasks }, json, id: string) => {
         if (!(await tasks.cancel(Number(id)))) throw new Error(`task ${id} has already finished`);
         print(json, { cancelled: Number(id) }, `task ${id} cancelled`);
       }),
@@ -146,10 +287,20 @@ export function registerAdminCommands(program: Command): void {
     .description('integrity scrub results')
     .command('status')
     .action(
-      withAdmin(async ({ scrubber }, json) => {
+      action(async ({ scrubber }, json) => {
         const s = await scrubber.status();
         print(json, s, `${s.verified}/${s.blobs} blobs verified, ${s.corrupt.length} corrupt${s.corrupt.map((c) => `\n  ${c.tenantId}/${c.hash}.${c.fileId}`).join('')}`);
       }),
+    );
+
+  admin
+    .command('status')
+    .description('server version, region, engine and counts (tenants, buckets, task and cleanup backlogs)')
+    .action(
+      action(
+        async ({ meta, config }, json) => printStatus(json, await serverStatus({ meta, config, version: VERSION }, null)),
+        async (client, json) => printStatus(json, await client.request('GET', ['status'])),
+      ),
     );
 
   const cleanup = admin.command('cleanup').description('the blob cleanup queue and its dead letters');
@@ -157,7 +308,7 @@ export function registerAdminCommands(program: Command): void {
     .command('list')
     .description('entries waiting for cleanup (with attempts and last error)')
     .action(
-      withAdmin(async ({ cleanup }, json) => {
+      action(async ({ cleanup }, json) => {
         const rows = await cleanup.pending();
         print(json, rows, rows.map((r) => `${r.id}\t${r.hash}.${r.file_id}\tattempts=${r.attempts}\t${r.last_error ?? ''}`).join('\n') || '(empty)');
       }),
@@ -166,7 +317,7 @@ export function registerAdminCommands(program: Command): void {
   dlq
     .command('list')
     .action(
-      withAdmin(async ({ cleanup }, json) => {
+      action(async ({ cleanup }, json) => {
         const rows = await cleanup.deadLetters();
         print(json, rows, rows.map((r) => `${r.id}\t${r.hash}.${r.file_id}\tattempts=${r.attempts}\t${r.last_error ?? ''}`).join('\n') || '(empty)');
       }),
@@ -175,7 +326,7 @@ export function registerAdminCommands(program: Command): void {
     .command('retry [ids...]')
     .description('move dead letters (all, or the given ids) back into the queue')
     .action(
-      withAdmin(async ({ cleanup }, json, ids: string[]) => {
+      action(async ({ cleanup }, json, ids: string[]) => {
         const n = await cleanup.retryDeadLetters(parseIds(ids));
         const handled = await cleanup.runDue();
         print(json, { requeued: n, processed: handled }, `requeued ${n}, processed ${handled}`);
@@ -185,47 +336,145 @@ export function registerAdminCommands(program: Command): void {
     .command('purge [ids...]')
     .description('forget dead letters (all, or the given ids); leftover files are removed as orphans at the next start')
     .action(
-      withAdmin(async ({ cleanup }, json, ids: string[]) => {
+      action(async ({ cleanup }, json, ids: string[]) => {
         const n = await cleanup.purgeDeadLetters(parseIds(ids));
         print(json, { purged: n }, `purged ${n}`);
       }),
     );
 
   const key = admin.command('key').description('access keys');
+  const printCreatedKey = (json: boolean, k: Parameters<typeof createdKeyJson>[0]) => {
+    const out = createdKeyJson(k);
+    const extra = [out.name ? `\nname:          ${out.name}` : '', out.policies ? `\npolicies:      ${JSON.stringify(out.policies)}` : ''].join('');
+    print(json, out, `access key id: ${out.accessKeyId}\nsecret key:    ${out.secretAccessKey}\ntenant:        ${out.tenant}${extra}`);
+  };
   key
     .command('create')
     .description('create an access key for a tenant')
     .requiredOption('--tenant <name>', 'tenant that owns the key')
     .option('--access-key <id>', 'import this access key id')
     .option('--secret-key <secret>', 'import this secret')
+    .option('--name <label>', 'a label for people ("backup job")')
+    .option('--policy <json>', 'scope the key: a JSON array of policy statements, or @file.json (default: tenant-wide)')
     .action(
-      withControlPlane(async (tenants, json, opts: { tenant: string; accessKey?: string; secretKey?: string }) => {
-        if (Boolean(opts.accessKey) !== Boolean(opts.secretKey)) {
-          throw new Error('--access-key and --secret-key must be given together');
-        }
-        const imported = opts.accessKey ? { accessKeyId: opts.accessKey, secretAccessKey: opts.secretKey! } : undefined;
-        const k = await tenants.createKey(opts.tenant, { imported });
-        print(json, k, `access key id: ${k.accessKeyId}\nsecret key:    ${k.secretAccessKey}\ntenant:        ${k.tenant}`);
-      }),
+      action(
+        async ({ tenants }, json, opts: { tenant: string; accessKey?: string; secretKey?: string; name?: string; policy?: string }) => {
+          const imported = importedKey(opts);
+          const k = await tenants.createKey(opts.tenant, { imported, name: opts.name, policies: readPolicies(opts.policy) });
+          printCreatedKey(json, { ...k, name: opts.name });
+        },
+        async (client, json, opts: { tenant: string; accessKey?: string; secretKey?: string; name?: string; policy?: string }) => {
+          const imported = importedKey(opts);
+          const k = await client.request<Parameters<typeof createdKeyJson>[0]>('POST', ['tenants', opts.tenant, 'keys'], {
+            body: { name: opts.name, policies: readPolicies(opts.policy), ...imported },
+          });
+          printCreatedKey(json, k);
+        },
+      ),
     );
+  const printKeys = (json: boolean, keys: AccessKeyInfo[]) =>
+    print(json, keys, keys.map((k) => `${k.accessKeyId}\t${k.tenant}\t${new Date(k.createdAt).toISOString()}`).join('\n'));
   key
     .command('list')
     .description('list access keys (never their secrets)')
     .option('--tenant <name>', 'only this tenant')
     .action(
-      withControlPlane(async (tenants, json, opts: { tenant?: string }) => {
-        const keys = await tenants.listKeys(opts.tenant);
-        print(json, keys, keys.map((k) => `${k.accessKeyId}\t${k.tenant}\t${k.createdAt.toISOString()}`).join('\n'));
-      }),
+      action(
+        async ({ tenants }, json, opts: { tenant?: string }) => printKeys(json, await tenants.listKeys(opts.tenant)),
+        async (client, json, opts: { tenant?: string }) => printKeys(json, await remoteKeys(client, opts.tenant)),
+      ),
     );
   key
     .command('delete <id>')
     .description('delete an access key (takes effect immediately)')
+    .option('--tenant <name>', 'with --endpoint: the tenant of the key (found by listing when omitted)')
     .action(
-      withControlPlane(async (tenants, json, id: string) => {
-        const deleted = await tenants.deleteKey(id);
-        if (!deleted) throw new Error(`no access key ${id}`);
-        print(json, { deleted: id }, `deleted access key ${id}`);
-      }),
+      action(
+        async ({ tenants }, json, id: string) => {
+          const deleted = await tenants.deleteKey(id);
+          if (!deleted) throw new Error(`no access key ${id}`);
+          print(json, { deleted: id }, `deleted access key ${id}`);
+        },
+        async (client, json, id: string, opts: { tenant?: string }) => {
+          const owner = opts.tenant ?? (await remoteKeys(client, undefined)).find((k) => k.accessKeyId === id)?.tenant;
+          if (!owner) throw new Error(`no access key ${id}`);
+          await client.request('DELETE', ['tenants', owner, 'keys', id]);
+          print(json, { deleted: id }, `deleted access key ${id}`);
+        },
+      ),
     );
+
+  const user = admin.command('user').description('console users (log in to the admin API)');
+  type CreateUserOpts = { tenant: string; email: string; password?: string; role: string; policy?: string };
+  const userInput = (opts: CreateUserOpts) => {
+    if (opts.role !== 'admin' && opts.role !== 'member') throw new Error('--role must be admin or member');
+    const given = opts.password ?? process.env.ANVIL_USER_PASSWORD;
+    const password = given ?? crypto.randomBytes(18).toString('base64url');
+    return { input: { email: opts.email, password, role: opts.role as 'admin' | 'member', policies: readPolicies(opts.policy) }, generated: given ? undefined : password };
+  };
+  const printCreatedUser = (json: boolean, u: UserOut, generated: string | undefined) =>
+    print(
+      json,
+      generated ? { ...u, password: generated } : u,
+      `created user ${u.email} (${u.role}, id ${u.id}) in tenant ${u.tenant}${generated ? `\npassword: ${generated}  (shown once)` : ''}`,
+    );
+  user
+    .command('create')
+    .description('create a user; without --password one is generated and printed once')
+    .requiredOption('--tenant <name>', 'tenant of the user')
+    .requiredOption('--email <address>', 'login email')
+    .option('--password <password>', 'initial password (env ANVIL_USER_PASSWORD; at least 10 characters)')
+    .option('--role <role>', 'admin (manages the tenant) or member', 'member')
+    .option('--policy <json>', "a member's rights: JSON array of policy statements, or @file.json")
+    .action(
+      action(
+        async ({ users }, json, opts: CreateUserOpts) => {
+          const { input, generated } = userInput(opts);
+          printCreatedUser(json, userJson(await users.createUser(opts.tenant, input), opts.tenant), generated);
+        },
+        async (client, json, opts: CreateUserOpts) => {
+          const { input, generated } = userInput(opts);
+          printCreatedUser(json, await client.request<UserOut>('POST', ['tenants', opts.tenant, 'users'], { body: input }), generated);
+        },
+      ),
+    );
+  const printUsers = (json: boolean, list: UserOut[]) => print(json, list, list.map(userLine).join('\n') || '(none)');
+  user
+    .command('list')
+    .description("list a tenant's users")
+    .requiredOption('--tenant <name>', 'tenant')
+    .action(
+      action(
+        async ({ users }, json, opts: { tenant: string }) => printUsers(json, (await users.listUsers(opts.tenant)).map((u) => userJson(u, opts.tenant))),
+        async (client, json, opts: { tenant: string }) =>
+          printUsers(json, (await client.request<{ users: UserOut[] }>('GET', ['tenants', opts.tenant, 'users'])).users),
+      ),
+    );
+  user
+    .command('delete <user>')
+    .description('delete a user (by email or id) with their sessions and app passwords')
+    .requiredOption('--tenant <name>', 'tenant of the user')
+    .action(
+      action(
+        async ({ users }, json, who: string, opts: { tenant: string }) => {
+          const found = (await users.listUsers(opts.tenant)).find((u) => u.id === who || u.email === who.trim().toLowerCase());
+          if (!found || !(await users.deleteUser(found.id))) throw new Error(`no user ${who} in tenant ${opts.tenant}`);
+          print(json, { deleted: found.id, email: found.email }, `deleted user ${found.email}`);
+        },
+        async (client, json, who: string, opts: { tenant: string }) => {
+          const { users } = await client.request<{ users: UserOut[] }>('GET', ['tenants', opts.tenant, 'users']);
+          const found = users.find((u) => u.id === who || u.email === who.trim().toLowerCase());
+          if (!found) throw new Error(`no user ${who} in tenant ${opts.tenant}`);
+          await client.request('DELETE', ['tenants', opts.tenant, 'users', found.id]);
+          print(json, { deleted: found.id, email: found.email }, `deleted user ${found.email}`);
+        },
+      ),
+    );
+}
+
+function importedKey(opts: { accessKey?: string; secretKey?: string }) {
+  if (Boolean(opts.accessKey) !== Boolean(opts.secretKey)) {
+    throw new Error('--access-key and --secret-key must be given together');
+  }
+  return opts.accessKey ? { accessKeyId: opts.accessKey, secretAccessKey: opts.secretKey! } : undefined;
 }

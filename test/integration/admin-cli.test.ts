@@ -58,6 +58,27 @@ describeEachEngine('anvil admin', (engine) => {
     expect(listed.Buckets?.map((b) => b.Name)).toEqual(['acme-bucket']);
   });
 
+  it('creates, lists and deletes users, and reports status', async () => {
+    const created = await admin('user', 'create', '--tenant', 'acme', '--email', 'Ops@Acme.test', '--password', 'ops password 1', '--role', 'admin');
+    expect(created).toMatchObject({ tenant: 'acme', email: 'ops@acme.test', role: 'admin', disabled: false });
+    const generated = await admin('user', 'create', '--tenant', 'acme', '--email', 'dev@acme.test');
+    expect(generated).toMatchObject({ role: 'member' });
+    expect(generated.password.length).toBeGreaterThanOrEqual(20);
+    // The running server sees the user at once: the generated password logs in.
+    const login = await fetch(`${t.endpoint}/admin/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant: 'acme', email: 'dev@acme.test', password: generated.password }),
+    });
+    expect(login.status).toBe(200);
+    const list = await admin('user', 'list', '--tenant', 'acme');
+    expect(list.map((u: { email: string }) => u.email)).toEqual(['dev@acme.test', 'ops@acme.test']);
+    expect(await admin('user', 'delete', generated.id, '--tenant', 'acme')).toEqual({ deleted: generated.id, email: 'dev@acme.test' });
+    await expect(admin('user', 'delete', 'dev@acme.test', '--tenant', 'acme')).rejects.toThrow(/no user/);
+    const status = await admin('status');
+    expect(status).toMatchObject({ engine: engine, tenants: 2, users: 1, uptimeSeconds: null });
+  });
+
   it('lists, retries and purges cleanup dead letters', async () => {
     const dead = (hash: string) => ({ tenant_id: 't', hash, file_id: 'f', attempts: 8, last_error: 'EIO', created_at: Date.now(), failed_at: Date.now() });
     await t.anvil.meta.regional.insertInto('cleanup_dead_letters').values([dead('a'.repeat(64)), dead('b'.repeat(64))]).execute();

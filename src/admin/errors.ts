@@ -1,0 +1,108 @@
+/**
+ * The admin API's one error type and its JSON form:
+ * `{ "error": { "code": "...", "message": "...", ... } }`. Codes are stable;
+ * clients switch on them, never on messages. Errors thrown by the core
+ * services are translated here (toAdminError), so handlers just throw.
+ */
+import type { z } from 'zod';
+import { AuthError } from '../core/auth-errors.js';
+import { PolicyError } from '../core/policy.js';
+import { AdminError } from '../core/tenants.js';
+import { S3Error } from '../s3/errors.js';
+
+export type AdminErrorCode =
+  | 'InvalidRequest'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'MethodNotAllowed'
+  | 'Conflict'
+  | 'PayloadTooLarge'
+  | 'TooManyAttempts'
+  | 'InternalError';
+
+export class AdminApiError extends Error {
+  constructor(
+    readonly code: AdminErrorCode,
+    readonly status: number,
+    message: string,
+    /** Extra fields of the error object (the zod issue path, an auth reason). */
+    readonly details: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AdminApiError';
+  }
+
+  toJSON() {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+export const adminErrors = {
+  invalid: (message: string, details: Record<string, unknown> = {}) => new AdminApiError('InvalidRequest', 400, message, details),
+  unauthorized: (message = 'authentication required', reason?: string) =>
+    new AdminApiError('Unauthorized', 401, message, reason ? { reason } : {}, { 'WWW-Authenticate': 'Bearer, AWS4-HMAC-SHA256' }),
+  forbidden: (message = 'not allowed') => new AdminApiError('Forbidden', 403, message),
+  notFound: (message = 'not found') => new AdminApiError('NotFound', 404, message),
+  methodNotAllowed: (allowed: string[]) =>
+    new AdminApiError('MethodNotAllowed', 405, `method not allowed; allowed: ${allowed.join(', ')}`, {}, { Allow: allowed.join(', ') }),
+  conflict: (message: string) => new AdminApiError('Conflict', 409, message),
+  tooLarge: (limit: number) => new AdminApiError('PayloadTooLarge', 413, `request body larger than ${limit} bytes`),
+  tooManyAttempts: (message: string, retryAfterSeconds: number) =>
+    new AdminApiError('TooManyAttempts', 429, message, { retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) }),
+  internal: () => new AdminApiError('InternalError', 500, 'internal error'),
+};
+
+/** A zod failure as InvalidRequest, naming where the first problem is (`body.policies.0.effect`). */
+export function fromZodError(where: 'body' | 'query' | 'params', error: z.ZodError): AdminApiError {
+  const issue = error.issues[0];
+  const path = [where, ...(issue?.path ?? []).map(String)];
+  return adminErrors.invalid(`${path.join('.')}: ${issue?.message ?? 'invalid'}`, {
+    path,
+    issues: error.issues.map((i) => ({ path: [where, ...i.path.map(String)], message: i.message })),
+  });
+}
+
+/**
+ * Any thrown value as an AdminApiError. Unknown errors become InternalError
+ * (the caller logs the original); nothing internal reaches the client.
+ */
+export function toAdminError(err: unknown): AdminApiError {
+  if (err instanceof AdminApiError) return err;
+  if (err instanceof PolicyError) return adminErrors.forbidden(err.message);
+  // Errors of the auth services: their status picks our code, their own code becomes `reason`.
+  if (err instanceof AuthError) {
+    const reason = { reason: err.code };
+    switch (err.status) {
+      case 400:
+        return new AdminApiError('InvalidRequest', 400, err.message, reason);
+      case 401:
+        return new AdminApiError('Unauthorized', 401, err.message, reason);
+      case 403:
+        return new AdminApiError('Forbidden', 403, err.message, reason);
+      case 404:
+        return new AdminApiError('NotFound', 404, err.message, reason);
+      case 409:
+        return new AdminApiError('Conflict', 409, err.message, reason);
+      case 429: {
+        const retry = Math.max(1, Math.ceil(err.retryAfterSeconds ?? 60));
+        return new AdminApiError('TooManyAttempts', 429, err.message, { ...reason, retryAfterSeconds: retry }, { 'Retry-After': String(retry) });
+      }
+    }
+    return adminErrors.internal();
+  }
+  if (err instanceof AdminError) {
+    // TenantService reports problems as messages only: "… already exists", "no tenant named …", or bad input.
+    if (/already exists/.test(err.message)) return adminErrors.conflict(err.message);
+    if (/^no /.test(err.message)) return adminErrors.notFound(err.message);
+    return adminErrors.invalid(err.message);
+  }
+  if (err instanceof S3Error) {
+    if (err.status === 409) return adminErrors.conflict(err.message);
+    if (err.status === 404) return adminErrors.notFound(err.message);
+    if (err.status === 403) return adminErrors.forbidden(err.message);
+    if (err.status === 400) return adminErrors.invalid(err.message);
+  }
+  return adminErrors.internal();
+}

@@ -1,0 +1,79 @@
+/**
+ * Access keys of a tenant. Admins (and root) manage every key of the
+ * tenant. Anyone else may create keys only under `grant` — at most their
+ * own rights, keeping their denies (TenantService.createKey with a grantor;
+ * a PolicyError becomes 403) — and list or delete only the keys they made.
+ */
+import type { AccessKeyInfo } from '../core/tenants.js';
+import { isAdminOf, visibleTenant } from './access.js';
+import type { Principal } from './auth.js';
+import { adminErrors } from './errors.js';
+import { route } from './route.js';
+import { AccessKeyList, CreatedKey, CreateKey, iso } from './schemas.js';
+
+function keyJson(k: AccessKeyInfo) {
+  return { ...k, createdAt: iso(k.createdAt) };
+}
+
+/** Keys a non-admin may see and delete: the ones it created. */
+function madeBy(p: Principal, k: AccessKeyInfo): boolean {
+  return k.createdBy !== null && k.createdBy === p.id;
+}
+
+export const keyRoutes = [
+  route({
+    method: 'GET',
+    path: '/admin/v1/tenants/:tenant/keys',
+    tag: 'keys',
+    summary: "List a tenant's access keys (never their secrets)",
+    access: 'tenant admin: every key; others: the keys they created',
+    auth: 'any',
+    response: AccessKeyList,
+    async handle({ principal, params, deps }) {
+      const tenant = await visibleTenant(principal, params.tenant, deps);
+      const keys = await deps.tenants.listKeys(tenant.name);
+      const visible = isAdminOf(principal, tenant.id) ? keys : keys.filter((k) => madeBy(principal, k));
+      return { keys: visible.map(keyJson) };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/admin/v1/tenants/:tenant/keys',
+    tag: 'keys',
+    summary: 'Create an access key (the secret is returned once)',
+    access: 'tenant admin; others with the grant action, for at most their own rights',
+    auth: 'any',
+    body: CreateKey,
+    response: CreatedKey,
+    status: 201,
+    async handle({ principal, params, body, deps }) {
+      const tenant = await visibleTenant(principal, params.tenant, deps);
+      const admin = isAdminOf(principal, tenant.id);
+      // Key ids are one namespace across tenants: only root may choose them (a clash would reveal another tenant's key).
+      if (body.accessKeyId && principal.level !== 'root') throw adminErrors.forbidden('only the server root may import a key');
+      const created = await deps.tenants.createKey(tenant.name, {
+        name: body.name,
+        policies: body.policies,
+        imported: body.accessKeyId ? { accessKeyId: body.accessKeyId, secretAccessKey: body.secretAccessKey! } : undefined,
+        // Admins act as operators (their key may be anything in the tenant); everyone else delegates.
+        grantor: admin ? undefined : { id: principal.id, permissions: principal.permissions },
+      });
+      return { ...created, name: body.name ?? null };
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/admin/v1/tenants/:tenant/keys/:accessKeyId',
+    tag: 'keys',
+    summary: 'Delete an access key (takes effect immediately)',
+    access: 'tenant admin; others only keys they created',
+    auth: 'any',
+    async handle({ principal, params, deps }) {
+      const tenant = await visibleTenant(principal, params.tenant, deps);
+      const key = (await deps.tenants.listKeys(tenant.name)).find((k) => k.accessKeyId === params.accessKeyId);
+      const mayDelete = key && (isAdminOf(principal, tenant.id) || madeBy(principal, key));
+      if (!mayDelete) throw adminErrors.notFound(`no access key ${params.accessKeyId} in tenant ${tenant.name}`);
+      await deps.tenants.deleteKey(key.accessKeyId);
+    },
+  }),
+];

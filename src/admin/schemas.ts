@@ -1,0 +1,259 @@
+/**
+ * The admin API's shared zod schemas: request validation, response shaping
+ * (responses are parsed through their schema, so nothing undeclared leaks)
+ * and the OpenAPI components (each registered here under its name).
+ */
+import { z } from 'zod';
+import { policySchema, policyStatementSchema } from '../core/policy.js';
+
+/**
+ * Names a schema: it becomes `#/components/schemas/<id>` in the OpenAPI
+ * document. zod keeps ids (and .describe() texts) in its global registry,
+ * which z.toJSONSchema reads.
+ */
+function named<T extends z.ZodType>(id: string, schema: T): T {
+  if (z.globalRegistry.get(schema)?.id !== id) z.globalRegistry.add(schema, { ...z.globalRegistry.get(schema), id });
+  return schema;
+}
+
+const timestamp = z.iso.datetime().describe('ISO 8601 time (UTC)');
+
+export const PolicyStatement = named('PolicyStatement', policyStatementSchema);
+export const Policies = named('Policies', policySchema);
+
+export const ErrorBody = named(
+  'Error',
+  z.object({
+    error: z.object({
+      code: z.enum([
+        'InvalidRequest',
+        'Unauthorized',
+        'Forbidden',
+        'NotFound',
+        'MethodNotAllowed',
+        'Conflict',
+        'PayloadTooLarge',
+        'TooManyAttempts',
+        'InternalError',
+      ]),
+      message: z.string(),
+      path: z.array(z.string()).optional().describe('InvalidRequest: where the first problem is (body.email)'),
+      reason: z.string().optional().describe('Unauthorized and auth errors: the precise cause (TokenExpired, SessionRevoked, …)'),
+      retryAfterSeconds: z.number().int().optional(),
+    }),
+  }),
+);
+
+// ---- tenants
+
+export const Tenant = named(
+  'Tenant',
+  z.object({ id: z.string(), name: z.string(), canonicalId: z.string(), displayName: z.string() }),
+);
+export const TenantList = z.object({ tenants: z.array(Tenant) });
+export const CreateTenant = named('CreateTenant', z.object({ name: z.string().min(1).max(63) }).strict());
+
+// ---- access keys
+
+export const AccessKey = named(
+  'AccessKey',
+  z.object({
+    accessKeyId: z.string(),
+    tenant: z.string(),
+    createdAt: timestamp,
+    name: z.string().nullable(),
+    policies: Policies.nullable().describe('null: tenant-wide'),
+    createdBy: z.string().nullable().describe('the user or key that created it under grant; null when made by an admin'),
+  }),
+);
+export const AccessKeyList = z.object({ keys: z.array(AccessKey) });
+export const CreateKey = named(
+  'CreateKey',
+  z
+    .object({
+      name: z.string().min(1).max(128).optional(),
+      policies: Policies.optional().describe('omit for a tenant-wide key (admins only; others get at most their own rights)'),
+      accessKeyId: z.string().min(3).max(128).optional().describe('import this key id (root only, with secretAccessKey)'),
+      secretAccessKey: z.string().min(8).max(256).optional(),
+    })
+    .strict()
+    .refine((b) => (b.accessKeyId === undefined) === (b.secretAccessKey === undefined), {
+      message: 'accessKeyId and secretAccessKey must be given together',
+      path: ['secretAccessKey'],
+    }),
+);
+export const CreatedKey = named(
+  'CreatedKey',
+  z.object({
+    accessKeyId: z.string(),
+    secretAccessKey: z.string().describe('shown once: it cannot be read back'),
+    tenant: z.string(),
+    name: z.string().nullable(),
+    policies: Policies.nullable(),
+  }),
+);
+
+// ---- users
+
+const role = z.enum(['admin', 'member']);
+export const User = named(
+  'User',
+  z.object({
+    id: z.string(),
+    tenant: z.string(),
+    email: z.string(),
+    role,
+    policies: Policies.nullable().describe("a member's rights (admins are unrestricted)"),
+    disabled: z.boolean(),
+    createdAt: timestamp,
+  }),
+);
+export const UserList = z.object({ users: z.array(User) });
+export const CreateUser = named(
+  'CreateUser',
+  z
+    .object({
+      email: z.string().min(3).max(254),
+      password: z.string().min(1).max(1024),
+      role: role.default('member'),
+      policies: Policies.nullable().optional(),
+    })
+    .strict(),
+);
+export const UpdateUser = named(
+  'UpdateUser',
+  z
+    .object({
+      role: role.optional(),
+      policies: Policies.nullable().optional(),
+      disabled: z.boolean().optional(),
+      password: z.string().min(1).max(1024).optional().describe('a new password ends all of the user’s sessions'),
+    })
+    .strict()
+    .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' }),
+);
+
+// ---- auth and sessions
+
+export const Login = named(
+  'Login',
+  z.object({ tenant: z.string().min(1).max(63), email: z.string().min(1).max(254), password: z.string().min(1).max(1024) }).strict(),
+);
+export const RefreshTokenBody = named('RefreshToken', z.object({ refreshToken: z.string().min(1).max(4096) }).strict());
+export const TokenPair = named(
+  'TokenPair',
+  z.object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal('Bearer'),
+    expiresIn: z.number().describe('seconds until the access token expires'),
+    sessionId: z.string(),
+  }),
+);
+export const WhoAmI = named(
+  'WhoAmI',
+  z.object({
+    kind: z.enum(['key', 'user']),
+    level: z.enum(['root', 'admin', 'member']).describe('root: every tenant; admin: its own tenant; member: its own rights'),
+    tenant: z.string(),
+    tenantId: z.string(),
+    accessKeyId: z.string().optional(),
+    userId: z.string().optional(),
+    email: z.string().optional(),
+    role: role.optional(),
+    sessionId: z.string().optional(),
+    appPasswordId: z.string().nullable().optional(),
+    policies: Policies.nullable().describe('null: unrestricted within the tenant'),
+  }),
+);
+export const Session = named(
+  'Session',
+  z.object({
+    id: z.string(),
+    createdAt: timestamp,
+    lastUsedAt: timestamp,
+    expiresAt: timestamp,
+    appPasswordName: z.string().nullable().describe('set when the session was opened with an app password'),
+    clientAddress: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    current: z.boolean().describe('the session of this request'),
+  }),
+);
+export const SessionList = z.object({ sessions: z.array(Session) });
+export const Revoked = z.object({ revoked: z.number().int() });
+
+export const AppPassword = named(
+  'AppPassword',
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    policies: Policies.nullable(),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable(),
+    revokedAt: timestamp.nullable(),
+  }),
+);
+export const AppPasswordList = z.object({ appPasswords: z.array(AppPassword) });
+export const CreateAppPassword = named(
+  'CreateAppPassword',
+  z.object({ name: z.string().min(1).max(64), policies: Policies.nullable().optional() }).strict(),
+);
+export const CreatedAppPassword = named(
+  'CreatedAppPassword',
+  z.object({ id: z.string(), name: z.string(), password: z.string().describe('shown once: log in with it instead of the account password') }),
+);
+
+// ---- buckets
+
+export const BucketUsage = z.object({ objectCount: z.number().int(), byteCount: z.number().int() });
+export const Bucket = named(
+  'Bucket',
+  z.object({
+    name: z.string(),
+    tenant: z.string(),
+    region: z.string(),
+    createdAt: timestamp,
+    acl: z.string(),
+    hasPolicy: z.boolean(),
+    usage: BucketUsage.nullable().describe("from this region's bucket state; null if the region has no state row"),
+  }),
+);
+export const BucketList = z.object({ buckets: z.array(Bucket) });
+export const ForceQuery = z
+  .object({ force: z.enum(['true', 'false']).optional().describe('true: delete the contents too, in a background task') });
+export const BucketDeleted = named(
+  'BucketDeleted',
+  z.object({
+    bucket: z.string(),
+    deleted: z.boolean().describe('true: deleted now (it was empty); false: a task will delete it'),
+    task: z.number().int().optional().describe('the delete-bucket task (force=true)'),
+  }),
+);
+
+// ---- status
+
+export const Status = named(
+  'Status',
+  z.object({
+    version: z.string(),
+    region: z.string(),
+    engine: z.enum(['sqlite', 'postgres']),
+    uptimeSeconds: z.number().nullable().describe('null when not answered by a running server'),
+    tenants: z.number().int(),
+    buckets: z.number().int(),
+    users: z.number().int(),
+    accessKeys: z.number().int(),
+    tasks: z.object({ pending: z.number().int(), running: z.number().int(), failed: z.number().int() }),
+    cleanup: z.object({ queued: z.number().int(), deadLetters: z.number().int() }),
+  }),
+);
+
+export const Empty = z.object({}).strict();
+
+/** Dates as the API writes them. */
+export function iso(d: Date | number): string {
+  return (typeof d === 'number' ? new Date(d) : d).toISOString();
+}
+export function isoOrNull(d: Date | number | null | undefined): string | null {
+  return d === null || d === undefined ? null : iso(d);
+}
