@@ -20,7 +20,7 @@ import { UserService } from './core/users.js';
 import { SessionService, type SessionOptions } from './core/sessions.js';
 import { TokenSigner } from './core/tokens.js';
 import { createAdminHandler } from './admin/server.js';
-import { ROOT_TENANT } from './admin/auth.js';
+import { ROOT_TENANT } from './core/tenants.js';
 import { createS3Server } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';

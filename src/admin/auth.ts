@@ -16,16 +16,13 @@
  */
 import type http from 'node:http';
 import type { Permissions } from '../core/policy.js';
-import type { KeyPrincipal } from '../core/tenants.js';
+import { ROOT_TENANT, type KeyPrincipal } from '../core/tenants.js';
 import { authenticate as verifySigV4, sha256Hex } from '../s3/auth/sigv4.js';
 import { S3Error } from '../s3/errors.js';
 import type { AdminDeps } from './deps.js';
 import { adminErrors, toAdminError } from './errors.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
-
-/** The operators' tenant: its unrestricted keys and admin users manage every tenant. */
-export const ROOT_TENANT = 'root';
 
 export type AdminLevel = 'root' | 'admin' | 'member';
 

@@ -93,9 +93,8 @@ export function toAdminError(err: unknown): AdminApiError {
     return adminErrors.internal();
   }
   if (err instanceof AdminError) {
-    // TenantService reports problems as messages only: "… already exists", "no tenant named …", or bad input.
-    if (/already exists/.test(err.message)) return adminErrors.conflict(err.message);
-    if (/^no /.test(err.message)) return adminErrors.notFound(err.message);
+    if (err.kind === 'conflict') return adminErrors.conflict(err.message);
+    if (err.kind === 'not-found') return adminErrors.notFound(err.message);
     return adminErrors.invalid(err.message);
   }
   if (err instanceof S3Error) {

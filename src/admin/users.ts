@@ -10,7 +10,6 @@ import type { AdminDeps } from './deps.js';
 import { adminErrors } from './errors.js';
 import { route } from './route.js';
 import { CreateUser, iso, UpdateUser, User as UserSchema, UserList } from './schemas.js';
-import { setUserRoleAndPolicies } from './user-updates.js';
 
 export function userJson(u: User, tenantName: string) {
   return { id: u.id, tenant: tenantName, email: u.email, role: u.role, policies: u.policies, disabled: u.disabled, createdAt: iso(u.createdAt) };
@@ -94,7 +93,7 @@ export const userRoutes = [
       }
       // The password first: it is the one change that can be refused (too short), so nothing else applies then.
       if (body.password !== undefined) await deps.users.setPassword(user.id, body.password);
-      await setUserRoleAndPolicies(deps.meta.global, user.id, { role: body.role, policies: body.policies });
+      await deps.users.setRoleAndPolicies(user.id, { role: body.role, policies: body.policies });
       if (body.disabled !== undefined) await deps.users.setDisabled(user.id, body.disabled);
       return userJson((await deps.users.getUser(user.id))!, tenant.name);
     },

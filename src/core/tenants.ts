@@ -42,7 +42,18 @@ export interface KeyPrincipal {
   permissions: Permissions;
 }
 
-export class AdminError extends Error {}
+/** The tenant that administers the server: its unrestricted keys and admin users are root. */
+export const ROOT_TENANT = 'root';
+
+/** A refused admin operation; `kind` lets callers (the admin API) answer with the right status. */
+export class AdminError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'invalid' | 'not-found' | 'conflict' = 'invalid',
+  ) {
+    super(message);
+  }
+}
 
 const TENANT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const ACCESS_KEY_ID = /^[A-Za-z0-9._-]{3,128}$/;
@@ -72,7 +83,7 @@ export class TenantService {
       throw new AdminError('tenant name must be 1-63 lower-case letters, digits, ".", "_" or "-"');
     }
     const existing = await this.findTenant(name);
-    if (existing) throw new AdminError(`tenant ${name} already exists`);
+    if (existing) throw new AdminError(`tenant ${name} already exists`, 'conflict');
     const row: TenantTable = {
       id: crypto.randomUUID(),
       name,
@@ -105,7 +116,7 @@ export class TenantService {
   ): Promise<{ accessKeyId: string; secretAccessKey: string; tenant: string; policies: PolicyStatement[] | null }> {
     const { imported } = opts;
     const tenant = await this.findTenant(tenantName);
-    if (!tenant) throw new AdminError(`no tenant named ${tenantName}`);
+    if (!tenant) throw new AdminError(`no tenant named ${tenantName}`, 'not-found');
     let policies: PolicyStatement[] | null = opts.policies ? parsePolicies(opts.policies) : null;
     if (opts.grantor) {
       // A grantor with restricted rights can only make restricted keys: "tenant-wide" means "all of mine".
@@ -123,7 +134,7 @@ export class TenantService {
       .select('access_key_id')
       .where('access_key_id', '=', accessKeyId)
       .executeTakeFirst();
-    if (clash) throw new AdminError(`access key ${accessKeyId} already exists`);
+    if (clash) throw new AdminError(`access key ${accessKeyId} already exists`, 'conflict');
     await this.db
       .insertInto('access_keys')
       .values({

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { withTransaction, type EngineKind } from '../meta/engine.js';
-import type { GlobalSchema, UserTable } from '../meta/schema.js';
+import type { GlobalSchema, UserRole, UserTable } from '../meta/schema.js';
 import { AuthError } from './auth-errors.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import { parsePolicies, Permissions, PolicyError, type PolicyStatement } from './policy.js';
@@ -246,6 +246,19 @@ export class UserService {
       if (Number(res.numUpdatedRows) === 0) throw new AuthError('NotFound', 'no such user', 404);
       if (disabled) await revokeUserSessions(trx, userId, 'user-disabled', this.now());
     });
+  }
+
+  /**
+   * Changes a user's role and/or policies. Sessions read the user's current
+   * rights on every request (SessionService.authenticate), so none needs revoking.
+   */
+  async setRoleAndPolicies(userId: string, change: { role?: UserRole; policies?: PolicyStatement[] | null }): Promise<void> {
+    const set: { role?: UserRole; policies?: string | null } = {};
+    if (change.role !== undefined) set.role = change.role;
+    if (change.policies !== undefined) set.policies = change.policies === null ? null : JSON.stringify(parsePolicies(change.policies));
+    if (Object.keys(set).length === 0) return;
+    const res = await this.db.updateTable('users').set(set).where('id', '=', userId).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) throw new AuthError('NotFound', 'no such user', 404);
   }
 
   permissionsOf(user: User): Permissions {
