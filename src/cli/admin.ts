@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
+import { dropPreviousMasterKeys, installNewMasterKey } from '../core/master-key-rotation.js';
 import { openControlPlane, VERSION, type ControlPlane } from '../app.js';
 import { overridesFrom, serverFlags } from './flags.js';
 import type { CoreContext } from '../core/context.js';
@@ -292,6 +293,48 @@ ANVIL_REGION) must be the server's region.`,
         print(json, s, `${s.verified}/${s.blobs} blobs verified, ${s.corrupt.length} corrupt${s.corrupt.map((c) => `\n  ${c.tenantId}/${c.hash}.${c.fileId}`).join('')}`);
       }),
     );
+
+  admin
+    .command('rotate-master-key')
+    .description(
+      're-encrypt every stored secret under the primary master key; with --generate, first make a new data-folder key ' +
+        '(the old one stays in master.key.previous so running servers keep working)',
+    )
+    .option('--generate', 'install a new master.key in the data folder first (not with ANVIL_MASTER_KEY: set the new key there and the old one in ANVIL_PREVIOUS_MASTER_KEYS)')
+    .option('--drop-previous', 'afterwards, delete master.key.previous if no secret is still under an old key (restart every server first)')
+    .action(async (cmdOpts: { generate?: boolean; dropPrevious?: boolean }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals() as GlobalOpts & Record<string, string | undefined>;
+      const config = loadConfig(overridesFrom(opts));
+      let installed: { previousId: string; newId: string } | undefined;
+      if (cmdOpts.generate) {
+        if (config.masterKey) throw new Error('ANVIL_MASTER_KEY is configured: put the new key there and the old one in ANVIL_PREVIOUS_MASTER_KEYS, then run without --generate');
+        installed = installNewMasterKey(config.dataDir);
+      }
+      const plane = await openControlPlane(config);
+      try {
+        const rewritten = await plane.tenants.reencryptSecrets();
+        const byKey = await plane.tenants.secretsByMasterKey();
+        const primary = plane.tenants.primaryMasterKeyId;
+        const leftovers = Object.keys(byKey).filter((id) => id !== primary);
+        let dropped = false;
+        if (cmdOpts.dropPrevious) {
+          if (leftovers.length > 0) throw new Error(`secrets are still under ${leftovers.join(', ')}; restart every server, run again, then drop`);
+          if (config.masterKey) throw new Error('with ANVIL_MASTER_KEY, remove ANVIL_PREVIOUS_MASTER_KEYS from the configuration instead');
+          dropped = dropPreviousMasterKeys(config.dataDir);
+        }
+        const result = { primary, installed: installed ?? null, rewritten, secretsByMasterKey: byKey, previousDropped: dropped };
+        print(
+          Boolean(opts.json),
+          result,
+          `${installed ? `new master key ${installed.newId} installed (previous ${installed.previousId} kept in master.key.previous)\n` : ''}` +
+            `re-encrypted ${rewritten} secrets under ${primary}` +
+            (leftovers.length ? `\nstill under older keys (written by servers not yet restarted): ${leftovers.map((id) => `${id}=${byKey[id]}`).join(', ')}` : '') +
+            (dropped ? '\nmaster.key.previous removed' : ''),
+        );
+      } finally {
+        await plane.meta.close();
+      }
+    });
 
   admin
     .command('status')

@@ -236,6 +236,10 @@ export class TenantService {
     return rewritten;
   }
 
+  get primaryMasterKeyId(): string {
+    return this.master.primary.id;
+  }
+
   /** How many stored secrets are under each master key id (rotation progress). */
   async secretsByMasterKey(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};

@@ -4,7 +4,9 @@
  * creates meanwhile stay readable, and after the rotation nothing in the
  * database is under the old key.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -77,5 +79,33 @@ describeEachEngine('master key rotation', (engine) => {
     await t.restart();
     expect((await duringClient.send(new ListBucketsCommand({}))).Buckets).toHaveLength(1);
     expect((await client.send(new ListBucketsCommand({}))).Buckets).toHaveLength(1);
+  });
+
+  it('`anvil admin rotate-master-key --generate`, then `--drop-previous` once every server restarted', async () => {
+    const run = promisify(execFile);
+    const admin = async (...args: string[]) => {
+      const { stdout } = await run(process.execPath, [path.resolve('bin/anvil.js'), 'admin', ...args, '--json'], {
+        env: { ...process.env, ANVIL_DATA_DIR: t.dataDir, ANVIL_DATABASE_URL: t.config.databaseUrl },
+      });
+      return JSON.parse(stdout);
+    };
+    await t.anvil.services.tenants.createTenant('cli-rotating');
+    const key = await t.anvil.services.tenants.createKey('cli-rotating');
+    const client = t.client({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+    await client.send(new CreateBucketCommand({ Bucket: 'cli-rot' }));
+
+    const first = await admin('rotate-master-key', '--generate');
+    expect(first.installed.newId).toBe(first.primary);
+    expect(first.secretsByMasterKey).toEqual({ [first.primary]: expect.any(Number) });
+    expect(fs.existsSync(path.join(t.dataDir, 'master.key.previous'))).toBe(true);
+    // The running server (old primary in memory) keeps authenticating.
+    expect((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(['cli-rot']);
+
+    await t.restart();
+    const last = await admin('rotate-master-key', '--drop-previous');
+    expect(last).toMatchObject({ primary: first.primary, installed: null, previousDropped: true });
+    expect(fs.existsSync(path.join(t.dataDir, 'master.key.previous'))).toBe(false);
+    await t.restart();
+    expect((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(['cli-rot']);
   });
 });
