@@ -15,9 +15,19 @@ function keyJson(k: AccessKeyInfo) {
   return { ...k, createdAt: iso(k.createdAt) };
 }
 
+/** What `created_by` records for a key this principal makes: TenantService.lookupKey re-checks the maker's rights by it. */
+function creatorRef(p: Principal): string {
+  return `${p.kind}:${p.id}`;
+}
+
 /** Keys a non-admin may see and delete: the ones it created. */
 function madeBy(p: Principal, k: AccessKeyInfo): boolean {
-  return k.createdBy !== null && k.createdBy === p.id;
+  return k.createdBy !== null && k.createdBy === creatorRef(p);
+}
+
+/** App-password sessions never manage credentials (they are for tools, and may be stolen with the tool). */
+function refuseAppPasswordSession(p: Principal): void {
+  if (p.user?.appPasswordId) throw adminErrors.forbidden('sessions opened with an app password may not manage access keys');
 }
 
 export const keyRoutes = [
@@ -47,6 +57,7 @@ export const keyRoutes = [
     response: CreatedKey,
     status: 201,
     async handle({ principal, params, body, deps }) {
+      refuseAppPasswordSession(principal);
       const tenant = await visibleTenant(principal, params.tenant, deps);
       const admin = isAdminOf(principal, tenant.id);
       // Key ids are one namespace across tenants: only root may choose them (a clash would reveal another tenant's key).
@@ -56,7 +67,7 @@ export const keyRoutes = [
         policies: body.policies,
         imported: body.accessKeyId ? { accessKeyId: body.accessKeyId, secretAccessKey: body.secretAccessKey! } : undefined,
         // Admins act as operators (their key may be anything in the tenant); everyone else delegates.
-        grantor: admin ? undefined : { id: principal.id, permissions: principal.permissions },
+        grantor: admin ? undefined : { id: creatorRef(principal), permissions: principal.permissions },
       });
       return { ...created, name: body.name ?? null };
     },
@@ -69,6 +80,7 @@ export const keyRoutes = [
     access: 'tenant admin; others only keys they created',
     auth: 'any',
     async handle({ principal, params, deps }) {
+      refuseAppPasswordSession(principal);
       const tenant = await visibleTenant(principal, params.tenant, deps);
       const key = (await deps.tenants.listKeys(tenant.name)).find((k) => k.accessKeyId === params.accessKeyId);
       const mayDelete = key && (isAdminOf(principal, tenant.id) || madeBy(principal, key));

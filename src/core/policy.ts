@@ -26,15 +26,35 @@ export type Action = (typeof ACTIONS)[number];
 
 /** Bucket names and keys are bounded; a glob longer than this cannot match anything useful. */
 const MAX_GLOB = 1100;
+/** Wildcards per glob: matching costs glob length x key length, and more stars buy nothing real. */
+const MAX_STARS = 8;
+/**
+ * Size limits keep evaluation cheap (every request evaluates the caller's
+ * policy on the event loop) whoever writes the policy: a scoped key's holder
+ * with `grant` can store denies freely. IAM's own limit is 6 KiB per policy.
+ */
+export const MAX_POLICY_BYTES = 8 * 1024;
 
 export const policyStatementSchema = z
   .object({
     effect: z.enum(['allow', 'deny']),
-    actions: z.array(z.enum(ACTIONS)).min(1),
-    resources: z.array(z.string().min(1).max(MAX_GLOB)).min(1),
+    actions: z.array(z.enum(ACTIONS)).min(1).max(ACTIONS.length),
+    resources: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(MAX_GLOB)
+          .refine((g) => g.split('*').length - 1 <= MAX_STARS, `at most ${MAX_STARS} '*' per resource`),
+      )
+      .min(1)
+      .max(50),
   })
   .strict();
-export const policySchema = z.array(policyStatementSchema).max(100);
+export const policySchema = z
+  .array(policyStatementSchema)
+  .max(50)
+  .refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_POLICY_BYTES, `a policy is at most ${MAX_POLICY_BYTES} bytes`);
 
 export type PolicyStatement = z.infer<typeof policyStatementSchema>;
 
@@ -50,12 +70,13 @@ export function globMatches(glob: string, text: string): boolean {
   let starG = -1;
   let starT = 0;
   while (t < text.length) {
-    if (g < glob.length && (glob[g] === '?' || glob[g] === text[t])) {
-      g++;
-      t++;
-    } else if (g < glob.length && glob[g] === '*') {
+    // The wildcard test comes first: a key may itself contain '*', which must not be taken as the glob's literal.
+    if (g < glob.length && glob[g] === '*') {
       starG = g++;
       starT = t;
+    } else if (g < glob.length && (glob[g] === '?' || glob[g] === text[t])) {
+      g++;
+      t++;
     } else if (starG >= 0) {
       g = starG + 1;
       t = ++starT;
@@ -222,6 +243,23 @@ export function parsePolicies(value: unknown): PolicyStatement[] {
   return parsed.data;
 }
 
+/** Parsed policies by their stored text: every request of a scoped key needs them, parsing them each time costs. */
+const parsedCache = new Map<string, Permissions>();
+const PARSED_CACHE_LIMIT = 1000;
+
 export function permissionsFromColumn(column: string | null): Permissions {
-  return column === null ? Permissions.ALL : new Permissions(parsePolicies(column));
+  if (column === null) return Permissions.ALL;
+  let p = parsedCache.get(column);
+  if (!p) {
+    p = new Permissions(parsePolicies(column));
+    if (parsedCache.size >= PARSED_CACHE_LIMIT) parsedCache.delete(parsedCache.keys().next().value!);
+    parsedCache.set(column, p);
+  }
+  return p;
+}
+
+/** A user's rights: admins are unrestricted in their tenant; members have their policies (none by default). */
+export function userPermissions(role: 'admin' | 'member', policies: string | null): Permissions {
+  if (role === 'admin') return Permissions.ALL;
+  return policies === null ? new Permissions([]) : permissionsFromColumn(policies);
 }

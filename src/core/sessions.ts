@@ -97,8 +97,19 @@ function sameHash(a: string, b: string): boolean {
 }
 
 /** IPv4-mapped IPv6 ("::ffff:10.0.0.1") is the same client as "10.0.0.1". */
-function addressSubject(address: string): string {
-  return `address:${address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '')}`;
+/**
+ * The throttling subject of a client address: IPv4 (also when IPv4-mapped) as
+ * is, IPv6 by its /64, since one client usually holds a whole /64 and could
+ * otherwise rotate addresses to get a fresh budget each time.
+ */
+export function addressSubject(address: string): string {
+  const v4 = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  if (!v4.includes(':')) return `address:${v4}`;
+  const [head, tail = ''] = v4.toLowerCase().split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = v4.includes('::') && tail ? tail.split(':') : [];
+  const groups = v4.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `address:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 function clip(value: string | undefined, max: number): string | null {
@@ -137,15 +148,20 @@ export class SessionService {
     if (input.clientAddress) limits.push([addressSubject(input.clientAddress), this.maxPerAddress]);
     // Before the password is looked at: while locked, even the right one is refused, so guessing gains nothing.
     await this.assertNotLocked(limits.map(([s]) => s), now);
+    // Every attempt is counted as a failure *before* its password is checked, atomically, so a
+    // burst of concurrent guesses cannot all pass the lock check first: the attempt that would
+    // exceed the budget is refused unchecked. A success takes its reservation back.
+    for (const [subject, max] of limits) {
+      const attempts = await this.recordFailure(subject, max, now);
+      if (attempts > max) await this.assertNotLocked([subject], now);
+    }
     const found =
       input.password.length <= MAX_PASSWORD_LENGTH ? await this.users.checkCredentials(input.tenant, input.email, input.password) : null;
-    if (!found) {
-      for (const [subject, max] of limits) await this.recordFailure(subject, max, now);
-      throw new AuthError('InvalidCredentials', 'invalid email or password', 401);
-    }
-    // Only the account's counter is cleared: clearing the address's would let one valid
-    // login reset an attacker's budget for guessing other accounts from that address.
+    if (!found) throw new AuthError('InvalidCredentials', 'invalid email or password', 401);
+    // The account's counter is cleared; the address's only loses this attempt's reservation:
+    // clearing it would let one valid login reset an attacker's budget for other accounts.
     await this.db.deleteFrom('login_failures').where('subject', '=', account).execute();
+    if (input.clientAddress) await this.releaseAttempt(addressSubject(input.clientAddress), this.maxPerAddress);
     if (found.user.disabled) throw new AuthError('AccountDisabled', 'this account is disabled', 403);
     return this.openSession(found.user, found.appPasswordId, now, clip(input.clientAddress, 100), clip(input.userAgent, 512));
   }
@@ -169,11 +185,11 @@ export class SessionService {
    * window locks the subject for lockSeconds. (In ON CONFLICT DO UPDATE every
    * right-hand side sees the old row, on both engines.)
    */
-  private async recordFailure(subject: string, max: number, now: number): Promise<void> {
+  private async recordFailure(subject: string, max: number, now: number): Promise<number> {
     const lockUntil = now + this.lockMs;
     const windowOver = sql<boolean>`login_failures.window_started_at <= ${now - this.windowMs}`;
     const failures = sql<number>`case when ${windowOver} then 1 else login_failures.failures + 1 end`;
-    await this.db
+    const row = await this.db
       .insertInto('login_failures')
       .values({ subject, failures: 1, window_started_at: now, locked_until: max <= 1 ? lockUntil : null })
       .onConflict((oc) =>
@@ -183,6 +199,20 @@ export class SessionService {
           locked_until: sql<number | null>`case when ${failures} >= ${max} then ${lockUntil} else login_failures.locked_until end`,
         }),
       )
+      .returning('failures')
+      .executeTakeFirstOrThrow();
+    return Number(row.failures);
+  }
+
+  /** Takes back a successful attempt's reservation (and the lock it may have set, if it alone reached the limit). */
+  private async releaseAttempt(subject: string, max: number): Promise<void> {
+    await this.db
+      .updateTable('login_failures')
+      .set({
+        failures: sql<number>`case when failures > 0 then failures - 1 else 0 end`,
+        locked_until: sql<number | null>`case when failures - 1 >= ${max} then locked_until else null end`,
+      })
+      .where('subject', '=', subject)
       .execute();
   }
 

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { GlobalSchema, TenantTable } from '../meta/schema.js';
-import { parsePolicies, Permissions, permissionsFromColumn, type PolicyStatement } from './policy.js';
+import { parsePolicies, Permissions, permissionsFromColumn, PolicyError, userPermissions, type PolicyStatement } from './policy.js';
 import type { MasterKeyring } from './secrets.js';
 
 export interface Tenant {
@@ -119,9 +119,12 @@ export class TenantService {
     if (!tenant) throw new AdminError(`no tenant named ${tenantName}`, 'not-found');
     let policies: PolicyStatement[] | null = opts.policies ? parsePolicies(opts.policies) : null;
     if (opts.grantor) {
-      // A grantor with restricted rights can only make restricted keys: "tenant-wide" means "all of mine".
-      if (policies === null && !opts.grantor.permissions.unrestricted) policies = [];
-      if (policies !== null) policies = opts.grantor.permissions.delegate(policies);
+      // Only operators make tenant-wide keys; for a grantor, "no policy" means "all of my rights".
+      if (opts.grantor.permissions.unrestricted) {
+        if (policies === null) throw new PolicyError('only a tenant admin may create a tenant-wide key; give the key policies');
+      } else {
+        policies = opts.grantor.permissions.delegate(policies ?? opts.grantor.permissions.statements!);
+      }
     }
     const accessKeyId = imported?.accessKeyId ?? generateAccessKeyId();
     const secretAccessKey = imported?.secretAccessKey ?? generateSecret();
@@ -187,15 +190,44 @@ export class TenantService {
   async lookupKey(accessKeyId: string): Promise<KeyPrincipal | null> {
     const row = await this.db
       .selectFrom('access_keys')
-      .select(['secret_enc', 'master_key_id', 'tenant_id', 'policies'])
+      .select(['secret_enc', 'master_key_id', 'tenant_id', 'policies', 'created_by'])
       .where('access_key_id', '=', accessKeyId)
       .executeTakeFirst();
     if (!row) return null;
-    return {
-      secret: this.master.decrypt(row.secret_enc, row.master_key_id),
-      tenantId: row.tenant_id,
-      permissions: permissionsFromColumn(row.policies),
-    };
+    let permissions = permissionsFromColumn(row.policies);
+    if (row.created_by !== null) permissions = permissions.intersect(await this.creatorRights(row.created_by, row.tenant_id, 0));
+    return { secret: this.master.decrypt(row.secret_enc, row.master_key_id), tenantId: row.tenant_id, permissions };
+  }
+
+  /**
+   * The current rights of whoever created a key under `grant` ('user:<id>' or
+   * 'key:<access key id>'): a granted key never outlives or outgrows its
+   * maker. A deleted or disabled maker leaves it no rights at all.
+   */
+  private async creatorRights(createdBy: string, tenantId: string, depth: number): Promise<Permissions> {
+    const none = new Permissions([]);
+    if (depth > 8) return none;
+    const [kind, id] = [createdBy.slice(0, createdBy.indexOf(':')), createdBy.slice(createdBy.indexOf(':') + 1)];
+    if (kind === 'user') {
+      const user = await this.db
+        .selectFrom('users')
+        .select(['role', 'policies', 'disabled', 'tenant_id'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!user || user.disabled || user.tenant_id !== tenantId) return none;
+      return userPermissions(user.role, user.policies);
+    }
+    if (kind === 'key') {
+      const key = await this.db
+        .selectFrom('access_keys')
+        .select(['policies', 'created_by', 'tenant_id'])
+        .where('access_key_id', '=', id)
+        .executeTakeFirst();
+      if (!key || key.tenant_id !== tenantId) return none;
+      const own = permissionsFromColumn(key.policies);
+      return key.created_by === null ? own : own.intersect(await this.creatorRights(key.created_by, tenantId, depth + 1));
+    }
+    return none;
   }
 
   /**

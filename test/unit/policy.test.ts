@@ -28,6 +28,11 @@ describe('globs', () => {
     expect(globMatches('*', '')).toBe(true);
     expect(globMatches('photos', 'photos/')).toBe(false);
     expect(globMatches('a*b*c', 'aXbYbZc')).toBe(true);
+    // A '*' inside the key is just a character: it must not use up the glob's wildcard.
+    expect(globMatches('photos/private/*', 'photos/private/*payroll.csv')).toBe(true);
+    expect(globMatches('a*b', 'a*xb')).toBe(true);
+    expect(globMatches('a?c', 'a*c')).toBe(true);
+    expect(globMatches('a*', 'b*')).toBe(false);
   });
 
   it('covers a prefix only when every extension matches', () => {
@@ -117,5 +122,9 @@ describe('Permissions', () => {
     expect(() => parsePolicies([{ effect: 'allow', actions: ['fly'], resources: ['*'] }])).toThrow(PolicyError);
     expect(() => parsePolicies([{ effect: 'allow', actions: ['read'], resources: [] }])).toThrow(PolicyError);
     expect(() => parsePolicies([{ effect: 'allow', actions: ['read'], resources: ['*'], extra: 1 }])).toThrow(PolicyError);
+    // Bounded, so evaluating a policy on every request stays cheap whoever wrote it.
+    expect(() => parsePolicies([{ effect: 'deny', actions: ['read'], resources: ['a/' + '*x'.repeat(9)] }])).toThrow(/at most 8/);
+    expect(() => parsePolicies([{ effect: 'deny', actions: ['read'], resources: Array.from({ length: 51 }, (_, i) => `b/${i}`) }])).toThrow(PolicyError);
+    expect(() => parsePolicies(Array.from({ length: 20 }, () => ({ effect: 'deny', actions: ['read'], resources: ['d/' + 'x'.repeat(500)] })))).toThrow(/bytes/);
   });
 });

@@ -74,6 +74,11 @@ export function authorize(r: S3Request, bucket: Bucket, op = r.stats.op, key = r
     if (resource === null) return;
     if (own.allows(need.action, resource)) {
       if (WRITES_WITH_ACL.has(op)) requireAclRight(r, bucket, key!, r.req.headers['x-amz-acl']);
+      // A conditional write answers differently for present and absent keys (412 vs 404/200):
+      // only a caller who may read the key may ask.
+      if (CONDITIONAL_WRITES.has(op) && (r.req.headers['if-match'] !== undefined || r.req.headers['if-none-match'] !== undefined)) {
+        if (!own.allows('read', resource)) throw errors.accessDenied();
+      }
       return;
     }
     if (own.denies(need.action, resource)) throw errors.accessDenied();
@@ -89,6 +94,9 @@ export function authorize(r: S3Request, bucket: Bucket, op = r.stats.op, key = r
   }
   throw errors.accessDenied();
 }
+
+/** Writes that accept If-Match / If-None-Match on the object they replace. */
+const CONDITIONAL_WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload']);
 
 /** Writes that may name an ACL for the object they create (x-amz-acl, x-amz-grant-*). */
 const WRITES_WITH_ACL = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload', 'PostObject']);

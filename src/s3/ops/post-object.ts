@@ -116,12 +116,13 @@ async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filen
   const key = keyTemplate.replace(/\$\{filename\}/g, filename);
   // The form's signer needs write on the key it names, as a PUT would.
   authorize(r, bucket, 'PostObject', key);
-  requireAclRight(r, bucket, key, fields.get('acl'));
   const asHeaders: Record<string, string> = {};
   for (const [name, value] of fields) asHeaders[name] = value;
   if (fields.get('acl') !== undefined) asHeaders['x-amz-acl'] = fields.get('acl')!;
   delete asHeaders['x-amz-tagging'];
   const attributes = attributesFromHeaders(asHeaders);
+  // Judged on the ACL that will be stored, whichever form field named it (acl or x-amz-acl).
+  requireAclRight(r, bucket, key, attributes.acl);
   // Enforce the policy's size limit while streaming, not after storing everything.
   async function* limited(): AsyncIterable<Buffer> {
     let size = 0;
