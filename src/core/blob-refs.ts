@@ -50,13 +50,16 @@ export async function prepareBlob(
     await ctx.blobs.discard(staged);
     return { kind: 'empty' };
   }
+  // A body held in memory has no intent yet (ObjectService.stageBody): record it before its file
+  // is written, in the same statement as the dedup lookup on the first call.
+  const needsIntent = staged.data !== undefined && ctx.meta.kind === 'postgres' && !forceNew;
   if (!forceNew) {
-    const existing = await ctx.meta.regional
-      .selectFrom('blobs')
-      .select('file_id')
-      .where('tenant_id', '=', tenantId)
-      .where('hash', '=', hash)
-      .executeTakeFirst();
+    const db = needsIntent
+      ? (ctx.meta.regional.with('intent', (q) =>
+          q.insertInto('write_intents').values({ id: staged.id, node_id: ctx.nodeId, tenant_id: tenantId, created_at: Date.now() }),
+        ) as unknown as typeof ctx.meta.regional)
+      : ctx.meta.regional;
+    const existing = await db.selectFrom('blobs').select('file_id').where('tenant_id', '=', tenantId).where('hash', '=', hash).executeTakeFirst();
     if (existing) return { kind: 'existing', tenantId, hash, size: staged.size, staged };
   }
   const fileId = await ctx.blobs.promote(staged, tenantId, hash);
@@ -85,6 +88,8 @@ export class RefChanges {
   private readonly changes = new Map<string, Change>();
   released: ReleasedBlob[] = [];
   redundantFileId?: string;
+  /** A write intent this transaction must delete (whoever deletes it clears this). */
+  intentId?: string;
 
   private entry(tenantId: string, hash: string): Change {
     const id = `${tenantId}/${hash}`;

@@ -6,11 +6,11 @@
 import crypto from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
-import { withTransaction } from '../meta/engine.js';
+import { LATEST, NOT_DELETED, withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
-import { BodyDigester, type ChecksumAlgorithm, type Digests } from '../storage/digest.js';
+import type { ChecksumAlgorithm, Digests } from '../storage/digest.js';
 import { VerifyingStream } from '../storage/verify.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
 import type { StagedFile } from '../storage/blob-store.js';
@@ -30,6 +30,24 @@ type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
 export const MAX_KEY_BYTES = 1024;
 /** Blob files a read opens before answering (see openBody). */
 const EAGER_OPEN = 64;
+/** Single-blob reads below this size are read whole before answering (see openBody). */
+const SMALL_READ = 256 * 1024;
+
+/** Reads len bytes at position from an open blob, then closes it; a short file is an error. */
+async function readWhole(fh: FileHandle, position: number, len: number): Promise<Buffer> {
+  try {
+    const buf = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const { bytesRead } = await fh.read(buf, got, len - got, position + got);
+      if (bytesRead === 0) throw new Error(`blob file ended ${len - got} bytes early`);
+      got += bytesRead;
+    }
+    return buf;
+  } finally {
+    void fh.close().catch(() => undefined);
+  }
+}
 
 export interface ObjectAttributes {
   contentType: string;
@@ -92,6 +110,15 @@ export function validateKey(key: string): void {
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw errors.keyTooLong();
 }
 
+/** A version row as written (seq comes from the bucket's counter). */
+type NewVersionRow = Omit<Selectable<ObjectVersionTable>, 'id' | 'seq'>;
+/** What a write needs to know of the version it replaces. */
+type CurrentVersion = Pick<Selectable<ObjectVersionTable>, 'id' | 'seq' | 'manifest' | 'size' | 'tenant_id' | 'etag'>;
+
+function countDelta(old: CurrentVersion | undefined, size: number): { objects: number; bytes: number } {
+  return old ? { objects: 0, bytes: size - Number(old.size) } : { objects: 1, bytes: size };
+}
+
 function rowToVersion(row: Omit<Selectable<ObjectVersionTable>, 'id'>): ObjectVersion {
   return {
     bucketId: row.bucket_id,
@@ -118,24 +145,27 @@ export class ObjectService {
 
   /**
    * Streams body into a staged blob and hands back its digests; the caller
-   * commits (commitStaged) or abandons (abandonStaged) it. A write intent is
-   * recorded before the first byte, so the reconciler can tell this write's
-   * files from orphans if the process dies midway.
+   * commits (commitStaged) or abandons (abandonStaged) it. Where intents are
+   * kept (recordsIntents), one is recorded before the body's first file is
+   * created, so the reconciler can tell this write's files from orphans if
+   * the process dies midway: before the temp file of a large body, or, for a
+   * body small enough to stay in memory, by prepareBlob just before the blob
+   * file is written (with the dedup lookup, in one statement).
    */
   async stageBody(tenantId: string, body: AsyncIterable<Buffer>, digest: PutOptions['digest'], maxSize: number) {
-    const id = crypto.randomBytes(12).toString('hex');
-    if (this.recordsIntents) {
+    const id = newFileId();
+    let recorded = false;
+    const recordIntent = async () => {
       await this.ctx.meta.regional
         .insertInto('write_intents')
         .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
         .execute();
-    }
-    const digester = new BodyDigester(digest);
+      recorded = true;
+    };
     try {
-      const staged = await this.ctx.blobs.stage(body, digester, maxSize, id);
-      return { staged, digests: digester.digest() };
+      return await this.ctx.blobs.stage(body, digest, maxSize, id, this.recordsIntents ? recordIntent : undefined);
     } catch (err) {
-      await this.dropIntent(id);
+      if (recorded) await this.dropIntent(id);
       throw err;
     }
   }
@@ -186,11 +216,13 @@ export class ObjectService {
       try {
         result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           refs = new RefChanges();
+          // The write is committed with its metadata: its files are no longer in doubt. The intent
+          // goes in this transaction: writeLatest folds its deletion into a statement of its own.
+          if (this.recordsIntents) refs.intentId = staged.id;
           refs.referencePrepared(blob);
           const out = await write(trx, manifestOf(blob), refs);
+          if (refs.intentId) await trx.deleteFrom('write_intents').where('id', '=', refs.intentId).execute();
           await refs.apply(trx);
-          // The write is committed with its metadata: its files are no longer in doubt.
-          if (this.recordsIntents) await trx.deleteFrom('write_intents').where('id', '=', staged.id).execute();
           return out;
         });
       } catch (err) {
@@ -282,16 +314,11 @@ export class ObjectService {
       seq?: number;
     },
   ): Promise<ObjectVersion> {
-    const seq = v.seq ?? (await this.nextSeq(trx, bucket));
-    const { oldSize, existed } = await this.removeLatest(trx, bucket, key, refs, (current) =>
-      checkWriteCondition(key, v.condition, current),
-    );
-    const row = {
+    const row: NewVersionRow = {
       bucket_id: bucket.id,
       tenant_id: bucket.tenant_id,
       key,
       version_id: 'null',
-      seq,
       is_latest: 1,
       is_delete_marker: 0,
       size: v.size,
@@ -306,27 +333,146 @@ export class ObjectService {
       tags: JSON.stringify(v.attributes.tags),
       acl: v.attributes.acl,
     };
-    await trx.insertInto('object_versions').values(row).execute();
-    await trx
-      .updateTable('bucket_state')
-      .set((eb) => ({
-        object_count: eb('object_count', '+', existed ? 0 : 1),
-        byte_count: eb('byte_count', '+', v.size - oldSize),
-      }))
+    // The key's current latest version. Under the bucket lock (SQLite's BEGIN IMMEDIATE, or a
+    // seq the caller took) this is authoritative; on PostgreSQL without the lock it is a guess
+    // that the locking statement below validates.
+    let old = await this.currentLatest(trx, bucket, key, refs);
+    checkWriteCondition(key, v.condition, old);
+    let seq: number;
+    if (v.seq !== undefined) {
+      seq = v.seq;
+      await this.moveCounts(trx, bucket, countDelta(old, v.size));
+      await this.putRow(trx, row, seq, old);
+    } else if (this.ctx.meta.kind === 'postgres') {
+      const taken = await this.lockAndPut(trx, bucket, row, old, countDelta(old, v.size));
+      seq = taken.seq;
+      if (!taken.written) {
+        // Another writer replaced the key between our read and the lock. We hold the lock
+        // now, so the row read next is the truth: redo with it and correct the counts.
+        const guessed = old;
+        old = await this.currentLatest(trx, bucket, key);
+        checkWriteCondition(key, v.condition, old);
+        const was = countDelta(guessed, v.size);
+        const is = countDelta(old, v.size);
+        await this.moveCounts(trx, bucket, { objects: is.objects - was.objects, bytes: is.bytes - was.bytes });
+        await this.putRow(trx, row, seq, old);
+      }
+    } else {
+      // SQLite: BEGIN IMMEDIATE already excludes every other writer.
+      seq = await this.nextSeq(trx, bucket, countDelta(old, v.size));
+      await this.putRow(trx, row, seq, old);
+    }
+    if (old) refs.release(old.tenant_id, JSON.parse(old.manifest));
+    return rowToVersion({ ...row, seq });
+  }
+
+  /** The key's latest version; on PostgreSQL, deletes refs' pending write intent in the same round trip. */
+  private async currentLatest(trx: Trx, bucket: Bucket, key: string, refs?: RefChanges): Promise<CurrentVersion | undefined> {
+    let db: Trx = trx;
+    const intent = refs?.intentId;
+    if (intent && this.ctx.meta.kind === 'postgres') {
+      refs.intentId = undefined;
+      // Only this write touches its intent row: deleting it takes no lock anyone waits for.
+      db = trx.with('gone', (q) => q.deleteFrom('write_intents').where('id', '=', intent)) as unknown as Trx;
+    }
+    return db
+      .selectFrom('object_versions')
+      .select(['id', 'seq', 'manifest', 'size', 'tenant_id', 'etag'])
       .where('bucket_id', '=', bucket.id)
-      .execute();
-    return rowToVersion(row);
+      .where('key', '=', key)
+      .where('is_latest', '=', LATEST)
+      .executeTakeFirst();
   }
 
   /**
-   * Takes the bucket's next sequence number. The row update also locks the
-   * bucket's state on PostgreSQL, which serialises the latest-version flip of
-   * concurrent writers; a missing row means the bucket was deleted.
+   * Under the bucket lock: makes row the key's latest version, replacing old
+   * in place (S3 without versioning keeps one version per key) or inserting it.
    */
-  async nextSeq(trx: Trx, bucket: Bucket): Promise<number> {
+  private async putRow(trx: Trx, row: NewVersionRow, seq: number, old: CurrentVersion | undefined): Promise<void> {
+    if (!old) {
+      await trx.insertInto('object_versions').values({ ...row, seq }).execute();
+      return;
+    }
+    // Key, bucket and latest flag stay as they are (not rewriting them spares the index updates).
+    const { bucket_id: _b, key: _k, is_latest: _l, ...changed } = row;
+    const res = await trx
+      .updateTable('object_versions')
+      .set({ ...changed, seq })
+      .where('id', '=', old.id)
+      .where('seq', '=', old.seq)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new Error(`latest version of ${row.key} changed under the bucket lock`);
+  }
+
+  private async moveCounts(trx: Trx, bucket: Bucket, d: { objects: number; bytes: number }): Promise<void> {
+    if (d.objects === 0 && d.bytes === 0) return;
+    await trx
+      .updateTable('bucket_state')
+      .set((eb) => ({ object_count: eb('object_count', '+', d.objects), byte_count: eb('byte_count', '+', d.bytes) }))
+      .where('bucket_id', '=', bucket.id)
+      .execute();
+  }
+
+  /**
+   * PostgreSQL: one statement takes the bucket lock and the next sequence
+   * number, moves the counts, and writes the version if the key's latest
+   * version is still `old` (an in-place UPDATE matching old's id and seq,
+   * or an INSERT that does nothing if a latest version appeared). The
+   * version CTE reads the bucket CTE, so the bucket row is locked before
+   * the object row (lock order: bucket first). Data-modifying CTEs see
+   * concurrent commits through the usual re-check of updated rows and the
+   * unique index, not through the statement's snapshot, so a version
+   * replaced or inserted meanwhile makes `written` 0; the caller then redoes
+   * the write under the lock it now holds. One round trip while the lock is
+   * held instead of five, which is what serialises PUTs of one bucket.
+   */
+  private async lockAndPut(
+    trx: Trx,
+    bucket: Bucket,
+    row: NewVersionRow,
+    old: CurrentVersion | undefined,
+    d: { objects: number; bytes: number },
+  ): Promise<{ seq: number; written: boolean }> {
+    const s = sql`UPDATE bucket_state SET last_seq = last_seq + 1, object_count = object_count + ${d.objects}, byte_count = byte_count + ${d.bytes}
+      WHERE bucket_id = ${bucket.id} RETURNING last_seq`;
+    const cols = sql`size = ${row.size}, etag = ${row.etag}, content_type = ${row.content_type}, headers = ${row.headers},
+      user_meta = ${row.user_meta}, checksums = ${row.checksums}, manifest = ${row.manifest}, part_sizes = ${row.part_sizes},
+      created_at = ${row.created_at}, tags = ${row.tags}, acl = ${row.acl}, tenant_id = ${row.tenant_id},
+      version_id = ${row.version_id}, is_delete_marker = ${row.is_delete_marker}`;
+    const v = old
+      ? sql`UPDATE object_versions SET seq = s.last_seq, ${cols} FROM s
+          WHERE object_versions.id = ${old.id} AND object_versions.seq = ${old.seq} AND object_versions.is_latest = 1 RETURNING 1`
+      : sql`INSERT INTO object_versions (bucket_id, tenant_id, key, version_id, seq, is_latest, is_delete_marker, size, etag,
+            content_type, headers, user_meta, checksums, manifest, part_sizes, created_at, tags, acl)
+          SELECT ${row.bucket_id}, ${row.tenant_id}, ${row.key}, ${row.version_id}, s.last_seq, 1, 0, ${row.size}::bigint, ${row.etag},
+            ${row.content_type}, ${row.headers}, ${row.user_meta}, ${row.checksums}, ${row.manifest}, ${row.part_sizes},
+            ${row.created_at}::bigint, ${row.tags}, ${row.acl} FROM s
+          ON CONFLICT (bucket_id, key) WHERE is_latest = 1 DO NOTHING RETURNING 1`;
+    const res = await sql<{ seq: string | number | null; written: string | number }>`WITH s AS (${s}), v AS (${v})
+      SELECT (SELECT last_seq FROM s) AS seq, (SELECT count(*) FROM v) AS written`.execute(trx);
+    const out = res.rows[0];
+    if (out?.seq === null || out?.seq === undefined) throw errors.noSuchBucket(bucket.name);
+    return { seq: Number(out.seq), written: Number(out.written) === 1 };
+  }
+
+  /**
+   * Takes the bucket's next sequence number (and moves the object and byte
+   * counts by `counts`). The row update also locks the bucket's state on
+   * PostgreSQL, which serialises the latest-version flip of concurrent
+   * writers; a missing row means the bucket was deleted.
+   */
+  async nextSeq(trx: Trx, bucket: Bucket, counts?: { objects: number; bytes: number }): Promise<number> {
     const row = await trx
       .updateTable('bucket_state')
-      .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
+      .set((eb) =>
+        counts
+          ? {
+              last_seq: eb('last_seq', '+', 1),
+              object_count: eb('object_count', '+', counts.objects),
+              byte_count: eb('byte_count', '+', counts.bytes),
+            }
+          : { last_seq: eb('last_seq', '+', 1) },
+      )
       .where('bucket_id', '=', bucket.id)
       .returning('last_seq')
       .executeTakeFirst();
@@ -350,7 +496,7 @@ export class ObjectService {
       .select(['id', 'manifest', 'size', 'tenant_id', 'etag'])
       .where('bucket_id', '=', bucket.id)
       .where('key', '=', key)
-      .where('is_latest', '=', 1)
+      .where('is_latest', '=', LATEST)
       .executeTakeFirst();
     check?.(old);
     if (!old) return { oldSize: 0, existed: false };
@@ -410,8 +556,8 @@ export class ObjectService {
       .selectAll()
       .where('bucket_id', '=', bucket.id)
       .where('key', '=', key)
-      .where('is_latest', '=', 1)
-      .where('is_delete_marker', '=', 0)
+      .where('is_latest', '=', LATEST)
+      .where('is_delete_marker', '=', NOT_DELETED)
       .executeTakeFirst();
     if (!row) throw errors.noSuchKey(key);
     return rowToVersion(row);
@@ -425,8 +571,8 @@ export class ObjectService {
       .set({ tags: JSON.stringify(tags) })
       .where('bucket_id', '=', bucket.id)
       .where('key', '=', key)
-      .where('is_latest', '=', 1)
-      .where('is_delete_marker', '=', 0)
+      .where('is_latest', '=', LATEST)
+      .where('is_delete_marker', '=', NOT_DELETED)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) throw errors.noSuchKey(key);
   }
@@ -439,8 +585,8 @@ export class ObjectService {
       .set({ acl })
       .where('bucket_id', '=', bucket.id)
       .where('key', '=', key)
-      .where('is_latest', '=', 1)
-      .where('is_delete_marker', '=', 0)
+      .where('is_latest', '=', LATEST)
+      .where('is_delete_marker', '=', NOT_DELETED)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) throw errors.noSuchKey(key);
   }
@@ -519,6 +665,14 @@ export class ObjectService {
       if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1) return stream;
       return pipeline(stream, new VerifyingStream(p.hash), () => undefined);
     };
+    if (pieces.length === 1 && pieces[0].to - pieces[0].from < SMALL_READ) {
+      // A small body is read with one read call and sent from memory: no stream of file reads.
+      const p = pieces[0];
+      const bytes = await readWhole(opened[0]!, p.from, p.to - p.from + 1);
+      const body = Readable.from([bytes], { objectMode: false });
+      if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1) return body;
+      return pipeline(body, new VerifyingStream(p.hash), () => undefined);
+    }
     if (pieces.length === 1) return read(opened[0]!, 0);
     const closeUnstreamed = () => Promise.all(opened.map((h) => h?.close().catch(() => undefined)));
     async function* concat() {
@@ -573,6 +727,17 @@ export class ObjectService {
     });
     await collectGarbage(this.ctx, refs.released);
   }
+}
+
+/**
+ * A unique id for a write (intent, temp file, blob file suffix): a random
+ * per-process prefix and a counter, unique across processes and restarts
+ * without a random draw per write.
+ */
+const FILE_ID_PREFIX = crypto.randomBytes(9).toString('base64url');
+let fileCounter = 0;
+function newFileId(): string {
+  return `${FILE_ID_PREFIX}${(fileCounter++).toString(36)}`;
 }
 
 export function newUploadId(): string {

@@ -12,7 +12,7 @@
  * when its lease expires.
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { withTransaction } from '../meta/engine.js';
+import { commitWith, LAZY_COMMIT, withTransaction } from '../meta/engine.js';
 import type { CleanupQueueTable, RegionalSchema } from '../meta/schema.js';
 import type { CoreContext } from '../core/context.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
@@ -77,13 +77,16 @@ export class CleanupQueue {
         .where('id', 'in', ids)
         .returningAll()
         .execute();
-    });
+      // A lease lost in a power failure only lets the entry be claimed again.
+    }, LAZY_COMMIT);
   }
 
   /** Deletes the blob row while it is still unreferenced, then its file, then the entry. */
   async process(entry: CleanupEntry): Promise<'removed' | 'revived' | 'failed'> {
-    const db = this.ctx.meta.regional;
+    const { kind, regional: db } = this.ctx.meta;
     try {
+      // The row's deletion is durable before the file goes (every write resolves only once
+      // durable), so a power failure never brings back a row whose file is gone.
       const deleted = await db
         .deleteFrom('blobs')
         .where('tenant_id', '=', entry.tenant_id)
@@ -98,7 +101,8 @@ export class CleanupQueue {
         remove = !row;
       }
       if (remove) await this.ctx.blobs.remove(entry.tenant_id, entry.hash, entry.file_id);
-      await db.deleteFrom('cleanup_queue').where('id', '=', entry.id).execute();
+      // Lost in a power failure, the entry is processed again and finds nothing left to do.
+      await commitWith(kind, db, (trx) => trx.deleteFrom('cleanup_queue').where('id', '=', entry.id).execute(), LAZY_COMMIT);
       return remove ? 'removed' : 'revived';
     } catch (err) {
       await this.fail(entry, err as Error);

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { openMetaDatabases } from '../../src/meta/engine.js';
 import { migrateAll } from '../../src/meta/migrate.js';
@@ -30,8 +30,11 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
       expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
     }
     await t.s3.send(new DeleteObjectCommand({ Bucket: 'gcb', Key: 'b' }));
-    await t.anvil.core.cleanup.runDue();
-    expect(blobFiles(t.dataDir)).toEqual([]);
+    // The background worker may hold the entry's lease while it finishes it: wait for it.
+    await vi.waitFor(async () => {
+      await t.anvil.core.cleanup.runDue();
+      expect(blobFiles(t.dataDir)).toEqual([]);
+    });
   });
 
   it('retries a failing cleanup with backoff, then dead-letters it; retrying after the fault clears it', async () => {
@@ -50,9 +53,12 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
     expect(await queue.pending()).toEqual([]);
     fs.rmdirSync(file);
     expect(await queue.retryDeadLetters()).toBe(1);
-    await queue.runDue();
+    // The background worker may claim the entry first and still be finishing it: wait for it.
+    await vi.waitFor(async () => {
+      await queue.runDue();
+      expect(await queue.pending()).toEqual([]);
+    });
     expect(await queue.deadLetters()).toEqual([]);
-    expect(await queue.pending()).toEqual([]);
     const rows = await t.anvil.meta.regional.selectFrom('blobs').select('hash').execute();
     expect(rows).toEqual([]);
   });

@@ -129,6 +129,66 @@ describeEachEngine('listing', (engine) => {
     expect(flat.Contents?.map((c) => c.Key)).toEqual(byteOrder(keys));
   });
 
+  it('agrees with a reference model for random prefixes, delimiters, start points and page sizes', async () => {
+    // Keys mixing one- to four-byte characters, multi-character delimiters and folders of very
+    // different sizes (the delimiter walk seeks past each folder in the database).
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'model' }));
+    const parts = ['a', 'é', '\u{1F600}', '/', '--', 'z', '\uFFFD', 'b/', '😀/'];
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const keys = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      let k = '';
+      for (let j = 1 + rnd(5); j > 0; j--) k += parts[rnd(parts.length)];
+      keys.add(k);
+    }
+    for (let i = 0; i < 60; i++) keys.add(`big/${String(i).padStart(3, '0')}`);
+    const all = byteOrder([...keys]);
+    for (let i = 0; i < all.length; i += 20) {
+      await Promise.all(all.slice(i, i + 20).map((k) => t.s3.send(new PutObjectCommand({ Bucket: 'model', Key: k, Body: 'x' }))));
+    }
+    /** S3's answer computed from the full key list: entries are keys or 'P:'-tagged common prefixes. */
+    const reference = (prefix: string, delimiter: string, after: string, max: number) => {
+      const out: string[] = [];
+      let truncated = false;
+      const afterBytes = Buffer.from(after);
+      for (const k of all) {
+        if (!k.startsWith(prefix) || Buffer.compare(Buffer.from(k), afterBytes) <= 0) continue;
+        const i = delimiter ? k.indexOf(delimiter, prefix.length) : -1;
+        const entry = i < 0 ? k : 'P:' + k.slice(0, i + delimiter.length);
+        if (out.includes(entry)) continue;
+        // A start point inside a common prefix: that prefix was already returned.
+        if (entry.startsWith('P:') && after.startsWith(entry.slice(2))) continue;
+        if (out.length === max) {
+          truncated = true;
+          break;
+        }
+        out.push(entry);
+      }
+      return { out, truncated };
+    };
+    const prefixes = ['', 'a', 'é', '\u{1F600}', 'b/', 'big/', '😀/', 'a/'];
+    const delimiters = ['', '/', '--', 'é', '\u{1F600}'];
+    for (let i = 0; i < 60; i++) {
+      const prefix = prefixes[rnd(prefixes.length)];
+      const delimiter = delimiters[rnd(delimiters.length)];
+      const after = rnd(3) === 0 ? '' : all[rnd(all.length)];
+      const max = [1, 2, 5, 50, 1000][rnd(5)];
+      const res = await t.s3.send(
+        new ListObjectsV2Command({ Bucket: 'model', Prefix: prefix, Delimiter: delimiter || undefined, StartAfter: after || undefined, MaxKeys: max }),
+      );
+      const got = [...(res.Contents ?? []).map((c) => c.Key!), ...(res.CommonPrefixes ?? []).map((p) => 'P:' + p.Prefix!)];
+      const want = reference(prefix, delimiter, after, max);
+      const bytes = (e: string) => Buffer.from(e.replace(/^P:/, ''));
+      const ordered = (e: string[]) => [...e].sort((a, b) => Buffer.compare(bytes(a), bytes(b)));
+      expect({ q: [prefix, delimiter, after, max], got: ordered(got), truncated: res.IsTruncated ?? false }).toEqual({
+        q: [prefix, delimiter, after, max],
+        got: ordered(want.out),
+        truncated: want.truncated,
+      });
+    }
+  });
+
   it('returns keys with control characters intact', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'controls' }));
     const keys = ['cr\rkey', 'lf\nkey', 'tab\tkey', 'soh\u0001key'];

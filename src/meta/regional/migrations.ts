@@ -148,5 +148,18 @@ export function regionalMigrations(kind: EngineKind): Record<string, Migration> 
         await db.schema.alterTable('multipart_uploads').addColumn('acl', 'text', (c) => c.notNull().defaultTo('private')).execute();
       },
     },
+    '006-object-listing-index': {
+      async up(db: Kysely<any>) {
+        // Listing reads only this index: live latest versions with the columns a listing returns
+        // (an index-only range scan, and one index seek per entry of a delimiter walk).
+        if (kind === 'postgres') {
+          await sql`CREATE INDEX object_versions_listing ON object_versions (bucket_id, key)
+            INCLUDE (size, etag, created_at) WHERE is_latest = 1 AND is_delete_marker = 0`.execute(db);
+        } else {
+          await sql`CREATE INDEX object_versions_listing ON object_versions (bucket_id, key, size, etag, created_at)
+            WHERE is_latest = 1 AND is_delete_marker = 0`.execute(db);
+        }
+      },
+    },
   };
 }
