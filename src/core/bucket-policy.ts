@@ -105,9 +105,21 @@ export function parseBucketPolicy(text: string, bucket: string): PublicGrants {
 }
 
 /** The grants of a stored policy (validated when it was put). */
+/** Grants of stored policies by bucket and text: an anonymous request asks up to three times, every request re-parsed them. */
+const grantsCache = new Map<string, PublicGrants>();
+const GRANTS_CACHE_LIMIT = 1000;
+const NO_GRANTS: PublicGrants = Object.freeze({ readGlobs: [], list: false }) as PublicGrants;
+
 export function storedPolicyGrants(policy: string | null, bucket: string): PublicGrants {
-  if (policy === null) return { readGlobs: [], list: false };
-  return parseBucketPolicy(policy, bucket);
+  if (policy === null) return NO_GRANTS;
+  const cacheKey = `${bucket}\n${policy}`;
+  let grants = grantsCache.get(cacheKey);
+  if (!grants) {
+    grants = parseBucketPolicy(policy, bucket);
+    if (grantsCache.size >= GRANTS_CACHE_LIMIT) grantsCache.delete(grantsCache.keys().next().value!);
+    grantsCache.set(cacheKey, grants);
+  }
+  return grants;
 }
 
 export function grantsRead(grants: PublicGrants, bucket: string, key: string): boolean {
