@@ -306,7 +306,7 @@ async function startTarget(
     case 'anvil-sqlite': {
       const { child, endpoint } = await startAnvil(name, dataDir, `sqlite:${path.join(dataDir, 'anvil.db')}`, cpuProf);
       return {
-        report: { name, role: 'anvil', description: 'Anvil, SQLite (WAL, synchronous=FULL)', results: {}, errors: [] },
+        report: { name, role: 'anvil', description: 'Anvil, SQLite (WAL; every write acknowledged after a group fdatasync of the WAL)', results: {}, errors: [] },
         endpoint,
         creds: ROOT,
         serverPids: [child.pid],

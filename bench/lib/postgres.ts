@@ -3,7 +3,8 @@
  * user may CREATE DATABASE; a fresh database is made and dropped), else a
  * throwaway cluster from the Debian `postgresql` binaries. Unlike the test
  * helper's cluster, this one keeps the default durability (fsync=on,
- * synchronous_commit=on) so it compares fairly with SQLite synchronous=FULL.
+ * synchronous_commit=on) so it compares fairly with Anvil on SQLite, which
+ * acknowledges a write only once the WAL is fdatasynced past it.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';

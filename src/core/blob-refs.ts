@@ -11,11 +11,16 @@
  * concurrent upload (count back to 1 before the delete) is never removed.
  *
  * Lock order. Every write transaction first locks its bucket's state row
- * (ObjectService.nextSeq) and collects its reference changes in a RefChanges;
- * they are applied last, netted per blob and in hash order. Two transactions
- * therefore never lock the same blob rows in opposite orders (which
- * deadlocked on PostgreSQL when one PUT released H1 and referenced H2 while
- * another did the reverse).
+ * (ObjectService.nextSeq, or the statement of ObjectService.lockAndPut) and
+ * collects its reference changes in a RefChanges; they are applied last,
+ * netted per blob and in hash order. Two transactions therefore never lock
+ * the same blob rows in opposite orders (which deadlocked on PostgreSQL when
+ * one PUT released H1 and referenced H2 while another did the reverse). The
+ * one exception keeps the order too: a new key's single reference is applied
+ * by lockAndPut's statement, right after the bucket row; if the key turns out
+ * to have a version after all, whose blobs sort before that one, the
+ * transaction is rolled back and run again without that shortcut
+ * (UnfoldAndRetry).
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { RegionalSchema, ManifestEntry } from '../meta/schema.js';
@@ -37,6 +42,9 @@ export type PreparedBlob =
   | { kind: 'new'; tenantId: string; hash: string; size: number; fileId: string };
 
 export class BlobGoneError extends Error {}
+
+/** A transaction must be run again without folding its reference into the locking statement (lock order). */
+export class UnfoldAndRetry extends Error {}
 
 /** Outside any transaction: decide whether the content is already stored; if not, put our file in place. */
 export async function prepareBlob(
@@ -90,6 +98,8 @@ export class RefChanges {
   redundantFileId?: string;
   /** A write intent this transaction must delete (whoever deletes it clears this). */
   intentId?: string;
+  /** Do not fold the sole reference into another statement (a retry after UnfoldAndRetry). */
+  noFold = false;
 
   private entry(tenantId: string, hash: string): Change {
     const id = `${tenantId}/${hash}`;
@@ -114,6 +124,36 @@ export class RefChanges {
     const c = this.entry(blob.tenantId, blob.hash);
     c.delta++;
     if (blob.kind === 'new') c.newBlob = { fileId: blob.fileId, size: blob.size };
+  }
+
+  /**
+   * The only change so far, when it is one new reference: a statement that
+   * locks the bucket may apply it too (ObjectService.lockAndPut), saving a
+   * round trip while the bucket lock is held. Nothing else may have locked a
+   * blob row before it, and a blob released later must sort after it (the
+   * caller checks: foldedHash).
+   */
+  soleReference(): { tenantId: string; hash: string; newBlob?: { fileId: string; size: number } } | undefined {
+    if (this.changes.size !== 1) return undefined;
+    const [c] = this.changes.values();
+    return c.delta === 1 ? c : undefined;
+  }
+
+  /** The hash whose reference was applied by another statement (see soleReference). */
+  foldedHash?: string;
+
+  /** Records that the sole reference was applied: fileId is the blob row's file, undefined if there was no row. */
+  soleReferenceApplied(fileId: string | undefined): void {
+    const c = this.soleReference()!;
+    if (fileId === undefined) throw new BlobGoneError();
+    if (c.newBlob && fileId !== c.newBlob.fileId) this.redundantFileId = c.newBlob.fileId;
+    this.changes.clear();
+    this.foldedHash = `${c.tenantId}/${c.hash}`;
+  }
+
+  /** Whether applying these releases later would lock a blob row that sorts before the folded one. */
+  wouldBreakOrder(tenantId: string, manifest: ManifestEntry[]): boolean {
+    return this.foldedHash !== undefined && manifest.some(([hash]) => `${tenantId}/${hash}` < this.foldedHash!);
   }
 
   /** Applies every change in (tenant, hash) order. Throws BlobGoneError if a referenced blob no longer exists. */

@@ -18,7 +18,7 @@ import { sql, type Kysely } from 'kysely';
 import type { RegionalSchema } from '../meta/schema.js';
 import type { CoreContext } from './context.js';
 import type { Bucket } from './buckets.js';
-import { LATEST, NOT_DELETED } from '../meta/engine.js';
+import { LATEST, NOT_DELETED, UNPREPARED } from '../meta/engine.js';
 
 export interface ListQuery {
   prefix: string;
@@ -153,14 +153,16 @@ export class ListingService {
     const first = q.prefix
       ? sql`SELECT key FROM object_versions WHERE ${live} AND key > ${cursor} AND key >= ${q.prefix} ORDER BY key LIMIT 1`
       : sql`SELECT key FROM object_versions WHERE ${live} AND key > ${cursor} ORDER BY key LIMIT 1`;
-    const walk = sql`WITH RECURSIVE walk(k) AS (
+    // Planned with its values each time: a generic plan, not knowing the limit, evaluated the
+    // whole walk (every folder of the bucket) before joining.
+    const walk = sql`${sql.raw(UNPREPARED)} WITH RECURSIVE walk(k) AS (
         SELECT (${first})
         UNION ALL
         SELECT (SELECT key FROM object_versions WHERE ${live} AND key > ${next} ORDER BY key LIMIT 1)
         FROM walk WHERE walk.k IS NOT NULL AND substr(walk.k, 1, ${int(plen)}) = ${q.prefix}
       )`;
     const isObject = sql`${find(rest(sql`w.k`))} = 0`;
-    const page = sql`(SELECT k FROM walk WHERE k IS NOT NULL LIMIT ${int(limit)}) w`;
+    const page = sql`(SELECT k FROM walk WHERE k IS NOT NULL LIMIT ${sql.lit(limit)}) w`;
     // PostgreSQL: a lateral subquery whose object test is a one-time filter, so common-prefix
     // keys cost no lookup; SQLite evaluates the outer-only ON term before its seek.
     const query = pg

@@ -18,6 +18,7 @@ import type { Bucket } from './buckets.js';
 import type { CoreContext } from './context.js';
 import {
   BlobGoneError,
+  UnfoldAndRetry,
   collectGarbage,
   manifestOf,
   prepareBlob,
@@ -210,12 +211,14 @@ export class ObjectService {
       await this.abandonStaged(staged).catch(() => undefined); // the intent keeps any promoted file findable
       throw err;
     }
+    let noFold = false;
     for (let attempt = 0; ; attempt++) {
       let refs = new RefChanges();
       let result: T;
       try {
         result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           refs = new RefChanges();
+          refs.noFold = noFold;
           // The write is committed with its metadata: its files are no longer in doubt. The intent
           // goes in this transaction: writeLatest folds its deletion into a statement of its own.
           if (this.recordsIntents) refs.intentId = staged.id;
@@ -226,6 +229,10 @@ export class ObjectService {
           return out;
         });
       } catch (err) {
+        if (err instanceof UnfoldAndRetry && attempt < 3) {
+          noFold = true;
+          continue;
+        }
         if (err instanceof BlobGoneError && attempt < 3 && blob.kind === 'existing') {
           // The identical blob was collected between our lookup and our transaction: store our own copy.
           blob = await prepareBlob(this.ctx, tenantId, hash, blob.staged, true);
@@ -344,7 +351,7 @@ export class ObjectService {
       await this.moveCounts(trx, bucket, countDelta(old, v.size));
       await this.putRow(trx, row, seq, old);
     } else if (this.ctx.meta.kind === 'postgres') {
-      const taken = await this.lockAndPut(trx, bucket, row, old, countDelta(old, v.size));
+      const taken = await this.lockAndPut(trx, bucket, row, old, countDelta(old, v.size), refs);
       seq = taken.seq;
       if (!taken.written) {
         // Another writer replaced the key between our read and the lock. We hold the lock
@@ -352,6 +359,8 @@ export class ObjectService {
         const guessed = old;
         old = await this.currentLatest(trx, bucket, key);
         checkWriteCondition(key, v.condition, old);
+        // Releasing old's blobs later must not lock a row that sorts before the one already locked.
+        if (old && refs.wouldBreakOrder(old.tenant_id, JSON.parse(old.manifest))) throw new UnfoldAndRetry();
         const was = countDelta(guessed, v.size);
         const is = countDelta(old, v.size);
         await this.moveCounts(trx, bucket, { objects: is.objects - was.objects, bytes: is.bytes - was.bytes });
@@ -423,8 +432,11 @@ export class ObjectService {
    * concurrent commits through the usual re-check of updated rows and the
    * unique index, not through the statement's snapshot, so a version
    * replaced or inserted meanwhile makes `written` 0; the caller then redoes
-   * the write under the lock it now holds. One round trip while the lock is
-   * held instead of five, which is what serialises PUTs of one bucket.
+   * the write under the lock it now holds. For a new key, its blob
+   * reference is applied by the same statement (see RefChanges.soleReference).
+   * So a new key's PUT holds the bucket lock for this statement and the
+   * COMMIT only, instead of seven round trips: the lock serialises the PUTs
+   * of one bucket, so its hold time bounds their rate.
    */
   private async lockAndPut(
     trx: Trx,
@@ -432,6 +444,7 @@ export class ObjectService {
     row: NewVersionRow,
     old: CurrentVersion | undefined,
     d: { objects: number; bytes: number },
+    refs: RefChanges,
   ): Promise<{ seq: number; written: boolean }> {
     const s = sql`UPDATE bucket_state SET last_seq = last_seq + 1, object_count = object_count + ${d.objects}, byte_count = byte_count + ${d.bytes}
       WHERE bucket_id = ${bucket.id} RETURNING last_seq`;
@@ -448,10 +461,25 @@ export class ObjectService {
             ${row.content_type}, ${row.headers}, ${row.user_meta}, ${row.checksums}, ${row.manifest}, ${row.part_sizes},
             ${row.created_at}::bigint, ${row.tags}, ${row.acl} FROM s
           ON CONFLICT (bucket_id, key) WHERE is_latest = 1 DO NOTHING RETURNING 1`;
-    const res = await sql<{ seq: string | number | null; written: string | number }>`WITH s AS (${s}), v AS (${v})
-      SELECT (SELECT last_seq FROM s) AS seq, (SELECT count(*) FROM v) AS written`.execute(trx);
+    // A new key's only blob reference joins the statement too (after the bucket row: it reads s).
+    // With an old version there is a release as well, applied later in hash order by RefChanges.
+    const sole = old || refs.noFold ? undefined : refs.soleReference();
+    const b = !sole
+      ? undefined
+      : sole.newBlob
+        ? sql`INSERT INTO blobs (tenant_id, hash, file_id, size, ref_count, created_at)
+            SELECT ${sole.tenantId}, ${sole.hash}, ${sole.newBlob.fileId}, ${sole.newBlob.size}::bigint, 1, ${Date.now()}::bigint FROM s
+            ON CONFLICT (tenant_id, hash) DO UPDATE SET ref_count = blobs.ref_count + 1 RETURNING file_id`
+        : sql`UPDATE blobs SET ref_count = blobs.ref_count + 1 FROM s
+            WHERE blobs.tenant_id = ${sole.tenantId} AND blobs.hash = ${sole.hash} RETURNING blobs.file_id`;
+    const res = b
+      ? await sql<{ seq: string | number | null; written: string | number; file_id: string | null }>`WITH s AS (${s}), v AS (${v}), b AS (${b})
+          SELECT (SELECT last_seq FROM s) AS seq, (SELECT count(*) FROM v) AS written, (SELECT file_id FROM b) AS file_id`.execute(trx)
+      : await sql<{ seq: string | number | null; written: string | number; file_id?: null }>`WITH s AS (${s}), v AS (${v})
+          SELECT (SELECT last_seq FROM s) AS seq, (SELECT count(*) FROM v) AS written`.execute(trx);
     const out = res.rows[0];
     if (out?.seq === null || out?.seq === undefined) throw errors.noSuchBucket(bucket.name);
+    if (b) refs.soleReferenceApplied(out.file_id ?? undefined);
     return { seq: Number(out.seq), written: Number(out.written) === 1 };
   }
 
@@ -521,11 +549,13 @@ export class ObjectService {
     validateKey(srcKey);
     validateKey(dstKey);
     if (src.tenant_id !== dst.tenant_id) throw errors.accessDenied();
+    let noFold = false;
     for (let attempt = 0; ; attempt++) {
       try {
         let refs = new RefChanges();
         const result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           refs = new RefChanges();
+          refs.noFold = noFold;
           const source = await this.latestRow(trx, src, srcKey);
           opts.check?.(source);
           refs.reference(src.tenant_id, source.manifest);
@@ -545,6 +575,10 @@ export class ObjectService {
       } catch (err) {
         // The source was replaced and its blobs collected between our read and our reference: read again.
         if (err instanceof BlobGoneError && attempt < 3) continue;
+        if (err instanceof UnfoldAndRetry && attempt < 3) {
+          noFold = true;
+          continue;
+        }
         throw err;
       }
     }

@@ -74,32 +74,32 @@ function openSqlite(file: string): BetterSqlite3.Database {
   return conn;
 }
 
-/** WAL size (pages) past which the background checkpointer copies frames into the database. */
-const CHECKPOINT_PAGES = 1000;
-/** WAL size (pages) past which the serving connection checkpoints itself (the checkpointer is stuck). */
-const CHECKPOINT_FALLBACK_PAGES = 20_000;
+/** The background checkpointer runs at most this often, and only after commits. */
+const CHECKPOINT_INTERVAL_MS = 250;
+/**
+ * WAL size (pages) past which the serving connection checkpoints itself: the
+ * checkpointer stopped, or under unbroken writes never caught up with the
+ * last frame (only then can the WAL restart from its beginning).
+ */
+const CHECKPOINT_FALLBACK_PAGES = 10_000;
 
 const CHECKPOINTER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
 db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = 0');
-const frame = 4096 + 24;
 let timer;
+let last = 0;
 function tick() {
   timer = undefined;
-  let size = 0;
-  try { size = fs.statSync(workerData.file + '-wal').size; } catch {}
-  if (size > workerData.pages * frame) {
-    try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ error: String(err && err.message || err) }); }
-  }
+  last = Date.now();
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
 }
 parentPort.on('message', (m) => {
   if (m === 'close') { if (timer) clearTimeout(timer); db.close(); process.exit(0); }
-  else if (!timer) timer = setTimeout(tick, 20);
+  else if (!timer) timer = setTimeout(tick, Math.max(0, last + workerData.interval - Date.now()));
 });
 `;
 
@@ -108,7 +108,7 @@ parentPort.on('message', (m) => {
  * connection, so the serving thread never does a checkpoint's writes and
  * fsyncs (with synchronous=NORMAL a checkpoint syncs the WAL, then the
  * database file; see WalSync). PASSIVE checkpoints never block writers. Told
- * of commits by the driver, it checks the WAL size at most every 20 ms.
+ * of commits by the driver, it checkpoints at most every 250 ms.
  */
 class Checkpointer {
   private worker: Worker | undefined;
@@ -123,7 +123,7 @@ class Checkpointer {
       const req = createRequire(import.meta.url);
       this.worker = new Worker(CHECKPOINTER_SOURCE, {
         eval: true,
-        workerData: { driver: req.resolve('better-sqlite3'), file: this.file, pages: CHECKPOINT_PAGES },
+        workerData: { driver: req.resolve('better-sqlite3'), file: this.file, interval: CHECKPOINT_INTERVAL_MS },
       });
       this.worker.unref();
       // Checkpoints are an optimisation: without them the serving connection checkpoints itself.
@@ -485,11 +485,19 @@ export interface TransactionOptions {
 export const LAZY_COMMIT: TransactionOptions = { lazy: true };
 
 /**
+ * Starts a query that must be planned with its parameters each time (see
+ * withPreparedStatements): one whose best plan depends on their values.
+ */
+export const UNPREPARED = '/* unprepared */';
+
+/**
  * PostgreSQL: every query with parameters runs as a named prepared statement
  * (named by its SQL text), so each connection parses and plans a query shape
  * once instead of on every execution. The shapes are few and fixed; the
  * partial-index flags are literals in the SQL (LATEST), so generic plans can
- * use the partial indexes. A statement whose cached plan no longer fits (a
+ * use the partial indexes. Queries starting with UNPREPARED are planned with
+ * their values every time (the listing walk: a generic plan of its recursive
+ * query walked whole buckets). A statement whose cached plan no longer fits (a
  * migration changed a table under a running server: SQLSTATE 0A000) runs
  * unprepared on that connection from then on. (Not for PgBouncer in
  * transaction mode, which does not keep prepared statements per client.)
@@ -513,7 +521,13 @@ function withPreparedStatements(pool: pg.Pool): { connect(): Promise<pg.PoolClie
       const plain = client.query.bind(client) as (q: unknown, v?: unknown[]) => Promise<pg.QueryResult>;
       const unprepared = new Set<string>();
       client.query = (async (text: unknown, values?: unknown[]) => {
-        if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || unprepared.has(text)) {
+        if (
+          typeof text !== 'string' ||
+          !Array.isArray(values) ||
+          values.length === 0 ||
+          unprepared.has(text) ||
+          text.startsWith(UNPREPARED)
+        ) {
           return plain(text, values);
         }
         try {
