@@ -14,7 +14,8 @@ import type { CoreContext } from './core/context.js';
 import { ListingService } from './core/listing.js';
 import { MultipartService } from './core/multipart.js';
 import { ObjectService } from './core/objects.js';
-import { loadMasterKeyring } from './core/secrets.js';
+import { loadMasterKeyring, type MasterKeyring } from './core/secrets.js';
+import { Replicas } from './storage/replicas.js';
 import { TenantService } from './core/tenants.js';
 import { UserService } from './core/users.js';
 import { SessionService, type SessionOptions } from './core/sessions.js';
@@ -32,6 +33,7 @@ import { reconcile, type ReconcileReport } from './work/reconcile.js';
 import { startWorker } from './work/worker.js';
 import { TaskQueue, TaskRunner } from './work/tasks.js';
 import { Scrubber } from './work/scrub.js';
+import { drainBackend, DRAIN_TASK } from './work/drain.js';
 import { asLeader, tryLead } from './work/leader.js';
 import crypto from 'node:crypto';
 
@@ -68,6 +70,8 @@ export interface ControlPlane {
   users: UserService;
   signer: TokenSigner;
   sessions: SessionService;
+  /** The master key and the previous ones (wraps secrets and blob data keys). */
+  keyring: MasterKeyring;
 }
 
 /** Anvil's version, from package.json (one level above both src/ and dist/). */
@@ -96,7 +100,7 @@ export async function openControlPlane(config: Config, log?: Logger, sessionOpti
   const users = new UserService(meta.global, meta.kind, tenants);
   const signer = new TokenSigner(tenants);
   const sessions = new SessionService(meta.global, meta.kind, users, signer, sessionOptions);
-  return { meta, tenants, users, signer, sessions };
+  return { meta, tenants, users, signer, sessions, keyring: master };
 }
 
 /**
@@ -171,12 +175,19 @@ export async function startAnvil(
   opts: StartOptions = {},
 ): Promise<Anvil> {
   const startedAt = Date.now();
-  const { meta, tenants, users, sessions } = await openControlPlane(config, log, opts.sessions);
+  const { meta, tenants, users, sessions, keyring } = await openControlPlane(config, log, opts.sessions);
   const root = await ensureRoot(config, tenants);
   const blobs = new BlobStore(config.dataDir);
   await blobs.init();
   const nodeId = nodeIdFor(config);
-  const ctx = { meta, blobs, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, verifyReads: config.verifyReads } as CoreContext;
+  let replicas: Replicas;
+  try {
+    replicas = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, meta, log });
+  } catch (err) {
+    await meta.close();
+    throw err;
+  }
+  const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, verifyReads: config.verifyReads } as CoreContext;
   ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
   // Two processes must never run with one node id: each would take the other's writes in
   // progress for dead ones. The lock is held for the life of the process (PostgreSQL).
@@ -200,16 +211,30 @@ export async function startAnvil(
   };
   const owner = `${nodeId}:${process.pid}`;
   const tasks = new TaskQueue(meta, owner);
-  const runner = new TaskRunner(tasks, log).register('delete-bucket', async (payload: { bucketId: string; bucket: string }, signal) => {
-    // By id: a bucket created later under the same name must never be touched.
-    const bucket = await services.buckets.get(payload.bucket);
-    if (bucket && bucket.id === payload.bucketId) await services.buckets.purge(bucket, objects, signal);
-  });
   const scrubber = new Scrubber(ctx, log);
+  const runner = new TaskRunner(tasks, log)
+    .register('delete-bucket', async (payload: { bucketId: string; bucket: string }, signal) => {
+      // By id: a bucket created later under the same name must never be touched.
+      const bucket = await services.buckets.get(payload.bucket);
+      if (bucket && bucket.id === payload.bucketId) await services.buckets.purge(bucket, objects, signal);
+    })
+    .register(DRAIN_TASK, async (payload: { backend: string }, signal) => {
+      await drainBackend(ctx, scrubber, payload.backend, signal, log);
+    });
+
   let sessionsPrunedAt = 0;
   const intervalMs = opts.workerIntervalMs ?? 2000;
   const worker = startWorker(log, intervalMs, [
     { name: 'cleanup', run: () => ctx.cleanup.runDue() },
+    {
+      // Backend health (feeds placement and read order), drain flags set elsewhere, monthly counters.
+      name: 'backends',
+      run: async () => {
+        await replicas.checkHealth();
+        await replicas.loadStates();
+        await replicas.flushMonthly();
+      },
+    },
     { name: 'tasks', run: () => runner.runDue() },
     {
       name: 'expire-uploads',
@@ -274,6 +299,7 @@ export async function startAnvil(
       runner.stop();
       await worker.stop();
       await nodeLock.release();
+      await replicas.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -17,11 +17,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { dropPreviousMasterKeys, installNewMasterKey } from '../core/master-key-rotation.js';
+import { blobKeysByMasterKey, dropPreviousMasterKeys, installNewMasterKey, rewrapBlobKeys } from '../core/master-key-rotation.js';
 import { openControlPlane, VERSION, type ControlPlane } from '../app.js';
 import { overridesFrom, serverFlags } from './flags.js';
 import type { CoreContext } from '../core/context.js';
 import { BlobStore } from '../storage/blob-store.js';
+import { Replicas } from '../storage/replicas.js';
 import { CleanupQueue } from '../work/cleanup.js';
 import { TaskQueue } from '../work/tasks.js';
 import { Scrubber } from '../work/scrub.js';
@@ -84,7 +85,9 @@ function action(direct: DirectAction, remote?: RemoteAction) {
     const plane = await openControlPlane(config);
     const { meta } = plane;
     // The queue only needs the databases and the blob folder; no server is started.
-    const ctx = { meta, blobs: new BlobStore(config.dataDir), region: config.region, maxObjectSize: config.maxObjectSize } as CoreContext;
+    const blobs = new BlobStore(config.dataDir);
+    const replicas = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring: plane.keyring, encrypt: config.encryptAtRest, meta });
+    const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize } as CoreContext;
     const cleanup = new CleanupQueue(ctx, `admin:${process.pid}`);
     ctx.cleanup = cleanup;
     const admin: AdminContext = {
@@ -98,6 +101,7 @@ function action(direct: DirectAction, remote?: RemoteAction) {
     try {
       await direct(admin, json, ...args.slice(0, -1));
     } finally {
+      await replicas.close();
       await meta.close();
     }
   };
@@ -313,22 +317,32 @@ ANVIL_REGION) must be the server's region.`,
       const plane = await openControlPlane(config);
       try {
         const rewritten = await plane.tenants.reencryptSecrets();
+        const blobKeysRewrapped = await rewrapBlobKeys(plane.meta.regional, plane.keyring);
         const byKey = await plane.tenants.secretsByMasterKey();
+        const blobKeys = await blobKeysByMasterKey(plane.meta.regional);
         const primary = plane.tenants.primaryMasterKeyId;
-        const leftovers = Object.keys(byKey).filter((id) => id !== primary);
+        const leftovers = [...new Set([...Object.keys(byKey), ...Object.keys(blobKeys)])].filter((id) => id !== primary);
         let dropped = false;
         if (cmdOpts.dropPrevious) {
           if (leftovers.length > 0) throw new Error(`secrets are still under ${leftovers.join(', ')}; restart every server, run again, then drop`);
           if (config.masterKey) throw new Error('with ANVIL_MASTER_KEY, remove ANVIL_PREVIOUS_MASTER_KEYS from the configuration instead');
           dropped = dropPreviousMasterKeys(config.dataDir);
         }
-        const result = { primary, installed: installed ?? null, rewritten, secretsByMasterKey: byKey, previousDropped: dropped };
+        const result = {
+          primary,
+          installed: installed ?? null,
+          rewritten,
+          secretsByMasterKey: byKey,
+          blobKeysRewrapped,
+          blobKeysByMasterKey: blobKeys,
+          previousDropped: dropped,
+        };
         print(
           Boolean(opts.json),
           result,
           `${installed ? `new master key ${installed.newId} installed (previous ${installed.previousId} kept in master.key.previous)\n` : ''}` +
-            `re-encrypted ${rewritten} secrets under ${primary}` +
-            (leftovers.length ? `\nstill under older keys (written by servers not yet restarted): ${leftovers.map((id) => `${id}=${byKey[id]}`).join(', ')}` : '') +
+            `re-encrypted ${rewritten} secrets and re-wrapped ${blobKeysRewrapped} blob data keys under ${primary}` +
+            (leftovers.length ? `\nstill under older keys (written by servers not yet restarted): ${leftovers.map((id) => `${id}=${(byKey[id] ?? 0) + (blobKeys[id] ?? 0)}`).join(', ')}` : '') +
             (dropped ? '\nmaster.key.previous removed' : ''),
         );
       } finally {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { parseBackendsConfig, type BackendsConfig } from '../backends/config.js';
 
 export const configSchema = z.object({
   listen: z.string().regex(/^(\[[^\]]+\]|[^:]+):\d{1,5}$/, 'listen must be host:port'),
@@ -31,12 +32,21 @@ export const configSchema = z.object({
   nodeId: z.string().min(1).max(128).optional(),
   /** Incomplete multipart uploads older than this are aborted (hours). */
   multipartMaxAgeHours: z.number().positive(),
+  /**
+   * Encrypt new blobs at rest (AES-256-GCM frames, a data key per blob
+   * wrapped by the master key). On by default; turn off only where the
+   * disks are encrypted below Anvil (blobs written meanwhile stay as they are).
+   */
+  encryptAtRest: z.boolean(),
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = z.infer<typeof configSchema> & {
+  /** Backends, placement strategy and default replication (the YAML file's placement / replication / backends). */
+  storage: BackendsConfig;
+};
 
 /** Names of every setting, with its environment variable and YAML key. */
-const settings: Array<{ key: keyof Config; env: string; file: string }> = [
+const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file: string }> = [
   { key: 'listen', env: 'ANVIL_LISTEN', file: 'listen' },
   { key: 'dataDir', env: 'ANVIL_DATA_DIR', file: 'data_dir' },
   { key: 'databaseUrl', env: 'ANVIL_DATABASE_URL', file: 'database_url' },
@@ -52,9 +62,10 @@ const settings: Array<{ key: keyof Config; env: string; file: string }> = [
   { key: 'nodeId', env: 'ANVIL_NODE_ID', file: 'node_id' },
   { key: 'scrubBytesPerSecond', env: 'ANVIL_SCRUB_BYTES_PER_SECOND', file: 'scrub_bytes_per_second' },
   { key: 'multipartMaxAgeHours', env: 'ANVIL_MULTIPART_MAX_AGE_HOURS', file: 'multipart_max_age_hours' },
+  { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
 ];
 
-export type ConfigOverrides = Partial<Record<keyof Config, string | number | undefined>> & { configFile?: string };
+export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & { configFile?: string };
 
 function readConfigFile(file: string | undefined): Record<string, unknown> {
   if (!file) return {};
@@ -81,6 +92,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.verifyReads = ['1', 'true', 'yes', 'on'].includes(String(raw.verifyReads ?? 'false').toLowerCase());
   raw.scrubBytesPerSecond = Number(raw.scrubBytesPerSecond ?? 32 * 1024 * 1024);
   raw.multipartMaxAgeHours = Number(raw.multipartMaxAgeHours ?? 7 * 24);
+  raw.encryptAtRest = !['0', 'false', 'no', 'off'].includes(String(raw.encryptAtRest ?? 'true').toLowerCase());
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -89,7 +101,12 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   if (Boolean(result.data.rootAccessKey) !== Boolean(result.data.rootSecretKey)) {
     throw new Error('invalid configuration: ANVIL_ROOT_ACCESS_KEY and ANVIL_ROOT_SECRET_KEY must be given together');
   }
-  return result.data;
+  const storage = parseBackendsConfig(
+    { placement: file.placement, replication: file.replication, backends: file.backends },
+    String(raw.dataDir),
+    env,
+  );
+  return { ...result.data, storage };
 }
 
 export function splitListen(listen: string): { host: string; port: number } {

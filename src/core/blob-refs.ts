@@ -25,7 +25,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { RegionalSchema, ManifestEntry } from '../meta/schema.js';
 import type { CoreContext } from './context.js';
-import type { StagedFile } from '../storage/blob-store.js';
+import { storedSize, type StagedFile } from '../storage/blob-store.js';
+import { sql } from 'kysely';
 import { enqueueCleanup, type BlobRef } from '../work/cleanup.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
@@ -38,8 +39,20 @@ export interface ReleasedBlob {
 /** A staged body made ready to be referenced: either an existing blob or our own promoted file. */
 export type PreparedBlob =
   | { kind: 'empty' }
-  | { kind: 'existing'; tenantId: string; hash: string; size: number; staged: StagedFile }
-  | { kind: 'new'; tenantId: string; hash: string; size: number; fileId: string };
+  | { kind: 'existing'; tenantId: string; hash: string; size: number; staged: StagedFile; replication: number }
+  | ({ kind: 'new'; tenantId: string; hash: string; size: number } & NewBlob);
+
+/** A blob whose replicas we wrote: what its row and location rows record if it is inserted. */
+export interface NewBlob {
+  fileId: string;
+  /** Backends holding our replicas. */
+  backends: string[];
+  /** Bytes of each replica (ciphertext size when encrypted). */
+  storedBytes: number;
+  encKey: string | null;
+  encMasterKeyId: string | null;
+  replication: number;
+}
 
 export class BlobGoneError extends Error {}
 
@@ -52,6 +65,7 @@ export async function prepareBlob(
   tenantId: string,
   hash: string,
   staged: StagedFile,
+  replication: number,
   forceNew = false,
 ): Promise<PreparedBlob> {
   if (staged.size === 0) {
@@ -68,10 +82,24 @@ export async function prepareBlob(
         ) as unknown as typeof ctx.meta.regional)
       : ctx.meta.regional;
     const existing = await db.selectFrom('blobs').select('file_id').where('tenant_id', '=', tenantId).where('hash', '=', hash).executeTakeFirst();
-    if (existing) return { kind: 'existing', tenantId, hash, size: staged.size, staged };
+    if (existing) return { kind: 'existing', tenantId, hash, size: staged.size, staged, replication };
   }
-  const fileId = await ctx.blobs.promote(staged, tenantId, hash);
-  return { kind: 'new', tenantId, hash, size: staged.size, fileId };
+  const bytes = storedSize(staged);
+  const fileId = staged.id;
+  const backends = await ctx.replicas.store(staged, { tenantId, hash, fileId }, replication);
+  const wrapped = staged.dataKey ? ctx.replicas.wrap(staged.dataKey) : undefined;
+  return {
+    kind: 'new',
+    tenantId,
+    hash,
+    size: staged.size,
+    fileId,
+    backends,
+    storedBytes: bytes,
+    encKey: wrapped?.wrapped ?? null,
+    encMasterKeyId: wrapped?.masterKeyId ?? null,
+    replication,
+  };
 }
 
 export function manifestOf(blob: PreparedBlob): ManifestEntry[] {
@@ -82,8 +110,17 @@ interface Change {
   tenantId: string;
   hash: string;
   delta: number;
-  /** Our own promoted file for this hash, to insert if no row exists. */
-  newBlob?: { fileId: string; size: number };
+  /** Our own replicas of this hash, to insert if no row exists. */
+  newBlob?: NewBlob & { size: number };
+  /** Replicas the referencing bucket wants (raised on an existing row when higher). */
+  replication?: number;
+}
+
+/** Location rows and accounting of a blob row this transaction inserted; written last (lock order). */
+interface Placed {
+  tenantId: string;
+  hash: string;
+  blob: NewBlob;
 }
 
 /**
@@ -123,8 +160,12 @@ export class RefChanges {
     if (blob.kind === 'empty') return;
     const c = this.entry(blob.tenantId, blob.hash);
     c.delta++;
-    if (blob.kind === 'new') c.newBlob = { fileId: blob.fileId, size: blob.size };
+    if (blob.kind === 'new') c.newBlob = { ...blob };
+    c.replication = Math.max(c.replication ?? 1, blob.replication);
   }
+
+  /** Blob rows this transaction inserted: their locations and usage are recorded at the end of apply(). */
+  private readonly placed: Placed[] = [];
 
   /**
    * The only change so far, when it is one new reference: a statement that
@@ -133,7 +174,7 @@ export class RefChanges {
    * blob row before it, and a blob released later must sort after it (the
    * caller checks: foldedHash).
    */
-  soleReference(): { tenantId: string; hash: string; newBlob?: { fileId: string; size: number } } | undefined {
+  soleReference(): { tenantId: string; hash: string; newBlob?: NewBlob & { size: number }; replication?: number } | undefined {
     if (this.changes.size !== 1) return undefined;
     const [c] = this.changes.values();
     return c.delta === 1 ? c : undefined;
@@ -147,6 +188,7 @@ export class RefChanges {
     const c = this.soleReference()!;
     if (fileId === undefined) throw new BlobGoneError();
     if (c.newBlob && fileId !== c.newBlob.fileId) this.redundantFileId = c.newBlob.fileId;
+    else if (c.newBlob) this.placed.push({ tenantId: c.tenantId, hash: c.hash, blob: c.newBlob });
     this.changes.clear();
     this.foldedHash = `${c.tenantId}/${c.hash}`;
   }
@@ -156,27 +198,55 @@ export class RefChanges {
     return this.foldedHash !== undefined && manifest.some(([hash]) => `${tenantId}/${hash}` < this.foldedHash!);
   }
 
-  /** Applies every change in (tenant, hash) order. Throws BlobGoneError if a referenced blob no longer exists. */
-  async apply(trx: Trx): Promise<void> {
+  /**
+   * Applies every change in (tenant, hash) order, then records the
+   * locations of the blob rows it inserted and moves the backends' usage
+   * counters (always the last rows a transaction locks, in name order).
+   * Throws BlobGoneError if a referenced blob no longer exists, and 507
+   * InsufficientStorage if a backend's quota would be passed.
+   */
+  async apply(trx: Trx, replicas?: CoreContext['replicas']): Promise<void> {
     const zero: BlobRef[] = [];
     const ordered = [...this.changes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
     for (const c of ordered) {
       if (c.newBlob && c.delta > 0) {
+        const nb = c.newBlob;
         const row = await trx
           .insertInto('blobs')
-          .values({ tenant_id: c.tenantId, hash: c.hash, file_id: c.newBlob.fileId, size: c.newBlob.size, ref_count: c.delta, created_at: Date.now() })
-          .onConflict((oc) => oc.columns(['tenant_id', 'hash']).doUpdateSet((eb) => ({ ref_count: eb('blobs.ref_count', '+', c.delta) })))
+          .values({
+            tenant_id: c.tenantId,
+            hash: c.hash,
+            file_id: nb.fileId,
+            size: nb.size,
+            ref_count: c.delta,
+            created_at: Date.now(),
+            enc_key: nb.encKey,
+            enc_master_key_id: nb.encMasterKeyId,
+            replication: c.replication ?? nb.replication,
+          })
+          .onConflict((oc) =>
+            oc.columns(['tenant_id', 'hash']).doUpdateSet((eb) => ({
+              ref_count: eb('blobs.ref_count', '+', c.delta),
+              replication: sql<number>`CASE WHEN blobs.replication < ${c.replication ?? 1} THEN ${c.replication ?? 1} ELSE blobs.replication END`,
+            })),
+          )
           .returning('file_id')
           .executeTakeFirstOrThrow();
-        if (row.file_id !== c.newBlob.fileId) this.redundantFileId = c.newBlob.fileId;
+        if (row.file_id !== nb.fileId) this.redundantFileId = nb.fileId;
+        else this.placed.push({ tenantId: c.tenantId, hash: c.hash, blob: nb });
         continue;
       }
       // An existing row is required: for references (it may have been collected meanwhile) and for releases.
       if (c.newBlob) this.redundantFileId = c.newBlob.fileId;
       if (c.delta === 0 && !c.newBlob) continue;
+      const want = c.delta > 0 ? c.replication : undefined;
       const row = await trx
         .updateTable('blobs')
-        .set((eb) => ({ ref_count: eb('ref_count', '+', c.delta) }))
+        .set((eb) =>
+          want && want > 1
+            ? { ref_count: eb('ref_count', '+', c.delta), replication: sql<number>`CASE WHEN replication < ${want} THEN ${want} ELSE replication END` }
+            : { ref_count: eb('ref_count', '+', c.delta) },
+        )
         .where('tenant_id', '=', c.tenantId)
         .where('hash', '=', c.hash)
         .returning(['ref_count', 'file_id'])
@@ -188,6 +258,13 @@ export class RefChanges {
       if (Number(row.ref_count) <= 0) zero.push({ tenantId: c.tenantId, hash: c.hash, fileId: row.file_id });
     }
     this.released = (await enqueueCleanup(trx, zero)).map((queueId) => ({ queueId }));
+    if (this.placed.length > 0) {
+      if (!replicas) throw new Error('RefChanges.apply: new blobs need the replicas service to record their locations');
+      await replicas.addLocations(
+        trx,
+        this.placed.splice(0).map((p) => ({ tenantId: p.tenantId, hash: p.hash, backends: p.blob.backends, bytes: p.blob.storedBytes })),
+      );
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 /** Buckets: creation, lookup, listing and deletion (business rules only; no HTTP here). */
 import crypto from 'node:crypto';
+import type { Selectable } from 'kysely';
 import type { BucketTable } from '../meta/schema.js';
 import { withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
@@ -8,7 +9,7 @@ import type { CoreContext } from './context.js';
 import type { CannedAcl } from './objects.js';
 import { collectGarbage, RefChanges } from './blob-refs.js';
 
-export type Bucket = BucketTable;
+export type Bucket = Selectable<BucketTable>;
 
 export class BucketService {
   constructor(private readonly ctx: CoreContext) {}
@@ -51,6 +52,7 @@ export class BucketService {
       cors: null,
       acl,
       policy: null,
+      replication: null,
     };
     await this.ctx.meta.regional
       .insertInto('bucket_state')

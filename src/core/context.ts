@@ -2,10 +2,14 @@
 import type { MetaDatabases } from '../meta/engine.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { CleanupQueue } from '../work/cleanup.js';
+import type { Replicas } from '../storage/replicas.js';
 
 export interface CoreContext {
   meta: MetaDatabases;
+  /** Staging of bodies being received (and the local backend's files). */
   blobs: BlobStore;
+  /** Where blobs' replicas live and how they are read back. */
+  replicas: Replicas;
   region: string;
   maxObjectSize: number;
   /** Stable id of this node's data folder: whose write intents are whose. */

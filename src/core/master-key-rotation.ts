@@ -6,7 +6,8 @@
  *    previous file first, so a crash never loses a key that still encrypts
  *    something). Servers that meet a row under the new key re-read the files
  *    (MasterKeyring's reload), so they keep working before they restart.
- * 2. TenantService.reencryptSecrets rewrites every secret under the new key.
+ * 2. TenantService.reencryptSecrets rewrites every secret under the new key,
+ *    and rewrapBlobKeys re-wraps every blob's data key (the data stays as it is).
  * 3. Once every server has restarted (so none encrypts with the old key) and
  *    a last re-encryption leaves nothing under it, dropPreviousMasterKeys
  *    removes the old key.
@@ -17,7 +18,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE } from './secrets.js';
+import type { Kysely } from 'kysely';
+import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE, type MasterKeyring } from './secrets.js';
+import { rewrapDataKey } from '../crypto/keys.js';
+import type { RegionalSchema } from '../meta/schema.js';
 
 function writeDurably(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -55,4 +59,47 @@ export function dropPreviousMasterKeys(dataDir: string): boolean {
   if (!fs.existsSync(file)) return false;
   fs.rmSync(file);
   return true;
+}
+
+/**
+ * Rotation for blobs: re-wraps every blob's data key under the primary
+ * master key, in batches, without touching the stored bytes (a data key is
+ * the blob's identity and never changes). Each row is updated only if it is
+ * still under the key it was read with, so concurrent runs are harmless.
+ * Returns how many rows were re-wrapped.
+ */
+export async function rewrapBlobKeys(db: Kysely<RegionalSchema>, ring: MasterKeyring): Promise<number> {
+  let rewrapped = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom('blobs')
+      .select(['tenant_id', 'hash', 'enc_key', 'enc_master_key_id'])
+      .where('enc_key', 'is not', null)
+      .where('enc_master_key_id', '<>', ring.primary.id)
+      .limit(500)
+      .execute();
+    if (rows.length === 0) return rewrapped;
+    for (const r of rows) {
+      const next = rewrapDataKey(ring, r.enc_key!, r.enc_master_key_id!);
+      const res = await db
+        .updateTable('blobs')
+        .set({ enc_key: next.wrapped, enc_master_key_id: next.masterKeyId })
+        .where('tenant_id', '=', r.tenant_id)
+        .where('hash', '=', r.hash)
+        .where('enc_master_key_id', '=', r.enc_master_key_id)
+        .executeTakeFirst();
+      rewrapped += Number(res.numUpdatedRows);
+    }
+  }
+}
+
+/** Blob data keys per wrapping master key id (rotation progress). */
+export async function blobKeysByMasterKey(db: Kysely<RegionalSchema>): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('blobs')
+    .select(['enc_master_key_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('enc_key', 'is not', null)
+    .groupBy('enc_master_key_id')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.enc_master_key_id!, Number(r.n)]));
 }

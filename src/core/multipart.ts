@@ -133,7 +133,7 @@ export class MultipartService {
     const checksums = (opts.storeChecksums?.(digests) ?? {}) as Record<string, string>;
     if (upload.checksumAlgorithm) checksums[upload.checksumAlgorithm] = digests.checksums[upload.checksumAlgorithm]!;
     const etag = digests.md5.toString('hex');
-    return this.objects.commitStaged(bucket.tenant_id, staged, digests.blake3, async (trx, manifest, refs) => {
+    return this.objects.commitStaged(bucket, staged, digests.blake3, async (trx, manifest, refs) => {
       // The upload may have been completed or aborted while the part streamed in. Its row
       // stays locked until we commit, so a concurrent Complete or Abort waits for this part.
       let lock = trx.selectFrom('multipart_uploads').select('tenant_id').where('upload_id', '=', uploadId);

@@ -4,7 +4,6 @@
  * transaction makes them visible; no I/O happens inside a transaction.
  */
 import crypto from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
@@ -29,26 +28,6 @@ import {
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
 
 export const MAX_KEY_BYTES = 1024;
-/** Blob files a read opens before answering (see openBody). */
-const EAGER_OPEN = 64;
-/** Single-blob reads below this size are read whole before answering (see openBody). */
-const SMALL_READ = 256 * 1024;
-
-/** Reads len bytes at position from an open blob, then closes it; a short file is an error. */
-async function readWhole(fh: FileHandle, position: number, len: number): Promise<Buffer> {
-  try {
-    const buf = Buffer.allocUnsafe(len);
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await fh.read(buf, got, len - got, position + got);
-      if (bytesRead === 0) throw new Error(`blob file ended ${len - got} bytes early`);
-      got += bytesRead;
-    }
-    return buf;
-  } finally {
-    void fh.close().catch(() => undefined);
-  }
-}
 
 export interface ObjectAttributes {
   contentType: string;
@@ -164,7 +143,7 @@ export class ObjectService {
       recorded = true;
     };
     try {
-      return await this.ctx.blobs.stage(body, digest, maxSize, id, this.recordsIntents ? recordIntent : undefined);
+      return await this.ctx.blobs.stage(body, digest, maxSize, id, this.recordsIntents ? recordIntent : undefined, this.ctx.replicas.newDataKey());
     } catch (err) {
       if (recorded) await this.dropIntent(id);
       throw err;
@@ -199,14 +178,16 @@ export class ObjectService {
    * `refs`, which are applied last, in hash order.
    */
   async commitStaged<T>(
-    tenantId: string,
+    bucket: Bucket,
     staged: StagedFile,
     hash: string,
     write: (trx: Trx, manifest: ManifestEntry[], refs: RefChanges) => Promise<T>,
   ): Promise<T> {
+    const tenantId = bucket.tenant_id;
+    const replication = this.replicationFor(bucket);
     let blob: PreparedBlob;
     try {
-      blob = await prepareBlob(this.ctx, tenantId, hash, staged);
+      blob = await prepareBlob(this.ctx, tenantId, hash, staged, replication);
     } catch (err) {
       await this.abandonStaged(staged).catch(() => undefined); // the intent keeps any promoted file findable
       throw err;
@@ -225,7 +206,7 @@ export class ObjectService {
           refs.referencePrepared(blob);
           const out = await write(trx, manifestOf(blob), refs);
           if (refs.intentId) await trx.deleteFrom('write_intents').where('id', '=', refs.intentId).execute();
-          await refs.apply(trx);
+          await refs.apply(trx, this.ctx.replicas);
           return out;
         });
       } catch (err) {
@@ -235,7 +216,13 @@ export class ObjectService {
         }
         if (err instanceof BlobGoneError && attempt < 3 && blob.kind === 'existing') {
           // The identical blob was collected between our lookup and our transaction: store our own copy.
-          blob = await prepareBlob(this.ctx, tenantId, hash, blob.staged, true);
+          const again = blob.staged;
+          try {
+            blob = await prepareBlob(this.ctx, tenantId, hash, again, replication, true);
+          } catch (e) {
+            await this.abandonStaged(again).catch(() => undefined);
+            throw e;
+          }
           continue;
         }
         await this.cleanupFailedCommit(blob, staged);
@@ -250,7 +237,9 @@ export class ObjectService {
   private async afterCommit(blob: PreparedBlob, refs: RefChanges): Promise<void> {
     try {
       if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
-      if (refs.redundantFileId && blob.kind === 'new') await this.ctx.blobs.remove(blob.tenantId, blob.hash, refs.redundantFileId);
+      if (refs.redundantFileId && blob.kind === 'new') {
+        await this.ctx.replicas.remove({ tenantId: blob.tenantId, hash: blob.hash, fileId: refs.redundantFileId }, blob.backends);
+      }
     } catch {
       // A leftover file is an orphan the start-up reconciliation removes.
     }
@@ -266,12 +255,17 @@ export class ObjectService {
     try {
       if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
       if (blob.kind === 'new') {
-        if (!(await blobRowNaming(this.ctx.meta.regional, blob.tenantId, blob.hash, blob.fileId))) await this.ctx.blobs.remove(blob.tenantId, blob.hash, blob.fileId);
+        if (!(await blobRowNaming(this.ctx.meta.regional, blob.tenantId, blob.hash, blob.fileId))) await this.ctx.replicas.remove(blob, blob.backends);
       }
       await this.dropIntent(staged.id);
     } catch {
       // Whatever remains is found by the start-up reconciliation (the intent names it).
     }
+  }
+
+  /** Replicas each new blob of this bucket gets. */
+  replicationFor(bucket: Bucket): number {
+    return bucket.replication ?? this.ctx.replicas.defaultFactor;
   }
 
   async put(bucket: Bucket, key: string, body: AsyncIterable<Buffer>, opts: PutOptions): Promise<ObjectVersion> {
@@ -290,7 +284,7 @@ export class ObjectService {
     }
     const checksums = opts.storeChecksums?.(digests) ?? {};
     const etag = digests.md5.toString('hex');
-    return this.commitStaged(bucket.tenant_id, staged, digests.blake3, (trx, manifest, refs) =>
+    return this.commitStaged(bucket, staged, digests.blake3, (trx, manifest, refs) =>
       this.writeLatest(trx, bucket, key, refs, {
         size: digests.size,
         etag,
@@ -467,10 +461,12 @@ export class ObjectService {
     const b = !sole
       ? undefined
       : sole.newBlob
-        ? sql`INSERT INTO blobs (tenant_id, hash, file_id, size, ref_count, created_at)
-            SELECT ${sole.tenantId}, ${sole.hash}, ${sole.newBlob.fileId}, ${sole.newBlob.size}::bigint, 1, ${Date.now()}::bigint FROM s
-            ON CONFLICT (tenant_id, hash) DO UPDATE SET ref_count = blobs.ref_count + 1 RETURNING file_id`
-        : sql`UPDATE blobs SET ref_count = blobs.ref_count + 1 FROM s
+        ? sql`INSERT INTO blobs (tenant_id, hash, file_id, size, ref_count, created_at, enc_key, enc_master_key_id, replication)
+            SELECT ${sole.tenantId}, ${sole.hash}, ${sole.newBlob.fileId}, ${sole.newBlob.size}::bigint, 1, ${Date.now()}::bigint,
+              ${sole.newBlob.encKey}::text, ${sole.newBlob.encMasterKeyId}::text, ${sole.newBlob.replication}::int FROM s
+            ON CONFLICT (tenant_id, hash) DO UPDATE SET ref_count = blobs.ref_count + 1,
+              replication = GREATEST(blobs.replication, EXCLUDED.replication) RETURNING file_id`
+        : sql`UPDATE blobs SET ref_count = blobs.ref_count + 1, replication = GREATEST(blobs.replication, ${sole.replication ?? 1}::int) FROM s
             WHERE blobs.tenant_id = ${sole.tenantId} AND blobs.hash = ${sole.hash} RETURNING blobs.file_id`;
     const res = b
       ? await sql<{ seq: string | number | null; written: string | number; file_id: string | null }>`WITH s AS (${s}), v AS (${v}), b AS (${b})
@@ -648,81 +644,48 @@ export class ObjectService {
     }
     if (pieces.length === 0) return Readable.from([]);
     const hashes = [...new Set(pieces.map((p) => p.hash))];
-    const rows = await this.ctx.meta.regional
-      .selectFrom('blobs')
-      .select(['hash', 'file_id'])
-      .where('tenant_id', '=', v.tenantId)
-      .where('hash', 'in', hashes)
-      .execute();
-    const fileIds = new Map(rows.map((r) => [r.hash, r.file_id]));
-    if (pieces.some((p) => !fileIds.has(p.hash))) return null;
-    // Any file of a given hash holds the right bytes: if the one we looked up was collected
-    // (the object was overwritten while we stream it), open whichever file holds it now.
-    const open = async (i: number): Promise<FileHandle> => {
-      const { hash } = pieces[i];
-      try {
-        return await this.ctx.blobs.open(v.tenantId, hash, fileIds.get(hash)!);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || i === 0) throw err;
-        const row = await this.ctx.meta.regional
-          .selectFrom('blobs')
-          .select('file_id')
-          .where('tenant_id', '=', v.tenantId)
-          .where('hash', '=', hash)
-          .executeTakeFirst();
-        if (!row) throw err;
-        return this.ctx.blobs.open(v.tenantId, hash, row.file_id);
-      }
+    const replicas = this.ctx.replicas;
+    let blobs = await replicas.lookup(this.ctx.meta.regional, v.tenantId, hashes);
+    if (pieces.some((p) => !blobs.has(p.hash))) return null;
+    // Any row of a given hash holds the right bytes: if the one we looked up was collected
+    // (the object was overwritten while we stream it), read whichever blob holds it now.
+    const open = async (i: number): Promise<Readable | null> => {
+      const { hash, from, to } = pieces[i];
+      const stream = await replicas.open(blobs.get(hash)!, from, to);
+      if (stream || i === 0) return stream;
+      blobs = new Map([...blobs, ...(await replicas.lookup(this.ctx.meta.regional, v.tenantId, [hash]))]);
+      return blobs.has(hash) ? replicas.open(blobs.get(hash)!, from, to) : null;
     };
-    // Only the first file is opened before answering (a vanished file means the object
-    // changed: the caller re-reads it); the others one at a time as the stream reaches
-    // them, so an object of thousands of parts holds one descriptor, not thousands.
-    // The first EAGER_OPEN files are opened before answering: an open file stays readable even
-    // if the object is overwritten and its blob collected meanwhile (a vanished file here means
-    // it changed already: the caller re-reads the metadata). Objects of more parts open the rest
-    // as the stream reaches them, so thousands of parts never hold thousands of descriptors.
-    const opened: Array<FileHandle | undefined> = [];
-    try {
-      for (let i = 0; i < Math.min(pieces.length, EAGER_OPEN); i++) opened.push(await open(i));
-    } catch (err) {
-      await Promise.all(opened.map((h) => h?.close().catch(() => undefined)));
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    const blobs = this.ctx.blobs;
     // With verifyReads, every piece that is a whole blob is checked against its hash as it streams
     // (range reads of part of a blob cannot be, and are served as stored).
     const sizes = new Map(v.manifest);
-    const read = (fh: FileHandle, i: number): Readable => {
+    const verified = (stream: Readable, i: number): Readable => {
       const p = pieces[i];
-      const stream = blobs.readStream(fh, p.from, p.to);
       if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1) return stream;
       return pipeline(stream, new VerifyingStream(p.hash), () => undefined);
     };
-    if (pieces.length === 1 && pieces[0].to - pieces[0].from < SMALL_READ) {
-      // A small body is read with one read call and sent from memory: no stream of file reads.
-      const p = pieces[0];
-      const bytes = await readWhole(opened[0]!, p.from, p.to - p.from + 1);
-      const body = Readable.from([bytes], { objectMode: false });
-      if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1) return body;
-      return pipeline(body, new VerifyingStream(p.hash), () => undefined);
-    }
-    if (pieces.length === 1) return read(opened[0]!, 0);
-    const closeUnstreamed = () => Promise.all(opened.map((h) => h?.close().catch(() => undefined)));
+    // Only the first piece is opened before answering (no replica of it means the object
+    // changed: the caller re-reads it); the others one at a time as the stream reaches them,
+    // so an object of thousands of parts never holds thousands of open replicas.
+    const first = await open(0);
+    if (!first) return null;
+    if (pieces.length === 1) return verified(first, 0);
+    let pending: Readable | undefined = first;
     async function* concat() {
       try {
         for (let i = 0; i < pieces.length; i++) {
-          const handle = opened[i] ?? (await open(i));
-          opened[i] = undefined; // the stream owns it now and closes it when done
-          yield* read(handle, i);
+          const stream = i === 0 ? first! : await open(i);
+          pending = undefined;
+          if (!stream) throw new Error(`blob ${pieces[i].hash} vanished while the object was being read`);
+          yield* verified(stream, i);
         }
       } finally {
-        await closeUnstreamed();
+        pending?.destroy();
       }
     }
     const body = Readable.from(concat(), { objectMode: false });
-    // Destroyed before the first read, the generator never runs its finally: close the files here.
-    body.once('close', () => void closeUnstreamed());
+    // Destroyed before the first read, the generator never runs its finally.
+    body.once('close', () => pending?.destroy());
     return body;
   }
 

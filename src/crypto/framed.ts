@@ -394,6 +394,30 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
   });
 }
 
+/**
+ * Seals consecutive whole frames of a blob being written in batches (the
+ * staging writer): `plain` starts at frame `firstFrame` and holds whole
+ * frames, except that the batch holding the blob's end may end with a short
+ * frame; `last` says whether it does hold the end (its last frame is then
+ * final). Frame 0 brings the header. Returns the bytes to write at
+ * cipherOffset(firstFrame).
+ */
+export function sealFrames(dataKey: Buffer, firstFrame: number, plain: Buffer, last: boolean): Buffer {
+  checkKey(dataKey);
+  if (!last && plain.length % FRAME_PLAINTEXT !== 0) throw new FramedCryptoError('range', 'a batch that is not the last must hold whole frames');
+  const n = Math.max(1, Math.ceil(plain.length / FRAME_PLAINTEXT));
+  const parts: Buffer[] = firstFrame === 0 ? [Buffer.from(HEADER)] : [];
+  for (let i = 0; i < n; i++) {
+    parts.push(sealFrame(dataKey, firstFrame + i, last && i === n - 1, plain.subarray(i * FRAME_PLAINTEXT, (i + 1) * FRAME_PLAINTEXT)));
+  }
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/** Where frame `index` starts in the stored bytes. */
+export function cipherOffset(index: number): number {
+  return index === 0 ? 0 : HEADER_BYTES + index * FRAME_CIPHERTEXT;
+}
+
 /** Whole-buffer encryption (small or inline blobs); same format as createEncryptStream. */
 export function encryptBuffer(dataKey: Buffer, plain: Buffer): Buffer {
   checkKey(dataKey);

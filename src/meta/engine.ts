@@ -138,8 +138,13 @@ class Checkpointer {
     const w = this.worker;
     if (!w) return;
     const exited = new Promise((resolve) => w.once('exit', resolve));
+    // Referenced while closing: otherwise a process with nothing else to do would exit here
+    // with this promise (and whatever awaits it, such as a CLI's error path) never settled.
+    w.ref();
     w.postMessage('close');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
     await w.terminate();
   }
 }

@@ -46,6 +46,16 @@ export interface BucketTable {
   acl: string;
   /** JSON bucket policy (the supported anonymous-read subset), null when none. */
   policy: string | null;
+  /** Replicas of each new blob of this bucket; null: the configured default. */
+  replication: Generated<number | null>;
+}
+
+/** Operator state of a storage backend (the backends themselves are declared in the config file). */
+export interface BackendStateTable {
+  name: string;
+  /** 1 while it is being drained (or after): it takes no new blobs. */
+  draining: number;
+  updated_at: number;
 }
 
 export type UserRole = 'admin' | 'member';
@@ -147,6 +157,7 @@ export interface GlobalSchema {
   refresh_tokens: RefreshTokenTable;
   login_failures: LoginFailureTable;
   server_secrets: ServerSecretTable;
+  backend_states: BackendStateTable;
 }
 
 // ---- regional DB: data plane (object versions, blobs, uploads) ----
@@ -204,6 +215,39 @@ export interface BlobTable {
   verified_at: Generated<number | null>;
   /** 1 when the file no longer matches its hash (or is missing). */
   corrupt: Generated<number>;
+  /** The data key (wrapped by the master key, crypto/keys.ts) when the stored bytes are encrypted. */
+  enc_key: Generated<string | null>;
+  /** Which master key wrapped enc_key. */
+  enc_master_key_id: Generated<string | null>;
+  /** How many replicas the blob should have (the largest factor of the buckets that wrote it). */
+  replication: Generated<number>;
+}
+
+/** A replica of a blob: the backend holding it (at the locator its tenant, hash and file_id name). */
+export interface BlobLocationTable {
+  tenant_id: string;
+  hash: string;
+  backend: string;
+  /** LOCATION_OK, or LOCATION_BAD once a read or the scrub found it missing or corrupt (to repair). */
+  state: number;
+  created_at: number;
+}
+
+/** Bytes stored per backend, moved in the same transaction as the blob and location rows. */
+export interface BackendUsageTable {
+  backend: string;
+  stored_bytes: number;
+  blob_count: number;
+}
+
+/** Requests and bytes in and out per backend and calendar month (UTC), for monthly limits. */
+export interface BackendMonthlyTable {
+  backend: string;
+  /** 'YYYY-MM'. */
+  month: string;
+  requests: number;
+  ingress_bytes: number;
+  egress_bytes: number;
 }
 
 export interface MultipartUploadTable {
@@ -241,6 +285,8 @@ export interface CleanupQueueTable {
   lease_owner: string | null;
   lease_expires_at: number | null;
   created_at: number;
+  /** JSON array of the backends whose replicas are being removed (set once the blob row is gone). */
+  backends: Generated<string | null>;
 }
 
 export interface CleanupDeadLetterTable {
@@ -252,6 +298,8 @@ export interface CleanupDeadLetterTable {
   last_error: string | null;
   created_at: number;
   failed_at: number;
+  /** JSON array of the backends whose replicas are being removed (set once the blob row is gone). */
+  backends: Generated<string | null>;
 }
 
 export interface WriteIntentTable {
@@ -270,4 +318,7 @@ export interface RegionalSchema {
   cleanup_queue: CleanupQueueTable;
   cleanup_dead_letters: CleanupDeadLetterTable;
   write_intents: WriteIntentTable;
+  blob_locations: BlobLocationTable;
+  backend_usage: BackendUsageTable;
+  backend_monthly: BackendMonthlyTable;
 }

@@ -109,6 +109,10 @@ export const errors = {
     new S3Error('MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.', 400),
   invalidURI: () => new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400),
   internal: () => new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500),
+  /** No set of backends can take the blob (quotas, size limits, monthly limits, drained or failing backends). */
+  insufficientStorage: () => new S3Error('InsufficientStorage', 'There is not enough storage space to complete the request.', 507),
+  /** A storage backend could not take or serve the bytes right now. */
+  serviceUnavailable: () => new S3Error('ServiceUnavailable', 'The service is unable to handle the request. Please try again.', 503),
   preconditionFailed: (condition: string) =>
     new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412, {
       Condition: condition,

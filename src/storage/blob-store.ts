@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { BodyDigester, type Digests } from './digest.js';
 import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
 import { errors } from '../s3/errors.js';
+import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../crypto/framed.js';
 
 export interface StagedFile {
   /** The write intent's id: names the temp file and, once promoted, the blob file's suffix. */
@@ -29,6 +30,23 @@ export interface StagedFile {
    * nothing to remove.
    */
   data?: Buffer;
+  /**
+   * The blob's own data key when it is encrypted at rest: the temp file
+   * already holds ciphertext (crypto/framed.ts), so no plaintext ever
+   * reaches a disk; a body in memory is encrypted when it is written.
+   */
+  dataKey?: Buffer;
+}
+
+/** Bytes a staged body takes once stored (ciphertext when it is encrypted). */
+export function storedSize(staged: StagedFile): number {
+  return staged.dataKey ? encryptedSize(staged.size) : staged.size;
+}
+
+/** The stored form of a body held in memory (encrypted with its data key, if any). */
+export function storedBytes(staged: StagedFile): Buffer {
+  if (!staged.data) throw new Error('storedBytes: the body is in a temp file');
+  return staged.dataKey ? encryptBuffer(staged.dataKey, staged.data) : staged.data;
 }
 
 /** Large bodies are written and hashed in batches of this size, not one syscall per socket chunk. */
@@ -92,6 +110,8 @@ export class BlobStore {
     id: string,
     /** Runs before the temp file is created (a body kept in memory creates none here). */
     beforeFile?: () => Promise<void>,
+    /** Encrypts the body at rest with this key (see StagedFile.dataKey). */
+    dataKey?: Buffer,
   ): Promise<{ staged: StagedFile; digests: Digests }> {
     const tmpPath = this.tmpPath(id);
     let head: Buffer[] = [];
@@ -109,7 +129,7 @@ export class BlobStore {
         if (size <= SMALL_BODY) continue;
         // Outgrew the in-memory size: from here on the body streams to a temp file.
         await beforeFile?.();
-        large = new LargeBody(await fsp.open(tmpPath, 'w', 0o644), spec);
+        large = new LargeBody(await fsp.open(tmpPath, 'w', 0o644), spec, dataKey);
         for (const c of head) await large.feed(c);
         head = [];
       }
@@ -117,10 +137,10 @@ export class BlobStore {
         const digester = new BodyDigester(spec);
         for (const c of head) digester.update(c);
         const data = head.length === 1 ? head[0] : Buffer.concat(head, size);
-        return { staged: { id, tmpPath, size, data }, digests: digester.digest() };
+        return { staged: { id, tmpPath, size, data, dataKey }, digests: digester.digest() };
       }
       const digests = await large.finish();
-      return { staged: { id, tmpPath, size }, digests };
+      return { staged: { id, tmpPath, size, dataKey }, digests };
     } catch (err) {
       if (large) {
         await large.abort();
@@ -149,12 +169,12 @@ export class BlobStore {
    * removes it (on PostgreSQL the write intent recorded before the first
    * byte keeps other nodes' reconcilers off it meanwhile).
    */
-  async promote(staged: StagedFile, tenantId: string, hash: string): Promise<string> {
+  async promote(staged: StagedFile, tenantId: string, hash: string, stored?: Buffer): Promise<string> {
     const fileId = staged.id;
     const finalPath = this.blobPath(tenantId, hash, fileId);
     const dir = path.dirname(finalPath);
     await this.ensureDir(dir);
-    if (staged.data) await writeNewFile(finalPath, staged.data);
+    if (staged.data) await writeNewFile(finalPath, stored ?? storedBytes(staged));
     else await fsp.rename(staged.tmpPath, finalPath);
     await fsyncDir(dir);
     return fileId;
@@ -256,6 +276,7 @@ class LargeBody {
   constructor(
     private readonly fh: fsp.FileHandle,
     spec: DigestSpec,
+    private readonly dataKey?: Buffer,
   ) {
     this.job = hashPool?.start(spec);
     if (!this.job) this.digester = new BodyDigester(spec);
@@ -264,25 +285,31 @@ class LargeBody {
   async feed(chunk: Buffer): Promise<void> {
     let from = 0;
     while (from < chunk.length) {
-      this.batch ??= this.free.pop() ?? new SharedArrayBuffer(BATCH);
       const limit = this.offset === 0 ? FIRST_BATCH : BATCH;
-      const n = Math.min(chunk.length - from, limit - this.fill);
+      // A full batch goes out only once more bytes arrive: until then it may hold the body's
+      // end, whose last frame an encrypted blob seals differently (crypto/framed.ts).
+      if (this.fill === limit) await this.dispatch(false);
+      this.batch ??= this.free.pop() ?? new SharedArrayBuffer(BATCH);
+      const room = (this.offset === 0 ? FIRST_BATCH : BATCH) - this.fill;
+      const n = Math.min(chunk.length - from, room);
       chunk.copy(new Uint8Array(this.batch), this.fill, from, from + n);
       this.fill += n;
       from += n;
-      if (this.fill === limit) await this.dispatch();
     }
   }
 
-  /** Writes and hashes the current batch; waits while too many are outstanding. */
-  private async dispatch(): Promise<void> {
+  /** Writes (encrypted, with a data key) and hashes the current batch; waits while too many are outstanding. */
+  private async dispatch(last: boolean): Promise<void> {
     const buf = this.batch!;
     const len = this.fill;
     const view = Buffer.from(buf, 0, len);
+    // Batches start at multiples of the frame size (FIRST_BATCH and BATCH are multiples of it).
+    const frame = this.offset / FRAME_PLAINTEXT;
+    const out = this.dataKey ? sealFrames(this.dataKey, frame, view, last) : view;
     // One write at a time: concurrent writes to one file only contend for its inode lock
     // (the kernel spins on it); reading the body and hashing still overlap with the write.
-    const offset = this.offset;
-    const write = (this.lastWrite = this.lastWrite.then(() => this.fh.write(view, 0, len, offset)));
+    const offset = this.dataKey ? cipherOffset(frame) : this.offset;
+    const write = (this.lastWrite = this.lastWrite.then(() => this.fh.write(out, 0, out.length, offset)));
     let hash: Promise<void>;
     if (this.job) hash = this.job.update(buf, len);
     else {
@@ -299,7 +326,7 @@ class LargeBody {
   }
 
   async finish(): Promise<Digests> {
-    if (this.fill > 0) await this.dispatch();
+    if (this.fill > 0) await this.dispatch(true);
     while (this.inflight.length) await this.inflight.shift();
     await this.fh.sync();
     await this.fh.close();

@@ -16,6 +16,7 @@ import { commitWith, LAZY_COMMIT, withTransaction } from '../meta/engine.js';
 import type { CleanupQueueTable, RegionalSchema } from '../meta/schema.js';
 import type { CoreContext } from '../core/context.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
+import { addMove, storedSizeOf } from '../storage/replicas.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
 export type CleanupEntry = Selectable<CleanupQueueTable>;
@@ -33,6 +34,8 @@ export interface BlobRef {
   tenantId: string;
   hash: string;
   fileId: string;
+  /** Set when the row is already gone and only these backends' replicas remain to remove. */
+  backends?: string | null;
 }
 
 /** Inside the releasing transaction: record blobs that reached zero references. Returns their queue ids. */
@@ -41,7 +44,7 @@ export async function enqueueCleanup(trx: Trx, blobs: BlobRef[]): Promise<number
   const now = Date.now();
   const rows = await trx
     .insertInto('cleanup_queue')
-    .values(blobs.map((b) => ({ tenant_id: b.tenantId, hash: b.hash, file_id: b.fileId, attempts: 0, next_attempt_at: now, created_at: now })))
+    .values(blobs.map((b) => ({ tenant_id: b.tenantId, hash: b.hash, file_id: b.fileId, backends: b.backends ?? null, attempts: 0, next_attempt_at: now, created_at: now })))
     .returning('id')
     .execute();
   return rows.map((r) => Number(r.id));
@@ -81,26 +84,47 @@ export class CleanupQueue {
     }, LAZY_COMMIT);
   }
 
-  /** Deletes the blob row while it is still unreferenced, then its file, then the entry. */
+  /**
+   * Deletes the blob row while it is still unreferenced, with its location
+   * rows and their usage (recording the backends on the entry), then its
+   * replicas, then the entry.
+   */
   async process(entry: CleanupEntry): Promise<'removed' | 'revived' | 'failed'> {
     const { kind, regional: db } = this.ctx.meta;
     try {
-      // The row's deletion is durable before the file goes (every write resolves only once
-      // durable), so a power failure never brings back a row whose file is gone.
-      const deleted = await db
-        .deleteFrom('blobs')
-        .where('tenant_id', '=', entry.tenant_id)
-        .where('hash', '=', entry.hash)
-        .where('file_id', '=', entry.file_id)
-        .where('ref_count', '<=', 0)
-        .executeTakeFirst();
-      let remove = Number(deleted.numDeletedRows) > 0;
-      if (!remove) {
-        const row = await blobRowNaming(db, entry.tenant_id, entry.hash, entry.file_id);
-        // No row: an earlier attempt deleted it and then failed to unlink; finish that.
-        remove = !row;
+      // The row's deletion is durable before the replicas go (every write resolves only once
+      // durable), so a power failure never brings back a row whose bytes are gone.
+      let backends: string[] | 'revived' = entry.backends ? (JSON.parse(entry.backends) as string[]) : 'revived';
+      if (!entry.backends) {
+        backends = await withTransaction(kind, db, async (trx) => {
+          const deleted = await trx
+            .deleteFrom('blobs')
+            .where('tenant_id', '=', entry.tenant_id)
+            .where('hash', '=', entry.hash)
+            .where('file_id', '=', entry.file_id)
+            .where('ref_count', '<=', 0)
+            .returning(['size', 'enc_key'])
+            .executeTakeFirst();
+          if (!deleted) {
+            // A row still there was revived by a new reference. No row: an earlier attempt of an
+            // older version deleted it and failed to unlink the data folder's file; finish that.
+            if (await blobRowNaming(trx, entry.tenant_id, entry.hash, entry.file_id)) return 'revived' as const;
+            return this.ctx.replicas.localName ? [this.ctx.replicas.localName] : [];
+          }
+          const where = { tenant: entry.tenant_id, hash: entry.hash };
+          const locations = await trx.selectFrom('blob_locations').select('backend').where('tenant_id', '=', where.tenant).where('hash', '=', where.hash).execute();
+          const names = locations.map((l) => l.backend);
+          await trx.deleteFrom('blob_locations').where('tenant_id', '=', where.tenant).where('hash', '=', where.hash).execute();
+          await this.ctx.replicas.account(trx, addMove(new Map(), names, -storedSizeOf({ size: Number(deleted.size), encKey: deleted.enc_key }), -1));
+          await trx.updateTable('cleanup_queue').set({ backends: JSON.stringify(names) }).where('id', '=', entry.id).execute();
+          return names;
+        });
       }
-      if (remove) await this.ctx.blobs.remove(entry.tenant_id, entry.hash, entry.file_id);
+      const remove = backends !== 'revived';
+      if (backends !== 'revived') {
+        entry.backends = JSON.stringify(backends);
+        await this.ctx.replicas.remove({ tenantId: entry.tenant_id, hash: entry.hash, fileId: entry.file_id }, backends);
+      }
       // Lost in a power failure, the entry is processed again and finds nothing left to do.
       await commitWith(kind, db, (trx) => trx.deleteFrom('cleanup_queue').where('id', '=', entry.id).execute(), LAZY_COMMIT);
       return remove ? 'removed' : 'revived';
@@ -121,6 +145,7 @@ export class CleanupQueue {
             tenant_id: entry.tenant_id,
             hash: entry.hash,
             file_id: entry.file_id,
+            backends: entry.backends,
             attempts,
             last_error: message,
             created_at: Number(entry.created_at),
@@ -172,7 +197,7 @@ export class CleanupQueue {
       if (ids) q = q.where('id', 'in', ids);
       const rows = await q.execute();
       if (rows.length === 0) return 0;
-      await enqueueCleanup(trx, rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id })));
+      await enqueueCleanup(trx, rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id, backends: r.backends })));
       await trx.deleteFrom('cleanup_dead_letters').where('id', 'in', rows.map((r) => r.id)).execute();
       return rows.length;
     });

@@ -7,13 +7,16 @@
  * - blob files that no blob row names are orphans (a crash between writing
  *   a file and committing its metadata) and are removed, unless another
  *   node's live intent owns them;
- * - blob rows whose file is missing are reported (repair needs a replica);
+ * - the same for the other fs backends' replicas;
+ * - blob rows whose file in the data folder is missing are reported and
+ *   their replica marked for repair (the scrub rewrites it from another);
  * - the cleanup queue is drained.
  */
 import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
+import { LOCATION_BAD } from '../storage/replicas.js';
 
 const INTENT_MAX_AGE_MS = 24 * 3600_000;
 
@@ -60,19 +63,50 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
   if (ours.length) await db.deleteFrom('write_intents').where('node_id', '=', ctx.nodeId).execute();
   await db.deleteFrom('write_intents').where('created_at', '<=', liveSince).execute();
 
-  // Rows without files: this node's folder holds every blob until remote backends exist.
+  // Other fs backends: a replica no blob row names is an orphan too (a crash between writing it
+  // and committing, or a removal that failed). Remote (s3) backends are not listed at every start.
+  for (const [name, backend] of ctx.replicas.backends) {
+    if (name === ctx.replicas.localName || backend.kind !== 'fs') continue;
+    for await (const obj of backend.list()) {
+      const m = /^([^/]+)\/[0-9a-f]{2}\/[0-9a-f]{2}\/([0-9a-f]{64})\.([A-Za-z0-9_-]+)$/.exec(obj.locator);
+      if (!m) continue;
+      const [, tenantId, hash, fileId] = m;
+      if (await ownedByLiveWrite(fileId)) continue;
+      if (await blobRowNaming(db, tenantId, hash, fileId)) continue;
+      await backend.delete(obj.locator);
+      report.orphanFilesRemoved++;
+    }
+  }
+
+  // Replicas the data folder should hold but does not (the scrub repairs them from another replica).
+  const local = ctx.replicas.localName;
   let after: { tenant_id: string; hash: string } | undefined;
   for (;;) {
-    let q = db.selectFrom('blobs').select(['tenant_id', 'hash', 'file_id']).orderBy('tenant_id').orderBy('hash').limit(1000);
+    if (!local) break;
+    let q = db
+      .selectFrom('blobs as b')
+      .innerJoin('blob_locations as l', (j) => j.onRef('l.tenant_id', '=', 'b.tenant_id').onRef('l.hash', '=', 'b.hash'))
+      .select(['b.tenant_id', 'b.hash', 'b.file_id'])
+      .where('l.backend', '=', local)
+      .orderBy('b.tenant_id')
+      .orderBy('b.hash')
+      .limit(1000);
     if (after) {
       const a = after;
-      q = q.where((eb) => eb.or([eb('tenant_id', '>', a.tenant_id), eb.and([eb('tenant_id', '=', a.tenant_id), eb('hash', '>', a.hash)])]));
+      q = q.where((eb) => eb.or([eb('b.tenant_id', '>', a.tenant_id), eb.and([eb('b.tenant_id', '=', a.tenant_id), eb('b.hash', '>', a.hash)])]));
     }
     const rows = await q.execute();
     for (const r of rows) {
       if (!(await ctx.blobs.exists(r.tenant_id, r.hash, r.file_id))) {
         report.missingFiles.push({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id });
         log?.error({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id }, 'blob file missing');
+        await db
+          .updateTable('blob_locations')
+          .set({ state: LOCATION_BAD })
+          .where('tenant_id', '=', r.tenant_id)
+          .where('hash', '=', r.hash)
+          .where('backend', '=', local)
+          .execute();
       }
     }
     if (rows.length < 1000) break;

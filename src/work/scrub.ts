@@ -1,25 +1,51 @@
 /**
- * Integrity scrub: walks every blob in (tenant, hash) order at a bounded
- * rate, re-hashes its file with BLAKE3 and records the result. A blob whose
- * bytes no longer match its address (or whose file is missing) is marked
- * corrupt and logged; `anvil admin scrub status` lists them. Repair from a
- * replica arrives with replication; here detection is the job.
+ * Integrity scrub and repair. Walks every blob in (tenant, hash) order at a
+ * bounded rate and checks each replica: the stored bytes are read whole,
+ * decrypted when encrypted (every frame must authenticate) and BLAKE3-hashed;
+ * the hash must be the blob's address. Then:
+ *
+ * - a replica that is missing or fails the check is rewritten from a good
+ *   one (at the same locator: a backend's put replaces atomically);
+ * - a blob with fewer replicas than it should have (a backend was removed,
+ *   or a bucket asked for more) gets new ones where placement puts them;
+ * - a blob with no good replica at all is marked corrupt, logged, and listed
+ *   by `anvil admin scrub status`.
+ *
+ * Replicas a read found bad (blob_locations.state) are repaired first, at
+ * the start of every slice. A backend that cannot be reached is skipped,
+ * never taken for lost: its replicas count until an operator removes it.
  */
 import fs from 'node:fs';
+import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 import type { CoreContext } from '../core/context.js';
+import { BackendNotFound, BackendUnavailable } from '../backends/index.js';
+import { createDecryptStream } from '../crypto/framed.js';
+import { LOCATION_BAD, LOCATION_OK, locatorOf, storedSizeOf, type StoredBlob } from '../storage/replicas.js';
 
 export interface ScrubStatus {
   blobs: number;
   verified: number;
   corrupt: Array<{ tenantId: string; hash: string; fileId: string }>;
+  /** Replicas marked bad and not yet repaired. */
+  badReplicas: number;
 }
 
 export async function hashFile(path: string): Promise<string> {
   const hasher = new Blake3Hasher();
   for await (const chunk of fs.createReadStream(path, { highWaterMark: 1 << 20 })) hasher.update(chunk as Buffer);
   return hasher.digest('hex');
+}
+
+export type ReplicaCheck = 'ok' | 'bad' | 'unavailable';
+
+export interface BlobCheck {
+  good: string[];
+  bad: string[];
+  unavailable: string[];
+  repaired: string[];
+  added: string[];
 }
 
 export class Scrubber {
@@ -31,14 +57,23 @@ export class Scrubber {
   ) {}
 
   /**
-   * Verifies blobs until about `budgetBytes` were read or the end of the
-   * blobs is reached (the next slice starts over). Returns bytes read.
+   * Repairs replicas reads found bad, then verifies blobs until about
+   * `budgetBytes` were read or the end of the blobs is reached (the next
+   * slice starts over). Returns bytes read.
    */
   async runSlice(budgetBytes: number): Promise<number> {
     const db = this.ctx.meta.regional;
     let read = 0;
+    const marked = await db
+      .selectFrom('blob_locations')
+      .select(['tenant_id', 'hash'])
+      .distinct()
+      .where('state', '=', LOCATION_BAD)
+      .limit(50)
+      .execute();
+    for (const m of marked) read += await this.checkBlob(m.tenant_id, m.hash);
     while (read < budgetBytes) {
-      let q = db.selectFrom('blobs').select(['tenant_id', 'hash', 'file_id', 'size']).orderBy('tenant_id').orderBy('hash').limit(50);
+      let q = db.selectFrom('blobs').select(['tenant_id', 'hash']).orderBy('tenant_id').orderBy('hash').limit(50);
       const c = this.cursor;
       if (c) q = q.where((eb) => eb.or([eb('tenant_id', '>', c.tenant), eb.and([eb('tenant_id', '=', c.tenant), eb('hash', '>', c.hash)])]));
       const rows = await q.execute();
@@ -48,32 +83,128 @@ export class Scrubber {
       }
       for (const row of rows) {
         this.cursor = { tenant: row.tenant_id, hash: row.hash };
-        read += Number(row.size);
-        await this.verify(row.tenant_id, row.hash, row.file_id);
+        read += await this.checkBlob(row.tenant_id, row.hash);
         if (read >= budgetBytes) break;
       }
     }
     return read;
   }
 
-  async verify(tenantId: string, hash: string, fileId: string): Promise<boolean> {
-    let actual: string | null;
-    try {
-      actual = await hashFile(this.ctx.blobs.blobPath(tenantId, hash, fileId));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      actual = null;
-    }
-    const ok = actual === hash;
-    if (!ok) this.log?.error({ tenantId, hash, fileId, actual }, actual === null ? 'scrub: blob file missing' : 'scrub: blob corrupt');
+  /** Runs whole passes until every blob was checked once (admin and tests). */
+  async runPass(): Promise<void> {
+    this.cursor = undefined;
+    while ((await this.runSlice(Number.MAX_SAFE_INTEGER)) > 0 && this.cursor !== undefined);
+    this.cursor = undefined;
+  }
+
+  /** Checks, repairs and completes one blob's replicas; returns the bytes read. */
+  async checkBlob(tenantId: string, hash: string): Promise<number> {
+    const replicas = this.ctx.replicas;
+    const blob = (await replicas.lookup(this.ctx.meta.regional, tenantId, [hash])).get(hash);
+    if (!blob) return 0;
+    const result = await this.verifyAndRepair(blob);
+    const ok = result.good.length > 0 || result.unavailable.length > 0;
     await this.ctx.meta.regional
       .updateTable('blobs')
       .set({ verified_at: Date.now(), corrupt: ok ? 0 : 1 })
       .where('tenant_id', '=', tenantId)
       .where('hash', '=', hash)
-      .where('file_id', '=', fileId)
+      .where('file_id', '=', blob.fileId)
       .execute();
-    return ok;
+    return storedSizeOf(blob) * blob.locations.length;
+  }
+
+  async verifyAndRepair(blob: StoredBlob): Promise<BlobCheck> {
+    const replicas = this.ctx.replicas;
+    const out: BlobCheck = { good: [], bad: [], unavailable: [], repaired: [], added: [] };
+    for (const loc of blob.locations) {
+      const r = await this.checkReplica(blob, loc.backend);
+      out[r === 'ok' ? 'good' : r].push(loc.backend);
+    }
+    const where = { tenant: blob.tenantId, hash: blob.hash };
+    if (out.bad.length > 0) {
+      this.log?.error({ tenantId: blob.tenantId, hash: blob.hash, fileId: blob.fileId, bad: out.bad }, 'scrub: replica missing or corrupt');
+    }
+    const bytes = storedSizeOf(blob);
+    if (out.good.length > 0) {
+      for (const target of out.bad) {
+        try {
+          await replicas.copy(blob, out.good[0], target, bytes);
+          if ((await this.checkReplica(blob, target)) !== 'ok') continue;
+          await this.ctx.meta.regional
+            .updateTable('blob_locations')
+            .set({ state: LOCATION_OK })
+            .where('tenant_id', '=', where.tenant)
+            .where('hash', '=', where.hash)
+            .where('backend', '=', target)
+            .execute();
+          out.repaired.push(target);
+          this.log?.info({ tenantId: blob.tenantId, hash: blob.hash, backend: target, from: out.good[0] }, 'scrub: replica repaired');
+        } catch (err) {
+          this.log?.warn({ err, tenantId: blob.tenantId, hash: blob.hash, backend: target }, 'scrub: repair failed');
+        }
+      }
+    } else if (out.bad.length > 0 && out.unavailable.length === 0) {
+      this.log?.error({ tenantId: blob.tenantId, hash: blob.hash }, 'scrub: no good replica left');
+    }
+    // Too few replicas (a backend was removed, or a bucket wants more): add them elsewhere.
+    const want = await this.replicationOf(blob);
+    const have = blob.locations.length;
+    if (out.good.length > 0 && have < want) {
+      try {
+        const targets = await replicas.place(bytes, want - have, blob.locations.map((l) => l.backend));
+        for (const target of targets) {
+          await replicas.copy(blob, out.good[0], target, bytes);
+          if ((await this.checkReplica(blob, target)) !== 'ok') throw new Error(`new replica on ${target} does not verify`);
+        }
+        const added = await replicas.moveLocations(blob, targets, []);
+        if (added) out.added.push(...targets);
+        else await replicas.remove(blob, targets).catch(() => undefined); // the blob was collected meanwhile
+        if (added) this.log?.info({ tenantId: blob.tenantId, hash: blob.hash, added: targets }, 'scrub: re-replicated');
+      } catch (err) {
+        this.log?.warn({ err, tenantId: blob.tenantId, hash: blob.hash, want, have }, 'scrub: cannot add replicas now');
+      }
+    }
+    return out;
+  }
+
+  private async replicationOf(blob: StoredBlob): Promise<number> {
+    const row = await this.ctx.meta.regional
+      .selectFrom('blobs')
+      .select('replication')
+      .where('tenant_id', '=', blob.tenantId)
+      .where('hash', '=', blob.hash)
+      .executeTakeFirst();
+    return Number(row?.replication ?? 1);
+  }
+
+  /** Reads one replica whole and checks it against the blob's hash (decrypting every frame first when encrypted). */
+  async checkReplica(blob: StoredBlob, backend: string): Promise<ReplicaCheck> {
+    const b = this.ctx.replicas.backends.get(backend);
+    if (!b) return 'unavailable';
+    try {
+      const stored = await b.get(locatorOf(blob));
+      const key = this.ctx.replicas.dataKeyFor(blob);
+      const plain = key ? pipeline(stored, createDecryptStream(key, { plainSize: blob.size }), () => undefined) : stored;
+      const hasher = new Blake3Hasher();
+      let size = 0;
+      for await (const chunk of plain) {
+        hasher.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      return size === blob.size && hasher.digest('hex') === blob.hash ? 'ok' : 'bad';
+    } catch (err) {
+      if (err instanceof BackendUnavailable) return 'unavailable';
+      if (err instanceof BackendNotFound) return 'bad';
+      return 'bad'; // a frame that does not authenticate, a short or long replica
+    }
+  }
+
+  /** Checks the data folder's copy of one blob (kept for `anvil admin scrub` and older tests). */
+  async verify(tenantId: string, hash: string): Promise<boolean> {
+    await this.checkBlob(tenantId, hash);
+    const row = await this.ctx.meta.regional.selectFrom('blobs').select('corrupt').where('tenant_id', '=', tenantId).where('hash', '=', hash).executeTakeFirst();
+    return row !== undefined && row.corrupt === 0;
   }
 
   async status(): Promise<ScrubStatus> {
@@ -83,10 +214,12 @@ export class Scrubber {
       .select((eb) => [eb.fn.countAll<number>().as('blobs'), eb.fn.count<number>('verified_at').as('verified')])
       .executeTakeFirstOrThrow();
     const corrupt = await db.selectFrom('blobs').select(['tenant_id', 'hash', 'file_id']).where('corrupt', '=', 1).execute();
+    const bad = await db.selectFrom('blob_locations').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', LOCATION_BAD).executeTakeFirstOrThrow();
     return {
       blobs: Number(counts.blobs),
       verified: Number(counts.verified),
       corrupt: corrupt.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id })),
+      badReplicas: Number(bad.n),
     };
   }
 }

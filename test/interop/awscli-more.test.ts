@@ -246,7 +246,7 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
       api('list-multipart-uploads', '--bucket', 'cli-mpu', '--page-size', '1'),
       api('list-multipart-uploads', '--bucket', 'cli-mpu', '--prefix', 'mpu/', '--delimiter', '/'),
       api('list-multipart-uploads', '--bucket', 'cli-mpu', '--delimiter', '/'),
-      api('list-parts', '--bucket', 'cli-mpu', '--key', a0.Key, '--upload-id', a0.UploadId),
+      api('list-parts', '--bucket', 'cli-mpu', '--key', a0.Key, `--upload-id=${a0.UploadId}`),
     ]);
     // Sorted by key (the order of two uploads of one key is checked in the next test).
     expect(pairs(all).map(([k]: string[]) => k)).toEqual(['mpu/a.bin', 'mpu/a.bin', 'mpu/b.bin', 'mpu/sub/d.bin', 'other/c.bin']);

@@ -150,5 +150,16 @@ export function globalMigrations(kind: EngineKind): Record<string, Migration> {
           .execute();
       },
     },
+      '006-backends': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('buckets').addColumn('replication', 'integer').execute();
+        await db.schema
+          .createTable('backend_states')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('draining', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
