@@ -27,6 +27,7 @@ import type { RegionalSchema, ManifestEntry } from '../meta/schema.js';
 import type { CoreContext } from './context.js';
 import { storedSize, type StagedFile } from '../storage/blob-store.js';
 import { sql } from 'kysely';
+import { SSE_C_KEY_ID } from '../storage/replicas.js';
 import { enqueueCleanup, type BlobRef } from '../work/cleanup.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
@@ -67,6 +68,8 @@ export async function prepareBlob(
   staged: StagedFile,
   replication: number,
   forceNew = false,
+  /** SSE-C: the data key sealed to the customer's key (the blob row keeps it instead of a master-wrapped key). */
+  sealedForCustomer?: string,
 ): Promise<PreparedBlob> {
   if (staged.size === 0) {
     await ctx.blobs.discard(staged);
@@ -87,7 +90,11 @@ export async function prepareBlob(
   const bytes = storedSize(staged);
   const fileId = staged.id;
   const backends = await ctx.replicas.store(staged, { tenantId, hash, fileId }, replication);
-  const wrapped = staged.dataKey ? ctx.replicas.wrap(staged.dataKey) : undefined;
+  const wrapped = sealedForCustomer
+    ? { wrapped: sealedForCustomer, masterKeyId: SSE_C_KEY_ID }
+    : staged.dataKey
+      ? ctx.replicas.wrap(staged.dataKey)
+      : undefined;
   return {
     kind: 'new',
     tenantId,

@@ -115,7 +115,7 @@ export class MultipartService {
     uploadId: string,
     partNumber: number,
     body: AsyncIterable<Buffer>,
-    opts: Pick<PutOptions, 'digest' | 'verify' | 'storeChecksums'>,
+    opts: Pick<PutOptions, 'digest' | 'verify' | 'storeChecksums' | 'customerKey'>,
   ): Promise<{ etag: string; checksums: Record<string, string> }> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
       throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(partNumber));
@@ -123,7 +123,7 @@ export class MultipartService {
     const upload = await this.get(bucket, key, uploadId);
     const digest = { ...opts.digest, checksums: [...(opts.digest.checksums ?? [])] };
     if (upload.checksumAlgorithm && !digest.checksums.includes(upload.checksumAlgorithm)) digest.checksums.push(upload.checksumAlgorithm);
-    const { staged, digests } = await this.objects.stageBody(bucket.tenant_id, body, digest, MAX_PART_SIZE);
+    const { staged, digests } = await this.objects.stageBody(bucket.tenant_id, body, digest, MAX_PART_SIZE, opts.customerKey);
     try {
       opts.verify?.(digests);
     } catch (err) {
@@ -162,7 +162,7 @@ export class MultipartService {
         })
         .execute();
       return { etag, checksums };
-    });
+    }, opts.customerKey);
   }
 
   /**

@@ -14,6 +14,9 @@ import { VerifyingStream } from '../storage/verify.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
 import type { StagedFile } from '../storage/blob-store.js';
 import type { Bucket } from './buckets.js';
+import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
+import { generateDataKey } from '../crypto/framed.js';
+import { SSE_C_KEY_ID } from '../storage/replicas.js';
 import type { CoreContext } from './context.js';
 import {
   BlobGoneError,
@@ -67,6 +70,8 @@ export interface PutOptions {
   /** Checksums to store with the object (those the client supplied and we verified). */
   storeChecksums?: (d: Digests) => Partial<Record<ChecksumAlgorithm, string>>;
   condition?: WriteCondition;
+  /** SSE-C: encrypt with a data key sealed to this customer key (no deduplication). */
+  customerKey?: SseCustomerKey;
 }
 
 /** Conditional-write predicates (If-Match / If-None-Match: *), checked inside the commit transaction. */
@@ -132,7 +137,7 @@ export class ObjectService {
    * body small enough to stay in memory, by prepareBlob just before the blob
    * file is written (with the dedup lookup, in one statement).
    */
-  async stageBody(tenantId: string, body: AsyncIterable<Buffer>, digest: PutOptions['digest'], maxSize: number) {
+  async stageBody(tenantId: string, body: AsyncIterable<Buffer>, digest: PutOptions['digest'], maxSize: number, customerKey?: SseCustomerKey) {
     const id = newFileId();
     let recorded = false;
     const recordIntent = async () => {
@@ -143,7 +148,9 @@ export class ObjectService {
       recorded = true;
     };
     try {
-      return await this.ctx.blobs.stage(body, digest, maxSize, id, this.recordsIntents ? recordIntent : undefined, this.ctx.replicas.newDataKey());
+      // SSE-C bodies are always encrypted (with their own key) and hashed as stored (their address).
+      const dataKey = customerKey ? generateDataKey() : this.ctx.replicas.newDataKey();
+      return await this.ctx.blobs.stage(body, digest, maxSize, id, this.recordsIntents ? recordIntent : undefined, dataKey, customerKey !== undefined);
     } catch (err) {
       if (recorded) await this.dropIntent(id);
       throw err;
@@ -182,12 +189,17 @@ export class ObjectService {
     staged: StagedFile,
     hash: string,
     write: (trx: Trx, manifest: ManifestEntry[], refs: RefChanges) => Promise<T>,
+    customerKey?: SseCustomerKey,
   ): Promise<T> {
     const tenantId = bucket.tenant_id;
     const replication = this.replicationFor(bucket);
+    // An SSE-C blob is addressed by the hash of its stored bytes (unique to this upload: never shared).
+    const sealed = customerKey && staged.size > 0 ? sealDataKeyForCustomer(staged.dataKey!, customerKey) : undefined;
+    if (sealed) hash = staged.storedHash!;
     let blob: PreparedBlob;
     try {
-      blob = await prepareBlob(this.ctx, tenantId, hash, staged, replication);
+      // (An SSE-C address is unique, so the dedup lookup finds nothing; it still records the intent.)
+      blob = await prepareBlob(this.ctx, tenantId, hash, staged, replication, false, sealed);
     } catch (err) {
       await this.abandonStaged(staged).catch(() => undefined); // the intent keeps any promoted file findable
       throw err;
@@ -218,7 +230,7 @@ export class ObjectService {
           // The identical blob was collected between our lookup and our transaction: store our own copy.
           const again = blob.staged;
           try {
-            blob = await prepareBlob(this.ctx, tenantId, hash, again, replication, true);
+            blob = await prepareBlob(this.ctx, tenantId, hash, again, replication, true, sealed);
           } catch (e) {
             await this.abandonStaged(again).catch(() => undefined);
             throw e;
@@ -275,7 +287,7 @@ export class ObjectService {
       const current = await this.latestRow(this.ctx.meta.regional, bucket, key).catch(() => undefined);
       checkWriteCondition(key, opts.condition, current);
     }
-    const { staged, digests } = await this.stageBody(bucket.tenant_id, body, opts.digest, this.ctx.maxObjectSize);
+    const { staged, digests } = await this.stageBody(bucket.tenant_id, body, opts.digest, this.ctx.maxObjectSize, opts.customerKey);
     try {
       opts.verify?.(digests);
     } catch (err) {
@@ -294,6 +306,7 @@ export class ObjectService {
         partSizes: [],
         condition: opts.condition,
       }),
+      opts.customerKey,
     );
   }
 
@@ -632,7 +645,7 @@ export class ObjectService {
    * its blob collected since we read the row) this returns null and the
    * caller re-reads the metadata.
    */
-  async openBody(v: ObjectVersion, start: number, end: number): Promise<Readable | null> {
+  async openBody(v: ObjectVersion, start: number, end: number, customerKey?: SseCustomerKey): Promise<Readable | null> {
     const pieces: Array<{ hash: string; from: number; to: number }> = [];
     let offset = 0;
     for (const [hash, size] of v.manifest) {
@@ -651,17 +664,18 @@ export class ObjectService {
     // (the object was overwritten while we stream it), read whichever blob holds it now.
     const open = async (i: number): Promise<Readable | null> => {
       const { hash, from, to } = pieces[i];
-      const stream = await replicas.open(blobs.get(hash)!, from, to);
+      const stream = await replicas.open(blobs.get(hash)!, from, to, customerKey);
       if (stream || i === 0) return stream;
       blobs = new Map([...blobs, ...(await replicas.lookup(this.ctx.meta.regional, v.tenantId, [hash]))]);
-      return blobs.has(hash) ? replicas.open(blobs.get(hash)!, from, to) : null;
+      return blobs.has(hash) ? replicas.open(blobs.get(hash)!, from, to, customerKey) : null;
     };
     // With verifyReads, every piece that is a whole blob is checked against its hash as it streams
     // (range reads of part of a blob cannot be, and are served as stored).
     const sizes = new Map(v.manifest);
     const verified = (stream: Readable, i: number): Readable => {
       const p = pieces[i];
-      if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1) return stream;
+      // (An SSE-C blob's hash is of its stored bytes; decryption has authenticated every frame.)
+      if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1 || blobs.get(p.hash)?.encMasterKeyId === SSE_C_KEY_ID) return stream;
       return pipeline(stream, new VerifyingStream(p.hash), () => undefined);
     };
     // Only the first piece is opened before answering (no replica of it means the object

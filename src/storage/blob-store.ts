@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { BodyDigester, type Digests } from './digest.js';
 import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
 import { errors } from '../s3/errors.js';
+import { Blake3Hasher } from '@napi-rs/blake-hash';
 import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../crypto/framed.js';
 
 export interface StagedFile {
@@ -36,6 +37,14 @@ export interface StagedFile {
    * reaches a disk; a body in memory is encrypted when it is written.
    */
   dataKey?: Buffer;
+  /**
+   * SSE-C bodies (stage's hashStored): the stored bytes' BLAKE3, which is
+   * the blob's address (unique per upload: such blobs are never shared),
+   * and, for a body held in memory, those exact bytes (encrypting again
+   * would give other bytes: the nonces are random).
+   */
+  storedHash?: string;
+  stored?: Buffer;
 }
 
 /** Bytes a staged body takes once stored (ciphertext when it is encrypted). */
@@ -46,6 +55,7 @@ export function storedSize(staged: StagedFile): number {
 /** The stored form of a body held in memory (encrypted with its data key, if any). */
 export function storedBytes(staged: StagedFile): Buffer {
   if (!staged.data) throw new Error('storedBytes: the body is in a temp file');
+  if (staged.stored) return staged.stored;
   return staged.dataKey ? encryptBuffer(staged.dataKey, staged.data) : staged.data;
 }
 
@@ -112,6 +122,8 @@ export class BlobStore {
     beforeFile?: () => Promise<void>,
     /** Encrypts the body at rest with this key (see StagedFile.dataKey). */
     dataKey?: Buffer,
+    /** Also hash the stored (encrypted) bytes (see StagedFile.storedHash). */
+    hashStored = false,
   ): Promise<{ staged: StagedFile; digests: Digests }> {
     const tmpPath = this.tmpPath(id);
     let head: Buffer[] = [];
@@ -129,7 +141,7 @@ export class BlobStore {
         if (size <= SMALL_BODY) continue;
         // Outgrew the in-memory size: from here on the body streams to a temp file.
         await beforeFile?.();
-        large = new LargeBody(await fsp.open(tmpPath, 'w', 0o644), spec, dataKey);
+        large = new LargeBody(await fsp.open(tmpPath, 'w', 0o644), spec, dataKey, hashStored);
         for (const c of head) await large.feed(c);
         head = [];
       }
@@ -137,10 +149,15 @@ export class BlobStore {
         const digester = new BodyDigester(spec);
         for (const c of head) digester.update(c);
         const data = head.length === 1 ? head[0] : Buffer.concat(head, size);
-        return { staged: { id, tmpPath, size, data, dataKey }, digests: digester.digest() };
+        const staged: StagedFile = { id, tmpPath, size, data, dataKey };
+        if (hashStored) {
+          staged.stored = storedBytes(staged);
+          staged.storedHash = new Blake3Hasher().update(staged.stored).digest('hex');
+        }
+        return { staged, digests: digester.digest() };
       }
       const digests = await large.finish();
-      return { staged: { id, tmpPath, size, dataKey }, digests };
+      return { staged: { id, tmpPath, size, dataKey, storedHash: large.storedHash() }, digests };
     } catch (err) {
       if (large) {
         await large.abort();
@@ -277,7 +294,10 @@ class LargeBody {
     private readonly fh: fsp.FileHandle,
     spec: DigestSpec,
     private readonly dataKey?: Buffer,
+    hashStored = false,
   ) {
+    // Stored bytes are written in order (one write at a time), so hashing them as they are queued is in order too.
+    if (hashStored) this.storedHasher = new Blake3Hasher();
     this.job = hashPool?.start(spec);
     if (!this.job) this.digester = new BodyDigester(spec);
   }
@@ -306,6 +326,7 @@ class LargeBody {
     // Batches start at multiples of the frame size (FIRST_BATCH and BATCH are multiples of it).
     const frame = this.offset / FRAME_PLAINTEXT;
     const out = this.dataKey ? sealFrames(this.dataKey, frame, view, last) : view;
+    this.storedHasher?.update(out);
     // One write at a time: concurrent writes to one file only contend for its inode lock
     // (the kernel spins on it); reading the body and hashing still overlap with the write.
     const offset = this.dataKey ? cipherOffset(frame) : this.offset;
@@ -331,6 +352,12 @@ class LargeBody {
     await this.fh.sync();
     await this.fh.close();
     return this.job ? this.job.digest() : this.digester!.digest();
+  }
+
+  private readonly storedHasher?: Blake3Hasher;
+
+  storedHash(): string | undefined {
+    return this.storedHasher?.digest('hex');
   }
 
   async abort(): Promise<void> {

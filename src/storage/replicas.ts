@@ -51,10 +51,18 @@ import { unwrapDataKey, wrapDataKey, type WrappedDataKey } from '../crypto/keys.
 import type { MasterKeyring } from '../core/secrets.js';
 import { withTransaction, type MetaDatabases } from '../meta/engine.js';
 import type { RegionalSchema } from '../meta/schema.js';
-import { errors } from '../s3/errors.js';
+import { errors, S3Error } from '../s3/errors.js';
+import { openDataKeyForCustomer, SseCustomerError, type SseCustomerKey } from '../crypto/sse-c.js';
 import { storedBytes, storedSize, type BlobStore, type StagedFile } from './blob-store.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
+
+/**
+ * blobs.enc_master_key_id of an SSE-C blob: its data key is sealed to the
+ * customer's key (crypto/sse-c.ts), and its address is the BLAKE3 of its
+ * stored bytes, so the scrub can check it without that key.
+ */
+export const SSE_C_KEY_ID = 'sse-c';
 
 export const LOCATION_OK = 0;
 export const LOCATION_BAD = 1;
@@ -421,8 +429,18 @@ export class Replicas {
     return order.map((name) => ({ backend: this.backends.get(name)!, locator }));
   }
 
-  private dataKeyOf(blob: StoredBlob): Buffer | undefined {
-    return blob.encKey ? unwrapDataKey(this.keyring, blob.encKey, blob.encMasterKeyId!) : undefined;
+  private dataKeyOf(blob: StoredBlob, customer?: SseCustomerKey): Buffer | undefined {
+    if (!blob.encKey) return undefined;
+    if (blob.encMasterKeyId === SSE_C_KEY_ID) {
+      if (!customer) throw errors.invalidRequest('The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
+      try {
+        return openDataKeyForCustomer(blob.encKey, customer);
+      } catch (err) {
+        if (err instanceof SseCustomerError) throw new S3Error(err.code, err.message, err.status, err.extra);
+        throw err;
+      }
+    }
+    return unwrapDataKey(this.keyring, blob.encKey, blob.encMasterKeyId!);
   }
 
   /**
@@ -431,13 +449,13 @@ export class Replicas {
    * not authenticate) is replaced by the next from the same byte on. Returns
    * null when no replica has the blob (it was collected: re-read metadata).
    */
-  async open(blob: StoredBlob, start: number, end: number): Promise<Readable | null> {
+  async open(blob: StoredBlob, start: number, end: number, customer?: SseCustomerKey): Promise<Readable | null> {
+    const key = this.dataKeyOf(blob, customer);
     const plan = this.readPlan(blob, end - start + 1);
     if (plan.length === 0) {
       this.log?.error({ tenantId: blob.tenantId, hash: blob.hash, locations: blob.locations }, 'no readable replica');
       throw errors.serviceUnavailable();
     }
-    const key = this.dataKeyOf(blob);
     if (end - start + 1 <= WHOLE_READ) return this.openWhole(blob, plan, key, start, end);
     let first;
     try {
@@ -545,8 +563,9 @@ export class Replicas {
     return Buffer.concat(chunks);
   }
 
+  /** The data key of a blob encrypted under the master key (undefined: plain, or SSE-C). */
   dataKeyFor(blob: StoredBlob): Buffer | undefined {
-    return this.dataKeyOf(blob);
+    return blob.encMasterKeyId === SSE_C_KEY_ID ? undefined : this.dataKeyOf(blob);
   }
 
   // ---- monthly counters ----

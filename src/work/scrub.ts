@@ -22,7 +22,7 @@ import { Blake3Hasher } from '@napi-rs/blake-hash';
 import type { CoreContext } from '../core/context.js';
 import { BackendNotFound, BackendUnavailable } from '../backends/index.js';
 import { createDecryptStream } from '../crypto/framed.js';
-import { LOCATION_BAD, LOCATION_OK, locatorOf, storedSizeOf, type StoredBlob } from '../storage/replicas.js';
+import { LOCATION_BAD, LOCATION_OK, locatorOf, SSE_C_KEY_ID, storedSizeOf, type StoredBlob } from '../storage/replicas.js';
 
 export interface ScrubStatus {
   blobs: number;
@@ -184,6 +184,16 @@ export class Scrubber {
     if (!b) return 'unavailable';
     try {
       const stored = await b.get(locatorOf(blob));
+      if (blob.encMasterKeyId === SSE_C_KEY_ID) {
+        // Without the customer's key: an SSE-C blob's address is the hash of its stored bytes.
+        const hasher = new Blake3Hasher();
+        let bytes = 0;
+        for await (const chunk of stored) {
+          hasher.update(chunk as Buffer);
+          bytes += (chunk as Buffer).length;
+        }
+        return bytes === storedSizeOf(blob) && hasher.digest('hex') === blob.hash ? 'ok' : 'bad';
+      }
       const key = this.ctx.replicas.dataKeyFor(blob);
       const plain = key ? pipeline(stored, createDecryptStream(key, { plainSize: blob.size }), () => undefined) : stored;
       const hasher = new Blake3Hasher();

@@ -6,6 +6,8 @@ import { sendXml } from '../respond.js';
 import { xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
+import { customerKeyMatches } from '../../crypto/sse-c.js';
+import { customerKeyFor, isSseC, sseFromRequest, sseResponseHeaders, SSE_C_ALGORITHM, SSE_C_FINGERPRINT, SSE_HEADER } from './sse.js';
 import { taggingDirective } from './tagging.js';
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=…]", URL-encoded. */
@@ -70,15 +72,38 @@ export async function copyObject(r: S3Request): Promise<void> {
   }
   const replaceTags = taggingDirective(r) === 'REPLACE';
   const requested = attributesFromHeaders(r.req.headers);
+  const sse = sseFromRequest(r.req.headers);
   const version = await r.services.objects.copy(src, source.key, dst, dstKey, {
     // Metadata and tags each come from the request or the source, per their directive.
-    attributes: (s) => ({
-      ...(directive === 'REPLACE' ? requested : s),
-      tags: replaceTags ? requested.tags : s.tags,
-      // As in S3, a copy does not inherit the source's ACL: it gets the one the request names.
-      acl: requested.acl,
-    }),
-    check: (s) => checkCopySourceConditions(r, s),
+    attributes: (s) => {
+      const attributes = {
+        ...(directive === 'REPLACE' ? requested : s),
+        headers: { ...(directive === 'REPLACE' ? requested : s).headers },
+        tags: replaceTags ? requested.tags : s.tags,
+        // As in S3, a copy does not inherit the source's ACL: it gets the one the request names.
+        acl: requested.acl,
+      };
+      // The copy shares the source's blobs, so it keeps the source's encryption: SSE-C blobs stay
+      // sealed to the same customer key (the request must name it for both sides).
+      delete attributes.headers[SSE_HEADER];
+      delete attributes.headers[SSE_C_ALGORITHM];
+      delete attributes.headers[SSE_C_FINGERPRINT];
+      if (isSseC(s.headers)) {
+        attributes.headers[SSE_C_ALGORITHM] = s.headers[SSE_C_ALGORITHM];
+        attributes.headers[SSE_C_FINGERPRINT] = s.headers[SSE_C_FINGERPRINT];
+      }
+      if (sse.s3) attributes.headers[SSE_HEADER] = 'AES256';
+      return attributes;
+    },
+    check: (s) => {
+      checkCopySourceConditions(r, s);
+      const sourceKey = customerKeyFor(r.req.headers, s.headers, { copySource: true });
+      const fingerprint = s.headers[SSE_C_FINGERPRINT];
+      const sameKey = sourceKey !== undefined && sse.customer !== undefined && fingerprint !== undefined && customerKeyMatches(fingerprint, sse.customer);
+      if ((sourceKey || sse.customer) && !sameKey) {
+        throw errors.notImplemented('CopyObject between different server-side encryption keys is not implemented (copy with UploadPartCopy, or use the same customer key for source and destination)');
+      }
+    },
   });
-  sendXml(r, 200, 'CopyObjectResult', { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) });
+  sendXml(r, 200, 'CopyObjectResult', { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) }, sseResponseHeaders(version.headers, sse.customer));
 }

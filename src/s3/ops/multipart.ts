@@ -8,15 +8,21 @@ import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { writeCondition } from './conditions.js';
-import { assertNoUnsupportedHeaders, attributesFromHeaders } from './object-headers.js';
+import { attributesFromHeaders } from './object-headers.js';
+import { customerKeyFor, rememberSse, sseFromRequest, sseResponseHeaders } from './sse.js';
 
 export async function createMultipartUpload(r: S3Request): Promise<void> {
-  assertNoUnsupportedHeaders(r.req.headers);
+  const sse = sseFromRequest(r.req.headers);
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
   const alg = header(r, 'x-amz-checksum-algorithm')?.toLowerCase();
-  const uploadId = await r.services.multipart.create(bucket, key, attributesFromHeaders(r.req.headers), alg);
-  sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }, alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase() } : {});
+  const attributes = attributesFromHeaders(r.req.headers);
+  rememberSse(attributes, sse);
+  const uploadId = await r.services.multipart.create(bucket, key, attributes, alg);
+  sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }, {
+    ...(alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase() } : {}),
+    ...sseResponseHeaders(attributes.headers, sse.customer),
+  });
 }
 
 function partNumberParam(r: S3Request): number {
@@ -32,6 +38,9 @@ export async function uploadPart(r: S3Request): Promise<void> {
   const key = r.addr.key!;
   const uploadId = r.addr.query.get('uploadId')!;
   const partNumber = partNumberParam(r);
+  // Parts of an SSE-C upload carry the key given at its creation (checked against its fingerprint).
+  const upload = await r.services.multipart.get(bucket, key, uploadId);
+  const customer = customerKeyFor(r.req.headers, upload.attributes.headers);
   const body = requestBody(r, { requireLength: true });
   let stored = {};
   const part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, body.stream, {
@@ -41,8 +50,9 @@ export async function uploadPart(r: S3Request): Promise<void> {
       r.stats.bytesIn += d.size;
     },
     storeChecksums: () => stored,
+    customerKey: customer,
   });
-  const headers: Record<string, string> = { ETag: `"${part.etag}"` };
+  const headers: Record<string, string> = { ETag: `"${part.etag}"`, ...sseResponseHeaders(upload.attributes.headers, customer) };
   for (const [alg, value] of Object.entries(part.checksums)) headers[`x-amz-checksum-${alg}`] = value;
   sendEmpty(r, 200, headers);
 }
@@ -63,17 +73,19 @@ export async function uploadPartCopy(r: S3Request): Promise<void> {
   }
   const src = await requireCopySource(r, source.bucket, source.key);
   if (src.tenant_id !== bucket.tenant_id) throw errors.accessDenied();
-  await r.services.multipart.get(bucket, key, uploadId);
+  const upload = await r.services.multipart.get(bucket, key, uploadId);
+  const customer = customerKeyFor(r.req.headers, upload.attributes.headers);
   for (let attempt = 0; attempt < 5; attempt++) {
     const version = await r.services.objects.head(src, source.key);
     checkCopySourceConditions(r, version);
+    const sourceKey = customerKeyFor(r.req.headers, version.headers, { copySource: true });
     const range = copySourceRange(header(r, 'x-amz-copy-source-range'), version.size);
     const stream =
-      range.end < range.start ? Readable.from([]) : await r.services.objects.openBody(version, range.start, range.end);
+      range.end < range.start ? Readable.from([]) : await r.services.objects.openBody(version, range.start, range.end, sourceKey);
     if (!stream) continue; // the source changed under us: read it again
     let part;
     try {
-      part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, stream, { digest: {} });
+      part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, stream, { digest: {}, customerKey: customer });
     } finally {
       stream.destroy(); // closes the source's files if the part was refused before reading them
     }
@@ -123,7 +135,7 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
     Key: key,
     ETag: `"${version.etag}"`,
     ...sums,
-  });
+  }, sseResponseHeaders(version.headers));
 }
 
 export async function abortMultipartUpload(r: S3Request): Promise<void> {

@@ -4,6 +4,7 @@ import type { ObjectAttributes, ObjectVersion } from '../../core/objects.js';
 import { errors, S3Error } from '../errors.js';
 import { tagsFromHeader, taggingCountHeader } from './tagging.js';
 import { cannedAclFromHeaders } from './canned-acl.js';
+import { visibleStoredHeaders } from './sse.js';
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
@@ -54,7 +55,7 @@ export function objectResponseHeaders(v: ObjectVersion): Record<string, string> 
     'Content-Type': v.contentType,
     'Accept-Ranges': 'bytes',
   };
-  for (const [name, value] of Object.entries(v.headers)) out[name] = value;
+  for (const [name, value] of Object.entries(visibleStoredHeaders(v))) out[name] = value;
   for (const [name, value] of Object.entries(v.userMeta)) out[`x-amz-meta-${name}`] = value;
   if (v.partSizes.length > 0) out['x-amz-mp-parts-count'] = String(v.partSizes.length);
   Object.assign(out, taggingCountHeader(v.tags));
@@ -78,8 +79,3 @@ export const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'content-encoding',
 };
 
-export function assertNoUnsupportedHeaders(h: IncomingHttpHeaders): void {
-  if (h['x-amz-server-side-encryption-customer-algorithm']) {
-    throw errors.notImplemented('Server-side encryption with customer keys is not implemented yet');
-  }
-}

@@ -8,7 +8,6 @@ import { errors, S3Error } from '../errors.js';
 import { sendEmpty } from '../respond.js';
 import { checkObjectAcl, requireBucket } from './access.js';
 import {
-  assertNoUnsupportedHeaders,
   attributesFromHeaders,
   checksumHeaders,
   objectResponseHeaders,
@@ -16,12 +15,14 @@ import {
 } from './object-headers.js';
 import { evaluateConditions, writeCondition } from './conditions.js';
 import { parseRange, type ByteRange } from './range.js';
+import { customerKeyFor, rememberSse, sseFromRequest, sseResponseHeaders } from './sse.js';
 
 export async function putObject(r: S3Request): Promise<void> {
-  assertNoUnsupportedHeaders(r.req.headers);
+  const sse = sseFromRequest(r.req.headers);
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
   const attributes = attributesFromHeaders(r.req.headers);
+  rememberSse(attributes, sse);
   const body = requestBody(r, { requireLength: true });
   if (body.declaredLength !== undefined && body.declaredLength > r.config.maxObjectSize) {
     throw errors.entityTooLarge(r.config.maxObjectSize);
@@ -36,9 +37,10 @@ export async function putObject(r: S3Request): Promise<void> {
     },
     storeChecksums: () => stored,
     condition: writeCondition(r),
+    customerKey: sse.customer,
   });
   r.stats.bytesIn += version.size;
-  const headers: Record<string, string> = { ETag: `"${version.etag}"` };
+  const headers: Record<string, string> = { ETag: `"${version.etag}"`, ...sseResponseHeaders(attributes.headers, sse.customer) };
   for (const [alg, value] of Object.entries(version.checksums)) headers[`x-amz-checksum-${alg}`] = value!;
   sendEmpty(r, 200, headers);
 }
@@ -52,8 +54,9 @@ export async function getObject(r: S3Request): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const version = await r.services.objects.head(bucket, key);
     checkObjectAcl(r, version);
+    const customer = customerKeyFor(r.req.headers, version.headers);
     if (evaluateConditions(r, version)) return;
-    const headers = objectResponseHeaders(version);
+    const headers = { ...objectResponseHeaders(version), ...sseResponseHeaders(version.headers, customer) };
     const range = partNumber ? partRange(version, partNumber) : parseRange(header(r, 'range'), version.size);
     let status = 200;
     let start = 0;
@@ -83,7 +86,7 @@ export async function getObject(r: S3Request): Promise<void> {
       r.res.end();
       return;
     }
-    const stream = version.size === 0 ? null : await r.services.objects.openBody(version, start, end);
+    const stream = version.size === 0 ? null : await r.services.objects.openBody(version, start, end, customer);
     if (version.size > 0 && stream === null) continue;
     try {
       r.res.writeHead(status, headers);
