@@ -7,7 +7,9 @@
  *
  * Targets: raw (fsynced file writes, no HTTP), limit (bench/limit-server.ts),
  * anvil-sqlite, anvil-postgres, s3rver (npm peer).
- * Phases: large, small, small-put (4 KiB PUTs only), list, mpu.
+ * Phases: large, small, small-put (4 KiB PUTs only), list, mpu, cost (Anvil on
+ * SQLite with encryption off / on and replication 1 / 2, as ratios; needs the
+ * anvil-sqlite target).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,10 +18,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { S3Http, type Credentials } from './lib/client.js';
-import { plans, type Plan } from './lib/plan.js';
+import { costPlan, plans, type Plan } from './lib/plan.js';
 import { startBenchPostgres, type BenchPostgres } from './lib/postgres.js';
 import { freePort, spawnServer, type Child } from './lib/procs.js';
-import { cpuTable, markdownTable, ratios, type TargetReport } from './lib/report.js';
+import { comparisonRatios, comparisonTable, cpuTable, markdownTable, ratios, type Comparison, type TargetReport } from './lib/report.js';
 import { largeObjects, listing, multipart, smallObjects, type Results, type WorkloadTarget } from './lib/workloads.js';
 import { formatProfile } from './prof-summary.js';
 
@@ -27,7 +29,7 @@ const execFileAsync = promisify(execFile);
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
 const ALL_TARGETS = ['raw', 'limit', 'anvil-sqlite', 'anvil-postgres', 's3rver'];
-const ALL_PHASES = ['large', 'small', 'list', 'mpu'];
+const ALL_PHASES = ['large', 'small', 'list', 'mpu', 'cost'];
 const ROOT: Credentials = { accessKeyId: 'AKIAANVILBENCHROOT00', secretAccessKey: 'bench-root-secret-0123456789abcdefghijkl' };
 
 function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: string[]; cpuProf?: string; out: string; keep: boolean } {
@@ -107,15 +109,19 @@ async function startTsServer(script: string, dataDir: string, nodeFlags: string[
   );
 }
 
-async function startAnvil(
+/** `bin/anvil.js server` as a target; env is added to (and overrides) the bench's settings. */
+async function anvilTarget(
   name: string,
+  description: string,
   dataDir: string,
   databaseUrl: string,
   cpuProf: string | undefined,
-): Promise<{ child: Child; endpoint: string }> {
+  env: NodeJS.ProcessEnv = {},
+  morePids: number[] = [],
+): Promise<RunningTarget> {
   const port = await freePort();
   const args = [
-    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []),
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`] : []),
     path.join(repoDir, 'bin', 'anvil.js'),
     'server',
   ];
@@ -130,14 +136,92 @@ async function startAnvil(
       ANVIL_ROOT_ACCESS_KEY: ROOT.accessKeyId,
       ANVIL_ROOT_SECRET_KEY: ROOT.secretAccessKey,
       ANVIL_LOG_LEVEL: 'warn',
+      ...env,
     },
     /Anvil listening on/,
   );
-  return { child, endpoint: `http://127.0.0.1:${port}` };
+  return {
+    report: { name, role: 'anvil', description, results: {}, errors: [] },
+    endpoint: `http://127.0.0.1:${port}`,
+    creds: ROOT,
+    serverPids: [child.pid, ...morePids],
+    supportsList: true,
+    supportsMpu: true,
+    tail: child.tail,
+    stop: child.stop,
+  };
+}
+
+/** Runs the chosen phases against a started target (a failure ends that phase only), then stops it. */
+async function loadTarget(target: RunningTarget, plan: Plan, phases: string[]): Promise<void> {
+  const { name, results } = target.report;
+  const http = new S3Http(target.endpoint, target.creds);
+  const wt: WorkloadTarget = { http, serverPids: target.serverPids, supportsList: target.supportsList, log };
+  const phase = async (p: string, fn: () => Promise<void>): Promise<void> => {
+    if (!phases.includes(p)) return;
+    try {
+      await fn();
+    } catch (err) {
+      const out = target.tail().trim().split('\n').slice(-6).join('\n    ');
+      const msg = `${p}: ${err instanceof Error ? err.message : String(err)}${out ? `\n    server output: ${out}` : ''}`;
+      target.report.errors.push(msg);
+      log(`  ${name} ${msg}`);
+    }
+  };
+  await phase('large', () => largeObjects(wt, plan, results));
+  await phase('small', () => smallObjects(wt, plan, results));
+  await phase('small-put', () => smallObjects(wt, plan, results, 'put'));
+  await phase('list', () => listing(wt, plan, results));
+  if (target.supportsMpu) await phase('mpu', () => multipart(wt, plan, results));
+  await http.close();
+  await target.stop();
+}
+
+/**
+ * The cost section: Anvil on SQLite with encryption off / on, and with
+ * replication 1 / 2 over fs backends declared in a config file (both in the
+ * scratch folder, so on one disk). Replication runs keep the default (encrypted).
+ */
+const COST_VARIANTS: Array<{ name: string; description: string; encrypt: boolean; backends?: string[] }> = [
+  { name: 'plain', description: 'encryption at rest off', encrypt: false },
+  { name: 'encrypted', description: 'encryption at rest on (the default)', encrypt: true },
+  { name: 'replication 1', description: 'one declared fs backend, replication 1, encrypted', encrypt: true, backends: ['d1'] },
+  { name: 'replication 2', description: 'two fs backends on the same disk, replication 2, encrypted', encrypt: true, backends: ['d1', 'd2'] },
+];
+const COMPARISONS: Comparison[] = [
+  { label: 'encrypted / plain', base: 'plain', other: 'encrypted' },
+  { label: 'replication 2 / replication 1', base: 'replication 1', other: 'replication 2' },
+];
+
+async function runCosts(plan: Plan, work: string, cpuProf: string | undefined): Promise<TargetReport[]> {
+  const reports: TargetReport[] = [];
+  for (const v of COST_VARIANTS) {
+    const dataDir = path.join(work, `cost-${v.name.replace(/\W+/g, '-')}`);
+    fs.mkdirSync(dataDir, { recursive: true });
+    // Set both explicitly so nothing in the bench's own environment leaks in.
+    const env: NodeJS.ProcessEnv = { ANVIL_ENCRYPT_AT_REST: String(v.encrypt), ANVIL_CONFIG: '' };
+    if (v.backends) {
+      env.ANVIL_CONFIG = path.join(dataDir, 'anvil.yaml');
+      const backends = v.backends.map((b) => ({ name: b, type: 'fs', path: path.join(dataDir, b), quota: 'unlimited' }));
+      fs.writeFileSync(env.ANVIL_CONFIG, JSON.stringify({ placement: 'spread', replication: backends.length, backends })); // JSON is YAML
+    }
+    log(`\n== cost: anvil-sqlite, ${v.name}`);
+    const description = `Anvil, SQLite, ${v.description}`;
+    try {
+      const target = await anvilTarget(v.name, description, dataDir, `sqlite:${path.join(dataDir, 'anvil.db')}`, cpuProf, env);
+      await loadTarget(target, costPlan(plan), ['large', 'small']);
+      reports.push(target.report);
+    } catch (err) {
+      log(`  could not start ${v.name}: ${String(err)}`);
+      reports.push({ name: v.name, role: 'anvil', description: `${description}: did not start`, results: {}, errors: [String(err)] });
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return reports;
 }
 
 async function runRawDisk(plan: Plan, phases: string[], dir: string): Promise<Results> {
-  const wanted = phases.map((p) => (p === 'small-put' ? 'small' : p)).filter((p) => p !== 'list');
+  const wanted = phases.map((p) => (p === 'small-put' ? 'small' : p)).filter((p) => p !== 'list' && p !== 'cost');
   if (wanted.length === 0) return {};
   const { stdout, stderr } = await execFileAsync(
     process.execPath,
@@ -158,6 +242,7 @@ async function main(): Promise<void> {
   if (loadAtStart[0] > 0.5) log(`warning: load average is ${loadAtStart.join(' ')} before the bench starts; other work on this machine will skew the numbers`);
   log(`anvil bench (${plan.name}) — targets ${opts.targets.join(', ')}; phases ${opts.phases.join(', ')}; scratch ${work}`);
   const reports: TargetReport[] = [];
+  let costReports: TargetReport[] = [];
   let pg: BenchPostgres | null = null;
   const profStart = Date.now();
 
@@ -170,7 +255,8 @@ async function main(): Promise<void> {
   });
 
   try {
-    for (const name of opts.targets) {
+    // (the cost section starts its own servers: no target is started for it alone)
+    for (const name of opts.phases.some((p) => p !== 'cost') ? opts.targets : []) {
       const dataDir = path.join(work, name);
       fs.mkdirSync(dataDir, { recursive: true });
       const t0 = Date.now();
@@ -198,31 +284,16 @@ async function main(): Promise<void> {
         reports.push({ name, role: name.startsWith('anvil') ? 'anvil' : name === 'limit' ? 'limit' : 'peer', description: 'did not start', results: {}, errors: [String(err)] });
         continue;
       }
-      const http = new S3Http(target.endpoint, target.creds);
-      const wt: WorkloadTarget = { http, serverPids: target.serverPids, supportsList: target.supportsList, log };
-      const results = target.report.results;
-      const phase = async (p: string, fn: () => Promise<void>): Promise<void> => {
-        if (!opts.phases.includes(p)) return;
-        try {
-          await fn();
-        } catch (err) {
-          const out = target.tail().trim().split('\n').slice(-6).join('\n    ');
-          const msg = `${p}: ${err instanceof Error ? err.message : String(err)}${out ? `\n    server output: ${out}` : ''}`;
-          target.report.errors.push(msg);
-          log(`  ${name} ${msg}`);
-        }
-      };
-      await phase('large', () => largeObjects(wt, plan, results));
-      await phase('small', () => smallObjects(wt, plan, results));
-      await phase('small-put', () => smallObjects(wt, plan, results, 'put'));
-      await phase('list', () => listing(wt, plan, results));
-      if (target.supportsMpu) await phase('mpu', () => multipart(wt, plan, results));
-      await http.close();
-      await target.stop();
+      await loadTarget(target, plan, opts.phases);
       reports.push(target.report);
       fs.rmSync(dataDir, { recursive: true, force: true });
       log(`  (${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     }
+    if (opts.phases.includes('cost') && opts.targets.includes('anvil-sqlite')) {
+      const t0 = Date.now();
+      costReports = await runCosts(plan, work, opts.cpuProf);
+      log(`  (cost: ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    } else if (opts.phases.includes('cost')) log('\n(no cost section: it needs the anvil-sqlite target)');
   } finally {
     await cleanup();
   }
@@ -241,6 +312,14 @@ async function main(): Promise<void> {
     ratios: ratios(reports),
     markdown: table,
     cpuMarkdown: cpu,
+    costs: costReports.length
+      ? {
+          targets: costReports,
+          ratios: comparisonRatios(costReports, COMPARISONS),
+          markdown: comparisonTable(costReports, COMPARISONS),
+          cpuMarkdown: cpuTable(costReports),
+        }
+      : null,
   };
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   fs.writeFileSync(opts.out, JSON.stringify(result, null, 2));
@@ -248,13 +327,24 @@ async function main(): Promise<void> {
   console.log(
     `\n### Anvil bench (${plan.name}) — ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.kernel}, Node ${m.node}; ${elapsed.toFixed(0)} s; load avg ${loadAtStart[0]} → ${(m.loadAvgAtEnd as number[])[0]}\n`,
   );
-  console.log(table);
-  console.log(
-    '\nRatios divide the Anvil figure by the limit server\'s / the best peer\'s: for MB/s and ops/s above 1× is better; for list latency (p99) below 1× is better. "raw disk" is open+write+fsync+close with no HTTP (its GETs are page-cache file reads).',
-  );
-  console.log('\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server):\n');
-  console.log(cpu);
-  for (const r of reports) for (const e of r.errors) console.log(`\n- ${r.name}: ${e}`);
+  if (reports.length) {
+    console.log(table);
+    console.log(
+      '\nRatios divide the Anvil figure by the limit server\'s / the best peer\'s: for MB/s and ops/s above 1× is better; for list latency (p99) below 1× is better. "raw disk" is open+write+fsync+close with no HTTP (its GETs are page-cache file reads).',
+    );
+    console.log('\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server):\n');
+    console.log(cpu);
+  }
+  if (result.costs) {
+    console.log('\n#### Cost of encryption at rest and of replication 2 (anvil-sqlite, the same run)\n');
+    console.log(result.costs.markdown);
+    console.log(
+      '\nEach column is its own fresh server; the ratio divides the second figure by the first, so below 1× is the cost (ops/s and MB/s). The replication runs are encrypted; their two fs backends share one disk (the scratch folder), so "replication 2 / replication 1" is a worst case for disk bandwidth.',
+    );
+    console.log('\nCPU, % of one core (client / server):\n');
+    console.log(result.costs.cpuMarkdown);
+  }
+  for (const r of [...reports, ...costReports]) for (const e of r.errors) console.log(`\n- ${r.name}: ${e}`);
   console.log(`\nJSON: ${path.relative(process.cwd(), opts.out)}`);
 
   if (opts.cpuProf) {
@@ -303,33 +393,18 @@ async function startTarget(
         stop: child.stop,
       };
     }
-    case 'anvil-sqlite': {
-      const { child, endpoint } = await startAnvil(name, dataDir, `sqlite:${path.join(dataDir, 'anvil.db')}`, cpuProf);
-      return {
-        report: { name, role: 'anvil', description: 'Anvil, SQLite (WAL; every write acknowledged after a group fdatasync of the WAL)', results: {}, errors: [] },
-        endpoint,
-        creds: ROOT,
-        serverPids: [child.pid],
-        supportsList: true,
-        supportsMpu: true,
-        tail: child.tail,
-        stop: child.stop,
-      };
-    }
+    case 'anvil-sqlite':
+      return anvilTarget(
+        name,
+        'Anvil, SQLite (WAL; every write acknowledged after a group fdatasync of the WAL)',
+        dataDir,
+        `sqlite:${path.join(dataDir, 'anvil.db')}`,
+        cpuProf,
+      );
     case 'anvil-postgres': {
       const pg = await getPg();
       if (!pg) throw new Error('no PostgreSQL: set ANVIL_BENCH_DATABASE_URL or install the postgresql package');
-      const { child, endpoint } = await startAnvil(name, dataDir, pg.url, cpuProf);
-      return {
-        report: { name, role: 'anvil', description: `Anvil, PostgreSQL (${pg.source})`, results: {}, errors: [] },
-        endpoint,
-        creds: ROOT,
-        serverPids: pg.postmasterPid ? [child.pid, pg.postmasterPid] : [child.pid],
-        supportsList: true,
-        supportsMpu: true,
-        tail: child.tail,
-        stop: child.stop,
-      };
+      return anvilTarget(name, `Anvil, PostgreSQL (${pg.source})`, dataDir, pg.url, cpuProf, {}, pg.postmasterPid ? [pg.postmasterPid] : []);
     }
     default:
       throw new Error(`unknown target ${name}`);

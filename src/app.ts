@@ -34,6 +34,7 @@ import { startWorker } from './work/worker.js';
 import { TaskQueue, TaskRunner } from './work/tasks.js';
 import { Scrubber } from './work/scrub.js';
 import { drainBackend, DRAIN_TASK } from './work/drain.js';
+import { rebalance, REBALANCE_TASK } from './work/rebalance.js';
 import { asLeader, tryLead } from './work/leader.js';
 import crypto from 'node:crypto';
 
@@ -220,6 +221,9 @@ export async function startAnvil(
     })
     .register(DRAIN_TASK, async (payload: { backend: string }, signal) => {
       await drainBackend(ctx, scrubber, payload.backend, signal, log);
+    })
+    .register(REBALANCE_TASK, async (payload: { tolerance?: number }, signal) => {
+      await rebalance(ctx, scrubber, { tolerance: payload.tolerance }, signal, log);
     });
 
   let sessionsPrunedAt = 0;
@@ -273,6 +277,7 @@ export async function startAnvil(
     users,
     sessions,
     tasks,
+    core: ctx,
     version: VERSION,
     startedAt,
   });

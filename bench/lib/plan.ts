@@ -21,6 +21,12 @@ export interface Plan {
   mpuSize: number;
   mpuPartSize: number;
   mpuConcurrency: number;
+  /**
+   * The cost section (Anvil on SQLite with encryption off / on, replication
+   * 1 / 2): 64 MiB objects per PUT run at c=1, seconds per 4 KiB PUT and GET
+   * run at c=16.
+   */
+  cost: { largeCount: number; smallPutS: number; smallGetS: number };
 }
 
 const MiB = 1024 * 1024;
@@ -43,6 +49,7 @@ export const plans: Record<'quick' | 'full', Plan> = {
     mpuSize: 256 * MiB,
     mpuPartSize: 16 * MiB,
     mpuConcurrency: 4,
+    cost: { largeCount: 3, smallPutS: 1.5, smallGetS: 1 },
   },
   full: {
     name: 'full',
@@ -61,5 +68,18 @@ export const plans: Record<'quick' | 'full', Plan> = {
     mpuSize: 1024 * MiB,
     mpuPartSize: 16 * MiB,
     mpuConcurrency: 4,
+    cost: { largeCount: 8, smallPutS: 6, smallGetS: 4 },
   },
 };
+
+/** The plan the cost section runs: the large and small workloads, cut down to c=1 and c=16. */
+export function costPlan(plan: Plan): Plan {
+  return {
+    ...plan,
+    largeConcurrency: [1],
+    largeCount: { 1: plan.cost.largeCount },
+    smallConcurrency: [16],
+    smallPutS: plan.cost.smallPutS,
+    smallGetS: plan.cost.smallGetS,
+  };
+}

@@ -49,9 +49,19 @@ export function cell(m: Measurement | undefined): string {
   }
 }
 
+/** A Markdown table's header and alignment lines (first column left, the rest right). */
+function tableHead(head: string[]): string[] {
+  return [`| ${head.join(' | ')} |`, `| ${head.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+}
+
+function ratioValue(a: Measurement | undefined, b: Measurement | undefined): number | null {
+  if (!a || !b || !b.value || !Number.isFinite(a.value) || !Number.isFinite(b.value)) return null;
+  return a.value / b.value;
+}
+
 function ratio(a: Measurement | undefined, b: Measurement | undefined): string {
-  if (!a || !b || !b.value || !Number.isFinite(a.value) || !Number.isFinite(b.value)) return '—';
-  return `${(a.value / b.value).toFixed(2)}×`;
+  const r = ratioValue(a, b);
+  return r === null ? '—' : `${r.toFixed(2)}×`;
 }
 
 /** The best peer's measurement for a row (highest throughput, or lowest latency). */
@@ -77,8 +87,8 @@ export function ratios(targets: TargetReport[]): Record<string, Record<string, {
       const l = limit?.results[key];
       const p = bestPeer(targets, key);
       out[t.name][key] = {
-        vsLimit: l && l.value ? m.value / l.value : null,
-        vsBestPeer: p && p.m.value ? m.value / p.m.value : null,
+        vsLimit: ratioValue(m, l),
+        vsBestPeer: ratioValue(m, p?.m),
         bestPeer: p?.name ?? null,
       };
     }
@@ -93,7 +103,7 @@ export function markdownTable(targets: TargetReport[]): string {
   const head = ['Workload', ...anvils.map((t) => t.name), ...others.map((t) => t.name)];
   for (const a of anvils) head.push(`${a.name} / limit`);
   for (const a of anvils) head.push(`${a.name} / best peer`);
-  const lines = [`| ${head.join(' | ')} |`, `| ${head.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  const lines = tableHead(head);
   for (const { key, label } of ROWS) {
     if (!targets.some((t) => t.results[key])) continue;
     const row = [label, ...anvils.map((t) => cell(t.results[key])), ...others.map((t) => cell(t.results[key]))];
@@ -104,11 +114,51 @@ export function markdownTable(targets: TargetReport[]): string {
   return lines.join('\n');
 }
 
+/** A ratio between two variants of one server: `other / base`, by target name. */
+export interface Comparison {
+  label: string;
+  base: string;
+  other: string;
+}
+
+/** Per comparison label and row key, other / base (null where either is missing). */
+export function comparisonRatios(targets: TargetReport[], comparisons: Comparison[]): Record<string, Record<string, number | null>> {
+  const byName = (n: string): TargetReport | undefined => targets.find((t) => t.name === n);
+  const out: ReturnType<typeof comparisonRatios> = {};
+  for (const c of comparisons) {
+    out[c.label] = {};
+    for (const { key } of ROWS) {
+      const o = byName(c.other)?.results[key];
+      const b = byName(c.base)?.results[key];
+      if (o || b) out[c.label][key] = ratioValue(o, b);
+    }
+  }
+  return out;
+}
+
+/** For each comparison: the base's figure, the other's, and the ratio other / base. */
+export function comparisonTable(targets: TargetReport[], comparisons: Comparison[]): string {
+  const byName = (n: string): TargetReport | undefined => targets.find((t) => t.name === n);
+  const head = ['Workload', ...comparisons.flatMap((c) => [c.base, c.other, c.label])];
+  const lines = tableHead(head);
+  for (const { key, label } of ROWS) {
+    if (!targets.some((t) => t.results[key])) continue;
+    const row = [label];
+    for (const c of comparisons) {
+      const b = byName(c.base)?.results[key];
+      const o = byName(c.other)?.results[key];
+      row.push(cell(b), cell(o), ratio(o, b));
+    }
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 /** Client and server CPU as a percentage of one core over each run's wall time. */
 export function cpuTable(targets: TargetReport[]): string {
   const withServer = targets;
   const head = ['Workload', ...withServer.map((t) => t.name)];
-  const lines = [`| ${head.join(' | ')} |`, `| ${head.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  const lines = tableHead(head);
   for (const { key, label } of ROWS) {
     if (!withServer.some((t) => t.results[key])) continue;
     const row = [label];

@@ -3,14 +3,47 @@
  * with force=true enqueues the same 'delete-bucket' task as
  * `anvil admin bucket delete --force`; the server's task runner empties and
  * removes the bucket in the background.
+ *
+ * Settings (PATCH): `replication`, the replicas each new blob of the bucket
+ * gets (1 to the number of configured backends; null: the server default).
+ * Root only: replicas take the operator's storage, which no tenant quota
+ * bounds.
  */
+import { z } from 'zod';
 import type { Bucket } from '../core/buckets.js';
-import { isAdminOf, visibleBucket, visibleTenant } from './access.js';
+import { setBucketReplication } from '../work/backend-admin.js';
+import { isAdminOf, requireRoot, visibleBucket, visibleTenant } from './access.js';
 import type { AdminDeps } from './deps.js';
 import { adminErrors } from './errors.js';
 import { Reply, route } from './route.js';
-import { Bucket as BucketSchema, BucketDeleted, BucketList, ForceQuery, iso } from './schemas.js';
+import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery, iso } from './schemas.js';
 import { bucketUsage } from './stats.js';
+
+/**
+ * schemas.ts's Bucket with the replication setting. It takes over the
+ * component name `Bucket` in the OpenAPI document (the base is no longer
+ * used by any route); the fields belong in schemas.ts itself.
+ */
+const BucketSchema = BaseBucketSchema.extend({
+  replication: z.number().int().nullable().describe("replicas of each new blob of this bucket; null: the server's default"),
+  effectiveReplication: z.number().int().describe('the replication new blobs get now (the setting, or the default)'),
+});
+z.globalRegistry.remove(BaseBucketSchema);
+z.globalRegistry.add(BucketSchema, { id: 'Bucket' });
+const BucketList = z.object({ buckets: z.array(BucketSchema) });
+
+const BucketSettings = z
+  .object({
+    replication: z
+      .number()
+      .int()
+      .min(1)
+      .nullable()
+      .optional()
+      .describe('replicas of each new blob: 1 to the number of configured backends; null: the default. Objects already stored keep theirs'),
+  })
+  .strict()
+  .meta({ id: 'BucketSettings' });
 
 async function bucketsJson(buckets: Bucket[], tenantName: (id: string) => Promise<string>, deps: AdminDeps) {
   const usage = await bucketUsage(
@@ -27,6 +60,8 @@ async function bucketsJson(buckets: Bucket[], tenantName: (id: string) => Promis
       acl: b.acl,
       hasPolicy: b.policy !== null,
       usage: usage.get(b.id) ?? null,
+      replication: b.replication === null ? null : Number(b.replication),
+      effectiveReplication: Number(b.replication ?? deps.core.replicas.defaultFactor),
     });
   }
   return out;
@@ -58,6 +93,26 @@ export const bucketRoutes = [
     response: BucketSchema,
     async handle({ principal, params, deps }) {
       const bucket = await visibleBucket(principal, params.bucket, deps);
+      const [json] = await bucketsJson([bucket], async (id) => (await deps.tenants.getTenantById(id))?.name ?? id, deps);
+      return json;
+    },
+  }),
+  route({
+    method: 'PATCH',
+    path: '/admin/v1/buckets/:bucket',
+    tag: 'buckets',
+    summary: "Change a bucket's settings (replication)",
+    access: 'root',
+    auth: 'any',
+    body: BucketSettings,
+    response: BucketSchema,
+    async handle({ principal, params, body, deps }) {
+      requireRoot(principal);
+      let bucket = await visibleBucket(principal, params.bucket, deps);
+      if (body.replication !== undefined) {
+        await setBucketReplication(deps.core, bucket.id, body.replication);
+        bucket = (await deps.buckets.get(bucket.name)) ?? bucket;
+      }
       const [json] = await bucketsJson([bucket], async (id) => (await deps.tenants.getTenantById(id))?.name ?? id, deps);
       return json;
     },

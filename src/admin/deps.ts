@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { BucketService } from '../core/buckets.js';
+import type { CoreContext } from '../core/context.js';
 import type { SessionService } from '../core/sessions.js';
 import type { TenantService } from '../core/tenants.js';
 import type { UserService } from '../core/users.js';
@@ -17,6 +18,8 @@ export interface AdminDeps {
   users: UserService;
   sessions: SessionService;
   tasks: TaskQueue;
+  /** The core context: storage backends and their replicas (ctx.replicas) for the backend routes. */
+  core: CoreContext;
   /** Anvil's version (package.json). */
   version: string;
   /** When this server started (epoch ms), for the uptime in status. */

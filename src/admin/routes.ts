@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { appPasswordRoutes } from './app-passwords.js';
 import { authRoutes } from './auth-routes.js';
+import { backendRoutes } from './backends.js';
 import { bucketRoutes } from './buckets.js';
 import { keyRoutes } from './keys.js';
 import { buildOpenApi } from './openapi.js';
@@ -33,6 +34,7 @@ export function adminRoutes(): AdminRoute[] {
     ...userRoutes,
     ...keyRoutes,
     ...bucketRoutes,
+    ...backendRoutes,
     ...sessionRoutes,
     ...appPasswordRoutes,
   );

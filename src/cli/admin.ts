@@ -10,8 +10,12 @@
  *   `--auth-access-key/--auth-secret-key` (env ANVIL_ACCESS_KEY /
  *   ANVIL_SECRET_KEY, falling back to ANVIL_ROOT_ACCESS_KEY /
  *   ANVIL_ROOT_SECRET_KEY); `--region` must be the server's. Tenant, key,
- *   user, bucket delete and status commands work this way; the queue
+ *   user, bucket, backend and status commands work this way; the queue
  *   commands (tasks, cleanup, scrub) need the database.
+ *
+ * `backend drain` only marks the backend and enqueues the drain task: a
+ * running server does the moving (work/drain.ts), and `backend list` shows
+ * how many replicas are left.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -34,6 +38,7 @@ import type { AccessKeyInfo, Tenant } from '../core/tenants.js';
 import { userJson } from '../admin/users.js';
 import { serverStatus } from '../admin/status.js';
 import { AdminClient } from './admin-client.js';
+import { BackendAdmin, setBucketReplication, type BackendInfo, type BackendList, type DrainResult, type RebalanceResult, type RemoveResult, type UndrainResult } from '../work/backend-admin.js';
 
 interface AdminContext extends ControlPlane {
   config: Config;
@@ -41,6 +46,9 @@ interface AdminContext extends ControlPlane {
   tasks: TaskQueue;
   buckets: BucketService;
   scrubber: Scrubber;
+  /** The core context (the backends, opened from the same config file as the server's). */
+  core: CoreContext;
+  backends: BackendAdmin;
 }
 
 type DirectAction = (admin: AdminContext, json: boolean, ...args: any[]) => Promise<void>;
@@ -90,13 +98,16 @@ function action(direct: DirectAction, remote?: RemoteAction) {
     const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize } as CoreContext;
     const cleanup = new CleanupQueue(ctx, `admin:${process.pid}`);
     ctx.cleanup = cleanup;
+    const tasks = new TaskQueue(meta, `admin:${process.pid}`);
     const admin: AdminContext = {
       ...plane,
       config,
       cleanup,
-      tasks: new TaskQueue(meta, `admin:${process.pid}`),
+      tasks,
       buckets: new BucketService(ctx),
       scrubber: new Scrubber(ctx),
+      core: ctx,
+      backends: new BackendAdmin(ctx, tasks),
     };
     try {
       await direct(admin, json, ...args.slice(0, -1));
@@ -180,8 +191,62 @@ function printStatus(json: boolean, s: Awaited<ReturnType<typeof serverStatus>>)
   print(json, s, lines.join('\n'));
 }
 
+/** 1.5 GiB, 320 MiB, 12 B. */
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v >= 10 ? 0 : 1)} ${units[i]}`;
+}
+
+function backendLine(b: BackendInfo): string {
+  const health = b.breaker === 'open' ? 'breaker open' : b.health.ok === false ? `unhealthy${b.health.detail ? ` (${b.health.detail})` : ''}` : b.health.ok ? 'healthy' : 'health unknown';
+  const state = !b.configured ? 'NOT CONFIGURED' : b.draining ? 'draining' : 'active';
+  const drain = b.drain ? `\tdrain task ${b.drain.task} ${b.drain.status}, ${b.drain.remaining} replicas left${b.drain.lastError ? ` (${b.drain.lastError})` : ''}` : '';
+  const used = `${humanBytes(b.usedBytes)} / ${b.quotaBytes === null ? 'unlimited' : humanBytes(b.quotaBytes)}`;
+  return `${b.name}\t${b.type ?? '-'}\t${state}\t${used}\t${b.blobCount} replicas\t${health}${drain}`;
+}
+
+function printBackends(json: boolean, list: BackendList): void {
+  const head = `placement ${list.placement}, default replication ${list.defaultReplication}`;
+  print(json, list, [head, ...list.backends.map(backendLine)].join('\n'));
+}
+
+function printDrain(json: boolean, r: DrainResult): void {
+  print(
+    json,
+    r,
+    `${r.backend} is draining: it takes no new blobs; ${r.enqueued ? 'task' : 'the existing task'} ${r.task} moves its ${r.remaining} replicas ` +
+      `(a running server does it; see: anvil admin backend list)`,
+  );
+}
+
+function printRebalance(json: boolean, r: RebalanceResult): void {
+  print(json, r, `${r.enqueued ? 'task' : 'the existing task'} ${r.task} evens out the backends' fill ratios (to within ${r.tolerance}); see: anvil admin backend list`);
+}
+
+function printUndrain(json: boolean, r: UndrainResult): void {
+  const cancelled = r.cancelledTasks.length ? ` (drain task ${r.cancelledTasks.join(', ')} cancelled)` : '';
+  print(json, r, `${r.backend} takes new blobs again${cancelled}; ${r.remaining} replicas on it`);
+}
+
+function printRemoved(json: boolean, r: RemoveResult): void {
+  print(json, r, `removed backend ${r.backend}: ${r.note}`);
+}
+
+/** `N` or `default` (null). */
+function parseReplication(value: string): number | null {
+  if (value === 'default') return null;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`replication must be a positive integer or "default", not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 export function registerAdminCommands(program: Command): void {
-  const admin = serverFlags(program.command('admin').description('manage tenants, keys, users and buckets'))
+  const admin = serverFlags(program.command('admin').description('manage tenants, keys, users, buckets and storage backends'))
     .option('--json', 'print JSON')
     .option('--endpoint <url>', 'go through the admin API of this running server instead of the database (env ANVIL_ENDPOINT)')
     .option('--auth-access-key <id>', 'with --endpoint: access key to sign with (env ANVIL_ACCESS_KEY, else ANVIL_ROOT_ACCESS_KEY)')
@@ -190,8 +255,8 @@ export function registerAdminCommands(program: Command): void {
     'after',
     `
 Without --endpoint, commands open the metadata database directly (the same
---data-dir / --database-url / --master-key as the server). With --endpoint,
-tenant, key, user, bucket delete and status commands call the admin API
+--data-dir / --database-url / --master-key / --config as the server). With
+--endpoint, tenant, key, user, bucket, backend and status commands call the admin API
 (/admin/v1/) of a running server, signed with SigV4; --region (env
 ANVIL_REGION) must be the server's region.`,
   );
@@ -251,6 +316,90 @@ ANVIL_REGION) must be the server's region.`,
           }
           print(json, { deleted: name }, `deleted bucket ${name}`);
         },
+      ),
+    );
+
+  const printReplication = (json: boolean, b: { name: string; replication: number | null; effectiveReplication: number }) =>
+    print(
+      json,
+      { bucket: b.name, replication: b.replication, effectiveReplication: b.effectiveReplication },
+      `bucket ${b.name}: new objects get ${b.effectiveReplication} replica${b.effectiveReplication === 1 ? '' : 's'}` +
+        `${b.replication === null ? ' (the default)' : ''}; objects already stored keep theirs`,
+    );
+  bucket
+    .command('set-replication <name> <replicas>')
+    .description('replicas of each new object of a bucket: a number (at most the backends configured), or "default"')
+    .action(
+      action(
+        async ({ buckets, core }, json, name: string, value: string) => {
+          const b = await buckets.get(name);
+          if (!b) throw new Error(`no bucket named ${name}`);
+          const replication = parseReplication(value);
+          await setBucketReplication(core, b.id, replication);
+          printReplication(json, { name, replication, effectiveReplication: replication ?? core.replicas.defaultFactor });
+        },
+        async (client, json, name: string, value: string) => {
+          const b = await client.request<{ name: string; replication: number | null; effectiveReplication: number }>('PATCH', ['buckets', name], {
+            body: { replication: parseReplication(value) },
+          });
+          printReplication(json, b);
+        },
+      ),
+    );
+
+  const backend = admin
+    .command('backend')
+    .description('storage backends (declared in the config file): usage, draining, removal');
+  backend
+    .command('list')
+    .description('every backend: quota, stored bytes, replicas, draining, health, breaker, monthly counters, drain progress')
+    .action(
+      action(
+        async ({ backends }, json) => printBackends(json, await backends.list({ checkHealth: true })),
+        async (client, json) => printBackends(json, await client.request<BackendList>('GET', ['backends'])),
+      ),
+    );
+  backend
+    .command('drain <name>')
+    .description('stop placing new blobs on a backend and move its replicas elsewhere (a running server does the moving)')
+    .action(
+      action(
+        async ({ backends }, json, name: string) => printDrain(json, await backends.drain(name)),
+        async (client, json, name: string) => printDrain(json, await client.request<DrainResult>('POST', ['backends', name, 'drain'])),
+      ),
+    );
+  backend
+    .command('rebalance')
+    .description('move replicas from the fullest backends to the emptiest until their fill ratios are close (a running server does the moving)')
+    .option('--tolerance <ratio>', 'stop when fill ratios differ by at most this (0 to 1)', '0.05')
+    .action(
+      action(
+        async ({ backends }, json, opts: { tolerance: string }) => printRebalance(json, await backends.rebalance(Number(opts.tolerance))),
+        async (client, json, opts: { tolerance: string }) =>
+          printRebalance(json, await client.request<RebalanceResult>('POST', ['backends', 'rebalance'], { query: { tolerance: opts.tolerance } })),
+      ),
+    );
+  backend
+    .command('undrain <name>')
+    .description('let a backend take new blobs again (a drain not yet finished is cancelled)')
+    .action(
+      action(
+        async ({ backends }, json, name: string) => printUndrain(json, await backends.undrain(name)),
+        async (client, json, name: string) => printUndrain(json, await client.request<UndrainResult>('POST', ['backends', name, 'undrain'])),
+      ),
+    );
+  backend
+    .command('remove <name>')
+    .description(
+      'forget a backend once it holds no replicas (drain it first); then delete it from the config file. ' +
+        'With --force, forget the replicas still on it: the scrub re-replicates their blobs from other replicas',
+    )
+    .option('--force', 'forget replicas still on it (blobs with no other replica are lost)')
+    .action(
+      action(
+        async ({ backends }, json, name: string, opts: { force?: boolean }) => printRemoved(json, await backends.remove(name, { force: opts.force })),
+        async (client, json, name: string, opts: { force?: boolean }) =>
+          printRemoved(json, await client.request<RemoveResult>('DELETE', ['backends', name], { query: opts.force ? { force: 'true' } : {} })),
       ),
     );
 

@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
-import { LOCATION_OK, storedSizeOf } from '../storage/replicas.js';
+import { LOCATION_OK, storedSizeOf, type StoredBlob } from '../storage/replicas.js';
 import { withTransaction } from '../meta/engine.js';
 import type { Scrubber } from './scrub.js';
 
@@ -24,6 +24,23 @@ export interface DrainProgress {
   backend: string;
   moved: number;
   remaining: number;
+}
+
+/**
+ * Copies a blob's stored bytes from one backend to others and checks each
+ * copy as the scrub would; on any failure the copies made are removed.
+ */
+export async function copyVerified(ctx: CoreContext, scrubber: Scrubber, blob: StoredBlob, source: string, targets: string[]): Promise<void> {
+  const bytes = storedSizeOf(blob);
+  try {
+    for (const target of targets) {
+      await ctx.replicas.copy(blob, source, target, bytes);
+      if ((await scrubber.checkReplica(blob, target)) !== 'ok') throw new Error(`the copy on ${target} does not verify`);
+    }
+  } catch (err) {
+    await ctx.replicas.remove(blob, targets).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Marks a backend as draining (no new blobs) or not, in the global DB. */
@@ -84,17 +101,8 @@ export async function drainBackend(
       const need = Math.max(0, want - others.length);
       const bytes = storedSizeOf(blob);
       const targets = need > 0 ? await replicas.place(bytes, need, blob.locations.map((l) => l.backend)) : [];
-      try {
-        for (const target of targets) {
-          // From a good replica elsewhere if there is one, else from the drained backend itself.
-          const source = others[0] ?? backend;
-          await replicas.copy(blob, source, target, bytes);
-          if ((await scrubber.checkReplica(blob, target)) !== 'ok') throw new Error(`the copy on ${target} does not verify`);
-        }
-      } catch (err) {
-        await replicas.remove(blob, targets).catch(() => undefined);
-        throw err;
-      }
+      // From a good replica elsewhere if there is one, else from the drained backend itself.
+      await copyVerified(ctx, scrubber, blob, others[0] ?? backend, targets);
       if (!(await replicas.moveLocations(blob, targets, [backend]))) {
         await replicas.remove(blob, targets).catch(() => undefined);
         continue;

@@ -22,6 +22,7 @@ import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, ty
 import { UNLIMITED, type BackendsConfig } from '../../src/backends/config.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { DRAIN_TASK, replicasOn, setDraining } from '../../src/work/drain.js';
+import { REBALANCE_TASK } from '../../src/work/rebalance.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a';
 
@@ -246,6 +247,29 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     // A small object still fits.
     await t.s3.send(new PutObjectCommand({ Bucket: 'full', Key: 'small', Body: 'fits' }));
     expect((await get(t, 'full', 'small')).toString()).toBe('fits');
+  });
+
+  it('rebalance evens out the fill ratios of backends that pack placement filled unevenly', async () => {
+    const { storage, roots } = fsBackends(['a', 'b', 'c'], { a: 8 * 1024 * 1024, b: 8 * 1024 * 1024, c: 16 * 1024 * 1024 });
+    dirs.push(...Object.values(roots));
+    const t = await start({ storage: { ...storage, placement: 'pack' } });
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'reb' }));
+    const objects = new Map<string, Buffer>();
+    for (let i = 0; i < 30; i++) {
+      const data = crypto.randomBytes(150_000);
+      objects.set(`r${i}`, data);
+      await t.s3.send(new PutObjectCommand({ Bucket: 'reb', Key: `r${i}`, Body: data }));
+    }
+    expect(blobFilesIn(roots.a).length).toBe(30); // pack: all on the first
+    await t.anvil.tasks.enqueue(REBALANCE_TASK, { tolerance: 0.05 });
+    await waitFor('the rebalance task', async () => (await t.anvil.tasks.list('done')).some((task) => task.type === REBALANCE_TASK));
+    const fill = t.anvil.core.replicas.states().map((s) => s.usedBytes / s.quotaBytes);
+    const perBlob = 150_000 / (8 * 1024 * 1024);
+    expect(Math.max(...fill) - Math.min(...fill)).toBeLessThanOrEqual(0.05 + perBlob);
+    const counts = Object.values(roots).map((r) => blobFilesIn(r).length);
+    expect(counts.reduce((x, y) => x + y, 0)).toBe(30);
+    expect(counts[2]).toBeGreaterThan(counts[0]); // c is twice as large: it takes about twice as many
+    for (const [key, data] of objects) expect((await get(t, 'reb', key)).equals(data), key).toBe(true);
   });
 
   it('drains a backend of 1000 objects across a restart, leaving it empty and every object readable', async () => {

@@ -1,0 +1,117 @@
+/**
+ * Rebalancing for `spread` placement: moves replicas from the fullest
+ * backend (highest stored bytes / quota) to the emptiest one until their
+ * fill ratios are within a tolerance. Runs as the durable task `rebalance`;
+ * each move is a copy, a check of the copy, one transaction that records
+ * the new location and forgets the old one, then the removal of the old
+ * replica, so it can stop (or crash) between any two steps and resume.
+ *
+ * Only healthy backends that are not draining take part; a blob is moved
+ * only to a backend that does not already hold one of its replicas.
+ */
+import type { Logger } from 'pino';
+import { sql } from 'kysely';
+import type { CoreContext } from '../core/context.js';
+import { storedSizeOf } from '../storage/replicas.js';
+import { copyVerified } from './drain.js';
+import type { Scrubber } from './scrub.js';
+
+export const REBALANCE_TASK = 'rebalance';
+
+export interface RebalanceOptions {
+  /** Stop when the fullest and emptiest fill ratios differ by at most this much (default 0.05). */
+  tolerance?: number;
+  /** Stop after this many moves (default: no limit). */
+  maxMoves?: number;
+}
+
+export interface RebalanceResult {
+  moved: number;
+  movedBytes: number;
+  /** Fill ratio per backend at the end. */
+  fill: Record<string, number>;
+}
+
+export async function rebalance(
+  ctx: CoreContext,
+  scrubber: Scrubber,
+  opts: RebalanceOptions = {},
+  signal?: AbortSignal,
+  log?: Logger,
+): Promise<RebalanceResult> {
+  const replicas = ctx.replicas;
+  const db = ctx.meta.regional;
+  const tolerance = opts.tolerance ?? 0.05;
+  const maxMoves = opts.maxMoves ?? Number.POSITIVE_INFINITY;
+  let moved = 0;
+  let movedBytes = 0;
+  const fillOf = () => {
+    const out: Record<string, number> = {};
+    for (const s of replicas.states()) out[s.name] = s.quotaBytes > 0 ? s.usedBytes / s.quotaBytes : 1;
+    return out;
+  };
+  await replicas.loadStates();
+  // Blobs tried and found unmovable (every candidate already holds a replica, or the copy failed).
+  const skipped = new Set<string>();
+  while (moved < maxMoves) {
+    signal?.throwIfAborted();
+    await replicas.refreshUsage();
+    const eligible = replicas.states().filter((s) => !s.draining && s.healthy !== false && s.breaker !== 'open' && s.quotaBytes > 0);
+    if (eligible.length < 2) break;
+    eligible.sort((a, b) => a.usedBytes / a.quotaBytes - b.usedBytes / b.quotaBytes);
+    const emptiest = eligible[0];
+    const fullest = eligible[eligible.length - 1];
+    const gap = fullest.usedBytes / fullest.quotaBytes - emptiest.usedBytes / emptiest.quotaBytes;
+    if (gap <= tolerance) break;
+    // A replica on the fullest backend of a blob the emptiest one does not hold yet.
+    const candidates = await db
+      .selectFrom('blob_locations as l')
+      .select(['l.tenant_id', 'l.hash'])
+      .where('l.backend', '=', fullest.name)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('blob_locations as o')
+              .select(sql`1`.as('one'))
+              .whereRef('o.tenant_id', '=', 'l.tenant_id')
+              .whereRef('o.hash', '=', 'l.hash')
+              .where('o.backend', '=', emptiest.name),
+          ),
+        ),
+      )
+      .orderBy('l.tenant_id')
+      .orderBy('l.hash')
+      .limit(skipped.size + 1)
+      .execute();
+    const next = candidates.find((c) => !skipped.has(`${c.tenant_id}/${c.hash}`));
+    if (!next) break;
+    const blob = (await replicas.lookup(db, next.tenant_id, [next.hash])).get(next.hash);
+    if (!blob) continue;
+    const bytes = storedSizeOf(blob);
+    // Moving must not just swap which of the two is fuller.
+    const after = (fullest.usedBytes - bytes) / fullest.quotaBytes - (emptiest.usedBytes + bytes) / emptiest.quotaBytes;
+    if (after < -tolerance || emptiest.usedBytes + bytes > emptiest.quotaBytes) {
+      skipped.add(`${blob.tenantId}/${blob.hash}`);
+      if (skipped.size > 1000) break;
+      continue;
+    }
+    try {
+      await copyVerified(ctx, scrubber, blob, fullest.name, [emptiest.name]);
+    } catch (err) {
+      log?.warn({ err, hash: blob.hash, from: fullest.name, to: emptiest.name }, 'rebalance: copy failed');
+      skipped.add(`${blob.tenantId}/${blob.hash}`);
+      continue;
+    }
+    if (!(await replicas.moveLocations(blob, [emptiest.name], [fullest.name]))) {
+      await replicas.remove(blob, [emptiest.name]).catch(() => undefined);
+      continue;
+    }
+    await replicas.remove(blob, [fullest.name]).catch((err) => log?.warn({ err, hash: blob.hash, backend: fullest.name }, 'rebalance: old replica not deleted (orphan)'));
+    moved++;
+    movedBytes += bytes;
+  }
+  await replicas.refreshUsage();
+  const fill = fillOf();
+  log?.info({ moved, movedBytes, fill }, 'rebalance finished');
+  return { moved, movedBytes, fill };
+}
