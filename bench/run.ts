@@ -121,7 +121,9 @@ async function anvilTarget(
 ): Promise<RunningTarget> {
   const port = await freePort();
   const args = [
-    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`] : []),
+    // A directory per target: every thread (main, hash workers) writes its own profile there
+    // (a fixed --cpu-prof-name made the threads overwrite each other's).
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProf, name.replace(/\W+/g, '-'))}`] : []),
     path.join(repoDir, 'bin', 'anvil.js'),
     'server',
   ];

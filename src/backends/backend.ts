@@ -68,6 +68,12 @@ export interface Backend {
    * on the stream. Aborting `signal` destroys the stream.
    */
   get(locator: string, range?: ByteRange, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  /**
+   * Optional fast path for small reads: bytes [start, end] (clipped like
+   * get) read whole into memory, with the same errors as get. Backends
+   * without it are read through get.
+   */
+  read?(locator: string, range: ByteRange): Promise<Buffer>;
   /** Idempotent: deleting an absent object succeeds. */
   delete(locator: string): Promise<void>;
   /** Size of the object, or null when absent. */

@@ -211,9 +211,38 @@ export class FsBackend implements Backend {
       await fh.close().catch(() => undefined);
       return Readable.from([]);
     }
-    const stream = fh.createReadStream({ start, end, autoClose: true, highWaterMark: 256 * 1024 });
+    const stream = fh.createReadStream({ start, end, autoClose: true, highWaterMark: 1 << 20 });
     if (opts.signal) addAbortSignal(opts.signal, stream);
     return stream;
+  }
+
+  /** Small reads: open, positional reads, close (no stat, no stream). */
+  async read(locator: string, range: ByteRange): Promise<Buffer> {
+    checkLocator(this.name, locator);
+    checkRange(this.name, range);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(this.objectPath(locator), 'r');
+    } catch (err) {
+      throw await this.missing(locator, err);
+    }
+    try {
+      const want = range.end - range.start + 1;
+      const buf = Buffer.allocUnsafe(want);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(buf, got, want - got, range.start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got === 0 && want > 0) throw new BackendError(this.name, 'InvalidRange', `range starts at ${range.start}, past the end of the object`);
+      this.usage?.(this.name, { requests: 1, ingressBytes: 0, egressBytes: got });
+      return got === want ? buf : buf.subarray(0, got);
+    } catch (err) {
+      throw err instanceof BackendError ? err : this.ioError('read', err);
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
   }
 
   async delete(locator: string): Promise<void> {

@@ -73,6 +73,12 @@ export class GuardedBackend implements Backend {
     return this.guard(() => this.inner.get(locator, range, opts));
   }
 
+  get read(): ((locator: string, range: ByteRange) => Promise<Buffer>) | undefined {
+    const inner = this.inner;
+    if (!inner.read) return undefined;
+    return (locator, range) => this.guard(() => inner.read!(locator, range));
+  }
+
   delete(locator: string): Promise<void> {
     return this.guard(() => this.inner.delete(locator));
   }

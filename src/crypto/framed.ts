@@ -328,9 +328,17 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
   let finished = false; // all frames of the range verified
   let held: Buffer | undefined; // the range's last plaintext, released at end of input
 
-  const unit = (t: Transform): void => {
+  // Frames opened from one input chunk are pushed together once the chunk is done (joining them
+  // into one buffer measured no faster: it trades stream overhead for a copy).
+  let out: Buffer[] = [];
+  const flushOut = (t: Transform): void => {
+    for (const b of out) t.push(b);
+    out = [];
+  };
+  /** One complete unit of input: the header, or the next frame (`bytes` holds exactly `need` bytes). */
+  const unit = (_t: Transform, bytes: Buffer): void => {
     if (inHeader) {
-      const got = buf.subarray(0, HEADER_BYTES);
+      const got = bytes.subarray(0, HEADER_BYTES);
       if (!got.equals(HEADER)) {
         throw new FramedCryptoError(
           'header',
@@ -341,7 +349,7 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
       }
       inHeader = false;
     } else {
-      let plain = openFrame(key, index, index === lastOfBlob, buf.subarray(0, need));
+      let plain = openFrame(key, index, index === lastOfBlob, bytes);
       const from = index === range.firstFrame ? range.skipBytes : 0;
       const to = index === range.lastFrame ? plainEnd - index * FRAME_PLAINTEXT + 1 : plain.length;
       plain = plain.subarray(from, Math.max(from, to));
@@ -350,7 +358,7 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
         finished = true;
         return;
       }
-      if (plain.length) t.push(plain);
+      if (plain.length) out.push(plain);
       index += 1;
     }
     need = FRAME_OVERHEAD + framePlainLength(index, plainSize);
@@ -364,17 +372,27 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
           if (finished) {
             throw new FramedCryptoError('trailing', 'encrypted blob has bytes past its last frame');
           }
+          if (filled === 0 && chunk.length - pos >= need) {
+            // A whole unit inside this chunk: opened where it is, without copying it first.
+            const at = pos;
+            pos += need;
+            unit(this, chunk.subarray(at, pos));
+            continue;
+          }
           const n = Math.min(need - filled, chunk.length - pos);
           chunk.copy(buf, filled, pos, pos + n);
           filled += n;
           pos += n;
           if (filled === need) {
             filled = 0;
-            unit(this);
+            unit(this, buf.subarray(0, need));
           }
         }
+        flushOut(this);
         done();
       } catch (err) {
+        // Frames verified before the bad one may still go out; the bad one never does.
+        flushOut(this);
         done(err as Error);
       }
     },
@@ -402,7 +420,7 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
  * final). Frame 0 brings the header. Returns the bytes to write at
  * cipherOffset(firstFrame).
  */
-export function sealFrames(dataKey: Buffer, firstFrame: number, plain: Buffer, last: boolean): Buffer {
+export function sealFrames(dataKey: Buffer, firstFrame: number, plain: Buffer, last: boolean): Buffer[] {
   checkKey(dataKey);
   if (!last && plain.length % FRAME_PLAINTEXT !== 0) throw new FramedCryptoError('range', 'a batch that is not the last must hold whole frames');
   const n = Math.max(1, Math.ceil(plain.length / FRAME_PLAINTEXT));
@@ -410,7 +428,7 @@ export function sealFrames(dataKey: Buffer, firstFrame: number, plain: Buffer, l
   for (let i = 0; i < n; i++) {
     parts.push(sealFrame(dataKey, firstFrame + i, last && i === n - 1, plain.subarray(i * FRAME_PLAINTEXT, (i + 1) * FRAME_PLAINTEXT)));
   }
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  return parts;
 }
 
 /** Where frame `index` starts in the stored bytes. */

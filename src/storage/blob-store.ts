@@ -265,6 +265,26 @@ async function writeNewFile(file: string, data: Buffer): Promise<void> {
   await fh.close();
 }
 
+/** Writes every buffer at position, in order (writev may write less than asked: it continues). */
+async function writevAll(fh: fsp.FileHandle, parts: Buffer[], position: number): Promise<void> {
+  let pending = parts;
+  let at = position;
+  while (pending.length > 0) {
+    let { bytesWritten } = await fh.writev(pending, at);
+    if (bytesWritten === 0) throw new Error('writev wrote nothing');
+    at += bytesWritten;
+    const rest: Buffer[] = [];
+    for (const p of pending) {
+      if (bytesWritten >= p.length) bytesWritten -= p.length;
+      else {
+        rest.push(bytesWritten > 0 ? p.subarray(bytesWritten) : p);
+        bytesWritten = 0;
+      }
+    }
+    pending = rest;
+  }
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, 'r');
   try {
@@ -325,12 +345,13 @@ class LargeBody {
     const view = Buffer.from(buf, 0, len);
     // Batches start at multiples of the frame size (FIRST_BATCH and BATCH are multiples of it).
     const frame = this.offset / FRAME_PLAINTEXT;
-    const out = this.dataKey ? sealFrames(this.dataKey, frame, view, last) : view;
-    this.storedHasher?.update(out);
+    // Sealed frames are written as they are (one writev), not joined into one buffer first.
+    const out = this.dataKey ? sealFrames(this.dataKey, frame, view, last) : [view];
+    if (this.storedHasher) for (const part of out) this.storedHasher.update(part);
     // One write at a time: concurrent writes to one file only contend for its inode lock
     // (the kernel spins on it); reading the body and hashing still overlap with the write.
     const offset = this.dataKey ? cipherOffset(frame) : this.offset;
-    const write = (this.lastWrite = this.lastWrite.then(() => this.fh.write(out, 0, out.length, offset)));
+    const write = (this.lastWrite = this.lastWrite.then(() => writevAll(this.fh, out, offset)));
     let hash: Promise<void>;
     if (this.job) hash = this.job.update(buf, len);
     else {

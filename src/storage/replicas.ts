@@ -34,6 +34,7 @@ import {
   BackendError,
   BackendFull,
   BackendNotFound,
+  BackendUnavailable,
   GuardedBackend,
   openBackend,
   openReplica,
@@ -499,11 +500,17 @@ export class Replicas {
     const failures: Array<{ backend: string; error: unknown }> = [];
     for (let i = 0; i < plan.length; i++) {
       try {
-        const range = this.cipherRange(blob, key, start, end);
-        const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.attemptTimeoutMs });
-        const chunks: Buffer[] = [];
-        for await (const c of opened.stream) chunks.push(c as Buffer);
-        const stored = Buffer.concat(chunks);
+        const range = this.cipherRange(blob, key, start, end)!;
+        let stored: Buffer;
+        const direct = plan[i].backend.read;
+        if (direct) stored = await withTimeout(direct(plan[i].locator, range), this.attemptTimeoutMs, plan[i].backend.name);
+        else {
+          const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.attemptTimeoutMs });
+          const chunks: Buffer[] = [];
+          for await (const c of opened.stream) chunks.push(c as Buffer);
+          stored = Buffer.concat(chunks);
+        }
+        if (stored.length !== range.end - range.start + 1) throw new BackendError(plan[i].backend.name, 'SizeMismatch', 'replica shorter than its blob');
         let out: Buffer;
         if (!key) out = stored;
         else if (range && range.start === 0 && start === 0 && end === blob.size - 1) out = decryptBuffer(key, stored, blob.size);
@@ -581,7 +588,11 @@ export class Replicas {
     }
   }
 
-  /** Adds the counts gathered since the last flush to backend_monthly (worker job). */
+  /**
+   * Adds the counts gathered since the last flush to backend_monthly (worker
+   * job), then re-reads this month's totals, so the limits placement checks
+   * include what the other nodes counted.
+   */
   async flushMonthly(): Promise<void> {
     const pending = this.pendingMonthly;
     this.pendingMonthly = new Map();
@@ -597,6 +608,18 @@ export class Replicas {
           })),
         )
         .execute();
+    }
+    const month = currentMonth();
+    const rows = await this.meta.regional.selectFrom('backend_monthly').selectAll().where('month', '=', month).execute();
+    for (const row of rows) {
+      const unflushed = this.pendingMonthly.get(row.backend);
+      const extra = unflushed && unflushed.month === month ? unflushed : { requests: 0, ingressBytes: 0, egressBytes: 0 };
+      this.monthly.set(row.backend, {
+        month,
+        requests: Number(row.requests) + extra.requests,
+        ingressBytes: Number(row.ingress_bytes) + extra.ingressBytes,
+        egressBytes: Number(row.egress_bytes) + extra.egressBytes,
+      });
     }
   }
 
@@ -635,6 +658,19 @@ export function addMove(
     moves.set(b, m);
   }
   return moves;
+}
+
+/** A read that must answer within ms (a hung mount must not hold a request forever). */
+async function withTimeout<T>(p: Promise<T>, ms: number, backend: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BackendUnavailable(backend, `no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function isCorrupt(err: unknown): boolean {

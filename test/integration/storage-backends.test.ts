@@ -249,6 +249,25 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     expect((await get(t, 'full', 'small')).toString()).toBe('fits');
   });
 
+  it('a backend past its monthly ingress limit takes no more blobs; the counters are kept per month', async () => {
+    const { storage, roots } = fsBackends(['metered']);
+    dirs.push(...Object.values(roots));
+    storage.backends[0].monthly = { ingressBytes: 100_000 };
+    const t = await start({ storage });
+    await t.s3.send(new CreateBucketCommand({ Bucket: 'metered' }));
+    await t.s3.send(new PutObjectCommand({ Bucket: 'metered', Key: 'first', Body: crypto.randomBytes(60_000) }));
+    const err = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'metered', Key: 'second', Body: crypto.randomBytes(60_000) })));
+    expect(err.$metadata.httpStatusCode).toBe(507);
+    expect(blobFilesIn(roots.metered).length).toBe(1);
+    await t.anvil.core.replicas.flushMonthly();
+    const row = await t.anvil.core.meta.regional.selectFrom('backend_monthly').selectAll().where('backend', '=', 'metered').executeTakeFirstOrThrow();
+    expect(row.month).toBe(new Date().toISOString().slice(0, 7));
+    expect(Number(row.ingress_bytes)).toBeGreaterThanOrEqual(60_000);
+    expect(Number(row.requests)).toBeGreaterThan(0);
+    // Reads still work (egress has no limit here).
+    expect((await get(t, 'metered', 'first')).length).toBe(60_000);
+  });
+
   it('rebalance evens out the fill ratios of backends that pack placement filled unevenly', async () => {
     const { storage, roots } = fsBackends(['a', 'b', 'c'], { a: 8 * 1024 * 1024, b: 8 * 1024 * 1024, c: 16 * 1024 * 1024 });
     dirs.push(...Object.values(roots));
