@@ -16,10 +16,11 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { afterEach, expect, it } from 'vitest';
 import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
-import { UNLIMITED, type BackendsConfig } from '../../src/backends/config.js';
+import type { BackendsConfig } from '../../src/backends/config.js';
 import { startAnvil, type Anvil } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Scrubber } from '../../src/work/scrub.js';
+import { blobFilesIn, fsBackends, tempDir, waitFor } from '../support/backends.js';
 import { DRAIN_TASK, replicasOn } from '../../src/work/drain.js';
 
 const run = promisify(execFile);
@@ -29,38 +30,6 @@ const MiB = 1024 * 1024;
 interface Creds {
   accessKeyId: string;
   secretAccessKey: string;
-}
-
-function tempDir(name: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `anvil-admin-backend-${name}-`));
-}
-
-function blobFilesIn(backendRoot: string): string[] {
-  const root = path.join(backendRoot, 'blobs');
-  if (!fs.existsSync(root)) return [];
-  return (fs.readdirSync(root, { recursive: true }) as string[]).map((p) => path.join(root, p)).filter((p) => fs.statSync(p).isFile());
-}
-
-function fsBackends(names: string[], quota: Record<string, number> = {}, replication = 1): { storage: BackendsConfig; roots: Record<string, string> } {
-  const roots: Record<string, string> = {};
-  for (const n of names) roots[n] = tempDir(n);
-  return {
-    roots,
-    storage: {
-      placement: 'spread',
-      replication,
-      isDefault: false,
-      backends: names.map((name) => ({ type: 'fs' as const, name, path: roots[name], quotaBytes: quota[name] ?? UNLIMITED })),
-    },
-  };
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describeEachEngine('admin: storage backends', (engine: EngineName) => {

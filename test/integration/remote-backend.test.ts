@@ -15,20 +15,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, ROOT_KEY, ROOT_SECRET, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
 import { UNLIMITED } from '../../src/backends/config.js';
 import { Scrubber } from '../../src/work/scrub.js';
+import { waitFor } from '../support/backends.js';
 
 const MARKER = 'REMOTE-PLAINTEXT-MARKER';
 
 async function get(t: TestAnvil, bucket: string, key: string): Promise<Buffer> {
   const res = await t.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await res.Body!.transformToByteArray());
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describeEachEngine('remote s3 backend', (engine: EngineName) => {

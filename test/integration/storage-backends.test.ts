@@ -6,7 +6,6 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   CompleteMultipartUploadCommand,
@@ -19,40 +18,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
-import { UNLIMITED, type BackendsConfig } from '../../src/backends/config.js';
 import { Scrubber } from '../../src/work/scrub.js';
+import { blobFilesIn, filesUnder, fsBackends, waitFor } from '../support/backends.js';
 import { DRAIN_TASK, replicasOn, setDraining } from '../../src/work/drain.js';
 import { REBALANCE_TASK } from '../../src/work/rebalance.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a';
-
-function tempDir(name: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `anvil-backend-${name}-`));
-}
-
-/** Every file under a folder (recursively). */
-function filesUnder(root: string): string[] {
-  if (!fs.existsSync(root)) return [];
-  return (fs.readdirSync(root, { recursive: true }) as string[]).map((p) => path.join(root, p)).filter((p) => fs.statSync(p).isFile());
-}
-
-function blobFilesIn(backendRoot: string): string[] {
-  return filesUnder(path.join(backendRoot, 'blobs'));
-}
-
-function fsBackends(names: string[], quota: Record<string, number> = {}): { storage: BackendsConfig; roots: Record<string, string> } {
-  const roots: Record<string, string> = {};
-  for (const n of names) roots[n] = tempDir(n);
-  return {
-    roots,
-    storage: {
-      placement: 'spread',
-      replication: 1,
-      isDefault: false,
-      backends: names.map((name) => ({ type: 'fs' as const, name, path: roots[name], quotaBytes: quota[name] ?? UNLIMITED })),
-    },
-  };
-}
 
 function body(size: number, seed: string): Buffer {
   // Compressible text with the marker all over it, so a plaintext leak cannot hide.
@@ -65,14 +36,6 @@ function body(size: number, seed: string): Buffer {
 async function get(t: TestAnvil, bucket: string, key: string, range?: string): Promise<Buffer> {
   const res = await t.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
   return Buffer.from(await res.Body!.transformToByteArray());
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describeEachEngine('storage backends', (engine: EngineName) => {
