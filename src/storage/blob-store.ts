@@ -13,7 +13,6 @@
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { BodyDigester, type Digests } from './digest.js';
 import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
 import { errors } from '../s3/errors.js';
@@ -69,8 +68,6 @@ const BATCH = 1 << 20;
  * (Linux 6.18, ext4; a 64 MiB body took 200-400 ms instead of 60-190 ms).
  */
 const FIRST_BATCH = 64 * 1024;
-/** Reads of a blob being sent: 1 MiB per read call (fewer thread-pool round trips and socket writes). */
-const READ_CHUNK = 1 << 20;
 /** Batches of one body being written and hashed at once (memory per large upload: this many MiB). */
 const MAX_INFLIGHT = 4;
 /**
@@ -237,16 +234,6 @@ export class BlobStore {
       () => true,
       () => false,
     );
-  }
-
-  /** Opens a blob for reading; ENOENT propagates so the caller can re-read metadata. */
-  async open(tenantId: string, hash: string, fileId: string): Promise<fsp.FileHandle> {
-    return fsp.open(this.blobPath(tenantId, hash, fileId), 'r');
-  }
-
-  /** Streams [start, end] of an open blob; the handle is closed when the stream ends or is destroyed. */
-  readStream(fh: fsp.FileHandle, start: number, endInclusive: number): Readable {
-    return fh.createReadStream({ start, end: endInclusive, autoClose: true, highWaterMark: READ_CHUNK });
   }
 }
 

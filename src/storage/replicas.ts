@@ -79,11 +79,19 @@ export interface StoredBlob extends BlobAddress {
   size: number;
   encKey: string | null;
   encMasterKeyId: string | null;
+  /** Replicas it should have. */
+  replication: number;
   locations: Array<{ backend: string; state: number }>;
 }
 
 export function locatorOf(a: BlobAddress): string {
   return `${a.tenantId}/${a.hash.slice(0, 2)}/${a.hash.slice(2, 4)}/${a.hash}.${a.fileId}`;
+}
+
+/** The blob a locator names (the inverse of locatorOf); undefined for names that are not ours. */
+export function parseLocator(locator: string): BlobAddress | undefined {
+  const m = /^([^/]+)\/[0-9a-f]{2}\/[0-9a-f]{2}\/([0-9a-f]{64})\.([A-Za-z0-9_-]+)$/.exec(locator);
+  return m ? { tenantId: m[1], hash: m[2], fileId: m[3] } : undefined;
 }
 
 /** Bytes of a stored blob (ciphertext size when encrypted). */
@@ -405,7 +413,7 @@ export class Replicas {
     const rows = await db
       .selectFrom('blobs as b')
       .leftJoin('blob_locations as l', (j) => j.onRef('l.tenant_id', '=', 'b.tenant_id').onRef('l.hash', '=', 'b.hash'))
-      .select(['b.hash', 'b.file_id', 'b.size', 'b.enc_key', 'b.enc_master_key_id', 'l.backend', 'l.state'])
+      .select(['b.hash', 'b.file_id', 'b.size', 'b.enc_key', 'b.enc_master_key_id', 'b.replication', 'l.backend', 'l.state'])
       .where('b.tenant_id', '=', tenantId)
       .where('b.hash', 'in', hashes)
       .execute();
@@ -413,7 +421,16 @@ export class Replicas {
     for (const r of rows) {
       let blob = out.get(r.hash);
       if (!blob) {
-        blob = { tenantId, hash: r.hash, fileId: r.file_id, size: Number(r.size), encKey: r.enc_key, encMasterKeyId: r.enc_master_key_id, locations: [] };
+        blob = {
+          tenantId,
+          hash: r.hash,
+          fileId: r.file_id,
+          size: Number(r.size),
+          encKey: r.enc_key,
+          encMasterKeyId: r.enc_master_key_id,
+          replication: Number(r.replication),
+          locations: [],
+        };
         out.set(r.hash, blob);
       }
       if (r.backend !== null) blob.locations.push({ backend: r.backend, state: Number(r.state) });
@@ -548,26 +565,19 @@ export class Replicas {
     const bad = failures.filter((f) => f.error instanceof BackendNotFound || f.error instanceof FramedCryptoError || isCorrupt(f.error));
     if (bad.length === 0) return;
     this.log?.error({ tenantId: blob.tenantId, hash: blob.hash, backends: bad.map((b) => b.backend) }, 'replica missing or corrupt; marked for repair');
-    void this.meta.regional
-      .updateTable('blob_locations')
-      .set({ state: LOCATION_BAD })
-      .where('tenant_id', '=', blob.tenantId)
-      .where('hash', '=', blob.hash)
-      .where(
-        'backend',
-        'in',
-        bad.map((b) => b.backend),
-      )
-      .execute()
-      .catch(() => undefined);
+    void this.markLocations(blob, bad.map((b) => b.backend), LOCATION_BAD).catch(() => undefined);
   }
 
-  /** Reads a whole replica's stored bytes and checks them: plaintext hash (decrypting first when encrypted). */
-  async readStored(blob: StoredBlob, backend: string): Promise<Buffer> {
-    const stream = await this.backends.get(backend)!.get(locatorOf(blob));
-    const chunks: Buffer[] = [];
-    for await (const c of stream) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
+  /** Records replicas as good (LOCATION_OK) or to repair (LOCATION_BAD). */
+  async markLocations(blob: { tenantId: string; hash: string }, backends: string[], state: number): Promise<void> {
+    if (backends.length === 0) return;
+    await this.meta.regional
+      .updateTable('blob_locations')
+      .set({ state })
+      .where('tenant_id', '=', blob.tenantId)
+      .where('hash', '=', blob.hash)
+      .where('backend', 'in', backends)
+      .execute();
   }
 
   /** The data key of a blob encrypted under the master key (undefined: plain, or SSE-C). */

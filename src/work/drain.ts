@@ -93,10 +93,7 @@ export async function drainBackend(
         progress++;
         continue;
       }
-      const want = Number(
-        (await db.selectFrom('blobs').select('replication').where('tenant_id', '=', blob.tenantId).where('hash', '=', blob.hash).executeTakeFirst())
-          ?.replication ?? 1,
-      );
+      const want = blob.replication;
       const others = blob.locations.filter((l) => l.backend !== backend && l.state === LOCATION_OK).map((l) => l.backend);
       const need = Math.max(0, want - others.length);
       const bytes = storedSizeOf(blob);

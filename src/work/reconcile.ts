@@ -16,7 +16,7 @@ import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
-import { LOCATION_BAD } from '../storage/replicas.js';
+import { LOCATION_BAD, parseLocator } from '../storage/replicas.js';
 
 const INTENT_MAX_AGE_MS = 24 * 3600_000;
 
@@ -68,9 +68,9 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
   for (const [name, backend] of ctx.replicas.backends) {
     if (name === ctx.replicas.localName || backend.kind !== 'fs') continue;
     for await (const obj of backend.list()) {
-      const m = /^([^/]+)\/[0-9a-f]{2}\/[0-9a-f]{2}\/([0-9a-f]{64})\.([A-Za-z0-9_-]+)$/.exec(obj.locator);
-      if (!m) continue;
-      const [, tenantId, hash, fileId] = m;
+      const blob = parseLocator(obj.locator);
+      if (!blob) continue;
+      const { tenantId, hash, fileId } = blob;
       if (await ownedByLiveWrite(fileId)) continue;
       if (await blobRowNaming(db, tenantId, hash, fileId)) continue;
       await backend.delete(obj.locator);
@@ -100,13 +100,7 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
       if (!(await ctx.blobs.exists(r.tenant_id, r.hash, r.file_id))) {
         report.missingFiles.push({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id });
         log?.error({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id }, 'blob file missing');
-        await db
-          .updateTable('blob_locations')
-          .set({ state: LOCATION_BAD })
-          .where('tenant_id', '=', r.tenant_id)
-          .where('hash', '=', r.hash)
-          .where('backend', '=', local)
-          .execute();
+        await ctx.replicas.markLocations({ tenantId: r.tenant_id, hash: r.hash }, [local], LOCATION_BAD);
       }
     }
     if (rows.length < 1000) break;

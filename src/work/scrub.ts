@@ -15,7 +15,6 @@
  * the start of every slice. A backend that cannot be reached is skipped,
  * never taken for lost: its replicas count until an operator removes it.
  */
-import fs from 'node:fs';
 import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
@@ -30,12 +29,6 @@ export interface ScrubStatus {
   corrupt: Array<{ tenantId: string; hash: string; fileId: string }>;
   /** Replicas marked bad and not yet repaired. */
   badReplicas: number;
-}
-
-export async function hashFile(path: string): Promise<string> {
-  const hasher = new Blake3Hasher();
-  for await (const chunk of fs.createReadStream(path, { highWaterMark: 1 << 20 })) hasher.update(chunk as Buffer);
-  return hasher.digest('hex');
 }
 
 export type ReplicaCheck = 'ok' | 'bad' | 'unavailable';
@@ -121,7 +114,6 @@ export class Scrubber {
       const r = await this.checkReplica(blob, loc.backend);
       out[r === 'ok' ? 'good' : r].push(loc.backend);
     }
-    const where = { tenant: blob.tenantId, hash: blob.hash };
     if (out.bad.length > 0) {
       this.log?.error({ tenantId: blob.tenantId, hash: blob.hash, fileId: blob.fileId, bad: out.bad }, 'scrub: replica missing or corrupt');
     }
@@ -131,13 +123,7 @@ export class Scrubber {
         try {
           await replicas.copy(blob, out.good[0], target, bytes);
           if ((await this.checkReplica(blob, target)) !== 'ok') continue;
-          await this.ctx.meta.regional
-            .updateTable('blob_locations')
-            .set({ state: LOCATION_OK })
-            .where('tenant_id', '=', where.tenant)
-            .where('hash', '=', where.hash)
-            .where('backend', '=', target)
-            .execute();
+          await replicas.markLocations(blob, [target], LOCATION_OK);
           out.repaired.push(target);
           this.log?.info({ tenantId: blob.tenantId, hash: blob.hash, backend: target, from: out.good[0] }, 'scrub: replica repaired');
         } catch (err) {
@@ -148,7 +134,7 @@ export class Scrubber {
       this.log?.error({ tenantId: blob.tenantId, hash: blob.hash }, 'scrub: no good replica left');
     }
     // Too few replicas (a backend was removed, or a bucket wants more): add them elsewhere.
-    const want = await this.replicationOf(blob);
+    const want = blob.replication;
     const have = blob.locations.length;
     if (out.good.length > 0 && have < want) {
       try {
@@ -168,53 +154,29 @@ export class Scrubber {
     return out;
   }
 
-  private async replicationOf(blob: StoredBlob): Promise<number> {
-    const row = await this.ctx.meta.regional
-      .selectFrom('blobs')
-      .select('replication')
-      .where('tenant_id', '=', blob.tenantId)
-      .where('hash', '=', blob.hash)
-      .executeTakeFirst();
-    return Number(row?.replication ?? 1);
-  }
-
   /** Reads one replica whole and checks it against the blob's hash (decrypting every frame first when encrypted). */
   async checkReplica(blob: StoredBlob, backend: string): Promise<ReplicaCheck> {
     const b = this.ctx.replicas.backends.get(backend);
     if (!b) return 'unavailable';
     try {
       const stored = await b.get(locatorOf(blob));
-      if (blob.encMasterKeyId === SSE_C_KEY_ID) {
-        // Without the customer's key: an SSE-C blob's address is the hash of its stored bytes.
-        const hasher = new Blake3Hasher();
-        let bytes = 0;
-        for await (const chunk of stored) {
-          hasher.update(chunk as Buffer);
-          bytes += (chunk as Buffer).length;
-        }
-        return bytes === storedSizeOf(blob) && hasher.digest('hex') === blob.hash ? 'ok' : 'bad';
-      }
-      const key = this.ctx.replicas.dataKeyFor(blob);
-      const plain = key ? pipeline(stored, createDecryptStream(key, { plainSize: blob.size }), () => undefined) : stored;
+      // Without the customer's key, an SSE-C blob is checked as stored: its address is the hash of
+      // its stored bytes. Any other blob is checked as plaintext (decrypted first when encrypted).
+      const sseC = blob.encMasterKeyId === SSE_C_KEY_ID;
+      const key = sseC ? undefined : this.ctx.replicas.dataKeyFor(blob);
+      const checked = key ? pipeline(stored, createDecryptStream(key, { plainSize: blob.size }), () => undefined) : stored;
       const hasher = new Blake3Hasher();
       let size = 0;
-      for await (const chunk of plain) {
+      for await (const chunk of checked) {
         hasher.update(chunk as Buffer);
         size += (chunk as Buffer).length;
       }
-      return size === blob.size && hasher.digest('hex') === blob.hash ? 'ok' : 'bad';
+      return size === (sseC ? storedSizeOf(blob) : blob.size) && hasher.digest('hex') === blob.hash ? 'ok' : 'bad';
     } catch (err) {
       if (err instanceof BackendUnavailable) return 'unavailable';
       if (err instanceof BackendNotFound) return 'bad';
       return 'bad'; // a frame that does not authenticate, a short or long replica
     }
-  }
-
-  /** Checks the data folder's copy of one blob (kept for `anvil admin scrub` and older tests). */
-  async verify(tenantId: string, hash: string): Promise<boolean> {
-    await this.checkBlob(tenantId, hash);
-    const row = await this.ctx.meta.regional.selectFrom('blobs').select('corrupt').where('tenant_id', '=', tenantId).where('hash', '=', hash).executeTakeFirst();
-    return row !== undefined && row.corrupt === 0;
   }
 
   async status(): Promise<ScrubStatus> {

@@ -20,15 +20,11 @@ import {
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { blobFiles, describeEachEngine, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
 import { Scrubber } from '../../src/work/scrub.js';
+import { markedBody } from '../support/backends.js';
 
 const MARKER = 'SSE-C-PLAINTEXT-MARKER';
 
-function text(size: number, seed: string): Buffer {
-  const unit = Buffer.from(`${MARKER}:${seed}:`);
-  const out = Buffer.alloc(size);
-  for (let i = 0; i < size; i += unit.length) unit.copy(out, i);
-  return out;
-}
+const text = (size: number, seed: string): Buffer => markedBody(MARKER, size, seed);
 
 describeEachEngine('server-side encryption', (engine: EngineName) => {
   let t: TestAnvil;

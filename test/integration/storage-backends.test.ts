@@ -19,19 +19,13 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
 import { Scrubber } from '../../src/work/scrub.js';
-import { blobFilesIn, filesUnder, fsBackends, waitFor } from '../support/backends.js';
+import { blobFilesIn, filesUnder, fsBackends, markedBody, waitFor } from '../support/backends.js';
 import { DRAIN_TASK, replicasOn, setDraining } from '../../src/work/drain.js';
 import { REBALANCE_TASK } from '../../src/work/rebalance.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a';
 
-function body(size: number, seed: string): Buffer {
-  // Compressible text with the marker all over it, so a plaintext leak cannot hide.
-  const unit = Buffer.from(`${MARKER}:${seed}:`);
-  const out = Buffer.alloc(size);
-  for (let i = 0; i < size; i += unit.length) unit.copy(out, i);
-  return out;
-}
+const body = (size: number, seed: string): Buffer => markedBody(MARKER, size, seed);
 
 async function get(t: TestAnvil, bucket: string, key: string, range?: string): Promise<Buffer> {
   const res = await t.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));

@@ -42,3 +42,11 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A body of `size` bytes with `marker` all over it, so a plaintext leak at rest cannot hide. */
+export function markedBody(marker: string, size: number, seed: string): Buffer {
+  const unit = Buffer.from(`${marker}:${seed}:`);
+  const out = Buffer.alloc(size);
+  for (let i = 0; i < size; i += unit.length) unit.copy(out, i);
+  return out;
+}
