@@ -149,8 +149,9 @@ export async function listParts(r: S3Request): Promise<void> {
   const key = r.addr.key!;
   const uploadId = r.addr.query.get('uploadId')!;
   await r.services.multipart.get(bucket, key, uploadId);
-  const maxParts = Math.min(Number(r.addr.query.get('max-parts') ?? 1000) || 1000, 1000);
-  const marker = Number(r.addr.query.get('part-number-marker') ?? 0) || 0;
+  const maxParts = Math.max(0, Math.min(Number(r.addr.query.get('max-parts') ?? 1000) || 1000, 1000));
+  // Clamped: a marker past the last possible part lists nothing, and never reaches the database out of integer range.
+  const marker = Math.min(Number(r.addr.query.get('part-number-marker') ?? 0) || 0, 10000);
   const all = (await r.services.multipart.listParts(uploadId)).filter((p) => p.partNumber > marker);
   const page = all.slice(0, maxParts);
   const truncated = all.length > page.length;

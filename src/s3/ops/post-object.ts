@@ -50,6 +50,10 @@ function checkPolicy(policyB64: string, fields: Fields, bucketName: string, now:
       if (String(op).toLowerCase() === 'content-length-range') {
         limits.minSize = Number(rawName);
         limits.maxSize = Number(expected);
+        // NaN would compare false with every size and silently lift the limit.
+        if (!Number.isSafeInteger(limits.minSize) || !Number.isSafeInteger(limits.maxSize) || limits.minSize < 0) {
+          throw errors.invalidArgument('Invalid Policy: Invalid content-length-range.', 'policy', '');
+        }
         continue;
       }
       const name = String(rawName).replace(/^\$/, '').toLowerCase();
@@ -189,8 +193,8 @@ export async function postObject(r: S3Request): Promise<void> {
   const etag = `"${version.etag}"`;
   const location = `http://${header(r, 'host') ?? 'localhost'}/${r.addr.bucket}/${encodeURIComponent(version.key)}`;
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
-  if (redirect) {
-    const url = new URL(redirect);
+  const url = redirect ? URL.parse(redirect) : null;
+  if (url) {
     url.searchParams.set('bucket', r.addr.bucket!);
     url.searchParams.set('key', version.key);
     url.searchParams.set('etag', etag);
