@@ -125,19 +125,21 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
     }
     return { partNumber: Number(n), etag: p.ETag, checksums };
   });
-  const version = await r.services.multipart.complete(bucket, key, uploadId, parts, writeCondition(r));
+  // A retry of a Complete that succeeded within the retry window gets the same answer (core/multipart.ts).
+  const done = await r.services.multipart.complete(bucket, key, uploadId, parts, writeCondition(r));
   const host = r.req.headers.host ?? 'localhost';
   const sums: Record<string, string> = {};
-  for (const [alg, value] of Object.entries(version.checksums)) sums[`Checksum${alg.toUpperCase()}`] = value!;
+  for (const [alg, value] of Object.entries(done.checksums)) sums[`Checksum${alg.toUpperCase()}`] = value!;
   sendXml(r, 200, 'CompleteMultipartUploadResult', {
     Location: `http://${host}/${bucket.name}/${encodeURIComponent(key)}`,
     Bucket: bucket.name,
     Key: key,
-    ETag: `"${version.etag}"`,
+    ETag: `"${done.etag}"`,
     ...sums,
-  }, sseResponseHeaders(version.headers));
+  }, sseResponseHeaders(done.headers));
 }
 
+/** Aborting an upload completed within the retry window answers 204 and keeps the object, as S3 does for a while. */
 export async function abortMultipartUpload(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   await r.services.multipart.abort(bucket, r.addr.key!, r.addr.query.get('uploadId')!);
