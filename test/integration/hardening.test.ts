@@ -22,6 +22,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 import { encodeUnsigned, crc32Base64 } from '../support/aws-chunked.js';
 import { errorCode, rawRequest, signRaw, type RawResponse } from '../support/raw-http.js';
+import { signedFetch } from '../support/signed-fetch.js';
 
 const BUCKET = 'hardening';
 
@@ -314,6 +315,31 @@ describeEachEngine('hardening', (engine) => {
     it('a legal hold OFF promises nothing and is accepted', async () => {
       await t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'no-hold', Body: 'x', ObjectLockLegalHoldStatus: 'OFF' }));
       expect(await text('no-hold')).toBe('x');
+    });
+  });
+
+  describe('beyond the review: the admin API refuses NUL before the database', () => {
+    async function admin(method: string, path: string, body?: string) {
+      const res = await signedFetch(t, method, `${t.endpoint}${path}`, {
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body,
+        payloadHash: createHash('sha256').update(body ?? '').digest('hex'),
+      });
+      return { status: res.status, json: (await res.json().catch(() => null)) as { error?: { code?: string } } | null };
+    }
+
+    it('answers 400 for NUL in a JSON body, 404 for NUL in a path, 400 for bytes that are not UTF-8', async () => {
+      const before = await admin('GET', '/admin/v1/tenants');
+      expect(before.status).toBe(200);
+      expect((await admin('POST', '/admin/v1/tenants', JSON.stringify({ name: 'a\u0000b' }))).status).toBe(400);
+      expect((await admin('GET', '/admin/v1/tenants/a%00b')).status).toBe(404);
+      const notUtf8 = await signedFetch(t, 'POST', `${t.endpoint}/admin/v1/tenants`, {
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff]), Buffer.from('"}')]),
+        payloadHash: 'UNSIGNED-PAYLOAD',
+      });
+      expect(notUtf8.status).toBe(400);
+      expect(await admin('GET', '/admin/v1/tenants')).toEqual(before);
     });
   });
 });
