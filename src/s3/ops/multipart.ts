@@ -112,7 +112,7 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
   const uploadId = r.addr.query.get('uploadId')!;
-  const doc = parseXml((await readSmallBody(r)).toString('utf8'));
+  const doc = parseXml(await readSmallBody(r));
   const root = doc.CompleteMultipartUpload as { Part?: Array<Record<string, unknown>> } | undefined;
   if (!root || typeof root !== 'object' || !Array.isArray(root.Part)) throw errors.malformedXML();
   const parts = root.Part.map((p) => {
