@@ -183,12 +183,12 @@ export async function startAnvil(
   const nodeId = nodeIdFor(config);
   let replicas: Replicas;
   try {
-    replicas = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, meta, log });
+    replicas = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, verifyReads: config.verifyReads, meta, log });
   } catch (err) {
     await meta.close();
     throw err;
   }
-  const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, verifyReads: config.verifyReads } as CoreContext;
+  const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
   ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
   // Two processes must never run with one node id: each would take the other's writes in
   // progress for dead ones. The lock is held for the life of the process (PostgreSQL).

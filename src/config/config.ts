@@ -24,7 +24,7 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Largest single PUT body in bytes (S3: 5 GiB). */
   maxObjectSize: z.number().int().positive(),
-  /** Verify BLAKE3 of whole blobs on every read, failing the read rather than serving wrong bytes. */
+  /** Also check encrypted blobs' plaintext against their BLAKE3 address on whole reads (plaintext blobs always are). */
   verifyReads: z.boolean(),
   /** Bytes per second the integrity scrub re-hashes (0 turns scrubbing off). */
   scrubBytesPerSecond: z.number().int().nonnegative(),

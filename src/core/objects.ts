@@ -4,19 +4,17 @@
  * transaction makes them visible; no I/O happens inside a transaction.
  */
 import crypto from 'node:crypto';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
 import { LATEST, NOT_DELETED, withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
 import type { ChecksumAlgorithm, Digests } from '../storage/digest.js';
-import { VerifyingStream } from '../storage/verify.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
 import type { StagedFile } from '../storage/blob-store.js';
 import type { Bucket } from './buckets.js';
 import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
 import { generateDataKey } from '../crypto/framed.js';
-import { SSE_C_KEY_ID } from '../storage/replicas.js';
 import type { CoreContext } from './context.js';
 import {
   BlobGoneError,
@@ -671,21 +669,14 @@ export class ObjectService {
       blobs = new Map([...blobs, ...(await replicas.lookup(this.ctx.meta.regional, v.tenantId, [hash]))]);
       return blobs.has(hash) ? replicas.open(blobs.get(hash)!, from, to, customerKey) : null;
     };
-    // With verifyReads, every piece that is a whole blob is checked against its hash as it streams
-    // (range reads of part of a blob cannot be, and are served as stored).
-    const sizes = new Map(v.manifest);
-    const verified = (stream: Readable, i: number): Readable => {
-      const p = pieces[i];
-      // (An SSE-C blob's hash is of its stored bytes; decryption has authenticated every frame.)
-      if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1 || blobs.get(p.hash)?.encMasterKeyId === SSE_C_KEY_ID) return stream;
-      return pipeline(stream, new VerifyingStream(p.hash), () => undefined);
-    };
+    // Each piece's bytes are checked by Replicas.open as they stream (a piece that is a whole
+    // plaintext blob against its hash); a failed check errors the stream before its last chunk.
     // Only the first piece is opened before answering (no replica of it means the object
     // changed: the caller re-reads it); the others one at a time as the stream reaches them,
     // so an object of thousands of parts never holds thousands of open replicas.
     const first = await open(0);
     if (!first) return null;
-    if (pieces.length === 1) return verified(first, 0);
+    if (pieces.length === 1) return first;
     let pending: Readable | undefined = first;
     async function* concat() {
       try {
@@ -693,7 +684,7 @@ export class ObjectService {
           const stream = i === 0 ? first! : await open(i);
           pending = undefined;
           if (!stream) throw new Error(`blob ${pieces[i].hash} vanished while the object was being read`);
-          yield* verified(stream, i);
+          yield* stream;
         }
       } finally {
         pending?.destroy();
