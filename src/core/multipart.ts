@@ -64,7 +64,7 @@ export class MultipartService {
     }
     const uploadId = newUploadId();
     // Under the bucket lock, so an upload can never be created in a bucket being deleted.
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       await this.objects.nextSeq(trx, bucket);
       await trx
       .insertInto('multipart_uploads')
@@ -82,7 +82,7 @@ export class MultipartService {
         acl: attributes.acl,
       })
       .execute();
-    });
+    }));
     return uploadId;
   }
 
@@ -233,7 +233,7 @@ export class MultipartService {
       throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400);
     }
     let refs = new RefChanges();
-    const version = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    const version = await this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       refs = new RefChanges();
       // Lock order: bucket, then the upload row (deleting it first makes a concurrent
       // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
@@ -308,7 +308,7 @@ export class MultipartService {
       await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
       await refs.apply(trx);
       return out;
-    });
+    }));
     await collectGarbage(this.ctx, refs.released);
     return version;
   }
