@@ -68,7 +68,7 @@ describeEachEngine('a full data folder', (engine: EngineName) => {
     };
 
     beforeAll(async () => {
-      disk = mountTmpfs(TMPFS_BYTES);
+      disk = mountTmpfs(TMPFS_BYTES); // unmounted by afterAll, which runs even when this hook fails
       const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
       // The default worker interval: a backend marked unhealthy while full would stay passed over
       // by placement for up to a tick after space returns (the recovery test would see it).
