@@ -210,7 +210,7 @@ export async function startAnvil(
     buckets: new BucketService(ctx),
     objects,
     listing: new ListingService(ctx),
-    multipart: new MultipartService(ctx, objects),
+    multipart: new MultipartService(ctx, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
   };
   const owner = `${nodeId}:${process.pid}`;
   const tasks = new TaskQueue(meta, owner);
@@ -247,6 +247,14 @@ export async function startAnvil(
       run: () =>
         asLeader(meta, 'anvil:expire-uploads', async () => {
           await services.multipart.abortOlderThan(Date.now() - config.multipartMaxAgeHours * 3600_000);
+        }),
+    },
+    {
+      // Answers kept for retried Completes, once past their window (a bounded table).
+      name: 'prune-completed-uploads',
+      run: () =>
+        asLeader(meta, 'anvil:prune-completed-uploads', async () => {
+          await services.multipart.pruneCompletions();
         }),
     },
     {

@@ -92,6 +92,8 @@ function checkWriteCondition(key: string, cond: WriteCondition | undefined, curr
 
 export function validateKey(key: string): void {
   if (key.length === 0) throw errors.invalidArgument('Key must not be empty', 'key', '');
+  // PostgreSQL cannot store NUL in text; refuse it the same way on every engine.
+  if (key.includes('\0')) throw errors.invalidArgument('Object key must not contain a NUL character', 'key', '');
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw errors.keyTooLong();
 }
 

@@ -129,7 +129,8 @@ export function blobFiles(dataDir: string): string[] {
 
 export function stagedFiles(dataDir: string): string[] {
   const dir = path.join(dataDir, 'tmp');
-  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  // Backend health probes (.health-<uuid>) come and go there on their own; they are not staged bodies.
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => !name.startsWith('.health-')) : [];
 }
 
 /** Awaits a request that must fail and returns its S3 error. */
