@@ -28,6 +28,7 @@ import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
 import { BlobStore } from './storage/blob-store.js';
+import { DiskSpace } from './storage/disk-space.js';
 import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './work/cleanup.js';
 import { reconcile, type ReconcileReport } from './work/reconcile.js';
 import { startWorker } from './work/worker.js';
@@ -178,7 +179,8 @@ export async function startAnvil(
   const startedAt = Date.now();
   const { meta, tenants, users, sessions, keyring } = await openControlPlane(config, log, opts.sessions);
   const root = await ensureRoot(config, tenants);
-  const blobs = new BlobStore(config.dataDir);
+  const space = new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log);
+  const blobs = new BlobStore(config.dataDir, space);
   await blobs.init();
   const nodeId = nodeIdFor(config);
   let replicas: Replicas;
@@ -289,7 +291,7 @@ export async function startAnvil(
     version: VERSION,
     startedAt,
   });
-  const server = createS3Server(config, services, log, new Metrics(meta), [admin]);
+  const server = createS3Server(config, services, log, new Metrics(meta, space), [admin]);
   const { host, port } = splitListen(config.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -95,7 +95,7 @@ export class MultipartService {
     }
     const uploadId = newUploadId();
     // Under the bucket lock, so an upload can never be created in a bucket being deleted.
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       await this.objects.nextSeq(trx, bucket);
       await trx
       .insertInto('multipart_uploads')
@@ -113,7 +113,7 @@ export class MultipartService {
         acl: attributes.acl,
       })
       .execute();
-    });
+    }));
     return uploadId;
   }
 
@@ -336,7 +336,7 @@ export class MultipartService {
     partsDigest: string,
     condition: WriteCondition | undefined,
   ): Promise<{ version: ObjectVersion; refs: RefChanges }> {
-    return withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    return this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       const refs = new RefChanges();
       // Lock order: bucket, then the upload row (deleting it first makes a concurrent
       // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
@@ -426,7 +426,7 @@ export class MultipartService {
       }
       await refs.apply(trx);
       return { version: out, refs };
-    });
+    }));
   }
 
   /**

@@ -141,10 +141,12 @@ export class ObjectService {
     const id = newFileId();
     let recorded = false;
     const recordIntent = async () => {
-      await this.ctx.meta.regional
-        .insertInto('write_intents')
-        .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
-        .execute();
+      await this.metadataWrite(() =>
+        this.ctx.meta.regional
+          .insertInto('write_intents')
+          .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
+          .execute(),
+      );
       recorded = true;
     };
     try {
@@ -155,6 +157,15 @@ export class ObjectService {
       if (recorded) await this.dropIntent(id);
       throw err;
     }
+  }
+
+  /**
+   * Runs a metadata write: a full disk under the database (SQLITE_FULL,
+   * PostgreSQL disk_full) fails it with 507 InsufficientStorage, logged once
+   * per episode (storage/disk-space.ts); other errors pass unchanged.
+   */
+  metadataWrite<T>(write: () => Promise<T>): Promise<T> {
+    return this.ctx.blobs.space.metadataWrite(write);
   }
 
   /** Gives up a staged body that was refused (bad digest, precondition): its file and its intent go. */
@@ -202,14 +213,15 @@ export class ObjectService {
       blob = await prepareBlob(this.ctx, tenantId, hash, staged, replication, false, sealed);
     } catch (err) {
       await this.abandonStaged(staged).catch(() => undefined); // the intent keeps any promoted file findable
-      throw err;
+      // (Replica writes answer 507 themselves; what is left to translate is the intent's insert.)
+      throw this.ctx.blobs.space.refused(this.ctx.blobs.space.metadata, err);
     }
     let noFold = false;
     for (let attempt = 0; ; attempt++) {
       let refs = new RefChanges();
       let result: T;
       try {
-        result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+        result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           refs = new RefChanges();
           refs.noFold = noFold;
           // The write is committed with its metadata: its files are no longer in doubt. The intent
@@ -220,7 +232,7 @@ export class ObjectService {
           if (refs.intentId) await trx.deleteFrom('write_intents').where('id', '=', refs.intentId).execute();
           await refs.apply(trx, this.ctx.replicas);
           return out;
-        });
+        }));
       } catch (err) {
         if (err instanceof UnfoldAndRetry && attempt < 3) {
           noFold = true;
@@ -562,7 +574,7 @@ export class ObjectService {
     for (let attempt = 0; ; attempt++) {
       try {
         let refs = new RefChanges();
-        const result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+        const result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           refs = new RefChanges();
           refs.noFold = noFold;
           const source = await this.latestRow(trx, src, srcKey);
@@ -578,7 +590,7 @@ export class ObjectService {
           });
           await refs.apply(trx);
           return version;
-        });
+        }));
         await collectGarbage(this.ctx, refs.released);
         return result;
       } catch (err) {
@@ -708,7 +720,7 @@ export class ObjectService {
    */
   async deleteMany(bucket: Bucket, keys: string[]): Promise<void> {
     let refs = new RefChanges();
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       refs = new RefChanges();
       let count = 0;
       let bytes = 0;
@@ -728,7 +740,7 @@ export class ObjectService {
           .execute();
       }
       await refs.apply(trx);
-    });
+    }));
     await collectGarbage(this.ctx, refs.released);
   }
 }

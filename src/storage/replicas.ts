@@ -250,12 +250,16 @@ export class Replicas {
     return wrapDataKey(this.keyring, key);
   }
 
-  /** Chooses `factor` backends for `bytes` stored bytes, or fails with 507 InsufficientStorage. */
-  async place(bytes: number, factor: number, exclude: string[] = []): Promise<string[]> {
+  /**
+   * Chooses `factor` backends for `bytes` stored bytes, or fails with 507
+   * InsufficientStorage (logged at `level`: a caller placing again after
+   * failed writes has logged those already).
+   */
+  async place(bytes: number, factor: number, exclude: string[] = [], level: 'warn' | 'debug' = 'warn'): Promise<string[]> {
     if (Date.now() - this.usedAt > USAGE_REFRESH_MS) await this.refreshUsage();
     const result = placeReplicas(this.states(), { size: bytes, factor, strategy: this.strategy, exclude });
     if (!result.ok) {
-      this.log?.warn({ bytes, factor, skipped: result.skipped }, 'no backend can take a blob');
+      this.log?.[level]({ bytes, factor, skipped: result.skipped }, 'no backend can take a blob');
       throw errors.insufficientStorage();
     }
     return result.backends;
@@ -266,9 +270,9 @@ export class Replicas {
    * resolves with their backends once every one is durable. A backend that
    * fails its put is passed over and placement asked again (up to three
    * rounds), keeping the replicas already written. On failure every replica
-   * written is removed and the error is 507 (no backend can take the blob)
-   * or 503. The staged file is gone afterwards either way (renamed into the
-   * local backend, or removed).
+   * written is removed and the error is 507 (no backend can take the blob,
+   * or the last one tried was full) or 503. The staged file is gone
+   * afterwards either way (renamed into the local backend, or removed).
    */
   async store(staged: StagedFile, addr: BlobAddress, factor: number): Promise<string[]> {
     const locator = locatorOf(addr);
@@ -278,8 +282,16 @@ export class Replicas {
     const failed: string[] = [];
     let renamed = false;
     try {
+      let lastError: unknown;
       for (let round = 0; done.length < factor; round++) {
-        const targets = await this.place(size, factor - done.length, [...done, ...failed]);
+        let targets: string[];
+        try {
+          targets = await this.place(size, factor - done.length, [...done, ...failed], round === 0 ? 'warn' : 'debug');
+        } catch (err) {
+          // Placing again after failed writes: no other backend is left, so the answer is why those failed.
+          if (round === 0) throw err;
+          throw isFull(lastError) ? errors.insufficientStorage() : errors.serviceUnavailable();
+        }
         // After the rename into the local backend, the other puts read its file.
         const source = renamed ? this.staging.blobPath(addr.tenantId, addr.hash, addr.fileId) : staged.tmpPath;
         const toLocal = !renamed && this.localName !== undefined && targets.includes(this.localName);
@@ -300,18 +312,21 @@ export class Replicas {
         const results = await Promise.allSettled(jobs);
         await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
         const names = [...remote, ...(toLocal ? [this.localName!] : [])];
-        let lastError: unknown;
+        let failedNow = false;
         results.forEach((r, i) => {
           if (r.status === 'fulfilled') {
             done.push(names[i]);
             if (names[i] === this.localName) renamed = true;
           } else {
             failed.push(names[i]);
+            failedNow = true;
             lastError = r.reason;
-            this.log?.warn({ err: r.reason, backend: names[i] }, 'writing a replica failed');
+            // The data folder's own full disk is logged once per episode by the blob store (storage/disk-space.ts).
+            const quiet = names[i] === this.localName && isFull(r.reason);
+            this.log?.[quiet ? 'debug' : 'warn']({ err: r.reason, backend: names[i] }, 'writing a replica failed');
           }
         });
-        if (lastError !== undefined && round >= 2) throw lastError instanceof BackendFull ? errors.insufficientStorage() : errors.serviceUnavailable();
+        if (failedNow && round >= 2) throw isFull(lastError) ? errors.insufficientStorage() : errors.serviceUnavailable();
       }
       return done;
     } catch (err) {
@@ -737,6 +752,11 @@ export function addMove(
     moves.set(b, m);
   }
   return moves;
+}
+
+/** A replica write refused for lack of space: a backend's own answer, or the local data folder's 507. */
+function isFull(err: unknown): boolean {
+  return err instanceof BackendFull || (err instanceof S3Error && err.code === 'InsufficientStorage');
 }
 
 /** A read that must answer within ms (a hung mount must not hold a request forever). */
