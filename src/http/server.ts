@@ -16,6 +16,7 @@ import { corsResponseHeaders } from '../s3/ops/cors.js';
 import { refuseObjectLock } from '../s3/ops/object-lock.js';
 import type { Metrics } from './metrics.js';
 import { requestScope, type RequestScope } from './process-guard.js';
+import { isDiskFull } from '../storage/disk-space.js';
 import type { Permissions } from '../core/policy.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -172,7 +173,8 @@ export function createS3Server(
       await applyCors(req, res, addr.bucket, services);
       await handler(r);
     } catch (err) {
-      let s3err = err instanceof S3Error ? err : errors.internal();
+      // A full disk on a path that did not translate it itself (bucket, tagging, ACL writes…) is still 507, not 500.
+      let s3err = err instanceof S3Error ? err : isDiskFull(err) ? errors.insufficientStorage() : errors.internal();
       // A caller who may not list there must not learn that a key is absent (S3 answers 403 too).
       if (r?.hideMissing && s3err.code === 'NoSuchKey') s3err = errors.accessDenied();
       if (!(err instanceof S3Error)) {
