@@ -70,7 +70,7 @@ describe.skipIf(inject('pgAdminUrl') === null)('nodes starting together on one P
       }
       while (cleanups.length) await cleanups.pop()!();
     }
-  });
+  }, 180_000);
 
   it(`${NODES} nodes with no configured root key end with one generated root key, shown once, that works on every node`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
@@ -87,5 +87,5 @@ describe.skipIf(inject('pgAdminUrl') === null)('nodes starting together on one P
       for (const a of anvils) expect((await client(a.endpoint, creds).send(new ListBucketsCommand({}))).Buckets).toEqual([]);
       while (cleanups.length) await cleanups.pop()!();
     }
-  });
+  }, 180_000);
 });

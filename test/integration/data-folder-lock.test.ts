@@ -130,7 +130,7 @@ describeEachEngine('one server per data folder', (engine) => {
     const again = client(third.endpoint);
     expect(await (await again.send(new GetObjectCommand({ Bucket: 'kept', Key: 'k' }))).Body!.transformToString()).toBe('acknowledged');
     expect(await (await again.send(new GetObjectCommand({ Bucket: 'kept', Key: 'after' }))).Body!.transformToString()).toBe('still serving');
-  });
+  }, 180_000);
 
   if (engine === 'sqlite') {
     it('SQLite: a configured node id does not let a second server share the folder, nor another folder share the SQLite file', async () => {
