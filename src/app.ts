@@ -28,6 +28,7 @@ import { openMetaDatabases, parseDatabaseUrl, type MetaDatabases } from './meta/
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
 import { BlobStore } from './storage/blob-store.js';
+import { DiskSpace } from './storage/disk-space.js';
 import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './work/cleanup.js';
 import { reconcile, type ReconcileReport } from './work/reconcile.js';
 import { startWorker } from './work/worker.js';
@@ -250,12 +251,13 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
   let stopWork = async () => undefined as void;
   try {
     const root = await withClusterLock(meta, 'anvil:ensure-root', () => ensureRoot(config, tenants));
-    const blobs = new BlobStore(config.dataDir);
+    const space = new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log);
+    const blobs = new BlobStore(config.dataDir, space);
     await blobs.init();
     const nodeId = nodeIdFor(config);
-    const store = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, meta, log });
+    const store = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, verifyReads: config.verifyReads, meta, log });
     replicas = store;
-    const ctx = { meta, blobs, replicas: store, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, verifyReads: config.verifyReads } as CoreContext;
+    const ctx = { meta, blobs, replicas: store, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
     ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
     // Two processes must never run with one node id: each would take the other's writes in
     // progress for dead ones. On one host the data-folder lock already sees to that; this lease
@@ -276,7 +278,7 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
       buckets: new BucketService(ctx),
       objects,
       listing: new ListingService(ctx),
-      multipart: new MultipartService(ctx, objects),
+      multipart: new MultipartService(ctx, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
     };
     const owner = `${nodeId}:${process.pid}`;
     const tasks = new TaskQueue(meta, owner);
@@ -313,6 +315,14 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
         run: () =>
           asLeader(meta, 'anvil:expire-uploads', async () => {
             await services.multipart.abortOlderThan(Date.now() - config.multipartMaxAgeHours * 3600_000);
+          }),
+      },
+      {
+        // Answers kept for retried Completes, once past their window (a bounded table).
+        name: 'prune-completed-uploads',
+        run: () =>
+          asLeader(meta, 'anvil:prune-completed-uploads', async () => {
+            await services.multipart.pruneCompletions();
           }),
       },
       {
@@ -353,7 +363,7 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
       version: VERSION,
       startedAt,
     });
-    const server = createS3Server(config, services, log, new Metrics(meta), [admin]);
+    const server = createS3Server(config, services, log, new Metrics(meta, space), [admin]);
     const { host, port } = splitListen(config.listen);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
