@@ -129,11 +129,17 @@ export function acquireLock(file: string, mode: LockMode, what: string, advice: 
   return {
     file,
     record(holder) {
-      // Written whole (temp file, rename): a refused start never reads half a record.
-      recorded = JSON.stringify(holder);
+      // Written whole (temp file, rename): a refused start never reads half a record. Only
+      // informative: a full disk must not keep a server from starting, so failures are ignored.
+      const text = JSON.stringify(holder);
       const tmp = `${holderFile(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-      fs.writeFileSync(tmp, recorded + '\n');
-      fs.renameSync(tmp, holderFile(file));
+      try {
+        fs.writeFileSync(tmp, text + '\n');
+        fs.renameSync(tmp, holderFile(file));
+        recorded = text;
+      } catch {
+        fs.rmSync(tmp, { force: true });
+      }
     },
     release() {
       if (!open.has(db)) return;
