@@ -14,7 +14,7 @@ import type { CoreContext } from './core/context.js';
 import { ListingService } from './core/listing.js';
 import { MultipartService } from './core/multipart.js';
 import { ObjectService } from './core/objects.js';
-import { loadMasterKeyring, type MasterKeyring } from './core/secrets.js';
+import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from './core/secrets.js';
 import { Replicas } from './storage/replicas.js';
 import { TenantService } from './core/tenants.js';
 import { UserService } from './core/users.js';
@@ -24,7 +24,7 @@ import { createAdminHandler } from './admin/server.js';
 import { ROOT_TENANT } from './core/tenants.js';
 import { createS3Server } from './http/server.js';
 import { Metrics } from './http/metrics.js';
-import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';
+import { openMetaDatabases, parseDatabaseUrl, type MetaDatabases } from './meta/engine.js';
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
 import { BlobStore } from './storage/blob-store.js';
@@ -36,7 +36,8 @@ import { TaskQueue, TaskRunner } from './work/tasks.js';
 import { Scrubber } from './work/scrub.js';
 import { drainBackend, DRAIN_TASK } from './work/drain.js';
 import { rebalance, REBALANCE_TASK } from './work/rebalance.js';
-import { asLeader, tryLead } from './work/leader.js';
+import { asLeader, tryLead, withClusterLock, type Leadership } from './work/leader.js';
+import { lockDeployment, type DeploymentLocks } from './deployment-lock.js';
 import crypto from 'node:crypto';
 
 export interface RootCredentials {
@@ -85,15 +86,41 @@ export const VERSION: string = (() => {
   }
 })();
 
+export interface ControlPlaneOptions {
+  log?: Logger;
+  sessions?: SessionOptions;
+  /**
+   * Create what a first start creates (the data folder, master.key, the
+   * SQLite file, the schema): the server only, under its data-folder lock.
+   * Without it (`anvil admin`) only an existing deployment is opened, so a
+   * wrong --data-dir or --database-url fails clearly instead of making a
+   * fresh, empty deployment.
+   */
+  create?: boolean;
+}
+
+/** The schema's migration table: present once a server has started on the database. */
+const MIGRATED_MARKER = 'anvil_migrations_global';
+
 /** Opens and migrates the metadata databases and the master key: what the server and `anvil admin` share. */
-export async function openControlPlane(config: Config, log?: Logger, sessionOptions: SessionOptions = {}): Promise<ControlPlane> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
+export async function openControlPlane(config: Config, opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const { log, create = false } = opts;
+  if (create) fs.mkdirSync(config.dataDir, { recursive: true });
+  else requireDeploymentFiles(config);
   const master = loadMasterKeyring(config.masterKey, config.previousMasterKeys, config.dataDir);
   const meta = openMetaDatabases(config.databaseUrl, {
     onIdleError: (err) => log?.warn({ err }, 'idle database connection lost'),
+    mustExist: !create,
   });
   try {
-    await migrateAll(meta);
+    if (!create) {
+      const tables = await meta.global.introspection.getTables({ withInternalKyselyTables: true });
+      if (!tables.some((t) => t.name === MIGRATED_MARKER)) {
+        throw new Error(`no Anvil deployment in the database ${redactUrl(config.databaseUrl)}: start \`anvil server\` on it once first, or pass the server's --database-url`);
+      }
+    }
+    // Kysely's migrator locks too; one lock around both schemas also covers creating its tables.
+    await withClusterLock(meta, 'anvil:migrate', () => migrateAll(meta));
   } catch (err) {
     await meta.close();
     throw err;
@@ -101,14 +128,42 @@ export async function openControlPlane(config: Config, log?: Logger, sessionOpti
   const tenants = new TenantService(meta.global, master);
   const users = new UserService(meta.global, meta.kind, tenants);
   const signer = new TokenSigner(tenants);
-  const sessions = new SessionService(meta.global, meta.kind, users, signer, sessionOptions);
+  const sessions = new SessionService(meta.global, meta.kind, users, signer, opts.sessions ?? {});
   return { meta, tenants, users, signer, sessions, keyring: master };
+}
+
+/** Without --create: the files a first start made must be there (the database is checked once open). */
+function requireDeploymentFiles(config: Config): void {
+  if (!config.masterKey && !fs.existsSync(path.join(config.dataDir, MASTER_KEY_FILE))) {
+    throw new Error(
+      `no Anvil deployment in ${config.dataDir}: ${MASTER_KEY_FILE} is missing ` +
+        "(start `anvil server` there once first, or pass the server's --data-dir, or its ANVIL_MASTER_KEY)",
+    );
+  }
+  const { kind, target } = parseDatabaseUrl(config.databaseUrl);
+  if (kind === 'sqlite' && target !== ':memory:' && !fs.existsSync(target)) {
+    throw new Error(`no Anvil deployment at ${path.resolve(target)}: the SQLite file does not exist (start \`anvil server\` once first, or pass the server's --database-url)`);
+  }
+}
+
+/** A database URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 /**
  * Makes sure the root tenant and a root key exist. Configured credentials
  * are created, or verified if they exist; otherwise a key is generated on
- * the first start only and saved (mode 0600) in the data folder.
+ * the first start only and saved (mode 0600) in the data folder. Called
+ * under a cluster lock: nodes starting together on one PostgreSQL would all
+ * find no key, then all create the configured one (all but one failing) or
+ * each generate its own.
  */
 async function ensureRoot(config: Config, tenants: TenantService): Promise<RootCredentials> {
   const file = path.join(config.dataDir, CREDENTIALS_FILE);
@@ -177,149 +232,177 @@ export async function startAnvil(
   opts: StartOptions = {},
 ): Promise<Anvil> {
   const startedAt = Date.now();
-  const { meta, tenants, users, sessions, keyring } = await openControlPlane(config, log, opts.sessions);
-  const root = await ensureRoot(config, tenants);
-  const space = new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log);
-  const blobs = new BlobStore(config.dataDir, space);
-  await blobs.init();
-  const nodeId = nodeIdFor(config);
-  let replicas: Replicas;
+  // Before anything touches the data folder or the database: a second server on a live
+  // folder stops here, naming the first, and changes nothing.
+  const locks = lockDeployment(config, startedAt);
   try {
-    replicas = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, verifyReads: config.verifyReads, meta, log });
+    return await assemble(config, log, opts, startedAt, locks);
   } catch (err) {
+    locks.release();
+    throw err;
+  }
+}
+
+async function assemble(config: Config, log: Logger, opts: StartOptions, startedAt: number, locks: DeploymentLocks): Promise<Anvil> {
+  const { meta, tenants, users, sessions, keyring } = await openControlPlane(config, { log, sessions: opts.sessions, create: true });
+  // What is open so far, closed again if the start fails half-way.
+  let replicas: Replicas | undefined;
+  let nodeLock: Leadership | null = null;
+  let stopWork = async () => undefined as void;
+  try {
+    const root = await withClusterLock(meta, 'anvil:ensure-root', () => ensureRoot(config, tenants));
+    const space = new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log);
+    const blobs = new BlobStore(config.dataDir, space);
+    await blobs.init();
+    const nodeId = nodeIdFor(config);
+    const store = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, verifyReads: config.verifyReads, meta, log });
+    replicas = store;
+    const ctx = { meta, blobs, replicas: store, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
+    ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
+    // Two processes must never run with one node id: each would take the other's writes in
+    // progress for dead ones. On one host the data-folder lock already sees to that; this lease
+    // (PostgreSQL, held for the life of the process) covers nodes on different hosts.
+    const lease = await tryLead(meta, `anvil:node:${nodeId}`);
+    nodeLock = lease;
+    if (!lease) {
+      throw new Error(`another Anvil process is running with node id ${nodeId}; give each process sharing a data folder its own ANVIL_NODE_ID`);
+    }
+    const reconciled = await reconcile(ctx, log);
+    const { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles, cleanupProcessed } = reconciled;
+    if (deadIntents || stagedFilesRemoved || orphanFilesRemoved || missingFiles.length || cleanupProcessed) {
+      log.info({ deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles: missingFiles.length, cleanupProcessed }, 'startup reconciliation');
+    }
+    const objects = new ObjectService(ctx);
+    const services: Services = {
+      tenants,
+      buckets: new BucketService(ctx),
+      objects,
+      listing: new ListingService(ctx),
+      multipart: new MultipartService(ctx, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
+    };
+    const owner = `${nodeId}:${process.pid}`;
+    const tasks = new TaskQueue(meta, owner);
+    const scrubber = new Scrubber(ctx, log);
+    const runner = new TaskRunner(tasks, log)
+      .register('delete-bucket', async (payload: { bucketId: string; bucket: string }, signal) => {
+        // By id: a bucket created later under the same name must never be touched.
+        const bucket = await services.buckets.get(payload.bucket);
+        if (bucket && bucket.id === payload.bucketId) await services.buckets.purge(bucket, objects, signal);
+      })
+      .register(DRAIN_TASK, async (payload: { backend: string }, signal) => {
+        await drainBackend(ctx, scrubber, payload.backend, signal, log);
+      })
+      .register(REBALANCE_TASK, async (payload: { tolerance?: number }, signal) => {
+        await rebalance(ctx, scrubber, { tolerance: payload.tolerance }, signal, log);
+      });
+
+    let sessionsPrunedAt = 0;
+    const intervalMs = opts.workerIntervalMs ?? 2000;
+    const worker = startWorker(log, intervalMs, [
+      { name: 'cleanup', run: () => ctx.cleanup.runDue() },
+      {
+        // Backend health (feeds placement and read order), drain flags set elsewhere, monthly counters.
+        name: 'backends',
+        run: async () => {
+          await store.checkHealth();
+          await store.loadStates();
+          await store.flushMonthly();
+        },
+      },
+      { name: 'tasks', run: () => runner.runDue() },
+      {
+        name: 'expire-uploads',
+        run: () =>
+          asLeader(meta, 'anvil:expire-uploads', async () => {
+            await services.multipart.abortOlderThan(Date.now() - config.multipartMaxAgeHours * 3600_000);
+          }),
+      },
+      {
+        // Answers kept for retried Completes, once past their window (a bounded table).
+        name: 'prune-completed-uploads',
+        run: () =>
+          asLeader(meta, 'anvil:prune-completed-uploads', async () => {
+            await services.multipart.pruneCompletions();
+          }),
+      },
+      {
+        // Expired refresh tokens, long-dead sessions and stale login-failure counters (bounded tables).
+        name: 'prune-sessions',
+        run: async () => {
+          if (Date.now() - sessionsPrunedAt < SESSION_PRUNE_INTERVAL_MS) return;
+          sessionsPrunedAt = Date.now();
+          await asLeader(meta, 'anvil:prune-sessions', async () => {
+            await sessions.prune();
+          });
+        },
+      },
+      {
+        name: 'scrub',
+        run: async () => {
+          if (config.scrubBytesPerSecond <= 0) return;
+          await asLeader(meta, 'anvil:scrub', async () => {
+            await scrubber.runSlice((config.scrubBytesPerSecond * intervalMs) / 1000);
+          });
+        },
+      },
+    ]);
+    stopWork = async () => {
+      runner.stop();
+      await worker.stop();
+    };
+    const admin = createAdminHandler({
+      config,
+      log,
+      meta,
+      tenants,
+      buckets: services.buckets,
+      users,
+      sessions,
+      tasks,
+      core: ctx,
+      version: VERSION,
+      startedAt,
+    });
+    const server = createS3Server(config, services, log, new Metrics(meta, space), [admin]);
+    const { host, port } = splitListen(config.listen);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const actualPort = (server.address() as AddressInfo).port;
+    const hostForUrl = host.includes(':') ? `[${host}]` : host;
+    const endpoint = `http://${hostForUrl}:${actualPort}`;
+    locks.listening(endpoint);
+    return {
+      endpoint,
+      port: actualPort,
+      root,
+      services,
+      users,
+      sessions,
+      tasks,
+      core: ctx,
+      reconciled,
+      meta,
+      async close() {
+        await stopWork();
+        await lease.release();
+        await store.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await meta.close();
+        // Last: until everything above is closed, the folder is still this server's.
+        locks.release();
+      },
+    };
+  } catch (err) {
+    await stopWork();
+    await nodeLock?.release();
+    await replicas?.close();
     await meta.close();
     throw err;
   }
-  const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
-  ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
-  // Two processes must never run with one node id: each would take the other's writes in
-  // progress for dead ones. The lock is held for the life of the process (PostgreSQL).
-  const nodeLock = await tryLead(meta, `anvil:node:${nodeId}`);
-  if (!nodeLock) {
-    await meta.close();
-    throw new Error(`another Anvil process is running with node id ${nodeId}; give each process sharing a data folder its own ANVIL_NODE_ID`);
-  }
-  const reconciled = await reconcile(ctx, log);
-  const { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles, cleanupProcessed } = reconciled;
-  if (deadIntents || stagedFilesRemoved || orphanFilesRemoved || missingFiles.length || cleanupProcessed) {
-    log.info({ deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles: missingFiles.length, cleanupProcessed }, 'startup reconciliation');
-  }
-  const objects = new ObjectService(ctx);
-  const services: Services = {
-    tenants,
-    buckets: new BucketService(ctx),
-    objects,
-    listing: new ListingService(ctx),
-    multipart: new MultipartService(ctx, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
-  };
-  const owner = `${nodeId}:${process.pid}`;
-  const tasks = new TaskQueue(meta, owner);
-  const scrubber = new Scrubber(ctx, log);
-  const runner = new TaskRunner(tasks, log)
-    .register('delete-bucket', async (payload: { bucketId: string; bucket: string }, signal) => {
-      // By id: a bucket created later under the same name must never be touched.
-      const bucket = await services.buckets.get(payload.bucket);
-      if (bucket && bucket.id === payload.bucketId) await services.buckets.purge(bucket, objects, signal);
-    })
-    .register(DRAIN_TASK, async (payload: { backend: string }, signal) => {
-      await drainBackend(ctx, scrubber, payload.backend, signal, log);
-    })
-    .register(REBALANCE_TASK, async (payload: { tolerance?: number }, signal) => {
-      await rebalance(ctx, scrubber, { tolerance: payload.tolerance }, signal, log);
-    });
-
-  let sessionsPrunedAt = 0;
-  const intervalMs = opts.workerIntervalMs ?? 2000;
-  const worker = startWorker(log, intervalMs, [
-    { name: 'cleanup', run: () => ctx.cleanup.runDue() },
-    {
-      // Backend health (feeds placement and read order), drain flags set elsewhere, monthly counters.
-      name: 'backends',
-      run: async () => {
-        await replicas.checkHealth();
-        await replicas.loadStates();
-        await replicas.flushMonthly();
-      },
-    },
-    { name: 'tasks', run: () => runner.runDue() },
-    {
-      name: 'expire-uploads',
-      run: () =>
-        asLeader(meta, 'anvil:expire-uploads', async () => {
-          await services.multipart.abortOlderThan(Date.now() - config.multipartMaxAgeHours * 3600_000);
-        }),
-    },
-    {
-      // Answers kept for retried Completes, once past their window (a bounded table).
-      name: 'prune-completed-uploads',
-      run: () =>
-        asLeader(meta, 'anvil:prune-completed-uploads', async () => {
-          await services.multipart.pruneCompletions();
-        }),
-    },
-    {
-      // Expired refresh tokens, long-dead sessions and stale login-failure counters (bounded tables).
-      name: 'prune-sessions',
-      run: async () => {
-        if (Date.now() - sessionsPrunedAt < SESSION_PRUNE_INTERVAL_MS) return;
-        sessionsPrunedAt = Date.now();
-        await asLeader(meta, 'anvil:prune-sessions', async () => {
-          await sessions.prune();
-        });
-      },
-    },
-    {
-      name: 'scrub',
-      run: async () => {
-        if (config.scrubBytesPerSecond <= 0) return;
-        await asLeader(meta, 'anvil:scrub', async () => {
-          await scrubber.runSlice((config.scrubBytesPerSecond * intervalMs) / 1000);
-        });
-      },
-    },
-  ]);
-  const admin = createAdminHandler({
-    config,
-    log,
-    meta,
-    tenants,
-    buckets: services.buckets,
-    users,
-    sessions,
-    tasks,
-    core: ctx,
-    version: VERSION,
-    startedAt,
-  });
-  const server = createS3Server(config, services, log, new Metrics(meta, space), [admin]);
-  const { host, port } = splitListen(config.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const actualPort = (server.address() as AddressInfo).port;
-  const hostForUrl = host.includes(':') ? `[${host}]` : host;
-  return {
-    endpoint: `http://${hostForUrl}:${actualPort}`,
-    port: actualPort,
-    root,
-    services,
-    users,
-    sessions,
-    tasks,
-    core: ctx,
-    reconciled,
-    meta,
-    async close() {
-      runner.stop();
-      await worker.stop();
-      await nodeLock.release();
-      await replicas.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await meta.close();
-    },
-  };
 }
+

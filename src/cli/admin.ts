@@ -16,6 +16,29 @@
  * `backend drain` only marks the backend and enqueues the drain task: a
  * running server does the moving (work/drain.ts), and `backend list` shows
  * how many replicas are left.
+ *
+ * Beside a live server. Direct commands never take the server's data-folder
+ * lock (deployment-lock.ts): one that ran long would keep a server from
+ * starting, and none needs it, because none does start-up work. They open
+ * only an existing deployment (openControlPlane without `create`: no data
+ * folder, master.key, SQLite file or schema is made, so a wrong --data-dir
+ * fails instead of starting a fresh deployment), never reconcile, never
+ * remove staged files, and write only through paths that are shared with
+ * running servers anyway:
+ * - database rows (tenants, keys, users, buckets, backend states, tasks,
+ *   dead letters): SQLite in WAL mode with a busy timeout and BEGIN
+ *   IMMEDIATE transactions, or PostgreSQL; servers read them per request;
+ * - `cleanup dlq retry` removes blob files only for queue entries it has
+ *   claimed with a lease (SKIP LOCKED on PostgreSQL), exactly as every
+ *   server's cleanup worker does, and only while the blob has no reference;
+ * - `rotate-master-key --generate` writes master.key and master.key.previous
+ *   durably; running servers re-read them when they meet a secret under a
+ *   key they do not know;
+ * - opening the backends (as the server does) inserts missing usage rows
+ *   (ON CONFLICT DO NOTHING) and `backend list` writes a health probe file;
+ * - migrations run under the same locks as a server's start (a newer
+ *   `anvil` migrating a database an older server still uses is the one
+ *   thing to avoid: upgrade the servers first).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -61,9 +61,9 @@ export function parseDatabaseUrl(url: string): { kind: EngineKind; target: strin
  * waits for the disk. This holds for every module's writes, not only the
  * object paths: they all go through this driver.
  */
-function openSqlite(file: string): BetterSqlite3.Database {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const conn = new BetterSqlite3(file);
+function openSqlite(file: string, mustExist: boolean): BetterSqlite3.Database {
+  if (file !== ':memory:' && !mustExist) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const conn = new BetterSqlite3(file, { fileMustExist: mustExist });
   conn.pragma('journal_mode = WAL');
   conn.pragma('synchronous = NORMAL');
   conn.pragma('busy_timeout = 10000');
@@ -429,13 +429,14 @@ const kyselyDrivers = new WeakMap<object, DurableSqliteDriver>();
 
 export function openMetaDatabases(
   url: string,
-  opts: { poolSize?: number; onIdleError?: (err: Error) => void } = {},
+  /** mustExist: never create a SQLite file (`anvil admin` opens only an existing deployment). */
+  opts: { poolSize?: number; onIdleError?: (err: Error) => void; mustExist?: boolean } = {},
 ): MetaDatabases {
   const { kind, target } = parseDatabaseUrl(url);
   if (kind === 'sqlite') {
     // Global and regional schemas share one file (and one connection) in
     // embedded mode; the code above never relies on that.
-    const conn = openSqlite(target);
+    const conn = openSqlite(target, opts.mustExist ?? false);
     const onDisk = target !== ':memory:' && target !== '';
     const wal = onDisk ? new WalSync(`${path.resolve(target)}-wal`) : undefined;
     const checkpointer = onDisk ? new Checkpointer(path.resolve(target)) : undefined;

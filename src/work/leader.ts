@@ -54,3 +54,24 @@ export async function asLeader(meta: MetaDatabases, name: string, fn: () => Prom
   }
   return true;
 }
+
+/**
+ * Runs fn while holding `name` across every process on the database, waiting
+ * for it if another holds it: for start-up steps that check, then create
+ * shared state (the root key), which N nodes starting together would
+ * otherwise all do. On PostgreSQL a session advisory lock on a pinned
+ * connection (the server drops it if the process dies); on SQLite nothing is
+ * needed, as the data-folder lock lets one server at a time use the file.
+ */
+export async function withClusterLock<T>(meta: MetaDatabases, name: string, fn: () => Promise<T>): Promise<T> {
+  if (meta.kind === 'sqlite') return fn();
+  return meta.global.connection().execute(async (conn) => {
+    await sql`SELECT pg_advisory_lock(hashtext(${name}))`.execute(conn);
+    try {
+      return await fn();
+    } finally {
+      // A lost connection released the lock already; its error must not hide fn's.
+      await sql`SELECT pg_advisory_unlock(hashtext(${name}))`.execute(conn).catch(() => undefined);
+    }
+  });
+}

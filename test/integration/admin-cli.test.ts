@@ -4,7 +4,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import os from 'node:os';
+import { databaseUrlFor, describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');
@@ -93,6 +94,39 @@ describeEachEngine('anvil admin', (engine) => {
     expect(await admin('cleanup', 'dlq', 'purge')).toEqual({ purged: 1 });
     expect(await admin('cleanup', 'dlq', 'list')).toEqual([]);
     expect(await admin('cleanup', 'list')).toEqual([]);
+  });
+
+  it('opens only an existing deployment: a wrong folder or database fails clearly and nothing is created there', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-admin-'));
+    const db = await databaseUrlFor(engine, path.join(parent, 'elsewhere'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const name of ['ANVIL_DATA_DIR', 'ANVIL_DATABASE_URL', 'ANVIL_MASTER_KEY', 'ANVIL_ENDPOINT']) delete env[name];
+      const missing = path.join(parent, 'no-such-folder');
+      const noFolder = run(process.execPath, [BIN, 'admin', 'tenant', 'create', 'ghost'], { env: { ...env, ANVIL_DATA_DIR: missing, ANVIL_DATABASE_URL: db.url } });
+      await expect(noFolder).rejects.toThrow(`no Anvil deployment in ${missing}: master.key is missing`);
+      expect(fs.existsSync(missing)).toBe(false);
+
+      // The master key given, the database is still not a deployment: nothing is created in it.
+      const withKey = run(process.execPath, [BIN, 'admin', 'tenant', 'create', 'ghost'], {
+        env: { ...env, ANVIL_DATA_DIR: missing, ANVIL_DATABASE_URL: db.url, ANVIL_MASTER_KEY: 'ef'.repeat(32) },
+      });
+      await expect(withKey).rejects.toThrow(engine === 'sqlite' ? /no Anvil deployment at .*: the SQLite file does not exist/ : /no Anvil deployment in the database/);
+      if (engine === 'sqlite') expect(fs.existsSync(path.join(parent, 'elsewhere'))).toBe(false);
+      else {
+        const { default: pg } = await import('pg');
+        const c = new pg.Client({ connectionString: db.url });
+        await c.connect();
+        try {
+          expect((await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")).rows).toEqual([]);
+        } finally {
+          await c.end();
+        }
+      }
+    } finally {
+      await db.drop();
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('keeps secrets encrypted at rest', async () => {

@@ -1,51 +1,11 @@
 /** `anvil server` as an operator runs it: first start prints credentials once, env vars configure it. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { databaseUrlFor, describeEachEngine } from '../support/anvil.js';
-
-const BIN = path.resolve('bin/anvil.js');
-
-interface Started {
-  child: ChildProcess;
-  output: string;
-  endpoint: string;
-}
-
-function startServer(env: Record<string, string>): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'server'], {
-      env: { ...process.env, ANVIL_LISTEN: '127.0.0.1:0', ANVIL_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      const m = /Anvil listening on (http:\/\/\S+)/.exec(output);
-      if (m && /root access key: \S+\n/.test(output)) {
-        clearTimeout(timer);
-        setTimeout(() => resolve({ child, output, endpoint: m[1] }), 100);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
-  });
-}
-
-async function stopServer(s: Started): Promise<void> {
-  s.child.removeAllListeners('exit');
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await exited;
-}
+import { startServer, stopServer } from '../support/cli-server.js';
 
 describeEachEngine('anvil server', (engine) => {
   const cleanups: Array<() => Promise<void>> = [];
