@@ -155,23 +155,29 @@ export class ListingService {
       : sql`SELECT key FROM object_versions WHERE ${live} AND key > ${cursor} ORDER BY key LIMIT 1`;
     // Planned with its values each time: a generic plan, not knowing the limit, evaluated the
     // whole walk (every folder of the bucket) before joining.
-    const walk = sql`${sql.raw(UNPREPARED)} WITH RECURSIVE walk(k) AS (
-        SELECT (${first})
+    // n numbers the steps: the page is returned in walk order (see `query` below).
+    const walk = sql`${sql.raw(UNPREPARED)} WITH RECURSIVE walk(k, n) AS (
+        SELECT (${first}), 1
         UNION ALL
-        SELECT (SELECT key FROM object_versions WHERE ${live} AND key > ${next} ORDER BY key LIMIT 1)
+        SELECT (SELECT key FROM object_versions WHERE ${live} AND key > ${next} ORDER BY key LIMIT 1), walk.n + 1
         FROM walk WHERE walk.k IS NOT NULL AND substr(walk.k, 1, ${int(plen)}) = ${q.prefix}
       )`;
     const isObject = sql`${find(rest(sql`w.k`))} = 0`;
-    const page = sql`(SELECT k FROM walk WHERE k IS NOT NULL LIMIT ${sql.lit(limit)}) w`;
+    const page = sql`(SELECT k, n FROM walk WHERE k IS NOT NULL LIMIT ${sql.lit(limit)}) w`;
     // PostgreSQL: a lateral subquery whose object test is a one-time filter, so common-prefix
     // keys cost no lookup; SQLite evaluates the outer-only ON term before its seek.
+    // ORDER BY w.n: a join keeps no order of its own. Once a small bucket's statistics were
+    // analysed, PostgreSQL pulled the lateral subquery up into a hash right join that returned
+    // the objects in heap order and the common prefixes last, and list() (which resumes from the
+    // last row and stops at the first key outside the prefix) skipped and repeated entries.
+    // Sorting the page (at most max-keys + 1 rows) costs nothing next to the walk.
     const query = pg
       ? sql<Row>`${walk} SELECT w.k AS key, o.size, o.etag, o.created_at FROM ${page}
           LEFT JOIN LATERAL (SELECT size, etag, created_at FROM object_versions
-            WHERE ${isObject} AND ${live} AND key = w.k) o ON true`
+            WHERE ${isObject} AND ${live} AND key = w.k) o ON true ORDER BY w.n`
       : sql<Row>`${walk} SELECT w.k AS key, o.size, o.etag, o.created_at FROM ${page}
           LEFT JOIN object_versions o ON ${isObject} AND o.bucket_id = ${bucket.id} AND o.key = w.k
-            AND o.is_latest = 1 AND o.is_delete_marker = 0`;
+            AND o.is_latest = 1 AND o.is_delete_marker = 0 ORDER BY w.n`;
     return (await query.execute(db)).rows;
   }
 }
