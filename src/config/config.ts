@@ -102,7 +102,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
     throw new Error('invalid configuration: ANVIL_ROOT_ACCESS_KEY and ANVIL_ROOT_SECRET_KEY must be given together');
   }
   const storage = parseBackendsConfig(
-    { placement: file.placement, replication: file.replication, backends: file.backends },
+    { placement: file.placement, replication: file.replication, read_stall_timeout_ms: file.read_stall_timeout_ms, backends: file.backends },
     String(raw.dataDir),
     env,
   );

@@ -35,11 +35,15 @@ import {
   BackendFull,
   BackendNotFound,
   BackendUnavailable,
+  DEFAULT_READ_STALL_MS,
   GuardedBackend,
   openBackend,
+  openBreaker,
   openReplica,
   placeReplicas,
+  readReplica,
   readOrder,
+  type Backend,
   type BackendDecl,
   type BackendState,
   type BackendUsage,
@@ -114,8 +118,6 @@ export interface ReplicasOptions {
   encrypt: boolean;
   meta: MetaDatabases;
   log?: Logger;
-  /** Time a replica has to start answering a read before the next one is tried. */
-  attemptTimeoutMs?: number;
 }
 
 interface Monthly {
@@ -146,7 +148,8 @@ export class Replicas {
   private readonly staging: BlobStore;
   private readonly keyring: MasterKeyring;
   private readonly log?: Logger;
-  private readonly attemptTimeoutMs: number;
+  /** No progress from a replica for this long (first response, or next chunk) moves a read to the next one. */
+  private readonly stallMs: number;
 
   private constructor(opts: ReplicasOptions) {
     this.meta = opts.meta;
@@ -156,7 +159,7 @@ export class Replicas {
     this.encrypt = opts.encrypt;
     this.defaultFactor = opts.storage.replication;
     this.strategy = opts.storage.placement;
-    this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 10_000;
+    this.stallMs = opts.storage.readStallTimeoutMs ?? DEFAULT_READ_STALL_MS;
     for (const d of opts.storage.backends) this.decls.set(d.name, d);
     this.localName = opts.storage.backends.find((d) => d.type === 'fs' && d.path === opts.dataDir)?.name;
   }
@@ -306,11 +309,15 @@ export class Replicas {
     }
   }
 
-  /** Copies a stored blob's bytes as they are (ciphertext stays ciphertext) from one backend to another. */
+  /**
+   * Copies a stored blob's bytes as they are (ciphertext stays ciphertext)
+   * from one backend to another; a source that stops sending fails the copy
+   * within the read stall timeout.
+   */
   async copy(addr: BlobAddress, from: string, to: string, bytes: number): Promise<void> {
-    const locator = locatorOf(addr);
-    const src = await this.backends.get(from)!.get(locator);
-    await this.backends.get(to)!.put(locator, src, { size: bytes });
+    const source: ReplicaRef = { backend: this.backends.get(from)!, locator: locatorOf(addr) };
+    const { stream } = await openReplica([source], undefined, { attemptTimeoutMs: this.stallMs });
+    await this.backends.get(to)!.put(source.locator, readReplica(source, stream, this.stallMs), { size: bytes });
   }
 
   /** Removes a blob's replicas from these backends; rejects if any could not be removed. */
@@ -438,11 +445,17 @@ export class Replicas {
     return out;
   }
 
-  /** Replicas in the order to try them: good before suspect, the local one first, healthy backends before others. */
+  /**
+   * Replicas in the order to try them: good before suspect, the local one
+   * first, healthy backends before others, then in the order the config
+   * declares them (so which replica serves a read does not depend on the
+   * order the database returned the locations in).
+   */
   private readPlan(blob: StoredBlob, bytes: number): ReplicaRef[] {
     const locator = locatorOf(blob);
+    const declared = [...this.decls.keys()];
     const rank = (l: { backend: string; state: number }) => (l.state === LOCATION_OK ? 0 : 2) + (l.backend === this.localName ? 0 : 1);
-    const names = [...blob.locations].sort((a, b) => rank(a) - rank(b)).map((l) => l.backend);
+    const names = [...blob.locations].sort((a, b) => rank(a) - rank(b) || declared.indexOf(a.backend) - declared.indexOf(b.backend)).map((l) => l.backend);
     const { order } = readOrder(names, this.states(), { bytes, overLimit: 'last' });
     return order.map((name) => ({ backend: this.backends.get(name)!, locator }));
   }
@@ -477,7 +490,7 @@ export class Replicas {
     if (end - start + 1 <= WHOLE_READ) return this.openWhole(blob, plan, key, start, end);
     let first;
     try {
-      first = await openReplica(plan, this.cipherRange(blob, key, start, end), { attemptTimeoutMs: this.attemptTimeoutMs });
+      first = await openReplica(plan, this.cipherRange(blob, key, start, end), { attemptTimeoutMs: this.stallMs });
     } catch (err) {
       return this.readFailed(blob, err);
     }
@@ -488,7 +501,8 @@ export class Replicas {
       let pos = start;
       try {
         for (;;) {
-          const source = current.stream;
+          // A replica that stops sending (or breaks off) fails here within the stall timeout.
+          const source = readReplica(current.replica, current.stream, self.stallMs);
           const plain = key ? pipeline(source, createDecryptStream(key, { plainSize: blob.size, plainStart: pos, plainEnd: end }), () => undefined) : source;
           try {
             for await (const chunk of plain as AsyncIterable<Buffer>) {
@@ -501,7 +515,8 @@ export class Replicas {
             self.noteFailures(blob, [{ backend: current.replica.backend.name, error: err }]);
             const rest = plan.slice(failedAt + 1);
             if (rest.length === 0 || pos > end) throw err;
-            current = await openReplica(rest, self.cipherRange(blob, key, pos, end), { attemptTimeoutMs: self.attemptTimeoutMs });
+            self.log?.warn({ err, backend: current.replica.backend.name, tenantId: blob.tenantId, hash: blob.hash, at: pos }, 'replica read failed midway; reading on from the next replica');
+            current = await openReplica(rest, self.cipherRange(blob, key, pos, end), { attemptTimeoutMs: self.stallMs });
             self.noteFailures(blob, current.failures);
           }
         }
@@ -520,11 +535,11 @@ export class Replicas {
         const range = this.cipherRange(blob, key, start, end)!;
         let stored: Buffer;
         const direct = plan[i].backend.read;
-        if (direct) stored = await withTimeout(direct(plan[i].locator, range), this.attemptTimeoutMs, plan[i].backend.name);
+        if (direct) stored = await withTimeout(direct(plan[i].locator, range), this.stallMs, plan[i].backend);
         else {
-          const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.attemptTimeoutMs });
+          const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.stallMs });
           const chunks: Buffer[] = [];
-          for await (const c of opened.stream) chunks.push(c as Buffer);
+          for await (const c of readReplica(opened.replica, opened.stream, this.stallMs)) chunks.push(c);
           stored = Buffer.concat(chunks);
         }
         if (stored.length !== range.end - range.start + 1) throw new BackendError(plan[i].backend.name, 'SizeMismatch', 'replica shorter than its blob');
@@ -670,11 +685,14 @@ export function addMove(
   return moves;
 }
 
-/** A read that must answer within ms (a hung mount must not hold a request forever). */
-async function withTimeout<T>(p: Promise<T>, ms: number, backend: string): Promise<T> {
+/** A read that must answer within ms (a hung mount must not hold a request forever); one that does not opens the backend's breaker. */
+async function withTimeout<T>(p: Promise<T>, ms: number, backend: Backend): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BackendUnavailable(backend, `no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      openBreaker(backend);
+      reject(new BackendUnavailable(backend.name, `no answer within ${ms} ms`));
+    }, ms);
   });
   try {
     return await Promise.race([p, timeout]);
