@@ -24,6 +24,7 @@ import { createAdminHandler } from './admin/server.js';
 import { ROOT_TENANT } from './core/tenants.js';
 import { createS3Server } from './http/server.js';
 import { Metrics } from './http/metrics.js';
+import { Admission, type AdmissionState } from './http/admission.js';
 import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
@@ -58,6 +59,8 @@ export interface Anvil {
   /** What the start-up reconciliation found and did. */
   reconciled: ReconcileReport;
   meta: MetaDatabases;
+  /** Admission control's counts (open connections, requests in flight, rejections). */
+  admission: AdmissionState;
   close(): Promise<void>;
 }
 
@@ -281,7 +284,12 @@ export async function startAnvil(
     version: VERSION,
     startedAt,
   });
-  const server = createS3Server(config, services, log, new Metrics(meta), [admin]);
+  const metrics = new Metrics(meta);
+  const server = createS3Server(config, services, log, metrics, [admin]);
+  // Caps on connections and requests in flight, in front of every request the server handles.
+  const admission = new Admission({ maxConnections: config.maxConnections, maxRequests: config.maxConcurrentRequests }, log);
+  admission.attach(server);
+  metrics.watchAdmission(admission);
   const { host, port } = splitListen(config.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -300,6 +308,7 @@ export async function startAnvil(
     core: ctx,
     reconciled,
     meta,
+    admission,
     async close() {
       runner.stop();
       await worker.stop();

@@ -38,6 +38,14 @@ export const configSchema = z.object({
    * disks are encrypted below Anvil (blobs written meanwhile stay as they are).
    */
   encryptAtRest: z.boolean(),
+  /**
+   * Open client connections at most; past it new connections are closed as
+   * they are accepted (0 = no cap). Keep it under the process's open-file
+   * limit (LimitNOFILE), which also covers blob files and database handles.
+   */
+  maxConnections: z.number().int().nonnegative(),
+  /** S3 requests served at once at most; past it requests get 503 SlowDown (0 = no cap). */
+  maxConcurrentRequests: z.number().int().nonnegative(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -63,6 +71,8 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'scrubBytesPerSecond', env: 'ANVIL_SCRUB_BYTES_PER_SECOND', file: 'scrub_bytes_per_second' },
   { key: 'multipartMaxAgeHours', env: 'ANVIL_MULTIPART_MAX_AGE_HOURS', file: 'multipart_max_age_hours' },
   { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
+  { key: 'maxConnections', env: 'ANVIL_MAX_CONNECTIONS', file: 'max_connections' },
+  { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & { configFile?: string };
@@ -93,6 +103,8 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.scrubBytesPerSecond = Number(raw.scrubBytesPerSecond ?? 32 * 1024 * 1024);
   raw.multipartMaxAgeHours = Number(raw.multipartMaxAgeHours ?? 7 * 24);
   raw.encryptAtRest = !['0', 'false', 'no', 'off'].includes(String(raw.encryptAtRest ?? 'true').toLowerCase());
+  raw.maxConnections = Number(raw.maxConnections ?? 4096);
+  raw.maxConcurrentRequests = Number(raw.maxConcurrentRequests ?? 1024);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
