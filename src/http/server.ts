@@ -13,6 +13,7 @@ import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
+import { refuseObjectLock } from '../s3/ops/object-lock.js';
 import type { Metrics } from './metrics.js';
 import { requestScope, type RequestScope } from './process-guard.js';
 import type { Permissions } from '../core/policy.js';
@@ -166,6 +167,7 @@ export function createS3Server(
       }
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
+      refuseObjectLock(req.headers);
       r = { req, res, requestId, addr, auth, tenantId, permissions, services, config, log, stats };
       await applyCors(req, res, addr.bucket, services);
       await handler(r);
