@@ -24,6 +24,7 @@ import { createAdminHandler } from './admin/server.js';
 import { ROOT_TENANT } from './core/tenants.js';
 import { createS3Server } from './http/server.js';
 import { Metrics } from './http/metrics.js';
+import { Admission, type AdmissionState } from './http/admission.js';
 import { openMetaDatabases, parseDatabaseUrl, type MetaDatabases } from './meta/engine.js';
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
@@ -60,6 +61,8 @@ export interface Anvil {
   /** What the start-up reconciliation found and did. */
   reconciled: ReconcileReport;
   meta: MetaDatabases;
+  /** Admission control's counts (open connections, requests in flight, rejections). */
+  admission: AdmissionState;
   close(): Promise<void>;
 }
 
@@ -363,7 +366,12 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
       version: VERSION,
       startedAt,
     });
-    const server = createS3Server(config, services, log, new Metrics(meta, space), [admin]);
+    const metrics = new Metrics(meta, space);
+    const server = createS3Server(config, services, log, metrics, [admin]);
+    // Caps on connections and requests in flight, in front of every request the server handles.
+    const admission = new Admission({ maxConnections: config.maxConnections, maxRequests: config.maxConcurrentRequests }, log);
+    admission.attach(server);
+    metrics.watchAdmission(admission);
     const { host, port } = splitListen(config.listen);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -384,6 +392,7 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
       core: ctx,
       reconciled,
       meta,
+      admission,
       async close() {
         await stopWork();
         await lease.release();

@@ -1,7 +1,7 @@
 /**
  * A per-backend circuit breaker, pure logic with an injectable clock.
  *
- *   closed ──(N consecutive failures, or failure rate ≥ R over ≥ M calls in the window)──▶ open
+ *   closed ──(N consecutive failures, or failure rate ≥ R over ≥ M calls in the window, or openNow())──▶ open
  *   open ──(cooldown elapsed)──▶ half-open: exactly one probe at a time is let through
  *   half-open ──probe succeeds──▶ closed (counters and cooldown reset)
  *   half-open ──probe fails──▶ open again, cooldown × backoff (capped)
@@ -134,6 +134,17 @@ export class CircuitBreaker {
     const w = this.record(true);
     const rateTripped = w.calls >= this.opts.minCalls && w.failures / w.calls >= this.opts.failureRate;
     if (this.consecutive >= this.opts.consecutiveFailures || rateTripped) this.trip(this.opts.cooldownMs);
+  }
+
+  /**
+   * A failure that leaves no doubt (a read that stalled or broke off
+   * mid-stream, a backend that took no call within the read timeout): open
+   * at once rather than after N, so the next request goes straight to
+   * another replica instead of waiting out the same timeout. An open or
+   * half-open breaker stays as it is (its probe decides).
+   */
+  openNow(): void {
+    if (!this.open_) this.trip(this.opts.cooldownMs);
   }
 
   /** The call ended without saying anything about the backend (caller aborted, bad input). */

@@ -3,6 +3,7 @@
  *
  *   placement: spread          # or pack (default spread)
  *   replication: 2             # default replication factor per bucket (default 1)
+ *   read_stall_timeout_ms: 3000  # a replica that sends nothing for this long is left for the next (default 3000)
  *   backends:
  *     - name: disk1
  *       type: fs
@@ -31,6 +32,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { isValidLocator } from './backend.js';
+import { DEFAULT_READ_STALL_MS } from './failover.js';
 import { MIN_PART_SIZE } from './s3-backend.js';
 
 export const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -136,6 +138,7 @@ const s3Schema = z.strictObject({
 export const backendsSectionSchema = z.object({
   placement: z.enum(['pack', 'spread']).default('spread'),
   replication: z.coerce.number().int().min(1).default(1),
+  read_stall_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_READ_STALL_MS),
   backends: z.array(z.discriminatedUnion('type', [fsSchema, s3Schema])).min(1, 'backends: declare at least one, or leave the section out').optional(),
 });
 
@@ -180,6 +183,13 @@ export interface BackendsConfig {
   placement: 'pack' | 'spread';
   /** Default replication factor of a bucket. */
   replication: number;
+  /**
+   * A read waits this long for a replica's first response, and then for each
+   * next chunk of its body, before it moves on to the next replica and opens
+   * the backend's breaker (default DEFAULT_READ_STALL_MS). A stall timer,
+   * not a deadline: any progress resets it.
+   */
+  readStallTimeoutMs?: number;
   backends: BackendDecl[];
   /** True when the file declared no backends and the data folder is the one backend. */
   isDefault: boolean;
@@ -206,6 +216,7 @@ export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.P
     return {
       placement: section.placement,
       replication: section.replication,
+      readStallTimeoutMs: section.read_stall_timeout_ms,
       backends: [{ type: 'fs', name: DEFAULT_BACKEND_NAME, path: path.resolve(dataDir), quotaBytes: UNLIMITED }],
       isDefault: true,
     };
@@ -288,7 +299,7 @@ export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.P
     }
   }
   if (problems.length) fail(problems);
-  return { placement: section.placement, replication: section.replication, backends, isDefault: false };
+  return { placement: section.placement, replication: section.replication, readStallTimeoutMs: section.read_stall_timeout_ms, backends, isDefault: false };
 }
 
 function nested(a: string, b: string): boolean {

@@ -44,6 +44,14 @@ export const configSchema = z.object({
    * disks are encrypted below Anvil (blobs written meanwhile stay as they are).
    */
   encryptAtRest: z.boolean(),
+  /**
+   * Open client connections at most; past it new connections are closed as
+   * they are accepted (0 = no cap). Keep it under the process's open-file
+   * limit (LimitNOFILE), which also covers blob files and database handles.
+   */
+  maxConnections: z.number().int().nonnegative(),
+  /** S3 requests served at once at most; past it requests get 503 SlowDown (0 = no cap). */
+  maxConcurrentRequests: z.number().int().nonnegative(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -70,6 +78,8 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'multipartMaxAgeHours', env: 'ANVIL_MULTIPART_MAX_AGE_HOURS', file: 'multipart_max_age_hours' },
   { key: 'multipartRetryWindowSeconds', env: 'ANVIL_MULTIPART_RETRY_WINDOW_SECONDS', file: 'multipart_retry_window_seconds' },
   { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
+  { key: 'maxConnections', env: 'ANVIL_MAX_CONNECTIONS', file: 'max_connections' },
+  { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & { configFile?: string };
@@ -101,6 +111,8 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.multipartMaxAgeHours = Number(raw.multipartMaxAgeHours ?? 7 * 24);
   raw.multipartRetryWindowSeconds = Number(raw.multipartRetryWindowSeconds ?? 15 * 60);
   raw.encryptAtRest = !['0', 'false', 'no', 'off'].includes(String(raw.encryptAtRest ?? 'true').toLowerCase());
+  raw.maxConnections = Number(raw.maxConnections ?? 4096);
+  raw.maxConcurrentRequests = Number(raw.maxConcurrentRequests ?? 1024);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -110,7 +122,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
     throw new Error('invalid configuration: ANVIL_ROOT_ACCESS_KEY and ANVIL_ROOT_SECRET_KEY must be given together');
   }
   const storage = parseBackendsConfig(
-    { placement: file.placement, replication: file.replication, backends: file.backends },
+    { placement: file.placement, replication: file.replication, read_stall_timeout_ms: file.read_stall_timeout_ms, backends: file.backends },
     String(raw.dataDir),
     env,
   );

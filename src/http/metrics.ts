@@ -3,11 +3,14 @@
  * so the path never shadows a bucket in path-style addressing). Request
  * counters and latencies are recorded as requests finish; the state of the
  * background work (cleanup backlog, dead letters, failed tasks, corrupt
- * blobs) is read from the database at scrape time.
+ * blobs) is read from the database at scrape time, and admission control's
+ * counts (open connections, requests in flight, what was turned away) from
+ * the admission gate (http/admission.ts).
  */
 import client from 'prom-client';
 import type { MetaDatabases } from '../meta/engine.js';
 import type { DiskSpace } from '../storage/disk-space.js';
+import type { AdmissionState } from './admission.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -76,6 +79,41 @@ export class Metrics {
       });
     }
     client.collectDefaultMetrics({ register: this.registry, prefix: 'anvil_' });
+  }
+
+  /** Reports admission control's state at every scrape. */
+  watchAdmission(state: AdmissionState): void {
+    const registers = [this.registry];
+    new client.Gauge({
+      name: 'anvil_http_open_connections',
+      help: 'Client connections open now (capped by max_connections)',
+      registers,
+      collect() {
+        this.set(state.openConnections);
+      },
+    });
+    new client.Gauge({
+      name: 'anvil_http_inflight_requests',
+      help: 'Requests being served now (capped by max_concurrent_requests; /-/metrics not counted)',
+      registers,
+      collect() {
+        this.set(state.inflightRequests);
+      },
+    });
+    const rejected = { connection: 0, request: 0 };
+    new client.Counter({
+      name: 'anvil_http_rejected_total',
+      help: 'Clients turned away by admission control: connections closed at accept (kind=connection), requests answered 503 SlowDown (kind=request)',
+      labelNames: ['kind'] as const,
+      registers,
+      collect() {
+        // The gate keeps plain counts; the counter catches up with them at each scrape.
+        this.inc({ kind: 'connection' }, state.rejectedConnections - rejected.connection);
+        this.inc({ kind: 'request' }, state.rejectedRequests - rejected.request);
+        rejected.connection = state.rejectedConnections;
+        rejected.request = state.rejectedRequests;
+      },
+    });
   }
 
   observe(op: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {

@@ -118,4 +118,7 @@ export const errors = {
     new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412, {
       Condition: condition,
     }),
+  /** Admission control: too many requests in flight (clients retry with backoff; Retry-After says when). */
+  slowDown: (retryAfterSeconds = 1) =>
+    new S3Error('SlowDown', 'Please reduce your request rate.', 503, {}, { 'Retry-After': String(retryAfterSeconds) }),
 } as const;

@@ -42,11 +42,15 @@ import {
   BackendFull,
   BackendNotFound,
   BackendUnavailable,
+  DEFAULT_READ_STALL_MS,
   GuardedBackend,
   openBackend,
+  openBreaker,
   openReplica,
   placeReplicas,
+  readReplica,
   readOrder,
+  type Backend,
   type BackendDecl,
   type BackendState,
   type BackendUsage,
@@ -122,8 +126,6 @@ export interface ReplicasOptions {
   encrypt: boolean;
   meta: MetaDatabases;
   log?: Logger;
-  /** Time a replica has to start answering a read before the next one is tried. */
-  attemptTimeoutMs?: number;
   /**
    * Also check encrypted blobs' plaintext against their BLAKE3 address on
    * whole reads (their frames authenticate anyway); plaintext blobs are
@@ -160,7 +162,8 @@ export class Replicas {
   private readonly staging: BlobStore;
   private readonly keyring: MasterKeyring;
   private readonly log?: Logger;
-  private readonly attemptTimeoutMs: number;
+  /** No progress from a replica for this long (first response, or next chunk) moves a read to the next one. */
+  private readonly stallMs: number;
   private readonly verifyReads: boolean;
 
   private constructor(opts: ReplicasOptions) {
@@ -171,7 +174,7 @@ export class Replicas {
     this.encrypt = opts.encrypt;
     this.defaultFactor = opts.storage.replication;
     this.strategy = opts.storage.placement;
-    this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 10_000;
+    this.stallMs = opts.storage.readStallTimeoutMs ?? DEFAULT_READ_STALL_MS;
     this.verifyReads = opts.verifyReads ?? false;
     for (const d of opts.storage.backends) this.decls.set(d.name, d);
     this.localName = opts.storage.backends.find((d) => d.type === 'fs' && d.path === opts.dataDir)?.name;
@@ -337,11 +340,15 @@ export class Replicas {
     }
   }
 
-  /** Copies a stored blob's bytes as they are (ciphertext stays ciphertext) from one backend to another. */
+  /**
+   * Copies a stored blob's bytes as they are (ciphertext stays ciphertext)
+   * from one backend to another; a source that stops sending fails the copy
+   * within the read stall timeout.
+   */
   async copy(addr: BlobAddress, from: string, to: string, bytes: number): Promise<void> {
-    const locator = locatorOf(addr);
-    const src = await this.backends.get(from)!.get(locator);
-    await this.backends.get(to)!.put(locator, src, { size: bytes });
+    const source: ReplicaRef = { backend: this.backends.get(from)!, locator: locatorOf(addr) };
+    const { stream } = await openReplica([source], undefined, { attemptTimeoutMs: this.stallMs });
+    await this.backends.get(to)!.put(source.locator, readReplica(source, stream, this.stallMs), { size: bytes });
   }
 
   /** Removes a blob's replicas from these backends; rejects if any could not be removed. */
@@ -469,11 +476,17 @@ export class Replicas {
     return out;
   }
 
-  /** Replicas in the order to try them: good before suspect, the local one first, healthy backends before others. */
+  /**
+   * Replicas in the order to try them: good before suspect, the local one
+   * first, healthy backends before others, then in the order the config
+   * declares them (so which replica serves a read does not depend on the
+   * order the database returned the locations in).
+   */
   private readPlan(blob: StoredBlob, bytes: number): ReplicaRef[] {
     const locator = locatorOf(blob);
+    const declared = [...this.decls.keys()];
     const rank = (l: { backend: string; state: number }) => (l.state === LOCATION_OK ? 0 : 2) + (l.backend === this.localName ? 0 : 1);
-    const names = [...blob.locations].sort((a, b) => rank(a) - rank(b)).map((l) => l.backend);
+    const names = [...blob.locations].sort((a, b) => rank(a) - rank(b) || declared.indexOf(a.backend) - declared.indexOf(b.backend)).map((l) => l.backend);
     const { order } = readOrder(names, this.states(), { bytes, overLimit: 'last' });
     return order.map((name) => ({ backend: this.backends.get(name)!, locator }));
   }
@@ -510,7 +523,7 @@ export class Replicas {
     if (!key && checked && blob.size <= WHOLE_READ) return this.openWhole(blob, plan, key, start, end, true);
     if (end - start + 1 <= WHOLE_READ) return this.openWhole(blob, plan, key, start, end, checked && start === 0 && end === blob.size - 1);
     const check = checked && start === 0 && end === blob.size - 1 ? new WholeBlobCheck(blob.hash, blob.size) : undefined;
-    const opts = { attemptTimeoutMs: this.attemptTimeoutMs, rangeWithinBlob: true };
+    const opts = { attemptTimeoutMs: this.stallMs, rangeWithinBlob: true };
     let first;
     try {
       first = await openReplica(plan, this.cipherRange(blob, key, start, end), opts);
@@ -527,7 +540,8 @@ export class Replicas {
       const served = new Set<string>();
       try {
         for (;;) {
-          const source = current.stream;
+          // A replica that stops sending (or breaks off) fails here within the stall timeout.
+          const source = readReplica(current.replica, current.stream, self.stallMs);
           const name = current.replica.backend.name;
           const plain = key ? pipeline(source, createDecryptStream(key, { plainSize: blob.size, plainStart: pos, plainEnd: end }), () => undefined) : source;
           try {
@@ -556,6 +570,7 @@ export class Replicas {
             const failedAt = plan.findIndex((p) => p.backend === current.replica.backend);
             const rest = plan.slice(failedAt + 1);
             if (rest.length === 0 || pos > end) throw err;
+            self.log?.warn({ err, backend: name, tenantId: blob.tenantId, hash: blob.hash, at: pos }, 'replica read failed midway; reading on from the next replica');
             current.stream.destroy();
             current = await openReplica(rest, self.cipherRange(blob, key, pos, end), opts);
             void self.noteFailures(blob, current.failures);
@@ -600,11 +615,11 @@ export class Replicas {
         const range = this.cipherRange(blob, key, from, to)!;
         let stored: Buffer;
         const direct = plan[i].backend.read;
-        if (direct) stored = await withTimeout(direct(plan[i].locator, range), this.attemptTimeoutMs, plan[i].backend.name);
+        if (direct) stored = await withTimeout(direct(plan[i].locator, range), this.stallMs, plan[i].backend);
         else {
-          const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.attemptTimeoutMs, rangeWithinBlob: true });
+          const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.stallMs, rangeWithinBlob: true });
           const chunks: Buffer[] = [];
-          for await (const c of opened.stream) chunks.push(c as Buffer);
+          for await (const c of readReplica(opened.replica, opened.stream, this.stallMs)) chunks.push(c);
           stored = Buffer.concat(chunks);
         }
         if (stored.length !== range.end - range.start + 1) throw new BackendError(plan[i].backend.name, 'SizeMismatch', 'replica shorter than its blob');
@@ -759,11 +774,14 @@ function isFull(err: unknown): boolean {
   return err instanceof BackendFull || (err instanceof S3Error && err.code === 'InsufficientStorage');
 }
 
-/** A read that must answer within ms (a hung mount must not hold a request forever). */
-async function withTimeout<T>(p: Promise<T>, ms: number, backend: string): Promise<T> {
+/** A read that must answer within ms (a hung mount must not hold a request forever); one that does not opens the backend's breaker. */
+async function withTimeout<T>(p: Promise<T>, ms: number, backend: Backend): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BackendUnavailable(backend, `no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      openBreaker(backend);
+      reject(new BackendUnavailable(backend.name, `no answer within ${ms} ms`));
+    }, ms);
   });
   try {
     return await Promise.race([p, timeout]);

@@ -165,6 +165,29 @@ describe('circuit breaker', () => {
     expect(b.state).toBe('closed');
   });
 
+  it('openNow opens a closed breaker at once (a read that stalled), and leaves an open one as it is', () => {
+    const { b, clock, fail } = setup();
+    const before = b.acquire()!;
+    b.openNow();
+    expect(b.state).toBe('open');
+    expect(b.acquire()).toBeNull();
+    expect(b.snapshot()).toMatchObject({ opens: 1, cooldownMs: 1000 });
+    b.success(before); // a call started before it opened does not close it
+    expect(b.state).toBe('open');
+    b.openNow();
+    expect(b.snapshot().opens).toBe(1);
+    // Recovery goes through the probe as usual.
+    clock.advance(1000);
+    const probe = b.acquire()!;
+    expect(probe.probe).toBe(true);
+    b.openNow(); // half-open: the probe decides
+    expect(b.state).toBe('half-open');
+    b.success(probe);
+    expect(b.state).toBe('closed');
+    fail();
+    expect(b.state).toBe('closed');
+  });
+
   it('neutral releases of ordinary calls change nothing', () => {
     const { b, fail } = setup();
     fail();

@@ -161,6 +161,7 @@ describe('backends config', () => {
       expect(parseBackendsConfig(raw, dataDir)).toEqual({
         placement: 'spread',
         replication: 1,
+        readStallTimeoutMs: 3000,
         backends: [{ type: 'fs', name: DEFAULT_BACKEND_NAME, path: dataDir, quotaBytes: UNLIMITED }],
         isDefault: true,
       });
@@ -173,6 +174,7 @@ describe('backends config', () => {
 listen: 0.0.0.0:9000
 placement: pack
 replication: 2
+read_stall_timeout_ms: 1500
 backends:
   - name: disk1
     type: fs
@@ -196,6 +198,7 @@ backends:
     expect(cfg).toEqual({
       placement: 'pack',
       replication: 2,
+      readStallTimeoutMs: 1500,
       isDefault: false,
       backends: [
         { type: 'fs', name: 'disk1', path: '/mnt/disk1/anvil', quotaBytes: 2 * 1024 ** 4, maxObjectSize: 5 * GiB },
@@ -260,6 +263,8 @@ backends:
       [{ backends: [fsb('Bad Name', '/d1')] }, /name:/],
       [{ backends: [] }, /at least one/],
       [{ placement: 'random', backends: [fsb('a', '/d1')] }, /placement/],
+      [{ read_stall_timeout_ms: 0, backends: [fsb('a', '/d1')] }, /read_stall_timeout_ms/],
+      [{ read_stall_timeout_ms: 'soon', backends: [fsb('a', '/d1')] }, /read_stall_timeout_ms/],
       [
         {
           backends: [

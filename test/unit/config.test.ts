@@ -14,6 +14,20 @@ describe('configuration', () => {
     expect(c.region).toBe('us-east-1');
     expect(c.domain).toBe('localhost');
     expect(c.maxObjectSize).toBe(5 * 1024 ** 3);
+    expect(c.maxConnections).toBe(4096);
+    expect(c.maxConcurrentRequests).toBe(1024);
+  });
+
+  it('takes the admission caps from the environment or the file, 0 meaning no cap, and refuses nonsense', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-conf-'));
+    const file = path.join(dir, 'anvil.yaml');
+    fs.writeFileSync(file, 'max_connections: 100\nmax_concurrent_requests: 0\n');
+    const c = loadConfig({}, { ANVIL_CONFIG: file, ANVIL_MAX_CONNECTIONS: '64' });
+    expect(c.maxConnections).toBe(64);
+    expect(c.maxConcurrentRequests).toBe(0);
+    expect(() => loadConfig({}, { ANVIL_MAX_CONNECTIONS: '-1' })).toThrow(/maxConnections/);
+    expect(() => loadConfig({}, { ANVIL_MAX_CONCURRENT_REQUESTS: 'many' })).toThrow(/maxConcurrentRequests/);
+    fs.rmSync(dir, { recursive: true });
   });
 
   it('applies flags over environment over file over defaults', () => {
