@@ -23,7 +23,7 @@ import {
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { expectClientError, expectNoStagedFiles, fuzzParams, ProcessErrorWatch, Sentinels } from '../support/fuzz.js';
+import { expectClientError, expectNoStagedFiles, fuzzParams, ProcessErrorWatch, restoring, Sentinels } from '../support/fuzz.js';
 import { objectPath, send, sign, type WireResponse } from '../support/wire.js';
 import {
   damage,
@@ -116,18 +116,6 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
     }
     const signed = await sign(t, method, path, { query, headers, payloadHash: sha256Hex(body ?? Buffer.alloc(0)) });
     return send(t, method, signed.pathAndQuery, signed.headers, body);
-  }
-
-  /** Runs one case; if it fails, puts back what it may have changed first, so that shrinking replays start clean. */
-  function restoring<A extends unknown[]>(run: (...args: A) => Promise<void>, restore: () => Promise<unknown>): (...args: A) => Promise<void> {
-    return async (...args: A) => {
-      try {
-        await run(...args);
-      } catch (err) {
-        await restore();
-        throw err;
-      }
-    };
   }
 
   const restoreCors = async () => xml('PUT', objectPath(BUCKET), { cors: '' }, Buffer.from(SENTINEL_CORS));

@@ -106,11 +106,14 @@ export class Sentinels {
     }
   }
 
-  /** Puts back every sentinel that is missing or changed. */
+  /** Puts back every sentinel that is missing or changed, and deletes every other object. */
   async resync(): Promise<void> {
     const listed = await this.listed();
     for (const [key, body] of this.objects) {
       if (listed.get(key) !== md5Hex(body)) await this.restore([key]);
+    }
+    for (const key of listed.keys()) {
+      if (!this.objects.has(key)) await this.t.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     }
   }
 
@@ -143,6 +146,22 @@ export class Sentinels {
     const got = await this.t.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: firstKey }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(firstBody)).toBe(true);
   }
+}
+
+/**
+ * Wraps one property run: if it fails, `restore` puts back what it may have
+ * changed before the failure propagates, so that fast-check's shrinking
+ * replays (and the next properties) start from a clean state.
+ */
+export function restoring<A extends unknown[]>(run: (...args: A) => Promise<void>, restore: () => Promise<unknown>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await run(...args);
+    } catch (err) {
+      await restore();
+      throw err;
+    }
+  };
 }
 
 /** Waits (bounded) until no staged upload file is left in the data folder. */

@@ -56,7 +56,7 @@ export function send(
   t: Pick<WireTarget, 'endpoint'>,
   method: string,
   pathAndQuery: string,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[]>,
   body?: Buffer | string,
   timeoutMs = 30_000,
 ): Promise<WireResponse> {
