@@ -69,7 +69,18 @@ export function send(
         answered = true;
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => resolve(responseOf(res.statusCode!, res.headers, Buffer.concat(parts))));
+        res.on('end', () => {
+          // Resolve once the server has closed the connection (this client asks it to): by then it is
+          // done with the request, so whatever the request set off has happened (or is one tick away).
+          const socket = req.socket;
+          const done = () => {
+            clearTimeout(bound);
+            resolve(responseOf(res.statusCode!, res.headers, Buffer.concat(parts)));
+          };
+          const bound = setTimeout(done, 1000);
+          if (!socket || socket.destroyed) done();
+          else socket.once('close', done);
+        });
         res.on('error', reject);
       },
     );
@@ -104,6 +115,8 @@ export async function sign(
     unsigned?: Record<string, string>;
     payloadHash?: string;
     signingDate?: Date;
+    /** headers sent but left out of the signature (e.g. content-length, to mutate a body's framing after signing) */
+    unsignable?: string[];
   } = {},
 ): Promise<SignedParts> {
   const url = new URL(t.endpoint);
@@ -113,7 +126,7 @@ export async function sign(
   headers['x-amz-content-sha256'] = opts.payloadHash ?? headers['x-amz-content-sha256'] ?? 'UNSIGNED-PAYLOAD';
   const signed = await signer.sign(
     new HttpRequest({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, query: opts.query ?? {}, headers }),
-    { signingDate },
+    { signingDate, unsignableHeaders: new Set(opts.unsignable ?? []) },
   );
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(signed.headers)) out[k.toLowerCase()] = v;
