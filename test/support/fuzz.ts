@@ -92,6 +92,10 @@ export class Sentinels {
     return this.objects.has(key);
   }
 
+  body(key: string): Buffer | undefined {
+    return this.objects.get(key);
+  }
+
   async put(key: string, body: Buffer | string = `sentinel:${key}`): Promise<void> {
     const bytes = Buffer.from(body);
     await this.t.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes }));
