@@ -28,6 +28,7 @@ import { openMetaDatabases, type MetaDatabases } from './meta/engine.js';
 import { migrateAll } from './meta/migrate.js';
 import type { Services } from './s3/context.js';
 import { BlobStore } from './storage/blob-store.js';
+import { DiskSpace } from './storage/disk-space.js';
 import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './work/cleanup.js';
 import { reconcile, type ReconcileReport } from './work/reconcile.js';
 import { startWorker } from './work/worker.js';
@@ -178,17 +179,18 @@ export async function startAnvil(
   const startedAt = Date.now();
   const { meta, tenants, users, sessions, keyring } = await openControlPlane(config, log, opts.sessions);
   const root = await ensureRoot(config, tenants);
-  const blobs = new BlobStore(config.dataDir);
+  const space = new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log);
+  const blobs = new BlobStore(config.dataDir, space);
   await blobs.init();
   const nodeId = nodeIdFor(config);
   let replicas: Replicas;
   try {
-    replicas = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, meta, log });
+    replicas = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, verifyReads: config.verifyReads, meta, log });
   } catch (err) {
     await meta.close();
     throw err;
   }
-  const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, verifyReads: config.verifyReads } as CoreContext;
+  const ctx = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
   ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
   // Two processes must never run with one node id: each would take the other's writes in
   // progress for dead ones. The lock is held for the life of the process (PostgreSQL).
@@ -208,7 +210,7 @@ export async function startAnvil(
     buckets: new BucketService(ctx),
     objects,
     listing: new ListingService(ctx),
-    multipart: new MultipartService(ctx, objects),
+    multipart: new MultipartService(ctx, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
   };
   const owner = `${nodeId}:${process.pid}`;
   const tasks = new TaskQueue(meta, owner);
@@ -248,6 +250,14 @@ export async function startAnvil(
         }),
     },
     {
+      // Answers kept for retried Completes, once past their window (a bounded table).
+      name: 'prune-completed-uploads',
+      run: () =>
+        asLeader(meta, 'anvil:prune-completed-uploads', async () => {
+          await services.multipart.pruneCompletions();
+        }),
+    },
+    {
       // Expired refresh tokens, long-dead sessions and stale login-failure counters (bounded tables).
       name: 'prune-sessions',
       run: async () => {
@@ -281,7 +291,7 @@ export async function startAnvil(
     version: VERSION,
     startedAt,
   });
-  const server = createS3Server(config, services, log, new Metrics(meta), [admin]);
+  const server = createS3Server(config, services, log, new Metrics(meta, space), [admin]);
   const { host, port } = splitListen(config.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -24,11 +24,24 @@ export async function readBody(req: http.IncomingMessage, limit = MAX_BODY_BYTES
 /** The body as JSON; an empty body reads as `{}` (every body field is then optional or reported missing). */
 export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) return {};
+  let value: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    value = JSON.parse(utf8.decode(body));
   } catch {
     throw adminErrors.invalid('the request body is not valid JSON', { path: ['body'] });
   }
+  if (hasNul(value)) throw adminErrors.invalid('the request body must not contain NUL characters', { path: ['body'] });
+  return value;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strings from the body reach the database, and PostgreSQL cannot store NUL: refuse it alike on every engine. */
+function hasNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  for (const [k, v] of Object.entries(value)) if (k.includes('\0') || hasNul(v, depth + 1)) return true;
+  return false;
 }
 
 export function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

@@ -78,6 +78,8 @@ function matchSegments(c: CompiledRoute, parts: string[]): Record<string, string
     } catch {
       return null;
     }
+    // Names reach the database; PostgreSQL cannot store NUL, so no route matches one.
+    if (value.includes('\0')) return null;
     params[seg.param] = value;
   }
   return params;

@@ -53,6 +53,9 @@ export function createAdminHandler(deps: AdminDeps): MountedHandler {
       if (route.query) {
         // Presigned-URL auth parameters are not the route's business.
         const query = Object.fromEntries([...url.searchParams].filter(([name]) => !/^X-Amz-/i.test(name)));
+        if (Object.entries(query).some(([k, v]) => `${k}${v}`.includes('\0'))) {
+          throw adminErrors.invalid('query parameters must not contain NUL characters', { path: ['query'] });
+        }
         const result = route.query.safeParse(query);
         if (!result.success) throw fromZodError('query', result.error);
         parsedQuery = result.data;

@@ -27,6 +27,12 @@ export interface OpenReplicaOptions {
   signal?: AbortSignal;
   /** Time allowed for each replica's first response (default 10 s). */
   attemptTimeoutMs?: number;
+  /**
+   * The range lies within the blob's recorded size: a replica that refuses
+   * it (InvalidRange) is shorter than it should be, so that is its own
+   * failure (SizeMismatch: corrupt) and the next replica is tried.
+   */
+  rangeWithinBlob?: boolean;
 }
 
 export interface OpenedReplica {
@@ -67,6 +73,10 @@ export async function openReplica(replicas: readonly ReplicaRef[], range: ByteRa
       // A late answer after the timeout is discarded.
       attempt.then((s) => s.destroy(), () => undefined);
       if (signal?.aborted) throw abortReason(signal);
+      if (opts.rangeWithinBlob && err instanceof BackendError && err.code === 'InvalidRange') {
+        failures.push({ backend: backend.name, locator, error: new BackendError(backend.name, 'SizeMismatch', `replica shorter than its blob (${err.message})`, { cause: err }) });
+        continue;
+      }
       // The caller's mistake is the same on every replica.
       if (err instanceof BackendError && (err.code === 'InvalidRange' || err.code === 'InvalidLocator')) throw err;
       failures.push({ backend: backend.name, locator, error: err });

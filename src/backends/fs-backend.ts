@@ -317,11 +317,23 @@ export class FsBackend implements Backend {
     const check = async (): Promise<BackendHealth> => {
       await this.checkMarker();
       const probe = path.join(this.tmpDir, `.health-${crypto.randomUUID()}`);
-      await fsp.writeFile(probe, 'ok', { flush: true });
-      await fsp.rm(probe, { force: true });
+      let detail: string | undefined;
+      try {
+        await fsp.writeFile(probe, 'ok', { flush: true });
+      } catch (err) {
+        // A full disk is not a sick one: it still serves reads, and writes are refused cleanly
+        // (BackendFull, 507). Marked unhealthy, placement would pass it over until the next check,
+        // so the first PUT after space is freed would still be refused.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+        detail = 'no space left';
+      } finally {
+        await fsp.rm(probe, { force: true });
+      }
       const st = await fsp.statfs(this.root);
       return {
         ok: true,
+        detail,
         latencyMs: performance.now() - started,
         capacity: { freeBytes: st.bavail * st.bsize, totalBytes: st.blocks * st.bsize },
       };

@@ -1,7 +1,9 @@
 /** The `anvil` command: `anvil server` and `anvil admin …`. */
 import { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
+import pino from 'pino';
 import { startAnvil } from '../app.js';
+import { installProcessGuard } from '../http/process-guard.js';
 import { registerAdminCommands } from './admin.js';
 import { overridesFrom, serverFlags } from './flags.js';
 
@@ -16,7 +18,10 @@ export async function main(argv: string[]): Promise<void> {
         rootAccessKey: opts.rootAccessKey,
         rootSecretKey: opts.rootSecretKey,
       });
-      const anvil = await startAnvil(config);
+      const log = pino({ level: config.logLevel });
+      // Installed before anything starts: from here on a stray error fails one request, not the process.
+      installProcessGuard(log);
+      const anvil = await startAnvil(config, log);
       const lines = [
         `Anvil listening on ${anvil.endpoint}  (region ${config.region}, data in ${config.dataDir})`,
         `  metadata: ${anvil.meta.kind}`,

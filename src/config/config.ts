@@ -24,7 +24,7 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Largest single PUT body in bytes (S3: 5 GiB). */
   maxObjectSize: z.number().int().positive(),
-  /** Verify BLAKE3 of whole blobs on every read, failing the read rather than serving wrong bytes. */
+  /** Also check encrypted blobs' plaintext against their BLAKE3 address on whole reads (plaintext blobs always are). */
   verifyReads: z.boolean(),
   /** Bytes per second the integrity scrub re-hashes (0 turns scrubbing off). */
   scrubBytesPerSecond: z.number().int().nonnegative(),
@@ -32,6 +32,12 @@ export const configSchema = z.object({
   nodeId: z.string().min(1).max(128).optional(),
   /** Incomplete multipart uploads older than this are aborted (hours). */
   multipartMaxAgeHours: z.number().positive(),
+  /**
+   * For this long after a multipart upload completed, a retried
+   * CompleteMultipartUpload with the same part list gets the first answer
+   * again instead of NoSuchUpload (seconds; 0 turns this off).
+   */
+  multipartRetryWindowSeconds: z.number().nonnegative().finite(),
   /**
    * Encrypt new blobs at rest (AES-256-GCM frames, a data key per blob
    * wrapped by the master key). On by default; turn off only where the
@@ -62,6 +68,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'nodeId', env: 'ANVIL_NODE_ID', file: 'node_id' },
   { key: 'scrubBytesPerSecond', env: 'ANVIL_SCRUB_BYTES_PER_SECOND', file: 'scrub_bytes_per_second' },
   { key: 'multipartMaxAgeHours', env: 'ANVIL_MULTIPART_MAX_AGE_HOURS', file: 'multipart_max_age_hours' },
+  { key: 'multipartRetryWindowSeconds', env: 'ANVIL_MULTIPART_RETRY_WINDOW_SECONDS', file: 'multipart_retry_window_seconds' },
   { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
 ];
 
@@ -92,6 +99,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.verifyReads = ['1', 'true', 'yes', 'on'].includes(String(raw.verifyReads ?? 'false').toLowerCase());
   raw.scrubBytesPerSecond = Number(raw.scrubBytesPerSecond ?? 32 * 1024 * 1024);
   raw.multipartMaxAgeHours = Number(raw.multipartMaxAgeHours ?? 7 * 24);
+  raw.multipartRetryWindowSeconds = Number(raw.multipartRetryWindowSeconds ?? 15 * 60);
   raw.encryptAtRest = !['0', 'false', 'no', 'off'].includes(String(raw.encryptAtRest ?? 'true').toLowerCase());
   const result = configSchema.safeParse(raw);
   if (!result.success) {

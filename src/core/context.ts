@@ -15,6 +15,4 @@ export interface CoreContext {
   /** Stable id of this node's data folder: whose write intents are whose. */
   nodeId: string;
   cleanup: CleanupQueue;
-  /** Check every whole blob read against its BLAKE3 hash (costs CPU on reads). */
-  verifyReads?: boolean;
 }

@@ -3,6 +3,13 @@
  * referenced by its part row); completing an upload writes no bytes again:
  * the object's manifest lists the parts' blobs and takes over their
  * references in the same transaction that deletes the upload.
+ *
+ * Completing is idempotent for a bounded time, as on S3: the same
+ * transaction records the answer (multipart_completions), and a Complete of
+ * an upload that is gone but was completed with the same part list within
+ * the retry window gets that answer again, writing nothing. A client whose
+ * first answer was lost would otherwise see NoSuchUpload for an object that
+ * was made, and might upload it again over a newer one.
  */
 import crypto from 'node:crypto';
 import type { ManifestEntry } from '../meta/schema.js';
@@ -37,6 +44,18 @@ export interface Upload {
   createdAt: Date;
 }
 
+/** What a Complete answers: the object's ETag, checksums and stored headers (for the SSE response headers). */
+export interface CompletedUpload {
+  etag: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  headers: Record<string, string>;
+}
+
+export interface MultipartOptions {
+  /** How long after completion a retried Complete with the same part list is answered again (0: never). */
+  retryWindowMs: number;
+}
+
 export interface PartInfo {
   partNumber: number;
   size: number;
@@ -51,10 +70,22 @@ const noSuchUpload = () =>
     404,
   );
 
+const isNoSuchUpload = (err: unknown) => err instanceof S3Error && err.code === 'NoSuchUpload';
+
+/** A part's ETag as the client may send it: quoted or not, with stray white space. */
+const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
+
+/** Identifies a part list by its part numbers and ETags (what a retry must repeat). */
+function digestOfParts(parts: ReadonlyArray<{ partNumber: number; etag: string }>): string {
+  const canonical = JSON.stringify(parts.map((p) => [p.partNumber, bareEtag(p.etag)]));
+  return crypto.createHash('sha256').update(canonical).digest('hex');
+}
+
 export class MultipartService {
   constructor(
     private readonly ctx: CoreContext,
     private readonly objects: ObjectService,
+    private readonly opts: MultipartOptions = { retryWindowMs: 15 * 60_000 },
   ) {}
 
   async create(bucket: Bucket, key: string, attributes: ObjectAttributes, checksumAlgorithm?: string): Promise<string> {
@@ -64,7 +95,7 @@ export class MultipartService {
     }
     const uploadId = newUploadId();
     // Under the bucket lock, so an upload can never be created in a bucket being deleted.
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       await this.objects.nextSeq(trx, bucket);
       await trx
       .insertInto('multipart_uploads')
@@ -82,7 +113,7 @@ export class MultipartService {
         acl: attributes.acl,
       })
       .execute();
-    });
+    }));
     return uploadId;
   }
 
@@ -219,7 +250,11 @@ export class MultipartService {
 
   /**
    * Completes an upload from the client's part list (ascending part numbers,
-   * matching ETags, every part but the last at least 5 MiB).
+   * matching ETags, every part but the last at least 5 MiB). An upload
+   * already completed with the same list within the retry window answers
+   * as it did then, whatever happened to the object since, and without
+   * checking `condition` again (S3 answers such a retry 200 even with
+   * If-None-Match: * and the object now there).
    */
   async complete(
     bucket: Bucket,
@@ -227,14 +262,82 @@ export class MultipartService {
     uploadId: string,
     requested: Array<{ partNumber: number; etag: string; checksums?: Partial<Record<ChecksumAlgorithm, string>> }>,
     condition?: WriteCondition,
-  ): Promise<ObjectVersion> {
-    const upload = await this.get(bucket, key, uploadId);
+  ): Promise<CompletedUpload> {
+    const partsDigest = digestOfParts(requested);
+    let upload: Upload;
+    try {
+      upload = await this.get(bucket, key, uploadId);
+    } catch (err) {
+      if (isNoSuchUpload(err)) return this.answerAgain(bucket, key, uploadId, partsDigest);
+      throw err;
+    }
     if (requested.length === 0) {
       throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400);
     }
-    let refs = new RefChanges();
-    const version = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
-      refs = new RefChanges();
+    let committed: { version: ObjectVersion; refs: RefChanges };
+    try {
+      committed = await this.commitCompletion(bucket, key, uploadId, upload, requested, partsDigest, condition);
+    } catch (err) {
+      // A concurrent Complete of this upload committed first: its answer is ours if the lists match.
+      if (isNoSuchUpload(err)) return this.answerAgain(bucket, key, uploadId, partsDigest);
+      throw err;
+    }
+    await collectGarbage(this.ctx, committed.refs.released);
+    return committed.version;
+  }
+
+  /** The answer a completed upload gave, if this is a retry of that Complete within the window. */
+  private async answerAgain(bucket: Bucket, key: string, uploadId: string, partsDigest: string): Promise<CompletedUpload> {
+    const done = await this.completion(bucket, key, uploadId);
+    if (!done || done.parts_digest !== partsDigest) throw noSuchUpload();
+    return { etag: done.etag, checksums: JSON.parse(done.checksums), headers: JSON.parse(done.headers) };
+  }
+
+  /** The record of an upload of this bucket and key completed within the retry window. */
+  private async completion(bucket: Bucket, key: string, uploadId: string) {
+    if (this.opts.retryWindowMs <= 0) return undefined;
+    const row = await this.ctx.meta.regional
+      .selectFrom('multipart_completions')
+      .selectAll()
+      .where('upload_id', '=', uploadId)
+      // Past the window a record is dead even before the pruning removes it.
+      .where('completed_at', '>=', Date.now() - this.opts.retryWindowMs)
+      .executeTakeFirst();
+    return row && row.bucket_id === bucket.id && row.key === key ? row : undefined;
+  }
+
+  /**
+   * Removes the completion records past the retry window, a batch at a time
+   * (the table stays as small as the completions of one window). Returns how
+   * many were removed.
+   */
+  async pruneCompletions(now = Date.now(), batch = 1000): Promise<number> {
+    const cutoff = now - this.opts.retryWindowMs;
+    let removed = 0;
+    for (;;) {
+      const res = await this.ctx.meta.regional
+        .deleteFrom('multipart_completions')
+        .where('upload_id', 'in', (eb) =>
+          eb.selectFrom('multipart_completions').select('upload_id').where('completed_at', '<', cutoff).orderBy('completed_at').limit(batch),
+        )
+        .executeTakeFirst();
+      const n = Number(res.numDeletedRows);
+      removed += n;
+      if (n < batch) return removed;
+    }
+  }
+
+  private async commitCompletion(
+    bucket: Bucket,
+    key: string,
+    uploadId: string,
+    upload: Upload,
+    requested: Array<{ partNumber: number; etag: string; checksums?: Partial<Record<ChecksumAlgorithm, string>> }>,
+    partsDigest: string,
+    condition: WriteCondition | undefined,
+  ): Promise<{ version: ObjectVersion; refs: RefChanges }> {
+    return this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+      const refs = new RefChanges();
       // Lock order: bucket, then the upload row (deleting it first makes a concurrent
       // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
       const seq = await this.objects.nextSeq(trx, bucket);
@@ -255,8 +358,7 @@ export class MultipartService {
       });
       requested.forEach((want, i) => {
         const part = byNumber.get(want.partNumber);
-        const etag = want.etag.trim().replace(/^"|"$/g, '');
-        if (!part || part.etag !== etag) {
+        if (!part || part.etag !== bareEtag(want.etag)) {
           throw new S3Error(
             'InvalidPart',
             'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.',
@@ -306,16 +408,40 @@ export class MultipartService {
       });
       refs.release(bucket.tenant_id, unused);
       await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
+      if (this.opts.retryWindowMs > 0) {
+        // In the transaction that makes the object: a retry either finds the upload or this record.
+        await trx
+          .insertInto('multipart_completions')
+          .values({
+            upload_id: uploadId,
+            bucket_id: bucket.id,
+            key,
+            parts_digest: partsDigest,
+            etag: out.etag,
+            checksums: JSON.stringify(out.checksums),
+            headers: JSON.stringify(out.headers),
+            completed_at: Date.now(),
+          })
+          .execute();
+      }
       await refs.apply(trx);
-      return out;
-    });
-    await collectGarbage(this.ctx, refs.released);
-    return version;
+      return { version: out, refs };
+    }));
   }
 
+  /**
+   * Aborts an upload. Aborting one completed within the retry window does
+   * nothing and succeeds, as S3 answers 204 to it for a while (the object
+   * stays); after that, or for an id never seen, NoSuchUpload.
+   */
   async abort(bucket: Bucket, key: string, uploadId: string): Promise<void> {
-    await this.get(bucket, key, uploadId);
-    await this.abortUpload(uploadId);
+    try {
+      await this.get(bucket, key, uploadId);
+      await this.abortUpload(uploadId);
+    } catch (err) {
+      if (isNoSuchUpload(err) && (await this.completion(bucket, key, uploadId))) return;
+      throw err;
+    }
   }
 
   /**

@@ -4,19 +4,17 @@
  * transaction makes them visible; no I/O happens inside a transaction.
  */
 import crypto from 'node:crypto';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
 import { LATEST, NOT_DELETED, withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
 import type { ChecksumAlgorithm, Digests } from '../storage/digest.js';
-import { VerifyingStream } from '../storage/verify.js';
 import { blobRowNaming } from '../meta/regional/blob-rows.js';
 import type { StagedFile } from '../storage/blob-store.js';
 import type { Bucket } from './buckets.js';
 import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
 import { generateDataKey } from '../crypto/framed.js';
-import { SSE_C_KEY_ID } from '../storage/replicas.js';
 import type { CoreContext } from './context.js';
 import {
   BlobGoneError,
@@ -92,6 +90,8 @@ function checkWriteCondition(key: string, cond: WriteCondition | undefined, curr
 
 export function validateKey(key: string): void {
   if (key.length === 0) throw errors.invalidArgument('Key must not be empty', 'key', '');
+  // PostgreSQL cannot store NUL in text; refuse it the same way on every engine.
+  if (key.includes('\0')) throw errors.invalidArgument('Object key must not contain a NUL character', 'key', '');
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw errors.keyTooLong();
 }
 
@@ -141,10 +141,12 @@ export class ObjectService {
     const id = newFileId();
     let recorded = false;
     const recordIntent = async () => {
-      await this.ctx.meta.regional
-        .insertInto('write_intents')
-        .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
-        .execute();
+      await this.metadataWrite(() =>
+        this.ctx.meta.regional
+          .insertInto('write_intents')
+          .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
+          .execute(),
+      );
       recorded = true;
     };
     try {
@@ -155,6 +157,15 @@ export class ObjectService {
       if (recorded) await this.dropIntent(id);
       throw err;
     }
+  }
+
+  /**
+   * Runs a metadata write: a full disk under the database (SQLITE_FULL,
+   * PostgreSQL disk_full) fails it with 507 InsufficientStorage, logged once
+   * per episode (storage/disk-space.ts); other errors pass unchanged.
+   */
+  metadataWrite<T>(write: () => Promise<T>): Promise<T> {
+    return this.ctx.blobs.space.metadataWrite(write);
   }
 
   /** Gives up a staged body that was refused (bad digest, precondition): its file and its intent go. */
@@ -202,14 +213,15 @@ export class ObjectService {
       blob = await prepareBlob(this.ctx, tenantId, hash, staged, replication, false, sealed);
     } catch (err) {
       await this.abandonStaged(staged).catch(() => undefined); // the intent keeps any promoted file findable
-      throw err;
+      // (Replica writes answer 507 themselves; what is left to translate is the intent's insert.)
+      throw this.ctx.blobs.space.refused(this.ctx.blobs.space.metadata, err);
     }
     let noFold = false;
     for (let attempt = 0; ; attempt++) {
       let refs = new RefChanges();
       let result: T;
       try {
-        result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+        result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           refs = new RefChanges();
           refs.noFold = noFold;
           // The write is committed with its metadata: its files are no longer in doubt. The intent
@@ -220,7 +232,7 @@ export class ObjectService {
           if (refs.intentId) await trx.deleteFrom('write_intents').where('id', '=', refs.intentId).execute();
           await refs.apply(trx, this.ctx.replicas);
           return out;
-        });
+        }));
       } catch (err) {
         if (err instanceof UnfoldAndRetry && attempt < 3) {
           noFold = true;
@@ -562,7 +574,7 @@ export class ObjectService {
     for (let attempt = 0; ; attempt++) {
       try {
         let refs = new RefChanges();
-        const result = await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+        const result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
           refs = new RefChanges();
           refs.noFold = noFold;
           const source = await this.latestRow(trx, src, srcKey);
@@ -578,7 +590,7 @@ export class ObjectService {
           });
           await refs.apply(trx);
           return version;
-        });
+        }));
         await collectGarbage(this.ctx, refs.released);
         return result;
       } catch (err) {
@@ -669,21 +681,14 @@ export class ObjectService {
       blobs = new Map([...blobs, ...(await replicas.lookup(this.ctx.meta.regional, v.tenantId, [hash]))]);
       return blobs.has(hash) ? replicas.open(blobs.get(hash)!, from, to, customerKey) : null;
     };
-    // With verifyReads, every piece that is a whole blob is checked against its hash as it streams
-    // (range reads of part of a blob cannot be, and are served as stored).
-    const sizes = new Map(v.manifest);
-    const verified = (stream: Readable, i: number): Readable => {
-      const p = pieces[i];
-      // (An SSE-C blob's hash is of its stored bytes; decryption has authenticated every frame.)
-      if (!this.ctx.verifyReads || p.from !== 0 || p.to !== sizes.get(p.hash)! - 1 || blobs.get(p.hash)?.encMasterKeyId === SSE_C_KEY_ID) return stream;
-      return pipeline(stream, new VerifyingStream(p.hash), () => undefined);
-    };
+    // Each piece's bytes are checked by Replicas.open as they stream (a piece that is a whole
+    // plaintext blob against its hash); a failed check errors the stream before its last chunk.
     // Only the first piece is opened before answering (no replica of it means the object
     // changed: the caller re-reads it); the others one at a time as the stream reaches them,
     // so an object of thousands of parts never holds thousands of open replicas.
     const first = await open(0);
     if (!first) return null;
-    if (pieces.length === 1) return verified(first, 0);
+    if (pieces.length === 1) return first;
     let pending: Readable | undefined = first;
     async function* concat() {
       try {
@@ -691,7 +696,7 @@ export class ObjectService {
           const stream = i === 0 ? first! : await open(i);
           pending = undefined;
           if (!stream) throw new Error(`blob ${pieces[i].hash} vanished while the object was being read`);
-          yield* verified(stream, i);
+          yield* stream;
         }
       } finally {
         pending?.destroy();
@@ -715,7 +720,7 @@ export class ObjectService {
    */
   async deleteMany(bucket: Bucket, keys: string[]): Promise<void> {
     let refs = new RefChanges();
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
       refs = new RefChanges();
       let count = 0;
       let bytes = 0;
@@ -735,7 +740,7 @@ export class ObjectService {
           .execute();
       }
       await refs.apply(trx);
-    });
+    }));
     await collectGarbage(this.ctx, refs.released);
   }
 }

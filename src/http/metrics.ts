@@ -7,6 +7,7 @@
  */
 import client from 'prom-client';
 import type { MetaDatabases } from '../meta/engine.js';
+import type { DiskSpace } from '../storage/disk-space.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -30,7 +31,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(meta: MetaDatabases) {
+  constructor(meta: MetaDatabases, space?: DiskSpace) {
     const gauge = (name: string, help: string, read: () => Promise<number>) =>
       new client.Gauge({
         name,
@@ -53,6 +54,27 @@ export class Metrics {
     gauge('anvil_tasks_failed', 'Background tasks that exhausted their attempts', () =>
       count(meta.global.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'failed').executeTakeFirst()),
     );
+    if (space) {
+      new client.Gauge({
+        name: 'anvil_disk_full',
+        help: 'Whether writes to a place (data folder, metadata database) are being refused for lack of space',
+        labelNames: ['place'] as const,
+        registers: [this.registry],
+        collect() {
+          const full = new Set(space.snapshot().full);
+          for (const place of [space.dataFolder.name, space.metadata.name]) this.set({ place }, full.has(place) ? 1 : 0);
+        },
+      });
+      new client.Counter({
+        name: 'anvil_disk_full_refusals_total',
+        help: 'Writes answered 507 InsufficientStorage because a disk was full',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(space.snapshot().refusedTotal);
+        },
+      });
+    }
     client.collectDefaultMetrics({ register: this.registry, prefix: 'anvil_' });
   }
 

@@ -13,12 +13,38 @@ import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
+import { refuseObjectLock } from '../s3/ops/object-lock.js';
 import type { Metrics } from './metrics.js';
+import { requestScope, type RequestScope } from './process-guard.js';
 import type { Permissions } from '../core/policy.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 /** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
 const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+/** Errors that mean the peer closed or reset the connection, not that we failed. */
+const PEER_GONE_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+function clientGone(req: http.IncomingMessage, err: unknown): boolean {
+  const socketGone = req.socket === null || req.socket.destroyed;
+  return socketGone && (PEER_GONE_CODES.has((err as NodeJS.ErrnoException)?.code ?? '') || !req.complete || req.aborted);
+}
+
+/**
+ * A request that failed before its body was read whole: detach whatever was
+ * piped from it (a decoder that is no longer read would otherwise hold the
+ * socket paused forever), then read the rest and throw it away when it is
+ * small, so the connection can be reused, or close the connection after the
+ * answer when it is large.
+ */
+function abandonBody(req: http.IncomingMessage, res: http.ServerResponse, streams: Array<{ destroy(): void }> = []): void {
+  if (req.complete) return;
+  req.unpipe();
+  for (const s of streams) s.destroy();
+  const length = Number(req.headers['content-length'] ?? Infinity);
+  if (length <= DRAIN_LIMIT) req.resume();
+  else if (!res.headersSent) res.setHeader('Connection', 'close');
+}
 
 function newRequestId(): string {
   return crypto.randomBytes(8).toString('hex').toUpperCase();
@@ -72,7 +98,13 @@ export function createS3Server(
       );
       return;
     }
-    void handle(req, res);
+    const scope: RequestScope = {
+      fail: () => {
+        if (res.headersSent) res.destroy();
+        else sendError({ req, res, requestId: scope.requestId ?? '', stats: { op: 'unknown', bytesIn: 0, bytesOut: 0 } }, errors.internal(), (req.url ?? '/').split('?')[0]);
+      },
+    };
+    requestScope.run(scope, () => void handle(req, res, scope));
   });
   // Large uploads may take long: no overall request deadline, but headers must arrive promptly.
   server.requestTimeout = 0;
@@ -83,9 +115,10 @@ export function createS3Server(
   // stalled upload cannot hold a socket, a staged file and a file handle forever.
   server.timeout = 120_000;
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope): Promise<void> {
     const started = process.hrtime.bigint();
     const requestId = newRequestId();
+    scope.requestId = requestId;
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('Server', 'Anvil');
@@ -134,6 +167,7 @@ export function createS3Server(
       }
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
+      refuseObjectLock(req.headers);
       r = { req, res, requestId, addr, auth, tenantId, permissions, services, config, log, stats };
       await applyCors(req, res, addr.bucket, services);
       await handler(r);
@@ -141,16 +175,14 @@ export function createS3Server(
       let s3err = err instanceof S3Error ? err : errors.internal();
       // A caller who may not list there must not learn that a key is absent (S3 answers 403 too).
       if (r?.hideMissing && s3err.code === 'NoSuchKey') s3err = errors.accessDenied();
-      const clientGone = (err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed;
       if (!(err instanceof S3Error)) {
-        if (clientGone) log.debug({ reqId: requestId, err }, 'client went away');
+        // Only a connection that is actually gone is the client's doing. (req.destroyed
+        // is also true once a body has been read whole, so it cannot tell; a failure
+        // after that, a full disk say, is ours and must be seen.)
+        if (clientGone(req, err)) log.debug({ reqId: requestId, err }, 'client went away');
         else log.error({ reqId: requestId, err }, 'request failed');
       }
-      if (!req.complete) {
-        const length = Number(req.headers['content-length'] ?? Infinity);
-        if (length <= DRAIN_LIMIT) req.resume();
-        else if (!res.headersSent) res.setHeader('Connection', 'close');
-      }
+      abandonBody(req, res, r?.bodyStreams);
       sendError({ req, res, requestId, stats }, s3err, resource);
     }
   }

@@ -274,6 +274,24 @@ export interface MultipartPartTable {
   created_at: number;
 }
 
+/**
+ * The answer of a completed multipart upload, kept for a bounded time so a
+ * Complete retried by a client that lost the first answer gets that answer
+ * again (S3 does the same) instead of NoSuchUpload.
+ */
+export interface MultipartCompletionTable {
+  upload_id: string;
+  bucket_id: string;
+  key: string;
+  /** SHA-256 (hex) of the part list the upload was completed with (part numbers and ETags). */
+  parts_digest: string;
+  /** The completed object's ETag and checksums (JSON), and its stored headers (JSON, for the SSE response headers). */
+  etag: string;
+  checksums: string;
+  headers: string;
+  completed_at: number;
+}
+
 export interface CleanupQueueTable {
   id: Generated<number>;
   tenant_id: string;
@@ -315,6 +333,7 @@ export interface RegionalSchema {
   blobs: BlobTable;
   multipart_uploads: MultipartUploadTable;
   multipart_parts: MultipartPartTable;
+  multipart_completions: MultipartCompletionTable;
   cleanup_queue: CleanupQueueTable;
   cleanup_dead_letters: CleanupDeadLetterTable;
   write_intents: WriteIntentTable;

@@ -36,9 +36,15 @@ export function requestBody(r: S3Request, opts: { requireLength?: boolean } = {}
       trailer: payload.type === 'streaming-unsigned-trailer' || (payload.type === 'streaming-signed' && payload.trailer),
       decodedLength,
     });
+    // The decoder fails when its input ends short or breaks, whether or not anyone
+    // reads it: a handler that rejects the request on its headers never does. An
+    // 'error' with no listener would take the whole process down, so the error is
+    // owned here; a reader still receives it through its own listener.
+    decoder.on('error', () => undefined);
     r.req.pipe(decoder);
     r.req.once('error', (err) => decoder.destroy(err));
     r.req.once('aborted', () => decoder.destroy(errors.incompleteBody()));
+    (r.bodyStreams ??= []).push(decoder);
     return { stream: decoder, trailers: () => decoder.trailers, declaredLength: decodedLength };
   }
   if (contentLength === undefined && opts.requireLength && header(r, 'transfer-encoding') === undefined) {

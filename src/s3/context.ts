@@ -40,6 +40,12 @@ export interface S3Request {
   services: Services;
   config: Config;
   log: Logger;
+  /**
+   * Streams built over the request body (see s3/body.ts). When the request
+   * ends early they are unpiped and destroyed, so an unread body is drained
+   * or the connection closed, never left stuck behind a full buffer.
+   */
+  bodyStreams?: Array<{ destroy(): void }>;
   /** Filled in by handlers for the access log. */
   stats: { op: string; bytesIn: number; bytesOut: number };
 }

@@ -108,6 +108,7 @@ export const errors = {
   malformedPOSTRequest: () =>
     new S3Error('MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.', 400),
   invalidURI: () => new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400),
+  malformedPolicy: (message: string) => new S3Error('MalformedPolicy', message, 400),
   internal: () => new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500),
   /** No set of backends can take the blob (quotas, size limits, monthly limits, drained or failing backends). */
   insufficientStorage: () => new S3Error('InsufficientStorage', 'There is not enough storage space to complete the request.', 507),

@@ -37,8 +37,10 @@ function parseTarget(req: IncomingMessage, domain: string): S3Address {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q >= 0 ? url.slice(0, q) : url;
+  const rawQuery = q >= 0 ? url.slice(q + 1) : '';
+  checkQueryText(rawQuery);
   // URLSearchParams decodes '+' as a space, as S3 does in query strings.
-  const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
+  const query = new URLSearchParams(rawQuery);
   let path: string;
   try {
     path = decodeURIComponent(rawPath);
@@ -46,6 +48,7 @@ function parseTarget(req: IncomingMessage, domain: string): S3Address {
     throw errors.invalidURI();
   }
   if (!path.startsWith('/')) throw errors.invalidURI();
+  if (path.includes('\0')) throw errors.invalidArgument('Object key must not contain a NUL character', 'key', rawPath);
 
   const host = hostName(req);
   const suffix = '.' + domain.toLowerCase();
@@ -60,4 +63,39 @@ function parseTarget(req: IncomingMessage, domain: string): S3Address {
   if (slash < 0) return { bucket: rest, query, virtualHost: false };
   const key = rest.slice(slash + 1);
   return { bucket: rest.slice(0, slash), key: key === '' ? undefined : key, query, virtualHost: false };
+}
+
+/**
+ * Query values name keys (prefix, marker, start-after…), upload ids and
+ * tokens that reach the database. URLSearchParams would quietly turn bytes
+ * that are not UTF-8 into U+FFFD — another key — and lets NUL through, which
+ * PostgreSQL refuses with an internal error. Both get a precise 400 here,
+ * before any query runs, the same on every engine. (A lone '%' that starts no
+ * escape is taken literally, as URLSearchParams does.)
+ */
+function checkQueryText(rawQuery: string): void {
+  if (rawQuery === '') return;
+  for (const part of rawQuery.split('&')) {
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    for (const raw of eq < 0 ? [part] : [name, part.slice(eq + 1)]) {
+      let text: string;
+      try {
+        text = decodeURIComponent(raw.replace(/\+/g, ' ').replace(/%(?![0-9a-fA-F]{2})/g, '%25'));
+      } catch {
+        throw errors.invalidURI();
+      }
+      if (text.includes('\0')) {
+        throw errors.invalidArgument('Query parameters must not contain a NUL character', safeName(name), '');
+      }
+    }
+  }
+}
+
+function safeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw).replace(/\0/g, '');
+  } catch {
+    return '';
+  }
 }

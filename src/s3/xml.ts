@@ -49,10 +49,89 @@ function prune(v: XmlValue): XmlValue {
   return v;
 }
 
-/** Parses a request body; anything not well-formed is MalformedXML. */
-export function parseXml(text: string): Record<string, unknown> {
-  if (text.trim() === '' || XMLValidator.validate(text) !== true) throw errors.malformedXML();
-  return parser.parse(text) as Record<string, unknown>;
+/** S3's documents are a few levels deep; anything far deeper is an attack on the parser's stack. */
+const MAX_DEPTH = 32;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses a request body; anything not well-formed is MalformedXML. A body
+ * arrives as bytes and is decoded strictly: a lenient decoder would turn bytes
+ * that are not UTF-8 into U+FFFD, and the parser drops character references it
+ * cannot represent (&#0;) — either way a key in a DeleteObjects body would
+ * silently become another key. Every text that cannot be a key fails the
+ * request instead.
+ */
+export function parseXml(input: Buffer | string): Record<string, unknown> {
+  let text: string;
+  if (typeof input === 'string') text = input;
+  else {
+    try {
+      text = utf8.decode(input);
+    } catch {
+      throw errors.malformedXML();
+    }
+  }
+  if (text.trim() === '') throw errors.malformedXML();
+  checkXmlText(text);
+  let valid: ReturnType<typeof XMLValidator.validate>;
+  try {
+    valid = XMLValidator.validate(text);
+  } catch {
+    throw errors.malformedXML();
+  }
+  if (valid !== true) throw errors.malformedXML();
+  try {
+    return parser.parse(controlReferencesAsText(text)) as Record<string, unknown>;
+  } catch {
+    throw errors.malformedXML();
+  }
+}
+
+/**
+ * The parser drops references to C0 control characters (&#x1; comes out as
+ * nothing), yet keys may hold them and S3 clients send them that way — our
+ * own listings do (escapeControls). It keeps such characters when they are
+ * written raw, so they are written raw before parsing, outside CDATA sections
+ * where a reference is only text. (TAB, LF and CR it decodes itself, and raw
+ * CR would be normalised to LF.)
+ */
+function controlReferencesAsText(text: string): string {
+  return text
+    .split(/(<!\[CDATA\[[\s\S]*?\]\]>)/)
+    .map((part, i) =>
+      i % 2 === 1
+        ? part
+        : part.replace(/&#(x[0-9a-fA-F]+|[0-9]+);/g, (ref, num: string) => {
+            const code = num[0] === 'x' ? parseInt(num.slice(1), 16) : parseInt(num, 10);
+            return code < 0x20 && code !== 0x9 && code !== 0xa && code !== 0xd ? String.fromCharCode(code) : ref;
+          }),
+    )
+    .join('');
+}
+
+/**
+ * What the parser would accept but must not: NUL and unpaired surrogates, raw
+ * or as character references (and references beyond Unicode), document type
+ * declarations (S3 takes none; they bring entity expansion), and nesting
+ * deeper than any S3 document.
+ */
+function checkXmlText(text: string): void {
+  if (text.includes('\0') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) {
+    throw errors.malformedXML();
+  }
+  if (/<!DOCTYPE/i.test(text)) throw errors.malformedXML();
+  for (const m of text.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);?/g)) {
+    const ref = m[1];
+    const code = ref[0] === 'x' ? parseInt(ref.slice(1), 16) : parseInt(ref, 10);
+    if (!m[0].endsWith(';') || !Number.isFinite(code) || code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
+      throw errors.malformedXML();
+    }
+  }
+  let depth = 0;
+  for (const m of text.matchAll(/<(\/?)[^\s>\/!?][^>]*?(\/?)>/g)) {
+    if (m[1]) depth--;
+    else if (!m[2] && ++depth > MAX_DEPTH) throw errors.malformedXML();
+  }
 }
 
 /** S3's timestamp format in XML: ISO 8601 with milliseconds. */

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { BodyDigester, type Digests } from './digest.js';
 import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
 import { errors } from '../s3/errors.js';
+import { DiskSpace } from './disk-space.js';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../crypto/framed.js';
 
@@ -83,7 +84,11 @@ export class BlobStore {
   readonly tmpDir: string;
   readonly blobDir: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    /** Turns a full disk into 507 InsufficientStorage and logs it once per episode. */
+    readonly space: DiskSpace = new DiskSpace({ dataDir: root }),
+  ) {
     this.tmpDir = path.join(root, 'tmp');
     this.blobDir = path.join(root, 'blobs');
   }
@@ -108,7 +113,8 @@ export class BlobStore {
    * streams into a fsynced temp file through 1 MiB batches that are written
    * (positional writes, up to MAX_INFLIGHT at once) while a worker hashes
    * them (hash-pool.ts), so receiving, writing and hashing overlap.
-   * Fails with EntityTooLarge past maxSize; the temp file is removed on any error.
+   * Fails with EntityTooLarge past maxSize, with InsufficientStorage when the
+   * data folder is full; the temp file is removed on any error.
    */
   async stage(
     body: AsyncIterable<Buffer>,
@@ -154,13 +160,15 @@ export class BlobStore {
         return { staged, digests: digester.digest() };
       }
       const digests = await large.finish();
+      this.space.wrote(this.space.dataFolder);
       return { staged: { id, tmpPath, size, dataKey, storedHash: large.storedHash() }, digests };
     } catch (err) {
       if (large) {
         await large.abort();
         await fsp.rm(tmpPath, { force: true });
       }
-      throw err;
+      // Errors of the body itself (client gone, bad framing, too large) pass through unchanged.
+      throw this.space.refused(this.space.dataFolder, err);
     }
   }
 
@@ -181,16 +189,28 @@ export class BlobStore {
    * never names a file that a power loss could take away. A crash before
    * that commit leaves a file no row names: the start-up reconciliation
    * removes it (on PostgreSQL the write intent recorded before the first
-   * byte keeps other nodes' reconcilers off it meanwhile).
+   * byte keeps other nodes' reconcilers off it meanwhile). A full disk
+   * fails it with 507 InsufficientStorage and leaves no blob file.
    */
   async promote(staged: StagedFile, tenantId: string, hash: string, stored?: Buffer): Promise<string> {
     const fileId = staged.id;
     const finalPath = this.blobPath(tenantId, hash, fileId);
     const dir = path.dirname(finalPath);
-    await this.ensureDir(dir);
-    if (staged.data) await writeNewFile(finalPath, stored ?? storedBytes(staged));
-    else await fsp.rename(staged.tmpPath, finalPath);
-    await fsyncDir(dir);
+    try {
+      await this.ensureDir(dir);
+      if (staged.data) await writeNewFile(finalPath, stored ?? storedBytes(staged));
+      else await fsp.rename(staged.tmpPath, finalPath);
+      try {
+        await fsyncDir(dir);
+      } catch (err) {
+        // Not known durable: take it back, so that a failed promote leaves no blob file behind.
+        await fsp.rm(finalPath, { force: true }).catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      throw this.space.refused(this.space.dataFolder, err);
+    }
+    this.space.wrote(this.space.dataFolder);
     return fileId;
   }
 

@@ -19,6 +19,13 @@
  * the frames a range needs, and a frame that fails authentication is never
  * sent: the read goes on from the same byte on the next replica.
  *
+ * Plaintext blobs (encryption off) are checked against their address: a
+ * read of a whole blob is BLAKE3-hashed as it streams and its last chunk
+ * sent only if the hash matches (storage/verify.ts); a small blob is read
+ * whole and checked before a byte is sent, even for a range of it. A
+ * replica that ends short is that replica's failure, like a bad frame.
+ * Only ranges of plaintext blobs over WHOLE_READ go unchecked (README).
+ *
  * Accounting. backend_usage holds the stored bytes per backend and moves in
  * the transaction that adds or removes a location (quota checked by the
  * UPDATE itself, so concurrent writes cannot overshoot it). Placement works
@@ -55,6 +62,7 @@ import type { RegionalSchema } from '../meta/schema.js';
 import { errors, S3Error } from '../s3/errors.js';
 import { openDataKeyForCustomer, SseCustomerError, type SseCustomerKey } from '../crypto/sse-c.js';
 import { storedBytes, storedSize, type BlobStore, type StagedFile } from './blob-store.js';
+import { BlobCorruptError, checkWholeBlob, WholeBlobCheck } from './verify.js';
 
 type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
 
@@ -116,6 +124,12 @@ export interface ReplicasOptions {
   log?: Logger;
   /** Time a replica has to start answering a read before the next one is tried. */
   attemptTimeoutMs?: number;
+  /**
+   * Also check encrypted blobs' plaintext against their BLAKE3 address on
+   * whole reads (their frames authenticate anyway); plaintext blobs are
+   * always checked.
+   */
+  verifyReads?: boolean;
 }
 
 interface Monthly {
@@ -147,6 +161,7 @@ export class Replicas {
   private readonly keyring: MasterKeyring;
   private readonly log?: Logger;
   private readonly attemptTimeoutMs: number;
+  private readonly verifyReads: boolean;
 
   private constructor(opts: ReplicasOptions) {
     this.meta = opts.meta;
@@ -157,6 +172,7 @@ export class Replicas {
     this.defaultFactor = opts.storage.replication;
     this.strategy = opts.storage.placement;
     this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 10_000;
+    this.verifyReads = opts.verifyReads ?? false;
     for (const d of opts.storage.backends) this.decls.set(d.name, d);
     this.localName = opts.storage.backends.find((d) => d.type === 'fs' && d.path === opts.dataDir)?.name;
   }
@@ -234,12 +250,16 @@ export class Replicas {
     return wrapDataKey(this.keyring, key);
   }
 
-  /** Chooses `factor` backends for `bytes` stored bytes, or fails with 507 InsufficientStorage. */
-  async place(bytes: number, factor: number, exclude: string[] = []): Promise<string[]> {
+  /**
+   * Chooses `factor` backends for `bytes` stored bytes, or fails with 507
+   * InsufficientStorage (logged at `level`: a caller placing again after
+   * failed writes has logged those already).
+   */
+  async place(bytes: number, factor: number, exclude: string[] = [], level: 'warn' | 'debug' = 'warn'): Promise<string[]> {
     if (Date.now() - this.usedAt > USAGE_REFRESH_MS) await this.refreshUsage();
     const result = placeReplicas(this.states(), { size: bytes, factor, strategy: this.strategy, exclude });
     if (!result.ok) {
-      this.log?.warn({ bytes, factor, skipped: result.skipped }, 'no backend can take a blob');
+      this.log?.[level]({ bytes, factor, skipped: result.skipped }, 'no backend can take a blob');
       throw errors.insufficientStorage();
     }
     return result.backends;
@@ -250,9 +270,9 @@ export class Replicas {
    * resolves with their backends once every one is durable. A backend that
    * fails its put is passed over and placement asked again (up to three
    * rounds), keeping the replicas already written. On failure every replica
-   * written is removed and the error is 507 (no backend can take the blob)
-   * or 503. The staged file is gone afterwards either way (renamed into the
-   * local backend, or removed).
+   * written is removed and the error is 507 (no backend can take the blob,
+   * or the last one tried was full) or 503. The staged file is gone
+   * afterwards either way (renamed into the local backend, or removed).
    */
   async store(staged: StagedFile, addr: BlobAddress, factor: number): Promise<string[]> {
     const locator = locatorOf(addr);
@@ -262,8 +282,16 @@ export class Replicas {
     const failed: string[] = [];
     let renamed = false;
     try {
+      let lastError: unknown;
       for (let round = 0; done.length < factor; round++) {
-        const targets = await this.place(size, factor - done.length, [...done, ...failed]);
+        let targets: string[];
+        try {
+          targets = await this.place(size, factor - done.length, [...done, ...failed], round === 0 ? 'warn' : 'debug');
+        } catch (err) {
+          // Placing again after failed writes: no other backend is left, so the answer is why those failed.
+          if (round === 0) throw err;
+          throw isFull(lastError) ? errors.insufficientStorage() : errors.serviceUnavailable();
+        }
         // After the rename into the local backend, the other puts read its file.
         const source = renamed ? this.staging.blobPath(addr.tenantId, addr.hash, addr.fileId) : staged.tmpPath;
         const toLocal = !renamed && this.localName !== undefined && targets.includes(this.localName);
@@ -284,18 +312,21 @@ export class Replicas {
         const results = await Promise.allSettled(jobs);
         await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
         const names = [...remote, ...(toLocal ? [this.localName!] : [])];
-        let lastError: unknown;
+        let failedNow = false;
         results.forEach((r, i) => {
           if (r.status === 'fulfilled') {
             done.push(names[i]);
             if (names[i] === this.localName) renamed = true;
           } else {
             failed.push(names[i]);
+            failedNow = true;
             lastError = r.reason;
-            this.log?.warn({ err: r.reason, backend: names[i] }, 'writing a replica failed');
+            // The data folder's own full disk is logged once per episode by the blob store (storage/disk-space.ts).
+            const quiet = names[i] === this.localName && isFull(r.reason);
+            this.log?.[quiet ? 'debug' : 'warn']({ err: r.reason, backend: names[i] }, 'writing a replica failed');
           }
         });
-        if (lastError !== undefined && round >= 2) throw lastError instanceof BackendFull ? errors.insufficientStorage() : errors.serviceUnavailable();
+        if (failedNow && round >= 2) throw isFull(lastError) ? errors.insufficientStorage() : errors.serviceUnavailable();
       }
       return done;
     } catch (err) {
@@ -474,35 +505,60 @@ export class Replicas {
       this.log?.error({ tenantId: blob.tenantId, hash: blob.hash, locations: blob.locations }, 'no readable replica');
       throw errors.serviceUnavailable();
     }
-    if (end - start + 1 <= WHOLE_READ) return this.openWhole(blob, plan, key, start, end);
+    const checked = this.checksHash(blob, key);
+    // A small plaintext blob is read whole even for a range of it, so that range is checked too.
+    if (!key && checked && blob.size <= WHOLE_READ) return this.openWhole(blob, plan, key, start, end, true);
+    if (end - start + 1 <= WHOLE_READ) return this.openWhole(blob, plan, key, start, end, checked && start === 0 && end === blob.size - 1);
+    const check = checked && start === 0 && end === blob.size - 1 ? new WholeBlobCheck(blob.hash, blob.size) : undefined;
+    const opts = { attemptTimeoutMs: this.attemptTimeoutMs, rangeWithinBlob: true };
     let first;
     try {
-      first = await openReplica(plan, this.cipherRange(blob, key, start, end), { attemptTimeoutMs: this.attemptTimeoutMs });
+      first = await openReplica(plan, this.cipherRange(blob, key, start, end), opts);
     } catch (err) {
       return this.readFailed(blob, err);
     }
-    this.noteFailures(blob, first.failures);
+    void this.noteFailures(blob, first.failures);
     const self = this;
     let current = first;
     async function* run(): AsyncGenerator<Buffer> {
       let pos = start;
+      let sent = 0;
+      // Replicas whose bytes went into this read (any of them may be the corrupt one).
+      const served = new Set<string>();
       try {
         for (;;) {
           const source = current.stream;
+          const name = current.replica.backend.name;
           const plain = key ? pipeline(source, createDecryptStream(key, { plainSize: blob.size, plainStart: pos, plainEnd: end }), () => undefined) : source;
           try {
             for await (const chunk of plain as AsyncIterable<Buffer>) {
+              if (pos + chunk.length > end + 1) throw new BackendError(name, 'SizeMismatch', 'replica sent more bytes than asked for');
+              served.add(name);
+              check?.update(chunk); // throws before the chunk that completes a corrupt blob is sent
               pos += chunk.length;
+              sent += chunk.length;
               yield chunk;
             }
+            // A replica that ends early is short (truncated): its failure, never a response that just stops.
+            if (pos <= end) throw new BackendError(name, 'SizeMismatch', `replica ended after ${pos - start} of ${end - start + 1} bytes`);
             return;
           } catch (err) {
+            if (err instanceof BlobCorruptError) {
+              // Which replica's bytes were wrong is unknown when several served: all are rechecked.
+              // Marked before the response fails, so the client's retry reads another replica first.
+              await self.noteFailures(blob, [...served].map((backend) => ({ backend, error: err })));
+              // Bytes already sent cannot be taken back: the response must fail.
+              if (sent > 0) throw err;
+              check!.reset();
+              pos = start;
+              served.clear();
+            } else void self.noteFailures(blob, [{ backend: name, error: err }]);
             const failedAt = plan.findIndex((p) => p.backend === current.replica.backend);
-            self.noteFailures(blob, [{ backend: current.replica.backend.name, error: err }]);
             const rest = plan.slice(failedAt + 1);
             if (rest.length === 0 || pos > end) throw err;
-            current = await openReplica(rest, self.cipherRange(blob, key, pos, end), { attemptTimeoutMs: self.attemptTimeoutMs });
-            self.noteFailures(blob, current.failures);
+            current.stream.destroy();
+            current = await openReplica(rest, self.cipherRange(blob, key, pos, end), opts);
+            void self.noteFailures(blob, current.failures);
           }
         }
       } finally {
@@ -512,17 +568,41 @@ export class Replicas {
     return Readable.from(run(), { objectMode: false });
   }
 
-  /** A small read: fetched whole from one replica and checked (decrypted) before a byte is sent. */
-  private async openWhole(blob: StoredBlob, plan: ReplicaRef[], key: Buffer | undefined, start: number, end: number): Promise<Readable | null> {
+  /**
+   * Whether reads of this blob check its bytes against its BLAKE3 address:
+   * always for plaintext blobs, for encrypted ones with verifyReads. Never
+   * for SSE-C blobs: their address is the hash of the stored ciphertext,
+   * and decryption has authenticated every frame.
+   */
+  private checksHash(blob: StoredBlob, key: Buffer | undefined): boolean {
+    if (blob.encMasterKeyId === SSE_C_KEY_ID) return false;
+    return !key || this.verifyReads;
+  }
+
+  /**
+   * A small read: fetched from one replica and checked (decrypted, and with
+   * `checkHash` the whole blob hashed) before a byte is sent, so a bad
+   * replica is passed over before the response starts. With checkHash the
+   * whole blob is fetched and [start, end] cut from it.
+   */
+  private async openWhole(
+    blob: StoredBlob,
+    plan: ReplicaRef[],
+    key: Buffer | undefined,
+    start: number,
+    end: number,
+    checkHash: boolean,
+  ): Promise<Readable | null> {
     const failures: Array<{ backend: string; error: unknown }> = [];
+    const [from, to] = checkHash ? [0, blob.size - 1] : [start, end];
     for (let i = 0; i < plan.length; i++) {
       try {
-        const range = this.cipherRange(blob, key, start, end)!;
+        const range = this.cipherRange(blob, key, from, to)!;
         let stored: Buffer;
         const direct = plan[i].backend.read;
         if (direct) stored = await withTimeout(direct(plan[i].locator, range), this.attemptTimeoutMs, plan[i].backend.name);
         else {
-          const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.attemptTimeoutMs });
+          const opened = await openReplica([plan[i]], range, { attemptTimeoutMs: this.attemptTimeoutMs, rangeWithinBlob: true });
           const chunks: Buffer[] = [];
           for await (const c of opened.stream) chunks.push(c as Buffer);
           stored = Buffer.concat(chunks);
@@ -530,15 +610,19 @@ export class Replicas {
         if (stored.length !== range.end - range.start + 1) throw new BackendError(plan[i].backend.name, 'SizeMismatch', 'replica shorter than its blob');
         let out: Buffer;
         if (!key) out = stored;
-        else if (range && range.start === 0 && start === 0 && end === blob.size - 1) out = decryptBuffer(key, stored, blob.size);
-        else out = await decryptRange(key, blob.size, start, end, stored);
-        this.noteFailures(blob, failures);
+        else if (range && range.start === 0 && from === 0 && to === blob.size - 1) out = decryptBuffer(key, stored, blob.size);
+        else out = await decryptRange(key, blob.size, from, to, stored);
+        if (checkHash) {
+          checkWholeBlob(blob.hash, out);
+          out = out.subarray(start, end + 1);
+        }
+        void this.noteFailures(blob, failures);
         return Readable.from([out], { objectMode: false });
       } catch (err) {
         failures.push({ backend: plan[i].backend.name, error: err });
       }
     }
-    this.noteFailures(blob, failures);
+    void this.noteFailures(blob, failures);
     return this.readFailed(blob, failures.length ? aggregate(failures) : new Error('no replica'));
   }
 
@@ -561,11 +645,11 @@ export class Replicas {
    * rewrites them from a good one); an unavailable backend is only the
    * breaker's business: its replicas are not lost.
    */
-  private noteFailures(blob: StoredBlob, failures: Array<{ backend: string; error: unknown }>): void {
+  private noteFailures(blob: StoredBlob, failures: Array<{ backend: string; error: unknown }>): Promise<void> {
     const bad = failures.filter((f) => f.error instanceof BackendNotFound || f.error instanceof FramedCryptoError || isCorrupt(f.error));
-    if (bad.length === 0) return;
+    if (bad.length === 0) return Promise.resolve();
     this.log?.error({ tenantId: blob.tenantId, hash: blob.hash, backends: bad.map((b) => b.backend) }, 'replica missing or corrupt; marked for repair');
-    void this.markLocations(blob, bad.map((b) => b.backend), LOCATION_BAD).catch(() => undefined);
+    return this.markLocations(blob, bad.map((b) => b.backend), LOCATION_BAD).catch(() => undefined);
   }
 
   /** Records replicas as good (LOCATION_OK) or to repair (LOCATION_BAD). */
@@ -670,6 +754,11 @@ export function addMove(
   return moves;
 }
 
+/** A replica write refused for lack of space: a backend's own answer, or the local data folder's 507. */
+function isFull(err: unknown): boolean {
+  return err instanceof BackendFull || (err instanceof S3Error && err.code === 'InsufficientStorage');
+}
+
 /** A read that must answer within ms (a hung mount must not hold a request forever). */
 async function withTimeout<T>(p: Promise<T>, ms: number, backend: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -684,7 +773,9 @@ async function withTimeout<T>(p: Promise<T>, ms: number, backend: string): Promi
 }
 
 function isCorrupt(err: unknown): boolean {
-  return err instanceof BackendError && err.code === 'SizeMismatch';
+  if (err instanceof BlobCorruptError) return true;
+  // Replicas are only asked for bytes within their blob: a range refused is a replica too short.
+  return err instanceof BackendError && (err.code === 'SizeMismatch' || err.code === 'InvalidRange');
 }
 
 function aggregate(failures: Array<{ error: unknown }>): unknown {

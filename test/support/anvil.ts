@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
@@ -41,8 +41,20 @@ export async function databaseUrlFor(engine: EngineName, dataDir: string): Promi
   return createTestDatabase(admin);
 }
 
-export async function startTestAnvil(engine: EngineName, overrides: Partial<Config> = {}, startOpts: StartOptions = {}): Promise<TestAnvil> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-test-'));
+export interface HarnessOptions {
+  /** An existing, empty folder to use as the data folder (a tmpfs mount, say); the caller removes it. */
+  dataDir?: string;
+  /** The server's logger (to read what it logged); default: a pino logger at config.logLevel. */
+  log?: Logger;
+}
+
+export async function startTestAnvil(
+  engine: EngineName,
+  overrides: Partial<Config> = {},
+  startOpts: StartOptions = {},
+  harness: HarnessOptions = {},
+): Promise<TestAnvil> {
+  const dataDir = harness.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-test-'));
   const db = await databaseUrlFor(engine, dataDir);
   const config: Config = {
     ...loadConfig(
@@ -58,7 +70,7 @@ export async function startTestAnvil(engine: EngineName, overrides: Partial<Conf
     ),
     ...overrides,
   };
-  const log = pino({ level: config.logLevel });
+  const log = harness.log ?? pino({ level: config.logLevel });
   let anvil = await startAnvil(config, log, startOpts);
   const clients: S3Client[] = [];
   const t: TestAnvil = {
@@ -91,7 +103,7 @@ export async function startTestAnvil(engine: EngineName, overrides: Partial<Conf
       for (const c of clients) c.destroy();
       await anvil.close();
       await db.drop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!harness.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
   t.s3 = t.client();
@@ -117,7 +129,8 @@ export function blobFiles(dataDir: string): string[] {
 
 export function stagedFiles(dataDir: string): string[] {
   const dir = path.join(dataDir, 'tmp');
-  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  // Backend health probes (.health-<uuid>) come and go there on their own; they are not staged bodies.
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => !name.startsWith('.health-')) : [];
 }
 
 /** Awaits a request that must fail and returns its S3 error. */

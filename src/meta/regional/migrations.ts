@@ -202,5 +202,23 @@ export function regionalMigrations(kind: EngineKind): Record<string, Migration> 
           SELECT 'local', COALESCE(SUM(size), 0), COUNT(*) FROM blobs`.execute(db);
       },
     },
+    '008-multipart-completions': {
+      async up(db: Kysely<any>) {
+        // What a completed upload answered, so a retried Complete can answer it again (for a bounded time).
+        await db.schema
+          .createTable('multipart_completions')
+          .addColumn('upload_id', 'text', (c) => c.primaryKey())
+          .addColumn('bucket_id', 'text', (c) => c.notNull())
+          .addColumn('key', keyType, (c) => c.notNull())
+          .addColumn('parts_digest', 'text', (c) => c.notNull())
+          .addColumn('etag', 'text', (c) => c.notNull())
+          .addColumn('checksums', 'text', (c) => c.notNull())
+          .addColumn('headers', 'text', (c) => c.notNull())
+          .addColumn('completed_at', 'bigint', (c) => c.notNull())
+          .execute();
+        // The pruning of records past the retry window walks this index.
+        await db.schema.createIndex('multipart_completions_completed_at').on('multipart_completions').column('completed_at').execute();
+      },
+    },
   };
 }

@@ -129,6 +129,7 @@ async function verifyHeaderAuth(
     payloadHash: contentSha.trim(),
   };
   const signingKey = await verifySignature(req, ctx, parts, rawPath, rawQuery);
+  refuseUnsignedAmzHeaders(req.headers, signedHeaders, HEADER_AUTH_EXEMPT);
   const result: AuthResult = { kind: 'signed', accessKeyId: scope.accessKeyId, payload };
   if (payload.type === 'streaming-signed') {
     result.chunkSigning = {
@@ -327,6 +328,7 @@ async function verifyPresigned(
     excludeParam: 'X-Amz-Signature',
   };
   await verifySignature(req, ctx, parts, rawPath, rawQuery);
+  refuseUnsignedAmzHeaders(req.headers, signedHeaders, PRESIGNED_EXEMPT);
   const payload: PayloadMode =
     /^[0-9a-fA-F]{64}$/.test(parts.payloadHash)
       ? { type: 'sha256', expectedHex: parts.payloadHash.toLowerCase() }
@@ -355,6 +357,31 @@ function checkPresignWindow(date: Date, expiresS: number, ctx: AuthContext): voi
 function presignPayloadHash(req: AuthRequest, signedHeaders: string[]): string {
   const header = headerValue(req.headers, 'x-amz-content-sha256');
   return header !== undefined && signedHeaders.includes('x-amz-content-sha256') ? header.trim() : UNSIGNED_PAYLOAD;
+}
+
+// ------------------------------------------------------- unsigned headers
+
+/**
+ * Every x-amz-* header changes what a request does (x-amz-copy-source turns a
+ * PUT into a copy, x-amz-acl publishes, x-amz-meta-* and SSE-C headers are
+ * stored), so one that the signature does not cover would let whoever holds a
+ * signed request — a presigned URL handed to a browser — rewrite it. S3
+ * refuses them; so do we. The exemptions are S3's: a presigned URL's payload
+ * hash header is only honoured when it is signed (presignPayloadHash).
+ */
+const HEADER_AUTH_EXEMPT = new Set<string>();
+const PRESIGNED_EXEMPT = new Set(['x-amz-content-sha256']);
+
+function refuseUnsignedAmzHeaders(headers: AuthRequest['headers'], signedHeaders: string[], exempt: Set<string>): void {
+  const signed = new Set(signedHeaders);
+  const unsigned = Object.keys(headers)
+    .map((name) => name.toLowerCase())
+    .filter((name) => name.startsWith('x-amz-') && !signed.has(name) && !exempt.has(name));
+  if (unsigned.length > 0) {
+    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', 403, {
+      HeadersNotSigned: unsigned.sort().join(', '),
+    });
+  }
 }
 
 // ---------------------------------------------------------- signature check

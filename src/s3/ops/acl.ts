@@ -42,7 +42,7 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 }
 
 /** Reads an AccessControlPolicy body into a canned ACL, if it is one of the two Anvil stores. */
-function cannedAclFromBody(text: string, ownerId: string): CannedAcl {
+function cannedAclFromBody(text: Buffer, ownerId: string): CannedAcl {
   const doc = parseXml(text);
   const policy = doc.AccessControlPolicy as Record<string, unknown> | undefined;
   const list = policy?.AccessControlList as Record<string, unknown> | undefined;
@@ -70,7 +70,7 @@ export async function putAcl(r: S3Request): Promise<void> {
   } else {
     if (body.length === 0) throw errors.malformedACL();
     const owner = await r.services.tenants.getTenantById(bucket.tenant_id);
-    acl = cannedAclFromBody(body.toString('utf8'), owner!.canonicalId);
+    acl = cannedAclFromBody(body, owner!.canonicalId);
   }
   if (r.addr.key !== undefined) await r.services.objects.setAcl(bucket, r.addr.key, acl);
   else await r.services.buckets.setAcl(bucket, acl);

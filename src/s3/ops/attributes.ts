@@ -25,8 +25,8 @@ export async function getObjectAttributes(r: S3Request): Promise<void> {
     body.Checksum = sums;
   }
   if (wanted.includes('ObjectParts') && v.partSizes.length > 0) {
-    const maxParts = Math.min(Number(r.addr.query.get('max-parts') ?? header(r, 'x-amz-max-parts') ?? 1000) || 1000, 1000);
-    const marker = Number(header(r, 'x-amz-part-number-marker') ?? 0) || 0;
+    const maxParts = Math.max(0, Math.min(Number(r.addr.query.get('max-parts') ?? header(r, 'x-amz-max-parts') ?? 1000) || 1000, 1000));
+    const marker = Math.min(Number(header(r, 'x-amz-part-number-marker') ?? 0) || 0, 10000);
     const parts = v.partSizes.map((size, i) => ({ PartNumber: i + 1, Size: size })).filter((p) => p.PartNumber > marker);
     const page = parts.slice(0, maxParts);
     body.ObjectParts = {

@@ -15,7 +15,7 @@ export async function getBucketPolicy(r: S3Request): Promise<void> {
 
 export async function putBucketPolicy(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  const text = (await readSmallBody(r)).toString('utf8');
+  const text = strictUtf8(await readSmallBody(r));
   parseBucketPolicy(text, bucket.name);
   await r.services.buckets.setPolicy(bucket, text);
   sendEmpty(r, 204);
@@ -32,4 +32,18 @@ export async function getBucketPolicyStatus(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   if (bucket.policy === null) throw errors.noSuchBucketPolicy(bucket.name);
   sendXml(r, 200, 'PolicyStatus', { IsPublic: 'TRUE' });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The policy is stored as sent: bytes that are not UTF-8, or a NUL, are refused rather than altered or sent to the database. */
+function strictUtf8(body: Buffer): string {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw errors.malformedPolicy('Policies must be valid UTF-8 JSON');
+  }
+  if (text.includes('\0')) throw errors.malformedPolicy('Policies must not contain a NUL character');
+  return text;
 }

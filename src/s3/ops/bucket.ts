@@ -24,7 +24,7 @@ export async function createBucket(r: S3Request): Promise<void> {
   let location: string | undefined;
   const body = await readSmallBody(r);
   if (body.length > 0) {
-    const doc = parseXml(body.toString('utf8'));
+    const doc = parseXml(body);
     const conf = doc.CreateBucketConfiguration as Record<string, unknown> | undefined;
     if (!conf || typeof conf !== 'object') throw errors.malformedXML();
     const lc = conf.LocationConstraint;

@@ -19,11 +19,13 @@ export function parseCopySource(value: string): { bucket: string; key: string; v
   } catch {
     throw errors.invalidArgument('Invalid copy source encoding', 'x-amz-copy-source', value);
   }
+  if (path.includes('\0')) throw errors.invalidArgument('Copy Source must not contain a NUL character', 'x-amz-copy-source', '');
   const slash = path.indexOf('/');
   if (slash <= 0 || slash === path.length - 1) {
     throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', value);
   }
   const versionId = query ? new URLSearchParams(query).get('versionId') ?? undefined : undefined;
+  if (versionId?.includes('\0') || versionId?.includes('\uFFFD')) throw errors.invalidArgument('Invalid copy source version id', 'x-amz-copy-source', '');
   return { bucket: path.slice(0, slash), key: path.slice(slash + 1), versionId };
 }
 

@@ -29,7 +29,7 @@ function strings(v: unknown): string[] {
   return (v as string[]).map((s) => s.trim());
 }
 
-export function parseCorsConfiguration(xml: string): CorsRule[] {
+export function parseCorsConfiguration(xml: Buffer | string): CorsRule[] {
   const doc = parseXml(xml);
   const conf = doc.CORSConfiguration as { CORSRule?: Array<Record<string, unknown>> } | undefined;
   if (!conf || typeof conf !== 'object' || !Array.isArray(conf.CORSRule) || conf.CORSRule.length === 0) throw errors.malformedXML();
@@ -126,7 +126,7 @@ export async function preflight(r: S3Request): Promise<void> {
 
 export async function putBucketCors(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  const rules = parseCorsConfiguration((await readSmallBody(r)).toString('utf8'));
+  const rules = parseCorsConfiguration(await readSmallBody(r));
   await r.services.buckets.setCors(bucket, rules);
   sendEmpty(r, 200);
 }

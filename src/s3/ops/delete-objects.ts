@@ -19,7 +19,7 @@ export async function deleteObjects(r: S3Request): Promise<void> {
   if (!hasChecksum) {
     throw errors.invalidRequest('Missing required header for this request: Content-MD5 or x-amz-checksum-*');
   }
-  const doc = parseXml((await readSmallBody(r, 2 << 20)).toString('utf8'));
+  const doc = parseXml(await readSmallBody(r, 2 << 20));
   const del = doc.Delete as { Object?: Array<Record<string, unknown>>; Quiet?: unknown } | undefined;
   if (!del || typeof del !== 'object' || !Array.isArray(del.Object) || del.Object.length === 0) throw errors.malformedXML();
   if (del.Object.length > MAX_KEYS) throw errors.malformedXML();

@@ -112,7 +112,7 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
   const uploadId = r.addr.query.get('uploadId')!;
-  const doc = parseXml((await readSmallBody(r)).toString('utf8'));
+  const doc = parseXml(await readSmallBody(r));
   const root = doc.CompleteMultipartUpload as { Part?: Array<Record<string, unknown>> } | undefined;
   if (!root || typeof root !== 'object' || !Array.isArray(root.Part)) throw errors.malformedXML();
   const parts = root.Part.map((p) => {
@@ -125,19 +125,21 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
     }
     return { partNumber: Number(n), etag: p.ETag, checksums };
   });
-  const version = await r.services.multipart.complete(bucket, key, uploadId, parts, writeCondition(r));
+  // A retry of a Complete that succeeded within the retry window gets the same answer (core/multipart.ts).
+  const done = await r.services.multipart.complete(bucket, key, uploadId, parts, writeCondition(r));
   const host = r.req.headers.host ?? 'localhost';
   const sums: Record<string, string> = {};
-  for (const [alg, value] of Object.entries(version.checksums)) sums[`Checksum${alg.toUpperCase()}`] = value!;
+  for (const [alg, value] of Object.entries(done.checksums)) sums[`Checksum${alg.toUpperCase()}`] = value!;
   sendXml(r, 200, 'CompleteMultipartUploadResult', {
     Location: `http://${host}/${bucket.name}/${encodeURIComponent(key)}`,
     Bucket: bucket.name,
     Key: key,
-    ETag: `"${version.etag}"`,
+    ETag: `"${done.etag}"`,
     ...sums,
-  }, sseResponseHeaders(version.headers));
+  }, sseResponseHeaders(done.headers));
 }
 
+/** Aborting an upload completed within the retry window answers 204 and keeps the object, as S3 does for a while. */
 export async function abortMultipartUpload(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   await r.services.multipart.abort(bucket, r.addr.key!, r.addr.query.get('uploadId')!);
@@ -149,8 +151,9 @@ export async function listParts(r: S3Request): Promise<void> {
   const key = r.addr.key!;
   const uploadId = r.addr.query.get('uploadId')!;
   await r.services.multipart.get(bucket, key, uploadId);
-  const maxParts = Math.min(Number(r.addr.query.get('max-parts') ?? 1000) || 1000, 1000);
-  const marker = Number(r.addr.query.get('part-number-marker') ?? 0) || 0;
+  const maxParts = Math.max(0, Math.min(Number(r.addr.query.get('max-parts') ?? 1000) || 1000, 1000));
+  // Clamped: a marker past the last possible part lists nothing, and never reaches the database out of integer range.
+  const marker = Math.min(Number(r.addr.query.get('part-number-marker') ?? 0) || 0, 10000);
   const all = (await r.services.multipart.listParts(uploadId)).filter((p) => p.partNumber > marker);
   const page = all.slice(0, maxParts);
   const truncated = all.length > page.length;

@@ -11,6 +11,7 @@ import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { attributesFromHeaders } from './object-headers.js';
+import { refuseObjectLock } from './object-lock.js';
 import { authorize, requireAclRight } from './access.js';
 import type { KeyPrincipal } from '../../core/tenants.js';
 
@@ -49,6 +50,10 @@ function checkPolicy(policyB64: string, fields: Fields, bucketName: string, now:
       if (String(op).toLowerCase() === 'content-length-range') {
         limits.minSize = Number(rawName);
         limits.maxSize = Number(expected);
+        // NaN would compare false with every size and silently lift the limit.
+        if (!Number.isSafeInteger(limits.minSize) || !Number.isSafeInteger(limits.maxSize) || limits.minSize < 0) {
+          throw errors.invalidArgument('Invalid Policy: Invalid content-length-range.', 'policy', '');
+        }
         continue;
       }
       const name = String(rawName).replace(/^\$/, '').toLowerCase();
@@ -118,6 +123,7 @@ async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filen
   authorize(r, bucket, 'PostObject', key);
   const asHeaders: Record<string, string> = {};
   for (const [name, value] of fields) asHeaders[name] = value;
+  refuseObjectLock(asHeaders);
   if (fields.get('acl') !== undefined) asHeaders['x-amz-acl'] = fields.get('acl')!;
   delete asHeaders['x-amz-tagging'];
   const attributes = attributesFromHeaders(asHeaders);
@@ -150,11 +156,20 @@ export async function postObject(r: S3Request): Promise<void> {
     throw errors.preconditionFailed('Bucket POST must be of the enclosure-type multipart/form-data');
   }
   const fields: Fields = new Map();
-  const form = busboy({ headers: r.req.headers, limits: { fieldSize: 1 << 20, fields: 200, files: 1 } });
+  let form: busboy.Busboy;
+  try {
+    form = busboy({ headers: r.req.headers, limits: { fieldSize: 1 << 20, fields: 200, files: 1 } });
+  } catch {
+    // busboy throws when the Content-Type has no boundary (or is not a form it knows).
+    throw errors.malformedPOSTRequest();
+  }
   const stored = new Promise<ObjectVersion>((resolve, reject) => {
     let sawFile = false;
     form.on('field', (name, value) => fields.set(name.toLowerCase(), value));
     form.on('file', (name, stream, info) => {
+      // busboy fails a file stream when the form ends inside it, read or not: own that error
+      // (a reader still receives it) so that an ignored or refused file cannot stop the process.
+      stream.on('error', () => undefined);
       if (name.toLowerCase() !== 'file' || sawFile) {
         stream.resume();
         return;
@@ -170,6 +185,7 @@ export async function postObject(r: S3Request): Promise<void> {
       if (!sawFile) reject(errors.invalidArgument('POST requires exactly one file upload per request.', 'file', '0'));
     });
   });
+  (r.bodyStreams ??= []).push(form);
   r.req.pipe(form);
   const version = await stored;
   r.stats.bytesIn += version.size;
@@ -177,8 +193,8 @@ export async function postObject(r: S3Request): Promise<void> {
   const etag = `"${version.etag}"`;
   const location = `http://${header(r, 'host') ?? 'localhost'}/${r.addr.bucket}/${encodeURIComponent(version.key)}`;
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
-  if (redirect) {
-    const url = new URL(redirect);
+  const url = redirect ? URL.parse(redirect) : null;
+  if (url) {
     url.searchParams.set('bucket', r.addr.bucket!);
     url.searchParams.set('key', version.key);
     url.searchParams.set('etag', etag);

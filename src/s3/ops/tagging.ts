@@ -31,7 +31,7 @@ export function tagsFromHeader(value: string | undefined): Record<string, string
 }
 
 async function tagsFromBody(r: S3Request, max: number): Promise<Record<string, string>> {
-  const doc = parseXml((await readSmallBody(r)).toString('utf8'));
+  const doc = parseXml(await readSmallBody(r));
   const tagging = doc.Tagging as { TagSet?: { Tag?: Array<{ Key?: unknown; Value?: unknown }> } | string } | undefined;
   if (!tagging || typeof tagging !== 'object') throw errors.malformedXML();
   const set = tagging.TagSet;
