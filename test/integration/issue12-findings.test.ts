@@ -297,6 +297,62 @@ describeEachEngine('issue 12 findings', (engine) => {
     });
   });
 
+  describe('found by the fuzz suites', () => {
+    async function xmlRequest(method: string, path: string, query: Record<string, string>, xml: string): Promise<WireResponse> {
+      const body = Buffer.from(xml, 'utf8');
+      const s = await sign(t, method, path, { query, headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) } });
+      return send(t, method, s.pathAndQuery, s.headers, body);
+    }
+
+    for (const ref of ['&foo;', '&#;', '&#x;', '&#xZZ;', '&']) {
+      it(`an undefined or malformed reference (${ref}) is MalformedXML, never the key spelled literally`, async () => {
+        await sentinels.put(`a${ref}b`);
+        const res = await xmlRequest('POST', objectPath(BUCKET), { delete: '' }, `<Delete><Object><Key>a${ref}b</Key></Object></Delete>`);
+        expect({ status: res.status, code: res.code }).toEqual({ status: 400, code: 'MalformedXML' });
+        await stillServing(ref);
+      });
+    }
+
+    for (const value of ['v<?pi x?>', '<x>v</x>', 'v<x/>']) {
+      it(`a tag value that is not text (${value}) is refused, not stored as an empty value`, async () => {
+        const res = await xmlRequest('PUT', objectPath(BUCKET, 'existing'), { tagging: '' }, `<Tagging><TagSet><Tag><Key>k</Key><Value>${value}</Value></Tag></TagSet></Tagging>`);
+        expect({ status: res.status, code: res.code }).toEqual({ status: 400, code: 'MalformedXML' });
+        const get = await sign(t, 'GET', objectPath(BUCKET, 'existing'), { query: { tagging: '' } });
+        expect(textsIn((await send(t, 'GET', get.pathAndQuery, get.headers)).text, 'Tag', 'Key')).toEqual([]);
+        await stillServing(value);
+      });
+    }
+
+    it('ListObjects with a delimiter keeps every common prefix across pages (PostgreSQL dropped them)', async () => {
+      const keys = [
+        'a', 'a/b', 'a/b/c', 'a/c', 'a-b', 'ab', 'a b', 'a+b', 'a%b', 'A', 'b', 'b/', 'b//c', 'é', 'é/x', 'e\u0301',
+        'z', 'zz/zz/zz', 'zz/zy', '😀', '😀/a', '\u0001x', 'x\ry', '\uFFFD', '\u007F', 'ｚ',
+      ];
+      const bucket = 'paged-prefixes';
+      await t.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      for (const key of keys) await t.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+      for (const version of ['1', '2']) {
+        const seen: string[] = [];
+        let marker: string | undefined;
+        for (let page = 0; page < 20; page++) {
+          const query: Record<string, string> = { delimiter: 'a', 'max-keys': '5', 'encoding-type': 'url' };
+          if (version === '2') {
+            query['list-type'] = '2';
+            if (marker) query['continuation-token'] = marker;
+          } else if (marker) query.marker = marker;
+          const s = await sign(t, 'GET', objectPath(bucket), { query });
+          const res = await send(t, 'GET', s.pathAndQuery, s.headers);
+          expect(res.status).toBe(200);
+          seen.push(...textsIn(res.text, 'Contents', 'Key').map(decodeURIComponent), ...textsIn(res.text, 'CommonPrefixes', 'Prefix').map((p) => `${decodeURIComponent(p)}*`));
+          if (!res.text.includes('<IsTruncated>true</IsTruncated>')) break;
+          marker = decodeURIComponent(/<(?:NextMarker|NextContinuationToken)>([^<]*)</.exec(res.text)![1]);
+        }
+        const expected = [...keys.filter((k) => !k.includes('a')), 'a*', '😀/a*'];
+        expect(seen.sort(), `ListObjects v${version}`).toEqual(expected.sort());
+      }
+    });
+  });
+
   async function s3Status(p: Promise<unknown>): Promise<number> {
     try {
       await p;
