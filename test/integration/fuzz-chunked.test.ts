@@ -157,7 +157,7 @@ describeEachEngine('fuzz: aws-chunked framing', (engine) => {
           await expectNoStagedFiles(t);
         }, () => sentinels.resync()),
       ),
-      fuzzParams(80),
+      fuzzParams(60),
     );
     await sentinels.assertIntact((k) => k.startsWith('chunked-'));
   });
@@ -206,7 +206,7 @@ describeEachEngine('fuzz: aws-chunked framing', (engine) => {
         else expect(listed.has(partNumber), `part stored by a refused upload: ${label}`).toBe(false);
         await expectNoStagedFiles(t);
       }),
-      fuzzParams(50),
+      fuzzParams(40),
     );
   });
 });

@@ -161,7 +161,7 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
           expect(await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))), what).toBe(404);
         }, () => sentinels.resync()),
       ),
-      fuzzParams(60),
+      fuzzParams(40),
     );
     await sentinels.assertIntact();
   });
@@ -213,7 +213,7 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
           }
         }, () => sentinels.resync()),
       ),
-      fuzzParams(40),
+      fuzzParams(30),
     );
     await sentinels.assertIntact();
   });
@@ -271,7 +271,7 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
           const expected = [...model.order].sort((a, b) => utf8Compare(a.slice(2), b.slice(2)));
           expect(order, what).toEqual(expected);
         }),
-        fuzzParams(version === '2' ? 40 : 20),
+        fuzzParams(version === '2' ? 25 : 15),
       );
     });
   }
@@ -314,7 +314,7 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
           expect(head, `still serving after ${what}`).toBe(200);
         }, () => sentinels.resync()),
       ),
-      fuzzParams(80),
+      fuzzParams(50),
     );
     await sentinels.assertIntact((k) => k === 'open-upload');
   });
@@ -360,7 +360,7 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
           }
         }, () => sentinels.resync()),
       ),
-      fuzzParams(40),
+      fuzzParams(25),
     );
     await sentinels.assertIntact();
   });

@@ -97,7 +97,7 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
         // A changed path names an absent object, or one that cannot exist (NUL: 400 on both engines).
         if (m.path !== base.path) expect([400, 404], what).toContain(await head(m.path));
       }, () => sentinels.resync())),
-      fuzzParams(120),
+      fuzzParams(70),
     );
     await sentinels.assertIntact();
   });
@@ -115,7 +115,7 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
         if (m.mustReject) expectNoLeak(res, what);
         else if (res.status === 200) expect(res.text, what).toBe(SECRET);
       }),
-      fuzzParams(60),
+      fuzzParams(40),
     );
     await sentinels.assertIntact();
   });
@@ -134,7 +134,7 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
         await watch.assertNone(what);
         await expectWritten(path, res.status === 200 ? body : null, what);
       }, () => sentinels.resync())),
-      fuzzParams(60),
+      fuzzParams(40),
     );
     await sentinels.assertIntact();
   });
@@ -153,7 +153,7 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
         await watch.assertNone(what);
         if (m.mustReject) expectNoLeak(res, what);
       }),
-      fuzzParams(60),
+      fuzzParams(30),
     );
   });
 
@@ -180,7 +180,7 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
           expectNoLeak(res, what);
         }
       }),
-      fuzzParams(40),
+      fuzzParams(25),
     );
   });
 
@@ -197,7 +197,7 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
           expect({ status: res.status, code: res.code }, what).toEqual({ status: 403, code: 'RequestTimeTooSkewed' });
         }
       }),
-      fuzzParams(30),
+      fuzzParams(20),
     );
     await sentinels.assertIntact();
   });

@@ -171,7 +171,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
         await sentinels.restore(gone);
         expect(gone.filter((k) => !allowed.has(k)), `sentinels deleted though not named: ${what}`).toEqual([]);
       }, () => sentinels.resync())),
-      fuzzParams(60),
+      fuzzParams(50),
     );
     await sentinels.assertIntact();
   });
@@ -210,7 +210,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
             expect(await tagsOf(target), what).toEqual([...SENTINEL_TAGS].map(([k, v]) => [k, v]));
           }
         }, restoreTags)),
-        fuzzParams(40),
+        fuzzParams(30),
       );
     });
   }
@@ -269,7 +269,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
           expect(got.text, what).toBe(sentinelCors.text.replace(/<RequestId>.*<\/RequestId>/, ''));
         }
       }, restoreCors)),
-      fuzzParams(40),
+      fuzzParams(30),
     );
   });
 
@@ -322,7 +322,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
             expect(await isPublic(), `ACL changed by a refused request: ${what}`).toBe(false);
           }
         }, resetAcl)),
-        fuzzParams(40),
+        fuzzParams(30),
       );
     });
   }
@@ -359,7 +359,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
           expect(err.$metadata.httpStatusCode, what).toBe(404);
         }
       }, dropCreated)),
-      fuzzParams(40),
+      fuzzParams(30),
     );
     await sentinels.assertIntact();
   });
@@ -413,7 +413,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
           expect(list.status, `upload gone after a refused Complete: ${what}`).toBe(200);
         }
       }, async () => { upload = await newUpload(); })),
-      fuzzParams(40),
+      fuzzParams(30),
     );
     await sentinels.assertIntact((k) => k.startsWith('mpu-'));
   });
@@ -443,7 +443,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
           expect(got.status, `policy stored by a refused request: ${doc.slice(0, 200)}`).toBe(404);
         }
       }, dropPolicy)),
-      fuzzParams(40),
+      fuzzParams(30),
     );
   });
 
@@ -463,7 +463,7 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
         expectClientError(res.status, [], `${method} ${path}?${Object.keys(query)[0]} with ${Buffer.from(bytes).toString('hex').slice(0, 80)}`);
         await watch.assertNone();
       }),
-      fuzzParams(30),
+      fuzzParams(25),
     );
     expect(await tagsOf('object')).toEqual([['keep', 'me']]);
     await sentinels.assertIntact();

@@ -145,9 +145,12 @@ describeEachEngine('killed request streams', (engine) => {
     fault: () => Promise<void>,
     opts: { allow?: (key: string) => boolean; inspect?: () => Promise<void> } = {},
   ): Promise<void> {
+    // The background requests are always awaited, even when the fault's own check fails, so that
+    // none of them outlives its test.
     const others = backgroundTraffic(label);
-    await fault();
-    await others;
+    const [faulted, background] = await Promise.allSettled([fault(), others]);
+    if (faulted.status === 'rejected') throw faulted.reason;
+    if (background.status === 'rejected') throw background.reason;
     await watch.assertNone(label);
     await expectNoStagedFiles(t);
     await opts.inspect?.();
