@@ -109,6 +109,8 @@ export function createS3Server(
   });
   // Large uploads may take long: no overall request deadline, but headers must arrive promptly.
   server.requestTimeout = 0;
+  // A client may half-close its side once its request is sent (shutdown(SHUT_WR)); it still gets its answer.
+  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.headersTimeout = 60_000;
   // Longer than SDK idle timeouts, so clients do not reuse sockets we are closing.
   server.keepAliveTimeout = 65_000;

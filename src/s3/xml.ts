@@ -120,6 +120,10 @@ function checkXmlText(text: string): void {
     throw errors.malformedXML();
   }
   if (/<!DOCTYPE/i.test(text)) throw errors.malformedXML();
+  // Only XML's five entities and numeric references exist without a DTD; the parser would keep
+  // anything else (&foo;, &#;) as literal text, another key than the one a client meant.
+  const outsideCdata = text.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '');
+  if (/&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)/.test(outsideCdata)) throw errors.malformedXML();
   for (const m of text.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);?/g)) {
     const ref = m[1];
     const code = ref[0] === 'x' ? parseInt(ref.slice(1), 16) : parseInt(ref, 10);

@@ -39,7 +39,9 @@ async function tagsFromBody(r: S3Request, max: number): Promise<Record<string, s
   return validateTags(
     list.map((t) => {
       if (typeof t.Key !== 'string') throw errors.malformedXML();
-      return [t.Key, typeof t.Value === 'string' ? t.Value : ''];
+      // A value holding markup (elements, processing instructions) is not text: never store it as ''.
+      if (t.Value !== undefined && typeof t.Value !== 'string') throw errors.malformedXML();
+      return [t.Key, t.Value ?? ''];
     }),
     max,
   );
