@@ -14,7 +14,7 @@ import net from 'node:net';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
-import { errorCode, rawRequest, signRaw, type RawResponse } from '../support/raw-http.js';
+import { send, sign, type WireResponse } from '../support/wire.js';
 import { waitFor } from '../support/backends.js';
 
 const BUCKET = 'admission';
@@ -38,9 +38,9 @@ describeEachEngine('admission control', (engine: EngineName) => {
   });
 
   /** A signed request over a fresh connection (closed after the answer). */
-  async function signed(method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<RawResponse> {
-    const s = await signRaw(t, method, path, { payloadHash: 'UNSIGNED-PAYLOAD', headers });
-    return rawRequest(t, method, s.pathAndQuery, s.headers, body);
+  async function signed(method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<WireResponse> {
+    const s = await sign(t, method, path, { payloadHash: 'UNSIGNED-PAYLOAD', headers });
+    return send(t, method, s.pathAndQuery, s.headers, body);
   }
 
   /** Waits until the server counts exactly these open connections and requests in flight. */
@@ -49,14 +49,14 @@ describeEachEngine('admission control', (engine: EngineName) => {
   }
 
   /** A PUT that sends half its body now and the rest when told. */
-  async function slowPut(key: string, body: Buffer): Promise<{ finish(): Promise<RawResponse> }> {
-    const s = await signRaw(t, 'PUT', `/${BUCKET}/${key}`, { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(body.length) } });
+  async function slowPut(key: string, body: Buffer): Promise<{ finish(): Promise<{ status: number }> }> {
+    const s = await sign(t, 'PUT', `/${BUCKET}/${key}`, { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(body.length) } });
     const req = http.request({ host, port, method: 'PUT', path: s.pathAndQuery, headers: s.headers, agent: false });
-    const answer = new Promise<RawResponse>((resolve, reject) => {
+    const answer = new Promise<{ status: number }>((resolve, reject) => {
       req.on('response', (res) => {
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString() }));
+        res.on('end', () => resolve({ status: res.statusCode! }));
       });
       req.on('error', reject);
     });
@@ -70,9 +70,9 @@ describeEachEngine('admission control', (engine: EngineName) => {
   }
 
   async function scrape(): Promise<string> {
-    const res = await rawRequest(t, 'GET', '/-/metrics', {});
+    const res = await send(t, 'GET', '/-/metrics', {});
     expect(res.status).toBe(200);
-    return res.body;
+    return res.text;
   }
 
   function metric(text: string, name: string): number | undefined {
@@ -88,13 +88,13 @@ describeEachEngine('admission control', (engine: EngineName) => {
     // The request cap is reached: a GET, a PUT with a body and an SDK call are refused with S3's SlowDown.
     const get = await signed('GET', `/${BUCKET}/held-0`);
     expect(get.status).toBe(503);
-    expect(errorCode(get)).toBe('SlowDown');
-    expect(get.body).toMatch(/<RequestId>[0-9A-F]{16}<\/RequestId>/);
+    expect(get.code).toBe('SlowDown');
+    expect(get.text).toMatch(/<RequestId>[0-9A-F]{16}<\/RequestId>/);
     expect(get.headers['retry-after']).toBe('1');
     expect(get.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
     const put = await signed('PUT', `/${BUCKET}/refused`, Buffer.from('not stored'), { 'content-length': '10' });
     expect(put.status).toBe(503);
-    expect(errorCode(put)).toBe('SlowDown');
+    expect(put.code).toBe('SlowDown');
     expect(put.headers.connection).toBe('close');
     const sdk = new S3Client({ endpoint: t.endpoint, region: t.config.region, forcePathStyle: true, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, maxAttempts: 1 });
     try {
@@ -107,7 +107,7 @@ describeEachEngine('admission control', (engine: EngineName) => {
 
     // A PUT that waits for 100-continue is refused before it sends a byte of its body.
     const expecting = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
-      void signRaw(t, 'PUT', `/${BUCKET}/expecting`, { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(1024 * 1024), expect: '100-continue' } }).then((s) => {
+      void sign(t, 'PUT', `/${BUCKET}/expecting`, { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(1024 * 1024), expect: '100-continue' } }).then((s) => {
         let continued = false;
         const req = http.request({ host, port, method: 'PUT', path: s.pathAndQuery, headers: s.headers, agent: false });
         req.on('continue', () => {

@@ -15,7 +15,7 @@ import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCom
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { startAnvil, type Anvil } from '../../src/app.js';
 import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { signRaw } from '../support/raw-http.js';
+import { sign } from '../support/wire.js';
 import { runServerToExit, startServer, stopServer } from '../support/cli-server.js';
 
 const log = pino({ level: 'silent' });
@@ -73,7 +73,7 @@ describeEachEngine('one server per data folder', (engine) => {
 
     // An upload in progress: half its body is in, in a staged file in the data folder.
     const body = crypto.randomBytes(512 * 1024);
-    const signed = await signRaw(t, 'PUT', '/live/in-progress', { headers: { 'content-length': String(body.length) }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const signed = await sign(t, 'PUT', '/live/in-progress', { headers: { 'content-length': String(body.length) }, payloadHash: 'UNSIGNED-PAYLOAD' });
     const url = new URL(t.endpoint);
     const req = http.request({ host: url.hostname, port: Number(url.port), method: 'PUT', path: signed.pathAndQuery, headers: signed.headers, agent: false });
     const answered = new Promise<number>((resolve, reject) => {

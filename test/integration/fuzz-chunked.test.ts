@@ -12,11 +12,11 @@
  * written by a refused request; no staged file left behind.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CreateBucketCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { expectClientError, expectNoStagedFiles, fuzzParams, ProcessErrorWatch, restoring, Sentinels } from '../support/fuzz.js';
+import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
+import { expectClientError, expectNoStagedFiles, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { objectPath, send, sign, type WireResponse } from '../support/wire.js';
 import {
@@ -56,24 +56,15 @@ const modeArb = fc.constantFrom<StreamingMode>('signed', 'signed-trailer', 'unsi
 describeEachEngine('fuzz: aws-chunked framing', (engine) => {
   let t: TestAnvil;
   let sentinels: Sentinels;
-  const watch = new ProcessErrorWatch();
   let n = 0;
 
-  beforeAll(async () => {
-    watch.start();
-    t = await startTestAnvil(engine, { maxObjectSize: MAX_OBJECT_SIZE });
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    sentinels = new Sentinels(t, BUCKET);
-    await sentinels.put(EXISTING, 'kept as it was');
-  });
-  afterAll(async () => {
-    watch.stop();
-    await t?.stop();
-  });
-  afterEach(async () => {
-    await sentinels?.resync();
-    await watch.assertNone();
-    await expectNoStagedFiles(t);
+  const watch = fuzzSuite(engine, {
+    bucket: BUCKET,
+    overrides: { maxObjectSize: MAX_OBJECT_SIZE },
+    ready: (suite) => ({ t, sentinels } = suite),
+    seed: async () => {
+      await sentinels.put(EXISTING, 'kept as it was');
+    },
   });
 
   /** Signs the head (without content-length, so the framing can be damaged after signing) and sends the body. */

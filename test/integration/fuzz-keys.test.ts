@@ -8,7 +8,7 @@
  * semantics; and random values in every listing, upload-id and copy-source
  * parameter answer a 4xx, never a 5xx.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   CreateBucketCommand,
@@ -19,8 +19,8 @@ import {
   PutObjectCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { expectClientError, expectNoStagedFiles, fuzzParams, ProcessErrorWatch, restoring, Sentinels } from '../support/fuzz.js';
+import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
+import { expectClientError, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
 import { awsEncode, objectPath, send, sign, type WireResponse } from '../support/wire.js';
 import { textsIn } from '../support/xml-fuzz.js';
 
@@ -86,27 +86,16 @@ const rawGarbage = fc.constantFrom('%', '%zz', '%C3%28', '%ED%A0%80', '%C0%AF', 
 describeEachEngine('fuzz: keys and query strings', (engine) => {
   let t: TestAnvil;
   let sentinels: Sentinels;
-  const watch = new ProcessErrorWatch();
-
-  beforeAll(async () => {
-    watch.start();
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    await t.s3.send(new CreateBucketCommand({ Bucket: LIST_BUCKET }));
-    sentinels = new Sentinels(t, BUCKET);
-    await sentinels.put('sentinel', 'unchanged');
-    await sentinels.put('a');
-    await sentinels.put('ab');
-    for (const key of LIST_KEYS) await t.s3.send(new PutObjectCommand({ Bucket: LIST_BUCKET, Key: key, Body: key }));
-  });
-  afterAll(async () => {
-    watch.stop();
-    await t?.stop();
-  });
-  afterEach(async () => {
-    await sentinels?.resync();
-    await watch.assertNone();
-    await expectNoStagedFiles(t);
+  const watch = fuzzSuite(engine, {
+    bucket: BUCKET,
+    ready: (suite) => ({ t, sentinels } = suite),
+    seed: async () => {
+      await t.s3.send(new CreateBucketCommand({ Bucket: LIST_BUCKET }));
+      await sentinels.put('sentinel', 'unchanged');
+      await sentinels.put('a');
+      await sentinels.put('ab');
+      for (const key of LIST_KEYS) await t.s3.send(new PutObjectCommand({ Bucket: LIST_BUCKET, Key: key, Body: key }));
+    },
   });
 
   async function raw(method: string, path: string, query: Record<string, string> = {}, opts: { headers?: Record<string, string>; garbage?: string; body?: Buffer } = {}): Promise<WireResponse> {

@@ -7,11 +7,10 @@
  * Never a 5xx, never a process-level error, and the server keeps serving.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { expectClientError, expectNoStagedFiles, fuzzParams, ProcessErrorWatch, restoring, Sentinels } from '../support/fuzz.js';
+import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
+import { expectClientError, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
 import { objectPath, presign, send, sign, type WireResponse } from '../support/wire.js';
 import { headerMutationArb, mutateHeaders, mutateQuery, queryMutationArb, type SignedRequest } from '../support/sigv4-fuzz.js';
 
@@ -27,24 +26,14 @@ const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
   let t: TestAnvil;
   let sentinels: Sentinels;
-  const watch = new ProcessErrorWatch();
   let n = 0;
 
-  beforeAll(async () => {
-    watch.start();
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    sentinels = new Sentinels(t, BUCKET);
-    await sentinels.put(SECRET_KEY, SECRET);
-  });
-  afterAll(async () => {
-    watch.stop();
-    await t?.stop();
-  });
-  afterEach(async () => {
-    await sentinels?.resync();
-    await watch.assertNone();
-    await expectNoStagedFiles(t);
+  const watch = fuzzSuite(engine, {
+    bucket: BUCKET,
+    ready: (suite) => ({ t, sentinels } = suite),
+    seed: async () => {
+      await sentinels.put(SECRET_KEY, SECRET);
+    },
   });
 
   async function signedPut(key: string, body: Buffer): Promise<SignedRequest> {

@@ -12,18 +12,17 @@
  * changes that the request did not legitimately change.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   HeadBucketCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { expectClientError, expectNoStagedFiles, fuzzParams, ProcessErrorWatch, restoring, Sentinels } from '../support/fuzz.js';
+import { describeEachEngine, s3Error, type TestAnvil } from '../support/anvil.js';
+import { expectClientError, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
 import { objectPath, send, sign, type WireResponse } from '../support/wire.js';
 import {
   damage,
@@ -81,30 +80,18 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
   let t: TestAnvil;
   let sentinels: Sentinels;
   let ownerId: string;
-  const watch = new ProcessErrorWatch();
-
-  beforeAll(async () => {
-    watch.start();
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    sentinels = new Sentinels(t, BUCKET);
-    const plain = ['a', 'b', 'aa', 'ab', 'ba', 'bb', 'aab', 'abb', 'A', 'aAb'];
-    for (const key of new Set([...plain, ...likelyMisreadings(), TARGET])) await sentinels.put(key);
-    const acl = await xml('GET', objectPath(BUCKET), { acl: '' });
-    ownerId = textsIn(acl.text, 'Owner', 'ID')[0];
-    expect(ownerId).toBeTruthy();
-    await restoreTags();
-    expect((await xml('PUT', objectPath(BUCKET), { cors: '' }, Buffer.from(SENTINEL_CORS))).status).toBe(200);
-  });
-  afterAll(async () => {
-    watch.stop();
-    await t?.stop();
-  });
-  afterEach(async () => {
-    // One failed property must not fail the next ones: put the sentinels back first.
-    await sentinels?.resync();
-    await watch.assertNone();
-    await expectNoStagedFiles(t);
+  const watch = fuzzSuite(engine, {
+    bucket: BUCKET,
+    ready: (suite) => ({ t, sentinels } = suite),
+    seed: async () => {
+      const plain = ['a', 'b', 'aa', 'ab', 'ba', 'bb', 'aab', 'abb', 'A', 'aAb'];
+      for (const key of new Set([...plain, ...likelyMisreadings(), TARGET])) await sentinels.put(key);
+      const acl = await xml('GET', objectPath(BUCKET), { acl: '' });
+      ownerId = textsIn(acl.text, 'Owner', 'ID')[0];
+      expect(ownerId).toBeTruthy();
+      await restoreTags();
+      expect((await xml('PUT', objectPath(BUCKET), { cors: '' }, Buffer.from(SENTINEL_CORS))).status).toBe(200);
+    },
   });
 
   /** A request signed over its body's SHA-256, with Content-MD5 (DeleteObjects requires an integrity header). */

@@ -21,7 +21,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 import { encodeUnsigned, crc32Base64 } from '../support/aws-chunked.js';
-import { errorCode, rawRequest, signRaw, type RawResponse } from '../support/raw-http.js';
+import { send, sign, type WireResponse } from '../support/wire.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
 const BUCKET = 'hardening';
@@ -56,8 +56,8 @@ describeEachEngine('hardening', (engine) => {
     const payload = randomBytes(100 * 1024);
     const chunked = encodeUnsigned(payload, { chunkSize: 16 * 1024, trailers: { 'x-amz-checksum-crc32': crc32Base64(payload) } });
 
-    async function chunkedPut(path: string, query: Record<string, string>, extra: Record<string, string>, body: Buffer): Promise<RawResponse> {
-      const signed = await signRaw(t, 'PUT', path, {
+    async function chunkedPut(path: string, query: Record<string, string>, extra: Record<string, string>, body: Buffer): Promise<WireResponse> {
+      const signed = await sign(t, 'PUT', path, {
         query,
         headers: {
           'content-encoding': 'aws-chunked',
@@ -68,7 +68,7 @@ describeEachEngine('hardening', (engine) => {
           ...extra,
         },
       });
-      return rawRequest(t, 'PUT', signed.pathAndQuery, signed.headers, body);
+      return send(t, 'PUT', signed.pathAndQuery, signed.headers, body);
     }
 
     const cases: Array<[string, Record<string, string>, number, string]> = [
@@ -83,7 +83,7 @@ describeEachEngine('hardening', (engine) => {
           const key = extra['if-none-match'] ? 'existing' : `refused-${randomBytes(4).toString('hex')}`;
           const body = cut ? chunked.subarray(0, chunked.length - 40) : chunked;
           const res = await chunkedPut(`/${BUCKET}/${key}`, {}, extra, body);
-          expect({ status: res.status, code: errorCode(res) }).toEqual({ status, code });
+          expect({ status: res.status, code: res.code }).toEqual({ status, code });
           // Give the decoder time to see its input end (where the crash happened).
           await new Promise((r) => setTimeout(r, 100));
           await stillServing();
@@ -101,7 +101,7 @@ describeEachEngine('hardening', (engine) => {
         { 'x-amz-sdk-checksum-algorithm': 'MD17' },
         chunked.subarray(0, 1000),
       );
-      expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 400, code: 'InvalidRequest' });
+      expect({ status: res.status, code: res.code }).toEqual({ status: 400, code: 'InvalidRequest' });
       await new Promise((r) => setTimeout(r, 100));
       await stillServing();
     });
@@ -147,22 +147,22 @@ describeEachEngine('hardening', (engine) => {
         const key = `presigned-${randomBytes(4).toString('hex')}`;
         const url = await getSignedUrl(t.s3, new PutObjectCommand({ Bucket: BUCKET, Key: key }), { expiresIn: 300 });
         const u = new URL(url);
-        const res = await rawRequest(t, 'PUT', u.pathname + u.search, { ...extra, 'content-length': '5' }, 'hello');
-        expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 403, code: 'AccessDenied' });
-        expect(res.body).toContain('There were headers present in the request which were not signed');
-        for (const h of Object.keys(extra)) expect(res.body).toContain(h);
+        const res = await send(t, 'PUT', u.pathname + u.search, { ...extra, 'content-length': '5' }, 'hello');
+        expect({ status: res.status, code: res.code }).toEqual({ status: 403, code: 'AccessDenied' });
+        expect(res.text).toContain('There were headers present in the request which were not signed');
+        for (const h of Object.keys(extra)) expect(res.text).toContain(h);
         await unchanged(key);
       });
 
       it(`header-signed PUT plus unsigned ${name}: 403 AccessDenied, nothing written`, async () => {
         const key = `signed-${randomBytes(4).toString('hex')}`;
-        const signed = await signRaw(t, 'PUT', `/${BUCKET}/${key}`, {
+        const signed = await sign(t, 'PUT', `/${BUCKET}/${key}`, {
           headers: { 'content-length': '5' },
           payloadHash: 'UNSIGNED-PAYLOAD',
           unsigned: extra,
         });
-        const res = await rawRequest(t, 'PUT', signed.pathAndQuery, signed.headers, 'hello');
-        expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 403, code: 'AccessDenied' });
+        const res = await send(t, 'PUT', signed.pathAndQuery, signed.headers, 'hello');
+        expect({ status: res.status, code: res.code }).toEqual({ status: 403, code: 'AccessDenied' });
         await unchanged(key);
       });
     }
@@ -175,8 +175,8 @@ describeEachEngine('hardening', (engine) => {
       });
       expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toBe('host;x-amz-meta-owner;x-amz-tagging');
       const u = new URL(url);
-      const res = await rawRequest(t, 'PUT', u.pathname + u.search, { 'x-amz-meta-owner': 'alice', 'x-amz-tagging': 'a=b', 'content-length': '5' }, 'hello');
-      expect(res.status, res.body).toBe(200);
+      const res = await send(t, 'PUT', u.pathname + u.search, { 'x-amz-meta-owner': 'alice', 'x-amz-tagging': 'a=b', 'content-length': '5' }, 'hello');
+      expect(res.status, res.text).toBe(200);
       const head = await t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'presigned-ok' }));
       expect(head.Metadata).toEqual({ owner: 'alice' });
       const tags = await t.s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'presigned-ok' }));
@@ -184,19 +184,19 @@ describeEachEngine('hardening', (engine) => {
       // The plain presigned URL that browsers use (no extra headers) keeps working.
       const plain = await getSignedUrl(t.s3, new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned-plain' }), { expiresIn: 300 });
       const p = new URL(plain);
-      expect((await rawRequest(t, 'PUT', p.pathname + p.search, { 'content-length': '2' }, 'ok')).status).toBe(200);
+      expect((await send(t, 'PUT', p.pathname + p.search, { 'content-length': '2' }, 'ok')).status).toBe(200);
       expect(await text('presigned-plain')).toBe('ok');
     });
   });
 
   /** A signed request with a body whose Content-MD5 is right (DeleteObjects needs one). */
-  async function signedBody(method: string, path: string, query: Record<string, string>, body: Buffer): Promise<RawResponse> {
-    const signed = await signRaw(t, method, path, {
+  async function signedBody(method: string, path: string, query: Record<string, string>, body: Buffer): Promise<WireResponse> {
+    const signed = await sign(t, method, path, {
       query,
       headers: { 'content-md5': createHash('md5').update(body).digest('base64'), 'content-length': String(body.length) },
       payloadHash: createHash('sha256').update(body).digest('hex'),
     });
-    return rawRequest(t, method, signed.pathAndQuery, signed.headers, body);
+    return send(t, method, signed.pathAndQuery, signed.headers, body);
   }
 
   describe('finding 3: DeleteObjects never maps an impossible key to another one', () => {
@@ -216,7 +216,7 @@ describeEachEngine('hardening', (engine) => {
     for (const [name, body] of refused) {
       it(`refuses ${name} with MalformedXML and deletes nothing`, async () => {
         const res = await signedBody('POST', `/${BUCKET}`, { delete: '' }, body);
-        expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 400, code: 'MalformedXML' });
+        expect({ status: res.status, code: res.code }).toEqual({ status: 400, code: 'MalformedXML' });
         expect(await text('ab')).toBe('ab');
         expect(await text('a\u0001b')).toBe('a\u0001b');
       });
@@ -224,7 +224,7 @@ describeEachEngine('hardening', (engine) => {
 
     it('deletes exactly the key a control-character reference names', async () => {
       const res = await signedBody('POST', `/${BUCKET}`, { delete: '' }, Buffer.from('<Delete><Quiet>true</Quiet><Object><Key>a&#x1;b</Key></Object></Delete>'));
-      expect(res.status, res.body).toBe(200);
+      expect(res.status, res.text).toBe(200);
       expect(await text('ab')).toBe('ab');
       expect((await s3Error(t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'a\u0001b' })))).name).toBe('NoSuchKey');
     });
@@ -256,9 +256,9 @@ describeEachEngine('hardening', (engine) => {
           const [k, v = ''] = part.split('=');
           query[k] = unescape(v);
         }
-        const signed = await signRaw(t, method, unescape(path), { headers: { ...headers, 'content-length': '0' }, query, payloadHash: 'UNSIGNED-PAYLOAD' });
-        const res = await rawRequest(t, method, pathAndQuery, signed.headers, '');
-        expect({ status: res.status, code: errorCode(res) }).toEqual({ status, code });
+        const signed = await sign(t, method, unescape(path), { headers: { ...headers, 'content-length': '0' }, query, payloadHash: 'UNSIGNED-PAYLOAD' });
+        const res = await send(t, method, pathAndQuery, signed.headers, '');
+        expect({ status: res.status, code: res.code }).toEqual({ status, code });
         await stillServing();
         expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'copy-target' })))).name).toBe('NotFound');
       });
@@ -276,14 +276,14 @@ describeEachEngine('hardening', (engine) => {
         [`/${BUCKET}`, { acl: '' }],
       ] as const) {
         const res = await signedBody('delete' in query ? 'POST' : 'PUT', path, query, deep);
-        expect({ path, query, status: res.status, code: errorCode(res) }).toEqual({ path, query, status: 400, code: 'MalformedXML' });
+        expect({ path, query, status: res.status, code: res.code }).toEqual({ path, query, status: 400, code: 'MalformedXML' });
       }
       await stillServing();
     });
 
     it('a POST form without a boundary answers 400 MalformedPOSTRequest', async () => {
-      const res = await rawRequest(t, 'POST', `/${BUCKET}`, { 'content-type': 'multipart/form-data', 'content-length': '5' }, 'hello');
-      expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 400, code: 'MalformedPOSTRequest' });
+      const res = await send(t, 'POST', `/${BUCKET}`, { 'content-type': 'multipart/form-data', 'content-length': '5' }, 'hello');
+      expect({ status: res.status, code: res.code }).toEqual({ status: 400, code: 'MalformedPOSTRequest' });
       await stillServing();
     });
   });

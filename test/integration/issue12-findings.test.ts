@@ -5,7 +5,7 @@
  * that the server keeps serving what it had.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -16,9 +16,9 @@ import {
   PutObjectCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
 import { crc32Base64, encodeUnsigned } from '../support/aws-chunked.js';
-import { expectNoStagedFiles, ProcessErrorWatch, Sentinels } from '../support/fuzz.js';
+import { fuzzSuite, Sentinels } from '../support/fuzz.js';
 import { objectPath, presign, send, sign, type WireResponse } from '../support/wire.js';
 import { textsIn } from '../support/xml-fuzz.js';
 
@@ -29,23 +29,13 @@ const md5Base64 = (b: Buffer | string) => createHash('md5').update(b).digest('ba
 describeEachEngine('issue 12 findings', (engine) => {
   let t: TestAnvil;
   let sentinels: Sentinels;
-  const watch = new ProcessErrorWatch();
-
-  beforeAll(async () => {
-    watch.start();
-    t = await startTestAnvil(engine, { maxObjectSize: MAX_OBJECT_SIZE });
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    sentinels = new Sentinels(t, BUCKET);
-    for (const key of ['existing', 'ab', 'b', 'private-source']) await sentinels.put(key, `kept: ${key}`);
-  });
-  afterAll(async () => {
-    watch.stop();
-    await t?.stop();
-  });
-  afterEach(async () => {
-    await watch.assertNone();
-    await expectNoStagedFiles(t);
-    await sentinels.resync();
+  const watch = fuzzSuite(engine, {
+    bucket: BUCKET,
+    overrides: { maxObjectSize: MAX_OBJECT_SIZE },
+    ready: (suite) => ({ t, sentinels } = suite),
+    seed: async () => {
+      for (const key of ['existing', 'ab', 'b', 'private-source']) await sentinels.put(key, `kept: ${key}`);
+    },
   });
 
   /** The request was answered, nothing escaped, and the server still serves every object it had. */

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET } from '../support/anvil.js';
-import { errorCode, rawRequest } from '../support/raw-http.js';
+import { send } from '../support/wire.js';
 
 const SCRIPT = path.resolve('test/support/guarded-server.mjs');
 
@@ -52,8 +52,8 @@ describeEachEngine('process guard', (engine) => {
   it('fails only the request whose callback threw, logs it, and keeps serving the others', async () => {
     const alive = () => child.exitCode === null && child.signalCode === null;
     const others = Array.from({ length: 5 }, (_, i) => s3.send(new PutObjectCommand({ Bucket: 'fine', Key: `k${i}`, Body: `v${i}` })));
-    const boom = await rawRequest({ endpoint }, 'GET', '/boom/x', {});
-    expect({ status: boom.status, code: errorCode(boom) }).toEqual({ status: 500, code: 'InternalError' });
+    const boom = await send({ endpoint }, 'GET', '/boom/x', {});
+    expect({ status: boom.status, code: boom.code }).toEqual({ status: 500, code: 'InternalError' });
     await Promise.all(others);
     for (let i = 0; i < 5; i++) {
       const got = await s3.send(new GetObjectCommand({ Bucket: 'fine', Key: `k${i}` }));
@@ -65,7 +65,7 @@ describeEachEngine('process guard', (engine) => {
   });
 
   it('survives an unhandled rejection the same way', async () => {
-    const res = await rawRequest({ endpoint }, 'GET', '/reject/x', {});
+    const res = await send({ endpoint }, 'GET', '/reject/x', {});
     expect(res.status).toBe(500);
     await vi.waitFor(() => expect(stderr).toMatch(/"level":50.*injected rejection/), { timeout: 5000 });
     const got = await s3.send(new GetObjectCommand({ Bucket: 'fine', Key: 'k0' }));

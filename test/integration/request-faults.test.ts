@@ -10,9 +10,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   GetObjectCommand,
@@ -21,9 +20,9 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
 import { encodeSigned, encodeUnsigned, crc32Base64 } from '../support/aws-chunked.js';
-import { expectNoStagedFiles, md5Hex, ProcessErrorWatch, Sentinels } from '../support/fuzz.js';
+import { expectNoStagedFiles, fuzzSuite, md5Hex, Sentinels } from '../support/fuzz.js';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { objectPath, requestHead, send, sign } from '../support/wire.js';
 
@@ -36,29 +35,23 @@ describeEachEngine('killed request streams', (engine) => {
   let t: TestAnvil;
   let sentinels: Sentinels;
   let big: Buffer;
-  const watch = new ProcessErrorWatch();
   const sockets = new Set<net.Socket>();
 
-  beforeAll(async () => {
-    watch.start();
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    sentinels = new Sentinels(t, BUCKET);
-    await sentinels.put('sentinel', randomBytes(64 * 1024));
-    big = randomBytes(BIG);
-    await sentinels.put('big', big);
-  });
-  afterAll(async () => {
-    watch.stop();
-    for (const s of sockets) s.destroy();
-    await t?.stop();
-  });
-  afterEach(async () => {
-    for (const s of sockets) s.destroy();
-    sockets.clear();
-    await watch.assertNone();
-    await expectNoStagedFiles(t);
-    await sentinels.resync();
+  const watch = fuzzSuite(engine, {
+    bucket: BUCKET,
+    ready: (suite) => ({ t, sentinels } = suite),
+    seed: async () => {
+      await sentinels.put('sentinel', randomBytes(64 * 1024));
+      big = randomBytes(BIG);
+      await sentinels.put('big', big);
+    },
+    afterEach: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    afterAll: () => {
+      for (const s of sockets) s.destroy();
+    },
   });
 
   /**

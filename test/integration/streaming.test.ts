@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import { sdkSigner } from '../support/sdk-signer.js';
+import { send, type WireResponse } from '../support/wire.js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 import { crc32Base64, encodeSigned, encodeUnsigned, type SignedEncodeOptions } from '../support/aws-chunked.js';
@@ -24,17 +25,6 @@ const BUCKET = 'streams';
 const CHUNK = 64 * 1024;
 
 const md5Hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
-
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** The <Code> of an S3 error document. */
-function errorCode(res: RawResponse): string | undefined {
-  return /<Code>([^<]*)<\/Code>/.exec(res.body)?.[1];
-}
 
 describeEachEngine('aws-chunked streaming uploads', (engine) => {
   let t: TestAnvil;
@@ -48,28 +38,6 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
     await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   });
   afterAll(async () => t?.stop());
-
-  /** Sends one request over a fresh connection; an error after the response arrived (server stopped reading) is ignored. */
-  function rawRequest(method: string, pathAndQuery: string, headers: Record<string, string>, body: Buffer): Promise<RawResponse> {
-    const url = new URL(t.endpoint);
-    return new Promise((resolve, reject) => {
-      let answered = false;
-      const req = http.request(
-        { host: url.hostname, port: Number(url.port), method, path: pathAndQuery, headers, agent: false },
-        (res) => {
-          answered = true;
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', (err) => {
-        if (!answered) reject(err);
-      });
-      req.end(body);
-    });
-  }
 
   /** Signs the request headers with the SDK (now), returning them and the seed signature. */
   async function signHeaders(method: string, path: string, query: Record<string, string>, headers: Record<string, string>) {
@@ -96,7 +64,7 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
   }
 
   /** PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]; every header including Content-Length is signed. */
-  async function streamingPut(key: string, payload: Buffer, o: StreamingPut = {}): Promise<RawResponse> {
+  async function streamingPut(key: string, payload: Buffer, o: StreamingPut = {}): Promise<WireResponse> {
     const path = `/${BUCKET}/${key}`;
     const query = o.query ?? {};
     const trailer = o.trailer ?? false;
@@ -115,7 +83,7 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
     expect(body.length).toBe(encodedLength);
     o.mutate?.(body);
     const qs = new URLSearchParams(query).toString();
-    return rawRequest('PUT', qs ? `${path}?${qs}` : path, headers, body);
+    return send(t, 'PUT', qs ? `${path}?${qs}` : path, headers, body);
   }
 
   async function getBytes(key: string): Promise<Buffer> {
@@ -124,10 +92,10 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
   }
 
   /** Runs a request that must fail and proves it left nothing: no object, no new blob, no staged file. */
-  async function expectRejected(key: string, send: () => Promise<RawResponse>, status: number, code: string) {
+  async function expectRejected(key: string, request: () => Promise<WireResponse>, status: number, code: string) {
     const blobsBefore = blobFiles(t.dataDir).sort();
-    const res = await send();
-    expect({ status: res.status, code: errorCode(res) }).toEqual({ status, code });
+    const res = await request();
+    expect({ status: res.status, code: res.code }).toEqual({ status, code });
     const err = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })));
     expect(err.name).toBe('NoSuchKey');
     expect(blobFiles(t.dataDir).sort()).toEqual(blobsBefore);
@@ -137,7 +105,7 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
   it('stores a STREAMING-AWS4-HMAC-SHA256-PAYLOAD upload byte for byte', async () => {
     const payload = randomBytes(200 * 1024 + 123);
     const res = await streamingPut('signed', payload);
-    expect(res.status, res.body).toBe(200);
+    expect(res.status, res.text).toBe(200);
     expect(res.headers.etag).toBe(`"${md5Hex(payload)}"`);
     const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'signed' }));
     expect(got.ETag).toBe(`"${md5Hex(payload)}"`);
@@ -150,7 +118,7 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
     const payload = randomBytes(200 * 1024 + 7);
     const crc = crc32Base64(payload);
     const res = await streamingPut('signed-trailer', payload, { trailer: true });
-    expect(res.status, res.body).toBe(200);
+    expect(res.status, res.text).toBe(200);
     expect(res.headers.etag).toBe(`"${md5Hex(payload)}"`);
     expect(res.headers['x-amz-checksum-crc32']).toBe(crc);
     const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'signed-trailer', ChecksumMode: 'ENABLED' }));
@@ -177,7 +145,7 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
       'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
       'x-amz-trailer': 'x-amz-checksum-crc32',
     });
-    await expectRejected('bad-unsigned-crc', () => rawRequest('PUT', path, headers, body), 400, 'BadDigest');
+    await expectRejected('bad-unsigned-crc', () => send(t, 'PUT', path, headers, body), 400, 'BadDigest');
   });
 
   it('rejects a tampered chunk signature with SignatureDoesNotMatch', async () => {
@@ -249,7 +217,7 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
     const etags: string[] = [];
     for (const [i, part] of parts.entries()) {
       const res = await streamingPut(key, part, { query: { partNumber: String(i + 1), uploadId: UploadId! } });
-      expect(res.status, res.body).toBe(200);
+      expect(res.status, res.text).toBe(200);
       expect(res.headers.etag).toBe(`"${md5Hex(part)}"`);
       etags.push(res.headers.etag as string);
     }

@@ -5,15 +5,17 @@
  * unchanged, and the fast-check settings every property runs with.
  */
 import { createHash } from 'node:crypto';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  CreateBucketCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
-import { stagedFiles, type TestAnvil } from './anvil.js';
+import type { Config } from '../../src/config/config.js';
+import { stagedFiles, startTestAnvil, type EngineName, type TestAnvil } from './anvil.js';
 
 /**
  * Runs per property. Small enough that each suite stays well under a minute
@@ -183,4 +185,52 @@ export async function expectNoStagedFiles(t: TestAnvil, withinMs = 10_000): Prom
 export function expectClientError(status: number, allowed: number[] = [], what = ''): void {
   const ok = (status >= 400 && status < 500) || allowed.includes(status);
   expect(ok, `${what} answered ${status}`).toBe(true);
+}
+
+export interface FuzzSuite {
+  t: TestAnvil;
+  sentinels: Sentinels;
+}
+
+/**
+ * The frame every fuzz and fault suite runs in: a process-error watch, a
+ * server with one bucket of sentinels, and after each test the sentinels put
+ * back first (one failed property must not fail the next ones), then no
+ * escaped process error and no staged file left. `seed` fills the bucket;
+ * `ready` hands the server and sentinels to the suite once they exist;
+ * `afterEach` runs before the checks.
+ */
+export function fuzzSuite(
+  engine: EngineName,
+  opts: {
+    bucket: string;
+    overrides?: Partial<Config>;
+    seed: (suite: FuzzSuite) => Promise<void>;
+    ready: (suite: FuzzSuite) => void;
+    afterEach?: () => void;
+    afterAll?: () => void;
+  },
+): ProcessErrorWatch {
+  const watch = new ProcessErrorWatch();
+  let suite: FuzzSuite | undefined;
+  beforeAll(async () => {
+    watch.start();
+    const t = await startTestAnvil(engine, opts.overrides);
+    await t.s3.send(new CreateBucketCommand({ Bucket: opts.bucket }));
+    suite = { t, sentinels: new Sentinels(t, opts.bucket) };
+    opts.ready(suite);
+    await opts.seed(suite);
+  });
+  afterAll(async () => {
+    watch.stop();
+    opts.afterAll?.();
+    await suite?.t.stop();
+  });
+  afterEach(async () => {
+    opts.afterEach?.();
+    await suite?.sentinels.resync();
+    await watch.assertNone();
+    if (suite) await expectNoStagedFiles(suite.t);
+  });
+  return watch;
 }
