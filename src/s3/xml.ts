@@ -119,12 +119,13 @@ function checkXmlText(text: string): void {
   if (text.includes('\0') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) {
     throw errors.malformedXML();
   }
-  if (/<!DOCTYPE/i.test(text)) throw errors.malformedXML();
   // Only XML's five entities and numeric references exist without a DTD; the parser would keep
   // anything else (&foo;, &#;) as literal text, another key than the one a client meant.
-  const outsideCdata = text.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '');
-  if (/&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)/.test(outsideCdata)) throw errors.malformedXML();
-  for (const m of text.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);?/g)) {
+  // Inside CDATA sections and comments '&' and '<' are only text, so the checks below skip them.
+  const markup = text.replace(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->/g, '');
+  if (/<!DOCTYPE/i.test(markup)) throw errors.malformedXML();
+  if (/&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)/.test(markup)) throw errors.malformedXML();
+  for (const m of markup.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);?/g)) {
     const ref = m[1];
     const code = ref[0] === 'x' ? parseInt(ref.slice(1), 16) : parseInt(ref, 10);
     if (!m[0].endsWith(';') || !Number.isFinite(code) || code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
@@ -132,7 +133,7 @@ function checkXmlText(text: string): void {
     }
   }
   let depth = 0;
-  for (const m of text.matchAll(/<(\/?)[^\s>\/!?][^>]*?(\/?)>/g)) {
+  for (const m of markup.matchAll(/<(\/?)[^\s>\/!?][^>]*?(\/?)>/g)) {
     if (m[1]) depth--;
     else if (!m[2] && ++depth > MAX_DEPTH) throw errors.malformedXML();
   }
