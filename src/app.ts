@@ -117,7 +117,7 @@ export async function openControlPlane(config: Config, opts: ControlPlaneOptions
   });
   try {
     if (!create) {
-      const tables = await meta.global.introspection.getTables({ withInternalKyselyTables: true });
+      const tables = await meta.control.introspection.getTables({ withInternalKyselyTables: true });
       if (!tables.some((t) => t.name === MIGRATED_MARKER)) {
         throw new Error(`no Anvil deployment in the database ${redactUrl(config.databaseUrl)}: start \`anvil server\` on it once first, or pass the server's --database-url`);
       }
@@ -128,10 +128,10 @@ export async function openControlPlane(config: Config, opts: ControlPlaneOptions
     await meta.close();
     throw err;
   }
-  const tenants = new TenantService(meta.global, master);
-  const users = new UserService(meta.global, meta.kind, tenants);
+  const tenants = new TenantService(meta.control, master);
+  const users = new UserService(meta.control, meta.kind, tenants);
   const signer = new TokenSigner(tenants);
-  const sessions = new SessionService(meta.global, meta.kind, users, signer, opts.sessions ?? {});
+  const sessions = new SessionService(meta.control, meta.kind, users, signer, opts.sessions ?? {});
   return { meta, tenants, users, signer, sessions, keyring: master };
 }
 

@@ -5,6 +5,7 @@
  * services are translated here (toAdminError), so handlers just throw.
  */
 import type { z } from 'zod';
+import { AnvilError, type ErrorKind } from '../errors.js';
 import { AuthError } from '../core/auth-errors.js';
 import { PolicyError } from '../core/policy.js';
 import { AdminError } from '../core/tenants.js';
@@ -70,6 +71,7 @@ export function fromZodError(where: 'body' | 'query' | 'params', error: z.ZodErr
  */
 export function toAdminError(err: unknown): AdminApiError {
   if (err instanceof AdminApiError) return err;
+  if (err instanceof AnvilError) return fromDomainError(err);
   if (err instanceof PolicyError) return adminErrors.forbidden(err.message);
   // Errors of the auth services: their status picks our code, their own code becomes `reason`.
   if (err instanceof AuthError) {
@@ -104,4 +106,29 @@ export function toAdminError(err: unknown): AdminApiError {
     if (err.status === 400) return adminErrors.invalid(err.message);
   }
   return adminErrors.internal();
+}
+
+/** How each domain error kind is answered on the admin API. */
+const ADMIN_CODE_BY_KIND: Partial<Record<ErrorKind, [AdminErrorCode, number]>> = {
+  Invalid: ['InvalidRequest', 400],
+  TooLarge: ['PayloadTooLarge', 413],
+  Unauthorized: ['Unauthorized', 401],
+  Forbidden: ['Forbidden', 403],
+  NotFound: ['NotFound', 404],
+  Conflict: ['Conflict', 409],
+  Precondition: ['Conflict', 409],
+};
+
+/** A domain error in the admin API's JSON form: its kind picks the code, its reason is passed on. */
+function fromDomainError(err: AnvilError): AdminApiError {
+  const reason = { reason: err.reason };
+  if (err.kind === 'TooManyRequests') {
+    const retry = Math.max(1, Math.ceil(err.retryAfterSeconds ?? 60));
+    return new AdminApiError('TooManyAttempts', 429, err.message, { ...reason, retryAfterSeconds: retry }, { 'Retry-After': String(retry) });
+  }
+  const mapped = ADMIN_CODE_BY_KIND[err.kind];
+  if (!mapped) return adminErrors.internal();
+  const headers: Record<string, string> =
+    err.kind === 'Unauthorized' ? { 'WWW-Authenticate': 'Bearer, AWS4-HMAC-SHA256' } : {};
+  return new AdminApiError(mapped[0], mapped[1], err.message, reason, headers);
 }

@@ -17,7 +17,7 @@ export interface BucketUsage {
 export async function bucketUsage(meta: MetaDatabases, bucketIds: string[]): Promise<Map<string, BucketUsage>> {
   const out = new Map<string, BucketUsage>();
   for (let i = 0; i < bucketIds.length; i += 500) {
-    const rows = await meta.regional
+    const rows = await meta.data
       .selectFrom('bucket_state')
       .select(['bucket_id', 'object_count', 'byte_count'])
       .where('bucket_id', 'in', bucketIds.slice(i, i + 500))
@@ -38,8 +38,8 @@ export interface ServerCounts {
 
 export async function serverCounts(meta: MetaDatabases): Promise<ServerCounts> {
   const count = async (table: 'tenants' | 'buckets' | 'users' | 'access_keys') =>
-    Number((await meta.global.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-  const taskRows = await meta.global
+    Number((await meta.control.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const taskRows = await meta.control
     .selectFrom('tasks')
     .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('status', 'in', ['pending', 'running', 'failed'])
@@ -48,7 +48,7 @@ export async function serverCounts(meta: MetaDatabases): Promise<ServerCounts> {
   const tasks = { pending: 0, running: 0, failed: 0 };
   for (const r of taskRows) tasks[r.status as keyof typeof tasks] = Number(r.n);
   const regionalCount = async (table: 'cleanup_queue' | 'cleanup_dead_letters') =>
-    Number((await meta.regional.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    Number((await meta.data.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   return {
     tenants: await count('tenants'),
     buckets: await count('buckets'),

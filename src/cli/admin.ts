@@ -489,9 +489,9 @@ ANVIL_REGION) must be the server's region.`,
       const plane = await openControlPlane(config);
       try {
         const rewritten = await plane.tenants.reencryptSecrets();
-        const blobKeysRewrapped = await rewrapBlobKeys(plane.meta.regional, plane.keyring);
+        const blobKeysRewrapped = await rewrapBlobKeys(plane.meta.data, plane.keyring);
         const byKey = await plane.tenants.secretsByMasterKey();
-        const blobKeys = await blobKeysByMasterKey(plane.meta.regional);
+        const blobKeys = await blobKeysByMasterKey(plane.meta.data);
         const primary = plane.tenants.primaryMasterKeyId;
         const leftovers = [...new Set([...Object.keys(byKey), ...Object.keys(blobKeys)])].filter((id) => id !== primary);
         let dropped = false;

@@ -23,14 +23,14 @@
  * (UnfoldAndRetry).
  */
 import type { Kysely, Transaction } from 'kysely';
-import type { RegionalSchema, ManifestEntry } from '../meta/schema.js';
+import type { DataSchema, ManifestEntry } from '../meta/schema.js';
 import type { CoreContext } from './context.js';
 import { storedSize, type StagedFile } from '../storage/blob-store.js';
 import { sql } from 'kysely';
 import { SSE_C_KEY_ID } from '../storage/replicas.js';
 import { enqueueCleanup, type BlobRef } from '../work/cleanup.js';
 
-type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
+type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 
 /** A blob that reached zero references: the id of its cleanup-queue entry. */
 export interface ReleasedBlob {
@@ -80,10 +80,10 @@ export async function prepareBlob(
   const needsIntent = staged.data !== undefined && ctx.meta.kind === 'postgres' && !forceNew;
   if (!forceNew) {
     const db = needsIntent
-      ? (ctx.meta.regional.with('intent', (q) =>
+      ? (ctx.meta.data.with('intent', (q) =>
           q.insertInto('write_intents').values({ id: staged.id, node_id: ctx.nodeId, tenant_id: tenantId, created_at: Date.now() }),
-        ) as unknown as typeof ctx.meta.regional)
-      : ctx.meta.regional;
+        ) as unknown as typeof ctx.meta.data)
+      : ctx.meta.data;
     const existing = await db.selectFrom('blobs').select('file_id').where('tenant_id', '=', tenantId).where('hash', '=', hash).executeTakeFirst();
     if (existing) return { kind: 'existing', tenantId, hash, size: staged.size, staged, replication };
   }

@@ -15,11 +15,11 @@ export class BucketService {
   constructor(private readonly ctx: CoreContext) {}
 
   async get(name: string): Promise<Bucket | undefined> {
-    return this.ctx.meta.global.selectFrom('buckets').selectAll().where('name', '=', name).executeTakeFirst();
+    return this.ctx.meta.control.selectFrom('buckets').selectAll().where('name', '=', name).executeTakeFirst();
   }
 
   async listForTenant(tenantId: string): Promise<Bucket[]> {
-    return this.ctx.meta.global
+    return this.ctx.meta.control
       .selectFrom('buckets')
       .selectAll()
       .where('tenant_id', '=', tenantId)
@@ -54,14 +54,14 @@ export class BucketService {
       policy: null,
       replication: null,
     };
-    await this.ctx.meta.regional
+    await this.ctx.meta.data
       .insertInto('bucket_state')
       .values({ bucket_id: bucket.id, last_seq: 0, object_count: 0, byte_count: 0 })
       .execute();
     try {
-      await this.ctx.meta.global.insertInto('buckets').values(bucket).execute();
+      await this.ctx.meta.control.insertInto('buckets').values(bucket).execute();
     } catch (err) {
-      await this.ctx.meta.regional.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
+      await this.ctx.meta.data.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
       const winner = await this.get(name);
       if (winner) {
         throw winner.tenant_id === tenantId ? errors.bucketAlreadyOwnedByYou(name) : errors.bucketAlreadyExists(name);
@@ -73,17 +73,17 @@ export class BucketService {
 
   /** Sets the bucket's canned ACL (public-read lets anyone list it). */
   async setAcl(bucket: Bucket, acl: CannedAcl): Promise<void> {
-    await this.ctx.meta.global.updateTable('buckets').set({ acl }).where('id', '=', bucket.id).execute();
+    await this.ctx.meta.control.updateTable('buckets').set({ acl }).where('id', '=', bucket.id).execute();
   }
 
   /** Stores (or with null removes) the bucket policy; the caller has validated it (core/bucket-policy.ts). */
   async setPolicy(bucket: Bucket, policy: string | null): Promise<void> {
-    await this.ctx.meta.global.updateTable('buckets').set({ policy }).where('id', '=', bucket.id).execute();
+    await this.ctx.meta.control.updateTable('buckets').set({ policy }).where('id', '=', bucket.id).execute();
   }
 
   /** Replaces (or with null removes) the bucket's tag set. */
   async setTags(bucket: Bucket, tags: Record<string, string> | null): Promise<void> {
-    await this.ctx.meta.global
+    await this.ctx.meta.control
       .updateTable('buckets')
       .set({ tags: tags && JSON.stringify(tags) })
       .where('id', '=', bucket.id)
@@ -92,7 +92,7 @@ export class BucketService {
 
   /** Replaces (or with null removes) the bucket's CORS configuration. */
   async setCors(bucket: Bucket, cors: unknown | null): Promise<void> {
-    await this.ctx.meta.global
+    await this.ctx.meta.control
       .updateTable('buckets')
       .set({ cors: cors === null ? null : JSON.stringify(cors) })
       .where('id', '=', bucket.id)
@@ -108,7 +108,7 @@ export class BucketService {
   async purge(bucket: Bucket, objects: { deleteMany(b: Bucket, keys: string[]): Promise<void> }, signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const keys = await this.ctx.meta.regional
+      const keys = await this.ctx.meta.data
         .selectFrom('object_versions')
         .select('key')
         .where('bucket_id', '=', bucket.id)
@@ -130,7 +130,7 @@ export class BucketService {
    */
   async delete(bucket: Bucket): Promise<void> {
     let refs = new RefChanges();
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       refs = new RefChanges();
       await trx
         .updateTable('bucket_state')
@@ -163,7 +163,7 @@ export class BucketService {
       await trx.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
       await refs.apply(trx);
     });
-    await this.ctx.meta.global.deleteFrom('buckets').where('id', '=', bucket.id).execute();
+    await this.ctx.meta.control.deleteFrom('buckets').where('id', '=', bucket.id).execute();
     await collectGarbage(this.ctx, refs.released);
   }
 }

@@ -15,7 +15,7 @@
  * root in a handful of seeks (DESIGN.md pitfalls).
  */
 import { sql, type Kysely } from 'kysely';
-import type { RegionalSchema } from '../meta/schema.js';
+import type { DataSchema } from '../meta/schema.js';
 import type { CoreContext } from './context.js';
 import type { Bucket } from './buckets.js';
 import { LATEST, NOT_DELETED, UNPREPARED } from '../meta/engine.js';
@@ -114,7 +114,7 @@ export class ListingService {
 
   /** Live latest versions with key > cursor, in key order. */
   private scan(bucket: Bucket, q: ListQuery, cursor: string, limit: number): Promise<Row[]> {
-    let query = this.ctx.meta.regional
+    let query = this.ctx.meta.data
       .selectFrom('object_versions')
       .select(['key', 'size', 'etag', 'created_at'])
       .where('bucket_id', '=', bucket.id)
@@ -141,7 +141,7 @@ export class ListingService {
     const pg = this.ctx.meta.kind === 'postgres';
     const plen = [...q.prefix].length;
     const dlen = [...q.delimiter].length;
-    const db = this.ctx.meta.regional as Kysely<RegionalSchema>;
+    const db = this.ctx.meta.data as Kysely<DataSchema>;
     const int = (n: number) => (pg ? sql`${n}::int` : sql`${n}`);
     const find = (hay: ReturnType<typeof sql>) => (pg ? sql`strpos(${hay}, ${q.delimiter})` : sql`instr(${hay}, ${q.delimiter})`);
     const rest = (k: ReturnType<typeof sql>) => sql`substr(${k}, ${int(plen)} + 1)`;

@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE, type MasterKeyring } from './secrets.js';
 import { rewrapDataKey } from '../crypto/keys.js';
-import type { RegionalSchema } from '../meta/schema.js';
+import type { DataSchema } from '../meta/schema.js';
 
 function writeDurably(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -68,7 +68,7 @@ export function dropPreviousMasterKeys(dataDir: string): boolean {
  * still under the key it was read with, so concurrent runs are harmless.
  * Returns how many rows were re-wrapped.
  */
-export async function rewrapBlobKeys(db: Kysely<RegionalSchema>, ring: MasterKeyring): Promise<number> {
+export async function rewrapBlobKeys(db: Kysely<DataSchema>, ring: MasterKeyring): Promise<number> {
   let rewrapped = 0;
   for (;;) {
     const rows = await db
@@ -94,7 +94,7 @@ export async function rewrapBlobKeys(db: Kysely<RegionalSchema>, ring: MasterKey
 }
 
 /** Blob data keys per wrapping master key id (rotation progress). */
-export async function blobKeysByMasterKey(db: Kysely<RegionalSchema>): Promise<Record<string, number>> {
+export async function blobKeysByMasterKey(db: Kysely<DataSchema>): Promise<Record<string, number>> {
   const rows = await db
     .selectFrom('blobs')
     .select(['enc_master_key_id', (eb) => eb.fn.countAll<number>().as('n')])

@@ -95,7 +95,7 @@ export class MultipartService {
     }
     const uploadId = newUploadId();
     // Under the bucket lock, so an upload can never be created in a bucket being deleted.
-    await this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       await this.objects.nextSeq(trx, bucket);
       await trx
       .insertInto('multipart_uploads')
@@ -118,7 +118,7 @@ export class MultipartService {
   }
 
   async get(bucket: Bucket, key: string, uploadId: string): Promise<Upload> {
-    const row = await this.ctx.meta.regional
+    const row = await this.ctx.meta.data
       .selectFrom('multipart_uploads')
       .selectAll()
       .where('upload_id', '=', uploadId)
@@ -203,14 +203,14 @@ export class MultipartService {
    * common prefixes is left to the caller.
    */
   async listUploads(bucket: Bucket, q: { prefix: string; keyMarker: string; uploadIdMarker: string; limit: number }) {
-    let query = this.ctx.meta.regional
+    let query = this.ctx.meta.data
       .selectFrom('multipart_uploads')
       .select(['upload_id', 'key', 'created_at'])
       .where('bucket_id', '=', bucket.id);
     if (q.prefix) query = query.where('key', '>=', q.prefix);
     // S3: with an upload-id-marker, uploads of the marker key initiated after that upload are included.
     const marker = q.keyMarker && q.uploadIdMarker
-      ? await this.ctx.meta.regional
+      ? await this.ctx.meta.data
           .selectFrom('multipart_uploads')
           .select(['created_at', 'upload_id'])
           .where('upload_id', '=', q.uploadIdMarker)
@@ -239,7 +239,7 @@ export class MultipartService {
   }
 
   async listParts(uploadId: string): Promise<PartInfo[]> {
-    const rows = await this.ctx.meta.regional
+    const rows = await this.ctx.meta.data
       .selectFrom('multipart_parts')
       .select(['part_number', 'size', 'etag', 'created_at'])
       .where('upload_id', '=', uploadId)
@@ -296,7 +296,7 @@ export class MultipartService {
   /** The record of an upload of this bucket and key completed within the retry window. */
   private async completion(bucket: Bucket, key: string, uploadId: string) {
     if (this.opts.retryWindowMs <= 0) return undefined;
-    const row = await this.ctx.meta.regional
+    const row = await this.ctx.meta.data
       .selectFrom('multipart_completions')
       .selectAll()
       .where('upload_id', '=', uploadId)
@@ -315,7 +315,7 @@ export class MultipartService {
     const cutoff = now - this.opts.retryWindowMs;
     let removed = 0;
     for (;;) {
-      const res = await this.ctx.meta.regional
+      const res = await this.ctx.meta.data
         .deleteFrom('multipart_completions')
         .where('upload_id', 'in', (eb) =>
           eb.selectFrom('multipart_completions').select('upload_id').where('completed_at', '<', cutoff).orderBy('completed_at').limit(batch),
@@ -336,7 +336,7 @@ export class MultipartService {
     partsDigest: string,
     condition: WriteCondition | undefined,
   ): Promise<{ version: ObjectVersion; refs: RefChanges }> {
-    return this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    return this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       const refs = new RefChanges();
       // Lock order: bucket, then the upload row (deleting it first makes a concurrent
       // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
@@ -449,7 +449,7 @@ export class MultipartService {
    * batch at a time; their parts are released. Returns how many were aborted.
    */
   async abortOlderThan(cutoff: number, limit = 100): Promise<number> {
-    const stale = await this.ctx.meta.regional
+    const stale = await this.ctx.meta.data
       .selectFrom('multipart_uploads')
       .select('upload_id')
       .where('created_at', '<', cutoff)
@@ -470,7 +470,7 @@ export class MultipartService {
 
   private async abortUpload(uploadId: string): Promise<void> {
     let refs = new RefChanges();
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       refs = new RefChanges();
       const claimed = await trx
         .deleteFrom('multipart_uploads')

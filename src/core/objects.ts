@@ -6,11 +6,11 @@
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { ManifestEntry, ObjectVersionTable, RegionalSchema } from '../meta/schema.js';
+import type { ManifestEntry, ObjectVersionTable, DataSchema } from '../meta/schema.js';
 import { LATEST, NOT_DELETED, withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
 import type { ChecksumAlgorithm, Digests } from '../storage/digest.js';
-import { blobRowNaming } from '../meta/regional/blob-rows.js';
+import { blobRowNaming } from '../meta/data/blob-rows.js';
 import type { StagedFile } from '../storage/blob-store.js';
 import type { Bucket } from './buckets.js';
 import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
@@ -26,7 +26,7 @@ import {
   type PreparedBlob,
 } from './blob-refs.js';
 
-type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
+type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 
 export const MAX_KEY_BYTES = 1024;
 
@@ -142,7 +142,7 @@ export class ObjectService {
     let recorded = false;
     const recordIntent = async () => {
       await this.metadataWrite(() =>
-        this.ctx.meta.regional
+        this.ctx.meta.data
           .insertInto('write_intents')
           .values({ id, node_id: this.ctx.nodeId, tenant_id: tenantId, created_at: Date.now() })
           .execute(),
@@ -175,7 +175,7 @@ export class ObjectService {
   }
 
   private async dropIntent(id: string): Promise<void> {
-    if (this.recordsIntents) await this.ctx.meta.regional.deleteFrom('write_intents').where('id', '=', id).execute();
+    if (this.recordsIntents) await this.ctx.meta.data.deleteFrom('write_intents').where('id', '=', id).execute();
   }
 
   /**
@@ -221,7 +221,7 @@ export class ObjectService {
       let refs = new RefChanges();
       let result: T;
       try {
-        result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+        result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
           refs = new RefChanges();
           refs.noFold = noFold;
           // The write is committed with its metadata: its files are no longer in doubt. The intent
@@ -279,7 +279,7 @@ export class ObjectService {
     try {
       if (blob.kind === 'existing') await this.ctx.blobs.discard(blob.staged);
       if (blob.kind === 'new') {
-        if (!(await blobRowNaming(this.ctx.meta.regional, blob.tenantId, blob.hash, blob.fileId))) await this.ctx.replicas.remove(blob, blob.backends);
+        if (!(await blobRowNaming(this.ctx.meta.data, blob.tenantId, blob.hash, blob.fileId))) await this.ctx.replicas.remove(blob, blob.backends);
       }
       await this.dropIntent(staged.id);
     } catch {
@@ -296,7 +296,7 @@ export class ObjectService {
     validateKey(key);
     if (opts.condition) {
       // Fail fast before receiving the body; the transaction checks again, atomically.
-      const current = await this.latestRow(this.ctx.meta.regional, bucket, key).catch(() => undefined);
+      const current = await this.latestRow(this.ctx.meta.data, bucket, key).catch(() => undefined);
       checkWriteCondition(key, opts.condition, current);
     }
     const { staged, digests } = await this.stageBody(bucket.tenant_id, body, opts.digest, this.ctx.maxObjectSize, opts.customerKey);
@@ -574,7 +574,7 @@ export class ObjectService {
     for (let attempt = 0; ; attempt++) {
       try {
         let refs = new RefChanges();
-        const result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+        const result = await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
           refs = new RefChanges();
           refs.noFold = noFold;
           const source = await this.latestRow(trx, src, srcKey);
@@ -621,7 +621,7 @@ export class ObjectService {
   /** Replaces the tag set of the latest version in place (tagging creates no new version in S3). */
   async setTags(bucket: Bucket, key: string, tags: Record<string, string>): Promise<void> {
     validateKey(key);
-    const res = await this.ctx.meta.regional
+    const res = await this.ctx.meta.data
       .updateTable('object_versions')
       .set({ tags: JSON.stringify(tags) })
       .where('bucket_id', '=', bucket.id)
@@ -635,7 +635,7 @@ export class ObjectService {
   /** Sets the canned ACL of the latest version in place (as S3's PutObjectAcl does). */
   async setAcl(bucket: Bucket, key: string, acl: CannedAcl): Promise<void> {
     validateKey(key);
-    const res = await this.ctx.meta.regional
+    const res = await this.ctx.meta.data
       .updateTable('object_versions')
       .set({ acl })
       .where('bucket_id', '=', bucket.id)
@@ -648,7 +648,7 @@ export class ObjectService {
 
   async head(bucket: Bucket, key: string): Promise<ObjectVersion> {
     validateKey(key);
-    return this.latestRow(this.ctx.meta.regional, bucket, key);
+    return this.latestRow(this.ctx.meta.data, bucket, key);
   }
 
   /**
@@ -670,7 +670,7 @@ export class ObjectService {
     if (pieces.length === 0) return Readable.from([]);
     const hashes = [...new Set(pieces.map((p) => p.hash))];
     const replicas = this.ctx.replicas;
-    let blobs = await replicas.lookup(this.ctx.meta.regional, v.tenantId, hashes);
+    let blobs = await replicas.lookup(this.ctx.meta.data, v.tenantId, hashes);
     if (pieces.some((p) => !blobs.has(p.hash))) return null;
     // Any row of a given hash holds the right bytes: if the one we looked up was collected
     // (the object was overwritten while we stream it), read whichever blob holds it now.
@@ -678,7 +678,7 @@ export class ObjectService {
       const { hash, from, to } = pieces[i];
       const stream = await replicas.open(blobs.get(hash)!, from, to, customerKey);
       if (stream || i === 0) return stream;
-      blobs = new Map([...blobs, ...(await replicas.lookup(this.ctx.meta.regional, v.tenantId, [hash]))]);
+      blobs = new Map([...blobs, ...(await replicas.lookup(this.ctx.meta.data, v.tenantId, [hash]))]);
       return blobs.has(hash) ? replicas.open(blobs.get(hash)!, from, to, customerKey) : null;
     };
     // Each piece's bytes are checked by Replicas.open as they stream (a piece that is a whole
@@ -720,7 +720,7 @@ export class ObjectService {
    */
   async deleteMany(bucket: Bucket, keys: string[]): Promise<void> {
     let refs = new RefChanges();
-    await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await this.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       refs = new RefChanges();
       let count = 0;
       let bytes = 0;

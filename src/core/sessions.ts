@@ -15,7 +15,7 @@
 import crypto from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { withTransaction, type EngineKind } from '../meta/engine.js';
-import type { GlobalSchema } from '../meta/schema.js';
+import type { ControlSchema } from '../meta/schema.js';
 import { AuthError } from './auth-errors.js';
 import { permissionsFromColumn, type Permissions } from './policy.js';
 import type { AccessClaims, TokenSigner } from './tokens.js';
@@ -126,7 +126,7 @@ export class SessionService {
   private readonly lockMs: number;
 
   constructor(
-    private readonly db: Kysely<GlobalSchema>,
+    private readonly db: Kysely<ControlSchema>,
     private readonly kind: EngineKind,
     private readonly users: UserService,
     private readonly signer: TokenSigner,

@@ -1,7 +1,7 @@
 /** Tenants and their access keys: the principals S3 requests authenticate as. */
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { GlobalSchema, TenantTable } from '../meta/schema.js';
+import type { ControlSchema, TenantTable } from '../meta/schema.js';
 import { parsePolicies, Permissions, permissionsFromColumn, PolicyError, userPermissions, type PolicyStatement } from './policy.js';
 import type { MasterKeyring } from './secrets.js';
 
@@ -74,7 +74,7 @@ function generateSecret(): string {
 
 export class TenantService {
   constructor(
-    private readonly db: Kysely<GlobalSchema>,
+    private readonly db: Kysely<ControlSchema>,
     private readonly master: MasterKeyring,
   ) {}
 

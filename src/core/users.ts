@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { withTransaction, type EngineKind } from '../meta/engine.js';
-import type { GlobalSchema, UserRole, UserTable } from '../meta/schema.js';
+import type { ControlSchema, UserRole, UserTable } from '../meta/schema.js';
 import { AuthError } from './auth-errors.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import { parsePolicies, Permissions, PolicyError, type PolicyStatement } from './policy.js';
@@ -35,7 +35,7 @@ export interface AppPasswordInfo {
   revokedAt: Date | null;
 }
 
-type Db = Kysely<GlobalSchema> | Transaction<GlobalSchema>;
+type Db = Kysely<ControlSchema> | Transaction<ControlSchema>;
 export type UserRow = Selectable<UserTable>;
 
 export const MIN_PASSWORD_LENGTH = 10;
@@ -147,7 +147,7 @@ export class UserService {
   private readonly now: () => number;
 
   constructor(
-    private readonly db: Kysely<GlobalSchema>,
+    private readonly db: Kysely<ControlSchema>,
     private readonly kind: EngineKind,
     private readonly tenants: TenantService,
     opts: { now?: () => number } = {},

@@ -46,16 +46,16 @@ export class Metrics {
       });
     const count = async (q: Promise<{ n: number | string } | undefined>) => Number((await q)?.n ?? 0);
     gauge('anvil_cleanup_queue_entries', 'Released blobs waiting to be removed', () =>
-      count(meta.regional.selectFrom('cleanup_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
+      count(meta.data.selectFrom('cleanup_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
     );
     gauge('anvil_cleanup_dead_letters', 'Blob removals that failed too often', () =>
-      count(meta.regional.selectFrom('cleanup_dead_letters').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
+      count(meta.data.selectFrom('cleanup_dead_letters').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
     );
     gauge('anvil_blobs_corrupt', 'Blobs the scrub found not matching their hash', () =>
-      count(meta.regional.selectFrom('blobs').select((eb) => eb.fn.countAll<number>().as('n')).where('corrupt', '=', 1).executeTakeFirst()),
+      count(meta.data.selectFrom('blobs').select((eb) => eb.fn.countAll<number>().as('n')).where('corrupt', '=', 1).executeTakeFirst()),
     );
     gauge('anvil_tasks_failed', 'Background tasks that exhausted their attempts', () =>
-      count(meta.global.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'failed').executeTakeFirst()),
+      count(meta.control.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'failed').executeTakeFirst()),
     );
     if (space) {
       new client.Gauge({

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { authenticate } from '../s3/auth/sigv4.js';
 import type { S3Request, Services } from '../s3/context.js';
-import { errors, S3Error } from '../s3/errors.js';
+import { AnvilError } from '../errors.js';
+import { errors, S3Error, toS3Error } from '../s3/errors.js';
 import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
@@ -16,7 +17,6 @@ import { corsResponseHeaders } from '../s3/ops/cors.js';
 import { refuseObjectLock } from '../s3/ops/object-lock.js';
 import type { Metrics } from './metrics.js';
 import { requestScope, type RequestScope } from './process-guard.js';
-import { isDiskFull } from '../storage/disk-space.js';
 import type { Permissions } from '../core/policy.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -176,10 +176,10 @@ export function createS3Server(
       await handler(r);
     } catch (err) {
       // A full disk on a path that did not translate it itself (bucket, tagging, ACL writes…) is still 507, not 500.
-      let s3err = err instanceof S3Error ? err : isDiskFull(err) ? errors.insufficientStorage() : errors.internal();
+      let s3err = toS3Error(err);
       // A caller who may not list there must not learn that a key is absent (S3 answers 403 too).
       if (r?.hideMissing && s3err.code === 'NoSuchKey') s3err = errors.accessDenied();
-      if (!(err instanceof S3Error)) {
+      if (!(err instanceof S3Error) && !(err instanceof AnvilError)) {
         // Only a connection that is actually gone is the client's doing. (req.destroyed
         // is also true once a body has been read whole, so it cannot tell; a failure
         // after that, a full disk say, is ours and must be seen.)

@@ -28,7 +28,7 @@ import {
   type QueryResult,
   type Transaction,
 } from 'kysely';
-import type { GlobalSchema, RegionalSchema } from './schema.js';
+import type { ControlSchema, DataSchema } from './schema.js';
 
 export type EngineKind = 'sqlite' | 'postgres';
 
@@ -38,8 +38,8 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export interface MetaDatabases {
   kind: EngineKind;
-  global: Kysely<GlobalSchema>;
-  regional: Kysely<RegionalSchema>;
+  control: Kysely<ControlSchema>;
+  data: Kysely<DataSchema>;
   close(): Promise<void>;
 }
 
@@ -440,13 +440,13 @@ export function openMetaDatabases(
     const onDisk = target !== ':memory:' && target !== '';
     const wal = onDisk ? new WalSync(`${path.resolve(target)}-wal`) : undefined;
     const checkpointer = onDisk ? new Checkpointer(path.resolve(target)) : undefined;
-    const db = new Kysely<GlobalSchema & RegionalSchema>({ dialect: new DurableSqliteDialect(conn, wal, checkpointer) });
+    const db = new Kysely<ControlSchema & DataSchema>({ dialect: new DurableSqliteDialect(conn, wal, checkpointer) });
     const driver = drivers.get(conn);
     if (driver) kyselyDrivers.set(db, driver);
     return {
       kind,
-      global: db as unknown as Kysely<GlobalSchema>,
-      regional: db as unknown as Kysely<RegionalSchema>,
+      control: db as unknown as Kysely<ControlSchema>,
+      data: db as unknown as Kysely<DataSchema>,
       close: async () => {
         await db.destroy();
         await wal?.close();
@@ -457,11 +457,11 @@ export function openMetaDatabases(
   // An idle connection dropped by the server (restart, failover) must not
   // crash the process; the pool replaces it on next use.
   pool.on('error', (err) => opts.onIdleError?.(err));
-  const db = new Kysely<GlobalSchema & RegionalSchema>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
+  const db = new Kysely<ControlSchema & DataSchema>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
   return {
     kind,
-    global: db as unknown as Kysely<GlobalSchema>,
-    regional: db as unknown as Kysely<RegionalSchema>,
+    control: db as unknown as Kysely<ControlSchema>,
+    data: db as unknown as Kysely<DataSchema>,
     close: () => db.destroy(),
   };
 }
@@ -605,5 +605,5 @@ export async function withTransaction<S, T>(
 /** For tests: group fsyncs of the WAL done so far by this database handle (SQLite). */
 export function walSyncCount(meta: MetaDatabases): number {
   if (meta.kind !== 'sqlite') return 0;
-  return kyselyDrivers.get(meta.regional)?.syncs ?? 0;
+  return kyselyDrivers.get(meta.data)?.syncs ?? 0;
 }

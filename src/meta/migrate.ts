@@ -5,8 +5,8 @@
  */
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import type { MetaDatabases } from './engine.js';
-import { globalMigrations } from './global/migrations.js';
-import { regionalMigrations } from './regional/migrations.js';
+import { controlMigrations } from './control/migrations.js';
+import { dataMigrations } from './data/migrations.js';
 
 async function migrate(db: Kysely<any>, area: string, migrations: Record<string, Migration>): Promise<void> {
   const migrator = new Migrator({
@@ -23,6 +23,6 @@ async function migrate(db: Kysely<any>, area: string, migrations: Record<string,
 }
 
 export async function migrateAll(meta: MetaDatabases): Promise<void> {
-  await migrate(meta.global, 'global', globalMigrations(meta.kind));
-  await migrate(meta.regional, 'regional', regionalMigrations(meta.kind));
+  await migrate(meta.control, 'global', controlMigrations(meta.kind));
+  await migrate(meta.data, 'regional', dataMigrations(meta.kind));
 }

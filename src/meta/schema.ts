@@ -5,7 +5,7 @@
  */
 import type { Generated } from 'kysely';
 
-// ---- global DB: control plane (tenants, keys, buckets) ----
+// ---- control plane: tenants, keys, buckets, users, sessions, tasks (migrations tracked as "global") ----
 
 export interface TenantTable {
   id: string;
@@ -146,7 +146,7 @@ export interface TaskTable {
   updated_at: number;
 }
 
-export interface GlobalSchema {
+export interface ControlSchema {
   tenants: TenantTable;
   access_keys: AccessKeyTable;
   buckets: BucketTable;
@@ -160,7 +160,7 @@ export interface GlobalSchema {
   backend_states: BackendStateTable;
 }
 
-// ---- regional DB: data plane (object versions, blobs, uploads) ----
+// ---- data plane: object versions, blobs, uploads (migrations tracked as "regional") ----
 
 /** One row per bucket known to this region: its sequence counter and usage. */
 export interface BucketStateTable {
@@ -327,7 +327,7 @@ export interface WriteIntentTable {
   created_at: number;
 }
 
-export interface RegionalSchema {
+export interface DataSchema {
   bucket_state: BucketStateTable;
   object_versions: ObjectVersionTable;
   blobs: BlobTable;

@@ -1,3 +1,6 @@
+import { AnvilError, type ErrorKind } from '../errors.js';
+import { isDiskFull } from '../storage/disk-space.js';
+
 /**
  * The one error type of the S3 protocol layer: an S3 error code, its HTTP
  * status and a human message. The HTTP layer renders it as S3 XML with the
@@ -122,3 +125,61 @@ export const errors = {
   slowDown: (retryAfterSeconds = 1) =>
     new S3Error('SlowDown', 'Please reduce your request rate.', 503, {}, { 'Retry-After': String(retryAfterSeconds) }),
 } as const;
+
+/** Reasons that are S3 error codes of their own; any other reason is answered with its kind's code. */
+const S3_CODES = new Set([
+  'NoSuchBucket', 'NoSuchKey', 'NoSuchUpload', 'NoSuchVersion', 'BucketNotEmpty', 'BucketAlreadyExists',
+  'BucketAlreadyOwnedByYou', 'InvalidBucketName', 'KeyTooLongError', 'EntityTooLarge', 'EntityTooSmall',
+  'InvalidArgument', 'InvalidRequest', 'InvalidPart', 'InvalidPartOrder', 'InvalidRange', 'InvalidDigest', 'BadDigest',
+  'PreconditionFailed', 'InsufficientStorage', 'ServiceUnavailable', 'NotImplemented', 'AccessDenied',
+  'IllegalLocationConstraintException', 'InvalidLocationConstraint', 'MalformedXML', 'MalformedPolicy',
+  'InvalidEncryptionAlgorithmError', 'IncompleteBody', 'OperationAborted', 'NoSuchBucketPolicy',
+]);
+
+const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  NotFound: 404,
+  Conflict: 409,
+  Invalid: 400,
+  Precondition: 412,
+  TooLarge: 400,
+  NoSpace: 507,
+  Unavailable: 503,
+  Forbidden: 403,
+  Unauthorized: 403,
+  TooManyRequests: 503,
+  NotImplemented: 501,
+};
+
+const CODE_BY_KIND: Record<ErrorKind, string> = {
+  NotFound: 'NotFound',
+  Conflict: 'OperationAborted',
+  Invalid: 'InvalidRequest',
+  Precondition: 'PreconditionFailed',
+  TooLarge: 'EntityTooLarge',
+  NoSpace: 'InsufficientStorage',
+  Unavailable: 'ServiceUnavailable',
+  Forbidden: 'AccessDenied',
+  Unauthorized: 'AccessDenied',
+  TooManyRequests: 'SlowDown',
+  NotImplemented: 'NotImplemented',
+};
+
+/**
+ * The S3 edge's translator: any thrown value as the S3Error to answer with.
+ * Domain errors keep their reason as the code when S3 has that code; a full
+ * disk that reached here untranslated is still 507; anything else is a bug
+ * and answers InternalError (the caller logs it).
+ */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  if (err instanceof AnvilError) {
+    const code = S3_CODES.has(err.reason) ? err.reason : CODE_BY_KIND[err.kind];
+    const status = err.reason === 'NoSuchBucketPolicy' ? 404 : STATUS_BY_KIND[err.kind];
+    const headers: Record<string, string> =
+      err.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(Math.max(1, Math.ceil(err.retryAfterSeconds))) };
+    return new S3Error(code, err.message, status, err.details, headers);
+  }
+  if (isDiskFull(err)) return errors.insufficientStorage();
+  return errors.internal();
+}
+

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { errors, S3Error } from '../s3/errors.js';
+import { AnvilError, fail } from '../errors.js';
 
 /** Errno codes, SQLite result codes and PostgreSQL SQLSTATEs that mean "no space left". */
 const FULL_CODES = new Set([
@@ -30,12 +30,12 @@ const FULL_CODES = new Set([
 
 /**
  * Whether err (or an error it wraps, e.g. BackendFull's cause) says a disk is
- * full. An S3Error is already an answer (a 507 from placement or a quota
+ * full. An AnvilError is already an answer (a 507 from placement or a quota
  * says nothing about this disk) and is never taken for one.
  */
 export function isDiskFull(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof S3Error) return false;
+    if (e instanceof AnvilError) return false;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && FULL_CODES.has(code)) return true;
   }
@@ -96,7 +96,7 @@ export class DiskSpace {
       this.episodes.set(place, { since: Date.now(), refused: 1 });
       void this.reportFull(place, err);
     }
-    return errors.insufficientStorage();
+    return fail.insufficientStorage();
   }
 
   /** A write to place succeeded: if it was full, the episode is over. */

@@ -62,13 +62,13 @@ import { createDecryptStream, decryptBuffer, encryptedSize as encryptedSizeOf, F
 import { unwrapDataKey, wrapDataKey, type WrappedDataKey } from '../crypto/keys.js';
 import type { MasterKeyring } from '../core/secrets.js';
 import { withTransaction, type MetaDatabases } from '../meta/engine.js';
-import type { RegionalSchema } from '../meta/schema.js';
+import type { DataSchema } from '../meta/schema.js';
 import { errors, S3Error } from '../s3/errors.js';
 import { openDataKeyForCustomer, SseCustomerError, type SseCustomerKey } from '../crypto/sse-c.js';
 import { storedBytes, storedSize, type BlobStore, type StagedFile } from './blob-store.js';
 import { BlobCorruptError, checkWholeBlob, WholeBlobCheck } from './verify.js';
 
-type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
+type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 
 /**
  * blobs.enc_master_key_id of an SSE-C blob: its data key is sealed to the
@@ -183,7 +183,7 @@ export class Replicas {
   /** Opens every configured backend (fs folders must carry their marker once they hold blobs) and loads the counters. */
   static async open(opts: ReplicasOptions): Promise<Replicas> {
     const r = new Replicas(opts);
-    const db = opts.meta.regional;
+    const db = opts.meta.data;
     for (const decl of opts.storage.backends) {
       await db
         .insertInto('backend_usage')
@@ -212,12 +212,12 @@ export class Replicas {
 
   /** Re-reads which backends are draining (set by the admin API or CLI, possibly on another node). */
   async loadStates(): Promise<void> {
-    const rows = await this.meta.global.selectFrom('backend_states').selectAll().execute();
+    const rows = await this.meta.control.selectFrom('backend_states').selectAll().execute();
     this.draining = new Set(rows.filter((s) => s.draining === 1).map((s) => s.name));
   }
 
   async refreshUsage(): Promise<void> {
-    const rows = await this.meta.regional.selectFrom('backend_usage').select(['backend', 'stored_bytes']).execute();
+    const rows = await this.meta.data.selectFrom('backend_usage').select(['backend', 'stored_bytes']).execute();
     this.used = new Map(rows.map((r) => [r.backend, Number(r.stored_bytes)]));
     this.usedAt = Date.now();
   }
@@ -416,7 +416,7 @@ export class Replicas {
    */
   async moveLocations(blob: StoredBlob, add: string[], remove: string[]): Promise<boolean> {
     const bytes = storedSizeOf(blob);
-    return withTransaction(this.meta.kind, this.meta.regional, async (trx) => {
+    return withTransaction(this.meta.kind, this.meta.data, async (trx) => {
       const locked = await trx
         .updateTable('blobs')
         .set({ ref_count: sql<number>`ref_count` })
@@ -670,7 +670,7 @@ export class Replicas {
   /** Records replicas as good (LOCATION_OK) or to repair (LOCATION_BAD). */
   async markLocations(blob: { tenantId: string; hash: string }, backends: string[], state: number): Promise<void> {
     if (backends.length === 0) return;
-    await this.meta.regional
+    await this.meta.data
       .updateTable('blob_locations')
       .set({ state })
       .where('tenant_id', '=', blob.tenantId)
@@ -706,7 +706,7 @@ export class Replicas {
     const pending = this.pendingMonthly;
     this.pendingMonthly = new Map();
     for (const [backend, m] of pending) {
-      await this.meta.regional
+      await this.meta.data
         .insertInto('backend_monthly')
         .values({ backend, month: m.month, requests: m.requests, ingress_bytes: m.ingressBytes, egress_bytes: m.egressBytes })
         .onConflict((oc) =>
@@ -719,7 +719,7 @@ export class Replicas {
         .execute();
     }
     const month = currentMonth();
-    const rows = await this.meta.regional.selectFrom('backend_monthly').selectAll().where('month', '=', month).execute();
+    const rows = await this.meta.data.selectFrom('backend_monthly').selectAll().where('month', '=', month).execute();
     for (const row of rows) {
       const unflushed = this.pendingMonthly.get(row.backend);
       const extra = unflushed && unflushed.month === month ? unflushed : { requests: 0, ingressBytes: 0, egressBytes: 0 };

@@ -156,7 +156,7 @@ export class BackendAdmin {
 
   /** Drain tasks, newest first. */
   private async drainTasks(backend?: string, statuses?: TaskStatus[]): Promise<Task[]> {
-    let q = this.ctx.meta.global.selectFrom('tasks').selectAll().where('type', '=', DRAIN_TASK).orderBy('id', 'desc');
+    let q = this.ctx.meta.control.selectFrom('tasks').selectAll().where('type', '=', DRAIN_TASK).orderBy('id', 'desc');
     if (statuses) q = q.where('status', 'in', statuses);
     const rows = await q.limit(1000).execute();
     return backend === undefined ? rows : rows.filter((t) => drainTarget(t) === backend);
@@ -169,7 +169,7 @@ export class BackendAdmin {
     // This process's counts since the last flush go to the table first, so the table is the whole story.
     await r.flushMonthly().catch(() => undefined);
     await r.loadStates();
-    const { regional } = this.ctx.meta;
+    const { data: regional } = this.ctx.meta;
     const month = currentMonth();
     const usage = new Map((await regional.selectFrom('backend_usage').selectAll().execute()).map((u) => [u.backend, u]));
     const monthly = new Map(
@@ -280,7 +280,7 @@ export class BackendAdmin {
 
   /** Forgets a backend; see the header. */
   async remove(name: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
-    const { kind, regional, global } = this.ctx.meta;
+    const { kind, data: regional, control: global } = this.ctx.meta;
     const configured = this.replicas.decls.has(name);
     const known =
       configured ||
@@ -380,11 +380,11 @@ export class BackendAdmin {
    * whatever its bucket says now). A drain cannot finish with fewer backends.
    */
   private async highestReplication(backend: string): Promise<number> {
-    const buckets = await this.ctx.meta.global
+    const buckets = await this.ctx.meta.control
       .selectFrom('buckets')
       .select((eb) => eb.fn.max<number | null>('replication').as('m'))
       .executeTakeFirst();
-    const blobs = await this.ctx.meta.regional
+    const blobs = await this.ctx.meta.data
       .selectFrom('blob_locations as l')
       .innerJoin('blobs as b', (j) => j.onRef('b.tenant_id', '=', 'l.tenant_id').onRef('b.hash', '=', 'l.hash'))
       .select((eb) => eb.fn.max<number | null>('b.replication').as('m'))
@@ -415,5 +415,5 @@ export async function setBucketReplication(ctx: CoreContext, bucketId: string, r
       'invalid',
     );
   }
-  await ctx.meta.global.updateTable('buckets').set({ replication }).where('id', '=', bucketId).execute();
+  await ctx.meta.control.updateTable('buckets').set({ replication }).where('id', '=', bucketId).execute();
 }

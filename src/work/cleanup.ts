@@ -13,12 +13,12 @@
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { commitWith, LAZY_COMMIT, withTransaction } from '../meta/engine.js';
-import type { CleanupQueueTable, RegionalSchema } from '../meta/schema.js';
+import type { CleanupQueueTable, DataSchema } from '../meta/schema.js';
 import type { CoreContext } from '../core/context.js';
-import { blobRowNaming } from '../meta/regional/blob-rows.js';
+import { blobRowNaming } from '../meta/data/blob-rows.js';
 import { addMove, storedSizeOf } from '../storage/replicas.js';
 
-type Trx = Kysely<RegionalSchema> | Transaction<RegionalSchema>;
+type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 export type CleanupEntry = Selectable<CleanupQueueTable>;
 
 export interface CleanupSettings {
@@ -59,7 +59,7 @@ export class CleanupQueue {
 
   /** Claims due, unleased entries (or just `ids`, for the inline fast path after a commit). */
   async claim(opts: { ids?: number[]; limit?: number } = {}): Promise<CleanupEntry[]> {
-    const { kind, regional } = this.ctx.meta;
+    const { kind, data: regional } = this.ctx.meta;
     if (opts.ids && opts.ids.length === 0) return [];
     return withTransaction(kind, regional, async (trx) => {
       const now = Date.now();
@@ -90,7 +90,7 @@ export class CleanupQueue {
    * replicas, then the entry.
    */
   async process(entry: CleanupEntry): Promise<'removed' | 'revived' | 'failed'> {
-    const { kind, regional: db } = this.ctx.meta;
+    const { kind, data: db } = this.ctx.meta;
     try {
       // The row's deletion is durable before the replicas go (every write resolves only once
       // durable), so a power failure never brings back a row whose bytes are gone.
@@ -137,7 +137,7 @@ export class CleanupQueue {
   private async fail(entry: CleanupEntry, err: Error): Promise<void> {
     const attempts = entry.attempts + 1;
     const message = String(err?.message ?? err).slice(0, 1000);
-    await withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    await withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       if (attempts >= this.settings.maxAttempts) {
         await trx
           .insertInto('cleanup_dead_letters')
@@ -183,16 +183,16 @@ export class CleanupQueue {
   // ---- dead letters (admin) ----
 
   async pending(): Promise<CleanupEntry[]> {
-    return this.ctx.meta.regional.selectFrom('cleanup_queue').selectAll().orderBy('id').execute();
+    return this.ctx.meta.data.selectFrom('cleanup_queue').selectAll().orderBy('id').execute();
   }
 
   async deadLetters() {
-    return this.ctx.meta.regional.selectFrom('cleanup_dead_letters').selectAll().orderBy('id').execute();
+    return this.ctx.meta.data.selectFrom('cleanup_dead_letters').selectAll().orderBy('id').execute();
   }
 
   /** Moves dead letters (all, or the given ids) back into the queue with a fresh attempt budget. */
   async retryDeadLetters(ids?: number[]): Promise<number> {
-    return withTransaction(this.ctx.meta.kind, this.ctx.meta.regional, async (trx) => {
+    return withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       let q = trx.selectFrom('cleanup_dead_letters').selectAll();
       if (ids) q = q.where('id', 'in', ids);
       const rows = await q.execute();
@@ -205,7 +205,7 @@ export class CleanupQueue {
 
   /** Forgets dead letters; their files (if any) are left for the reconciler's orphan scan. */
   async purgeDeadLetters(ids?: number[]): Promise<number> {
-    let q = this.ctx.meta.regional.deleteFrom('cleanup_dead_letters');
+    let q = this.ctx.meta.data.deleteFrom('cleanup_dead_letters');
     if (ids) q = q.where('id', 'in', ids);
     const res = await q.executeTakeFirst();
     return Number(res.numDeletedRows);

@@ -45,7 +45,7 @@ export async function copyVerified(ctx: CoreContext, scrubber: Scrubber, blob: S
 
 /** Marks a backend as draining (no new blobs) or not, in the global DB. */
 export async function setDraining(ctx: CoreContext, backend: string, draining: boolean): Promise<void> {
-  const { kind, global } = ctx.meta;
+  const { kind, control: global } = ctx.meta;
   await withTransaction(kind, global, async (trx) => {
     await trx
       .insertInto('backend_states')
@@ -58,7 +58,7 @@ export async function setDraining(ctx: CoreContext, backend: string, draining: b
 
 /** Replicas still on a backend. */
 export async function replicasOn(ctx: CoreContext, backend: string): Promise<number> {
-  const row = await ctx.meta.regional
+  const row = await ctx.meta.data
     .selectFrom('blob_locations')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('backend', '=', backend)
@@ -74,7 +74,7 @@ export async function drainBackend(
   log?: Logger,
 ): Promise<DrainProgress> {
   const replicas = ctx.replicas;
-  const db = ctx.meta.regional;
+  const db = ctx.meta.data;
   if (!replicas.backends.has(backend)) throw new Error(`backend ${backend} is not configured`);
   await replicas.loadStates();
   if (!replicas.draining.has(backend)) throw new Error(`backend ${backend} is not marked draining`);

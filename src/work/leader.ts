@@ -22,7 +22,7 @@ export async function tryLead(meta: MetaDatabases, name: string): Promise<Leader
   return new Promise<Leadership | null>((resolve, reject) => {
     let letGo!: () => void;
     const released = new Promise<void>((r) => (letGo = r));
-    const held = meta.global
+    const held = meta.control
       .connection()
       .execute(async (conn) => {
         const { rows } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(hashtext(${name})) AS ok`.execute(conn);
@@ -65,7 +65,7 @@ export async function asLeader(meta: MetaDatabases, name: string, fn: () => Prom
  */
 export async function withClusterLock<T>(meta: MetaDatabases, name: string, fn: () => Promise<T>): Promise<T> {
   if (meta.kind === 'sqlite') return fn();
-  return meta.global.connection().execute(async (conn) => {
+  return meta.control.connection().execute(async (conn) => {
     await sql`SELECT pg_advisory_lock(hashtext(${name}))`.execute(conn);
     try {
       return await fn();

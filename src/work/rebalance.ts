@@ -40,7 +40,7 @@ export async function rebalance(
   log?: Logger,
 ): Promise<RebalanceResult> {
   const replicas = ctx.replicas;
-  const db = ctx.meta.regional;
+  const db = ctx.meta.data;
   const tolerance = opts.tolerance ?? 0.05;
   const maxMoves = opts.maxMoves ?? Number.POSITIVE_INFINITY;
   let moved = 0;

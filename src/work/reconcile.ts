@@ -15,7 +15,7 @@
 import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
-import { blobRowNaming } from '../meta/regional/blob-rows.js';
+import { blobRowNaming } from '../meta/data/blob-rows.js';
 import { LOCATION_BAD, parseLocator } from '../storage/replicas.js';
 
 const INTENT_MAX_AGE_MS = 24 * 3600_000;
@@ -29,7 +29,7 @@ export interface ReconcileReport {
 }
 
 export async function reconcile(ctx: CoreContext, log?: Logger): Promise<ReconcileReport> {
-  const db = ctx.meta.regional;
+  const db = ctx.meta.data;
   const report: ReconcileReport = { deadIntents: 0, stagedFilesRemoved: 0, orphanFilesRemoved: 0, missingFiles: [], cleanupProcessed: 0 };
 
   const ours = await db.selectFrom('write_intents').select('id').where('node_id', '=', ctx.nodeId).execute();

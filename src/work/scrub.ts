@@ -55,7 +55,7 @@ export class Scrubber {
    * slice starts over). Returns bytes read.
    */
   async runSlice(budgetBytes: number): Promise<number> {
-    const db = this.ctx.meta.regional;
+    const db = this.ctx.meta.data;
     let read = 0;
     const marked = await db
       .selectFrom('blob_locations')
@@ -93,11 +93,11 @@ export class Scrubber {
   /** Checks, repairs and completes one blob's replicas; returns the bytes read. */
   async checkBlob(tenantId: string, hash: string): Promise<number> {
     const replicas = this.ctx.replicas;
-    const blob = (await replicas.lookup(this.ctx.meta.regional, tenantId, [hash])).get(hash);
+    const blob = (await replicas.lookup(this.ctx.meta.data, tenantId, [hash])).get(hash);
     if (!blob) return 0;
     const result = await this.verifyAndRepair(blob);
     const ok = result.good.length > 0 || result.unavailable.length > 0;
-    await this.ctx.meta.regional
+    await this.ctx.meta.data
       .updateTable('blobs')
       .set({ verified_at: Date.now(), corrupt: ok ? 0 : 1 })
       .where('tenant_id', '=', tenantId)
@@ -180,7 +180,7 @@ export class Scrubber {
   }
 
   async status(): Promise<ScrubStatus> {
-    const db = this.ctx.meta.regional;
+    const db = this.ctx.meta.data;
     const counts = await db
       .selectFrom('blobs')
       .select((eb) => [eb.fn.countAll<number>().as('blobs'), eb.fn.count<number>('verified_at').as('verified')])

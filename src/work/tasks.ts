@@ -34,7 +34,7 @@ export class TaskQueue {
 
   async enqueue(type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<number> {
     const now = Date.now();
-    const row = await this.meta.global
+    const row = await this.meta.control
       .insertInto('tasks')
       .values({
         type,
@@ -55,7 +55,7 @@ export class TaskQueue {
   /** Claims due tasks of the given types: pending ones, and running ones whose lease expired. */
   async claim(types: string[], limit = 10): Promise<Task[]> {
     if (types.length === 0) return [];
-    const { kind, global } = this.meta;
+    const { kind, control: global } = this.meta;
     return withTransaction(kind, global, async (trx) => {
       const now = Date.now();
       let q = trx
@@ -102,7 +102,7 @@ export class TaskQueue {
   }
 
   async complete(task: Task): Promise<void> {
-    await this.meta.global
+    await this.meta.control
       .updateTable('tasks')
       .set({ status: 'done', lease_owner: null, lease_expires_at: null, last_error: null, updated_at: Date.now() })
       .where('id', '=', task.id)
@@ -115,7 +115,7 @@ export class TaskQueue {
     const message = String((err as Error)?.message ?? err).slice(0, 2000);
     const dead = task.attempts >= task.max_attempts;
     const delay = this.settings.backoffMs * 2 ** Math.max(0, task.attempts - 1) * (0.5 + Math.random());
-    await this.meta.global
+    await this.meta.control
       .updateTable('tasks')
       .set({
         status: dead ? 'failed' : 'pending',
@@ -134,7 +134,7 @@ export class TaskQueue {
   /** Gives a claimed task back (shutdown): it runs again later without using up an attempt. */
   async release(tasks: Task[]): Promise<void> {
     if (tasks.length === 0) return;
-    await this.meta.global
+    await this.meta.control
       .updateTable('tasks')
       .set((eb) => ({ status: 'pending', attempts: eb('attempts', '-', 1), lease_owner: null, lease_expires_at: null }))
       .where('id', 'in', tasks.map((t) => t.id))
@@ -145,7 +145,7 @@ export class TaskQueue {
 
   /** Extends the lease of a running task; false when it was lost (cancelled, or taken over after expiry). */
   async renew(task: Task): Promise<boolean> {
-    const res = await this.meta.global
+    const res = await this.meta.control
       .updateTable('tasks')
       .set({ lease_expires_at: Date.now() + this.settings.leaseMs })
       .where('id', '=', task.id)
@@ -160,14 +160,14 @@ export class TaskQueue {
   }
 
   async list(status?: TaskStatus): Promise<Task[]> {
-    let q = this.meta.global.selectFrom('tasks').selectAll().orderBy('id');
+    let q = this.meta.control.selectFrom('tasks').selectAll().orderBy('id');
     if (status) q = q.where('status', '=', status);
     return q.execute();
   }
 
   /** Puts failed (or cancelled) tasks back in the queue with a fresh attempt budget. */
   async retry(id: number): Promise<boolean> {
-    const res = await this.meta.global
+    const res = await this.meta.control
       .updateTable('tasks')
       .set({ status: 'pending', attempts: 0, next_run_at: Date.now(), updated_at: Date.now() })
       .where('id', '=', id)
@@ -178,7 +178,7 @@ export class TaskQueue {
 
   /** Cancels a task that has not finished; a running one finishes its current attempt but is not retried. */
   async cancel(id: number): Promise<boolean> {
-    const res = await this.meta.global
+    const res = await this.meta.control
       .updateTable('tasks')
       .set({ status: 'cancelled', updated_at: Date.now() })
       .where('id', '=', id)

@@ -232,10 +232,10 @@ describeEachEngine('crash safety', (engine) => {
   async function verifyStorage(): Promise<void> {
     const meta = openMetaDatabases(db.url);
     try {
-      const rows = await meta.regional.selectFrom('blobs').selectAll().execute();
-      const versions = await meta.regional.selectFrom('object_versions').select('manifest').execute();
-      const parts = await meta.regional.selectFrom('multipart_parts').select('blob_hash').execute();
-      const queued = await meta.regional.selectFrom('cleanup_queue').select(['hash', 'file_id']).execute();
+      const rows = await meta.data.selectFrom('blobs').selectAll().execute();
+      const versions = await meta.data.selectFrom('object_versions').select('manifest').execute();
+      const parts = await meta.data.selectFrom('multipart_parts').select('blob_hash').execute();
+      const queued = await meta.data.selectFrom('cleanup_queue').select(['hash', 'file_id']).execute();
       const refs = new Map<string, number>();
       for (const v of versions) for (const [hash] of JSON.parse(v.manifest) as [string, number][]) refs.set(hash, (refs.get(hash) ?? 0) + 1);
       for (const p of parts) if (p.blob_hash) refs.set(p.blob_hash, (refs.get(p.blob_hash) ?? 0) + 1);

@@ -140,7 +140,7 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
 
   /** Replica count of each blob (by hash). */
   async function locationsPerBlob(t: TestAnvil): Promise<Map<string, string[]>> {
-    const rows = await t.anvil.meta.regional.selectFrom('blob_locations').select(['hash', 'backend']).execute();
+    const rows = await t.anvil.meta.data.selectFrom('blob_locations').select(['hash', 'backend']).execute();
     const out = new Map<string, string[]>();
     for (const r of rows) out.set(r.hash, [...(out.get(r.hash) ?? []), r.backend]);
     return out;

@@ -82,7 +82,7 @@ describeEachEngine('anvil admin', (engine) => {
 
   it('lists, retries and purges cleanup dead letters', async () => {
     const dead = (hash: string) => ({ tenant_id: 't', hash, file_id: 'f', attempts: 8, last_error: 'EIO', created_at: Date.now(), failed_at: Date.now() });
-    await t.anvil.meta.regional.insertInto('cleanup_dead_letters').values([dead('a'.repeat(64)), dead('b'.repeat(64))]).execute();
+    await t.anvil.meta.data.insertInto('cleanup_dead_letters').values([dead('a'.repeat(64)), dead('b'.repeat(64))]).execute();
     const listed = await admin('cleanup', 'dlq', 'list');
     expect(listed.map((r: { hash: string; last_error: string }) => [r.hash[0], r.last_error])).toEqual([
       ['a', 'EIO'],
@@ -130,7 +130,7 @@ describeEachEngine('anvil admin', (engine) => {
   });
 
   it('keeps secrets encrypted at rest', async () => {
-    const rows = await t.anvil.meta.global.selectFrom('access_keys').select(['access_key_id', 'secret_enc']).execute();
+    const rows = await t.anvil.meta.control.selectFrom('access_keys').select(['access_key_id', 'secret_enc']).execute();
     for (const row of rows) expect(row.secret_enc).not.toContain('imported-secret-value');
     if (engine === 'sqlite') {
       for (const file of ['anvil.db', 'anvil.db-wal']) {

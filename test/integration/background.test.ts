@@ -133,7 +133,7 @@ describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (
     await t.s3.send(new PutObjectCommand({ Bucket: 'scrubbed', Key: 'bad', Body: body }));
     const ok = await t.s3.send(new GetObjectCommand({ Bucket: 'scrubbed', Key: 'bad' }));
     expect(Buffer.from(await ok.Body!.transformToByteArray()).equals(body)).toBe(true);
-    const row = await t.anvil.meta.regional.selectFrom('blobs').selectAll().where('size', '=', 200_000).executeTakeFirstOrThrow();
+    const row = await t.anvil.meta.data.selectFrom('blobs').selectAll().where('size', '=', 200_000).executeTakeFirstOrThrow();
     const file = t.anvil.core.blobs.blobPath(row.tenant_id, row.hash, row.file_id);
     const bytes = fs.readFileSync(file);
     bytes[12345] ^= 0xff;

@@ -59,7 +59,7 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
       expect(await queue.pending()).toEqual([]);
     });
     expect(await queue.deadLetters()).toEqual([]);
-    const rows = await t.anvil.meta.regional.selectFrom('blobs').select('hash').execute();
+    const rows = await t.anvil.meta.data.selectFrom('blobs').select('hash').execute();
     expect(rows).toEqual([]);
   });
 
@@ -71,11 +71,11 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
     fs.mkdirSync(path.dirname(orphan), { recursive: true });
     fs.writeFileSync(orphan, 'orphan');
     fs.writeFileSync(path.join(t.dataDir, 'tmp', 'staged-by-a-dead-process'), 'partial');
-    await t.anvil.meta.regional
+    await t.anvil.meta.data
       .insertInto('write_intents')
       .values({ id: 'dead-intent', node_id: t.anvil.core.nodeId, tenant_id: tenantDir, created_at: Date.now() })
       .execute();
-    const lostRow = await t.anvil.meta.regional.selectFrom('blobs').selectAll().where('size', '=', 21).executeTakeFirstOrThrow();
+    const lostRow = await t.anvil.meta.data.selectFrom('blobs').selectAll().where('size', '=', 21).executeTakeFirstOrThrow();
     fs.rmSync(t.anvil.core.blobs.blobPath(lostRow.tenant_id, lostRow.hash, lostRow.file_id));
 
     await t.restart();
@@ -85,7 +85,7 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
     expect(report.deadIntents).toBe(1);
     expect(report.missingFiles.map((m) => m.hash)).toEqual([lostRow.hash]);
     expect(fs.existsSync(orphan)).toBe(false);
-    const intents = await t.anvil.meta.regional.selectFrom('write_intents').selectAll().execute();
+    const intents = await t.anvil.meta.data.selectFrom('write_intents').selectAll().execute();
     expect(intents).toEqual([]);
     const kept = await t.s3.send(new GetObjectCommand({ Bucket: 'gcb', Key: 'kept' }));
     expect(await kept.Body!.transformToString()).toBe('kept body');
@@ -99,7 +99,7 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
     const metaB = openMetaDatabases(db.url);
     try {
       await migrateAll(metaA);
-      await metaA.regional.transaction().execute((trx) =>
+      await metaA.data.transaction().execute((trx) =>
         enqueueCleanup(trx, Array.from({ length: 200 }, (_, i) => ({ tenantId: 'x', hash: crypto.randomBytes(32).toString('hex'), fileId: `f${i}` }))),
       );
       const ctx = (meta: typeof metaA) => ({ meta, blobs: t.anvil.core.blobs }) as unknown as CoreContext;

@@ -81,7 +81,7 @@ describeEachEngine('listing order in UTF-8 bytes', (engine) => {
     for (const k of uploads) await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'order', Key: k }));
     // Plans as they are once the database knows the tables (autovacuum does this on its own, at
     // a time of its choosing): this is what made the PostgreSQL failure come and go.
-    await sql`ANALYZE`.execute(t.anvil.meta.regional);
+    await sql`ANALYZE`.execute(t.anvil.meta.data);
   }, 120_000);
   afterAll(async () => t?.stop());
 

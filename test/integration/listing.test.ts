@@ -153,7 +153,7 @@ describeEachEngine('listing', (engine) => {
     }
     // Plan with statistics, as a live database does once autovacuum has analysed the table: left
     // to autovacuum, the PostgreSQL plan that returned delimiter pages out of order came and went.
-    await sql`ANALYZE`.execute(t.anvil.meta.regional);
+    await sql`ANALYZE`.execute(t.anvil.meta.data);
     /** S3's answer computed from the full key list: entries are keys or 'P:'-tagged common prefixes. */
     const reference = (prefix: string, delimiter: string, after: string, max: number) => {
       const out: string[] = [];

@@ -48,7 +48,7 @@ describeEachEngine('master key rotation', (engine) => {
       expect(rewritten).toBeGreaterThanOrEqual(2); // the root key and `before`
       expect(await cp.tenants.secretsByMasterKey()).toEqual({ [newId]: expect.any(Number) });
       // The raw rows really changed: no ciphertext under the old key id remains.
-      const rows = await cp.meta.global.selectFrom('access_keys').select(['master_key_id']).execute();
+      const rows = await cp.meta.control.selectFrom('access_keys').select(['master_key_id']).execute();
       expect(new Set(rows.map((r) => r.master_key_id))).toEqual(new Set([newId]));
     } finally {
       await cp.meta.close();

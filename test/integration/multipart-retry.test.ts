@@ -69,9 +69,9 @@ async function completeRaw(t: TestAnvil, key: string, u: Started, parts = u.part
  * by earlier writes are done (the request or the cleanup worker does them).
  */
 async function writeState(t: TestAnvil) {
-  await until('the cleanup queue to drain', async () => (await t.anvil.meta.regional.selectFrom('cleanup_queue').select('id').execute()).length === 0);
-  const bucket = await t.anvil.meta.global.selectFrom('buckets').select('id').where('name', '=', BUCKET).executeTakeFirstOrThrow();
-  const state = await t.anvil.meta.regional
+  await until('the cleanup queue to drain', async () => (await t.anvil.meta.data.selectFrom('cleanup_queue').select('id').execute()).length === 0);
+  const bucket = await t.anvil.meta.control.selectFrom('buckets').select('id').where('name', '=', BUCKET).executeTakeFirstOrThrow();
+  const state = await t.anvil.meta.data
     .selectFrom('bucket_state')
     .select(['last_seq', 'object_count', 'byte_count'])
     .where('bucket_id', '=', bucket.id)
@@ -80,12 +80,12 @@ async function writeState(t: TestAnvil) {
 }
 
 async function versionsOf(t: TestAnvil, key: string): Promise<number> {
-  const rows = await t.anvil.meta.regional.selectFrom('object_versions').select('id').where('key', '=', key).execute();
+  const rows = await t.anvil.meta.data.selectFrom('object_versions').select('id').where('key', '=', key).execute();
   return rows.length;
 }
 
 async function completionRecord(t: TestAnvil, uploadId: string) {
-  return t.anvil.meta.regional.selectFrom('multipart_completions').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
+  return t.anvil.meta.data.selectFrom('multipart_completions').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -245,7 +245,7 @@ describeEachEngine('CompleteMultipartUpload retries', (engine) => {
     await t.s3.send(completeCommand('late.bin', u));
     expect(await completionRecord(t, u.uploadId)).toBeDefined();
     // Age the record past the window (15 minutes by default) instead of waiting for it.
-    await t.anvil.meta.regional
+    await t.anvil.meta.data
       .updateTable('multipart_completions')
       .set({ completed_at: Date.now() - t.config.multipartRetryWindowSeconds * 1000 - 60_000 })
       .where('upload_id', '=', u.uploadId)
@@ -307,7 +307,7 @@ describeEachEngine('CompleteMultipartUpload retry window', (engine) => {
     const late = await s3Error(t.s3.send(completeCommand('short.bin', u)));
     expect(late.name).toBe('NoSuchUpload');
     expect((await t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'short.bin' }))).ETag).toBe(done.ETag);
-    const rows = await t.anvil.meta.regional.selectFrom('multipart_completions').select('upload_id').execute();
+    const rows = await t.anvil.meta.data.selectFrom('multipart_completions').select('upload_id').execute();
     expect(rows).toEqual([]);
   });
 });

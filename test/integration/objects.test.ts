@@ -190,7 +190,7 @@ describeEachEngine('objects', (engine) => {
     await Promise.all(bodies.map((b) => t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'contended', Body: b }))));
     const get = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'contended' }));
     expect(bodies).toContain(await get.Body!.transformToString());
-    const rows = await t.anvil.meta.regional
+    const rows = await t.anvil.meta.data
       .selectFrom('object_versions')
       .select(['is_latest'])
       .where('key', '=', 'contended')
@@ -199,7 +199,7 @@ describeEachEngine('objects', (engine) => {
     // Exactly the winner's blob remains, with one reference. A loser's file whose
     // post-commit removal met a concurrent claim is left to the cleanup worker: wait for it.
     await vi.waitFor(() => expect(blobFiles(t.dataDir).length).toBe(before + 1), { timeout: 20_000, interval: 200 });
-    const refs = await t.anvil.meta.regional.selectFrom('blobs').select('ref_count').where('ref_count', '<>', 1).execute();
+    const refs = await t.anvil.meta.data.selectFrom('blobs').select('ref_count').where('ref_count', '<>', 1).execute();
     expect(refs).toEqual([]);
   });
 
@@ -215,7 +215,7 @@ describeEachEngine('objects', (engine) => {
     }
     await Promise.all(ops);
     const bucket = await t.anvil.services.buckets.get('counted');
-    const db = t.anvil.meta.regional;
+    const db = t.anvil.meta.data;
     const rows = await db.selectFrom('object_versions').select(['key', 'size', 'seq', 'is_latest']).where('bucket_id', '=', bucket!.id).execute();
     const state = await db.selectFrom('bucket_state').selectAll().where('bucket_id', '=', bucket!.id).executeTakeFirstOrThrow();
     expect(new Set(rows.map((r) => r.key)).size).toBe(rows.length);

@@ -76,8 +76,8 @@ async function sdkGet(t: TestAnvil, bucket: string, key: string, range?: string)
 
 /** The blob row (with its replicas) of an object of one blob. */
 async function blobOf(t: TestAnvil, size: number): Promise<StoredBlob> {
-  const row = await t.anvil.meta.regional.selectFrom('blobs').selectAll().where('size', '=', size).executeTakeFirstOrThrow();
-  return (await t.anvil.core.replicas.lookup(t.anvil.meta.regional, row.tenant_id, [row.hash])).get(row.hash)!;
+  const row = await t.anvil.meta.data.selectFrom('blobs').selectAll().where('size', '=', size).executeTakeFirstOrThrow();
+  return (await t.anvil.core.replicas.lookup(t.anvil.meta.data, row.tenant_id, [row.hash])).get(row.hash)!;
 }
 
 function flipByte(file: string, at: number): void {
@@ -245,7 +245,7 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
     }
 
     async function stateOf(t: TestAnvil, blob: StoredBlob, backend: string): Promise<number> {
-      const row = await t.anvil.meta.regional
+      const row = await t.anvil.meta.data
         .selectFrom('blob_locations')
         .select('state')
         .where('tenant_id', '=', blob.tenantId)

@@ -107,7 +107,7 @@ describeEachEngine('remote s3 backend', (engine: EngineName) => {
     const status = await scrubber.status();
     expect(status.corrupt).toEqual([]);
     expect(status.badReplicas).toBe(0);
-    const usage = await t.anvil.core.meta.regional.selectFrom('backend_usage').selectAll().where('backend', 'in', ['disk', 'remote']).orderBy('backend').execute();
+    const usage = await t.anvil.core.meta.data.selectFrom('backend_usage').selectAll().where('backend', 'in', ['disk', 'remote']).orderBy('backend').execute();
     expect(usage.map((u) => [u.backend, Number(u.blob_count)])).toEqual([
       ['disk', 3],
       ['remote', 3],

@@ -32,7 +32,7 @@ describeEachEngine('secrets at rest', (engine) => {
     }
     const out: string[] = [];
     for (const table of ['access_keys', 'users', 'app_passwords', 'sessions', 'refresh_tokens', 'server_secrets'] as const) {
-      out.push(JSON.stringify(await t.anvil.meta.global.selectFrom(table).selectAll().execute()));
+      out.push(JSON.stringify(await t.anvil.meta.control.selectFrom(table).selectAll().execute()));
     }
     return out.join('\n');
   }
@@ -41,9 +41,9 @@ describeEachEngine('secrets at rest', (engine) => {
     const tenants = t.anvil.services.tenants;
     await tenants.createTenant('vault');
     const key = await tenants.createKey('vault', { imported: { accessKeyId: 'AKVAULTKEY0001', secretAccessKey: 'plain-secret-marker-0123456789' } });
-    const users = new UserService(t.anvil.meta.global, t.anvil.meta.kind, tenants);
+    const users = new UserService(t.anvil.meta.control, t.anvil.meta.kind, tenants);
     const signer = new TokenSigner(tenants);
-    const sessions = new SessionService(t.anvil.meta.global, t.anvil.meta.kind, users, signer);
+    const sessions = new SessionService(t.anvil.meta.control, t.anvil.meta.kind, users, signer);
     const password = 'password-marker-correct-horse';
     const user = await users.createUser('vault', { email: 'keeper@vault.test', password, role: 'member' });
     const app = await users.createAppPassword(user.id, 'tool');
@@ -59,17 +59,17 @@ describeEachEngine('secrets at rest', (engine) => {
     }
 
     // What is encrypted opens with the master key and with no other key.
-    const row = await t.anvil.meta.global.selectFrom('access_keys').selectAll().where('access_key_id', '=', 'AKVAULTKEY0001').executeTakeFirstOrThrow();
+    const row = await t.anvil.meta.control.selectFrom('access_keys').selectAll().where('access_key_id', '=', 'AKVAULTKEY0001').executeTakeFirstOrThrow();
     const master = parseMasterKey(fs.readFileSync(path.join(t.dataDir, 'master.key'), 'utf8'));
     expect(row.master_key_id).toBe(master.id);
     expect(decryptSecret(master, row.secret_enc)).toBe(key.secretAccessKey);
     const wrong = parseMasterKey(crypto.randomBytes(32).toString('hex'));
     expect(() => decryptSecret(wrong, row.secret_enc)).toThrow();
-    const stored = await t.anvil.meta.global.selectFrom('server_secrets').selectAll().where('name', '=', 'jwt-signing-key').executeTakeFirstOrThrow();
+    const stored = await t.anvil.meta.control.selectFrom('server_secrets').selectAll().where('name', '=', 'jwt-signing-key').executeTakeFirstOrThrow();
     expect(decryptSecret(master, stored.value_enc)).toBe(jwtKey);
     expect(() => decryptSecret(wrong, stored.value_enc)).toThrow();
     // Passwords are scrypt hashes, not ciphertexts: not even the master key reverses them.
-    const userRow = await t.anvil.meta.global.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+    const userRow = await t.anvil.meta.control.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
     expect(userRow.password_hash).toMatch(/^scrypt\$1\$/);
   });
 });

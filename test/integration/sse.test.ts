@@ -79,7 +79,7 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
       expect(raw.includes(keyA.toString('base64')), f).toBe(false);
       expect(raw.includes(md5.toString('base64')), f).toBe(false);
     }
-    const rows = await t.anvil.core.meta.regional.selectFrom('blobs').select(['enc_master_key_id']).execute();
+    const rows = await t.anvil.core.meta.data.selectFrom('blobs').select(['enc_master_key_id']).execute();
     expect(rows.filter((r) => r.enc_master_key_id === 'sse-c').length).toBe(2);
   });
 
@@ -157,7 +157,7 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
     const scrubber = new Scrubber(t.anvil.core);
     await scrubber.runPass();
     expect((await scrubber.status()).corrupt).toEqual([]);
-    const row = await t.anvil.core.meta.regional
+    const row = await t.anvil.core.meta.data
       .selectFrom('object_versions')
       .select('manifest')
       .where('key', '=', 'rot')

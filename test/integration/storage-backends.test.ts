@@ -196,7 +196,7 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     // (The health check's probe files come and go there too.)
     expect(filesUnder(path.join(roots.only, 'tmp')).filter((f) => !path.basename(f).startsWith('.health-'))).toEqual([]);
     expect(stagedFiles(t.dataDir)).toEqual([]);
-    const db = t.anvil.core.meta.regional;
+    const db = t.anvil.core.meta.data;
     expect((await db.selectFrom('blobs').selectAll().execute()).length).toBe(1);
     const usage = await db.selectFrom('backend_usage').selectAll().where('backend', '=', 'only').executeTakeFirstOrThrow();
     expect(Number(usage.blob_count)).toBe(1);
@@ -217,7 +217,7 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     expect(err.$metadata.httpStatusCode).toBe(507);
     expect(blobFilesIn(roots.metered).length).toBe(1);
     await t.anvil.core.replicas.flushMonthly();
-    const row = await t.anvil.core.meta.regional.selectFrom('backend_monthly').selectAll().where('backend', '=', 'metered').executeTakeFirstOrThrow();
+    const row = await t.anvil.core.meta.data.selectFrom('backend_monthly').selectAll().where('backend', '=', 'metered').executeTakeFirstOrThrow();
     expect(row.month).toBe(new Date().toISOString().slice(0, 7));
     expect(Number(row.ingress_bytes)).toBeGreaterThanOrEqual(60_000);
     expect(Number(row.requests)).toBeGreaterThan(0);

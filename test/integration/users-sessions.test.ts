@@ -73,21 +73,21 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
     const clock = { now: Date.now() };
     const now = () => clock.now;
     const s = new TokenSigner(t.anvil.services.tenants, { now });
-    return { clock, signer: s, sessions: new SessionService(t.anvil.meta.global, t.anvil.meta.kind, users, s, { ...opts, now }) };
+    return { clock, signer: s, sessions: new SessionService(t.anvil.meta.control, t.anvil.meta.kind, users, s, { ...opts, now }) };
   }
 
   async function newUser(role: 'admin' | 'member' = 'member', policies?: PolicyStatement[] | null): Promise<User> {
     return users.createUser(TENANT, { email: uniqueEmail(), password: PASSWORD, role, policies });
   }
 
-  const db = () => t.anvil.meta.global;
+  const db = () => t.anvil.meta.control;
 
   beforeAll(async () => {
     t = await startTestAnvil(engine);
     await t.anvil.services.tenants.createTenant(TENANT);
-    users = new UserService(t.anvil.meta.global, t.anvil.meta.kind, t.anvil.services.tenants);
+    users = new UserService(t.anvil.meta.control, t.anvil.meta.kind, t.anvil.services.tenants);
     signer = new TokenSigner(t.anvil.services.tenants);
-    sessions = new SessionService(t.anvil.meta.global, t.anvil.meta.kind, users, signer);
+    sessions = new SessionService(t.anvil.meta.control, t.anvil.meta.kind, users, signer);
   });
   afterAll(async () => t?.stop());
 

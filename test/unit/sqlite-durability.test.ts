@@ -14,12 +14,12 @@ import { LAZY_COMMIT, openMetaDatabases, walSyncCount, withTransaction, type Met
 describe('SQLite group commit', () => {
   let dir: string;
   let meta: MetaDatabases;
-  const db = () => meta.regional as unknown as import('kysely').Kysely<{ t: { id: number; v: string } }>;
+  const db = () => meta.data as unknown as import('kysely').Kysely<{ t: { id: number; v: string } }>;
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-gc-'));
     meta = openMetaDatabases(`sqlite:${path.join(dir, 'm.db')}`);
-    await sql`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`.execute(meta.regional);
+    await sql`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`.execute(meta.data);
   });
   afterEach(async () => {
     await meta.close();
@@ -27,8 +27,8 @@ describe('SQLite group commit', () => {
   });
 
   it('runs with synchronous=NORMAL in WAL mode', async () => {
-    const mode = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(meta.regional);
-    const sync = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(meta.regional);
+    const mode = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(meta.data);
+    const sync = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(meta.data);
     expect(mode.rows[0].journal_mode).toBe('wal');
     expect(sync.rows[0].synchronous).toBe(1);
   });

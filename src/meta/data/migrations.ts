@@ -1,8 +1,8 @@
-/** Migrations of the regional (data-plane) schema, in order. Never edit one that shipped; add the next. */
+/** Migrations of the data-plane schema (objects, blobs, uploads), in order. Never edit one that shipped; add the next. */
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { EngineKind } from '../engine.js';
 
-export function regionalMigrations(kind: EngineKind): Record<string, Migration> {
+export function dataMigrations(kind: EngineKind): Record<string, Migration> {
   // S3 lists keys in UTF-8 byte order. SQLite's default BINARY collation is
   // byte order already; PostgreSQL needs COLLATE "C" (see DESIGN.md pitfalls).
   const keyType = kind === 'postgres' ? sql`text collate "C"` : sql`text`;

@@ -1,8 +1,8 @@
-/** Migrations of the global (control-plane) schema, in order. Never edit one that shipped; add the next. */
+/** Migrations of the control-plane schema (tenants, keys, buckets, users, tasks), in order. Never edit one that shipped; add the next. */
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { EngineKind } from '../engine.js';
 
-export function globalMigrations(kind: EngineKind): Record<string, Migration> {
+export function controlMigrations(kind: EngineKind): Record<string, Migration> {
   const autoId = kind === 'postgres' ? sql`bigserial` : sql`integer`;
   return {
     '001-init': {

@@ -1,10 +1,10 @@
 /** Queries on blob rows shared by the write path, the cleanup queue and the reconciler. */
 import type { Kysely, Transaction } from 'kysely';
-import type { RegionalSchema } from '../schema.js';
+import type { DataSchema } from '../schema.js';
 
 /** The blob row that names exactly this file, if any (a file is in use only while a row names it). */
 export function blobRowNaming(
-  db: Kysely<RegionalSchema> | Transaction<RegionalSchema>,
+  db: Kysely<DataSchema> | Transaction<DataSchema>,
   tenantId: string,
   hash: string,
   fileId: string,
