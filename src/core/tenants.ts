@@ -25,7 +25,7 @@ import {
 } from '../meta/identity/index.js';
 import type { ControlSchema } from '../meta/schema.js';
 import { parsePolicies, Permissions, permissionsFromColumn, policyError, userPermissions, type PolicyStatement } from './policy.js';
-import type { MasterKeyring } from './secrets.js';
+import type { MasterKeyring } from '../crypto/master-keys.js';
 
 export interface Tenant {
   id: string;
