@@ -345,7 +345,7 @@ export class SessionService {
   }
 
   /**
-   * Deletes what can no longer be used (keeps tables bounded, invariant 6):
+   * Deletes what can no longer be used (keeps tables bounded, ARCHITECTURE.md § Invariants):
    * expired refresh tokens, sessions dead for a day, and stale login-failure
    * counters. Meant to run periodically on one node. Returns rows deleted.
    */

@@ -13,7 +13,7 @@ import { WalSync } from './wal-sync.js';
  * file without an fsync; DurableSqliteDriver then holds back the result of
  * every statement that committed a write (an autocommit write, or the COMMIT
  * of a transaction that wrote) until WalSync has fdatasynced the WAL past it.
- * So an acknowledged write survives power loss (invariant 1) exactly as with
+ * So an acknowledged write survives power loss (ARCHITECTURE.md § Invariants: durability) exactly as with
  * synchronous=FULL, but one fsync, on the thread pool, covers every commit
  * made while the previous one ran (group commit), and the event loop never
  * waits for the disk. This holds for every module's writes, not only the
