@@ -6,9 +6,6 @@
  */
 import type { z } from 'zod';
 import { AnvilError, type ErrorKind } from '../errors.js';
-import { AuthError } from '../core/auth-errors.js';
-import { PolicyError } from '../core/policy.js';
-import { AdminError } from '../core/tenants.js';
 import { S3Error } from '../s3/errors.js';
 
 export type AdminErrorCode =
@@ -72,33 +69,6 @@ export function fromZodError(where: 'body' | 'query' | 'params', error: z.ZodErr
 export function toAdminError(err: unknown): AdminApiError {
   if (err instanceof AdminApiError) return err;
   if (err instanceof AnvilError) return fromDomainError(err);
-  if (err instanceof PolicyError) return adminErrors.forbidden(err.message);
-  // Errors of the auth services: their status picks our code, their own code becomes `reason`.
-  if (err instanceof AuthError) {
-    const reason = { reason: err.code };
-    switch (err.status) {
-      case 400:
-        return new AdminApiError('InvalidRequest', 400, err.message, reason);
-      case 401:
-        return new AdminApiError('Unauthorized', 401, err.message, reason);
-      case 403:
-        return new AdminApiError('Forbidden', 403, err.message, reason);
-      case 404:
-        return new AdminApiError('NotFound', 404, err.message, reason);
-      case 409:
-        return new AdminApiError('Conflict', 409, err.message, reason);
-      case 429: {
-        const retry = Math.max(1, Math.ceil(err.retryAfterSeconds ?? 60));
-        return new AdminApiError('TooManyAttempts', 429, err.message, { ...reason, retryAfterSeconds: retry }, { 'Retry-After': String(retry) });
-      }
-    }
-    return adminErrors.internal();
-  }
-  if (err instanceof AdminError) {
-    if (err.kind === 'conflict') return adminErrors.conflict(err.message);
-    if (err.kind === 'not-found') return adminErrors.notFound(err.message);
-    return adminErrors.invalid(err.message);
-  }
   if (err instanceof S3Error) {
     if (err.status === 409) return adminErrors.conflict(err.message);
     if (err.status === 404) return adminErrors.notFound(err.message);

@@ -19,8 +19,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
-import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE, type MasterKeyring } from './secrets.js';
 import { rewrapDataKey } from '../crypto/keys.js';
+import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE, type MasterKeyring } from '../crypto/master-keys.js';
+import { blobKeyCountsByMasterKey, blobKeysNotUnder, rewrapBlobKey } from '../meta/identity/index.js';
 import type { DataSchema } from '../meta/schema.js';
 
 function writeDurably(file: string, text: string): void {
@@ -71,35 +72,17 @@ export function dropPreviousMasterKeys(dataDir: string): boolean {
 export async function rewrapBlobKeys(db: Kysely<DataSchema>, ring: MasterKeyring): Promise<number> {
   let rewrapped = 0;
   for (;;) {
-    const rows = await db
-      .selectFrom('blobs')
-      .select(['tenant_id', 'hash', 'enc_key', 'enc_master_key_id'])
-      .where('enc_key', 'is not', null)
-      .where('enc_master_key_id', '<>', ring.primary.id)
-      .limit(500)
-      .execute();
+    const rows = await blobKeysNotUnder(db, ring.primary.id, 500);
     if (rows.length === 0) return rewrapped;
     for (const r of rows) {
       const next = rewrapDataKey(ring, r.enc_key!, r.enc_master_key_id!);
-      const res = await db
-        .updateTable('blobs')
-        .set({ enc_key: next.wrapped, enc_master_key_id: next.masterKeyId })
-        .where('tenant_id', '=', r.tenant_id)
-        .where('hash', '=', r.hash)
-        .where('enc_master_key_id', '=', r.enc_master_key_id)
-        .executeTakeFirst();
-      rewrapped += Number(res.numUpdatedRows);
+      const to = { encKey: next.wrapped, masterKeyId: next.masterKeyId };
+      rewrapped += await rewrapBlobKey(db, { tenantId: r.tenant_id, hash: r.hash }, r.enc_master_key_id!, to);
     }
   }
 }
 
 /** Blob data keys per wrapping master key id (rotation progress). */
 export async function blobKeysByMasterKey(db: Kysely<DataSchema>): Promise<Record<string, number>> {
-  const rows = await db
-    .selectFrom('blobs')
-    .select(['enc_master_key_id', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('enc_key', 'is not', null)
-    .groupBy('enc_master_key_id')
-    .execute();
-  return Object.fromEntries(rows.map((r) => [r.enc_master_key_id!, Number(r.n)]));
+  return blobKeyCountsByMasterKey(db);
 }

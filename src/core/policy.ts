@@ -20,6 +20,7 @@
  *   is matched, or a glob covering the whole bucket (`photos/*`, `*`) allows it.
  */
 import { z } from 'zod';
+import { AnvilError, isAnvilError } from '../errors.js';
 
 export const ACTIONS = ['read', 'list', 'write', 'delete', 'admin', 'grant'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -191,7 +192,7 @@ export class Permissions {
    */
   delegate(requested: PolicyStatement[]): PolicyStatement[] {
     if (!this.statements) return requested;
-    if (!this.allowsGlobally('grant')) throw new PolicyError('this principal may not grant rights (it lacks the grant action)');
+    if (!this.allowsGlobally('grant')) throw policyError('this principal may not grant rights (it lacks the grant action)');
     for (const s of requested) {
       if (s.effect !== 'allow') continue;
       for (const action of s.actions) {
@@ -199,7 +200,7 @@ export class Permissions {
           const covered = this.statements.some(
             (own) => own.effect === 'allow' && own.actions.includes(action) && own.resources.some((g) => globContains(g, glob)),
           );
-          if (!covered) throw new PolicyError(`cannot grant ${action} on ${glob}: it exceeds the granter's own rights`);
+          if (!covered) throw policyError(`cannot grant ${action} on ${glob}: it exceeds the granter's own rights`);
         }
       }
     }
@@ -234,12 +235,21 @@ class IntersectedPermissions extends Permissions {
   }
 }
 
-export class PolicyError extends Error {}
+/** Why a policy is refused (malformed, or granting more than its granter holds): always Forbidden on the admin API. */
+export const POLICY_VIOLATION = 'PolicyViolation';
 
-/** Parses stored or submitted policy JSON; throws PolicyError with the first problem. */
+export function policyError(message: string): AnvilError {
+  return new AnvilError('Forbidden', POLICY_VIOLATION, message);
+}
+
+export function isPolicyError(err: unknown): err is AnvilError {
+  return isAnvilError(err, 'Forbidden', POLICY_VIOLATION);
+}
+
+/** Parses stored or submitted policy JSON; throws a policy error (isPolicyError) with the first problem. */
 export function parsePolicies(value: unknown): PolicyStatement[] {
   const parsed = policySchema.safeParse(typeof value === 'string' ? JSON.parse(value) : value);
-  if (!parsed.success) throw new PolicyError(`invalid policy: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) throw policyError(`invalid policy: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 }
 

@@ -13,13 +13,34 @@
  * and per client address, so every node enforces the same limits.
  */
 import crypto from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { AnvilError } from '../errors.js';
 import { withTransaction, type EngineKind } from '../meta/engine.js';
+import {
+  clearLoginFailures,
+  extendSession,
+  insertRefreshToken,
+  insertSession,
+  liveSessionRows,
+  lockedUntil,
+  markRefreshTokenUsed,
+  pruneLoginFailures,
+  pruneSessions,
+  recordLoginFailure,
+  refreshTokenRow,
+  refreshTokenWithSession,
+  releaseLoginAttempt,
+  revokeSessionRow,
+  revokeUserSessions,
+  sessionForAuth,
+  touchAppPassword,
+  touchSession,
+} from '../meta/identity/index.js';
 import type { ControlSchema } from '../meta/schema.js';
-import { AuthError } from './auth-errors.js';
+import { authError } from './auth-errors.js';
 import { permissionsFromColumn, type Permissions } from './policy.js';
 import type { AccessClaims, TokenSigner } from './tokens.js';
-import { MAX_PASSWORD_LENGTH, normalizeEmail, revokeUserSessions, userFromRow, type User, type UserService } from './users.js';
+import { MAX_PASSWORD_LENGTH, normalizeEmail, userFromRow, type User, type UserService } from './users.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -69,8 +90,8 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 /** Revoked and expired sessions are kept this long before prune() deletes them (their tokens then read as unknown). */
 const DEAD_SESSION_RETENTION_MS = 24 * 3600_000;
 
-function invalidToken(message = 'refresh token is not valid'): AuthError {
-  return new AuthError('InvalidToken', message, 401);
+function invalidToken(message = 'refresh token is not valid'): AnvilError {
+  return authError('InvalidToken', message);
 }
 
 /** Opaque refresh tokens "<id>.<secret>": the id finds the row, only SHA-256 of the secret is stored. */
@@ -157,63 +178,30 @@ export class SessionService {
     }
     const found =
       input.password.length <= MAX_PASSWORD_LENGTH ? await this.users.checkCredentials(input.tenant, input.email, input.password) : null;
-    if (!found) throw new AuthError('InvalidCredentials', 'invalid email or password', 401);
+    if (!found) throw authError('InvalidCredentials', 'invalid email or password');
     // The account's counter is cleared; the address's only loses this attempt's reservation:
     // clearing it would let one valid login reset an attacker's budget for other accounts.
-    await this.db.deleteFrom('login_failures').where('subject', '=', account).execute();
+    await clearLoginFailures(this.db, account);
     if (input.clientAddress) await this.releaseAttempt(addressSubject(input.clientAddress), this.maxPerAddress);
-    if (found.user.disabled) throw new AuthError('AccountDisabled', 'this account is disabled', 403);
+    if (found.user.disabled) throw authError('AccountDisabled', 'this account is disabled');
     return this.openSession(found.user, found.appPasswordId, now, clip(input.clientAddress, 100), clip(input.userAgent, 512));
   }
 
   private async assertNotLocked(subjects: string[], now: number): Promise<void> {
-    const rows = await this.db
-      .selectFrom('login_failures')
-      .select(['locked_until'])
-      .where('subject', 'in', subjects)
-      .where('locked_until', '>', now)
-      .execute();
-    if (rows.length === 0) return;
-    const until = Math.max(...rows.map((r) => Number(r.locked_until)));
+    const until = await lockedUntil(this.db, subjects, now);
+    if (until === undefined) return;
     const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
-    throw new AuthError('TooManyAttempts', `too many failed logins; try again in ${retryAfter} seconds`, 429, retryAfter);
+    throw authError('TooManyAttempts', `too many failed logins; try again in ${retryAfter} seconds`, retryAfter);
   }
 
-  /**
-   * One atomic upsert, so concurrent failures on several nodes all count:
-   * a failure after the window restarts it at 1; reaching `max` inside the
-   * window locks the subject for lockSeconds. (In ON CONFLICT DO UPDATE every
-   * right-hand side sees the old row, on both engines.)
-   */
-  private async recordFailure(subject: string, max: number, now: number): Promise<number> {
-    const lockUntil = now + this.lockMs;
-    const windowOver = sql<boolean>`login_failures.window_started_at <= ${now - this.windowMs}`;
-    const failures = sql<number>`case when ${windowOver} then 1 else login_failures.failures + 1 end`;
-    const row = await this.db
-      .insertInto('login_failures')
-      .values({ subject, failures: 1, window_started_at: now, locked_until: max <= 1 ? lockUntil : null })
-      .onConflict((oc) =>
-        oc.column('subject').doUpdateSet({
-          failures,
-          window_started_at: sql<number>`case when ${windowOver} then ${now} else login_failures.window_started_at end`,
-          locked_until: sql<number | null>`case when ${failures} >= ${max} then ${lockUntil} else login_failures.locked_until end`,
-        }),
-      )
-      .returning('failures')
-      .executeTakeFirstOrThrow();
-    return Number(row.failures);
+  /** Counts a failure (see recordLoginFailure): returns the failures in the current window. */
+  private recordFailure(subject: string, max: number, now: number): Promise<number> {
+    return recordLoginFailure(this.db, subject, { max, now, windowMs: this.windowMs, lockUntil: now + this.lockMs });
   }
 
   /** Takes back a successful attempt's reservation (and the lock it may have set, if it alone reached the limit). */
-  private async releaseAttempt(subject: string, max: number): Promise<void> {
-    await this.db
-      .updateTable('login_failures')
-      .set({
-        failures: sql<number>`case when failures > 0 then failures - 1 else 0 end`,
-        locked_until: sql<number | null>`case when failures - 1 >= ${max} then locked_until else null end`,
-      })
-      .where('subject', '=', subject)
-      .execute();
+  private releaseAttempt(subject: string, max: number): Promise<void> {
+    return releaseLoginAttempt(this.db, subject, max);
   }
 
   private async openSession(
@@ -229,9 +217,9 @@ export class SessionService {
     const accessToken = await this.signer.sign(this.claims(user.id, user.tenantId, sessionId, user.role, appPasswordId), this.accessTtl);
     const expiresAt = now + this.refreshTtlMs;
     await withTransaction(this.kind, this.db, async (trx) => {
-      await trx
-        .insertInto('sessions')
-        .values({
+      await insertSession(
+        trx,
+        {
           id: sessionId,
           user_id: user.id,
           app_password_id: appPasswordId,
@@ -242,13 +230,10 @@ export class SessionService {
           revoked_reason: null,
           client_address: clientAddress,
           user_agent: userAgent,
-        })
-        .execute();
-      await trx
-        .insertInto('refresh_tokens')
-        .values({ id: refresh.id, session_id: sessionId, secret_hash: refresh.secretHash, created_at: now, expires_at: expiresAt, used_at: null })
-        .execute();
-      if (appPasswordId) await trx.updateTable('app_passwords').set({ last_used_at: now }).where('id', '=', appPasswordId).execute();
+        },
+        { id: refresh.id, session_id: sessionId, secret_hash: refresh.secretHash, created_at: now, expires_at: expiresAt, used_at: null },
+      );
+      if (appPasswordId) await touchAppPassword(trx, appPasswordId, now);
     });
     return { accessToken, refreshToken: refresh.token, tokenType: 'Bearer', expiresIn: this.accessTtl, sessionId };
   }
@@ -271,56 +256,27 @@ export class SessionService {
     const next = newRefreshToken();
     const expiresAt = now + this.refreshTtlMs;
     const outcome = await withTransaction(this.kind, this.db, async (trx) => {
-      const row = await trx
-        .selectFrom('refresh_tokens')
-        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
-        .innerJoin('users', 'users.id', 'sessions.user_id')
-        .select([
-          'refresh_tokens.secret_hash',
-          'refresh_tokens.expires_at as token_expires_at',
-          'refresh_tokens.used_at',
-          'sessions.id as session_id',
-          'sessions.expires_at as session_expires_at',
-          'sessions.revoked_at',
-          'sessions.app_password_id',
-          'users.id as user_id',
-          'users.tenant_id',
-          'users.role',
-          'users.disabled',
-        ])
-        .where('refresh_tokens.id', '=', id)
-        .executeTakeFirst();
+      const row = await refreshTokenWithSession(trx, id);
       if (!row || !sameHash(row.secret_hash, sha256(secret))) return { error: invalidToken() };
-      if (row.revoked_at !== null) return { error: new AuthError('SessionRevoked', 'this session has been revoked', 401) };
+      if (row.revoked_at !== null) return { error: authError('SessionRevoked', 'this session has been revoked') };
       const reuse = async () => {
-        await trx
-          .updateTable('sessions')
-          .set({ revoked_at: now, revoked_reason: 'refresh-token-reuse' })
-          .where('id', '=', row.session_id)
-          .where('revoked_at', 'is', null)
-          .execute();
-        return { error: new AuthError('RefreshTokenReused', 'refresh token was already used; the session is revoked', 401) };
+        await revokeSessionRow(trx, row.session_id, 'refresh-token-reuse', now);
+        return { error: authError('RefreshTokenReused', 'refresh token was already used; the session is revoked') };
       };
       if (row.used_at !== null) return reuse();
       if (Number(row.token_expires_at) <= now || Number(row.session_expires_at) <= now) return { error: invalidToken('refresh token expired') };
-      if (Number(row.disabled) === 1) return { error: new AuthError('SessionRevoked', 'this session has been revoked', 401) };
-      const marked = await trx
-        .updateTable('refresh_tokens')
-        .set({ used_at: now })
-        .where('id', '=', id)
-        .where('used_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(marked.numUpdatedRows) !== 1) return reuse();
-      await trx
-        .insertInto('refresh_tokens')
-        .values({ id: next.id, session_id: row.session_id, secret_hash: next.secretHash, created_at: now, expires_at: expiresAt, used_at: null })
-        .execute();
-      await trx
-        .updateTable('sessions')
-        .set({ last_used_at: now, expires_at: expiresAt, ...(clientAddress ? { client_address: clientAddress.slice(0, 100) } : {}) })
-        .where('id', '=', row.session_id)
-        .execute();
-      if (row.app_password_id) await trx.updateTable('app_passwords').set({ last_used_at: now }).where('id', '=', row.app_password_id).execute();
+      if (Number(row.disabled) === 1) return { error: authError('SessionRevoked', 'this session has been revoked') };
+      if (!(await markRefreshTokenUsed(trx, id, now))) return reuse();
+      await insertRefreshToken(trx, {
+        id: next.id,
+        session_id: row.session_id,
+        secret_hash: next.secretHash,
+        created_at: now,
+        expires_at: expiresAt,
+        used_at: null,
+      });
+      await extendSession(trx, row.session_id, now, expiresAt, clientAddress);
+      if (row.app_password_id) await touchAppPassword(trx, row.app_password_id, now);
       return { claims: this.claims(row.user_id, row.tenant_id, row.session_id, row.role, row.app_password_id) };
     });
     // Thrown after the transaction so a reuse's revocation is committed, not rolled back.
@@ -332,18 +288,9 @@ export class SessionService {
   /** Revokes the session the refresh token belongs to (any token of the family will do). */
   async logout(refreshToken: string): Promise<void> {
     const { id, secret } = parseRefreshToken(refreshToken);
-    const row = await this.db
-      .selectFrom('refresh_tokens')
-      .select(['session_id', 'secret_hash'])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await refreshTokenRow(this.db, id);
     if (!row || !sameHash(row.secret_hash, sha256(secret))) throw invalidToken();
-    await this.db
-      .updateTable('sessions')
-      .set({ revoked_at: this.now(), revoked_reason: 'logout' })
-      .where('id', '=', row.session_id)
-      .where('revoked_at', 'is', null)
-      .execute();
+    await revokeSessionRow(this.db, row.session_id, 'logout', this.now());
   }
 
   async logoutAll(userId: string): Promise<number> {
@@ -352,24 +299,7 @@ export class SessionService {
 
   /** The user's live sessions, most recently used first; `current` marks currentSessionId when given. */
   async listSessions(userId: string, currentSessionId?: string): Promise<SessionInfo[]> {
-    const rows = await this.db
-      .selectFrom('sessions')
-      .leftJoin('app_passwords', 'app_passwords.id', 'sessions.app_password_id')
-      .select([
-        'sessions.id',
-        'sessions.created_at',
-        'sessions.last_used_at',
-        'sessions.expires_at',
-        'sessions.client_address',
-        'sessions.user_agent',
-        'app_passwords.name as app_password_name',
-      ])
-      .where('sessions.user_id', '=', userId)
-      .where('sessions.revoked_at', 'is', null)
-      .where('sessions.expires_at', '>', this.now())
-      .orderBy('sessions.last_used_at', 'desc')
-      .orderBy('sessions.id')
-      .execute();
+    const rows = await liveSessionRows(this.db, userId, this.now());
     return rows.map((r) => ({
       id: r.id,
       createdAt: new Date(Number(r.created_at)),
@@ -383,14 +313,7 @@ export class SessionService {
   }
 
   async revokeSession(userId: string, sessionId: string): Promise<boolean> {
-    const res = await this.db
-      .updateTable('sessions')
-      .set({ revoked_at: this.now(), revoked_reason: 'revoked' })
-      .where('id', '=', sessionId)
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    return revokeSessionRow(this.db, sessionId, 'revoked', this.now(), userId);
   }
 
   /**
@@ -401,42 +324,28 @@ export class SessionService {
   async authenticate(accessToken: string): Promise<UserPrincipal> {
     const claims = await this.signer.verify(accessToken);
     const now = this.now();
-    const row = await this.db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .leftJoin('app_passwords', 'app_passwords.id', 'sessions.app_password_id')
-      .selectAll('users')
-      .select([
-        'sessions.app_password_id',
-        'sessions.last_used_at as session_last_used_at',
-        'sessions.expires_at as session_expires_at',
-        'sessions.revoked_at as session_revoked_at',
-        'app_passwords.revoked_at as app_password_revoked_at',
-        'app_passwords.policies as app_password_policies',
-      ])
-      .where('sessions.id', '=', claims.sid)
-      .executeTakeFirst();
+    const row = await sessionForAuth(this.db, claims.sid);
     // No row: the session (or its user, whose deletion takes the sessions along) is gone.
-    if (!row || row.id !== claims.sub || row.tenant_id !== claims.tid) throw new AuthError('InvalidToken', 'access token is not valid', 401);
-    if ((row.app_password_id ?? undefined) !== claims.apw) throw new AuthError('InvalidToken', 'access token is not valid', 401);
+    if (!row || row.id !== claims.sub || row.tenant_id !== claims.tid) throw authError('InvalidToken', 'access token is not valid');
+    if ((row.app_password_id ?? undefined) !== claims.apw) throw authError('InvalidToken', 'access token is not valid');
     if (row.session_revoked_at !== null || Number(row.session_expires_at) <= now) {
-      throw new AuthError('SessionRevoked', 'this session has been revoked', 401);
+      throw authError('SessionRevoked', 'this session has been revoked');
     }
     const user = userFromRow(row);
-    if (user.disabled) throw new AuthError('InvalidToken', 'access token is not valid', 401);
+    if (user.disabled) throw authError('InvalidToken', 'access token is not valid');
     let permissions = this.users.permissionsOf(user);
     if (row.app_password_id !== null) {
-      if (row.app_password_revoked_at !== null) throw new AuthError('SessionRevoked', 'the app password of this session was revoked', 401);
+      if (row.app_password_revoked_at !== null) throw authError('SessionRevoked', 'the app password of this session was revoked');
       permissions = permissions.intersect(permissionsFromColumn(row.app_password_policies ?? null));
     }
     if (now - Number(row.session_last_used_at) > LAST_USED_RESOLUTION_MS) {
-      await this.db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', claims.sid).execute();
+      await touchSession(this.db, claims.sid, now);
     }
     return { userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: claims.sid, appPasswordId: row.app_password_id, permissions };
   }
 
   /**
-   * Deletes what can no longer be used (keeps tables bounded, invariant 6):
+   * Deletes what can no longer be used (keeps tables bounded, ARCHITECTURE.md § Invariants):
    * expired refresh tokens, sessions dead for a day, and stale login-failure
    * counters. Meant to run periodically on one node. Returns rows deleted.
    */
@@ -444,24 +353,8 @@ export class SessionService {
     const now = this.now();
     const deadBefore = now - DEAD_SESSION_RETENTION_MS;
     return withTransaction(this.kind, this.db, async (trx) => {
-      const deadSessions = trx
-        .selectFrom('sessions')
-        .select('id')
-        .where((eb) => eb.or([eb('expires_at', '<', deadBefore), eb('revoked_at', '<', deadBefore)]));
-      const tokens = await trx
-        .deleteFrom('refresh_tokens')
-        .where((eb) => eb.or([eb('expires_at', '<', now), eb('session_id', 'in', deadSessions)]))
-        .executeTakeFirst();
-      const sessions = await trx
-        .deleteFrom('sessions')
-        .where((eb) => eb.or([eb('expires_at', '<', deadBefore), eb('revoked_at', '<', deadBefore)]))
-        .executeTakeFirst();
-      const failures = await trx
-        .deleteFrom('login_failures')
-        .where('window_started_at', '<', now - this.windowMs)
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-        .executeTakeFirst();
-      return Number(tokens.numDeletedRows) + Number(sessions.numDeletedRows) + Number(failures.numDeletedRows);
+      const sessions = await pruneSessions(trx, now, deadBefore);
+      return sessions + (await pruneLoginFailures(trx, now - this.windowMs, now));
     });
   }
 }

@@ -1,9 +1,31 @@
 /** Tenants and their access keys: the principals S3 requests authenticate as. */
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ControlSchema, TenantTable } from '../meta/schema.js';
-import { parsePolicies, Permissions, permissionsFromColumn, PolicyError, userPermissions, type PolicyStatement } from './policy.js';
-import type { MasterKeyring } from './secrets.js';
+import { fail } from '../errors.js';
+import {
+  accessKeyExists,
+  accessKeyForAuth,
+  deleteAccessKey,
+  granterKey,
+  granterUser,
+  insertAccessKey,
+  insertServerSecretIfAbsent,
+  insertTenant,
+  keySecretsNotUnder,
+  listAccessKeyRows,
+  listTenantRows,
+  rewriteKeySecret,
+  rewriteServerSecret,
+  secretCountsByMasterKey,
+  serverSecretRow,
+  serverSecretsNotUnder,
+  tenantById,
+  tenantByName,
+  type TenantRow,
+} from '../meta/identity/index.js';
+import type { ControlSchema } from '../meta/schema.js';
+import { parsePolicies, Permissions, permissionsFromColumn, policyError, userPermissions, type PolicyStatement } from './policy.js';
+import type { MasterKeyring } from '../crypto/master-keys.js';
 
 export interface Tenant {
   id: string;
@@ -45,20 +67,10 @@ export interface KeyPrincipal {
 /** The tenant that administers the server: its unrestricted keys and admin users are root. */
 export const ROOT_TENANT = 'root';
 
-/** A refused admin operation; `kind` lets callers (the admin API) answer with the right status. */
-export class AdminError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'invalid' | 'not-found' | 'conflict' = 'invalid',
-  ) {
-    super(message);
-  }
-}
-
 const TENANT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const ACCESS_KEY_ID = /^[A-Za-z0-9._-]{3,128}$/;
 
-function toTenant(row: TenantTable): Tenant {
+function toTenant(row: TenantRow): Tenant {
   return { id: row.id, name: row.name, canonicalId: row.canonical_id, displayName: row.display_name };
 }
 
@@ -80,33 +92,33 @@ export class TenantService {
 
   async createTenant(name: string): Promise<Tenant> {
     if (!TENANT_NAME.test(name)) {
-      throw new AdminError('tenant name must be 1-63 lower-case letters, digits, ".", "_" or "-"');
+      throw fail.invalid('InvalidRequest', 'tenant name must be 1-63 lower-case letters, digits, ".", "_" or "-"');
     }
     const existing = await this.findTenant(name);
-    if (existing) throw new AdminError(`tenant ${name} already exists`, 'conflict');
-    const row: TenantTable = {
+    if (existing) throw fail.conflict('Conflict', `tenant ${name} already exists`);
+    const row: TenantRow = {
       id: crypto.randomUUID(),
       name,
       canonical_id: crypto.randomBytes(32).toString('hex'),
       display_name: name,
       created_at: Date.now(),
     };
-    await this.db.insertInto('tenants').values(row).execute();
+    await insertTenant(this.db, row);
     return toTenant(row);
   }
 
   async findTenant(name: string): Promise<Tenant | undefined> {
-    const row = await this.db.selectFrom('tenants').selectAll().where('name', '=', name).executeTakeFirst();
+    const row = await tenantByName(this.db, name);
     return row && toTenant(row);
   }
 
   async getTenantById(id: string): Promise<Tenant | undefined> {
-    const row = await this.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await tenantById(this.db, id);
     return row && toTenant(row);
   }
 
   async listTenants(): Promise<Tenant[]> {
-    const rows = await this.db.selectFrom('tenants').selectAll().orderBy('name').execute();
+    const rows = await listTenantRows(this.db);
     return rows.map(toTenant);
   }
 
@@ -116,58 +128,38 @@ export class TenantService {
   ): Promise<{ accessKeyId: string; secretAccessKey: string; tenant: string; policies: PolicyStatement[] | null }> {
     const { imported } = opts;
     const tenant = await this.findTenant(tenantName);
-    if (!tenant) throw new AdminError(`no tenant named ${tenantName}`, 'not-found');
+    if (!tenant) throw fail.notFound('NotFound', `no tenant named ${tenantName}`);
     let policies: PolicyStatement[] | null = opts.policies ? parsePolicies(opts.policies) : null;
     if (opts.grantor) {
       // Only operators make tenant-wide keys; for a grantor, "no policy" means "all of my rights".
       if (opts.grantor.permissions.unrestricted) {
-        if (policies === null) throw new PolicyError('only a tenant admin may create a tenant-wide key; give the key policies');
+        if (policies === null) throw policyError('only a tenant admin may create a tenant-wide key; give the key policies');
       } else {
         policies = opts.grantor.permissions.delegate(policies ?? opts.grantor.permissions.statements!);
       }
     }
     const accessKeyId = imported?.accessKeyId ?? generateAccessKeyId();
     const secretAccessKey = imported?.secretAccessKey ?? generateSecret();
-    if (!ACCESS_KEY_ID.test(accessKeyId)) throw new AdminError('access key id must be 3-128 of A-Z a-z 0-9 . _ -');
+    if (!ACCESS_KEY_ID.test(accessKeyId)) throw fail.invalid('InvalidRequest', 'access key id must be 3-128 of A-Z a-z 0-9 . _ -');
     if (secretAccessKey.length < 8 || secretAccessKey.length > 256) {
-      throw new AdminError('secret key must be 8-256 characters');
+      throw fail.invalid('InvalidRequest', 'secret key must be 8-256 characters');
     }
-    const clash = await this.db
-      .selectFrom('access_keys')
-      .select('access_key_id')
-      .where('access_key_id', '=', accessKeyId)
-      .executeTakeFirst();
-    if (clash) throw new AdminError(`access key ${accessKeyId} already exists`, 'conflict');
-    await this.db
-      .insertInto('access_keys')
-      .values({
-        access_key_id: accessKeyId,
-        tenant_id: tenant.id,
-        secret_enc: this.master.encrypt(secretAccessKey).ciphertext,
-        master_key_id: this.master.primary.id,
-        created_at: Date.now(),
-        policies: policies && JSON.stringify(policies),
-        name: opts.name ?? null,
-        created_by: opts.grantor?.id ?? null,
-      })
-      .execute();
+    if (await accessKeyExists(this.db, accessKeyId)) throw fail.conflict('Conflict', `access key ${accessKeyId} already exists`);
+    await insertAccessKey(this.db, {
+      access_key_id: accessKeyId,
+      tenant_id: tenant.id,
+      secret_enc: this.master.encrypt(secretAccessKey).ciphertext,
+      master_key_id: this.master.primary.id,
+      created_at: Date.now(),
+      policies: policies && JSON.stringify(policies),
+      name: opts.name ?? null,
+      created_by: opts.grantor?.id ?? null,
+    });
     return { accessKeyId, secretAccessKey, tenant: tenant.name, policies };
   }
 
   async listKeys(tenantName?: string): Promise<AccessKeyInfo[]> {
-    let q = this.db
-      .selectFrom('access_keys')
-      .innerJoin('tenants', 'tenants.id', 'access_keys.tenant_id')
-      .select([
-        'access_keys.access_key_id',
-        'tenants.name as tenant',
-        'access_keys.created_at',
-        'access_keys.name',
-        'access_keys.policies',
-        'access_keys.created_by',
-      ]);
-    if (tenantName) q = q.where('tenants.name', '=', tenantName);
-    const rows = await q.orderBy('tenants.name').orderBy('access_keys.access_key_id').execute();
+    const rows = await listAccessKeyRows(this.db, tenantName);
     return rows.map((r) => ({
       accessKeyId: r.access_key_id,
       tenant: r.tenant,
@@ -179,8 +171,7 @@ export class TenantService {
   }
 
   async deleteKey(accessKeyId: string): Promise<boolean> {
-    const res = await this.db.deleteFrom('access_keys').where('access_key_id', '=', accessKeyId).executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
+    return deleteAccessKey(this.db, accessKeyId);
   }
 
   /**
@@ -188,11 +179,7 @@ export class TenantService {
    * so keys deleted by `anvil admin` stop working at once (no cache).
    */
   async lookupKey(accessKeyId: string): Promise<KeyPrincipal | null> {
-    const row = await this.db
-      .selectFrom('access_keys')
-      .select(['secret_enc', 'master_key_id', 'tenant_id', 'policies', 'created_by'])
-      .where('access_key_id', '=', accessKeyId)
-      .executeTakeFirst();
+    const row = await accessKeyForAuth(this.db, accessKeyId);
     if (!row) return null;
     let permissions = permissionsFromColumn(row.policies);
     if (row.created_by !== null) permissions = permissions.intersect(await this.creatorRights(row.created_by, row.tenant_id, 0));
@@ -209,20 +196,12 @@ export class TenantService {
     if (depth > 8) return none;
     const [kind, id] = [createdBy.slice(0, createdBy.indexOf(':')), createdBy.slice(createdBy.indexOf(':') + 1)];
     if (kind === 'user') {
-      const user = await this.db
-        .selectFrom('users')
-        .select(['role', 'policies', 'disabled', 'tenant_id'])
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const user = await granterUser(this.db, id);
       if (!user || user.disabled || user.tenant_id !== tenantId) return none;
       return userPermissions(user.role, user.policies);
     }
     if (kind === 'key') {
-      const key = await this.db
-        .selectFrom('access_keys')
-        .select(['policies', 'created_by', 'tenant_id'])
-        .where('access_key_id', '=', id)
-        .executeTakeFirst();
+      const key = await granterKey(this.db, id);
       if (!key || key.tenant_id !== tenantId) return none;
       const own = permissionsFromColumn(key.policies);
       return key.created_by === null ? own : own.intersect(await this.creatorRights(key.created_by, tenantId, depth + 1));
@@ -239,31 +218,15 @@ export class TenantService {
   async reencryptSecrets(): Promise<number> {
     const primary = this.master.primary.id;
     let rewritten = 0;
-    const keys = await this.db
-      .selectFrom('access_keys')
-      .select(['access_key_id', 'secret_enc', 'master_key_id'])
-      .where('master_key_id', '<>', primary)
-      .execute();
-    for (const k of keys) {
+    for (const k of await keySecretsNotUnder(this.db, primary)) {
       const plain = this.master.decrypt(k.secret_enc, k.master_key_id);
-      const res = await this.db
-        .updateTable('access_keys')
-        .set({ secret_enc: this.master.encrypt(plain).ciphertext, master_key_id: primary })
-        .where('access_key_id', '=', k.access_key_id)
-        .where('master_key_id', '=', k.master_key_id)
-        .executeTakeFirst();
-      rewritten += Number(res.numUpdatedRows);
+      const to = { secretEnc: this.master.encrypt(plain).ciphertext, masterKeyId: primary };
+      rewritten += await rewriteKeySecret(this.db, k.access_key_id, k.master_key_id, to);
     }
-    const secrets = await this.db.selectFrom('server_secrets').selectAll().where('master_key_id', '<>', primary).execute();
-    for (const s of secrets) {
+    for (const s of await serverSecretsNotUnder(this.db, primary)) {
       const plain = this.master.decrypt(s.value_enc, s.master_key_id);
-      const res = await this.db
-        .updateTable('server_secrets')
-        .set({ value_enc: this.master.encrypt(plain).ciphertext, master_key_id: primary })
-        .where('name', '=', s.name)
-        .where('master_key_id', '=', s.master_key_id)
-        .executeTakeFirst();
-      rewritten += Number(res.numUpdatedRows);
+      const to = { valueEnc: this.master.encrypt(plain).ciphertext, masterKeyId: primary };
+      rewritten += await rewriteServerSecret(this.db, s.name, s.master_key_id, to);
     }
     return rewritten;
   }
@@ -274,16 +237,7 @@ export class TenantService {
 
   /** How many stored secrets are under each master key id (rotation progress). */
   async secretsByMasterKey(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const table of ['access_keys', 'server_secrets'] as const) {
-      const rows = await this.db
-        .selectFrom(table)
-        .select(['master_key_id', (eb) => eb.fn.countAll<number>().as('n')])
-        .groupBy('master_key_id')
-        .execute();
-      for (const r of rows) out[r.master_key_id] = (out[r.master_key_id] ?? 0) + Number(r.n);
-    }
-    return out;
+    return secretCountsByMasterKey(this.db);
   }
 
   /**
@@ -292,16 +246,11 @@ export class TenantService {
    * several nodes agree: the first insert wins and everyone reads it back.
    */
   async serverSecret(name: string, generate: () => string): Promise<string> {
-    const read = () => this.db.selectFrom('server_secrets').selectAll().where('name', '=', name).executeTakeFirst();
-    let row = await read();
+    let row = await serverSecretRow(this.db, name);
     if (!row) {
       const enc = this.master.encrypt(generate());
-      await this.db
-        .insertInto('server_secrets')
-        .values({ name, value_enc: enc.ciphertext, master_key_id: enc.keyId, created_at: Date.now() })
-        .onConflict((oc) => oc.column('name').doNothing())
-        .execute();
-      row = await read();
+      await insertServerSecretIfAbsent(this.db, { name, value_enc: enc.ciphertext, master_key_id: enc.keyId, created_at: Date.now() });
+      row = await serverSecretRow(this.db, name);
     }
     return this.master.decrypt(row!.value_enc, row!.master_key_id);
   }

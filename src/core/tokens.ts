@@ -9,7 +9,7 @@
  */
 import crypto from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { AuthError } from './auth-errors.js';
+import { authError } from './auth-errors.js';
 import type { TenantService } from './tenants.js';
 
 export interface AccessClaims {
@@ -77,14 +77,14 @@ export class TokenSigner {
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (err) {
-      if (err instanceof errors.JWTExpired) throw new AuthError('TokenExpired', 'access token expired', 401);
-      if (err instanceof errors.JOSEError) throw new AuthError('InvalidToken', 'access token is not valid', 401);
+      if (err instanceof errors.JWTExpired) throw authError('TokenExpired', 'access token expired');
+      if (err instanceof errors.JOSEError) throw authError('InvalidToken', 'access token is not valid');
       throw err;
     }
     const { sub, tid, sid, role, apw } = payload;
     const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
     if (!str(sub) || !str(tid) || !str(sid) || (role !== 'admin' && role !== 'member') || (apw !== undefined && !str(apw))) {
-      throw new AuthError('InvalidToken', 'access token is not valid', 401);
+      throw authError('InvalidToken', 'access token is not valid');
     }
     return apw === undefined ? { sub, tid, sid, role } : { sub, tid, sid, role, apw };
   }

@@ -8,12 +8,29 @@
  * credentials or standing change.
  */
 import crypto from 'node:crypto';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { withTransaction, type EngineKind } from '../meta/engine.js';
-import type { ControlSchema, UserRole, UserTable } from '../meta/schema.js';
-import { AuthError } from './auth-errors.js';
+import {
+  activeAppPasswordHashes,
+  activeAppPasswordNamed,
+  deleteUserRows,
+  insertAppPassword,
+  insertUser,
+  isUniqueViolation,
+  listAppPasswordRows,
+  listUserRows,
+  replacePasswordHash,
+  revokeAppPasswordRows,
+  revokeUserSessions,
+  updateUser,
+  userRowByEmail,
+  userRowById,
+  type UserRow,
+} from '../meta/identity/index.js';
+import type { ControlSchema, UserRole } from '../meta/schema.js';
+import { authError } from './auth-errors.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
-import { parsePolicies, Permissions, PolicyError, type PolicyStatement } from './policy.js';
+import { isPolicyError, parsePolicies, Permissions, policyError, type PolicyStatement } from './policy.js';
 import type { TenantService } from './tenants.js';
 
 export interface User {
@@ -35,8 +52,7 @@ export interface AppPasswordInfo {
   revokedAt: Date | null;
 }
 
-type Db = Kysely<ControlSchema> | Transaction<ControlSchema>;
-export type UserRow = Selectable<UserTable>;
+export type { UserRow };
 
 export const MIN_PASSWORD_LENGTH = 10;
 export const MAX_PASSWORD_LENGTH = 1024;
@@ -75,7 +91,7 @@ export function userFromRow(row: UserRow): User {
 function checkPassword(password: string): void {
   const length = [...password].length;
   if (length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
-    throw new AuthError('InvalidRequest', `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`, 400);
+    throw authError('InvalidRequest', `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
   }
 }
 
@@ -84,15 +100,9 @@ function checkedPolicies(policies: PolicyStatement[] | null | undefined): Policy
   try {
     return parsePolicies(policies);
   } catch (err) {
-    if (err instanceof PolicyError) throw new AuthError('InvalidRequest', err.message, 400);
+    if (isPolicyError(err)) throw authError('InvalidRequest', err.message);
     throw err;
   }
-}
-
-/** Unique-index violations on either engine (a concurrent insert won the race). */
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 /**
@@ -125,17 +135,6 @@ export function hashAppPassword(secret: string): string {
   return crypto.createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
-/** Marks every live session of a user revoked; returns how many. */
-export async function revokeUserSessions(db: Db, userId: string, reason: string, now: number): Promise<number> {
-  const res = await db
-    .updateTable('sessions')
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows);
-}
-
 /** Computed once per process: unknown users are "verified" against it so they cost as much as real ones. */
 let dummyHash: Promise<string> | undefined;
 function dummyPasswordHash(): Promise<string> {
@@ -160,14 +159,14 @@ export class UserService {
     input: { email: string; password: string; role: 'admin' | 'member'; policies?: PolicyStatement[] | null },
   ): Promise<User> {
     const tenant = await this.tenants.findTenant(tenantName);
-    if (!tenant) throw new AuthError('NotFound', `no tenant named ${tenantName}`, 404);
+    if (!tenant) throw authError('NotFound', `no tenant named ${tenantName}`);
     const email = normalizeEmail(input.email);
-    if (!validEmail(email)) throw new AuthError('InvalidRequest', 'email address is not valid', 400);
-    if (input.role !== 'admin' && input.role !== 'member') throw new AuthError('InvalidRequest', 'role must be admin or member', 400);
+    if (!validEmail(email)) throw authError('InvalidRequest', 'email address is not valid');
+    if (input.role !== 'admin' && input.role !== 'member') throw authError('InvalidRequest', 'role must be admin or member');
     checkPassword(input.password);
     // Admins are unrestricted whatever is stored; members' statements are their rights (none when null).
     const policies = checkedPolicies(input.policies);
-    if (await this.findUser(tenantName, email)) throw new AuthError('Conflict', `user ${email} already exists`, 409);
+    if (await this.findUser(tenantName, email)) throw authError('Conflict', `user ${email} already exists`);
     const row: UserRow = {
       id: crypto.randomUUID(),
       tenant_id: tenant.id,
@@ -179,10 +178,10 @@ export class UserService {
       created_at: this.now(),
     };
     try {
-      await this.db.insertInto('users').values(row).execute();
+      await insertUser(this.db, row);
     } catch (err) {
       // The unique (tenant_id, email) index settles a race with a concurrent create.
-      if (isUniqueViolation(err)) throw new AuthError('Conflict', `user ${email} already exists`, 409);
+      if (isUniqueViolation(err)) throw authError('Conflict', `user ${email} already exists`);
       throw err;
     }
     return userFromRow(row);
@@ -190,13 +189,13 @@ export class UserService {
 
   async listUsers(tenantName: string): Promise<User[]> {
     const tenant = await this.tenants.findTenant(tenantName);
-    if (!tenant) throw new AuthError('NotFound', `no tenant named ${tenantName}`, 404);
-    const rows = await this.db.selectFrom('users').selectAll().where('tenant_id', '=', tenant.id).orderBy('email').execute();
+    if (!tenant) throw authError('NotFound', `no tenant named ${tenantName}`);
+    const rows = await listUserRows(this.db, tenant.id);
     return rows.map(userFromRow);
   }
 
   async getUser(id: string): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await userRowById(this.db, id);
     return row && userFromRow(row);
   }
 
@@ -206,27 +205,12 @@ export class UserService {
   }
 
   private async findUserRow(tenantName: string, email: string): Promise<UserRow | undefined> {
-    return this.db
-      .selectFrom('users')
-      .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
-      .selectAll('users')
-      .where('tenants.name', '=', tenantName)
-      .where('users.email', '=', normalizeEmail(email))
-      .executeTakeFirst();
+    return userRowByEmail(this.db, tenantName, normalizeEmail(email));
   }
 
   /** Deletes the user with their sessions, refresh tokens and app passwords (explicitly: no reliance on FK cascades). */
   async deleteUser(id: string): Promise<boolean> {
-    return withTransaction(this.kind, this.db, async (trx) => {
-      await trx
-        .deleteFrom('refresh_tokens')
-        .where('session_id', 'in', (eb) => eb.selectFrom('sessions').select('id').where('user_id', '=', id))
-        .execute();
-      await trx.deleteFrom('sessions').where('user_id', '=', id).execute();
-      await trx.deleteFrom('app_passwords').where('user_id', '=', id).execute();
-      const res = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-      return Number(res.numDeletedRows) > 0;
-    });
+    return withTransaction(this.kind, this.db, (trx) => deleteUserRows(trx, id));
   }
 
   /** A new password ends every session: whoever knew the old one is logged out. App passwords stay (revoke them separately). */
@@ -234,16 +218,14 @@ export class UserService {
     checkPassword(password);
     const hash = await hashPassword(password);
     await withTransaction(this.kind, this.db, async (trx) => {
-      const res = await trx.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw new AuthError('NotFound', 'no such user', 404);
+      if (!(await updateUser(trx, userId, { password_hash: hash }))) throw authError('NotFound', 'no such user');
       await revokeUserSessions(trx, userId, 'password-changed', this.now());
     });
   }
 
   async setDisabled(userId: string, disabled: boolean): Promise<void> {
     await withTransaction(this.kind, this.db, async (trx) => {
-      const res = await trx.updateTable('users').set({ disabled: disabled ? 1 : 0 }).where('id', '=', userId).executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw new AuthError('NotFound', 'no such user', 404);
+      if (!(await updateUser(trx, userId, { disabled: disabled ? 1 : 0 }))) throw authError('NotFound', 'no such user');
       if (disabled) await revokeUserSessions(trx, userId, 'user-disabled', this.now());
     });
   }
@@ -257,8 +239,7 @@ export class UserService {
     if (change.role !== undefined) set.role = change.role;
     if (change.policies !== undefined) set.policies = change.policies === null ? null : JSON.stringify(parsePolicies(change.policies));
     if (Object.keys(set).length === 0) return;
-    const res = await this.db.updateTable('users').set(set).where('id', '=', userId).executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) throw new AuthError('NotFound', 'no such user', 404);
+    if (!(await updateUser(this.db, userId, set))) throw authError('NotFound', 'no such user');
   }
 
   permissionsOf(user: User): Permissions {
@@ -284,12 +265,7 @@ export class UserService {
     }
     // App passwords first: a cheap hash comparison, so tools do not pay for scrypt on every login.
     const candidate = Buffer.from(hashAppPassword(password), 'hex');
-    const apps = await this.db
-      .selectFrom('app_passwords')
-      .select(['id', 'secret_hash'])
-      .where('user_id', '=', row.id)
-      .where('revoked_at', 'is', null)
-      .execute();
+    const apps = await activeAppPasswordHashes(this.db, row.id);
     const app = apps.find((a) => {
       const stored = Buffer.from(a.secret_hash, 'hex');
       return stored.length === candidate.length && crypto.timingSafeEqual(stored, candidate);
@@ -298,12 +274,7 @@ export class UserService {
     if (!(await verifyPassword(password, row.password_hash))) return null;
     if (needsRehash(row.password_hash)) {
       // Conditional on the old hash, so a concurrent setPassword is never overwritten.
-      await this.db
-        .updateTable('users')
-        .set({ password_hash: await hashPassword(password) })
-        .where('id', '=', row.id)
-        .where('password_hash', '=', row.password_hash)
-        .execute();
+      await replacePasswordHash(this.db, row.id, row.password_hash, await hashPassword(password));
     }
     return { user: userFromRow(row), appPasswordId: null };
   }
@@ -314,16 +285,16 @@ export class UserService {
     policies?: PolicyStatement[] | null,
   ): Promise<{ id: string; name: string; password: string }> {
     const user = await this.getUser(userId);
-    if (!user) throw new AuthError('NotFound', 'no such user', 404);
+    if (!user) throw authError('NotFound', 'no such user');
     const label = name.trim();
-    if (!APP_PASSWORD_NAME.test(label)) throw new AuthError('InvalidRequest', 'app password name must be 1-64 printable characters', 400);
+    if (!APP_PASSWORD_NAME.test(label)) throw authError('InvalidRequest', 'app password name must be 1-64 printable characters');
     const requested = checkedPolicies(policies);
     let stored: PolicyStatement[] | null = null;
     if (requested !== null) {
       try {
         stored = this.scopeWithinUser(user, requested);
       } catch (err) {
-        if (err instanceof PolicyError) throw new AuthError('Forbidden', err.message, 403);
+        if (isPolicyError(err)) throw authError('Forbidden', err.message);
         throw err;
       }
     }
@@ -333,30 +304,20 @@ export class UserService {
       await withTransaction(this.kind, this.db, async (trx) => {
         // Names identify app passwords in the UI and in revokeAppPassword; only active ones must be unique
         // (also a partial unique index, migration 005, for concurrent creates on PostgreSQL).
-        const clash = await trx
-          .selectFrom('app_passwords')
-          .select('id')
-          .where('user_id', '=', userId)
-          .where('name', '=', label)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst();
-        if (clash) throw new AuthError('Conflict', `an app password named ${label} already exists`, 409);
-        await trx
-          .insertInto('app_passwords')
-          .values({
-            id,
-            user_id: userId,
-            name: label,
-            secret_hash: hashAppPassword(password),
-            policies: stored && JSON.stringify(stored),
-            created_at: this.now(),
-            last_used_at: null,
-            revoked_at: null,
-          })
-          .execute();
+        if (await activeAppPasswordNamed(trx, userId, label)) throw authError('Conflict', `an app password named ${label} already exists`);
+        await insertAppPassword(trx, {
+          id,
+          user_id: userId,
+          name: label,
+          secret_hash: hashAppPassword(password),
+          policies: stored && JSON.stringify(stored),
+          created_at: this.now(),
+          last_used_at: null,
+          revoked_at: null,
+        });
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AuthError('Conflict', `an app password named ${label} already exists`, 409);
+      if (isUniqueViolation(err)) throw authError('Conflict', `an app password named ${label} already exists`);
       throw err;
     }
     return { id, name: label, password };
@@ -378,7 +339,7 @@ export class UserService {
     const holdsGrant = statements.some((s) => s.effect === 'allow' && s.actions.includes('grant'));
     if (holdsGrant) return own.delegate(requested);
     if (requested.some((s) => s.effect === 'allow' && s.actions.includes('grant'))) {
-      throw new PolicyError('cannot put grant into an app password: the user lacks the grant action');
+      throw policyError('cannot put grant into an app password: the user lacks the grant action');
     }
     // The synthetic grant only satisfies delegate()'s grant precondition; no requested statement can use it (checked above).
     const withGrant = new Permissions([...statements, { effect: 'allow', actions: ['grant'], resources: ['*'] }]);
@@ -386,13 +347,7 @@ export class UserService {
   }
 
   async listAppPasswords(userId: string): Promise<AppPasswordInfo[]> {
-    const rows = await this.db
-      .selectFrom('app_passwords')
-      .select(['id', 'name', 'policies', 'created_at', 'last_used_at', 'revoked_at'])
-      .where('user_id', '=', userId)
-      .orderBy('created_at')
-      .orderBy('name')
-      .execute();
+    const rows = await listAppPasswordRows(this.db, userId);
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -405,25 +360,7 @@ export class UserService {
 
   /** Revokes an active app password (by id, or by name) and every session opened with it, in one transaction. */
   async revokeAppPassword(userId: string, idOrName: string): Promise<boolean> {
-    return withTransaction(this.kind, this.db, async (trx) => {
-      const targets = await trx
-        .selectFrom('app_passwords')
-        .select('id')
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
-        .execute();
-      if (targets.length === 0) return false;
-      const ids = targets.map((t) => t.id);
-      const now = this.now();
-      await trx.updateTable('app_passwords').set({ revoked_at: now }).where('id', 'in', ids).where('revoked_at', 'is', null).execute();
-      await trx
-        .updateTable('sessions')
-        .set({ revoked_at: now, revoked_reason: 'app-password-revoked' })
-        .where('app_password_id', 'in', ids)
-        .where('revoked_at', 'is', null)
-        .execute();
-      return true;
-    });
+    const now = this.now();
+    return withTransaction(this.kind, this.db, (trx) => revokeAppPasswordRows(trx, userId, idOrName, now));
   }
 }

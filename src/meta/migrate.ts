@@ -5,8 +5,8 @@
  */
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import type { MetaDatabases } from './engine.js';
-import { controlMigrations } from './control/migrations.js';
-import { dataMigrations } from './data/migrations.js';
+import { controlMigrations } from './control/migrations/index.js';
+import { dataMigrations } from './data/migrations/index.js';
 
 async function migrate(db: Kysely<any>, area: string, migrations: Record<string, Migration>): Promise<void> {
   const migrator = new Migrator({

@@ -29,7 +29,7 @@
  */
 import { REBALANCE_TASK } from './rebalance.js';
 import type { CoreContext } from '../core/context.js';
-import { AdminError } from '../core/tenants.js';
+import { LegacyAdminError as AdminError } from '../errors.js';
 import { withTransaction } from '../meta/engine.js';
 import type { TaskStatus } from '../meta/schema.js';
 import { UNLIMITED } from '../backends/config.js';

@@ -1,28 +1,44 @@
 import crypto from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, type AuthErrorCode } from '../../src/core/auth-errors.js';
+import { toAdminError } from '../../src/admin/errors.js';
+import type { AuthErrorCode } from '../../src/core/auth-errors.js';
 import { hashPassword, needsRehash, verifyPassword } from '../../src/core/passwords.js';
 import type { PolicyStatement } from '../../src/core/policy.js';
 import { SessionService, type SessionOptions } from '../../src/core/sessions.js';
 import { TokenSigner } from '../../src/core/tokens.js';
 import { UserService, type User } from '../../src/core/users.js';
+import { AnvilError } from '../../src/errors.js';
 import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 
 const TENANT = 'acme';
 const PASSWORD = 'correct horse battery';
 
-/** Awaits a promise that must reject with an AuthError of this code. */
-async function authError(p: Promise<unknown>, code: AuthErrorCode): Promise<AuthError> {
+/** An identity failure as the tests check it: its code (the domain error's reason), the admin API's status for it, Retry-After. */
+interface AuthFailure {
+  code: string;
+  status: number;
+  message: string;
+  retryAfterSeconds?: number;
+}
+
+function asAuthFailure(err: unknown): AuthFailure {
+  expect(err).toBeInstanceOf(AnvilError);
+  const e = err as AnvilError;
+  return { code: e.reason, status: toAdminError(e).status, message: e.message, retryAfterSeconds: e.retryAfterSeconds };
+}
+
+/** Awaits a promise that must reject with an identity failure of this code. */
+async function authError(p: Promise<unknown>, code: AuthErrorCode): Promise<AuthFailure> {
   const err = await p.then(
     (v) => {
       throw new Error(`expected AuthError ${code}, got a result: ${JSON.stringify(v)}`);
     },
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(AuthError);
-  expect((err as AuthError).code).toBe(code);
-  return err as AuthError;
+  const failure = asAuthFailure(err);
+  expect(failure.code).toBe(code);
+  return failure;
 }
 
 /** The way older releases would have hashed (weaker N), built by hand to prove the format is self-describing. */
@@ -360,8 +376,7 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
         const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         expect(ok).toHaveLength(1);
         expect(failed).toHaveLength(1);
-        expect(failed[0].reason).toBeInstanceOf(AuthError);
-        expect((failed[0].reason as AuthError).code).toBe('RefreshTokenReused');
+        expect(asAuthFailure(failed[0].reason).code).toBe('RefreshTokenReused');
         const used = await db().selectFrom('refresh_tokens').selectAll().where('session_id', '=', pair.sessionId).execute();
         // The presented token plus exactly one successor.
         expect(used).toHaveLength(2);
@@ -513,7 +528,7 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
       const user = await newUser();
       const results = await Promise.allSettled(Array.from({ length: 6 }, () => users.createAppPassword(user.id, 'racer')));
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      for (const r of results) if (r.status === 'rejected') expect((r.reason as { code: string }).code).toBe('Conflict');
+      for (const r of results) if (r.status === 'rejected') expect(asAuthFailure(r.reason).code).toBe('Conflict');
       expect((await users.listAppPasswords(user.id)).filter((a) => a.name === 'racer')).toHaveLength(1);
     });
   });

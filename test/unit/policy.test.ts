@@ -6,9 +6,11 @@ import {
   globOverlapsPrefix,
   parsePolicies,
   Permissions,
-  PolicyError,
   type PolicyStatement,
 } from '../../src/core/policy.js';
+
+/** What every refused policy throws: the domain error of reason PolicyViolation. */
+const PolicyError = expect.objectContaining({ kind: 'Forbidden', reason: 'PolicyViolation' });
 
 const allow = (actions: PolicyStatement['actions'], ...resources: string[]): PolicyStatement => ({ effect: 'allow', actions, resources });
 const deny = (actions: PolicyStatement['actions'], ...resources: string[]): PolicyStatement => ({ effect: 'deny', actions, resources });
