@@ -11,13 +11,14 @@
  */
 import { z } from 'zod';
 import type { Bucket } from '../core/buckets.js';
+import { bucketUsage } from '../meta/stats/counts.js';
 import { setBucketReplication } from '../work/backend-admin.js';
+import { DELETE_BUCKET_TASK } from '../work/task-names.js';
 import { isAdminOf, requireRoot, visibleBucket, visibleTenant } from './access.js';
 import type { AdminDeps } from './deps.js';
 import { adminErrors } from './errors.js';
 import { Reply, route } from './route.js';
 import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery, iso } from './schemas.js';
-import { bucketUsage } from './stats.js';
 
 /**
  * schemas.ts's Bucket with the replication setting. It takes over the
@@ -47,7 +48,7 @@ const BucketSettings = z
 
 async function bucketsJson(buckets: Bucket[], tenantName: (id: string) => Promise<string>, deps: AdminDeps) {
   const usage = await bucketUsage(
-    deps.meta,
+    deps.meta.data,
     buckets.map((b) => b.id),
   );
   const out = [];
@@ -133,7 +134,7 @@ export const bucketRoutes = [
         throw adminErrors.forbidden(`deleting bucket ${bucket.name} needs the admin action on it`);
       }
       if (query.force === 'true') {
-        const task = await deps.tasks.enqueue('delete-bucket', { bucketId: bucket.id, bucket: bucket.name }, { priority: 50 });
+        const task = await deps.tasks.enqueue(DELETE_BUCKET_TASK, { bucketId: bucket.id, bucket: bucket.name }, { priority: 50 });
         return new Reply(202, { bucket: bucket.name, deleted: false, task });
       }
       await deps.buckets.delete(bucket);

@@ -3,7 +3,7 @@ import { requireRoot } from './access.js';
 import type { AdminDeps } from './deps.js';
 import { route } from './route.js';
 import { Status } from './schemas.js';
-import { serverCounts } from './stats.js';
+import { serverCounts } from '../meta/stats/counts.js';
 
 export async function serverStatus(deps: Pick<AdminDeps, 'meta' | 'config' | 'version'>, startedAt: number | null) {
   return {
@@ -11,7 +11,7 @@ export async function serverStatus(deps: Pick<AdminDeps, 'meta' | 'config' | 've
     region: deps.config.region,
     engine: deps.meta.kind,
     uptimeSeconds: startedAt === null ? null : Math.round((Date.now() - startedAt) / 1000),
-    ...(await serverCounts(deps.meta)),
+    ...(await serverCounts(deps.meta.control, deps.meta.data)),
   };
 }
 
