@@ -22,7 +22,6 @@ import type { Services } from '../s3/context.js';
 import { BlobStore } from '../storage/blob-store.js';
 import { DiskSpace } from '../storage/disk-space.js';
 import { Replicas } from '../storage/replicas.js';
-import { BackendAdmin } from '../work/backend-admin.js';
 import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from '../work/cleanup.js';
 import { Scrubber } from '../work/scrub.js';
 import { TaskQueue } from '../work/tasks.js';
@@ -46,7 +45,6 @@ export interface NodeContext extends ControlPlane {
   buckets: BucketService;
   tasks: TaskQueue;
   scrubber: Scrubber;
-  backends: BackendAdmin;
   /** Free space of the data folder and the database (server only: admin commands do not refuse writes for space). */
   space?: DiskSpace;
   /** Closes what assembleNode opened (the backends). The control plane's databases stay open: they are the caller's. */
@@ -103,7 +101,6 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
       buckets,
       tasks,
       scrubber: new Scrubber(core, log),
-      backends: new BackendAdmin(core, tasks),
       space,
       close: () => replicas.close(),
     };
