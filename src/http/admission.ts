@@ -169,6 +169,7 @@ export function openFileLimit(): number | undefined {
     const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
     return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined;
   } catch {
+    // Not Linux (no /proc): the limit is unknown, and the warning about it is skipped.
     return undefined;
   }
 }
