@@ -6,12 +6,14 @@
  * mounted on it. Used by `anvil server` and by the integration tests.
  */
 import type { AddressInfo } from 'node:net';
+
 import pino, { type Logger } from 'pino';
+
 import { createAdminHandler } from './admin/server.js';
-import { splitListen, type Config } from './config/config.js';
+import { type Config,splitListen } from './config/config.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
 import type { UserService } from './core/users.js';
-import { lockDeployment, type DeploymentLocks } from './deployment-lock.js';
+import { type DeploymentLocks,lockDeployment } from './deployment-lock.js';
 import { Admission, type AdmissionState } from './http/admission.js';
 import { Metrics } from './http/metrics.js';
 import { createS3Server } from './http/server.js';
@@ -24,12 +26,12 @@ import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
 import type { Services } from './s3/context.js';
 import type { CleanupSettings } from './work/cleanup.js';
-import { withClusterLock, tryLead, type Leadership } from './work/leader.js';
+import { type Leadership,tryLead, withClusterLock } from './work/leader.js';
 import { reconcile, type ReconcileReport } from './work/reconcile.js';
 import { LOCKS } from './work/task-names.js';
 import type { TaskQueue } from './work/tasks.js';
 
-export { openControlPlane, type ControlPlane, type ControlPlaneOptions } from './node/control-plane.js';
+export { type ControlPlane, type ControlPlaneOptions,openControlPlane } from './node/control-plane.js';
 export { CREDENTIALS_FILE, ROOT_TENANT, type RootCredentials } from './node/root.js';
 export { VERSION } from './node/version.js';
 

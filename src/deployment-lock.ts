@@ -19,9 +19,10 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
+
 import type { Config } from './config/config.js';
 import { databaseFileOf, isSharedDatabase } from './meta/database-url.js';
-import { acquireLock, thisProcess, type HeldLock, type LockMode } from './storage/folder-lock.js';
+import { acquireLock, type HeldLock, type LockMode,thisProcess } from './storage/folder-lock.js';
 
 export const DATA_FOLDER_LOCK = 'anvil.lock';
 

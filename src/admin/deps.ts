@@ -1,5 +1,6 @@
 /** What the admin API handlers and the admin operations use. */
 import type { Logger } from 'pino';
+
 import type { Config } from '../config/config.js';
 import type { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';

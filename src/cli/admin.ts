@@ -46,6 +46,7 @@
  *   thing to avoid: upgrade the servers first).
  */
 import type { Command } from 'commander';
+
 import { registerIdentityCommands } from './admin/identity-commands.js';
 import { registerMasterKeyCommand } from './admin/master-key.js';
 import { registerQueueCommands } from './admin/queue-commands.js';

@@ -32,7 +32,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
+
 import type { Logger } from 'pino';
+
 import { errors } from '../s3/errors.js';
 import { sendError } from '../s3/respond.js';
 

@@ -8,6 +8,7 @@
  * the admission gate (http/admission.ts).
  */
 import client from 'prom-client';
+
 import type { MetaDatabases } from '../meta/engine.js';
 import { countCleanupEntries, countCorruptBlobs } from '../meta/stats/counts.js';
 import { countTasksByStatus } from '../meta/work/tasks.js';

@@ -5,6 +5,7 @@
  * holds it (to lock it, or to check a deployment exists before opening it).
  */
 import path from 'node:path';
+
 import { parseDatabaseUrl } from './engine.js';
 
 /** A database server that processes on several hosts can share (PostgreSQL); false for an embedded file. */

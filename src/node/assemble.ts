@@ -11,7 +11,9 @@
  * intents, so no node id of a server is ever borrowed.
  */
 import crypto from 'node:crypto';
+
 import type { Logger } from 'pino';
+
 import type { Config } from '../config/config.js';
 import { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
@@ -22,7 +24,7 @@ import type { Services } from '../s3/context.js';
 import { BlobStore } from '../storage/blob-store.js';
 import { DiskSpace } from '../storage/disk-space.js';
 import { Replicas } from '../storage/replicas.js';
-import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from '../work/cleanup.js';
+import { CleanupQueue, type CleanupSettings, DEFAULT_CLEANUP } from '../work/cleanup.js';
 import { Scrubber } from '../work/scrub.js';
 import { TaskQueue } from '../work/tasks.js';
 import type { ControlPlane } from './control-plane.js';

@@ -5,15 +5,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import type { Logger } from 'pino';
+
 import type { Config } from '../config/config.js';
 import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from '../core/secrets.js';
-import { SessionService, type SessionOptions } from '../core/sessions.js';
+import { type SessionOptions, SessionService } from '../core/sessions.js';
 import { TenantService } from '../core/tenants.js';
 import { TokenSigner } from '../core/tokens.js';
 import { UserService } from '../core/users.js';
 import { databaseFileOf } from '../meta/database-url.js';
-import { openMetaDatabases, type MetaDatabases } from '../meta/engine.js';
+import { type MetaDatabases, openMetaDatabases } from '../meta/engine.js';
 import { migrateAll } from '../meta/migrate.js';
 import { withClusterLock } from '../work/leader.js';
 import { LOCKS } from '../work/task-names.js';
@@ -58,7 +60,9 @@ export async function openControlPlane(config: Config, opts: ControlPlaneOptions
     if (!create) {
       const tables = await meta.control.introspection.getTables({ withInternalKyselyTables: true });
       if (!tables.some((t) => t.name === MIGRATED_MARKER)) {
-        throw new Error(`no Anvil deployment in the database ${redactUrl(config.databaseUrl)}: start \`anvil server\` on it once first, or pass the server's --database-url`);
+        throw new Error(
+          `no Anvil deployment in the database ${redactUrl(config.databaseUrl)}: start \`anvil server\` on it once first, or pass the server's --database-url`,
+        );
       }
     }
     // Kysely's migrator locks too; one lock around both schemas also covers creating its tables.
@@ -84,7 +88,9 @@ function requireDeploymentFiles(config: Config): void {
   }
   const file = databaseFileOf(config.databaseUrl);
   if (file !== undefined && !fs.existsSync(file)) {
-    throw new Error(`no Anvil deployment at ${file}: the SQLite file does not exist (start \`anvil server\` once first, or pass the server's --database-url)`);
+    throw new Error(
+      `no Anvil deployment at ${file}: the SQLite file does not exist (start \`anvil server\` once first, or pass the server's --database-url)`,
+    );
   }
 }
 

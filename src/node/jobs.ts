@@ -4,6 +4,7 @@
  * singleton jobs that one process of the cluster at a time runs (LOCKS).
  */
 import type { Logger } from 'pino';
+
 import { asLeader } from '../work/leader.js';
 import { LOCKS } from '../work/task-names.js';
 import type { TaskRunner } from '../work/tasks.js';

@@ -1,6 +1,7 @@
 /** The root tenant and its key: what a first start creates, and later starts verify. */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import type { Config } from '../config/config.js';
 import { ROOT_TENANT, type TenantService } from '../core/tenants.js';
 
@@ -47,10 +48,8 @@ export async function ensureRoot(config: Config, tenants: TenantService): Promis
   const keys = await tenants.listKeys(ROOT_TENANT);
   if (keys.length > 0) return { accessKeyId: keys[0].accessKeyId, file };
   const created = await tenants.createKey(ROOT_TENANT);
-  fs.writeFileSync(
-    file,
-    JSON.stringify({ accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey }, null, 2) + '\n',
-    { mode: 0o600 },
-  );
+  fs.writeFileSync(file, JSON.stringify({ accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey }, null, 2) + '\n', {
+    mode: 0o600,
+  });
   return { accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey, file };
 }

@@ -1,9 +1,17 @@
 /** The durable tasks a serving node runs, by name (work/task-names.ts), with their handlers. */
 import type { Logger } from 'pino';
-import { TaskRunner } from '../work/tasks.js';
+
 import { drainBackend } from '../work/drain.js';
 import { rebalance } from '../work/rebalance.js';
-import { DELETE_BUCKET_TASK, DRAIN_TASK, REBALANCE_TASK, type DeleteBucketPayload, type DrainPayload, type RebalancePayload } from '../work/task-names.js';
+import {
+  DELETE_BUCKET_TASK,
+  type DeleteBucketPayload,
+  DRAIN_TASK,
+  type DrainPayload,
+  REBALANCE_TASK,
+  type RebalancePayload,
+} from '../work/task-names.js';
+import { TaskRunner } from '../work/tasks.js';
 import type { NodeContext } from './assemble.js';
 
 export function taskRunner(node: NodeContext, log: Logger): TaskRunner {

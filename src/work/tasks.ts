@@ -8,14 +8,15 @@
  * expires, so handlers must be idempotent (they are written to resume).
  */
 import type { Logger } from 'pino';
+
 import type { MetaDatabases } from '../meta/engine.js';
 import {
   cancelTask,
   claimTasks,
   completeTask,
   failTask,
-  listTasks,
   insertTask,
+  listTasks,
   releaseTasks,
   renewTaskLease,
   retryTask,

@@ -9,8 +9,8 @@ import type { Bucket } from '../../core/buckets.js';
 import { bucketUsage } from '../../meta/stats/counts.js';
 import { setBucketReplication } from '../../work/backend-admin.js';
 import { DELETE_BUCKET_TASK, type DeleteBucketPayload } from '../../work/task-names.js';
-import { iso } from '../schemas.js';
 import type { AdminServices } from '../deps.js';
+import { iso } from '../schemas.js';
 
 /** The buckets with their usage; `tenantName` names each bucket's owner. */
 export async function bucketViews(s: AdminServices, buckets: Bucket[], tenantName: (id: string) => Promise<string>) {

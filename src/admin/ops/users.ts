@@ -1,12 +1,20 @@
 /** Console users: the operations behind /admin/v1/tenants/:tenant/users and `anvil admin user …` (who may call them is the caller's check). */
 import type { PolicyStatement } from '../../core/policy.js';
 import type { User } from '../../core/users.js';
-import { iso } from '../schemas.js';
 import type { AdminServices } from '../deps.js';
+import { iso } from '../schemas.js';
 
 /** A user as the admin API and `anvil admin --json` show it. */
 export function userJson(u: User, tenantName: string) {
-  return { id: u.id, tenant: tenantName, email: u.email, role: u.role, policies: u.policies, disabled: u.disabled, createdAt: iso(u.createdAt) };
+  return {
+    id: u.id,
+    tenant: tenantName,
+    email: u.email,
+    role: u.role,
+    policies: u.policies,
+    disabled: u.disabled,
+    createdAt: iso(u.createdAt),
+  };
 }
 
 export type UserView = ReturnType<typeof userJson>;

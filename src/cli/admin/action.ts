@@ -4,7 +4,9 @@
  * opened.
  */
 import fs from 'node:fs';
+
 import type { Command } from 'commander';
+
 import { loadConfig } from '../../config/config.js';
 import { parsePolicies, type PolicyStatement } from '../../core/policy.js';
 import type { NodeContext } from '../../node/assemble.js';

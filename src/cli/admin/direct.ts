@@ -5,18 +5,18 @@
  * the API's route for it calls. Access rules are the API's business: here
  * the operator holds the database, and with it every right.
  */
-import type { Config } from '../../config/config.js';
+import type { AdminServices } from '../../admin/deps.js';
 import { backendAdmin } from '../../admin/ops/backends.js';
 import { deleteBucket, setReplication } from '../../admin/ops/buckets.js';
 import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
 import { serverStatus } from '../../admin/ops/status.js';
 import { createTenant, listTenants } from '../../admin/ops/tenants.js';
 import { createUser, deleteUser, listUsers } from '../../admin/ops/users.js';
-import type { AdminServices } from '../../admin/deps.js';
+import type { Config } from '../../config/config.js';
 import { assembleNode, type NodeContext } from '../../node/assemble.js';
 import { openControlPlane } from '../../node/control-plane.js';
 import { VERSION } from '../../node/version.js';
-import { findUser, type AdminDoor } from './door.js';
+import { type AdminDoor, findUser } from './door.js';
 
 /** Runs fn on a node assembled for one admin command, and closes it (and its databases) afterwards. */
 export async function withAdminNode<T>(config: Config, fn: (node: NodeContext) => Promise<T>): Promise<T> {

@@ -5,12 +5,12 @@
  * (direct.ts, through the same admin operations the API's routes call) — so
  * no command is implemented twice.
  */
-import type { PolicyStatement } from '../../core/policy.js';
-import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
+import type { BucketDeletion } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { NewUser, UserView } from '../../admin/ops/users.js';
-import type { BucketDeletion } from '../../admin/ops/buckets.js';
+import type { PolicyStatement } from '../../core/policy.js';
+import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
 
 export interface NewKey {

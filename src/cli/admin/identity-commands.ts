@@ -1,6 +1,8 @@
 /** `anvil admin tenant|key|user …`: both doors. */
 import crypto from 'node:crypto';
+
 import type { Command } from 'commander';
+
 import { action, readPolicies } from './action.js';
 import { print, printCreatedKey, printCreatedUser, printKeys, printTenant, printTenants, printUsers } from './print.js';
 
@@ -61,7 +63,12 @@ export function registerIdentityCommands(admin: Command): void {
         if (opts.role !== 'admin' && opts.role !== 'member') throw new Error('--role must be admin or member');
         const given = opts.password ?? process.env.ANVIL_USER_PASSWORD;
         const password = given ?? crypto.randomBytes(18).toString('base64url');
-        const created = await door.createUser(opts.tenant, { email: opts.email, password, role: opts.role, policies: readPolicies(opts.policy) });
+        const created = await door.createUser(opts.tenant, {
+          email: opts.email,
+          password,
+          role: opts.role,
+          policies: readPolicies(opts.policy),
+        });
         printCreatedUser(json, created, given ? undefined : password);
       }),
     );

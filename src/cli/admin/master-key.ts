@@ -5,6 +5,7 @@
  * Needs the database and the data folder, never the backends.
  */
 import type { Command } from 'commander';
+
 import { loadConfig } from '../../config/config.js';
 import { blobKeysByMasterKey, dropPreviousMasterKeys, installNewMasterKey, rewrapBlobKeys } from '../../core/master-key-rotation.js';
 import { openControlPlane } from '../../node/control-plane.js';
@@ -19,14 +20,20 @@ export function registerMasterKeyCommand(admin: Command): void {
       're-encrypt every stored secret under the primary master key; with --generate, first make a new data-folder key ' +
         '(the old one stays in master.key.previous so running servers keep working)',
     )
-    .option('--generate', 'install a new master.key in the data folder first (not with ANVIL_MASTER_KEY: set the new key there and the old one in ANVIL_PREVIOUS_MASTER_KEYS)')
+    .option(
+      '--generate',
+      'install a new master.key in the data folder first (not with ANVIL_MASTER_KEY: set the new key there and the old one in ANVIL_PREVIOUS_MASTER_KEYS)',
+    )
     .option('--drop-previous', 'afterwards, delete master.key.previous if no secret is still under an old key (restart every server first)')
     .action(async (cmdOpts: { generate?: boolean; dropPrevious?: boolean }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOpts & Record<string, string | undefined>>();
       const config = loadConfig(overridesFrom(opts));
       let installed: { previousId: string; newId: string } | undefined;
       if (cmdOpts.generate) {
-        if (config.masterKey) throw new Error('ANVIL_MASTER_KEY is configured: put the new key there and the old one in ANVIL_PREVIOUS_MASTER_KEYS, then run without --generate');
+        if (config.masterKey)
+          throw new Error(
+            'ANVIL_MASTER_KEY is configured: put the new key there and the old one in ANVIL_PREVIOUS_MASTER_KEYS, then run without --generate',
+          );
         installed = installNewMasterKey(config.dataDir);
       }
       const plane = await openControlPlane(config);
@@ -39,7 +46,8 @@ export function registerMasterKeyCommand(admin: Command): void {
         const leftovers = [...new Set([...Object.keys(byKey), ...Object.keys(blobKeys)])].filter((id) => id !== primary);
         let dropped = false;
         if (cmdOpts.dropPrevious) {
-          if (leftovers.length > 0) throw new Error(`secrets are still under ${leftovers.join(', ')}; restart every server, run again, then drop`);
+          if (leftovers.length > 0)
+            throw new Error(`secrets are still under ${leftovers.join(', ')}; restart every server, run again, then drop`);
           if (config.masterKey) throw new Error('with ANVIL_MASTER_KEY, remove ANVIL_PREVIOUS_MASTER_KEYS from the configuration instead');
           dropped = dropPreviousMasterKeys(config.dataDir);
         }
@@ -57,7 +65,9 @@ export function registerMasterKeyCommand(admin: Command): void {
           result,
           `${installed ? `new master key ${installed.newId} installed (previous ${installed.previousId} kept in master.key.previous)\n` : ''}` +
             `re-encrypted ${rewritten} secrets and re-wrapped ${blobKeysRewrapped} blob data keys under ${primary}` +
-            (leftovers.length ? `\nstill under older keys (written by servers not yet restarted): ${leftovers.map((id) => `${id}=${(byKey[id] ?? 0) + (blobKeys[id] ?? 0)}`).join(', ')}` : '') +
+            (leftovers.length
+              ? `\nstill under older keys (written by servers not yet restarted): ${leftovers.map((id) => `${id}=${(byKey[id] ?? 0) + (blobKeys[id] ?? 0)}`).join(', ')}`
+              : '') +
             (dropped ? '\nmaster.key.previous removed' : ''),
         );
       } finally {

@@ -1,8 +1,8 @@
 /** How `anvil admin` prints answers: one function per kind of answer, the same for both doors (`--json` prints the value itself). */
+import type { BucketDeletion } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
-import type { BucketDeletion } from '../../admin/ops/buckets.js';
 import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
 import type { BucketReplication } from './door.js';
@@ -28,7 +28,10 @@ export function printCreatedKey(json: boolean, k: CreatedKey): void {
     ...(k.name ? { name: k.name } : {}),
     ...(k.policies ? { policies: k.policies } : {}),
   };
-  const extra = [out.name ? `\nname:          ${out.name}` : '', out.policies ? `\npolicies:      ${JSON.stringify(out.policies)}` : ''].join('');
+  const extra = [
+    out.name ? `\nname:          ${out.name}` : '',
+    out.policies ? `\npolicies:      ${JSON.stringify(out.policies)}` : '',
+  ].join('');
   print(json, out, `access key id: ${out.accessKeyId}\nsecret key:    ${out.secretAccessKey}\ntenant:        ${out.tenant}${extra}`);
 }
 
@@ -54,7 +57,11 @@ export function printUsers(json: boolean, list: UserView[]): void {
 
 export function printBucketDeletion(json: boolean, r: BucketDeletion): void {
   if (r.task !== undefined) {
-    print(json, { task: r.task, bucket: r.bucket }, `task ${r.task} will delete bucket ${r.bucket} and its contents (see: anvil admin tasks list)`);
+    print(
+      json,
+      { task: r.task, bucket: r.bucket },
+      `task ${r.task} will delete bucket ${r.bucket} and its contents (see: anvil admin tasks list)`,
+    );
     return;
   }
   print(json, { deleted: r.bucket }, `deleted bucket ${r.bucket}`);
@@ -92,9 +99,18 @@ function humanBytes(n: number): string {
 }
 
 function backendLine(b: BackendInfo): string {
-  const health = b.breaker === 'open' ? 'breaker open' : b.health.ok === false ? `unhealthy${b.health.detail ? ` (${b.health.detail})` : ''}` : b.health.ok ? 'healthy' : 'health unknown';
+  const health =
+    b.breaker === 'open'
+      ? 'breaker open'
+      : b.health.ok === false
+        ? `unhealthy${b.health.detail ? ` (${b.health.detail})` : ''}`
+        : b.health.ok
+          ? 'healthy'
+          : 'health unknown';
   const state = !b.configured ? 'NOT CONFIGURED' : b.draining ? 'draining' : 'active';
-  const drain = b.drain ? `\tdrain task ${b.drain.task} ${b.drain.status}, ${b.drain.remaining} replicas left${b.drain.lastError ? ` (${b.drain.lastError})` : ''}` : '';
+  const drain = b.drain
+    ? `\tdrain task ${b.drain.task} ${b.drain.status}, ${b.drain.remaining} replicas left${b.drain.lastError ? ` (${b.drain.lastError})` : ''}`
+    : '';
   const used = `${humanBytes(b.usedBytes)} / ${b.quotaBytes === null ? 'unlimited' : humanBytes(b.quotaBytes)}`;
   return `${b.name}\t${b.type ?? '-'}\t${state}\t${used}\t${b.blobCount} replicas\t${health}${drain}`;
 }
@@ -114,7 +130,11 @@ export function printDrain(json: boolean, r: DrainResult): void {
 }
 
 export function printRebalance(json: boolean, r: RebalanceResult): void {
-  print(json, r, `${r.enqueued ? 'task' : 'the existing task'} ${r.task} evens out the backends' fill ratios (to within ${r.tolerance}); see: anvil admin backend list`);
+  print(
+    json,
+    r,
+    `${r.enqueued ? 'task' : 'the existing task'} ${r.task} evens out the backends' fill ratios (to within ${r.tolerance}); see: anvil admin backend list`,
+  );
 }
 
 export function printUndrain(json: boolean, r: UndrainResult): void {

@@ -4,6 +4,7 @@
  * for them), so they are refused with --endpoint.
  */
 import type { Command } from 'commander';
+
 import type { TaskStatus } from '../../meta/work/tasks.js';
 import { directAction } from './action.js';
 import { print } from './print.js';
@@ -27,7 +28,9 @@ export function registerQueueCommands(admin: Command): void {
         print(
           json,
           rows.map((t) => ({ ...t, payload: JSON.parse(t.payload) })),
-          rows.map((t) => `${t.id}\t${t.type}\t${t.status}\tattempts=${t.attempts}/${t.max_attempts}\t${t.payload}\t${t.last_error ?? ''}`).join('\n') || '(none)',
+          rows
+            .map((t) => `${t.id}\t${t.type}\t${t.status}\tattempts=${t.attempts}/${t.max_attempts}\t${t.payload}\t${t.last_error ?? ''}`)
+            .join('\n') || '(none)',
         );
       }),
     );
@@ -57,7 +60,11 @@ export function registerQueueCommands(admin: Command): void {
     .action(
       directAction(async ({ scrubber }, json) => {
         const s = await scrubber.status();
-        print(json, s, `${s.verified}/${s.blobs} blobs verified, ${s.corrupt.length} corrupt${s.corrupt.map((c) => `\n  ${c.tenantId}/${c.hash}.${c.fileId}`).join('')}`);
+        print(
+          json,
+          s,
+          `${s.verified}/${s.blobs} blobs verified, ${s.corrupt.length} corrupt${s.corrupt.map((c) => `\n  ${c.tenantId}/${c.hash}.${c.fileId}`).join('')}`,
+        );
       }),
     );
 

@@ -1,12 +1,11 @@
 /** The admin API door (`--endpoint`): each question is one or two signed requests (admin-client.ts). */
-import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
-import type { BucketDeletion } from '../../admin/ops/buckets.js';
+import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
 import type { AdminClient } from '../admin-client.js';
-import { findUser, type AdminDoor, type BucketReplication } from './door.js';
+import { type AdminDoor, type BucketReplication, findUser } from './door.js';
 
 interface WhoAmI {
   level: 'root' | 'admin' | 'member';
@@ -25,7 +24,9 @@ export function remoteDoor(client: AdminClient): AdminDoor {
     createTenant: (name) => client.request<Tenant>('POST', ['tenants'], { body: { name } }),
     listTenants: async () => (await client.request<{ tenants: Tenant[] }>('GET', ['tenants'])).tenants,
     createKey: (tenant, key) =>
-      client.request<CreatedKey>('POST', ['tenants', tenant, 'keys'], { body: { name: key.name, policies: key.policies, ...key.imported } }),
+      client.request<CreatedKey>('POST', ['tenants', tenant, 'keys'], {
+        body: { name: key.name, policies: key.policies, ...key.imported },
+      }),
     async listKeys(tenant) {
       const out: AccessKeyInfo[] = [];
       for (const name of tenant ? [tenant] : await visibleTenants()) {
@@ -47,7 +48,9 @@ export function remoteDoor(client: AdminClient): AdminDoor {
       return found;
     },
     async deleteBucket(name, force) {
-      const r = await client.request<{ deleted: boolean; task?: number }>('DELETE', ['buckets', name], { query: force ? { force: 'true' } : {} });
+      const r = await client.request<{ deleted: boolean; task?: number }>('DELETE', ['buckets', name], {
+        query: force ? { force: 'true' } : {},
+      });
       return { bucket: name, ...r };
     },
     setBucketReplication: (name, replication) => client.request<BucketReplication>('PATCH', ['buckets', name], { body: { replication } }),

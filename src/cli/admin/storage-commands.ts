@@ -1,5 +1,6 @@
 /** `anvil admin bucket|backend|status …`: both doors. */
 import type { Command } from 'commander';
+
 import { action } from './action.js';
 import {
   printBackends,
@@ -15,7 +16,8 @@ import {
 /** `N` or `default` (null). */
 function parseReplication(value: string): number | null {
   if (value === 'default') return null;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`replication must be a positive integer or "default", not ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new Error(`replication must be a positive integer or "default", not ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -25,15 +27,21 @@ export function registerStorageCommands(admin: Command): void {
     .command('delete <name>')
     .description('delete a bucket; with --force, a background task deletes everything in it first')
     .option('--force', 'delete the contents too (asynchronously, by the running server)')
-    .action(action(async (door, json, name: string, opts: { force?: boolean }) => printBucketDeletion(json, await door.deleteBucket(name, Boolean(opts.force)))));
+    .action(
+      action(async (door, json, name: string, opts: { force?: boolean }) =>
+        printBucketDeletion(json, await door.deleteBucket(name, Boolean(opts.force))),
+      ),
+    );
   bucket
     .command('set-replication <name> <replicas>')
     .description('replicas of each new object of a bucket: a number (at most the backends configured), or "default"')
-    .action(action(async (door, json, name: string, value: string) => printReplication(json, await door.setBucketReplication(name, parseReplication(value)))));
+    .action(
+      action(async (door, json, name: string, value: string) =>
+        printReplication(json, await door.setBucketReplication(name, parseReplication(value))),
+      ),
+    );
 
-  const backend = admin
-    .command('backend')
-    .description('storage backends (declared in the config file): usage, draining, removal');
+  const backend = admin.command('backend').description('storage backends (declared in the config file): usage, draining, removal');
   backend
     .command('list')
     .description('every backend: quota, stored bytes, replicas, draining, health, breaker, monthly counters, drain progress')
@@ -44,7 +52,9 @@ export function registerStorageCommands(admin: Command): void {
     .action(action(async (door, json, name: string) => printDrain(json, await door.drainBackend(name))));
   backend
     .command('rebalance')
-    .description('move replicas from the fullest backends to the emptiest until their fill ratios are close (a running server does the moving)')
+    .description(
+      'move replicas from the fullest backends to the emptiest until their fill ratios are close (a running server does the moving)',
+    )
     .option('--tolerance <ratio>', 'stop when fill ratios differ by at most this (0 to 1)', '0.05')
     .action(action(async (door, json, opts: { tolerance: string }) => printRebalance(json, await door.rebalance(opts.tolerance))));
   backend
@@ -58,7 +68,11 @@ export function registerStorageCommands(admin: Command): void {
         'With --force, forget the replicas still on it: the scrub re-replicates their blobs from other replicas',
     )
     .option('--force', 'forget replicas still on it (blobs with no other replica are lost)')
-    .action(action(async (door, json, name: string, opts: { force?: boolean }) => printRemoved(json, await door.removeBackend(name, Boolean(opts.force)))));
+    .action(
+      action(async (door, json, name: string, opts: { force?: boolean }) =>
+        printRemoved(json, await door.removeBackend(name, Boolean(opts.force))),
+      ),
+    );
 
   admin
     .command('status')

@@ -4,8 +4,8 @@
  * API, and the gauges of /-/metrics read at scrape time. Nothing here
  * writes; each count is one statement on one plane.
  */
-import { countTasksByStatus } from '../work/tasks.js';
 import type { ControlDb, DataDb } from '../handles.js';
+import { countTasksByStatus } from '../work/tasks.js';
 
 export interface BucketUsage {
   objectCount: number;
@@ -30,17 +30,39 @@ export type ControlCounted = 'tenants' | 'buckets' | 'users' | 'access_keys';
 
 /** Rows of a control-plane table. */
 export async function countControlRows(db: ControlDb, table: ControlCounted): Promise<number> {
-  return Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return Number(
+    (
+      await db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 }
 
 /** Entries of the blob cleanup queue, or of its dead letters. */
 export async function countCleanupEntries(db: DataDb, table: 'cleanup_queue' | 'cleanup_dead_letters'): Promise<number> {
-  return Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return Number(
+    (
+      await db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 }
 
 /** Blobs the scrub found not matching their hash. */
 export async function countCorruptBlobs(db: DataDb): Promise<number> {
-  return Number((await db.selectFrom('blobs').select((eb) => eb.fn.countAll<number>().as('n')).where('corrupt', '=', 1).executeTakeFirstOrThrow()).n);
+  return Number(
+    (
+      await db
+        .selectFrom('blobs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('corrupt', '=', 1)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 }
 
 export interface ServerCounts {
@@ -59,6 +81,9 @@ export async function serverCounts(control: ControlDb, data: DataDb): Promise<Se
     users: await countControlRows(control, 'users'),
     accessKeys: await countControlRows(control, 'access_keys'),
     tasks: await countTasksByStatus(control, ['pending', 'running', 'failed']),
-    cleanup: { queued: await countCleanupEntries(data, 'cleanup_queue'), deadLetters: await countCleanupEntries(data, 'cleanup_dead_letters') },
+    cleanup: {
+      queued: await countCleanupEntries(data, 'cleanup_queue'),
+      deadLetters: await countCleanupEntries(data, 'cleanup_dead_letters'),
+    },
   };
 }

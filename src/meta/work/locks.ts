@@ -4,7 +4,8 @@
  * the process dies); on SQLite, where the data-folder lock lets one server
  * at a time use the file, a process-local set is enough.
  */
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+
 import { engineOf } from '../handles.js';
 import type { ControlSchema } from '../schema.js';
 

@@ -7,8 +7,9 @@
  * writers, so the plain select is enough there.
  */
 import type { Kysely, Selectable } from 'kysely';
+
 import { withTransaction } from '../engine.js';
-import { engineOf, type ControlDb } from '../handles.js';
+import { type ControlDb, engineOf } from '../handles.js';
 import type { ControlSchema, TaskStatus, TaskTable } from '../schema.js';
 
 export type Task = Selectable<TaskTable>;
@@ -47,7 +48,13 @@ export async function insertTask(db: ControlDb, t: NewTask): Promise<number> {
  * ones whose lease expired. A running task that already used every attempt
  * (its runner died each time) is marked failed instead of claimed again.
  */
-export async function claimTasks(db: Kysely<ControlSchema>, owner: string, types: string[], limit: number, leaseMs: number): Promise<Task[]> {
+export async function claimTasks(
+  db: Kysely<ControlSchema>,
+  owner: string,
+  types: string[],
+  limit: number,
+  leaseMs: number,
+): Promise<Task[]> {
   if (types.length === 0) return [];
   const kind = engineOf(db);
   return withTransaction(kind, db, async (trx) => {
@@ -71,7 +78,13 @@ export async function claimTasks(db: Kysely<ControlSchema>, owner: string, types
     // A task whose runner died on every attempt (it crashed the process) must not loop forever.
     const exhausted = await trx
       .updateTable('tasks')
-      .set({ status: 'failed', last_error: 'gave up: the runner stopped during every attempt', lease_owner: null, lease_expires_at: null, updated_at: now })
+      .set({
+        status: 'failed',
+        last_error: 'gave up: the runner stopped during every attempt',
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: now,
+      })
       .where('id', 'in', ids)
       .where('status', '=', 'running')
       .where((eb) => eb('attempts', '>=', eb.ref('max_attempts')))
@@ -107,7 +120,12 @@ export async function completeTask(db: ControlDb, id: number, owner: string): Pr
 }
 
 /** Records a failed attempt, if `owner` still holds it: pending again at `nextRunAt`, or failed for good when `dead`. */
-export async function failTask(db: ControlDb, id: number, owner: string, f: { dead: boolean; message: string; nextRunAt: number }): Promise<void> {
+export async function failTask(
+  db: ControlDb,
+  id: number,
+  owner: string,
+  f: { dead: boolean; message: string; nextRunAt: number },
+): Promise<void> {
   await db
     .updateTable('tasks')
     .set({
