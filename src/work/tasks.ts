@@ -17,6 +17,7 @@ import {
   failTask,
   insertTask,
   listTasks,
+  listTasksOfType,
   releaseTasks,
   renewTaskLease,
   retryTask,
@@ -90,6 +91,11 @@ export class TaskQueue {
 
   list(status?: TaskStatus): Promise<Task[]> {
     return listTasks(this.meta.control, status);
+  }
+
+  /** Tasks of one type (optionally in these statuses), newest first. */
+  listOfType(type: string, statuses?: TaskStatus[]): Promise<Task[]> {
+    return listTasksOfType(this.meta.control, type, statuses);
   }
 
   /** Puts failed (or cancelled) tasks back in the queue with a fresh attempt budget. */

@@ -172,6 +172,13 @@ export async function listTasks(db: ControlDb, status?: TaskStatus): Promise<Tas
   return q.execute();
 }
 
+/** Tasks of one type (optionally in these statuses), newest first, at most `limit`. */
+export async function listTasksOfType(db: ControlDb, type: string, statuses?: TaskStatus[], limit = 1000): Promise<Task[]> {
+  let q = db.selectFrom('tasks').selectAll().where('type', '=', type).orderBy('id', 'desc');
+  if (statuses) q = q.where('status', 'in', statuses);
+  return q.limit(limit).execute();
+}
+
 /** Failed or cancelled → pending with a fresh attempt budget. */
 export async function retryTask(db: ControlDb, id: number): Promise<boolean> {
   const res = await db
