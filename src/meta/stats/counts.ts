@@ -28,40 +28,39 @@ export async function bucketUsage(db: DataDb, bucketIds: string[]): Promise<Map<
 
 export type ControlCounted = 'tenants' | 'buckets' | 'users' | 'access_keys';
 
+/** The `n` of a `count(*) as n` row (pg returns counts as strings). */
+async function countOf(row: Promise<{ n: number | string }>): Promise<number> {
+  return Number((await row).n);
+}
+
 /** Rows of a control-plane table. */
-export async function countControlRows(db: ControlDb, table: ControlCounted): Promise<number> {
-  return Number(
-    (
-      await db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow()
-    ).n,
+export function countControlRows(db: ControlDb, table: ControlCounted): Promise<number> {
+  return countOf(
+    db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow(),
   );
 }
 
 /** Entries of the blob cleanup queue, or of its dead letters. */
-export async function countCleanupEntries(db: DataDb, table: 'cleanup_queue' | 'cleanup_dead_letters'): Promise<number> {
-  return Number(
-    (
-      await db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow()
-    ).n,
+export function countCleanupEntries(db: DataDb, table: 'cleanup_queue' | 'cleanup_dead_letters'): Promise<number> {
+  return countOf(
+    db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow(),
   );
 }
 
 /** Blobs the scrub found not matching their hash. */
-export async function countCorruptBlobs(db: DataDb): Promise<number> {
-  return Number(
-    (
-      await db
-        .selectFrom('blobs')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('corrupt', '=', 1)
-        .executeTakeFirstOrThrow()
-    ).n,
+export function countCorruptBlobs(db: DataDb): Promise<number> {
+  return countOf(
+    db
+      .selectFrom('blobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('corrupt', '=', 1)
+      .executeTakeFirstOrThrow(),
   );
 }
 
