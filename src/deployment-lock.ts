@@ -19,9 +19,10 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
+
 import type { Config } from './config/config.js';
-import { parseDatabaseUrl } from './meta/engine.js';
-import { acquireLock, thisProcess, type HeldLock, type LockMode } from './storage/folder-lock.js';
+import { databaseFileOf, isSharedDatabase } from './meta/database-url.js';
+import { acquireLock, type HeldLock, type LockMode,thisProcess } from './storage/folder-lock.js';
 
 export const DATA_FOLDER_LOCK = 'anvil.lock';
 
@@ -32,8 +33,8 @@ export interface DeploymentLocks {
 }
 
 export function lockDeployment(config: Config, startedAt: number): DeploymentLocks {
-  const { kind, target } = parseDatabaseUrl(config.databaseUrl);
-  const sharedFolder = kind === 'postgres' && config.nodeId !== undefined;
+  const sharedDatabase = isSharedDatabase(config.databaseUrl);
+  const sharedFolder = sharedDatabase && config.nodeId !== undefined;
   const held: Array<{ lock: HeldLock; mode: LockMode }> = [];
   const take = (file: string, mode: LockMode, what: string, advice: string) => {
     held.push({ lock: acquireLock(file, mode, what, advice), mode });
@@ -49,7 +50,7 @@ export function lockDeployment(config: Config, startedAt: number): DeploymentLoc
       path.join(config.dataDir, DATA_FOLDER_LOCK),
       sharedFolder ? 'shared' : 'exclusive',
       `the data folder ${config.dataDir}`,
-      kind === 'postgres'
+      sharedDatabase
         ? 'Stop that server first, give this one its own data folder, or give every server sharing the folder its own ANVIL_NODE_ID.'
         : 'Stop that server first, or give this one its own data folder.',
     );
@@ -62,8 +63,8 @@ export function lockDeployment(config: Config, startedAt: number): DeploymentLoc
         'Give each server sharing a data folder its own ANVIL_NODE_ID.',
       );
     }
-    if (kind === 'sqlite' && target !== ':memory:' && target !== '') {
-      const file = path.resolve(target);
+    const file = databaseFileOf(config.databaseUrl);
+    if (file) {
       take(`${file}.lock`, 'exclusive', `the SQLite database ${file}`, 'Stop that server first: one SQLite file serves one server.');
     }
   } catch (err) {

@@ -1,7 +1,7 @@
 /**
  * Storage backends as the operator manages them (root only: backends serve
- * every tenant). The logic is work/backend-admin.ts, shared with
- * `anvil admin backend …` against the database:
+ * every tenant). The logic is work/backend-admin.ts, reached through
+ * admin/ops/backends.ts as `anvil admin backend …` reaches it:
  *
  *   GET    /admin/v1/backends                     list with usage, health, drain progress
  *   GET    /admin/v1/backends/:backend            one of them
@@ -10,9 +10,9 @@
  *   DELETE /admin/v1/backends/:backend?force=true forget it (409 while replicas remain, unless force)
  */
 import { z } from 'zod';
-import { BackendAdmin } from '../work/backend-admin.js';
+
 import { requireRoot } from './access.js';
-import type { AdminDeps } from './deps.js';
+import { backendAdmin as admin } from './ops/backends.js';
 import { route } from './route.js';
 
 const bytes = z.number().int();
@@ -113,8 +113,6 @@ const BackendRemoved = z
 const RemoveQuery = z.object({
   force: z.enum(['true', 'false']).optional().describe('true: forget the replicas still on it (blobs with no other replica are lost)'),
 });
-
-const admin = (deps: AdminDeps) => new BackendAdmin(deps.core, deps.tasks);
 
 export const backendRoutes = [
   route({

@@ -1,7 +1,7 @@
 /**
  * Buckets as operators see them: owner, settings summary and usage. Deleting
- * with force=true enqueues the same 'delete-bucket' task as
- * `anvil admin bucket delete --force`; the server's task runner empties and
+ * with force=true enqueues the same DELETE_BUCKET_TASK as
+ * `anvil admin bucket delete --force` (both through admin/ops/buckets.ts); the server's task runner empties and
  * removes the bucket in the background.
  *
  * Settings (PATCH): `replication`, the replicas each new blob of the bucket
@@ -10,14 +10,12 @@
  * bounds.
  */
 import { z } from 'zod';
-import type { Bucket } from '../core/buckets.js';
-import { setBucketReplication } from '../work/backend-admin.js';
+
 import { isAdminOf, requireRoot, visibleBucket, visibleTenant } from './access.js';
-import type { AdminDeps } from './deps.js';
 import { adminErrors } from './errors.js';
+import { bucketView, bucketViews, deleteBucket, setReplication } from './ops/buckets.js';
 import { Reply, route } from './route.js';
-import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery, iso } from './schemas.js';
-import { bucketUsage } from './stats.js';
+import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery } from './schemas.js';
 
 /**
  * schemas.ts's Bucket with the replication setting. It takes over the
@@ -45,28 +43,6 @@ const BucketSettings = z
   .strict()
   .meta({ id: 'BucketSettings' });
 
-async function bucketsJson(buckets: Bucket[], tenantName: (id: string) => Promise<string>, deps: AdminDeps) {
-  const usage = await bucketUsage(
-    deps.meta,
-    buckets.map((b) => b.id),
-  );
-  const out = [];
-  for (const b of buckets) {
-    out.push({
-      name: b.name,
-      tenant: await tenantName(b.tenant_id),
-      region: b.region,
-      createdAt: iso(Number(b.created_at)),
-      acl: b.acl,
-      hasPolicy: b.policy !== null,
-      usage: usage.get(b.id) ?? null,
-      replication: b.replication === null ? null : Number(b.replication),
-      effectiveReplication: Number(b.replication ?? deps.core.replicas.defaultFactor),
-    });
-  }
-  return out;
-}
-
 export const bucketRoutes = [
   route({
     method: 'GET',
@@ -80,7 +56,7 @@ export const bucketRoutes = [
       const tenant = await visibleTenant(principal, params.tenant, deps);
       let buckets = await deps.buckets.listForTenant(tenant.id);
       if (!isAdminOf(principal, tenant.id)) buckets = buckets.filter((b) => principal.permissions.reachesBucket(b.name));
-      return { buckets: await bucketsJson(buckets, async () => tenant.name, deps) };
+      return { buckets: await bucketViews(deps, buckets, async () => tenant.name) };
     },
   }),
   route({
@@ -92,9 +68,7 @@ export const bucketRoutes = [
     auth: 'any',
     response: BucketSchema,
     async handle({ principal, params, deps }) {
-      const bucket = await visibleBucket(principal, params.bucket, deps);
-      const [json] = await bucketsJson([bucket], async (id) => (await deps.tenants.getTenantById(id))?.name ?? id, deps);
-      return json;
+      return bucketView(deps, await visibleBucket(principal, params.bucket, deps));
     },
   }),
   route({
@@ -108,13 +82,8 @@ export const bucketRoutes = [
     response: BucketSchema,
     async handle({ principal, params, body, deps }) {
       requireRoot(principal);
-      let bucket = await visibleBucket(principal, params.bucket, deps);
-      if (body.replication !== undefined) {
-        await setBucketReplication(deps.core, bucket.id, body.replication);
-        bucket = (await deps.buckets.get(bucket.name)) ?? bucket;
-      }
-      const [json] = await bucketsJson([bucket], async (id) => (await deps.tenants.getTenantById(id))?.name ?? id, deps);
-      return json;
+      const bucket = await visibleBucket(principal, params.bucket, deps);
+      return body.replication === undefined ? bucketView(deps, bucket) : setReplication(deps, bucket, body.replication);
     },
   }),
   route({
@@ -132,12 +101,9 @@ export const bucketRoutes = [
       if (!isAdminOf(principal, bucket.tenant_id) && !principal.permissions.allows('admin', { kind: 'bucket', bucket: bucket.name })) {
         throw adminErrors.forbidden(`deleting bucket ${bucket.name} needs the admin action on it`);
       }
-      if (query.force === 'true') {
-        const task = await deps.tasks.enqueue('delete-bucket', { bucketId: bucket.id, bucket: bucket.name }, { priority: 50 });
-        return new Reply(202, { bucket: bucket.name, deleted: false, task });
-      }
-      await deps.buckets.delete(bucket);
-      return { bucket: bucket.name, deleted: true };
+      const result = await deleteBucket(deps, bucket, query.force === 'true');
+      // Work left to a task is Accepted, not done.
+      return result.task === undefined ? result : new Reply(202, result);
     },
   }),
 ];

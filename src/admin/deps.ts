@@ -1,5 +1,6 @@
-/** What the admin API handlers use: the core services, the task queue and a few facts about the server. */
+/** What the admin API handlers and the admin operations use. */
 import type { Logger } from 'pino';
+
 import type { Config } from '../config/config.js';
 import type { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
@@ -9,19 +10,27 @@ import type { UserService } from '../core/users.js';
 import type { MetaDatabases } from '../meta/engine.js';
 import type { TaskQueue } from '../work/tasks.js';
 
-export interface AdminDeps {
+/**
+ * What an admin operation (admin/ops/) needs: the same whether the admin API
+ * calls it for a request or `anvil admin` calls it against the database.
+ */
+export interface AdminServices {
   config: Config;
-  log: Logger;
   meta: MetaDatabases;
   tenants: TenantService;
   buckets: BucketService;
   users: UserService;
-  sessions: SessionService;
   tasks: TaskQueue;
-  /** The core context: storage backends and their replicas (ctx.replicas) for the backend routes. */
+  /** The core context: storage backends and their replicas (ctx.replicas) for the backend operations. */
   core: CoreContext;
   /** Anvil's version (package.json). */
   version: string;
+}
+
+/** What the admin API's handlers have besides: the log, the logins, and when this server started. */
+export interface AdminDeps extends AdminServices {
+  log: Logger;
+  sessions: SessionService;
   /** When this server started (epoch ms), for the uptime in status. */
   startedAt: number;
 }

@@ -8,6 +8,7 @@ import type { AccessKeyInfo } from '../core/tenants.js';
 import { isAdminOf, visibleTenant } from './access.js';
 import type { Principal } from './auth.js';
 import { adminErrors } from './errors.js';
+import { createKey, deleteKey, listKeys } from './ops/keys.js';
 import { route } from './route.js';
 import { AccessKeyList, CreatedKey, CreateKey, iso } from './schemas.js';
 
@@ -41,7 +42,7 @@ export const keyRoutes = [
     response: AccessKeyList,
     async handle({ principal, params, deps }) {
       const tenant = await visibleTenant(principal, params.tenant, deps);
-      const keys = await deps.tenants.listKeys(tenant.name);
+      const keys = await listKeys(deps, tenant.name);
       const visible = isAdminOf(principal, tenant.id) ? keys : keys.filter((k) => madeBy(principal, k));
       return { keys: visible.map(keyJson) };
     },
@@ -62,14 +63,13 @@ export const keyRoutes = [
       const admin = isAdminOf(principal, tenant.id);
       // Key ids are one namespace across tenants: only root may choose them (a clash would reveal another tenant's key).
       if (body.accessKeyId && principal.level !== 'root') throw adminErrors.forbidden('only the server root may import a key');
-      const created = await deps.tenants.createKey(tenant.name, {
+      return createKey(deps, tenant.name, {
         name: body.name,
         policies: body.policies,
         imported: body.accessKeyId ? { accessKeyId: body.accessKeyId, secretAccessKey: body.secretAccessKey! } : undefined,
         // Admins act as operators (their key may be anything in the tenant); everyone else delegates.
         grantor: admin ? undefined : { id: creatorRef(principal), permissions: principal.permissions },
       });
-      return { ...created, name: body.name ?? null };
     },
   }),
   route({
@@ -82,10 +82,10 @@ export const keyRoutes = [
     async handle({ principal, params, deps }) {
       refuseAppPasswordSession(principal);
       const tenant = await visibleTenant(principal, params.tenant, deps);
-      const key = (await deps.tenants.listKeys(tenant.name)).find((k) => k.accessKeyId === params.accessKeyId);
+      const key = (await listKeys(deps, tenant.name)).find((k) => k.accessKeyId === params.accessKeyId);
       const mayDelete = key && (isAdminOf(principal, tenant.id) || madeBy(principal, key));
       if (!mayDelete) throw adminErrors.notFound(`no access key ${params.accessKeyId} in tenant ${tenant.name}`);
-      await deps.tenants.deleteKey(key.accessKeyId);
+      await deleteKey(deps, key.accessKeyId);
     },
   }),
 ];

@@ -76,6 +76,7 @@ function matchSegments(c: CompiledRoute, parts: string[]): Record<string, string
     try {
       value = decodeURIComponent(parts[i]);
     } catch {
+      // A malformed percent-encoding names no resource: the route does not match (404), as for any unknown path.
       return null;
     }
     // Names reach the database; PostgreSQL cannot store NUL, so no route matches one.

@@ -1,19 +1,8 @@
 /** GET /admin/v1/status: what this server is and how much it holds (root only: the counts span every tenant). */
 import { requireRoot } from './access.js';
-import type { AdminDeps } from './deps.js';
+import { serverStatus } from './ops/status.js';
 import { route } from './route.js';
 import { Status } from './schemas.js';
-import { serverCounts } from './stats.js';
-
-export async function serverStatus(deps: Pick<AdminDeps, 'meta' | 'config' | 'version'>, startedAt: number | null) {
-  return {
-    version: deps.version,
-    region: deps.config.region,
-    engine: deps.meta.kind,
-    uptimeSeconds: startedAt === null ? null : Math.round((Date.now() - startedAt) / 1000),
-    ...(await serverCounts(deps.meta)),
-  };
-}
 
 export const statusRoutes = [
   route({

@@ -1,5 +1,6 @@
 /** Tenants: list and create (root only); read one (root, or members of that tenant). */
 import { requireRoot, visibleTenant } from './access.js';
+import { createTenant, listTenants } from './ops/tenants.js';
 import { route } from './route.js';
 import { CreateTenant, Tenant, TenantList } from './schemas.js';
 
@@ -14,7 +15,7 @@ export const tenantRoutes = [
     response: TenantList,
     async handle({ principal, deps }) {
       requireRoot(principal);
-      return { tenants: await deps.tenants.listTenants() };
+      return { tenants: await listTenants(deps) };
     },
   }),
   route({
@@ -29,7 +30,7 @@ export const tenantRoutes = [
     status: 201,
     async handle({ principal, body, deps }) {
       requireRoot(principal);
-      return deps.tenants.createTenant(body.name);
+      return createTenant(deps, body.name);
     },
   }),
   route({

@@ -3,17 +3,13 @@
  * may read their own record. Sessions opened with an app password never
  * manage users (their level is member, see auth.ts).
  */
-import type { User } from '../core/users.js';
 import { isAdminOf, visibleTenant } from './access.js';
 import type { Principal } from './auth.js';
 import type { AdminDeps } from './deps.js';
 import { adminErrors } from './errors.js';
+import { createUser, deleteUser, listUsers, userJson } from './ops/users.js';
 import { route } from './route.js';
-import { CreateUser, iso, UpdateUser, User as UserSchema, UserList } from './schemas.js';
-
-export function userJson(u: User, tenantName: string) {
-  return { id: u.id, tenant: tenantName, email: u.email, role: u.role, policies: u.policies, disabled: u.disabled, createdAt: iso(u.createdAt) };
-}
+import { CreateUser, UpdateUser, User as UserSchema, UserList } from './schemas.js';
 
 function requireAdmin(p: Principal, tenantId: string, tenantName: string): void {
   if (!isAdminOf(p, tenantId)) throw adminErrors.forbidden(`only an admin of tenant ${tenantName} may manage its users`);
@@ -39,8 +35,7 @@ export const userRoutes = [
     async handle({ principal, params, deps }) {
       const tenant = await visibleTenant(principal, params.tenant, deps);
       requireAdmin(principal, tenant.id, tenant.name);
-      const users = await deps.users.listUsers(tenant.name);
-      return { users: users.map((u) => userJson(u, tenant.name)) };
+      return { users: await listUsers(deps, tenant.name) };
     },
   }),
   route({
@@ -56,8 +51,7 @@ export const userRoutes = [
     async handle({ principal, params, body, deps }) {
       const tenant = await visibleTenant(principal, params.tenant, deps);
       requireAdmin(principal, tenant.id, tenant.name);
-      const user = await deps.users.createUser(tenant.name, body);
-      return userJson(user, tenant.name);
+      return createUser(deps, tenant.name, body);
     },
   }),
   route({
@@ -109,7 +103,7 @@ export const userRoutes = [
       const { tenant, user } = await userOf(principal, params.tenant, params.userId, deps);
       requireAdmin(principal, tenant.id, tenant.name);
       if (principal.user?.userId === user.id) throw adminErrors.conflict('an admin may not delete themself');
-      await deps.users.deleteUser(user.id);
+      await deleteUser(deps, user.id);
     },
   }),
 ];

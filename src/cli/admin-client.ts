@@ -3,8 +3,8 @@
  * requests signed with SigV4 (service "s3", the server's region) using an
  * access key, exactly like an S3 request.
  */
-import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface AdminClientOptions {
   endpoint: string;
@@ -74,14 +74,14 @@ export class AdminClient {
     try {
       res = await fetch(url, { method, headers: signed.headers as Record<string, string>, body });
     } catch (err) {
-      throw new Error(`cannot reach ${this.base.origin}: ${(err as Error).cause ?? (err as Error).message}`);
+      throw new Error(`cannot reach ${this.base.origin}: ${(err as Error).cause ?? (err as Error).message}`, { cause: err });
     }
     const text = await res.text();
     let json: any;
     try {
       json = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new Error(`${method} ${path}: HTTP ${res.status}, not a JSON answer (is ${this.base.origin} an Anvil server?)`);
+    } catch (err) {
+      throw new Error(`${method} ${path}: HTTP ${res.status}, not a JSON answer (is ${this.base.origin} an Anvil server?)`, { cause: err });
     }
     if (!res.ok) {
       const err = json?.error;

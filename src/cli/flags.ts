@@ -1,5 +1,6 @@
 /** Flags shared by `anvil server` and `anvil admin`, mapped onto configuration overrides. */
 import type { Command } from 'commander';
+
 import type { ConfigOverrides } from '../config/config.js';
 
 export function serverFlags(cmd: Command): Command {

@@ -1,8 +1,9 @@
 /** The `anvil` command: `anvil server` and `anvil admin …`. */
 import { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
 import pino from 'pino';
+
 import { startAnvil } from '../app.js';
+import { loadConfig } from '../config/config.js';
 import { installProcessGuard } from '../http/process-guard.js';
 import { registerAdminCommands } from './admin.js';
 import { overridesFrom, serverFlags } from './flags.js';

@@ -1,8 +1,21 @@
-/** The services' shared handles: databases, blob store, region settings. */
+/**
+ * The services' shared handles: databases, blob store, region settings.
+ * Built in one place, the node assembly (src/node/assemble.ts). Only types
+ * of lower layers appear here: the GC queue is named by what core needs of
+ * it (BlobCleanup), not by its class, so core never imports the background
+ * work it feeds.
+ */
 import type { MetaDatabases } from '../meta/engine.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { CleanupQueue } from '../work/cleanup.js';
 import type { Replicas } from '../storage/replicas.js';
+
+/** The blob cleanup (GC) queue as core uses it. */
+export interface BlobCleanup {
+  /** Removes the blobs of these queue entries now (those a commit just released), if still unreferenced. */
+  processIds(ids: number[]): Promise<unknown>;
+  /** Processes every entry due; returns how many were handled. */
+  runDue(): Promise<number>;
+}
 
 export interface CoreContext {
   meta: MetaDatabases;
@@ -14,5 +27,5 @@ export interface CoreContext {
   maxObjectSize: number;
   /** Stable id of this node's data folder: whose write intents are whose. */
   nodeId: string;
-  cleanup: CleanupQueue;
+  cleanup: BlobCleanup;
 }

@@ -32,7 +32,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
+
 import type { Logger } from 'pino';
+
 import { errors } from '../s3/errors.js';
 import { sendError } from '../s3/respond.js';
 
@@ -169,6 +171,7 @@ export function openFileLimit(): number | undefined {
     const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
     return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined;
   } catch {
+    // Not Linux (no /proc): the limit is unknown, and the warning about it is skipped.
     return undefined;
   }
 }

@@ -8,7 +8,10 @@
  * the admission gate (http/admission.ts).
  */
 import client from 'prom-client';
+
 import type { MetaDatabases } from '../meta/engine.js';
+import { countCleanupEntries, countCorruptBlobs } from '../meta/stats/counts.js';
+import { countTasksByStatus } from '../meta/work/tasks.js';
 import type { DiskSpace } from '../storage/disk-space.js';
 import type { AdmissionState } from './admission.js';
 
@@ -44,19 +47,10 @@ export class Metrics {
           this.set(await read());
         },
       });
-    const count = async (q: Promise<{ n: number | string } | undefined>) => Number((await q)?.n ?? 0);
-    gauge('anvil_cleanup_queue_entries', 'Released blobs waiting to be removed', () =>
-      count(meta.data.selectFrom('cleanup_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
-    );
-    gauge('anvil_cleanup_dead_letters', 'Blob removals that failed too often', () =>
-      count(meta.data.selectFrom('cleanup_dead_letters').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()),
-    );
-    gauge('anvil_blobs_corrupt', 'Blobs the scrub found not matching their hash', () =>
-      count(meta.data.selectFrom('blobs').select((eb) => eb.fn.countAll<number>().as('n')).where('corrupt', '=', 1).executeTakeFirst()),
-    );
-    gauge('anvil_tasks_failed', 'Background tasks that exhausted their attempts', () =>
-      count(meta.control.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'failed').executeTakeFirst()),
-    );
+    gauge('anvil_cleanup_queue_entries', 'Released blobs waiting to be removed', () => countCleanupEntries(meta.data, 'cleanup_queue'));
+    gauge('anvil_cleanup_dead_letters', 'Blob removals that failed too often', () => countCleanupEntries(meta.data, 'cleanup_dead_letters'));
+    gauge('anvil_blobs_corrupt', 'Blobs the scrub found not matching their hash', () => countCorruptBlobs(meta.data));
+    gauge('anvil_tasks_failed', 'Background tasks that exhausted their attempts', async () => (await countTasksByStatus(meta.control, ['failed'])).failed);
     if (space) {
       new client.Gauge({
         name: 'anvil_disk_full',

@@ -52,7 +52,7 @@ export async function enqueueCleanup(trx: Trx, blobs: BlobRef[]): Promise<number
 
 export class CleanupQueue {
   constructor(
-    private readonly ctx: CoreContext,
+    private readonly ctx: Pick<CoreContext, 'meta' | 'replicas'>,
     private readonly owner: string,
     private readonly settings: CleanupSettings = DEFAULT_CLEANUP,
   ) {}

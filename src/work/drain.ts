@@ -18,7 +18,7 @@ import { withTransaction } from '../meta/engine.js';
 import type { Scrubber } from './scrub.js';
 
 /** The task type of a drain (payload: { backend }). */
-export const DRAIN_TASK = 'drain-backend';
+export { DRAIN_TASK } from './task-names.js';
 
 export interface DrainProgress {
   backend: string;

@@ -16,7 +16,7 @@ import { storedSizeOf } from '../storage/replicas.js';
 import { copyVerified } from './drain.js';
 import type { Scrubber } from './scrub.js';
 
-export const REBALANCE_TASK = 'rebalance';
+export { REBALANCE_TASK } from './task-names.js';
 
 export interface RebalanceOptions {
   /** Stop when the fullest and emptiest fill ratios differ by at most this much (default 0.05). */

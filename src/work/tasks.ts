@@ -7,12 +7,25 @@
  * retries). A task whose runner died is picked up again when its lease
  * expires, so handlers must be idempotent (they are written to resume).
  */
-import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
-import { withTransaction, type MetaDatabases } from '../meta/engine.js';
-import type { TaskStatus, TaskTable } from '../meta/schema.js';
 
-export type Task = Selectable<TaskTable>;
+import type { MetaDatabases } from '../meta/engine.js';
+import {
+  cancelTask,
+  claimTasks,
+  completeTask,
+  failTask,
+  insertTask,
+  listTasks,
+  listTasksOfType,
+  releaseTasks,
+  renewTaskLease,
+  retryTask,
+  type Task,
+  type TaskStatus,
+} from '../meta/work/tasks.js';
+
+export type { Task };
 /**
  * A task handler. `signal` aborts when the task is cancelled, its lease is
  * lost, or the server shuts down: long handlers check it between steps.
@@ -32,159 +45,67 @@ export class TaskQueue {
     private readonly settings = { backoffMs: 2000, leaseMs: 5 * 60_000 },
   ) {}
 
-  async enqueue(type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<number> {
-    const now = Date.now();
-    const row = await this.meta.control
-      .insertInto('tasks')
-      .values({
-        type,
-        payload: JSON.stringify(payload),
-        priority: opts.priority ?? 100,
-        status: 'pending',
-        attempts: 0,
-        max_attempts: opts.maxAttempts ?? 10,
-        next_run_at: opts.runAt ?? now,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return Number(row.id);
-  }
-
-  /** Claims due tasks of the given types: pending ones, and running ones whose lease expired. */
-  async claim(types: string[], limit = 10): Promise<Task[]> {
-    if (types.length === 0) return [];
-    const { kind, control: global } = this.meta;
-    return withTransaction(kind, global, async (trx) => {
-      const now = Date.now();
-      let q = trx
-        .selectFrom('tasks')
-        .select('id')
-        .where('type', 'in', types)
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('status', '=', 'pending'), eb('next_run_at', '<=', now)]),
-            eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', now)]),
-          ]),
-        )
-        .orderBy('priority')
-        .orderBy('next_run_at')
-        .limit(limit);
-      if (kind === 'postgres') q = q.forUpdate().skipLocked();
-      let ids = (await q.execute()).map((r) => r.id);
-      if (ids.length === 0) return [];
-      // A task whose runner died on every attempt (it crashed the process) must not loop forever.
-      const exhausted = await trx
-        .updateTable('tasks')
-        .set({ status: 'failed', last_error: 'gave up: the runner stopped during every attempt', lease_owner: null, lease_expires_at: null, updated_at: now })
-        .where('id', 'in', ids)
-        .where('status', '=', 'running')
-        .where((eb) => eb('attempts', '>=', eb.ref('max_attempts')))
-        .returning('id')
-        .execute();
-      const dead = new Set(exhausted.map((r) => r.id));
-      ids = ids.filter((id) => !dead.has(id));
-      if (ids.length === 0) return [];
-      return trx
-        .updateTable('tasks')
-        .set((eb) => ({
-          status: 'running',
-          attempts: eb('attempts', '+', 1),
-          lease_owner: this.owner,
-          lease_expires_at: now + this.settings.leaseMs,
-          updated_at: now,
-        }))
-        .where('id', 'in', ids)
-        .returningAll()
-        .execute();
+  enqueue(type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<number> {
+    return insertTask(this.meta.control, {
+      type,
+      payload,
+      priority: opts.priority ?? 100,
+      maxAttempts: opts.maxAttempts ?? 10,
+      runAt: opts.runAt ?? Date.now(),
     });
   }
 
-  async complete(task: Task): Promise<void> {
-    await this.meta.control
-      .updateTable('tasks')
-      .set({ status: 'done', lease_owner: null, lease_expires_at: null, last_error: null, updated_at: Date.now() })
-      .where('id', '=', task.id)
-      .where('status', '=', 'running')
-      .where('lease_owner', '=', this.owner)
-      .execute();
+  /** Claims due tasks of the given types: pending ones, and running ones whose lease expired. */
+  claim(types: string[], limit = 10): Promise<Task[]> {
+    return claimTasks(this.meta.control, this.owner, types, limit, this.settings.leaseMs);
+  }
+
+  complete(task: Task): Promise<void> {
+    return completeTask(this.meta.control, task.id, this.owner);
   }
 
   async fail(task: Task, err: unknown): Promise<void> {
     const message = String((err as Error)?.message ?? err).slice(0, 2000);
     const dead = task.attempts >= task.max_attempts;
     const delay = this.settings.backoffMs * 2 ** Math.max(0, task.attempts - 1) * (0.5 + Math.random());
-    await this.meta.control
-      .updateTable('tasks')
-      .set({
-        status: dead ? 'failed' : 'pending',
-        last_error: message,
-        next_run_at: Date.now() + Math.round(delay),
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: Date.now(),
-      })
-      .where('id', '=', task.id)
-      .where('status', '=', 'running')
-      .where('lease_owner', '=', this.owner)
-      .execute();
+    await failTask(this.meta.control, task.id, this.owner, { dead, message, nextRunAt: Date.now() + Math.round(delay) });
   }
 
   /** Gives a claimed task back (shutdown): it runs again later without using up an attempt. */
-  async release(tasks: Task[]): Promise<void> {
-    if (tasks.length === 0) return;
-    await this.meta.control
-      .updateTable('tasks')
-      .set((eb) => ({ status: 'pending', attempts: eb('attempts', '-', 1), lease_owner: null, lease_expires_at: null }))
-      .where('id', 'in', tasks.map((t) => t.id))
-      .where('status', '=', 'running')
-      .where('lease_owner', '=', this.owner)
-      .execute();
+  release(tasks: Task[]): Promise<void> {
+    return releaseTasks(
+      this.meta.control,
+      tasks.map((t) => t.id),
+      this.owner,
+    );
   }
 
   /** Extends the lease of a running task; false when it was lost (cancelled, or taken over after expiry). */
-  async renew(task: Task): Promise<boolean> {
-    const res = await this.meta.control
-      .updateTable('tasks')
-      .set({ lease_expires_at: Date.now() + this.settings.leaseMs })
-      .where('id', '=', task.id)
-      .where('status', '=', 'running')
-      .where('lease_owner', '=', this.owner)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+  renew(task: Task): Promise<boolean> {
+    return renewTaskLease(this.meta.control, task.id, this.owner, Date.now() + this.settings.leaseMs);
   }
 
   get leaseMs(): number {
     return this.settings.leaseMs;
   }
 
-  async list(status?: TaskStatus): Promise<Task[]> {
-    let q = this.meta.control.selectFrom('tasks').selectAll().orderBy('id');
-    if (status) q = q.where('status', '=', status);
-    return q.execute();
+  list(status?: TaskStatus): Promise<Task[]> {
+    return listTasks(this.meta.control, status);
+  }
+
+  /** Tasks of one type (optionally in these statuses), newest first. */
+  listOfType(type: string, statuses?: TaskStatus[]): Promise<Task[]> {
+    return listTasksOfType(this.meta.control, type, statuses);
   }
 
   /** Puts failed (or cancelled) tasks back in the queue with a fresh attempt budget. */
-  async retry(id: number): Promise<boolean> {
-    const res = await this.meta.control
-      .updateTable('tasks')
-      .set({ status: 'pending', attempts: 0, next_run_at: Date.now(), updated_at: Date.now() })
-      .where('id', '=', id)
-      .where('status', 'in', ['failed', 'cancelled'])
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+  retry(id: number): Promise<boolean> {
+    return retryTask(this.meta.control, id);
   }
 
   /** Cancels a task that has not finished; a running one finishes its current attempt but is not retried. */
-  async cancel(id: number): Promise<boolean> {
-    const res = await this.meta.control
-      .updateTable('tasks')
-      .set({ status: 'cancelled', updated_at: Date.now() })
-      .where('id', '=', id)
-      .where('status', 'in', ['pending', 'failed', 'running'])
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+  cancel(id: number): Promise<boolean> {
+    return cancelTask(this.meta.control, id);
   }
 }
 
@@ -229,7 +150,8 @@ export class TaskRunner {
             control.abort(new Error('task lease lost or task cancelled'));
           }
         },
-        () => undefined,
+        // A failed renewal is not a lost lease: the next beat tries again, and the lease outlives several beats.
+        (err) => this.log.warn({ err, taskId: task.id, type: task.type }, 'task lease renewal failed'),
       );
     }, Math.max(10, this.queue.leaseMs / 3));
     try {

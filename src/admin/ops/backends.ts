@@ -1,0 +1,11 @@
+/**
+ * Storage backends: list, drain, rebalance, undrain, remove. The logic is
+ * work/backend-admin.ts (BackendAdmin); this is the one way the admin API
+ * and `anvil admin backend …` reach it.
+ */
+import { BackendAdmin } from '../../work/backend-admin.js';
+import type { AdminServices } from '../deps.js';
+
+export function backendAdmin(s: AdminServices): BackendAdmin {
+  return new BackendAdmin(s.core, s.tasks);
+}

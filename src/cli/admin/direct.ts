@@ -1,0 +1,71 @@
+/**
+ * The database door (`anvil admin` without --endpoint): the node is assembled
+ * in its admin role (src/node/assemble.ts) from the same configuration as
+ * the server, and each question goes to the admin operation (admin/ops/)
+ * the API's route for it calls. Access rules are the API's business: here
+ * the operator holds the database, and with it every right.
+ */
+import type { AdminServices } from '../../admin/deps.js';
+import { backendAdmin } from '../../admin/ops/backends.js';
+import { deleteBucket, setReplication } from '../../admin/ops/buckets.js';
+import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
+import { serverStatus } from '../../admin/ops/status.js';
+import { createTenant, listTenants } from '../../admin/ops/tenants.js';
+import { createUser, deleteUser, listUsers } from '../../admin/ops/users.js';
+import type { Config } from '../../config/config.js';
+import { assembleNode, type NodeContext } from '../../node/assemble.js';
+import { openControlPlane } from '../../node/control-plane.js';
+import { VERSION } from '../../node/version.js';
+import { type AdminDoor, findUser } from './door.js';
+
+/** Runs fn on a node assembled for one admin command, and closes it (and its databases) afterwards. */
+export async function withAdminNode<T>(config: Config, fn: (node: NodeContext) => Promise<T>): Promise<T> {
+  const plane = await openControlPlane(config);
+  try {
+    const node = await assembleNode(config, plane, { role: 'admin' });
+    try {
+      return await fn(node);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await plane.meta.close();
+  }
+}
+
+export function adminServices(node: NodeContext): AdminServices {
+  return { ...node, version: VERSION };
+}
+
+export function directDoor(node: NodeContext): AdminDoor {
+  const s = adminServices(node);
+  const bucketNamed = async (name: string) => {
+    const b = await s.buckets.get(name);
+    if (!b) throw new Error(`no bucket named ${name}`);
+    return b;
+  };
+  return {
+    createTenant: (name) => createTenant(s, name),
+    listTenants: () => listTenants(s),
+    createKey: (tenant, key) => createKey(s, tenant, key),
+    listKeys: (tenant) => listKeys(s, tenant),
+    async deleteKey(id) {
+      if (!(await deleteKey(s, id))) throw new Error(`no access key ${id}`);
+    },
+    createUser: (tenant, user) => createUser(s, tenant, user),
+    listUsers: (tenant) => listUsers(s, tenant),
+    async deleteUser(tenant, who) {
+      const found = findUser(await listUsers(s, tenant), who);
+      if (!found || !(await deleteUser(s, found.id))) throw new Error(`no user ${who} in tenant ${tenant}`);
+      return found;
+    },
+    deleteBucket: async (name, force) => deleteBucket(s, await bucketNamed(name), force),
+    setBucketReplication: async (name, replication) => setReplication(s, await bucketNamed(name), replication),
+    listBackends: () => backendAdmin(s).list({ checkHealth: true }),
+    drainBackend: (name) => backendAdmin(s).drain(name),
+    rebalance: (tolerance) => backendAdmin(s).rebalance(Number(tolerance)),
+    undrainBackend: (name) => backendAdmin(s).undrain(name),
+    removeBackend: (name, force) => backendAdmin(s).remove(name, { force }),
+    status: () => serverStatus(s, null),
+  };
+}

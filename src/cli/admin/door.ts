@@ -1,0 +1,54 @@
+/**
+ * What `anvil admin` commands ask of a server, written once: each command
+ * calls one door and prints the answer. There are two doors — the admin API
+ * of a running server (remote.ts, with --endpoint) and the database directly
+ * (direct.ts, through the same admin operations the API's routes call) — so
+ * no command is implemented twice.
+ */
+import type { BucketDeletion } from '../../admin/ops/buckets.js';
+import type { CreatedKey } from '../../admin/ops/keys.js';
+import type { ServerStatus } from '../../admin/ops/status.js';
+import type { NewUser, UserView } from '../../admin/ops/users.js';
+import type { PolicyStatement } from '../../core/policy.js';
+import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
+import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
+
+export interface NewKey {
+  name?: string;
+  policies?: PolicyStatement[];
+  imported?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface BucketReplication {
+  name: string;
+  replication: number | null;
+  effectiveReplication: number;
+}
+
+export interface AdminDoor {
+  createTenant(name: string): Promise<Tenant>;
+  listTenants(): Promise<Tenant[]>;
+  createKey(tenant: string, key: NewKey): Promise<CreatedKey>;
+  /** Without a tenant: every tenant the caller may see. */
+  listKeys(tenant?: string): Promise<AccessKeyInfo[]>;
+  /** `tenant` only helps the remote door find the key (it looks it up when omitted). */
+  deleteKey(accessKeyId: string, tenant?: string): Promise<void>;
+  createUser(tenant: string, user: NewUser): Promise<UserView>;
+  listUsers(tenant: string): Promise<UserView[]>;
+  /** By id or email. */
+  deleteUser(tenant: string, who: string): Promise<UserView>;
+  deleteBucket(name: string, force: boolean): Promise<BucketDeletion>;
+  setBucketReplication(name: string, replication: number | null): Promise<BucketReplication>;
+  listBackends(): Promise<BackendList>;
+  drainBackend(name: string): Promise<DrainResult>;
+  /** `tolerance` as the operator typed it (the API validates it). */
+  rebalance(tolerance: string): Promise<RebalanceResult>;
+  undrainBackend(name: string): Promise<UndrainResult>;
+  removeBackend(name: string, force: boolean): Promise<RemoveResult>;
+  status(): Promise<ServerStatus>;
+}
+
+/** A user named by id, or by email (any case). */
+export function findUser(users: UserView[], who: string): UserView | undefined {
+  return users.find((u) => u.id === who || u.email === who.trim().toLowerCase());
+}

@@ -1,0 +1,147 @@
+/** How `anvil admin` prints answers: one function per kind of answer, the same for both doors (`--json` prints the value itself). */
+import type { BucketDeletion } from '../../admin/ops/buckets.js';
+import type { CreatedKey } from '../../admin/ops/keys.js';
+import type { ServerStatus } from '../../admin/ops/status.js';
+import type { UserView } from '../../admin/ops/users.js';
+import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
+import type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
+import type { BucketReplication } from './door.js';
+
+export function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write((json ? JSON.stringify(value, null, 2) : text) + '\n');
+}
+
+export function printTenant(json: boolean, t: Tenant): void {
+  print(json, t, `created tenant ${t.name} (id ${t.id}, canonical id ${t.canonicalId})`);
+}
+
+export function printTenants(json: boolean, list: Tenant[]): void {
+  print(json, list, list.map((t) => `${t.name}\t${t.id}\t${t.canonicalId}`).join('\n'));
+}
+
+/** The created key as `anvil admin key create` prints it (name and policies only when set). */
+export function printCreatedKey(json: boolean, k: CreatedKey): void {
+  const out = {
+    accessKeyId: k.accessKeyId,
+    secretAccessKey: k.secretAccessKey,
+    tenant: k.tenant,
+    ...(k.name ? { name: k.name } : {}),
+    ...(k.policies ? { policies: k.policies } : {}),
+  };
+  const extra = [
+    out.name ? `\nname:          ${out.name}` : '',
+    out.policies ? `\npolicies:      ${JSON.stringify(out.policies)}` : '',
+  ].join('');
+  print(json, out, `access key id: ${out.accessKeyId}\nsecret key:    ${out.secretAccessKey}\ntenant:        ${out.tenant}${extra}`);
+}
+
+export function printKeys(json: boolean, keys: AccessKeyInfo[]): void {
+  print(json, keys, keys.map((k) => `${k.accessKeyId}\t${k.tenant}\t${new Date(k.createdAt).toISOString()}`).join('\n'));
+}
+
+export function printCreatedUser(json: boolean, u: UserView, generated: string | undefined): void {
+  print(
+    json,
+    generated ? { ...u, password: generated } : u,
+    `created user ${u.email} (${u.role}, id ${u.id}) in tenant ${u.tenant}${generated ? `\npassword: ${generated}  (shown once)` : ''}`,
+  );
+}
+
+function userLine(u: UserView): string {
+  return `${u.id}\t${u.email}\t${u.role}${u.disabled ? '\tdisabled' : ''}`;
+}
+
+export function printUsers(json: boolean, list: UserView[]): void {
+  print(json, list, list.map(userLine).join('\n') || '(none)');
+}
+
+export function printBucketDeletion(json: boolean, r: BucketDeletion): void {
+  if (r.task !== undefined) {
+    print(
+      json,
+      { task: r.task, bucket: r.bucket },
+      `task ${r.task} will delete bucket ${r.bucket} and its contents (see: anvil admin tasks list)`,
+    );
+    return;
+  }
+  print(json, { deleted: r.bucket }, `deleted bucket ${r.bucket}`);
+}
+
+export function printReplication(json: boolean, b: BucketReplication): void {
+  print(
+    json,
+    { bucket: b.name, replication: b.replication, effectiveReplication: b.effectiveReplication },
+    `bucket ${b.name}: new objects get ${b.effectiveReplication} replica${b.effectiveReplication === 1 ? '' : 's'}` +
+      `${b.replication === null ? ' (the default)' : ''}; objects already stored keep theirs`,
+  );
+}
+
+export function printStatus(json: boolean, s: ServerStatus): void {
+  const lines = [
+    `Anvil ${s.version}  region ${s.region}  metadata ${s.engine}${s.uptimeSeconds === null ? '' : `  up ${s.uptimeSeconds}s`}`,
+    `tenants ${s.tenants}  buckets ${s.buckets}  users ${s.users}  access keys ${s.accessKeys}`,
+    `tasks: ${s.tasks.pending} pending, ${s.tasks.running} running, ${s.tasks.failed} failed`,
+    `cleanup: ${s.cleanup.queued} queued, ${s.cleanup.deadLetters} dead letters`,
+  ];
+  print(json, s, lines.join('\n'));
+}
+
+/** 1.5 GiB, 320 MiB, 12 B. */
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v >= 10 ? 0 : 1)} ${units[i]}`;
+}
+
+function backendLine(b: BackendInfo): string {
+  const health =
+    b.breaker === 'open'
+      ? 'breaker open'
+      : b.health.ok === false
+        ? `unhealthy${b.health.detail ? ` (${b.health.detail})` : ''}`
+        : b.health.ok
+          ? 'healthy'
+          : 'health unknown';
+  const state = !b.configured ? 'NOT CONFIGURED' : b.draining ? 'draining' : 'active';
+  const drain = b.drain
+    ? `\tdrain task ${b.drain.task} ${b.drain.status}, ${b.drain.remaining} replicas left${b.drain.lastError ? ` (${b.drain.lastError})` : ''}`
+    : '';
+  const used = `${humanBytes(b.usedBytes)} / ${b.quotaBytes === null ? 'unlimited' : humanBytes(b.quotaBytes)}`;
+  return `${b.name}\t${b.type ?? '-'}\t${state}\t${used}\t${b.blobCount} replicas\t${health}${drain}`;
+}
+
+export function printBackends(json: boolean, list: BackendList): void {
+  const head = `placement ${list.placement}, default replication ${list.defaultReplication}`;
+  print(json, list, [head, ...list.backends.map(backendLine)].join('\n'));
+}
+
+export function printDrain(json: boolean, r: DrainResult): void {
+  print(
+    json,
+    r,
+    `${r.backend} is draining: it takes no new blobs; ${r.enqueued ? 'task' : 'the existing task'} ${r.task} moves its ${r.remaining} replicas ` +
+      `(a running server does it; see: anvil admin backend list)`,
+  );
+}
+
+export function printRebalance(json: boolean, r: RebalanceResult): void {
+  print(
+    json,
+    r,
+    `${r.enqueued ? 'task' : 'the existing task'} ${r.task} evens out the backends' fill ratios (to within ${r.tolerance}); see: anvil admin backend list`,
+  );
+}
+
+export function printUndrain(json: boolean, r: UndrainResult): void {
+  const cancelled = r.cancelledTasks.length ? ` (drain task ${r.cancelledTasks.join(', ')} cancelled)` : '';
+  print(json, r, `${r.backend} takes new blobs again${cancelled}; ${r.remaining} replicas on it`);
+}
+
+export function printRemoved(json: boolean, r: RemoveResult): void {
+  print(json, r, `removed backend ${r.backend}: ${r.note}`);
+}

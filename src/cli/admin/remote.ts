@@ -1,0 +1,65 @@
+/** The admin API door (`--endpoint`): each question is one or two signed requests (admin-client.ts). */
+import type { CreatedKey } from '../../admin/ops/keys.js';
+import type { ServerStatus } from '../../admin/ops/status.js';
+import type { UserView } from '../../admin/ops/users.js';
+import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
+import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
+import type { AdminClient } from '../admin-client.js';
+import { type AdminDoor, type BucketReplication, findUser } from './door.js';
+
+interface WhoAmI {
+  level: 'root' | 'admin' | 'member';
+  tenant: string;
+}
+
+export function remoteDoor(client: AdminClient): AdminDoor {
+  /** The tenants a command without --tenant covers: every tenant for root, else the key's own. */
+  const visibleTenants = async (): Promise<string[]> => {
+    const who = await client.request<WhoAmI>('GET', ['auth', 'whoami']);
+    if (who.level !== 'root') return [who.tenant];
+    return (await door.listTenants()).map((t) => t.name);
+  };
+  const listUsers = async (tenant: string) => (await client.request<{ users: UserView[] }>('GET', ['tenants', tenant, 'users'])).users;
+  const door: AdminDoor = {
+    createTenant: (name) => client.request<Tenant>('POST', ['tenants'], { body: { name } }),
+    listTenants: async () => (await client.request<{ tenants: Tenant[] }>('GET', ['tenants'])).tenants,
+    createKey: (tenant, key) =>
+      client.request<CreatedKey>('POST', ['tenants', tenant, 'keys'], {
+        body: { name: key.name, policies: key.policies, ...key.imported },
+      }),
+    async listKeys(tenant) {
+      const out: AccessKeyInfo[] = [];
+      for (const name of tenant ? [tenant] : await visibleTenants()) {
+        out.push(...(await client.request<{ keys: AccessKeyInfo[] }>('GET', ['tenants', name, 'keys'])).keys);
+      }
+      return out;
+    },
+    async deleteKey(id, tenant) {
+      const owner = tenant ?? (await door.listKeys()).find((k) => k.accessKeyId === id)?.tenant;
+      if (!owner) throw new Error(`no access key ${id}`);
+      await client.request('DELETE', ['tenants', owner, 'keys', id]);
+    },
+    createUser: (tenant, user) => client.request<UserView>('POST', ['tenants', tenant, 'users'], { body: user }),
+    listUsers,
+    async deleteUser(tenant, who) {
+      const found = findUser(await listUsers(tenant), who);
+      if (!found) throw new Error(`no user ${who} in tenant ${tenant}`);
+      await client.request('DELETE', ['tenants', tenant, 'users', found.id]);
+      return found;
+    },
+    async deleteBucket(name, force) {
+      const r = await client.request<{ deleted: boolean; task?: number }>('DELETE', ['buckets', name], {
+        query: force ? { force: 'true' } : {},
+      });
+      return { bucket: name, ...r };
+    },
+    setBucketReplication: (name, replication) => client.request<BucketReplication>('PATCH', ['buckets', name], { body: { replication } }),
+    listBackends: () => client.request<BackendList>('GET', ['backends']),
+    drainBackend: (name) => client.request<DrainResult>('POST', ['backends', name, 'drain']),
+    rebalance: (tolerance) => client.request<RebalanceResult>('POST', ['backends', 'rebalance'], { query: { tolerance } }),
+    undrainBackend: (name) => client.request<UndrainResult>('POST', ['backends', name, 'undrain']),
+    removeBackend: (name, force) => client.request<RemoveResult>('DELETE', ['backends', name], { query: force ? { force: 'true' } : {} }),
+    status: () => client.request<ServerStatus>('GET', ['status']),
+  };
+  return door;
+}

@@ -1,0 +1,81 @@
+/** `anvil admin bucket|backend|status …`: both doors. */
+import type { Command } from 'commander';
+
+import { action } from './action.js';
+import {
+  printBackends,
+  printBucketDeletion,
+  printDrain,
+  printRebalance,
+  printRemoved,
+  printReplication,
+  printStatus,
+  printUndrain,
+} from './print.js';
+
+/** `N` or `default` (null). */
+function parseReplication(value: string): number | null {
+  if (value === 'default') return null;
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new Error(`replication must be a positive integer or "default", not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export function registerStorageCommands(admin: Command): void {
+  const bucket = admin.command('bucket').description('buckets');
+  bucket
+    .command('delete <name>')
+    .description('delete a bucket; with --force, a background task deletes everything in it first')
+    .option('--force', 'delete the contents too (asynchronously, by the running server)')
+    .action(
+      action(async (door, json, name: string, opts: { force?: boolean }) =>
+        printBucketDeletion(json, await door.deleteBucket(name, Boolean(opts.force))),
+      ),
+    );
+  bucket
+    .command('set-replication <name> <replicas>')
+    .description('replicas of each new object of a bucket: a number (at most the backends configured), or "default"')
+    .action(
+      action(async (door, json, name: string, value: string) =>
+        printReplication(json, await door.setBucketReplication(name, parseReplication(value))),
+      ),
+    );
+
+  const backend = admin.command('backend').description('storage backends (declared in the config file): usage, draining, removal');
+  backend
+    .command('list')
+    .description('every backend: quota, stored bytes, replicas, draining, health, breaker, monthly counters, drain progress')
+    .action(action(async (door, json) => printBackends(json, await door.listBackends())));
+  backend
+    .command('drain <name>')
+    .description('stop placing new blobs on a backend and move its replicas elsewhere (a running server does the moving)')
+    .action(action(async (door, json, name: string) => printDrain(json, await door.drainBackend(name))));
+  backend
+    .command('rebalance')
+    .description(
+      'move replicas from the fullest backends to the emptiest until their fill ratios are close (a running server does the moving)',
+    )
+    .option('--tolerance <ratio>', 'stop when fill ratios differ by at most this (0 to 1)', '0.05')
+    .action(action(async (door, json, opts: { tolerance: string }) => printRebalance(json, await door.rebalance(opts.tolerance))));
+  backend
+    .command('undrain <name>')
+    .description('let a backend take new blobs again (a drain not yet finished is cancelled)')
+    .action(action(async (door, json, name: string) => printUndrain(json, await door.undrainBackend(name))));
+  backend
+    .command('remove <name>')
+    .description(
+      'forget a backend once it holds no replicas (drain it first); then delete it from the config file. ' +
+        'With --force, forget the replicas still on it: the scrub re-replicates their blobs from other replicas',
+    )
+    .option('--force', 'forget replicas still on it (blobs with no other replica are lost)')
+    .action(
+      action(async (door, json, name: string, opts: { force?: boolean }) =>
+        printRemoved(json, await door.removeBackend(name, Boolean(opts.force))),
+      ),
+    );
+
+  admin
+    .command('status')
+    .description('server version, region, engine and counts (tenants, buckets, task and cleanup backlogs)')
+    .action(action(async (door, json) => printStatus(json, await door.status())));
+}

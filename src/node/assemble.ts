@@ -1,0 +1,113 @@
+/**
+ * The one place a node is put together: every service is constructed here,
+ * once, in dependency order, and typed as what it is (no casts). The server
+ * (app.ts) and `anvil admin` without --endpoint (cli/direct.ts) both call
+ * assembleNode; the tests reach it through app.ts's startAnvil.
+ *
+ * The two roles differ only where a short-lived admin command must not do
+ * what a serving node does: watch disk space, create staging folders or a
+ * node id file, log from background services. An admin command's node id
+ * and queue owners name the process (`admin:<pid>`); it records no write
+ * intents, so no node id of a server is ever borrowed.
+ */
+import crypto from 'node:crypto';
+
+import type { Logger } from 'pino';
+
+import type { Config } from '../config/config.js';
+import { BucketService } from '../core/buckets.js';
+import type { CoreContext } from '../core/context.js';
+import { ListingService } from '../core/listing.js';
+import { MultipartService } from '../core/multipart.js';
+import { ObjectService } from '../core/objects.js';
+import type { Services } from '../s3/context.js';
+import { BlobStore } from '../storage/blob-store.js';
+import { DiskSpace } from '../storage/disk-space.js';
+import { Replicas } from '../storage/replicas.js';
+import { CleanupQueue, type CleanupSettings, DEFAULT_CLEANUP } from '../work/cleanup.js';
+import { Scrubber } from '../work/scrub.js';
+import { TaskQueue } from '../work/tasks.js';
+import type { ControlPlane } from './control-plane.js';
+import { nodeIdFor } from './node-id.js';
+
+/** `server`: a serving node (`anvil server`, tests); `admin`: one `anvil admin` command against the database. */
+export type NodeRole = 'server' | 'admin';
+
+/** The core context as the node built it: its cleanup queue is the concrete one (admin commands list its dead letters). */
+export interface NodeCore extends CoreContext {
+  cleanup: CleanupQueue;
+}
+
+export interface NodeContext extends ControlPlane {
+  role: NodeRole;
+  config: Config;
+  core: NodeCore;
+  /** What the S3 handlers use. */
+  services: Services;
+  buckets: BucketService;
+  tasks: TaskQueue;
+  scrubber: Scrubber;
+  /** Free space of the data folder and the database (server only: admin commands do not refuse writes for space). */
+  space?: DiskSpace;
+  /** Closes what assembleNode opened (the backends). The control plane's databases stay open: they are the caller's. */
+  close(): Promise<void>;
+}
+
+export interface AssembleOptions {
+  role: NodeRole;
+  /** The server's logger; admin commands log nothing from background services. */
+  log?: Logger;
+  cleanup?: CleanupSettings;
+}
+
+export async function assembleNode(config: Config, plane: ControlPlane, opts: AssembleOptions): Promise<NodeContext> {
+  const { role, log } = opts;
+  const server = role === 'server';
+  const { meta, keyring, tenants } = plane;
+  const space = server ? new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log) : undefined;
+  const blobs = new BlobStore(config.dataDir, space);
+  if (server) await blobs.init();
+  const nodeId = server ? nodeIdFor(config) : `admin:${process.pid}`;
+  // Queue owners: a server's entries are its process's; the cleanup owner is unique per start.
+  const owner = server ? `${nodeId}:${process.pid}` : nodeId;
+  const cleanupOwner = server ? `${owner}:${crypto.randomBytes(4).toString('hex')}` : nodeId;
+  const replicas = await Replicas.open({
+    storage: config.storage,
+    dataDir: config.dataDir,
+    store: blobs,
+    keyring,
+    encrypt: config.encryptAtRest,
+    verifyReads: server ? config.verifyReads : undefined,
+    meta,
+    log,
+  });
+  try {
+    const cleanup = new CleanupQueue({ meta, replicas }, cleanupOwner, opts.cleanup ?? DEFAULT_CLEANUP);
+    const core: NodeCore = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, cleanup };
+    const buckets = new BucketService(core);
+    const objects = new ObjectService(core);
+    const services: Services = {
+      tenants,
+      buckets,
+      objects,
+      listing: new ListingService(core),
+      multipart: new MultipartService(core, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
+    };
+    const tasks = new TaskQueue(meta, owner);
+    return {
+      ...plane,
+      role,
+      config,
+      core,
+      services,
+      buckets,
+      tasks,
+      scrubber: new Scrubber(core, log),
+      space,
+      close: () => replicas.close(),
+    };
+  } catch (err) {
+    await replicas.close();
+    throw err;
+  }
+}

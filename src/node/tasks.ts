@@ -1,0 +1,31 @@
+/** The durable tasks a serving node runs, by name (work/task-names.ts), with their handlers. */
+import type { Logger } from 'pino';
+
+import { drainBackend } from '../work/drain.js';
+import { rebalance } from '../work/rebalance.js';
+import {
+  DELETE_BUCKET_TASK,
+  type DeleteBucketPayload,
+  DRAIN_TASK,
+  type DrainPayload,
+  REBALANCE_TASK,
+  type RebalancePayload,
+} from '../work/task-names.js';
+import { TaskRunner } from '../work/tasks.js';
+import type { NodeContext } from './assemble.js';
+
+export function taskRunner(node: NodeContext, log: Logger): TaskRunner {
+  const { buckets, objects } = node.services;
+  return new TaskRunner(node.tasks, log)
+    .register(DELETE_BUCKET_TASK, async (payload: DeleteBucketPayload, signal) => {
+      // By id: a bucket created later under the same name must never be touched.
+      const bucket = await buckets.get(payload.bucket);
+      if (bucket && bucket.id === payload.bucketId) await buckets.purge(bucket, objects, signal);
+    })
+    .register(DRAIN_TASK, async (payload: DrainPayload, signal) => {
+      await drainBackend(node.core, node.scrubber, payload.backend, signal, log);
+    })
+    .register(REBALANCE_TASK, async (payload: RebalancePayload, signal) => {
+      await rebalance(node.core, node.scrubber, { tolerance: payload.tolerance }, signal, log);
+    });
+}
