@@ -16,8 +16,8 @@ import { beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, s3Error, type EngineName } from '../support/anvil.js';
 import { send, sign, type WireResponse } from '../support/wire.js';
 import { waitFor } from '../support/backends.js';
-
 import { useAnvil } from '../support/fixtures.js';
+
 const BUCKET = 'admission';
 
 describeEachEngine('admission control', (engine: EngineName) => {

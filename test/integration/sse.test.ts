@@ -20,8 +20,8 @@ import { expect, it } from 'vitest';
 import { blobFiles, describeEachEngine, s3Error, type EngineName } from '../support/anvil.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { markedBody } from '../support/backends.js';
-
 import { useAnvil } from '../support/fixtures.js';
+
 const MARKER = 'SSE-C-PLAINTEXT-MARKER';
 
 const text = (size: number, seed: string): Buffer => markedBody(MARKER, size, seed);

@@ -19,8 +19,8 @@ import { send, type WireResponse } from '../support/wire.js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles } from '../support/anvil.js';
 import { crc32Base64, encodeSigned, encodeUnsigned, type SignedEncodeOptions } from '../support/aws-chunked.js';
-
 import { useAnvil } from '../support/fixtures.js';
+
 const BUCKET = 'streams';
 const CHUNK = 64 * 1024;
 
