@@ -13,8 +13,7 @@
 import crypto from 'node:crypto';
 import { expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
 interface Creds {

@@ -5,8 +5,7 @@
  */
 import { expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { adminRoutes } from '../../src/admin/routes.js';
 

@@ -14,14 +14,13 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
-import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import type { BackendsConfig } from '../../src/backends/config.js';
 import { startAnvil, type Anvil } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { blobFilesIn, fsBackends, tempDir, waitFor } from '../support/backends.js';
-import { anvilPerTest } from '../support/fixtures.js';
 import { DRAIN_TASK, replicasOn } from '../../src/work/drain.js';
 
 const run = promisify(execFile);

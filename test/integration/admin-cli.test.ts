@@ -5,8 +5,7 @@ import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import os from 'node:os';
-import { databaseUrlFor, describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { databaseUrlFor, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');
 

@@ -13,10 +13,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, s3Error, type EngineName } from '../support/anvil.js';
+import { describeEachEngine, s3Error, type EngineName, useAnvil } from '../support/anvil.js';
 import { send, sign, type WireResponse } from '../support/wire.js';
 import { waitFor } from '../support/backends.js';
-import { useAnvil } from '../support/fixtures.js';
 
 const BUCKET = 'admission';
 

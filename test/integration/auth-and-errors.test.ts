@@ -2,8 +2,7 @@ import crypto from 'node:crypto';
 import { beforeAll, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
 function sha256hex(b: Buffer | string): string {

@@ -25,8 +25,7 @@ import { S3Backend, type S3BackendOptions } from '../../src/backends/s3-backend.
 import { GuardedBackend } from '../../src/backends/guarded.js';
 import { openReplica } from '../../src/backends/failover.js';
 import { startAnvil, type Anvil } from '../../src/app.js';
-import { startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { startTestAnvil, type TestAnvil, useAnvil } from '../support/anvil.js';
 
 const MiB = 1024 * 1024;
 

@@ -17,8 +17,7 @@ import {
 import { TaskQueue, TaskRunner } from '../../src/work/tasks.js';
 import { tryLead } from '../../src/work/leader.js';
 import { Scrubber } from '../../src/work/scrub.js';
-import { blobFiles, describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 
 describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (engine) => {

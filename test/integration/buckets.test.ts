@@ -8,8 +8,7 @@ import {
   PutObjectCommand,
   DeleteObjectCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, startTestAnvil, useAnvil } from '../support/anvil.js';
 describeEachEngine('buckets', (engine) => {
   const t = useAnvil(engine);
 

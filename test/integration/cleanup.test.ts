@@ -7,8 +7,7 @@ import { openMetaDatabases } from '../../src/meta/engine.js';
 import { migrateAll } from '../../src/meta/migrate.js';
 import { CleanupQueue, enqueueCleanup } from '../../src/work/cleanup.js';
 import type { CoreContext } from '../../src/core/context.js';
-import { blobFiles, databaseUrlFor, describeEachEngine } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, databaseUrlFor, describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => {
   const t = useAnvil(engine, { buckets: ['gcb'], start: { cleanup: { maxAttempts: 2, backoffMs: 10, leaseMs: 60_000 }, workerIntervalMs: 50 } });
 

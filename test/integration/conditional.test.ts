@@ -7,8 +7,7 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('conditional requests', (engine) => {
   const t = useAnvil(engine, { buckets: ['cond'] });
 

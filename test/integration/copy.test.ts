@@ -7,8 +7,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('CopyObject', (engine) => {
   const t = useAnvil(engine, { buckets: ['src-bucket', 'dst-bucket'] });
   const body = crypto.randomBytes(100_000);

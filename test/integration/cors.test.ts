@@ -1,8 +1,7 @@
 import { expect, it } from 'vitest';
 import { DeleteBucketCorsCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('CORS', (engine) => {
   const t = useAnvil(engine, { buckets: ['web'] });
 

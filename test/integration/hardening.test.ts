@@ -19,9 +19,8 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 import { encodeUnsigned, crc32Base64 } from '../support/aws-chunked.js';
-import { useAnvil } from '../support/fixtures.js';
 import { send, sign, type WireResponse } from '../support/wire.js';
 import { signedFetch } from '../support/signed-fetch.js';
 

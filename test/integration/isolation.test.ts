@@ -42,8 +42,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { OPERATION_ACCESS } from '../../src/s3/permissions.js';
 import { route } from '../../src/s3/router.js';

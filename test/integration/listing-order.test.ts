@@ -19,8 +19,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 const byteCompare = (a: string, b: string) => Buffer.compare(bytes(a), bytes(b));
 const byteOrder = (keys: Iterable<string>) => [...keys].sort(byteCompare);

@@ -12,8 +12,7 @@ import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 import { openControlPlane } from '../../src/app.js';
 import { dropPreviousMasterKeys, installNewMasterKey } from '../../src/core/master-key-rotation.js';
-import { describeEachEngine } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('master key rotation', (engine) => {
   const t = useAnvil(engine);
 

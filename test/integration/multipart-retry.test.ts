@@ -20,8 +20,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, type TestAnvil } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, describeEachEngine, s3Error, type TestAnvil, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { startLossyProxy } from '../support/lossy-proxy.js';
 

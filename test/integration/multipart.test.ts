@@ -11,8 +11,7 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const MiB = 1024 * 1024;
 
 describeEachEngine('multipart uploads', (engine) => {

@@ -11,8 +11,7 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('uploads, versions, attributes and ACL listings', (engine) => {
   const t = useAnvil(engine, { buckets: ['info'] });
 

@@ -9,8 +9,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 function md5hex(b: Buffer | string): string {
   return crypto.createHash('md5').update(b).digest('hex');
 }

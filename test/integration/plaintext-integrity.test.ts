@@ -20,10 +20,9 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { describeEachEngine, s3Error, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, s3Error, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { fsBackends } from '../support/backends.js';
-import { anvilPerTest } from '../support/fixtures.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { LOCATION_BAD, locatorOf, type StoredBlob } from '../../src/storage/replicas.js';
 

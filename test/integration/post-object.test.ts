@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import { expect, it } from 'vitest';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, type TestAnvil } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, type TestAnvil, useAnvil } from '../support/anvil.js';
 function hmac(key: Buffer | string, data: string): Buffer {
   return crypto.createHmac('sha256', key).update(data).digest();
 }

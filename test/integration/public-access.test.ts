@@ -15,8 +15,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 
 describeEachEngine('public access', (engine) => {

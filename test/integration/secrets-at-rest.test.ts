@@ -14,8 +14,7 @@ import { decryptSecret, parseMasterKey } from '../../src/core/secrets.js';
 import { SessionService } from '../../src/core/sessions.js';
 import { TokenSigner } from '../../src/core/tokens.js';
 import { UserService } from '../../src/core/users.js';
-import { describeEachEngine } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('secrets at rest', (engine) => {
   const t = useAnvil(engine);
 

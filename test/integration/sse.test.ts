@@ -17,10 +17,9 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
-import { blobFiles, describeEachEngine, s3Error, type EngineName } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, type EngineName, useAnvil } from '../support/anvil.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { markedBody } from '../support/backends.js';
-import { useAnvil } from '../support/fixtures.js';
 
 const MARKER = 'SSE-C-PLAINTEXT-MARKER';
 

@@ -17,10 +17,9 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { blobFilesIn, filesUnder, fsBackends, markedBody, waitFor } from '../support/backends.js';
-import { anvilPerTest } from '../support/fixtures.js';
 import { DRAIN_TASK, replicasOn, setDraining } from '../../src/work/drain.js';
 import { REBALANCE_TASK } from '../../src/work/rebalance.js';
 

@@ -17,9 +17,8 @@ import type { SignatureV4 } from '@smithy/signature-v4';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { send, type WireResponse } from '../support/wire.js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 import { crc32Base64, encodeSigned, encodeUnsigned, type SignedEncodeOptions } from '../support/aws-chunked.js';
-import { useAnvil } from '../support/fixtures.js';
 
 const BUCKET = 'streams';
 const CHUNK = 64 * 1024;

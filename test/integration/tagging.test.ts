@@ -13,8 +13,7 @@ import {
   PutObjectTaggingCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('tagging', (engine) => {
   const t = useAnvil(engine, { buckets: ['tags'] });
 

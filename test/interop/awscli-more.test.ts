@@ -26,8 +26,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, fileExists, randomFile, requireTools, run, treeDigest } from './tools.js';
 
 const AWS = '/usr/bin/aws';

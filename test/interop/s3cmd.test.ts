@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../support/anvil.js';
-import { useAnvil } from '../support/fixtures.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, fileExists, md5File, pythonCan, randomFile, requireTools, run, sha256File, treeDigest } from './tools.js';
 
 const S3CMD = '/usr/bin/s3cmd';
