@@ -11,9 +11,9 @@
  * unauthenticated preflight reveals anyway.
  */
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
 interface Creds {
@@ -26,11 +26,7 @@ function hmac(key: Buffer | string, data: string): Buffer {
 }
 
 describeEachEngine('access-control regressions', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine, {}, { sessions: { throttle: { maxPerAccount: 5 } } });
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { start: { sessions: { throttle: { maxPerAccount: 5 } } } });
 
   async function api(method: string, path: string, opts: { body?: unknown; creds?: Creds } = {}) {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);

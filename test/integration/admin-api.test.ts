@@ -3,9 +3,9 @@
  * bearer authentication, tenant isolation, users and sessions, grant
  * delegation of keys, bucket usage and forced deletion — on both engines.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { adminRoutes } from '../../src/admin/routes.js';
 
@@ -20,11 +20,7 @@ interface ApiResult {
 }
 
 describeEachEngine('admin API', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine, {}, { workerIntervalMs: 100, sessions: { throttle: { maxPerAccount: 3 } } });
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { start: { workerIntervalMs: 100, sessions: { throttle: { maxPerAccount: 3 } } } });
 
   async function result(res: Response): Promise<ApiResult> {
     const text = await res.text();

@@ -13,8 +13,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterEach, expect, it } from 'vitest';
-import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { expect, it } from 'vitest';
+import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import type { BackendsConfig } from '../../src/backends/config.js';
 import { startAnvil, type Anvil } from '../../src/app.js';
@@ -33,12 +33,7 @@ interface Creds {
 }
 
 describeEachEngine('admin: storage backends', (engine: EngineName) => {
-  const started: TestAnvil[] = [];
-  const dirs: string[] = [];
-  afterEach(async () => {
-    for (const t of started.splice(0)) await t.stop();
-    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-  });
+  const { start: startAnvilFor, dirs, track } = anvilPerTest(engine, { start: { workerIntervalMs: 100 } });
 
   /**
    * Like startTestAnvil, but the server can be stopped and started again on
@@ -91,15 +86,12 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
       },
     };
     t.s3 = t.client();
-    started.push(t);
-    return t;
+    return track(t);
   }
 
   async function start(storage: BackendsConfig, roots: Record<string, string>): Promise<TestAnvil> {
     dirs.push(...Object.values(roots));
-    const t = await startTestAnvil(engine, { storage }, { workerIntervalMs: 100 });
-    started.push(t);
-    return t;
+    return startAnvilFor({ storage });
   }
 
   async function api(t: TestAnvil, method: string, p: string, opts: { body?: unknown; creds?: Creds } = {}): Promise<{ status: number; json: any }> {

@@ -6,19 +6,14 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CreateBucketCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');
 
 describeEachEngine('anvil admin --endpoint', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine, {}, { workerIntervalMs: 100 });
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { start: { workerIntervalMs: 100 } });
 
   /** Runs `anvil admin … --json` against the server only: no data folder or database in its environment. */
   const remote = async (args: string[], creds = { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }) => {

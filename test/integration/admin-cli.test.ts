@@ -2,20 +2,15 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import os from 'node:os';
-import { databaseUrlFor, describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { databaseUrlFor, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');
 
 describeEachEngine('anvil admin', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine);
 
   const admin = async (...args: string[]) => {
     const { stdout } = await run(process.execPath, [BIN, 'admin', ...args, '--json'], {

@@ -12,29 +12,24 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeEachEngine, s3Error, type EngineName, useAnvil } from '../support/anvil.js';
 import { send, sign, type WireResponse } from '../support/wire.js';
 import { waitFor } from '../support/backends.js';
 
 const BUCKET = 'admission';
 
 describeEachEngine('admission control', (engine: EngineName) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { config: { maxConnections: 4, maxConcurrentRequests: 2 } });
   let host: string;
   let port: number;
 
   beforeAll(async () => {
-    t = await startTestAnvil(engine, { maxConnections: 4, maxConcurrentRequests: 2 });
     ({ hostname: host } = new URL(t.endpoint));
     port = Number(new URL(t.endpoint).port);
     const created = await signed('PUT', `/${BUCKET}`);
     expect(created.status).toBe(200);
     await settled(0, 0);
-  });
-
-  afterAll(async () => {
-    await t?.stop();
   });
 
   /** A signed request over a fresh connection (closed after the answer). */

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
 function sha256hex(b: Buffer | string): string {
@@ -10,15 +10,12 @@ function sha256hex(b: Buffer | string): string {
 }
 
 describeEachEngine('authentication and bad input', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: ['guarded'] });
   let baseline: number;
   beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'guarded' }));
     await t.s3.send(new PutObjectCommand({ Bucket: 'guarded', Key: 'present', Body: 'here' }));
     baseline = blobFiles(t.dataDir).length;
   });
-  afterAll(async () => t?.stop());
 
   /** Bad input changes nothing: the key is absent and no blob or staged file is left. */
   async function expectNothingStored(key: string) {

@@ -25,7 +25,7 @@ import { S3Backend, type S3BackendOptions } from '../../src/backends/s3-backend.
 import { GuardedBackend } from '../../src/backends/guarded.js';
 import { openReplica } from '../../src/backends/failover.js';
 import { startAnvil, type Anvil } from '../../src/app.js';
-import { startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { startTestAnvil, type TestAnvil, useAnvil } from '../support/anvil.js';
 
 const MiB = 1024 * 1024;
 
@@ -347,14 +347,7 @@ contract('s3', async () => {
 });
 
 describe('s3 backend specifics', () => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil('sqlite');
-    await t.s3.send(new CreateBucketCommand({ Bucket: REMOTE_BUCKET }));
-  });
-  afterAll(async () => {
-    await t?.stop();
-  });
+  const t = useAnvil('sqlite', { buckets: [REMOTE_BUCKET] });
 
   it('keeps to its key prefix and pages through listings of any page size', async () => {
     const a = new S3Backend(s3Options(t, { name: 'a', prefix: 'node-a/', listPageSize: 7 }));

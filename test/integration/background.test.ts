@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -17,16 +17,11 @@ import {
 import { TaskQueue, TaskRunner } from '../../src/work/tasks.js';
 import { tryLead } from '../../src/work/leader.js';
 import { Scrubber } from '../../src/work/scrub.js';
-import { blobFiles, describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 
 describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine, { verifyReads: true }, { workerIntervalMs: 50 });
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { config: { verifyReads: true }, start: { workerIntervalMs: 50 } });
 
   it('deletes a full bucket through `anvil admin bucket delete --force` and the task queue', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'doomed' }));

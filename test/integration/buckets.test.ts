@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -8,14 +8,9 @@ import {
   PutObjectCommand,
   DeleteObjectCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, s3Error, startTestAnvil, useAnvil } from '../support/anvil.js';
 describeEachEngine('buckets', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine);
 
   it('creates, lists, heads, locates and deletes a bucket', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'photos' }));

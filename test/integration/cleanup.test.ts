@@ -1,21 +1,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it, vi } from 'vitest';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { openMetaDatabases } from '../../src/meta/engine.js';
 import { migrateAll } from '../../src/meta/migrate.js';
 import { CleanupQueue, enqueueCleanup } from '../../src/work/cleanup.js';
 import type { CoreContext } from '../../src/core/context.js';
-import { blobFiles, databaseUrlFor, describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { blobFiles, databaseUrlFor, describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine, {}, { cleanup: { maxAttempts: 2, backoffMs: 10, leaseMs: 60_000 }, workerIntervalMs: 50 });
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'gcb' }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: ['gcb'], start: { cleanup: { maxAttempts: 2, backoffMs: 10, leaseMs: 60_000 }, workerIntervalMs: 50 } });
 
   it('never deletes a blob that a concurrent upload references again', async () => {
     for (let round = 0; round < 25; round++) {

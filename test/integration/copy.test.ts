@@ -1,27 +1,21 @@
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import {
   CopyObjectCommand,
-  CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('CopyObject', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: ['src-bucket', 'dst-bucket'] });
   const body = crypto.randomBytes(100_000);
   beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'src-bucket' }));
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'dst-bucket' }));
     await t.s3.send(
       new PutObjectCommand({ Bucket: 'src-bucket', Key: 'orig nal+1.bin', Body: body, ContentType: 'image/png', Metadata: { a: '1' } }),
     );
   });
-  afterAll(async () => t?.stop());
 
   it('copies across buckets by sharing blobs, keeping metadata by default', async () => {
     const before = blobFiles(t.dataDir).length;

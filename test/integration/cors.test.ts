@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CreateBucketCommand, DeleteBucketCorsCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+import { DeleteBucketCorsCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('CORS', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'web' }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: ['web'] });
 
   const preflight = (origin: string, method: string, headers?: string) =>
     fetch(`${t.endpoint}/web/upload.txt`, {

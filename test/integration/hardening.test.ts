@@ -4,7 +4,7 @@
  * S3 error, the server stays up and nothing changed that should not.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateBucketCommand,
   CopyObjectCommand,
@@ -19,7 +19,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 import { encodeUnsigned, crc32Base64 } from '../support/aws-chunked.js';
 import { send, sign, type WireResponse } from '../support/wire.js';
 import { signedFetch } from '../support/signed-fetch.js';
@@ -27,14 +27,11 @@ import { signedFetch } from '../support/signed-fetch.js';
 const BUCKET = 'hardening';
 
 describeEachEngine('hardening', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: [BUCKET], config: { maxObjectSize: 1024 * 1024 } });
 
   beforeAll(async () => {
-    t = await startTestAnvil(engine, { maxObjectSize: 1024 * 1024 });
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     await t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'existing', Body: 'kept' }));
   });
-  afterAll(async () => t?.stop());
 
   async function text(key: string): Promise<string> {
     const res = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));

@@ -19,7 +19,7 @@
  */
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -42,7 +42,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { OPERATION_ACCESS } from '../../src/s3/permissions.js';
 import { route } from '../../src/s3/router.js';
@@ -137,7 +137,7 @@ function signedForm(creds: Creds, conditions: unknown[], extra: Record<string, s
 }
 
 describeEachEngine('tenant and policy isolation', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine);
   let a: S3Client; // tenant A, unrestricted
   let b: S3Client; // tenant B, unrestricted
   const creds: Partial<Record<'A' | 'B' | 'scoped', Creds>> = {};
@@ -153,7 +153,6 @@ describeEachEngine('tenant and policy isolation', (engine) => {
   const caller = (name: CallerName): Caller => ({ name, creds: name === 'anon' ? undefined : creds[name] });
 
   beforeAll(async () => {
-    t = await startTestAnvil(engine);
     const tenants = t.anvil.services.tenants;
     tenantACanonicalId = (await tenants.createTenant('tenant-a')).canonicalId;
     await tenants.createTenant('tenant-b');
@@ -205,7 +204,6 @@ describeEachEngine('tenant and policy isolation', (engine) => {
 
     baseline = await snapshot();
   });
-  afterAll(async () => t?.stop());
 
   // ---------------------------------------------------------------- sending and judging
 

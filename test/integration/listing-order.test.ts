@@ -10,18 +10,16 @@
  * delimiter walk's page to its objects with a hash join and returned it out of order, and the
  * listing skipped and repeated entries (src/core/listing.ts, ListingService.walk).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import {
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   ListMultipartUploadsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 const byteCompare = (a: string, b: string) => Buffer.compare(bytes(a), bytes(b));
 const byteOrder = (keys: Iterable<string>) => [...keys].sort(byteCompare);
@@ -68,13 +66,11 @@ function pageEntries(contents: string[], prefixes: string[]): Entry[] {
 }
 
 describeEachEngine('listing order in UTF-8 bytes', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: ['order'] });
   const keys = makeKeys();
   const uploads = byteOrder(keys.filter((_, i) => i % 3 === 0));
 
   beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'order' }));
     for (let i = 0; i < keys.length; i += 16) {
       await Promise.all(keys.slice(i, i + 16).map((k) => t.s3.send(new PutObjectCommand({ Bucket: 'order', Key: k, Body: 'x' }))));
     }
@@ -83,7 +79,6 @@ describeEachEngine('listing order in UTF-8 bytes', (engine) => {
     // a time of its choosing): this is what made the PostgreSQL failure come and go.
     await sql`ANALYZE`.execute(t.anvil.meta.data);
   }, 120_000);
-  afterAll(async () => t?.stop());
 
   /** ListObjectsV2 page by page with continuation tokens (up to maxPages); returns every entry in the order served. */
   async function listV2(prefix: string, delimiter: string, startAfter: string, max: number, maxPages = Infinity): Promise<Entry[]> {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import {
   CreateBucketCommand,
   ListObjectsCommand,
@@ -7,28 +7,23 @@ import {
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import { sql } from 'kysely';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 /** UTF-8 byte order, the order S3 lists keys in. */
 function byteOrder(keys: string[]): string[] {
   return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
 describeEachEngine('listing', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: ['tricky', 'tree'] });
   const tricky = ['a/b', 'a-b', 'a+b', 'é', 'Z', '_', 'a', 'a/c/d', 'b', '\u{1F600}', '\uFFFD', 'A', '0', ' space'];
   const tree: string[] = [];
   for (const dir of ['docs', 'img', 'logs']) for (let i = 0; i < 7; i++) tree.push(`${dir}/${String(i).padStart(2, '0')}.txt`);
   tree.push('img/raw/1.cr2', 'img/raw/2.cr2', 'readme.md', 'zeta');
 
   beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'tricky' }));
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'tree' }));
     for (const k of tricky) await t.s3.send(new PutObjectCommand({ Bucket: 'tricky', Key: k, Body: k }));
     await Promise.all(tree.map((k) => t.s3.send(new PutObjectCommand({ Bucket: 'tree', Key: k, Body: k }))));
   });
-  afterAll(async () => t?.stop());
 
   it('lists keys in UTF-8 byte order', async () => {
     const res = await t.s3.send(new ListObjectsV2Command({ Bucket: 'tricky' }));

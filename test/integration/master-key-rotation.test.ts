@@ -9,19 +9,12 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openControlPlane } from '../../src/app.js';
 import { dropPreviousMasterKeys, installNewMasterKey } from '../../src/core/master-key-rotation.js';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('master key rotation', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-  });
-  afterAll(async () => {
-    await t?.stop();
-  });
+  const t = useAnvil(engine);
 
   async function secretsByKey(): Promise<Record<string, number>> {
     const cp = await openControlPlane(t.config);

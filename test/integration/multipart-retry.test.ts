@@ -4,7 +4,7 @@
  * answer, not NoSuchUpload, and the retry writes nothing.
  */
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -20,7 +20,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, type TestAnvil, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { startLossyProxy } from '../support/lossy-proxy.js';
 
@@ -97,12 +97,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 }
 
 describeEachEngine('CompleteMultipartUpload retries', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: [BUCKET] });
 
   it('answers a retried Complete exactly as the first time and writes nothing', async () => {
     const u = await upload(t.s3, 'twice.bin', [5 * MiB, 1000], 'CRC32');
@@ -291,13 +286,8 @@ describeEachEngine('CompleteMultipartUpload retries', (engine) => {
 });
 
 describeEachEngine('CompleteMultipartUpload retry window', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    // A tiny window and a fast worker: the record must expire and be pruned on its own.
-    t = await startTestAnvil(engine, { multipartRetryWindowSeconds: 1 }, { workerIntervalMs: 100 });
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  });
-  afterAll(async () => t?.stop());
+  // A tiny window and a fast worker: the record must expire and be pruned on its own.
+  const t = useAnvil(engine, { buckets: [BUCKET], config: { multipartRetryWindowSeconds: 1 }, start: { workerIntervalMs: 100 } });
 
   it('answers NoSuchUpload once the window has passed and the record was pruned', async () => {
     const u = await upload(t.s3, 'short.bin', [64]);

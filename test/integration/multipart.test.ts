@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -12,17 +11,11 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const MiB = 1024 * 1024;
 
 describeEachEngine('multipart uploads', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'mpu' }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: ['mpu'] });
 
   it('completes an upload into one object with an md5-of-md5s ETag, reads it whole and in ranges', async () => {
     const parts = [crypto.randomBytes(5 * MiB), crypto.randomBytes(5 * MiB), crypto.randomBytes(1234)];

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetBucketAclCommand,
   GetObjectAclCommand,
@@ -12,15 +11,9 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('uploads, versions, attributes and ACL listings', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'info' }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: ['info'] });
 
   it('lists in-progress multipart uploads with prefixes, delimiter and pagination', async () => {
     const ids: Record<string, string> = {};

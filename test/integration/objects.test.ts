@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -9,19 +9,13 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 function md5hex(b: Buffer | string): string {
   return crypto.createHash('md5').update(b).digest('hex');
 }
 
 describeEachEngine('objects', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'data' }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: ['data'] });
 
   it('stores and returns a body with a default PutObjectCommand (CRC32 trailer)', async () => {
     const body = crypto.randomBytes(300_000);

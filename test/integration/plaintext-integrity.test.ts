@@ -19,8 +19,8 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, it } from 'vitest';
-import { describeEachEngine, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { describe, expect, it } from 'vitest';
+import { describeEachEngine, s3Error, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { fsBackends } from '../support/backends.js';
 import { Scrubber } from '../../src/work/scrub.js';
@@ -90,18 +90,7 @@ function flipByte(file: string, at: number): void {
 }
 
 describeEachEngine('plaintext blobs: damaged bytes are never served as good', (engine: EngineName) => {
-  const started: TestAnvil[] = [];
-  const dirs: string[] = [];
-  afterEach(async () => {
-    for (const t of started.splice(0)) await t.stop();
-    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-  });
-
-  async function start(overrides: Parameters<typeof startTestAnvil>[1] = {}): Promise<TestAnvil> {
-    const t = await startTestAnvil(engine, { encryptAtRest: false, ...overrides });
-    started.push(t);
-    return t;
-  }
+  const { start, dirs } = anvilPerTest(engine, { config: { encryptAtRest: false } });
 
   /** One plaintext object of `size` random bytes and the path of its (only) blob file. */
   async function stored(t: TestAnvil, bucket: string, key: string, size: number): Promise<{ data: Buffer; file: string }> {

@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { expect, it } from 'vitest';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, type TestAnvil, useAnvil } from '../support/anvil.js';
 function hmac(key: Buffer | string, data: string): Buffer {
   return crypto.createHmac('sha256', key).update(data).digest();
 }
@@ -39,12 +38,7 @@ async function post(t: TestAnvil, fields: Record<string, string>, file: Buffer |
 }
 
 describeEachEngine('POST Object (browser form uploads)', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'forms' }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: ['forms'] });
 
   const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'uploads/'], ['content-length-range', 1, 1000]];
 

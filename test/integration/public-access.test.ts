@@ -5,7 +5,6 @@
  */
 import {
   CopyObjectCommand,
-  CreateBucketCommand,
   DeleteBucketPolicyCommand,
   GetBucketAclCommand,
   GetBucketPolicyCommand,
@@ -15,20 +14,16 @@ import {
   PutObjectAclCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { beforeAll, expect, it } from 'vitest';
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 
 describeEachEngine('public access', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: [{ Bucket: 'open-list', ACL: 'public-read' }, 'by-policy'] });
   /** An anonymous caller: plain HTTP, no signature. */
   const anon = (path: string, init: RequestInit = {}) => fetch(`${t.endpoint}${path}`, init);
 
   beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'open-list', ACL: 'public-read' }));
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'by-policy' }));
     for (const [Bucket, Key] of [
       ['open-list', 'private.txt'],
       ['by-policy', 'public/a.txt'],
@@ -37,9 +32,6 @@ describeEachEngine('public access', (engine) => {
       await t.s3.send(new PutObjectCommand({ Bucket, Key, Body: `body of ${Key}` }));
     }
     await t.s3.send(new PutObjectCommand({ Bucket: 'open-list', Key: 'shared.txt', Body: 'shared body', ACL: 'public-read' }));
-  });
-  afterAll(async () => {
-    await t?.stop();
   });
 
   it('a public-read bucket is listable anonymously; only public-read objects are readable', async () => {

@@ -9,19 +9,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { decryptSecret, parseMasterKey } from '../../src/core/secrets.js';
 import { SessionService } from '../../src/core/sessions.js';
 import { TokenSigner } from '../../src/core/tokens.js';
 import { UserService } from '../../src/core/users.js';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('secrets at rest', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine);
 
   /** Everything the database holds, as one string per table row / file. */
   async function rawStorage(): Promise<string> {

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -17,8 +16,8 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { blobFiles, describeEachEngine, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { expect, it } from 'vitest';
+import { blobFiles, describeEachEngine, s3Error, type EngineName, useAnvil } from '../support/anvil.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { markedBody } from '../support/backends.js';
 
@@ -27,17 +26,11 @@ const MARKER = 'SSE-C-PLAINTEXT-MARKER';
 const text = (size: number, seed: string): Buffer => markedBody(MARKER, size, seed);
 
 describeEachEngine('server-side encryption', (engine: EngineName) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: ['sse'] });
   const keyA = crypto.randomBytes(32);
   const keyB = crypto.randomBytes(32);
   const ssec = (key: Buffer) => ({ SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string });
   const copySsec = (key: Buffer) => ({ CopySourceSSECustomerAlgorithm: 'AES256', CopySourceSSECustomerKey: key as unknown as string });
-
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'sse' }));
-  });
-  afterAll(async () => t?.stop());
 
   async function read(key: string, extra: Record<string, unknown> = {}): Promise<Buffer> {
     const res = await t.s3.send(new GetObjectCommand({ Bucket: 'sse', Key: key, ...extra }));

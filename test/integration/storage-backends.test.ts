@@ -16,8 +16,8 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, it } from 'vitest';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+import { describe, expect, it } from 'vitest';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
 import { Scrubber } from '../../src/work/scrub.js';
 import { blobFilesIn, filesUnder, fsBackends, markedBody, waitFor } from '../support/backends.js';
 import { DRAIN_TASK, replicasOn, setDraining } from '../../src/work/drain.js';
@@ -33,18 +33,7 @@ async function get(t: TestAnvil, bucket: string, key: string, range?: string): P
 }
 
 describeEachEngine('storage backends', (engine: EngineName) => {
-  const started: TestAnvil[] = [];
-  const dirs: string[] = [];
-  afterEach(async () => {
-    for (const t of started.splice(0)) await t.stop();
-    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-  });
-
-  async function start(overrides: Parameters<typeof startTestAnvil>[1] = {}): Promise<TestAnvil> {
-    const t = await startTestAnvil(engine, overrides, { workerIntervalMs: 200 });
-    started.push(t);
-    return t;
-  }
+  const { start, dirs } = anvilPerTest(engine, { start: { workerIntervalMs: 200 } });
 
   it('encrypts every blob at rest by default: no plaintext in the data folder, exact bytes and ranges back', async () => {
     const t = await start();

@@ -7,10 +7,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
 } from '@aws-sdk/client-s3';
@@ -18,7 +17,7 @@ import type { SignatureV4 } from '@smithy/signature-v4';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { send, type WireResponse } from '../support/wire.js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 import { crc32Base64, encodeSigned, encodeUnsigned, type SignedEncodeOptions } from '../support/aws-chunked.js';
 
 const BUCKET = 'streams';
@@ -27,17 +26,14 @@ const CHUNK = 64 * 1024;
 const md5Hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 describeEachEngine('aws-chunked streaming uploads', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { buckets: [BUCKET] });
   let signer: SignatureV4;
   let host: string;
 
   beforeAll(async () => {
-    t = await startTestAnvil(engine);
     signer = sdkSigner({ accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, t.config.region);
     host = new URL(t.endpoint).host;
-    await t.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   });
-  afterAll(async () => t?.stop());
 
   /** Signs the request headers with the SDK (now), returning them and the seed signature. */
   async function signHeaders(method: string, path: string, query: Record<string, string>, headers: Record<string, string>) {

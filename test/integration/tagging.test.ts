@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketTaggingCommand,
   DeleteObjectTaggingCommand,
@@ -14,15 +13,9 @@ import {
   PutObjectTaggingCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { describeEachEngine, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-
+import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('tagging', (engine) => {
-  let t: TestAnvil;
-  beforeAll(async () => {
-    t = await startTestAnvil(engine);
-    await t.s3.send(new CreateBucketCommand({ Bucket: 'tags' }));
-  });
-  afterAll(async () => t?.stop());
+  const t = useAnvil(engine, { buckets: ['tags'] });
 
   const tagsOf = async (Key: string) => (await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'tags', Key }))).TagSet?.map((x) => [x.Key, x.Value]);
 

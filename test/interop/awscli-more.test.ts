@@ -26,7 +26,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, fileExists, randomFile, requireTools, run, treeDigest } from './tools.js';
 
 const AWS = '/usr/bin/aws';
@@ -44,13 +44,12 @@ function byteOrder(a: string, b: string): number {
 }
 
 describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart listings)', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { enabled: haveTools });
   let work: string;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     if (!haveTools) return;
-    t = await startTestAnvil(engine);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-awscli-'));
     env = cleanEnv(work, {
       AWS_ACCESS_KEY_ID: t.accessKeyId,
@@ -62,7 +61,6 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
     });
   });
   afterAll(async () => {
-    await t?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, pythonCan, requireTools, run } from './tools.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -25,16 +25,14 @@ const MiB = 1024 * 1024;
 const BUCKET = 'boto3-interop';
 
 describeEachEngine('interop: boto3', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { enabled: haveTools });
   let work: string;
 
   beforeAll(async () => {
     if (!haveTools) return;
-    t = await startTestAnvil(engine);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-boto3-'));
   });
   afterAll(async () => {
-    await t?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 

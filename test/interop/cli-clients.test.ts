@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 
 const exec = promisify(execFile);
 const AWS = '/usr/bin/aws';
@@ -27,14 +27,13 @@ function sha256File(file: string): string {
 }
 
 describeEachEngine('interop: aws CLI and rclone', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { enabled: haveTools });
   let work: string;
   let bigFile: string;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     if (!haveTools) return;
-    t = await startTestAnvil(engine);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-interop-'));
     bigFile = path.join(work, 'big.bin');
     const fd = fs.openSync(bigFile, 'w');
@@ -45,7 +44,6 @@ describeEachEngine('interop: aws CLI and rclone', (engine) => {
     delete env.AWS_PROFILE;
   });
   afterAll(async () => {
-    await t?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
+import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, fileExists, md5File, pythonCan, randomFile, requireTools, run, sha256File, treeDigest } from './tools.js';
 
 const S3CMD = '/usr/bin/s3cmd';
@@ -35,14 +35,13 @@ function objectLines(out: string): Array<[number, string]> {
 }
 
 describeEachEngine('interop: s3cmd', (engine) => {
-  let t: TestAnvil;
+  const t = useAnvil(engine, { enabled: haveTools });
   let work: string;
   let cfg: string;
   let bigFile: string;
 
   beforeAll(async () => {
     if (!haveTools) return;
-    t = await startTestAnvil(engine);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-s3cmd-'));
     const hostPort = new URL(t.endpoint).host;
     cfg = path.join(work, 's3cfg');
@@ -65,7 +64,6 @@ describeEachEngine('interop: s3cmd', (engine) => {
     randomFile(bigFile, 20 * MiB);
   });
   afterAll(async () => {
-    await t?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
