@@ -281,7 +281,7 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
       buckets: new BucketService(ctx),
       objects,
       listing: new ListingService(ctx),
-      multipart: new MultipartService(ctx, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
+      multipart: new MultipartService(ctx, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
     };
     const owner = `${nodeId}:${process.pid}`;
     const tasks = new TaskQueue(meta, owner);

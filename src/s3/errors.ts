@@ -134,6 +134,7 @@ const S3_CODES = new Set([
   'PreconditionFailed', 'InsufficientStorage', 'ServiceUnavailable', 'NotImplemented', 'AccessDenied',
   'IllegalLocationConstraintException', 'InvalidLocationConstraint', 'MalformedXML', 'MalformedPolicy',
   'InvalidEncryptionAlgorithmError', 'IncompleteBody', 'OperationAborted', 'NoSuchBucketPolicy',
+  'XAmzContentSHA256Mismatch',
 ]);
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
