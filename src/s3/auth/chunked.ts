@@ -18,7 +18,8 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error, errors } from '../errors.js';
-import { hmac, type ChunkSigningState } from './sigv4.js';
+import { hmac } from './signing.js';
+import type { ChunkSigningState } from './sigv4.js';
 
 export interface AwsChunkedOptions {
   /** present for STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]: every chunk signature (and the trailer signature) is verified */

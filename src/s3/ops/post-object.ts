@@ -6,7 +6,7 @@
 import busboy from 'busboy';
 import type { Readable } from 'node:stream';
 import type { ObjectVersion } from '../../core/objects.js';
-import { deriveSigningKey, hmac, signaturesEqual } from '../auth/sigv4.js';
+import { deriveSigningKey, hmac, signaturesEqual } from '../auth/signing.js';
 import { header, type S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
