@@ -19,15 +19,15 @@
 import type { Readable } from 'node:stream';
 import type { SseCustomerKey } from '../crypto/sse-c.js';
 import type { Bucket } from '../meta/buckets/types.js';
-import type { CannedAcl, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
+import type { CannedAcl, ObjectVersion } from '../meta/objects/types.js';
 import type { CoreContext } from './context.js';
 import { setObjectAcl, setObjectTags } from './objects/metadata.js';
 import { headObject, openBody } from './objects/read.js';
-import { copyObject, deleteObjects, putObject, type PutOptions } from './objects/write.js';
+import { copyObject, deleteObjects, putObject, type CopyOptions, type PutOptions } from './objects/write.js';
 import { validateKey } from './objects/keys.js';
 
 export type { CannedAcl, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
-export type { PutOptions } from './objects/write.js';
+export type { CopyOptions, PutOptions } from './objects/write.js';
 export type { ExpectedBody } from './objects/digests.js';
 export { MAX_KEY_BYTES, newUploadId, validateKey, type WriteCondition } from './objects/keys.js';
 
@@ -40,13 +40,7 @@ export class ObjectService {
   }
 
   /** Copies the latest version of srcKey to dstKey without copying bytes (see copyObject). */
-  copy(
-    src: Bucket,
-    srcKey: string,
-    dst: Bucket,
-    dstKey: string,
-    opts: { attributes: (source: ObjectVersion) => ObjectAttributes; check?: (source: ObjectVersion) => void },
-  ): Promise<ObjectVersion> {
+  copy(src: Bucket, srcKey: string, dst: Bucket, dstKey: string, opts: CopyOptions): Promise<ObjectVersion> {
     return copyObject(this.ctx, src, srcKey, dst, dstKey, opts);
   }
 

@@ -66,6 +66,13 @@ export async function putObject(ctx: CoreContext, bucket: Bucket, key: string, b
   );
 }
 
+export interface CopyOptions {
+  /** The copy's attributes, from the source's (MetadataDirective COPY) or the request's (REPLACE). */
+  attributes: (source: ObjectVersion) => ObjectAttributes;
+  /** Sees the source inside the transaction (copy-source conditions, encryption) and may refuse it. */
+  check?: (source: ObjectVersion) => void;
+}
+
 /**
  * Copies the latest version of a key as a metadata operation: the new
  * version references the same blobs (no bytes are copied). `check` sees
@@ -78,7 +85,7 @@ export async function copyObject(
   srcKey: string,
   dst: Bucket,
   dstKey: string,
-  opts: { attributes: (source: ObjectVersion) => ObjectAttributes; check?: (source: ObjectVersion) => void },
+  opts: CopyOptions,
 ): Promise<ObjectVersion> {
   validateKey(srcKey);
   validateKey(dstKey);

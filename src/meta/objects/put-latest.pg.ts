@@ -16,8 +16,7 @@
  */
 import { sql } from 'kysely';
 import type { DataDb } from '../handles.js';
-import type { PutLatestResult, SoleReference } from './put-latest.js';
-import type { CurrentVersion, NewVersionRow } from './types.js';
+import type { CurrentVersion, NewVersionRow, PutLatestResult, SoleReference } from './types.js';
 import type { CountDelta } from './versions.js';
 
 export async function putLatestPg(

@@ -6,8 +6,7 @@
  * embedded database).
  */
 import type { DataDb } from '../handles.js';
-import type { PutLatestResult } from './put-latest.js';
-import type { CurrentVersion, NewVersionRow } from './types.js';
+import type { CurrentVersion, NewVersionRow, PutLatestResult } from './types.js';
 import { putVersionRow, takeNextSeq, type CountDelta } from './versions.js';
 
 export async function putLatestSqlite(

@@ -7,30 +7,10 @@
 import { engineOf, type DataDb } from '../handles.js';
 import { putLatestPg } from './put-latest.pg.js';
 import { putLatestSqlite } from './put-latest.sqlite.js';
-import type { CurrentVersion, NewVersionRow } from './types.js';
+import type { CurrentVersion, NewVersionRow, PutLatestResult, SoleReference } from './types.js';
 import type { CountDelta } from './versions.js';
 
-/** A write's only blob reference (+1), which PostgreSQL may apply in the same statement. */
-export interface SoleReference {
-  tenantId: string;
-  hash: string;
-  newBlob?: { fileId: string; size: number; encKey: string | null; encMasterKeyId: string | null; replication: number };
-  replication?: number;
-}
-
-export interface PutLatestResult {
-  /** The sequence number taken; undefined when the bucket's state row is gone (the bucket was deleted). */
-  seq: number | undefined;
-  /**
-   * False when the key's latest version was no longer `old` (PostgreSQL only):
-   * the bucket lock is held now, so the caller reads the latest version again
-   * and writes with putVersionRow.
-   */
-  written: boolean;
-  /** Whether `sole` was applied by the statement, and the file id of the blob row it found or made. */
-  soleApplied: boolean;
-  soleFileId?: string;
-}
+export type { PutLatestResult, SoleReference };
 
 export function putLatest(
   db: DataDb,

@@ -104,3 +104,25 @@ export function rowToVersion(row: Omit<Selectable<ObjectVersionTable>, 'id'>): O
 export function manifestOfRow(row: Pick<CurrentVersion, 'manifest'>): ManifestEntry[] {
   return JSON.parse(row.manifest);
 }
+
+/** A write's only blob reference (+1), which PostgreSQL may apply in the same statement. */
+export interface SoleReference {
+  tenantId: string;
+  hash: string;
+  newBlob?: { fileId: string; size: number; encKey: string | null; encMasterKeyId: string | null; replication: number };
+  replication?: number;
+}
+
+export interface PutLatestResult {
+  /** The sequence number taken; undefined when the bucket's state row is gone (the bucket was deleted). */
+  seq: number | undefined;
+  /**
+   * False when the key's latest version was no longer `old` (PostgreSQL only):
+   * the bucket lock is held now, so the caller reads the latest version again
+   * and writes with putVersionRow.
+   */
+  written: boolean;
+  /** Whether `sole` was applied by the statement, and the file id of the blob row it found or made. */
+  soleApplied: boolean;
+  soleFileId?: string;
+}
