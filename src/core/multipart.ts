@@ -11,11 +11,11 @@
  * first answer was lost would otherwise see NoSuchUpload for an object that
  * was made, and might upload it again over a newer one.
  */
-import crypto from 'node:crypto';
+import type { SseCustomerKey } from '../crypto/sse-c.js';
 import { AnvilError, fail, isAnvilError } from '../errors.js';
 import { withTransaction } from '../meta/engine.js';
 import type { Bucket } from '../meta/buckets/types.js';
-import type { CannedAcl, ManifestEntry, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
+import type { CannedAcl, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
 import {
   claimUpload,
   completionSince,
@@ -31,7 +31,7 @@ import {
   uploadsOlderThan,
   uploadsPage,
 } from '../meta/objects/uploads.js';
-import { CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm } from '../storage/digest.js';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../storage/digest.js';
 import type { CoreContext } from './context.js';
 import { collectGarbage, RefChanges } from './blob-refs.js';
 import { commitStaged } from './objects/commit.js';
@@ -39,11 +39,9 @@ import { digestSpec, verifyDigests, type ExpectedBody } from './objects/digests.
 import { newUploadId, validateKey, type WriteCondition } from './objects/keys.js';
 import { nextSeq, writeLatest } from './objects/latest.js';
 import { abandonStaged, metadataWrite, stageBody } from './objects/stage.js';
-import type { SseCustomerKey } from '../crypto/sse-c.js';
+import { assembleParts, digestOfParts, MAX_PART_NUMBER, MAX_PART_SIZE, type RequestedPart } from './multipart/parts.js';
 
-export const MIN_PART_SIZE = 5 * 1024 * 1024;
-export const MAX_PART_SIZE = 5 * 1024 ** 3;
-export const MAX_PART_NUMBER = 10000;
+export { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE } from './multipart/parts.js';
 
 export interface Upload {
   uploadId: string;
@@ -83,14 +81,6 @@ const noSuchUpload = () =>
 
 const isNoSuchUpload = (err: unknown) => isAnvilError(err, undefined, 'NoSuchUpload');
 
-/** A part's ETag as the client may send it: quoted or not, with stray white space. */
-const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
-
-/** Identifies a part list by its part numbers and ETags (what a retry must repeat). */
-function digestOfParts(parts: ReadonlyArray<{ partNumber: number; etag: string }>): string {
-  const canonical = JSON.stringify(parts.map((p) => [p.partNumber, bareEtag(p.etag)]));
-  return crypto.createHash('sha256').update(canonical).digest('hex');
-}
 
 export class MultipartService {
   constructor(
@@ -225,7 +215,7 @@ export class MultipartService {
     bucket: Bucket,
     key: string,
     uploadId: string,
-    requested: Array<{ partNumber: number; etag: string; checksums?: Partial<Record<ChecksumAlgorithm, string>> }>,
+    requested: RequestedPart[],
     condition?: WriteCondition,
   ): Promise<CompletedUpload> {
     const partsDigest = digestOfParts(requested);
@@ -286,7 +276,7 @@ export class MultipartService {
     key: string,
     uploadId: string,
     upload: Upload,
-    requested: Array<{ partNumber: number; etag: string; checksums?: Partial<Record<ChecksumAlgorithm, string>> }>,
+    requested: RequestedPart[],
     partsDigest: string,
     condition: WriteCondition | undefined,
   ): Promise<{ version: ObjectVersion; refs: RefChanges }> {
@@ -297,67 +287,8 @@ export class MultipartService {
       const seq = await nextSeq(trx, bucket);
       if (!(await claimUpload(trx, uploadId))) throw noSuchUpload();
       const rows = await partsOf(trx, uploadId);
-      const byNumber = new Map(rows.map((p) => [p.part_number, p]));
-      const manifest: ManifestEntry[] = [];
-      const partSizes: number[] = [];
-      const md5s: Buffer[] = [];
-      const partChecksums: Buffer[] = [];
-      let size = 0;
-      // S3 checks the order of the whole list before looking at any part.
-      requested.forEach((want, i) => {
-        if (i > 0 && want.partNumber <= requested[i - 1].partNumber) {
-          throw fail.invalid('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
-        }
-      });
-      requested.forEach((want, i) => {
-        const part = byNumber.get(want.partNumber);
-        if (!part || part.etag !== bareEtag(want.etag)) {
-          throw fail.invalid(
-            'InvalidPart',
-            'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.',
-            { UploadId: uploadId, PartNumber: want.partNumber, ETag: want.etag },
-          );
-        }
-        const partSize = Number(part.size);
-        if (i < requested.length - 1 && partSize < MIN_PART_SIZE) {
-          throw fail.invalid('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', {
-            ProposedSize: partSize,
-            MinSizeAllowed: MIN_PART_SIZE,
-            PartNumber: want.partNumber,
-            ETag: part.etag,
-          });
-        }
-        const partSums = JSON.parse(part.checksums) as Partial<Record<ChecksumAlgorithm, string>>;
-        for (const [alg, given] of Object.entries(want.checksums ?? {})) {
-          if (given && partSums[alg as ChecksumAlgorithm] !== undefined && partSums[alg as ChecksumAlgorithm] !== given) {
-            throw fail.invalid('InvalidPart', `The ${alg.toUpperCase()} checksum of part ${want.partNumber} does not match the uploaded part.`);
-          }
-        }
-        if (upload.checksumAlgorithm) partChecksums.push(Buffer.from(partSums[upload.checksumAlgorithm] ?? '', 'base64'));
-        if (part.blob_hash) manifest.push([part.blob_hash, partSize]);
-        partSizes.push(partSize);
-        md5s.push(Buffer.from(part.etag, 'hex'));
-        size += partSize;
-      });
-      const etag = `${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${requested.length}`;
-      // Parts named in the list hand their references to the object; the rest are released.
-      const used = new Set(requested.map((p) => p.partNumber));
-      const unused: ManifestEntry[] = rows
-        .filter((p) => !used.has(p.part_number) && p.blob_hash)
-        .map((p) => [p.blob_hash!, Number(p.size)]);
-      const out = await writeLatest(trx, bucket, key, refs, {
-        size,
-        etag,
-        attributes: upload.attributes,
-        // S3's composite checksum: the checksum of the parts' checksums, suffixed with the part count.
-        checksums: upload.checksumAlgorithm
-          ? { [upload.checksumAlgorithm]: `${checksumOf(upload.checksumAlgorithm, Buffer.concat(partChecksums))}-${requested.length}` }
-          : {},
-        manifest,
-        partSizes,
-        condition,
-        seq,
-      });
+      const { content, unused } = assembleParts(uploadId, upload.checksumAlgorithm, requested, rows);
+      const out = await writeLatest(trx, bucket, key, refs, { ...content, attributes: upload.attributes, condition, seq });
       refs.release(bucket.tenant_id, unused);
       await deleteParts(trx, uploadId);
       if (this.opts.retryWindowMs > 0) {

@@ -1,11 +1,12 @@
 /** Queries on multipart uploads, their parts and the records of completed uploads. */
 import type { Selectable } from 'kysely';
 import { engineOf, type DataDb } from '../handles.js';
-import type { MultipartCompletionTable, MultipartUploadTable } from '../schema.js';
+import type { MultipartCompletionTable, MultipartPartTable, MultipartUploadTable } from '../schema.js';
 import type { ManifestEntry, ObjectAttributes, StoredChecksums } from './types.js';
 
 export type UploadRow = Selectable<MultipartUploadTable>;
 export type CompletionRow = Selectable<MultipartCompletionTable>;
+export type PartRow = Selectable<MultipartPartTable>;
 
 export async function insertUpload(
   db: DataDb,
