@@ -1,6 +1,7 @@
 /** Buckets: creation, lookup, listing and deletion (business rules only; no HTTP, no SQL here). */
 import crypto from 'node:crypto';
-import { withTransaction } from '../meta/engine.js';
+
+import { AnvilError } from '../errors.js';
 import {
   bucketByName,
   bucketsOfTenant,
@@ -11,18 +12,19 @@ import {
   updateBucketConfig,
 } from '../meta/buckets/buckets.js';
 import type { Bucket } from '../meta/buckets/types.js';
+import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl } from '../meta/objects/types.js';
 import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
 import { hasAnyVersion, latestKeys, takeNextSeq } from '../meta/objects/versions.js';
-import { AnvilError } from '../errors.js';
+import { collectGarbage, RefChanges } from './blob-refs.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
-import { collectGarbage, RefChanges } from './blob-refs.js';
 
 export type { Bucket };
 
 const bucketErrors = {
-  invalidName: (bucket: string) => new AnvilError('Invalid', 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: bucket }),
+  invalidName: (bucket: string) =>
+    new AnvilError('Invalid', 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: bucket }),
   illegalLocation: (region: string) =>
     new AnvilError(
       'Invalid',
@@ -30,9 +32,14 @@ const bucketErrors = {
       `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`,
     ),
   alreadyOwnedByYou: (bucket: string) =>
-    new AnvilError('Conflict', 'BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', {
-      BucketName: bucket,
-    }),
+    new AnvilError(
+      'Conflict',
+      'BucketAlreadyOwnedByYou',
+      'Your previous request to create the named bucket succeeded and you already own it.',
+      {
+        BucketName: bucket,
+      },
+    ),
   alreadyExists: (bucket: string) =>
     new AnvilError(
       'Conflict',
@@ -40,7 +47,8 @@ const bucketErrors = {
       'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
       { BucketName: bucket },
     ),
-  notEmpty: (bucket: string) => new AnvilError('Conflict', 'BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket }),
+  notEmpty: (bucket: string) =>
+    new AnvilError('Conflict', 'BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket }),
 };
 
 export class BucketService {

@@ -16,9 +16,9 @@
  * keys with U+10FFFF right after an emitted prefix are met again and skipped
  * here.
  */
-import type { CoreContext } from './context.js';
 import type { Bucket } from '../meta/buckets/types.js';
 import { MAX_CHAR, scanLatest, walkLatest } from '../meta/objects/listing.js';
+import type { CoreContext } from './context.js';
 
 export interface ListQuery {
   prefix: string;
@@ -68,9 +68,7 @@ export class ListingService {
       // One more than still wanted: the extra entry tells whether the listing is truncated.
       const want = q.maxKeys - emitted + 1;
       const db = this.ctx.meta.data;
-      const rows = q.delimiter
-        ? await walkLatest(db, bucket.id, q, cursor, want)
-        : await scanLatest(db, bucket.id, q.prefix, cursor, want);
+      const rows = q.delimiter ? await walkLatest(db, bucket.id, q, cursor, want) : await scanLatest(db, bucket.id, q.prefix, cursor, want);
       for (const row of rows) {
         if (!row.key.startsWith(q.prefix)) return result;
         cursor = row.key;

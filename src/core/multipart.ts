@@ -13,8 +13,8 @@
  */
 import type { SseCustomerKey } from '../crypto/sse-c.js';
 import { AnvilError, fail, isAnvilError } from '../errors.js';
-import { withTransaction } from '../meta/engine.js';
 import type { Bucket } from '../meta/buckets/types.js';
+import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
 import {
   claimUpload,
@@ -32,14 +32,14 @@ import {
   uploadsPage,
 } from '../meta/objects/uploads.js';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../storage/digest.js';
-import type { CoreContext } from './context.js';
 import { collectGarbage, RefChanges } from './blob-refs.js';
+import type { CoreContext } from './context.js';
+import { assembleParts, digestOfParts, MAX_PART_NUMBER, MAX_PART_SIZE, type RequestedPart } from './multipart/parts.js';
 import { commitStaged } from './objects/commit.js';
-import { digestSpec, verifyDigests, type ExpectedBody } from './objects/digests.js';
+import { digestSpec, type ExpectedBody, verifyDigests } from './objects/digests.js';
 import { newUploadId, validateKey, type WriteCondition } from './objects/keys.js';
 import { nextSeq, writeLatest } from './objects/latest.js';
 import { abandonStaged, metadataWrite, stageBody } from './objects/stage.js';
-import { assembleParts, digestOfParts, MAX_PART_NUMBER, MAX_PART_SIZE, type RequestedPart } from './multipart/parts.js';
 
 export { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE } from './multipart/parts.js';
 
@@ -80,7 +80,6 @@ const noSuchUpload = () =>
   );
 
 const isNoSuchUpload = (err: unknown) => isAnvilError(err, undefined, 'NoSuchUpload');
-
 
 export class MultipartService {
   constructor(
@@ -152,7 +151,14 @@ export class MultipartService {
     const digest = digestSpec(opts.expect);
     const algorithms = digest.checksums ?? [];
     if (upload.checksumAlgorithm && !algorithms.includes(upload.checksumAlgorithm)) algorithms.push(upload.checksumAlgorithm);
-    const { staged, digests } = await stageBody(this.ctx, bucket.tenant_id, body, { ...digest, checksums: algorithms }, MAX_PART_SIZE, opts.customerKey);
+    const { staged, digests } = await stageBody(
+      this.ctx,
+      bucket.tenant_id,
+      body,
+      { ...digest, checksums: algorithms },
+      MAX_PART_SIZE,
+      opts.customerKey,
+    );
     let checksums: Record<string, string>;
     try {
       checksums = verifyDigests(digests, opts.expect) as Record<string, string>;
@@ -200,7 +206,12 @@ export class MultipartService {
 
   async listParts(uploadId: string): Promise<PartInfo[]> {
     const rows = await partsOf(this.ctx.meta.data, uploadId);
-    return rows.map((p) => ({ partNumber: p.part_number, size: Number(p.size), etag: p.etag, lastModified: new Date(Number(p.created_at)) }));
+    return rows.map((p) => ({
+      partNumber: p.part_number,
+      size: Number(p.size),
+      etag: p.etag,
+      lastModified: new Date(Number(p.created_at)),
+    }));
   }
 
   /**
@@ -280,32 +291,34 @@ export class MultipartService {
     partsDigest: string,
     condition: WriteCondition | undefined,
   ): Promise<{ version: ObjectVersion; refs: RefChanges }> {
-    return metadataWrite(this.ctx, () => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
-      const refs = new RefChanges();
-      // Lock order: bucket, then the upload row (deleting it first makes a concurrent
-      // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
-      const seq = await nextSeq(trx, bucket);
-      if (!(await claimUpload(trx, uploadId))) throw noSuchUpload();
-      const rows = await partsOf(trx, uploadId);
-      const { content, unused } = assembleParts(uploadId, upload.checksumAlgorithm, requested, rows);
-      const out = await writeLatest(trx, bucket, key, refs, { ...content, attributes: upload.attributes, condition, seq });
-      refs.release(bucket.tenant_id, unused);
-      await deleteParts(trx, uploadId);
-      if (this.opts.retryWindowMs > 0) {
-        // In the transaction that makes the object: a retry either finds the upload or this record.
-        await insertCompletion(trx, {
-          uploadId,
-          bucketId: bucket.id,
-          key,
-          partsDigest,
-          etag: out.etag,
-          checksums: out.checksums,
-          headers: out.headers,
-        });
-      }
-      await refs.apply(trx);
-      return { version: out, refs };
-    }));
+    return metadataWrite(this.ctx, () =>
+      withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
+        const refs = new RefChanges();
+        // Lock order: bucket, then the upload row (deleting it first makes a concurrent
+        // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
+        const seq = await nextSeq(trx, bucket);
+        if (!(await claimUpload(trx, uploadId))) throw noSuchUpload();
+        const rows = await partsOf(trx, uploadId);
+        const { content, unused } = assembleParts(uploadId, upload.checksumAlgorithm, requested, rows);
+        const out = await writeLatest(trx, bucket, key, refs, { ...content, attributes: upload.attributes, condition, seq });
+        refs.release(bucket.tenant_id, unused);
+        await deleteParts(trx, uploadId);
+        if (this.opts.retryWindowMs > 0) {
+          // In the transaction that makes the object: a retry either finds the upload or this record.
+          await insertCompletion(trx, {
+            uploadId,
+            bucketId: bucket.id,
+            key,
+            partsDigest,
+            etag: out.etag,
+            checksums: out.checksums,
+            headers: out.headers,
+          });
+        }
+        await refs.apply(trx);
+        return { version: out, refs };
+      }),
+    );
   }
 
   /**

@@ -17,19 +17,20 @@
  * SQL lives in meta/objects/.
  */
 import type { Readable } from 'node:stream';
+
 import type { SseCustomerKey } from '../crypto/sse-c.js';
 import type { Bucket } from '../meta/buckets/types.js';
 import type { CannedAcl, ObjectVersion } from '../meta/objects/types.js';
 import type { CoreContext } from './context.js';
+import { validateKey } from './objects/keys.js';
 import { setObjectAcl, setObjectTags } from './objects/metadata.js';
 import { headObject, openBody } from './objects/read.js';
-import { copyObject, deleteObjects, putObject, type CopyOptions, type PutOptions } from './objects/write.js';
-import { validateKey } from './objects/keys.js';
+import { copyObject, type CopyOptions, deleteObjects, putObject, type PutOptions } from './objects/write.js';
 
 export type { CannedAcl, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
-export type { CopyOptions, PutOptions } from './objects/write.js';
 export type { ExpectedBody } from './objects/digests.js';
 export { MAX_KEY_BYTES, newUploadId, validateKey, type WriteCondition } from './objects/keys.js';
+export type { CopyOptions, PutOptions } from './objects/write.js';
 
 export class ObjectService {
   constructor(private readonly ctx: CoreContext) {}

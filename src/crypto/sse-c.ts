@@ -32,6 +32,7 @@
  * salt makes fingerprints unlinkable across objects that share a key.
  */
 import crypto from 'node:crypto';
+
 import { AnvilError } from '../errors.js';
 import { DATA_KEY_BYTES } from './framed.js';
 import { DataKeyError } from './keys.js';

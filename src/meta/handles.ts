@@ -4,7 +4,8 @@
  * data plane (objects, blobs, uploads…). `engineOf` is how a query module
  * picks its statement when the engines differ; nothing above meta/ asks.
  */
-import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
+import { type Kysely, PostgresAdapter, type Transaction } from 'kysely';
+
 import type { ControlSchema, DataSchema } from './schema.js';
 
 export type DataDb = Kysely<DataSchema> | Transaction<DataSchema>;

@@ -5,11 +5,11 @@
  * ExpectedBody that core checks after the last byte (core/objects/digests.ts).
  * A body that fails any check is never committed.
  */
-import { AwsChunkedDecoder } from './auth/chunked.js';
-import { errors } from './errors.js';
-import { header, type S3Request } from './context.js';
-import { verifyDigests, type ExpectedBody } from '../core/objects/digests.js';
+import { type ExpectedBody, verifyDigests } from '../core/objects/digests.js';
 import { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../storage/digest.js';
+import { AwsChunkedDecoder } from './auth/chunked.js';
+import { header, type S3Request } from './context.js';
+import { errors } from './errors.js';
 
 export interface RequestBody {
   stream: AsyncIterable<Buffer>;
@@ -59,7 +59,10 @@ export function requestBody(r: S3Request, opts: { requireLength?: boolean } = {}
 export function requestedChecksums(r: S3Request): ChecksumAlgorithm[] {
   const wanted = new Set<ChecksumAlgorithm>();
   const consider = (name: string) => {
-    const alg = name.trim().toLowerCase().replace(/^x-amz-checksum-/, '');
+    const alg = name
+      .trim()
+      .toLowerCase()
+      .replace(/^x-amz-checksum-/, '');
     if (alg === '') return;
     if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(alg)) {
       throw errors.invalidRequest(`Value for x-amz-checksum-algorithm header is invalid: ${alg}`);

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
+
 import { describe, expect, it } from 'vitest';
-import { verifyDigests } from '../../src/core/objects/digests.js';
+
 import { assembleParts, MIN_PART_SIZE } from '../../src/core/multipart/parts.js';
+import { verifyDigests } from '../../src/core/objects/digests.js';
 import { AnvilError } from '../../src/errors.js';
 import { toS3Error } from '../../src/s3/errors.js';
 import { BodyDigester } from '../../src/storage/digest.js';
@@ -29,7 +31,12 @@ describe('verifyDigests (the verify step of a write)', () => {
 
   it('returns every computed checksum once what the client promised holds', () => {
     const d = digests();
-    const stored = verifyDigests(d, { length: body.length, sha256: sha.toUpperCase(), contentMd5: md5, checksums: { crc32: d.checksums.crc32 } });
+    const stored = verifyDigests(d, {
+      length: body.length,
+      sha256: sha.toUpperCase(),
+      contentMd5: md5,
+      checksums: { crc32: d.checksums.crc32 },
+    });
     expect(stored).toEqual({ crc32: d.checksums.crc32 });
   });
 
@@ -71,19 +78,51 @@ describe('assembleParts (the part list of a Complete)', () => {
   const rows = [part(1, MIN_PART_SIZE, md5hex('a')), part(2, 10, md5hex('b')), part(3, 10, md5hex('c'))];
 
   it('makes the object of the listed parts and releases the others', () => {
-    const { content, unused } = assembleParts('u', undefined, [
-      { partNumber: 1, etag: `"${md5hex('a')}"` },
-      { partNumber: 2, etag: md5hex('b') },
-    ], rows);
+    const { content, unused } = assembleParts(
+      'u',
+      undefined,
+      [
+        { partNumber: 1, etag: `"${md5hex('a')}"` },
+        { partNumber: 2, etag: md5hex('b') },
+      ],
+      rows,
+    );
     expect(content.size).toBe(MIN_PART_SIZE + 10);
-    expect(content.manifest).toEqual([['h1', MIN_PART_SIZE], ['h2', 10]]);
+    expect(content.manifest).toEqual([
+      ['h1', MIN_PART_SIZE],
+      ['h2', 10],
+    ]);
     expect(content.etag).toMatch(/^[0-9a-f]{32}-2$/);
     expect(unused).toEqual([['h3', 10]]);
   });
 
   it('refuses lists out of order, unknown parts and small parts before the last', () => {
-    expect(reasonOf(() => assembleParts('u', undefined, [{ partNumber: 2, etag: md5hex('b') }, { partNumber: 1, etag: md5hex('a') }], rows))).toBe('InvalidPartOrder');
+    expect(
+      reasonOf(() =>
+        assembleParts(
+          'u',
+          undefined,
+          [
+            { partNumber: 2, etag: md5hex('b') },
+            { partNumber: 1, etag: md5hex('a') },
+          ],
+          rows,
+        ),
+      ),
+    ).toBe('InvalidPartOrder');
     expect(reasonOf(() => assembleParts('u', undefined, [{ partNumber: 1, etag: md5hex('x') }], rows))).toBe('InvalidPart');
-    expect(reasonOf(() => assembleParts('u', undefined, [{ partNumber: 2, etag: md5hex('b') }, { partNumber: 3, etag: md5hex('c') }], rows))).toBe('EntityTooSmall');
+    expect(
+      reasonOf(() =>
+        assembleParts(
+          'u',
+          undefined,
+          [
+            { partNumber: 2, etag: md5hex('b') },
+            { partNumber: 3, etag: md5hex('c') },
+          ],
+          rows,
+        ),
+      ),
+    ).toBe('EntityTooSmall');
   });
 });

@@ -5,10 +5,11 @@
  * the transaction around it is in core/multipart.ts.
  */
 import crypto from 'node:crypto';
+
 import { fail } from '../../errors.js';
 import type { ManifestEntry, VersionContent } from '../../meta/objects/types.js';
 import type { PartRow } from '../../meta/objects/uploads.js';
-import { checksumOf, type ChecksumAlgorithm } from '../../storage/digest.js';
+import { type ChecksumAlgorithm, checksumOf } from '../../storage/digest.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 ** 3;
@@ -92,7 +93,9 @@ export function assembleParts(
       size,
       etag,
       // S3's composite checksum: the checksum of the parts' checksums, suffixed with the part count.
-      checksums: checksumAlgorithm ? { [checksumAlgorithm]: `${checksumOf(checksumAlgorithm, Buffer.concat(partChecksums))}-${requested.length}` } : {},
+      checksums: checksumAlgorithm
+        ? { [checksumAlgorithm]: `${checksumOf(checksumAlgorithm, Buffer.concat(partChecksums))}-${requested.length}` }
+        : {},
       manifest,
       partSizes,
     },

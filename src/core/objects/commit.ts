@@ -5,22 +5,14 @@
  * collection, and cleanup on failure. No I/O happens inside the transaction.
  */
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
-import { withTransaction } from '../../meta/engine.js';
+import type { Bucket } from '../../meta/buckets/types.js';
 import { blobRowNaming } from '../../meta/data/blob-rows.js';
+import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { deleteWriteIntent } from '../../meta/objects/intents.js';
-import type { Bucket } from '../../meta/buckets/types.js';
 import type { ManifestEntry } from '../../meta/objects/types.js';
 import type { StagedFile } from '../../storage/blob-store.js';
-import {
-  BlobGoneError,
-  UnfoldAndRetry,
-  collectGarbage,
-  manifestOf,
-  prepareBlob,
-  RefChanges,
-  type PreparedBlob,
-} from '../blob-refs.js';
+import { BlobGoneError, collectGarbage, manifestOf, prepareBlob, type PreparedBlob, RefChanges, UnfoldAndRetry } from '../blob-refs.js';
 import type { CoreContext } from '../context.js';
 import { commitEncryption } from './encryption.js';
 import { abandonStaged, dropIntent, metadataWrite, recordsIntents } from './stage.js';

@@ -15,12 +15,12 @@
  * The protocol layer parses the request headers into an SseCustomerKey and
  * renders the response headers; everything in between is decided here.
  */
-import { fail } from '../../errors.js';
 import { generateDataKey } from '../../crypto/framed.js';
 import { customerKeyMatches, sealDataKeyForCustomer, sseCustomerErrors, type SseCustomerKey } from '../../crypto/sse-c.js';
+import { fail } from '../../errors.js';
+import type { ObjectAttributes } from '../../meta/objects/types.js';
 import type { StagedFile } from '../../storage/blob-store.js';
 import type { CoreContext } from '../context.js';
-import type { ObjectAttributes } from '../../meta/objects/types.js';
 
 /** Stored headers (and their wire names) that record an object's encryption. */
 export const SSE_HEADER = 'x-amz-server-side-encryption';
@@ -36,7 +36,10 @@ export interface EncryptionRequest {
 }
 
 /** How a body being staged is encrypted: the data key, and whether its stored bytes are its address. */
-export function stagingEncryption(ctx: CoreContext, customerKey: SseCustomerKey | undefined): { dataKey?: Buffer; addressByStoredBytes: boolean } {
+export function stagingEncryption(
+  ctx: CoreContext,
+  customerKey: SseCustomerKey | undefined,
+): { dataKey?: Buffer; addressByStoredBytes: boolean } {
   if (customerKey) return { dataKey: generateDataKey(), addressByStoredBytes: true };
   return { dataKey: ctx.replicas.newDataKey(), addressByStoredBytes: false };
 }
@@ -90,9 +93,14 @@ export function customerKeyForRead(headers: Record<string, string>, presented: S
  * SSE-C blobs stay sealed to the same customer key. Refused (501) unless
  * source and destination are both plain or both SSE-C with the same key.
  */
-export function checkCopyEncryption(sourceHeaders: Record<string, string>, sourceKey: SseCustomerKey | undefined, dest: EncryptionRequest): void {
+export function checkCopyEncryption(
+  sourceHeaders: Record<string, string>,
+  sourceKey: SseCustomerKey | undefined,
+  dest: EncryptionRequest,
+): void {
   const fingerprint = sourceHeaders[SSE_C_FINGERPRINT];
-  const sameKey = sourceKey !== undefined && dest.customer !== undefined && fingerprint !== undefined && customerKeyMatches(fingerprint, dest.customer);
+  const sameKey =
+    sourceKey !== undefined && dest.customer !== undefined && fingerprint !== undefined && customerKeyMatches(fingerprint, dest.customer);
   if ((sourceKey || dest.customer) && !sameKey) {
     throw fail.notImplemented(
       'CopyObject between different server-side encryption keys is not implemented (copy with UploadPartCopy, or use the same customer key for source and destination)',
@@ -101,7 +109,11 @@ export function checkCopyEncryption(sourceHeaders: Record<string, string>, sourc
 }
 
 /** The encryption headers a copy stores: the source's SSE-C record, SSE-S3 if the request asks for it. */
-export function copyEncryptionHeaders(headers: Record<string, string>, sourceHeaders: Record<string, string>, dest: EncryptionRequest): void {
+export function copyEncryptionHeaders(
+  headers: Record<string, string>,
+  sourceHeaders: Record<string, string>,
+  dest: EncryptionRequest,
+): void {
   delete headers[SSE_HEADER];
   delete headers[SSE_C_ALGORITHM];
   delete headers[SSE_C_FINGERPRINT];

@@ -1,5 +1,6 @@
 /** The rules on object keys and write conditions, and the ids writes and uploads are named by. */
 import crypto from 'node:crypto';
+
 import { AnvilError, fail } from '../../errors.js';
 
 export const MAX_KEY_BYTES = 1024;

@@ -10,23 +10,23 @@ import type { Bucket } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
 import { putLatest } from '../../meta/objects/put-latest.js';
 import {
+  type CurrentVersion,
   latestRowOf,
   manifestOfRow,
-  rowToVersion,
-  type CurrentVersion,
   type ObjectVersion,
+  rowToVersion,
   type VersionContent,
 } from '../../meta/objects/types.js';
 import {
+  type CountDelta,
   deleteVersionRow,
   latestForDelete,
   latestForWrite,
   moveCounts,
   putVersionRow,
   takeNextSeq,
-  type CountDelta,
 } from '../../meta/objects/versions.js';
-import { UnfoldAndRetry, type RefChanges } from '../blob-refs.js';
+import { type RefChanges, UnfoldAndRetry } from '../blob-refs.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
 
 function countDelta(old: CurrentVersion | undefined, size: number): CountDelta {
@@ -99,7 +99,12 @@ export async function writeLatest(
  * Removes the latest version of key. Runs after nextSeq() has locked the
  * bucket, so what it reads no concurrent writer can change.
  */
-export async function removeLatest(trx: DataDb, bucket: Bucket, key: string, refs: RefChanges): Promise<{ oldSize: number; existed: boolean }> {
+export async function removeLatest(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  refs: RefChanges,
+): Promise<{ oldSize: number; existed: boolean }> {
   const old = await latestForDelete(trx, bucket.id, key);
   if (!old) return { oldSize: 0, existed: false };
   await deleteVersionRow(trx, old.id);

@@ -1,5 +1,6 @@
 /** The read path: a key's latest version, and a stream of its bytes (or a range of them). */
 import { Readable } from 'node:stream';
+
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { fail } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
@@ -21,7 +22,13 @@ export async function headObject(ctx: CoreContext, bucket: Bucket, key: string):
  * its blob collected since we read the row) this returns null and the
  * caller re-reads the metadata.
  */
-export async function openBody(ctx: CoreContext, v: ObjectVersion, start: number, end: number, customerKey?: SseCustomerKey): Promise<Readable | null> {
+export async function openBody(
+  ctx: CoreContext,
+  v: ObjectVersion,
+  start: number,
+  end: number,
+  customerKey?: SseCustomerKey,
+): Promise<Readable | null> {
   const pieces: Array<{ hash: string; from: number; to: number }> = [];
   let offset = 0;
   for (const [hash, size] of v.manifest) {

@@ -50,7 +50,15 @@ export async function stageBody(
   };
   try {
     const enc = stagingEncryption(ctx, customerKey);
-    return await ctx.blobs.stage(body, digest, maxSize, id, recordsIntents(ctx) ? recordIntent : undefined, enc.dataKey, enc.addressByStoredBytes);
+    return await ctx.blobs.stage(
+      body,
+      digest,
+      maxSize,
+      id,
+      recordsIntents(ctx) ? recordIntent : undefined,
+      enc.dataKey,
+      enc.addressByStoredBytes,
+    );
   } catch (err) {
     if (recorded) await dropIntent(ctx, id);
     throw err;

@@ -6,14 +6,14 @@
  */
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { fail } from '../../errors.js';
-import { withTransaction } from '../../meta/engine.js';
 import type { Bucket } from '../../meta/buckets/types.js';
+import { withTransaction } from '../../meta/engine.js';
 import type { ObjectAttributes, ObjectVersion } from '../../meta/objects/types.js';
 import { latestVersion, moveCounts } from '../../meta/objects/versions.js';
-import { BlobGoneError, UnfoldAndRetry, collectGarbage, RefChanges } from '../blob-refs.js';
+import { BlobGoneError, collectGarbage, RefChanges, UnfoldAndRetry } from '../blob-refs.js';
 import type { CoreContext } from '../context.js';
 import { commitStaged } from './commit.js';
-import { digestSpec, verifyDigests, type ExpectedBody } from './digests.js';
+import { digestSpec, type ExpectedBody, verifyDigests } from './digests.js';
 import { checkWriteCondition, validateKey, type WriteCondition } from './keys.js';
 import { nextSeq, removeLatest, writeLatest } from './latest.js';
 import { abandonStaged, metadataWrite, stageBody } from './stage.js';
@@ -27,7 +27,13 @@ export interface PutOptions {
   customerKey?: SseCustomerKey;
 }
 
-export async function putObject(ctx: CoreContext, bucket: Bucket, key: string, body: AsyncIterable<Buffer>, opts: PutOptions): Promise<ObjectVersion> {
+export async function putObject(
+  ctx: CoreContext,
+  bucket: Bucket,
+  key: string,
+  body: AsyncIterable<Buffer>,
+  opts: PutOptions,
+): Promise<ObjectVersion> {
   validateKey(key);
   if (opts.condition) {
     // Fail fast before receiving the body; the transaction checks again, atomically. (A failed

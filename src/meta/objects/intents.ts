@@ -3,7 +3,7 @@
  * first file exists, so the reconciler can tell this node's writes from
  * orphans if the process dies midway.
  */
-import { engineOf, type DataDb } from '../handles.js';
+import { type DataDb, engineOf } from '../handles.js';
 
 /**
  * Intents tell one node's writes in progress from another's dead ones in a

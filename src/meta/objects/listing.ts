@@ -8,8 +8,9 @@
  * GREATEST/max, a lateral join) picked inline.
  */
 import { sql } from 'kysely';
+
 import { LATEST, NOT_DELETED, UNPREPARED } from '../engine.js';
-import { engineOf, type DataDb } from '../handles.js';
+import { type DataDb, engineOf } from '../handles.js';
 
 export interface ListingRow {
   key: string;

@@ -15,6 +15,7 @@
  * lock serialises the PUTs of one bucket, so its hold time bounds their rate.
  */
 import { sql } from 'kysely';
+
 import type { DataDb } from '../handles.js';
 import type { CurrentVersion, NewVersionRow, PutLatestResult, SoleReference } from './types.js';
 import type { CountDelta } from './versions.js';
@@ -54,7 +55,11 @@ export async function putLatestPg(
       : sql`UPDATE blobs SET ref_count = blobs.ref_count + 1, replication = GREATEST(blobs.replication, ${sole.replication ?? 1}::int) FROM s
           WHERE blobs.tenant_id = ${sole.tenantId} AND blobs.hash = ${sole.hash} RETURNING blobs.file_id`;
   const res = b
-    ? await sql<{ seq: string | number | null; written: string | number; file_id: string | null }>`WITH s AS (${s}), v AS (${v}), b AS (${b})
+    ? await sql<{
+        seq: string | number | null;
+        written: string | number;
+        file_id: string | null;
+      }>`WITH s AS (${s}), v AS (${v}), b AS (${b})
         SELECT (SELECT last_seq FROM s) AS seq, (SELECT count(*) FROM v) AS written, (SELECT file_id FROM b) AS file_id`.execute(db)
     : await sql<{ seq: string | number | null; written: string | number; file_id?: null }>`WITH s AS (${s}), v AS (${v})
         SELECT (SELECT last_seq FROM s) AS seq, (SELECT count(*) FROM v) AS written`.execute(db);

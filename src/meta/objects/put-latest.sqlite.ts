@@ -7,7 +7,7 @@
  */
 import type { DataDb } from '../handles.js';
 import type { CurrentVersion, NewVersionRow, PutLatestResult } from './types.js';
-import { putVersionRow, takeNextSeq, type CountDelta } from './versions.js';
+import { type CountDelta, putVersionRow, takeNextSeq } from './versions.js';
 
 export async function putLatestSqlite(
   db: DataDb,

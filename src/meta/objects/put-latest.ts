@@ -4,7 +4,7 @@
  * folded statement on PostgreSQL, plain statements under SQLite's writer
  * lock); both live side by side behind putLatest.
  */
-import { engineOf, type DataDb } from '../handles.js';
+import { type DataDb, engineOf } from '../handles.js';
 import { putLatestPg } from './put-latest.pg.js';
 import { putLatestSqlite } from './put-latest.sqlite.js';
 import type { CurrentVersion, NewVersionRow, PutLatestResult, SoleReference } from './types.js';

@@ -4,6 +4,7 @@
  * core/objects.ts re-exports them for the layers above.
  */
 import type { Selectable } from 'kysely';
+
 import type { ManifestEntry, ObjectVersionTable } from '../schema.js';
 
 export type { ManifestEntry };

@@ -1,6 +1,7 @@
 /** Queries on multipart uploads, their parts and the records of completed uploads. */
 import type { Selectable } from 'kysely';
-import { engineOf, type DataDb } from '../handles.js';
+
+import { type DataDb, engineOf } from '../handles.js';
 import type { MultipartCompletionTable, MultipartPartTable, MultipartUploadTable } from '../schema.js';
 import type { ManifestEntry, ObjectAttributes, StoredChecksums } from './types.js';
 
@@ -155,7 +156,15 @@ export async function uploadsOlderThan(db: DataDb, cutoff: number, limit: number
 
 export async function insertCompletion(
   db: DataDb,
-  c: { uploadId: string; bucketId: string; key: string; partsDigest: string; etag: string; checksums: StoredChecksums; headers: Record<string, string> },
+  c: {
+    uploadId: string;
+    bucketId: string;
+    key: string;
+    partsDigest: string;
+    etag: string;
+    checksums: StoredChecksums;
+    headers: Record<string, string>;
+  },
 ): Promise<void> {
   await db
     .insertInto('multipart_completions')

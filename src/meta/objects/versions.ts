@@ -5,7 +5,7 @@
  * the caller runs.
  */
 import { LATEST, NOT_DELETED } from '../engine.js';
-import { engineOf, type DataDb } from '../handles.js';
+import { type DataDb, engineOf } from '../handles.js';
 import type { CannedAcl, CurrentVersion, NewVersionRow, ObjectVersion } from './types.js';
 import { rowToVersion } from './types.js';
 
@@ -57,7 +57,10 @@ export async function latestForWrite(
  */
 export async function putVersionRow(db: DataDb, row: NewVersionRow, seq: number, old: CurrentVersion | undefined): Promise<void> {
   if (!old) {
-    await db.insertInto('object_versions').values({ ...row, seq }).execute();
+    await db
+      .insertInto('object_versions')
+      .values({ ...row, seq })
+      .execute();
     return;
   }
   // Key, bucket and latest flag stay as they are (not rewriting them spares the index updates).

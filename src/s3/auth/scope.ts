@@ -19,9 +19,7 @@ export interface CredentialScope {
 export function parseCredential(credential: string, fail: (msg: string) => S3Error): CredentialScope {
   const parts = credential.split('/');
   if (parts.length < 5 || parts.slice(0, -4).join('/') === '' || !/^\d{8}$/.test(parts[parts.length - 4])) {
-    throw fail(
-      'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
-    );
+    throw fail('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".');
   }
   const [date, region, service, terminator] = parts.slice(-4);
   return { accessKeyId: parts.slice(0, -4).join('/'), date, region, service, terminator };
@@ -73,5 +71,8 @@ export function parseAmzDate(text: string): Date | null {
 }
 
 export function formatAmzDate(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }

@@ -8,7 +8,7 @@
  * signed aws-chunked bodies, the state the chunk decoder needs to verify every
  * chunk signature (see chunked.ts).
  */
-import { S3Error, errors } from '../errors.js';
+import { errors,S3Error } from '../errors.js';
 import {
   canonicalHeaders,
   canonicalQuery,
@@ -16,8 +16,8 @@ import {
   canonicalUri,
   headerValue,
   parseQuery,
-  splitUrl,
   type QueryParam,
+  splitUrl,
 } from './canonical.js';
 import { checkScope, parseAmzDate, parseCredential, parseSignedHeaders, requestDate } from './scope.js';
 import { deriveSigningKey, hmac, scopeString, sha256Hex, signaturesEqual } from './signing.js';

@@ -1,12 +1,12 @@
 /** CopyObject: a metadata copy that shares the source's blobs. */
 import type { ObjectVersion } from '../../core/objects.js';
+import { checkCopyEncryption, copyEncryptionHeaders } from '../../core/objects/encryption.js';
 import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
-import { checkCopyEncryption, copyEncryptionHeaders } from '../../core/objects/encryption.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 import { taggingDirective } from './tagging.js';
 

@@ -1,15 +1,16 @@
 /** Multipart upload operations: Create, UploadPart, Complete, Abort, ListParts. */
-import { header, type S3Request } from '../context.js';
-import { expectedBody, readSmallBody, requestBody } from '../body.js';
 import { Readable } from 'node:stream';
+
+import { rememberEncryption } from '../../core/objects/encryption.js';
+import { expectedBody, readSmallBody, requestBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
-import { checkCopySourceConditions, parseCopySource } from './copy.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { writeCondition } from './conditions.js';
+import { checkCopySourceConditions, parseCopySource } from './copy.js';
 import { attributesFromHeaders } from './object-headers.js';
-import { rememberEncryption } from '../../core/objects/encryption.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 
 export async function createMultipartUpload(r: S3Request): Promise<void> {

@@ -1,21 +1,22 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
+
 import type { ObjectVersion } from '../../core/objects.js';
-import { header, type S3Request } from '../context.js';
+import { rememberEncryption } from '../../core/objects/encryption.js';
 import { expectedBody, requestBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty } from '../respond.js';
 import { checkObjectAcl, requireBucket } from './access.js';
+import { evaluateConditions, writeCondition } from './conditions.js';
 import {
   attributesFromHeaders,
   checksumHeaders,
   objectResponseHeaders,
   RESPONSE_OVERRIDES,
 } from './object-headers.js';
-import { evaluateConditions, writeCondition } from './conditions.js';
-import { parseRange, type ByteRange } from './range.js';
-import { rememberEncryption } from '../../core/objects/encryption.js';
+import { type ByteRange,parseRange } from './range.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 
 export async function putObject(r: S3Request): Promise<void> {

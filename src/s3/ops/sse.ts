@@ -8,7 +8,8 @@
  *   (crypto/sse-c.ts validates the three headers as S3 does).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { customerKeyForRead, isSseC, SSE_C_ALGORITHM, SSE_HEADER, type EncryptionRequest } from '../../core/objects/encryption.js';
+
+import { customerKeyForRead, type EncryptionRequest, isSseC, SSE_C_ALGORITHM, SSE_HEADER } from '../../core/objects/encryption.js';
 import { parseSseCustomerHeaders, type SseCustomerKey } from '../../crypto/sse-c.js';
 import { errors } from '../errors.js';
 
@@ -22,7 +23,8 @@ export function sseFromRequest(h: IncomingHttpHeaders): SseRequest {
   const value = h[SSE_HEADER];
   const sse = Array.isArray(value) ? value.join(',') : value;
   if (sse !== undefined && sse !== 'AES256') {
-    if (sse === 'aws:kms' || sse === 'aws:kms:dsse') throw errors.notImplemented('Server-side encryption with AWS KMS keys is not implemented; use AES256');
+    if (sse === 'aws:kms' || sse === 'aws:kms:dsse')
+      throw errors.notImplemented('Server-side encryption with AWS KMS keys is not implemented; use AES256');
     throw errors.invalidArgument('The encryption method specified is not supported', SSE_HEADER, sse);
   }
   return { s3: sse === 'AES256', customer };
@@ -33,7 +35,11 @@ export function sseFromRequest(h: IncomingHttpHeaders): SseRequest {
  * the request's SSE-C headers (`copySource`: the x-amz-copy-source-…
  * ones); core decides whether it fits the object.
  */
-export function customerKeyFor(h: IncomingHttpHeaders, headers: Record<string, string>, opts: { copySource?: boolean } = {}): SseCustomerKey | undefined {
+export function customerKeyFor(
+  h: IncomingHttpHeaders,
+  headers: Record<string, string>,
+  opts: { copySource?: boolean } = {},
+): SseCustomerKey | undefined {
   return customerKeyForRead(headers, parseSseCustomerHeaders(h, opts));
 }
 
