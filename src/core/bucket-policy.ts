@@ -7,7 +7,7 @@
  * a message naming what is unsupported, so no statement is ever stored and
  * then silently ignored.
  */
-import { type AnvilError,fail } from '../errors.js';
+import { type AnvilError, fail } from '../errors.js';
 import { globMatches } from './policy.js';
 
 export interface PublicGrants {

@@ -15,10 +15,10 @@
  * its signature is checked: consumers must treat the body as trustworthy only
  * once this stream ends without error — Anvil commits a write only after that.
  */
-import { createHash, type Hash,timingSafeEqual } from 'node:crypto';
+import { createHash, type Hash, timingSafeEqual } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
-import { errors,S3Error } from '../errors.js';
+import { errors, S3Error } from '../errors.js';
 import { hmac } from './signing.js';
 import type { ChunkSigningState } from './sigv4.js';
 

@@ -8,7 +8,7 @@
  * signed aws-chunked bodies, the state the chunk decoder needs to verify every
  * chunk signature (see chunked.ts).
  */
-import { errors,S3Error } from '../errors.js';
+import { errors, S3Error } from '../errors.js';
 import {
   canonicalHeaders,
   canonicalQuery,

@@ -16,7 +16,7 @@ import {
   objectResponseHeaders,
   RESPONSE_OVERRIDES,
 } from './object-headers.js';
-import { type ByteRange,parseRange } from './range.js';
+import { type ByteRange, parseRange } from './range.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 
 export async function putObject(r: S3Request): Promise<void> {
