@@ -7,7 +7,7 @@
  * a message naming what is unsupported, so no statement is ever stored and
  * then silently ignored.
  */
-import { errors, S3Error } from '../s3/errors.js';
+import { type AnvilError, fail } from '../errors.js';
 import { globMatches } from './policy.js';
 
 export interface PublicGrants {
@@ -22,11 +22,11 @@ const ARN = 'arn:aws:s3:::';
 /** S3's limit on a bucket policy's size. */
 export const MAX_POLICY_BYTES = 20 * 1024;
 
-function malformed(message: string): S3Error {
-  return new S3Error('MalformedPolicy', message, 400);
+function malformed(message: string): AnvilError {
+  return fail.invalid('MalformedPolicy', message);
 }
-function unsupported(what: string): S3Error {
-  return errors.notImplemented(
+function unsupported(what: string): AnvilError {
+  return fail.notImplemented(
     `${what} is not supported in bucket policies; Anvil supports Allow statements with Principal "*" and the actions s3:GetObject and s3:ListBucket`,
   );
 }

@@ -1,30 +1,65 @@
-/** Buckets: creation, lookup, listing and deletion (business rules only; no HTTP here). */
+/** Buckets: creation, lookup, listing and deletion (business rules only; no HTTP, no SQL here). */
 import crypto from 'node:crypto';
-import type { Selectable } from 'kysely';
-import type { BucketTable } from '../meta/schema.js';
+
+import { AnvilError } from '../errors.js';
+import {
+  bucketByName,
+  bucketsOfTenant,
+  deleteBucketRow,
+  deleteBucketState,
+  insertBucket,
+  insertBucketState,
+  updateBucketConfig,
+} from '../meta/buckets/buckets.js';
+import type { Bucket } from '../meta/buckets/types.js';
 import { withTransaction } from '../meta/engine.js';
-import { errors } from '../s3/errors.js';
+import type { CannedAcl } from '../meta/objects/types.js';
+import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
+import { hasAnyVersion, latestKeys, takeNextSeq } from '../meta/objects/versions.js';
+import { collectGarbage, RefChanges } from './blob-refs.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
-import type { CannedAcl } from './objects.js';
-import { collectGarbage, RefChanges } from './blob-refs.js';
 
-export type Bucket = Selectable<BucketTable>;
+export type { Bucket };
+
+const bucketErrors = {
+  invalidName: (bucket: string) =>
+    new AnvilError('Invalid', 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: bucket }),
+  illegalLocation: (region: string) =>
+    new AnvilError(
+      'Invalid',
+      'IllegalLocationConstraintException',
+      `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+    ),
+  alreadyOwnedByYou: (bucket: string) =>
+    new AnvilError(
+      'Conflict',
+      'BucketAlreadyOwnedByYou',
+      'Your previous request to create the named bucket succeeded and you already own it.',
+      {
+        BucketName: bucket,
+      },
+    ),
+  alreadyExists: (bucket: string) =>
+    new AnvilError(
+      'Conflict',
+      'BucketAlreadyExists',
+      'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+      { BucketName: bucket },
+    ),
+  notEmpty: (bucket: string) =>
+    new AnvilError('Conflict', 'BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket }),
+};
 
 export class BucketService {
   constructor(private readonly ctx: CoreContext) {}
 
   async get(name: string): Promise<Bucket | undefined> {
-    return this.ctx.meta.control.selectFrom('buckets').selectAll().where('name', '=', name).executeTakeFirst();
+    return bucketByName(this.ctx.meta.control, name);
   }
 
   async listForTenant(tenantId: string): Promise<Bucket[]> {
-    return this.ctx.meta.control
-      .selectFrom('buckets')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .orderBy('name')
-      .execute();
+    return bucketsOfTenant(this.ctx.meta.control, tenantId);
   }
 
   /**
@@ -33,15 +68,15 @@ export class BucketService {
    * objects have nowhere to go.
    */
   async create(tenantId: string, name: string, locationConstraint?: string, acl: CannedAcl = 'private'): Promise<Bucket> {
-    if (!isValidBucketName(name)) throw errors.invalidBucketName(name);
+    if (!isValidBucketName(name)) throw bucketErrors.invalidName(name);
     // An empty constraint means the default region; any other must be ours.
     if (locationConstraint && locationConstraint !== this.ctx.region) {
-      throw errors.illegalLocationConstraint(locationConstraint);
+      throw bucketErrors.illegalLocation(locationConstraint);
     }
+    const taken = (owner: Bucket) =>
+      owner.tenant_id === tenantId ? bucketErrors.alreadyOwnedByYou(name) : bucketErrors.alreadyExists(name);
     const existing = await this.get(name);
-    if (existing) {
-      throw existing.tenant_id === tenantId ? errors.bucketAlreadyOwnedByYou(name) : errors.bucketAlreadyExists(name);
-    }
+    if (existing) throw taken(existing);
     const bucket: Bucket = {
       id: crypto.randomUUID(),
       name,
@@ -54,18 +89,13 @@ export class BucketService {
       policy: null,
       replication: null,
     };
-    await this.ctx.meta.data
-      .insertInto('bucket_state')
-      .values({ bucket_id: bucket.id, last_seq: 0, object_count: 0, byte_count: 0 })
-      .execute();
+    await insertBucketState(this.ctx.meta.data, bucket.id);
     try {
-      await this.ctx.meta.control.insertInto('buckets').values(bucket).execute();
+      await insertBucket(this.ctx.meta.control, bucket);
     } catch (err) {
-      await this.ctx.meta.data.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
+      await deleteBucketState(this.ctx.meta.data, bucket.id);
       const winner = await this.get(name);
-      if (winner) {
-        throw winner.tenant_id === tenantId ? errors.bucketAlreadyOwnedByYou(name) : errors.bucketAlreadyExists(name);
-      }
+      if (winner) throw taken(winner);
       throw err;
     }
     return bucket;
@@ -73,51 +103,37 @@ export class BucketService {
 
   /** Sets the bucket's canned ACL (public-read lets anyone list it). */
   async setAcl(bucket: Bucket, acl: CannedAcl): Promise<void> {
-    await this.ctx.meta.control.updateTable('buckets').set({ acl }).where('id', '=', bucket.id).execute();
+    await updateBucketConfig(this.ctx.meta.control, bucket.id, { acl });
   }
 
   /** Stores (or with null removes) the bucket policy; the caller has validated it (core/bucket-policy.ts). */
   async setPolicy(bucket: Bucket, policy: string | null): Promise<void> {
-    await this.ctx.meta.control.updateTable('buckets').set({ policy }).where('id', '=', bucket.id).execute();
+    await updateBucketConfig(this.ctx.meta.control, bucket.id, { policy });
   }
 
   /** Replaces (or with null removes) the bucket's tag set. */
   async setTags(bucket: Bucket, tags: Record<string, string> | null): Promise<void> {
-    await this.ctx.meta.control
-      .updateTable('buckets')
-      .set({ tags: tags && JSON.stringify(tags) })
-      .where('id', '=', bucket.id)
-      .execute();
+    await updateBucketConfig(this.ctx.meta.control, bucket.id, { tags: tags && JSON.stringify(tags) });
   }
 
   /** Replaces (or with null removes) the bucket's CORS configuration. */
   async setCors(bucket: Bucket, cors: unknown | null): Promise<void> {
-    await this.ctx.meta.control
-      .updateTable('buckets')
-      .set({ cors: cors === null ? null : JSON.stringify(cors) })
-      .where('id', '=', bucket.id)
-      .execute();
+    await updateBucketConfig(this.ctx.meta.control, bucket.id, { cors: cors === null ? null : JSON.stringify(cors) });
   }
 
   /**
    * Deletes a bucket with everything in it (the `delete-bucket` task behind
    * `anvil admin bucket delete --force`): objects in batches of 1000, one
    * transaction per batch, then the uploads and the bucket itself. Safe to
-   * run again after a crash: it resumes with what is left.
+   * run again after a crash: it resumes with what is left. `objects` is the
+   * object service (passed in: objects depend on buckets, not the reverse).
    */
   async purge(bucket: Bucket, objects: { deleteMany(b: Bucket, keys: string[]): Promise<void> }, signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const keys = await this.ctx.meta.data
-        .selectFrom('object_versions')
-        .select('key')
-        .where('bucket_id', '=', bucket.id)
-        .where('is_latest', '=', 1)
-        .orderBy('key')
-        .limit(1000)
-        .execute();
+      const keys = await latestKeys(this.ctx.meta.data, bucket.id, 1000);
       if (keys.length === 0) break;
-      await objects.deleteMany(bucket, keys.map((k) => k.key));
+      await objects.deleteMany(bucket, keys);
     }
     await this.delete(bucket);
   }
@@ -132,38 +148,17 @@ export class BucketService {
     let refs = new RefChanges();
     await withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       refs = new RefChanges();
-      await trx
-        .updateTable('bucket_state')
-        .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
-        .where('bucket_id', '=', bucket.id)
-        .execute();
-      const anyVersion = await trx
-        .selectFrom('object_versions')
-        .select('id')
-        .where('bucket_id', '=', bucket.id)
-        .limit(1)
-        .executeTakeFirst();
-      if (anyVersion) throw errors.bucketNotEmpty(bucket.name);
+      await takeNextSeq(trx, bucket.id);
+      if (await hasAnyVersion(trx, bucket.id)) throw bucketErrors.notEmpty(bucket.name);
       // Deleting the upload rows first locks them (lock order: bucket, uploads, blobs).
-      const uploads = await trx
-        .deleteFrom('multipart_uploads')
-        .where('bucket_id', '=', bucket.id)
-        .returning(['upload_id', 'tenant_id'])
-        .execute();
-      for (const u of uploads) {
-        const parts = await trx
-          .selectFrom('multipart_parts')
-          .select(['blob_hash', 'size'])
-          .where('upload_id', '=', u.upload_id)
-          .execute();
-        const manifest = parts.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)] as [string, number]);
-        refs.release(u.tenant_id, manifest);
-        await trx.deleteFrom('multipart_parts').where('upload_id', '=', u.upload_id).execute();
+      for (const u of await claimUploadsOfBucket(trx, bucket.id)) {
+        refs.release(u.tenantId, await partBlobsOf(trx, u.uploadId));
+        await deleteParts(trx, u.uploadId);
       }
-      await trx.deleteFrom('bucket_state').where('bucket_id', '=', bucket.id).execute();
+      await deleteBucketState(trx, bucket.id);
       await refs.apply(trx);
     });
-    await this.ctx.meta.control.deleteFrom('buckets').where('id', '=', bucket.id).execute();
+    await deleteBucketRow(this.ctx.meta.control, bucket.id);
     await collectGarbage(this.ctx, refs.released);
   }
 }

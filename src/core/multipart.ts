@@ -11,28 +11,37 @@
  * first answer was lost would otherwise see NoSuchUpload for an object that
  * was made, and might upload it again over a newer one.
  */
-import crypto from 'node:crypto';
-import type { ManifestEntry } from '../meta/schema.js';
-import type { CannedAcl } from './objects.js';
+import type { SseCustomerKey } from '../crypto/sse-c.js';
+import { AnvilError, fail, isAnvilError } from '../errors.js';
+import type { Bucket } from '../meta/buckets/types.js';
 import { withTransaction } from '../meta/engine.js';
-import { CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm } from '../storage/digest.js';
-import { errors, S3Error } from '../s3/errors.js';
-import type { Bucket } from './buckets.js';
-import type { CoreContext } from './context.js';
-import { collectGarbage, RefChanges } from './blob-refs.js';
+import type { CannedAcl, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
 import {
-  newUploadId,
-  validateKey,
-  type ObjectAttributes,
-  type ObjectService,
-  type ObjectVersion,
-  type PutOptions,
-  type WriteCondition,
-} from './objects.js';
+  claimUpload,
+  completionSince,
+  deleteParts,
+  insertCompletion,
+  insertUpload,
+  lockUpload,
+  partBlobsOf,
+  partsOf,
+  pruneCompletionsBefore,
+  replacePart,
+  uploadRow,
+  uploadsOlderThan,
+  uploadsPage,
+} from '../meta/objects/uploads.js';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../storage/digest.js';
+import { collectGarbage, RefChanges } from './blob-refs.js';
+import type { CoreContext } from './context.js';
+import { assembleParts, digestOfParts, MAX_PART_NUMBER, MAX_PART_SIZE, type RequestedPart } from './multipart/parts.js';
+import { commitStaged } from './objects/commit.js';
+import { digestSpec, type ExpectedBody, verifyDigests } from './objects/digests.js';
+import { newUploadId, validateKey, type WriteCondition } from './objects/keys.js';
+import { nextSeq, writeLatest } from './objects/latest.js';
+import { abandonStaged, metadataWrite, stageBody } from './objects/stage.js';
 
-export const MIN_PART_SIZE = 5 * 1024 * 1024;
-export const MAX_PART_SIZE = 5 * 1024 ** 3;
-export const MAX_PART_NUMBER = 10000;
+export { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE } from './multipart/parts.js';
 
 export interface Upload {
   uploadId: string;
@@ -64,65 +73,45 @@ export interface PartInfo {
 }
 
 const noSuchUpload = () =>
-  new S3Error(
+  new AnvilError(
+    'NotFound',
     'NoSuchUpload',
     'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
-    404,
   );
 
-const isNoSuchUpload = (err: unknown) => err instanceof S3Error && err.code === 'NoSuchUpload';
-
-/** A part's ETag as the client may send it: quoted or not, with stray white space. */
-const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
-
-/** Identifies a part list by its part numbers and ETags (what a retry must repeat). */
-function digestOfParts(parts: ReadonlyArray<{ partNumber: number; etag: string }>): string {
-  const canonical = JSON.stringify(parts.map((p) => [p.partNumber, bareEtag(p.etag)]));
-  return crypto.createHash('sha256').update(canonical).digest('hex');
-}
+const isNoSuchUpload = (err: unknown) => isAnvilError(err, undefined, 'NoSuchUpload');
 
 export class MultipartService {
   constructor(
     private readonly ctx: CoreContext,
-    private readonly objects: ObjectService,
     private readonly opts: MultipartOptions = { retryWindowMs: 15 * 60_000 },
   ) {}
 
   async create(bucket: Bucket, key: string, attributes: ObjectAttributes, checksumAlgorithm?: string): Promise<string> {
     validateKey(key);
     if (checksumAlgorithm !== undefined && !(CHECKSUM_ALGORITHMS as readonly string[]).includes(checksumAlgorithm)) {
-      throw errors.invalidRequest(`Checksum algorithm ${checksumAlgorithm} is not supported`);
+      throw fail.invalid('InvalidRequest', `Checksum algorithm ${checksumAlgorithm} is not supported`);
     }
     const uploadId = newUploadId();
     // Under the bucket lock, so an upload can never be created in a bucket being deleted.
-    await this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
-      await this.objects.nextSeq(trx, bucket);
-      await trx
-      .insertInto('multipart_uploads')
-      .values({
-        upload_id: uploadId,
-        bucket_id: bucket.id,
-        tenant_id: bucket.tenant_id,
-        key,
-        content_type: attributes.contentType,
-        headers: JSON.stringify(attributes.headers),
-        user_meta: JSON.stringify(attributes.userMeta),
-        checksum_algorithm: checksumAlgorithm ?? null,
-        created_at: Date.now(),
-        tags: JSON.stringify(attributes.tags),
-        acl: attributes.acl,
-      })
-      .execute();
-    }));
+    await metadataWrite(this.ctx, () =>
+      withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
+        await nextSeq(trx, bucket);
+        await insertUpload(trx, {
+          uploadId,
+          bucketId: bucket.id,
+          tenantId: bucket.tenant_id,
+          key,
+          attributes,
+          checksumAlgorithm: checksumAlgorithm ?? null,
+        });
+      }),
+    );
     return uploadId;
   }
 
   async get(bucket: Bucket, key: string, uploadId: string): Promise<Upload> {
-    const row = await this.ctx.meta.data
-      .selectFrom('multipart_uploads')
-      .selectAll()
-      .where('upload_id', '=', uploadId)
-      .executeTakeFirst();
+    const row = await uploadRow(this.ctx.meta.data, uploadId);
     if (!row || row.bucket_id !== bucket.id || row.key !== key) throw noSuchUpload();
     return {
       uploadId,
@@ -140,60 +129,66 @@ export class MultipartService {
     };
   }
 
+  /**
+   * Stores a part: stage → verify → commit, as a PUT does (core/objects/write.ts),
+   * the commit writing a part row instead of a version.
+   */
   async uploadPart(
     bucket: Bucket,
     key: string,
     uploadId: string,
     partNumber: number,
     body: AsyncIterable<Buffer>,
-    opts: Pick<PutOptions, 'digest' | 'verify' | 'storeChecksums' | 'customerKey'>,
-  ): Promise<{ etag: string; checksums: Record<string, string> }> {
+    opts: { expect?: ExpectedBody; customerKey?: SseCustomerKey },
+  ): Promise<{ etag: string; size: number; checksums: Record<string, string> }> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-      throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(partNumber));
+      throw fail.invalid('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+        ArgumentName: 'partNumber',
+        ArgumentValue: String(partNumber),
+      });
     }
     const upload = await this.get(bucket, key, uploadId);
-    const digest = { ...opts.digest, checksums: [...(opts.digest.checksums ?? [])] };
-    if (upload.checksumAlgorithm && !digest.checksums.includes(upload.checksumAlgorithm)) digest.checksums.push(upload.checksumAlgorithm);
-    const { staged, digests } = await this.objects.stageBody(bucket.tenant_id, body, digest, MAX_PART_SIZE, opts.customerKey);
+    const digest = digestSpec(opts.expect);
+    const algorithms = digest.checksums ?? [];
+    if (upload.checksumAlgorithm && !algorithms.includes(upload.checksumAlgorithm)) algorithms.push(upload.checksumAlgorithm);
+    const { staged, digests } = await stageBody(
+      this.ctx,
+      bucket.tenant_id,
+      body,
+      { ...digest, checksums: algorithms },
+      MAX_PART_SIZE,
+      opts.customerKey,
+    );
+    let checksums: Record<string, string>;
     try {
-      opts.verify?.(digests);
+      checksums = verifyDigests(digests, opts.expect) as Record<string, string>;
     } catch (err) {
-      await this.objects.abandonStaged(staged);
+      await abandonStaged(this.ctx, staged);
       throw err;
     }
-    const checksums = (opts.storeChecksums?.(digests) ?? {}) as Record<string, string>;
-    if (upload.checksumAlgorithm) checksums[upload.checksumAlgorithm] = digests.checksums[upload.checksumAlgorithm]!;
     const etag = digests.md5.toString('hex');
-    return this.objects.commitStaged(bucket, staged, digests.blake3, async (trx, manifest, refs) => {
-      // The upload may have been completed or aborted while the part streamed in. Its row
-      // stays locked until we commit, so a concurrent Complete or Abort waits for this part.
-      let lock = trx.selectFrom('multipart_uploads').select('tenant_id').where('upload_id', '=', uploadId);
-      if (this.ctx.meta.kind === 'postgres') lock = lock.forUpdate();
-      if (!(await lock.executeTakeFirst())) throw noSuchUpload();
-      const old = await trx
-        .selectFrom('multipart_parts')
-        .select(['blob_hash', 'size'])
-        .where('upload_id', '=', uploadId)
-        .where('part_number', '=', partNumber)
-        .executeTakeFirst();
-      if (old) {
-        if (old.blob_hash) refs.release(bucket.tenant_id, [[old.blob_hash, Number(old.size)]]);
-        await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).where('part_number', '=', partNumber).execute();
-      }
-      await trx
-        .insertInto('multipart_parts')
-        .values({
-          upload_id: uploadId,
-          part_number: partNumber,
-          blob_hash: manifest.length ? manifest[0][0] : null,
+    return commitStaged(
+      this.ctx,
+      bucket,
+      staged,
+      digests.blake3,
+      async (trx, manifest, refs) => {
+        // The upload may have been completed or aborted while the part streamed in. Its row
+        // stays locked until we commit, so a concurrent Complete or Abort waits for this part.
+        if (!(await lockUpload(trx, uploadId))) throw noSuchUpload();
+        const replaced = await replacePart(trx, {
+          uploadId,
+          partNumber,
+          blobHash: manifest.length ? manifest[0][0] : null,
           size: digests.size,
           etag,
-          checksums: JSON.stringify(checksums),
-          created_at: Date.now(),
-        })
-        .execute();
-      return { etag, checksums };
-    }, opts.customerKey);
+          checksums,
+        });
+        if (replaced) refs.release(bucket.tenant_id, [replaced]);
+        return { etag, size: digests.size, checksums };
+      },
+      opts.customerKey,
+    );
   }
 
   /**
@@ -203,49 +198,20 @@ export class MultipartService {
    * common prefixes is left to the caller.
    */
   async listUploads(bucket: Bucket, q: { prefix: string; keyMarker: string; uploadIdMarker: string; limit: number }) {
-    let query = this.ctx.meta.data
-      .selectFrom('multipart_uploads')
-      .select(['upload_id', 'key', 'created_at'])
-      .where('bucket_id', '=', bucket.id);
-    if (q.prefix) query = query.where('key', '>=', q.prefix);
-    // S3: with an upload-id-marker, uploads of the marker key initiated after that upload are included.
-    const marker = q.keyMarker && q.uploadIdMarker
-      ? await this.ctx.meta.data
-          .selectFrom('multipart_uploads')
-          .select(['created_at', 'upload_id'])
-          .where('upload_id', '=', q.uploadIdMarker)
-          .where('bucket_id', '=', bucket.id)
-          .where('key', '=', q.keyMarker)
-          .executeTakeFirst()
-      : undefined;
-    if (marker) {
-      const at = Number(marker.created_at);
-      query = query.where((eb) =>
-        eb.or([
-          eb('key', '>', q.keyMarker),
-          eb.and([
-            eb('key', '=', q.keyMarker),
-            eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('upload_id', '>', marker.upload_id)])]),
-          ]),
-        ]),
-      );
-    } else if (q.keyMarker) {
-      query = query.where('key', '>', q.keyMarker);
-    }
-    const rows = await query.orderBy('key').orderBy('created_at').orderBy('upload_id').limit(q.limit).execute();
+    const rows = await uploadsPage(this.ctx.meta.data, bucket.id, q);
     return rows
       .filter((r) => r.key.startsWith(q.prefix))
       .map((r) => ({ uploadId: r.upload_id, key: r.key, initiated: new Date(Number(r.created_at)) }));
   }
 
   async listParts(uploadId: string): Promise<PartInfo[]> {
-    const rows = await this.ctx.meta.data
-      .selectFrom('multipart_parts')
-      .select(['part_number', 'size', 'etag', 'created_at'])
-      .where('upload_id', '=', uploadId)
-      .orderBy('part_number')
-      .execute();
-    return rows.map((p) => ({ partNumber: p.part_number, size: Number(p.size), etag: p.etag, lastModified: new Date(Number(p.created_at)) }));
+    const rows = await partsOf(this.ctx.meta.data, uploadId);
+    return rows.map((p) => ({
+      partNumber: p.part_number,
+      size: Number(p.size),
+      etag: p.etag,
+      lastModified: new Date(Number(p.created_at)),
+    }));
   }
 
   /**
@@ -260,7 +226,7 @@ export class MultipartService {
     bucket: Bucket,
     key: string,
     uploadId: string,
-    requested: Array<{ partNumber: number; etag: string; checksums?: Partial<Record<ChecksumAlgorithm, string>> }>,
+    requested: RequestedPart[],
     condition?: WriteCondition,
   ): Promise<CompletedUpload> {
     const partsDigest = digestOfParts(requested);
@@ -272,7 +238,7 @@ export class MultipartService {
       throw err;
     }
     if (requested.length === 0) {
-      throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400);
+      throw fail.invalid('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
     }
     let committed: { version: ObjectVersion; refs: RefChanges };
     try {
@@ -296,13 +262,8 @@ export class MultipartService {
   /** The record of an upload of this bucket and key completed within the retry window. */
   private async completion(bucket: Bucket, key: string, uploadId: string) {
     if (this.opts.retryWindowMs <= 0) return undefined;
-    const row = await this.ctx.meta.data
-      .selectFrom('multipart_completions')
-      .selectAll()
-      .where('upload_id', '=', uploadId)
-      // Past the window a record is dead even before the pruning removes it.
-      .where('completed_at', '>=', Date.now() - this.opts.retryWindowMs)
-      .executeTakeFirst();
+    // Past the window a record is dead even before the pruning removes it.
+    const row = await completionSince(this.ctx.meta.data, uploadId, Date.now() - this.opts.retryWindowMs);
     return row && row.bucket_id === bucket.id && row.key === key ? row : undefined;
   }
 
@@ -315,13 +276,7 @@ export class MultipartService {
     const cutoff = now - this.opts.retryWindowMs;
     let removed = 0;
     for (;;) {
-      const res = await this.ctx.meta.data
-        .deleteFrom('multipart_completions')
-        .where('upload_id', 'in', (eb) =>
-          eb.selectFrom('multipart_completions').select('upload_id').where('completed_at', '<', cutoff).orderBy('completed_at').limit(batch),
-        )
-        .executeTakeFirst();
-      const n = Number(res.numDeletedRows);
+      const n = await pruneCompletionsBefore(this.ctx.meta.data, cutoff, batch);
       removed += n;
       if (n < batch) return removed;
     }
@@ -332,101 +287,38 @@ export class MultipartService {
     key: string,
     uploadId: string,
     upload: Upload,
-    requested: Array<{ partNumber: number; etag: string; checksums?: Partial<Record<ChecksumAlgorithm, string>> }>,
+    requested: RequestedPart[],
     partsDigest: string,
     condition: WriteCondition | undefined,
   ): Promise<{ version: ObjectVersion; refs: RefChanges }> {
-    return this.objects.metadataWrite(() => withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
-      const refs = new RefChanges();
-      // Lock order: bucket, then the upload row (deleting it first makes a concurrent
-      // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
-      const seq = await this.objects.nextSeq(trx, bucket);
-      const claimed = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).returning('upload_id').executeTakeFirst();
-      if (!claimed) throw noSuchUpload();
-      const rows = await trx.selectFrom('multipart_parts').selectAll().where('upload_id', '=', uploadId).execute();
-      const byNumber = new Map(rows.map((p) => [p.part_number, p]));
-      const manifest: ManifestEntry[] = [];
-      const partSizes: number[] = [];
-      const md5s: Buffer[] = [];
-      const partChecksums: Buffer[] = [];
-      let size = 0;
-      // S3 checks the order of the whole list before looking at any part.
-      requested.forEach((want, i) => {
-        if (i > 0 && want.partNumber <= requested[i - 1].partNumber) {
-          throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.', 400);
-        }
-      });
-      requested.forEach((want, i) => {
-        const part = byNumber.get(want.partNumber);
-        if (!part || part.etag !== bareEtag(want.etag)) {
-          throw new S3Error(
-            'InvalidPart',
-            'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.',
-            400,
-            { UploadId: uploadId, PartNumber: want.partNumber, ETag: want.etag },
-          );
-        }
-        const partSize = Number(part.size);
-        if (i < requested.length - 1 && partSize < MIN_PART_SIZE) {
-          throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
-            ProposedSize: partSize,
-            MinSizeAllowed: MIN_PART_SIZE,
-            PartNumber: want.partNumber,
-            ETag: part.etag,
+    return metadataWrite(this.ctx, () =>
+      withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
+        const refs = new RefChanges();
+        // Lock order: bucket, then the upload row (deleting it first makes a concurrent
+        // Complete, Abort or UploadPart of this upload wait, then find it gone), then blobs.
+        const seq = await nextSeq(trx, bucket);
+        if (!(await claimUpload(trx, uploadId))) throw noSuchUpload();
+        const rows = await partsOf(trx, uploadId);
+        const { content, unused } = assembleParts(uploadId, upload.checksumAlgorithm, requested, rows);
+        const out = await writeLatest(trx, bucket, key, refs, { ...content, attributes: upload.attributes, condition, seq });
+        refs.release(bucket.tenant_id, unused);
+        await deleteParts(trx, uploadId);
+        if (this.opts.retryWindowMs > 0) {
+          // In the transaction that makes the object: a retry either finds the upload or this record.
+          await insertCompletion(trx, {
+            uploadId,
+            bucketId: bucket.id,
+            key,
+            partsDigest,
+            etag: out.etag,
+            checksums: out.checksums,
+            headers: out.headers,
           });
         }
-        const partSums = JSON.parse(part.checksums) as Partial<Record<ChecksumAlgorithm, string>>;
-        for (const [alg, given] of Object.entries(want.checksums ?? {})) {
-          if (given && partSums[alg as ChecksumAlgorithm] !== undefined && partSums[alg as ChecksumAlgorithm] !== given) {
-            throw new S3Error('InvalidPart', `The ${alg.toUpperCase()} checksum of part ${want.partNumber} does not match the uploaded part.`, 400);
-          }
-        }
-        if (upload.checksumAlgorithm) partChecksums.push(Buffer.from(partSums[upload.checksumAlgorithm] ?? '', 'base64'));
-        if (part.blob_hash) manifest.push([part.blob_hash, partSize]);
-        partSizes.push(partSize);
-        md5s.push(Buffer.from(part.etag, 'hex'));
-        size += partSize;
-      });
-      const etag = `${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${requested.length}`;
-      // Parts named in the list hand their references to the object; the rest are released.
-      const used = new Set(requested.map((p) => p.partNumber));
-      const unused: ManifestEntry[] = rows
-        .filter((p) => !used.has(p.part_number) && p.blob_hash)
-        .map((p) => [p.blob_hash!, Number(p.size)]);
-      const out = await this.objects.writeLatest(trx, bucket, key, refs, {
-        size,
-        etag,
-        attributes: upload.attributes,
-        // S3's composite checksum: the checksum of the parts' checksums, suffixed with the part count.
-        checksums: upload.checksumAlgorithm
-          ? { [upload.checksumAlgorithm]: `${checksumOf(upload.checksumAlgorithm, Buffer.concat(partChecksums))}-${requested.length}` }
-          : {},
-        manifest,
-        partSizes,
-        condition,
-        seq,
-      });
-      refs.release(bucket.tenant_id, unused);
-      await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
-      if (this.opts.retryWindowMs > 0) {
-        // In the transaction that makes the object: a retry either finds the upload or this record.
-        await trx
-          .insertInto('multipart_completions')
-          .values({
-            upload_id: uploadId,
-            bucket_id: bucket.id,
-            key,
-            parts_digest: partsDigest,
-            etag: out.etag,
-            checksums: JSON.stringify(out.checksums),
-            headers: JSON.stringify(out.headers),
-            completed_at: Date.now(),
-          })
-          .execute();
-      }
-      await refs.apply(trx);
-      return { version: out, refs };
-    }));
+        await refs.apply(trx);
+        return { version: out, refs };
+      }),
+    );
   }
 
   /**
@@ -449,20 +341,14 @@ export class MultipartService {
    * batch at a time; their parts are released. Returns how many were aborted.
    */
   async abortOlderThan(cutoff: number, limit = 100): Promise<number> {
-    const stale = await this.ctx.meta.data
-      .selectFrom('multipart_uploads')
-      .select('upload_id')
-      .where('created_at', '<', cutoff)
-      .orderBy('created_at')
-      .limit(limit)
-      .execute();
+    const stale = await uploadsOlderThan(this.ctx.meta.data, cutoff, limit);
     let aborted = 0;
-    for (const u of stale) {
+    for (const uploadId of stale) {
       try {
-        await this.abortUpload(u.upload_id);
+        await this.abortUpload(uploadId);
         aborted++;
       } catch (err) {
-        if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err; // completed meanwhile
+        if (!isNoSuchUpload(err)) throw err; // completed meanwhile
       }
     }
     return aborted;
@@ -472,15 +358,10 @@ export class MultipartService {
     let refs = new RefChanges();
     await withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
       refs = new RefChanges();
-      const claimed = await trx
-        .deleteFrom('multipart_uploads')
-        .where('upload_id', '=', uploadId)
-        .returning(['upload_id', 'tenant_id'])
-        .executeTakeFirst();
+      const claimed = await claimUpload(trx, uploadId);
       if (!claimed) throw noSuchUpload();
-      const rows = await trx.selectFrom('multipart_parts').select(['blob_hash', 'size']).where('upload_id', '=', uploadId).execute();
-      refs.release(claimed.tenant_id, rows.filter((p) => p.blob_hash).map((p) => [p.blob_hash!, Number(p.size)]));
-      await trx.deleteFrom('multipart_parts').where('upload_id', '=', uploadId).execute();
+      refs.release(claimed.tenantId, await partBlobsOf(trx, uploadId));
+      await deleteParts(trx, uploadId);
       await refs.apply(trx);
     });
     await collectGarbage(this.ctx, refs.released);

@@ -4,7 +4,7 @@
  * Request side: parseSseCustomerHeaders validates the three
  * x-amz-server-side-encryption-customer-* headers (or their
  * x-amz-copy-source-… twins) as S3 does and returns the key, or throws an
- * SseCustomerError carrying S3's code, status and message.
+ * SseCustomerError (a domain error whose reason is S3's code).
  *
  * Storage side: the blob is encrypted like any other, with its own random
  * data key in the framed format; only the key's protection differs. Instead
@@ -32,19 +32,32 @@
  * salt makes fingerprints unlinkable across objects that share a key.
  */
 import crypto from 'node:crypto';
+
+import { AnvilError } from '../errors.js';
 import { DATA_KEY_BYTES } from './framed.js';
 import { DataKeyError } from './keys.js';
 
-/** Shaped like S3Error's constructor (code, message, status, extra) so the S3 layer can rethrow it 1:1. */
-export class SseCustomerError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status: number,
-    readonly extra: Record<string, string> = {},
-  ) {
-    super(message);
+/**
+ * A domain error (src/errors.ts) whose reason is S3's code for the rule; the
+ * S3 edge translates it like any other (403 for a wrong key, else 400).
+ * `code`, `status` and `extra` name the same facts the way S3 does.
+ */
+export class SseCustomerError extends AnvilError {
+  constructor(code: string, message: string, status: 400 | 403, extra: Record<string, string> = {}) {
+    super(status === 403 ? 'Forbidden' : 'Invalid', code, message, extra);
     this.name = 'SseCustomerError';
+  }
+
+  get code(): string {
+    return this.reason;
+  }
+
+  get status(): number {
+    return this.kind === 'Forbidden' ? 403 : 400;
+  }
+
+  get extra(): Record<string, string> {
+    return this.details as Record<string, string>;
   }
 }
 

@@ -91,7 +91,7 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
       buckets,
       objects,
       listing: new ListingService(core),
-      multipart: new MultipartService(core, objects, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
+      multipart: new MultipartService(core, { retryWindowMs: config.multipartRetryWindowSeconds * 1000 }),
     };
     const tasks = new TaskQueue(meta, owner);
     return {

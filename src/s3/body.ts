@@ -1,13 +1,15 @@
 /**
  * Request bodies: undo aws-chunked framing when the client streamed, and
- * verify after the last byte what the client promised about the body:
- * length, signed SHA-256, Content-MD5 and x-amz-checksum-* (sent as headers
- * or as trailers). A body that fails any check is never committed.
+ * gather what the client promised about the body (length, signed SHA-256,
+ * Content-MD5 and x-amz-checksum-*, sent as headers or as trailers) as an
+ * ExpectedBody that core checks after the last byte (core/objects/digests.ts).
+ * A body that fails any check is never committed.
  */
+import { type ExpectedBody, verifyDigests } from '../core/objects/digests.js';
+import { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../storage/digest.js';
 import { AwsChunkedDecoder } from './auth/chunked.js';
-import { errors, S3Error } from './errors.js';
 import { header, type S3Request } from './context.js';
-import { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Digests } from '../storage/digest.js';
+import { errors } from './errors.js';
 
 export interface RequestBody {
   stream: AsyncIterable<Buffer>;
@@ -57,7 +59,10 @@ export function requestBody(r: S3Request, opts: { requireLength?: boolean } = {}
 export function requestedChecksums(r: S3Request): ChecksumAlgorithm[] {
   const wanted = new Set<ChecksumAlgorithm>();
   const consider = (name: string) => {
-    const alg = name.trim().toLowerCase().replace(/^x-amz-checksum-/, '');
+    const alg = name
+      .trim()
+      .toLowerCase()
+      .replace(/^x-amz-checksum-/, '');
     if (alg === '') return;
     if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(alg)) {
       throw errors.invalidRequest(`Value for x-amz-checksum-algorithm header is invalid: ${alg}`);
@@ -71,39 +76,34 @@ export function requestedChecksums(r: S3Request): ChecksumAlgorithm[] {
   return [...wanted];
 }
 
-/** Throws the precise S3 error if the received body does not match what the request declared. */
-export function verifyBody(r: S3Request, body: RequestBody, d: Digests): Partial<Record<ChecksumAlgorithm, string>> {
-  if (body.declaredLength !== undefined && d.size !== body.declaredLength) throw errors.incompleteBody();
-  if (r.auth.kind === 'signed' && r.auth.payload.type === 'sha256') {
-    const computed = d.sha256!.toString('hex');
-    if (computed !== r.auth.payload.expectedHex.toLowerCase()) {
-      throw errors.contentSha256Mismatch(r.auth.payload.expectedHex, computed);
+/** What the request declares about its body, for core to check once the body is staged. */
+export function expectedBody(r: S3Request, body: RequestBody): ExpectedBody {
+  const fromHeaders = (source: (name: string) => string | undefined) => {
+    const out: Partial<Record<ChecksumAlgorithm, string>> = {};
+    for (const alg of CHECKSUM_ALGORITHMS) {
+      const value = source(`x-amz-checksum-${alg}`);
+      if (value !== undefined) out[alg] = value;
     }
-  }
-  const md5 = header(r, 'content-md5');
-  if (md5 !== undefined) {
-    const given = Buffer.from(md5, 'base64');
-    if (given.length !== 16 || given.toString('base64') !== md5.trim()) throw errors.invalidDigest();
-    if (!given.equals(d.md5)) throw errors.badDigest();
-  }
-  const trailers = body.trailers();
-  const stored: Partial<Record<ChecksumAlgorithm, string>> = {};
-  for (const alg of CHECKSUM_ALGORITHMS) {
-    const computed = d.checksums[alg];
-    if (computed === undefined) continue;
-    const given = header(r, `x-amz-checksum-${alg}`) ?? trailers[`x-amz-checksum-${alg}`];
-    if (given !== undefined && given.trim() !== computed) {
-      throw new S3Error('BadDigest', `The ${alg.toUpperCase()} you specified did not match the calculated checksum.`, 400);
-    }
-    stored[alg] = computed;
-  }
-  return stored;
+    return out;
+  };
+  return {
+    length: body.declaredLength,
+    sha256: r.auth.kind === 'signed' && r.auth.payload.type === 'sha256' ? r.auth.payload.expectedHex : undefined,
+    contentMd5: header(r, 'content-md5'),
+    checksums: fromHeaders((name) => header(r, name)),
+    trailingChecksums: () => {
+      const trailers = body.trailers();
+      return fromHeaders((name) => trailers[name]);
+    },
+    algorithms: requestedChecksums(r),
+  };
 }
 
 /** Reads a small request body (XML documents) fully, verifying it like any other body. */
 export async function readSmallBody(r: S3Request, limit = 1 << 20): Promise<Buffer> {
   const body = requestBody(r);
-  const digester = new BodyDigester({ sha256: r.auth.kind === 'signed' && r.auth.payload.type === 'sha256', checksums: requestedChecksums(r) });
+  const expect = expectedBody(r, body);
+  const digester = new BodyDigester({ sha256: expect.sha256 !== undefined, checksums: expect.algorithms });
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body.stream) {
@@ -112,6 +112,6 @@ export async function readSmallBody(r: S3Request, limit = 1 << 20): Promise<Buff
     digester.update(chunk);
     chunks.push(chunk);
   }
-  verifyBody(r, body, digester.digest());
+  verifyDigests(digester.digest(), expect);
   return Buffer.concat(chunks);
 }

@@ -52,13 +52,6 @@ export const errors = {
       400,
       name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
     ),
-  contentSha256Mismatch: (client: string, computed: string) =>
-    new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", 400, {
-      ClientComputedContentSHA256: client,
-      S3ComputedContentSHA256: computed,
-    }),
-  badDigest: (msg = 'The Content-MD5 you specified did not match what we received.') => new S3Error('BadDigest', msg, 400),
-  invalidDigest: () => new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.', 400),
   incompleteBody: () =>
     new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
   missingContentLength: () => new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411),
@@ -73,34 +66,8 @@ export const errors = {
     new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400),
   noSuchBucket: (bucket: string) =>
     new S3Error('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: bucket }),
-  noSuchKey: (key: string) => new S3Error('NoSuchKey', 'The specified key does not exist.', 404, { Key: key }),
-  bucketAlreadyOwnedByYou: (bucket: string) =>
-    new S3Error(
-      'BucketAlreadyOwnedByYou',
-      'Your previous request to create the named bucket succeeded and you already own it.',
-      409,
-      { BucketName: bucket },
-    ),
-  bucketAlreadyExists: (bucket: string) =>
-    new S3Error(
-      'BucketAlreadyExists',
-      'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
-      409,
-      { BucketName: bucket },
-    ),
-  bucketNotEmpty: (bucket: string) =>
-    new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409, { BucketName: bucket }),
-  invalidBucketName: (bucket: string) =>
-    new S3Error('InvalidBucketName', 'The specified bucket is not valid.', 400, { BucketName: bucket }),
-  keyTooLong: () => new S3Error('KeyTooLongError', 'Your key is too long', 400),
   invalidLocationConstraint: () =>
     new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid', 400),
-  illegalLocationConstraint: (region: string) =>
-    new S3Error(
-      'IllegalLocationConstraintException',
-      `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`,
-      400,
-    ),
   methodNotAllowed: (method: string, allow: string) =>
     new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405, {
       Method: method,
@@ -134,6 +101,7 @@ const S3_CODES = new Set([
   'PreconditionFailed', 'InsufficientStorage', 'ServiceUnavailable', 'NotImplemented', 'AccessDenied',
   'IllegalLocationConstraintException', 'InvalidLocationConstraint', 'MalformedXML', 'MalformedPolicy',
   'InvalidEncryptionAlgorithmError', 'IncompleteBody', 'OperationAborted', 'NoSuchBucketPolicy',
+  'XAmzContentSHA256Mismatch',
 ]);
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {

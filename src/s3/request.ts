@@ -92,10 +92,12 @@ function checkQueryText(rawQuery: string): void {
   }
 }
 
+/** A parameter name fit to echo in an error: decoded without NULs, or empty when it does not decode. */
 function safeName(raw: string): string {
   try {
     return decodeURIComponent(raw).replace(/\0/g, '');
   } catch {
+    // Only the error's ArgumentName is lost: the request is refused either way.
     return '';
   }
 }

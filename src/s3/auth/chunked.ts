@@ -15,10 +15,12 @@
  * its signature is checked: consumers must treat the body as trustworthy only
  * once this stream ends without error — Anvil commits a write only after that.
  */
-import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
+import { createHash, type Hash, timingSafeEqual } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { S3Error, errors } from '../errors.js';
-import { hmac, type ChunkSigningState } from './sigv4.js';
+
+import { errors, S3Error } from '../errors.js';
+import { hmac } from './signing.js';
+import type { ChunkSigningState } from './sigv4.js';
 
 export interface AwsChunkedOptions {
   /** present for STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]: every chunk signature (and the trailer signature) is verified */

@@ -8,8 +8,7 @@
  * signed aws-chunked bodies, the state the chunk decoder needs to verify every
  * chunk signature (see chunked.ts).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { S3Error, errors } from '../errors.js';
+import { errors, S3Error } from '../errors.js';
 import {
   canonicalHeaders,
   canonicalQuery,
@@ -17,9 +16,14 @@ import {
   canonicalUri,
   headerValue,
   parseQuery,
-  splitUrl,
   type QueryParam,
+  splitUrl,
 } from './canonical.js';
+import { checkScope, parseAmzDate, parseCredential, parseSignedHeaders, requestDate } from './scope.js';
+import { deriveSigningKey, hmac, scopeString, sha256Hex, signaturesEqual } from './signing.js';
+
+/** The admin API's SigV4 check hashes bodies with the same function. */
+export { sha256Hex };
 
 export interface AuthRequest {
   method: string;
@@ -185,46 +189,6 @@ function malformedQuery(detail: string): S3Error {
   return errors.authorizationQueryParametersError(detail);
 }
 
-interface CredentialScope {
-  accessKeyId: string;
-  date: string;
-  region: string;
-  service: string;
-  terminator: string;
-}
-
-/** `AKID/yyyymmdd/region/service/aws4_request`; the key id is everything before the last four parts. */
-function parseCredential(credential: string, fail: (msg: string) => S3Error): CredentialScope {
-  const parts = credential.split('/');
-  if (parts.length < 5 || parts.slice(0, -4).join('/') === '' || !/^\d{8}$/.test(parts[parts.length - 4])) {
-    throw fail(
-      'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
-    );
-  }
-  const [date, region, service, terminator] = parts.slice(-4);
-  return { accessKeyId: parts.slice(0, -4).join('/'), date, region, service, terminator };
-}
-
-function checkScope(scope: CredentialScope, region: string, fail: (msg: string) => S3Error): void {
-  if (scope.region !== region) {
-    throw fail(`the region '${scope.region}' is wrong; expecting '${region}'`);
-  }
-  if (scope.service !== 's3') {
-    throw fail(`incorrect service '${scope.service}'. This endpoint belongs to 's3'.`);
-  }
-  if (scope.terminator !== 'aws4_request') {
-    throw fail(`incorrect terminal '${scope.terminator}'. This endpoint uses 'aws4_request'.`);
-  }
-}
-
-/** Signed header names: lower-case, ';'-separated; `host` must be among them (SigV4 requires it). */
-function parseSignedHeaders(list: string, fail: (msg: string) => S3Error): string[] {
-  const names = list.split(';').map((n) => n.trim().toLowerCase());
-  if (names.some((n) => n === '')) throw fail('the SignedHeaders list is mal-formed');
-  if (!names.includes('host')) throw fail('the host header must be signed');
-  return names;
-}
-
 function payloadModeOf(contentSha: string): PayloadMode {
   switch (contentSha) {
     case UNSIGNED_PAYLOAD:
@@ -245,36 +209,6 @@ function payloadModeOf(contentSha: string): PayloadMode {
     'x-amz-content-sha256',
     contentSha,
   );
-}
-
-/** The request time: x-amz-date (ISO 8601 basic) wins over Date (RFC 7231). */
-function requestDate(headers: AuthRequest['headers']): { amzDate: string; date: Date } {
-  const amz = headerValue(headers, 'x-amz-date');
-  if (amz !== undefined) {
-    const date = parseAmzDate(amz.trim());
-    if (date) return { amzDate: amz.trim(), date };
-  } else {
-    const http = headerValue(headers, 'date');
-    const ms = http === undefined ? NaN : Date.parse(http);
-    if (!Number.isNaN(ms)) {
-      const date = new Date(ms);
-      return { amzDate: formatAmzDate(date), date };
-    }
-  }
-  throw errors.accessDenied('AWS authentication requires a valid Date or x-amz-date header');
-}
-
-function parseAmzDate(text: string): Date | null {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  // Reject impossible dates (month 13, Feb 30) that Date.UTC would silently roll over.
-  return formatAmzDate(date) === text ? date : null;
-}
-
-function formatAmzDate(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
 }
 
 function checkSkew(date: Date, amzDate: string, ctx: AuthContext): void {
@@ -438,47 +372,4 @@ function buildCanonicalRequest(
     signedHeaders: parts.signedHeaders.join(';'),
     payloadHash: parts.payloadHash,
   });
-}
-
-export function signaturesEqual(expectedHex: string, providedHex: string): boolean {
-  const provided = providedHex.toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(provided)) return false;
-  return timingSafeEqual(Buffer.from(expectedHex, 'hex'), Buffer.from(provided, 'hex'));
-}
-
-export function scopeString(date: string, region: string): string {
-  return `${date}/${region}/s3/aws4_request`;
-}
-
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-export function hmac(key: Buffer | string, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
-}
-
-// ------------------------------------------------------- signing key cache
-
-/**
- * Derived keys cached per (secret, date, region). The map is keyed by a hash
- * of the secret, not the key id, so a rotated or deleted key's entry can never
- * be found again; entries age out in insertion order.
- */
-const SIGNING_KEY_CACHE_MAX = 256;
-const signingKeyCache = new Map<string, Buffer>();
-
-export function deriveSigningKey(secret: string, date: string, region: string): Buffer {
-  const cacheKey = `${sha256Hex(secret)}/${date}/${region}`;
-  const cached = signingKeyCache.get(cacheKey);
-  if (cached) return cached;
-  const kDate = hmac(`AWS4${secret}`, date);
-  const kRegion = hmac(kDate, region);
-  const kService = hmac(kRegion, 's3');
-  const key = hmac(kService, 'aws4_request');
-  if (signingKeyCache.size >= SIGNING_KEY_CACHE_MAX) {
-    signingKeyCache.delete(signingKeyCache.keys().next().value as string);
-  }
-  signingKeyCache.set(cacheKey, key);
-  return key;
 }

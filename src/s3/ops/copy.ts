@@ -1,13 +1,13 @@
 /** CopyObject: a metadata copy that shares the source's blobs. */
 import type { ObjectVersion } from '../../core/objects.js';
+import { checkCopyEncryption, copyEncryptionHeaders } from '../../core/objects/encryption.js';
 import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
-import { customerKeyMatches } from '../../crypto/sse-c.js';
-import { customerKeyFor, isSseC, sseFromRequest, sseResponseHeaders, SSE_C_ALGORITHM, SSE_C_FINGERPRINT, SSE_HEADER } from './sse.js';
+import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 import { taggingDirective } from './tagging.js';
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=…]", URL-encoded. */
@@ -85,26 +85,13 @@ export async function copyObject(r: S3Request): Promise<void> {
         // As in S3, a copy does not inherit the source's ACL: it gets the one the request names.
         acl: requested.acl,
       };
-      // The copy shares the source's blobs, so it keeps the source's encryption: SSE-C blobs stay
-      // sealed to the same customer key (the request must name it for both sides).
-      delete attributes.headers[SSE_HEADER];
-      delete attributes.headers[SSE_C_ALGORITHM];
-      delete attributes.headers[SSE_C_FINGERPRINT];
-      if (isSseC(s.headers)) {
-        attributes.headers[SSE_C_ALGORITHM] = s.headers[SSE_C_ALGORITHM];
-        attributes.headers[SSE_C_FINGERPRINT] = s.headers[SSE_C_FINGERPRINT];
-      }
-      if (sse.s3) attributes.headers[SSE_HEADER] = 'AES256';
+      // The copy shares the source's blobs, so it keeps the source's encryption (core decides).
+      copyEncryptionHeaders(attributes.headers, s.headers, sse);
       return attributes;
     },
     check: (s) => {
       checkCopySourceConditions(r, s);
-      const sourceKey = customerKeyFor(r.req.headers, s.headers, { copySource: true });
-      const fingerprint = s.headers[SSE_C_FINGERPRINT];
-      const sameKey = sourceKey !== undefined && sse.customer !== undefined && fingerprint !== undefined && customerKeyMatches(fingerprint, sse.customer);
-      if ((sourceKey || sse.customer) && !sameKey) {
-        throw errors.notImplemented('CopyObject between different server-side encryption keys is not implemented (copy with UploadPartCopy, or use the same customer key for source and destination)');
-      }
+      checkCopyEncryption(s.headers, customerKeyFor(r.req.headers, s.headers, { copySource: true }), sse);
     },
   });
   sendXml(r, 200, 'CopyObjectResult', { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) }, sseResponseHeaders(version.headers, sse.customer));

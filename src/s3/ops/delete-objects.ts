@@ -2,7 +2,7 @@
 import { validateKey } from '../../core/objects.js';
 import { header, type S3Request } from '../context.js';
 import { readSmallBody } from '../body.js';
-import { errors, S3Error } from '../errors.js';
+import { errors, toS3Error } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { parseXml, type XmlNode } from '../xml.js';
 import { mayAccessKey, requireBucket } from './access.js';
@@ -40,7 +40,7 @@ export async function deleteObjects(r: S3Request): Promise<void> {
       if (!mayAccessKey(r, bucket, 'delete', o.Key)) throw errors.accessDenied();
       valid.push(o.Key);
     } catch (err) {
-      const e = err as S3Error;
+      const e = toS3Error(err);
       failed.push({ Key: o.Key, Code: e.code, Message: e.message });
     }
   }

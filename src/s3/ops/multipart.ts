@@ -1,15 +1,17 @@
 /** Multipart upload operations: Create, UploadPart, Complete, Abort, ListParts. */
-import { header, type S3Request } from '../context.js';
-import { readSmallBody, requestBody, requestedChecksums, verifyBody } from '../body.js';
 import { Readable } from 'node:stream';
+
+import { rememberEncryption } from '../../core/objects/encryption.js';
+import { expectedBody, readSmallBody, requestBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
-import { checkCopySourceConditions, parseCopySource } from './copy.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { writeCondition } from './conditions.js';
+import { checkCopySourceConditions, parseCopySource } from './copy.js';
 import { attributesFromHeaders } from './object-headers.js';
-import { customerKeyFor, rememberSse, sseFromRequest, sseResponseHeaders } from './sse.js';
+import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 
 export async function createMultipartUpload(r: S3Request): Promise<void> {
   const sse = sseFromRequest(r.req.headers);
@@ -17,7 +19,7 @@ export async function createMultipartUpload(r: S3Request): Promise<void> {
   const key = r.addr.key!;
   const alg = header(r, 'x-amz-checksum-algorithm')?.toLowerCase();
   const attributes = attributesFromHeaders(r.req.headers);
-  rememberSse(attributes, sse);
+  rememberEncryption(attributes, sse);
   const uploadId = await r.services.multipart.create(bucket, key, attributes, alg);
   sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }, {
     ...(alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase() } : {}),
@@ -42,16 +44,11 @@ export async function uploadPart(r: S3Request): Promise<void> {
   const upload = await r.services.multipart.get(bucket, key, uploadId);
   const customer = customerKeyFor(r.req.headers, upload.attributes.headers);
   const body = requestBody(r, { requireLength: true });
-  let stored = {};
   const part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, body.stream, {
-    digest: { sha256: r.auth.kind === 'signed' && r.auth.payload.type === 'sha256', checksums: requestedChecksums(r) },
-    verify: (d) => {
-      stored = verifyBody(r, body, d);
-      r.stats.bytesIn += d.size;
-    },
-    storeChecksums: () => stored,
+    expect: expectedBody(r, body),
     customerKey: customer,
   });
+  r.stats.bytesIn += part.size;
   const headers: Record<string, string> = { ETag: `"${part.etag}"`, ...sseResponseHeaders(upload.attributes.headers, customer) };
   for (const [alg, value] of Object.entries(part.checksums)) headers[`x-amz-checksum-${alg}`] = value;
   sendEmpty(r, 200, headers);
@@ -85,7 +82,7 @@ export async function uploadPartCopy(r: S3Request): Promise<void> {
     if (!stream) continue; // the source changed under us: read it again
     let part;
     try {
-      part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, stream, { digest: {}, customerKey: customer });
+      part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, stream, { customerKey: customer });
     } finally {
       stream.destroy(); // closes the source's files if the part was refused before reading them
     }

@@ -4,7 +4,7 @@ import type { ObjectAttributes, ObjectVersion } from '../../core/objects.js';
 import { errors, S3Error } from '../errors.js';
 import { tagsFromHeader, taggingCountHeader } from './tagging.js';
 import { cannedAclFromHeaders } from './canned-acl.js';
-import { visibleStoredHeaders } from './sse.js';
+import { visibleStoredHeaders } from '../../core/objects/encryption.js';
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;

@@ -1,41 +1,37 @@
 /** Object operations: PutObject, GetObject, HeadObject, DeleteObject. */
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
+
 import type { ObjectVersion } from '../../core/objects.js';
+import { rememberEncryption } from '../../core/objects/encryption.js';
+import { expectedBody, requestBody } from '../body.js';
 import { header, type S3Request } from '../context.js';
-import { requestBody, requestedChecksums, verifyBody } from '../body.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty } from '../respond.js';
 import { checkObjectAcl, requireBucket } from './access.js';
+import { evaluateConditions, writeCondition } from './conditions.js';
 import {
   attributesFromHeaders,
   checksumHeaders,
   objectResponseHeaders,
   RESPONSE_OVERRIDES,
 } from './object-headers.js';
-import { evaluateConditions, writeCondition } from './conditions.js';
-import { parseRange, type ByteRange } from './range.js';
-import { customerKeyFor, rememberSse, sseFromRequest, sseResponseHeaders } from './sse.js';
+import { type ByteRange, parseRange } from './range.js';
+import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 
 export async function putObject(r: S3Request): Promise<void> {
   const sse = sseFromRequest(r.req.headers);
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
   const attributes = attributesFromHeaders(r.req.headers);
-  rememberSse(attributes, sse);
+  rememberEncryption(attributes, sse);
   const body = requestBody(r, { requireLength: true });
   if (body.declaredLength !== undefined && body.declaredLength > r.config.maxObjectSize) {
     throw errors.entityTooLarge(r.config.maxObjectSize);
   }
-  const checksums = requestedChecksums(r);
-  let stored: ObjectVersion['checksums'] = {};
   const version = await r.services.objects.put(bucket, key, body.stream, {
     attributes,
-    digest: { sha256: r.auth.kind === 'signed' && r.auth.payload.type === 'sha256', checksums },
-    verify: (d) => {
-      stored = verifyBody(r, body, d);
-    },
-    storeChecksums: () => stored,
+    expect: expectedBody(r, body),
     condition: writeCondition(r),
     customerKey: sse.customer,
   });

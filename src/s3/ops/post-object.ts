@@ -3,17 +3,19 @@
  * policy. The form is streamed (busboy); fields must precede the file, as
  * S3 requires, so the policy is checked before a single byte is stored.
  */
-import busboy from 'busboy';
 import type { Readable } from 'node:stream';
+
+import busboy from 'busboy';
+
 import type { ObjectVersion } from '../../core/objects.js';
-import { deriveSigningKey, hmac, signaturesEqual } from '../auth/sigv4.js';
+import type { KeyPrincipal } from '../../core/tenants.js';
+import { deriveSigningKey, hmac, signaturesEqual } from '../auth/signing.js';
 import { header, type S3Request } from '../context.js';
-import { errors, S3Error } from '../errors.js';
+import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
+import { authorize, requireAclRight } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
 import { refuseObjectLock } from './object-lock.js';
-import { authorize, requireAclRight } from './access.js';
-import type { KeyPrincipal } from '../../core/tenants.js';
 
 type Fields = Map<string, string>;
 
@@ -140,13 +142,7 @@ async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filen
   }
   return r.services.objects.put(bucket, key, limited(), {
     attributes,
-    digest: {},
-    verify: (d) => {
-      if (d.size > limits.maxSize) throw errors.entityTooLarge(limits.maxSize);
-      if (d.size < limits.minSize) {
-        throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size', 400, { MinSizeAllowed: limits.minSize });
-      }
-    },
+    expect: { maxSize: limits.maxSize, minSize: limits.minSize },
   });
 }
 

@@ -1,0 +1,113 @@
+/**
+ * Inside a metadata transaction: the latest-version bookkeeping every write
+ * shares (PUT, copy, Complete, delete). Unversioned bucket semantics: a key
+ * has one version, replaced in place; the bucket's state row counts objects
+ * and bytes and hands out sequence numbers, and locking it serialises the
+ * writers of a bucket.
+ */
+import { fail } from '../../errors.js';
+import type { Bucket } from '../../meta/buckets/types.js';
+import type { DataDb } from '../../meta/handles.js';
+import { putLatest } from '../../meta/objects/put-latest.js';
+import {
+  type CurrentVersion,
+  latestRowOf,
+  manifestOfRow,
+  type ObjectVersion,
+  rowToVersion,
+  type VersionContent,
+} from '../../meta/objects/types.js';
+import {
+  type CountDelta,
+  deleteVersionRow,
+  latestForDelete,
+  latestForWrite,
+  moveCounts,
+  putVersionRow,
+  takeNextSeq,
+} from '../../meta/objects/versions.js';
+import { type RefChanges, UnfoldAndRetry } from '../blob-refs.js';
+import { checkWriteCondition, type WriteCondition } from './keys.js';
+
+function countDelta(old: CurrentVersion | undefined, size: number): CountDelta {
+  return old ? { objects: 0, bytes: size - Number(old.size) } : { objects: 1, bytes: size };
+}
+
+/**
+ * Takes the bucket's next sequence number (and moves the object and byte
+ * counts by `counts`). The row update also locks the bucket's state on
+ * PostgreSQL, which serialises the latest-version flip of concurrent
+ * writers; a missing row means the bucket was deleted.
+ */
+export async function nextSeq(trx: DataDb, bucket: Bucket, counts?: CountDelta): Promise<number> {
+  const seq = await takeNextSeq(trx, bucket.id, counts);
+  if (seq === undefined) throw fail.noSuchBucket(bucket.name);
+  return seq;
+}
+
+/** Replaces the latest version of key with `v`, releasing the blobs of the version it replaces into `refs`. */
+export async function writeLatest(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  refs: RefChanges,
+  v: VersionContent & {
+    condition?: WriteCondition;
+    /** A sequence number the caller already took (and with it the bucket lock). */
+    seq?: number;
+  },
+): Promise<ObjectVersion> {
+  const row = latestRowOf(bucket.id, bucket.tenant_id, key, v);
+  // The key's current latest version. Under the bucket lock (SQLite's BEGIN IMMEDIATE, or a
+  // seq the caller took) this is authoritative; on PostgreSQL without the lock it is a guess
+  // that the locking statement below validates.
+  const read = await latestForWrite(trx, bucket.id, key, refs.intentId);
+  if (read.intentDeleted) refs.intentId = undefined;
+  let old = read.current;
+  checkWriteCondition(key, v.condition, old);
+  let seq: number;
+  if (v.seq !== undefined) {
+    seq = v.seq;
+    await moveCounts(trx, bucket.id, countDelta(old, v.size));
+    await putVersionRow(trx, row, seq, old);
+  } else {
+    // A new key's only blob reference may join the locking statement (see put-latest.pg.ts).
+    const sole = old || refs.noFold ? undefined : refs.soleReference();
+    const taken = await putLatest(trx, row, old, countDelta(old, v.size), sole);
+    if (taken.seq === undefined) throw fail.noSuchBucket(bucket.name);
+    if (taken.soleApplied) refs.soleReferenceApplied(taken.soleFileId);
+    seq = taken.seq;
+    if (!taken.written) {
+      // Another writer replaced the key between our read and the lock. We hold the lock
+      // now, so the row read next is the truth: redo with it and correct the counts.
+      const guessed = old;
+      old = (await latestForWrite(trx, bucket.id, key)).current;
+      checkWriteCondition(key, v.condition, old);
+      // Releasing old's blobs later must not lock a row that sorts before the one already locked.
+      if (old && refs.wouldBreakOrder(old.tenant_id, manifestOfRow(old))) throw new UnfoldAndRetry();
+      const was = countDelta(guessed, v.size);
+      const is = countDelta(old, v.size);
+      await moveCounts(trx, bucket.id, { objects: is.objects - was.objects, bytes: is.bytes - was.bytes });
+      await putVersionRow(trx, row, seq, old);
+    }
+  }
+  if (old) refs.release(old.tenant_id, manifestOfRow(old));
+  return rowToVersion({ ...row, seq });
+}
+
+/**
+ * Removes the latest version of key. Runs after nextSeq() has locked the
+ * bucket, so what it reads no concurrent writer can change.
+ */
+export async function removeLatest(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  refs: RefChanges,
+): Promise<{ oldSize: number; existed: boolean }> {
+  const old = await latestForDelete(trx, bucket.id, key);
+  if (!old) return { oldSize: 0, existed: false };
+  await deleteVersionRow(trx, old.id);
+  refs.release(old.tenant_id, manifestOfRow(old));
+  return { oldSize: Number(old.size), existed: true };
+}
