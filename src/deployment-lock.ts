@@ -21,7 +21,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Config } from './config/config.js';
 import { parseDatabaseUrl } from './meta/engine.js';
-import { acquireLock, thisProcess, type HeldLock, type LockMode } from './storage/folder-lock.js';
+import { acquireLock, thisProcess, type HeldLock, type LockMode } from './blobs/folder-lock.js';
 
 export const DATA_FOLDER_LOCK = 'anvil.lock';
 

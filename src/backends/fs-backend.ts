@@ -6,7 +6,7 @@
  *   <root>/tmp/<uuid>           bodies being written
  *   <root>/blobs/<locator>      durable objects
  *
- * The layout is the one src/storage/blob-store.ts uses, so the default
+ * The layout is the one src/blobs/staging/store.ts uses, so the default
  * backend at <data_dir> sees the blobs an existing install already has
  * (locator = `<tenant>/<h2>/<h2>/<hash>.<fileId>`), and temp files stay flat
  * files in <root>/tmp as the current start-up reconciler expects.

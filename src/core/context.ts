@@ -1,8 +1,8 @@
 /** The services' shared handles: databases, blob store, region settings. */
 import type { MetaDatabases } from '../meta/engine.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import type { CleanupQueue } from '../work/cleanup.js';
-import type { Replicas } from '../storage/replicas.js';
+import type { BlobStore } from '../blobs/staging/store.js';
+import type { CleanupQueue } from '../blobs/gc-queue.js';
+import type { Replicas } from '../blobs/replicas/replicas.js';
 
 export interface CoreContext {
   meta: MetaDatabases;

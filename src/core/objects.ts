@@ -9,9 +9,9 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, DataSchema } from '../meta/schema.js';
 import { LATEST, NOT_DELETED, withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
-import type { ChecksumAlgorithm, Digests } from '../storage/digest.js';
-import { blobRowNaming } from '../meta/data/blob-rows.js';
-import type { StagedFile } from '../storage/blob-store.js';
+import type { ChecksumAlgorithm, Digests } from '../blobs/staging/digest.js';
+import { blobRowNaming } from '../meta/blobs/rows.js';
+import type { StagedFile } from '../blobs/staging/store.js';
 import type { Bucket } from './buckets.js';
 import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
 import { generateDataKey } from '../crypto/framed.js';
@@ -24,7 +24,7 @@ import {
   prepareBlob,
   RefChanges,
   type PreparedBlob,
-} from './blob-refs.js';
+} from '../blobs/refs.js';
 
 type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 

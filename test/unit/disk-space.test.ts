@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DiskSpace, isDiskFull } from '../../src/storage/disk-space.js';
+import { DiskSpace, isDiskFull } from '../../src/blobs/staging/disk-space.js';
 import { errors, S3Error } from '../../src/s3/errors.js';
 import { BackendFull } from '../../src/backends/backend.js';
 

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AnvilError, fail } from '../errors.js';
+import { AnvilError, fail } from '../../errors.js';
 
 /** Errno codes, SQLite result codes and PostgreSQL SQLSTATEs that mean "no space left". */
 const FULL_CODES = new Set([

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import { sql } from 'kysely';
 import type { CoreContext } from '../core/context.js';
-import { storedSizeOf } from '../storage/replicas.js';
+import { storedSizeOf } from './replicas/replicas.js';
 import { copyVerified } from './drain.js';
 import type { Scrubber } from './scrub.js';
 

@@ -21,7 +21,7 @@ import { Blake3Hasher } from '@napi-rs/blake-hash';
 import type { CoreContext } from '../core/context.js';
 import { BackendNotFound, BackendUnavailable } from '../backends/index.js';
 import { createDecryptStream } from '../crypto/framed.js';
-import { LOCATION_BAD, LOCATION_OK, locatorOf, SSE_C_KEY_ID, storedSizeOf, type StoredBlob } from '../storage/replicas.js';
+import { LOCATION_BAD, LOCATION_OK, locatorOf, SSE_C_KEY_ID, storedSizeOf, type StoredBlob } from './replicas/replicas.js';
 
 export interface ScrubStatus {
   blobs: number;

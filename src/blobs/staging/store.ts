@@ -15,10 +15,10 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { BodyDigester, type Digests } from './digest.js';
 import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
-import { errors } from '../s3/errors.js';
+import { errors } from '../../s3/errors.js';
 import { DiskSpace } from './disk-space.js';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
-import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../crypto/framed.js';
+import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../../crypto/framed.js';
 
 export interface StagedFile {
   /** The write intent's id: names the temp file and, once promoted, the blob file's suffix. */

@@ -9,7 +9,7 @@
  *   Backends no longer in the config file but still holding replicas (or
  *   accounted bytes) are listed too, as `configured: false`.
  * - drain: marks the backend draining (no new blobs, on every node at its
- *   next worker tick) and enqueues the `drain-backend` task (work/drain.ts)
+ *   next worker tick) and enqueues the `drain-backend` task (blobs/drain.ts)
  *   unless one is already pending or running for it. The replicas left on
  *   it are the progress.
  * - undrain: clears the flag and cancels a drain not yet finished (replicas
@@ -33,9 +33,9 @@ import { AdminError } from '../core/tenants.js';
 import { withTransaction } from '../meta/engine.js';
 import type { TaskStatus } from '../meta/schema.js';
 import { UNLIMITED } from '../backends/config.js';
-import { currentMonth, LOCATION_OK } from '../storage/replicas.js';
+import { currentMonth, LOCATION_OK } from './replicas/replicas.js';
 import { DRAIN_TASK, replicasOn, setDraining } from './drain.js';
-import type { Task, TaskQueue } from './tasks.js';
+import type { Task, TaskQueue } from '../work/tasks.js';
 
 export interface BackendHealthInfo {
   /** null: not checked yet by this process. */
@@ -262,7 +262,7 @@ export class BackendAdmin {
     return { backend: name, draining: true, task, enqueued: !active, remaining: await replicasOn(this.ctx, name) };
   }
 
-  /** Makes sure a rebalance task will even out the backends' fill ratios (work/rebalance.ts). */
+  /** Makes sure a rebalance task will even out the backends' fill ratios (blobs/rebalance.ts). */
   async rebalance(tolerance = 0.05): Promise<RebalanceResult> {
     if (!(tolerance >= 0 && tolerance < 1)) throw new AdminError('tolerance must be at least 0 and below 1', 'invalid');
     const active = (await this.tasks.list('pending')).concat(await this.tasks.list('running')).find((t) => t.type === REBALANCE_TASK);

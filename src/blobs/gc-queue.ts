@@ -15,8 +15,8 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import { commitWith, LAZY_COMMIT, withTransaction } from '../meta/engine.js';
 import type { CleanupQueueTable, DataSchema } from '../meta/schema.js';
 import type { CoreContext } from '../core/context.js';
-import { blobRowNaming } from '../meta/data/blob-rows.js';
-import { addMove, storedSizeOf } from '../storage/replicas.js';
+import { blobRowNaming } from '../meta/blobs/rows.js';
+import { addMove, storedSizeOf } from './replicas/replicas.js';
 
 type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 export type CleanupEntry = Selectable<CleanupQueueTable>;

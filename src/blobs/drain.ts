@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
-import { LOCATION_OK, storedSizeOf, type StoredBlob } from '../storage/replicas.js';
+import { LOCATION_OK, storedSizeOf, type StoredBlob } from './replicas/replicas.js';
 import { withTransaction } from '../meta/engine.js';
 import type { Scrubber } from './scrub.js';
 

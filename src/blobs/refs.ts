@@ -6,7 +6,7 @@
  *   upload:  stage → (new content) promote file → txn { insert row or +1 }
  *   release: txn { -1; at zero: enqueue cleanup } → after commit: collectGarbage()
  *
- * The cleanup (work/cleanup.ts) deletes a row only while its count is still
+ * The cleanup (blobs/gc-queue.ts) deletes a row only while its count is still
  * zero and only then unlinks the file that row names, so a blob revived by a
  * concurrent upload (count back to 1 before the delete) is never removed.
  *
@@ -24,11 +24,11 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { DataSchema, ManifestEntry } from '../meta/schema.js';
-import type { CoreContext } from './context.js';
-import { storedSize, type StagedFile } from '../storage/blob-store.js';
+import type { CoreContext } from '../core/context.js';
+import { storedSize, type StagedFile } from './staging/store.js';
 import { sql } from 'kysely';
-import { SSE_C_KEY_ID } from '../storage/replicas.js';
-import { enqueueCleanup, type BlobRef } from '../work/cleanup.js';
+import { SSE_C_KEY_ID } from './replicas/replicas.js';
+import { enqueueCleanup, type BlobRef } from './gc-queue.js';
 
 type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 

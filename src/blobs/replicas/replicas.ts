@@ -7,7 +7,7 @@
  * `<tenant>/<h2>/<h2>/<hash>.<fileId>`, identical on every backend; the
  * blob_locations rows say which backends hold it. The fs backend over the
  * data folder (the default `local`) shares its layout with the staging
- * store (storage/blob-store.ts), so a staged body is renamed into it rather
+ * store (blobs/staging/store.ts), so a staged body is renamed into it rather
  * than copied; every other backend receives the staged bytes through
  * Backend.put, all replicas in parallel, and the write is acknowledged only
  * once every one of them is durable.
@@ -21,7 +21,7 @@
  *
  * Plaintext blobs (encryption off) are checked against their address: a
  * read of a whole blob is BLAKE3-hashed as it streams and its last chunk
- * sent only if the hash matches (storage/verify.ts); a small blob is read
+ * sent only if the hash matches (blobs/verify.ts); a small blob is read
  * whole and checked before a byte is sent, even for a range of it. A
  * replica that ends short is that replica's failure, like a bad frame.
  * Only ranges of plaintext blobs over WHOLE_READ go unchecked (README).
@@ -57,16 +57,16 @@ import {
   type BackendsConfig,
   type ByteRange,
   type ReplicaRef,
-} from '../backends/index.js';
-import { createDecryptStream, decryptBuffer, encryptedSize as encryptedSizeOf, FramedCryptoError, frameRangeFor, generateDataKey } from '../crypto/framed.js';
-import { unwrapDataKey, wrapDataKey, type WrappedDataKey } from '../crypto/keys.js';
-import type { MasterKeyring } from '../core/secrets.js';
-import { withTransaction, type MetaDatabases } from '../meta/engine.js';
-import type { DataSchema } from '../meta/schema.js';
-import { errors, S3Error } from '../s3/errors.js';
-import { openDataKeyForCustomer, SseCustomerError, type SseCustomerKey } from '../crypto/sse-c.js';
-import { storedBytes, storedSize, type BlobStore, type StagedFile } from './blob-store.js';
-import { BlobCorruptError, checkWholeBlob, WholeBlobCheck } from './verify.js';
+} from '../../backends/index.js';
+import { createDecryptStream, decryptBuffer, encryptedSize as encryptedSizeOf, FramedCryptoError, frameRangeFor, generateDataKey } from '../../crypto/framed.js';
+import { unwrapDataKey, wrapDataKey, type WrappedDataKey } from '../../crypto/keys.js';
+import type { MasterKeyring } from '../../core/secrets.js';
+import { withTransaction, type MetaDatabases } from '../../meta/engine.js';
+import type { DataSchema } from '../../meta/schema.js';
+import { errors, S3Error } from '../../s3/errors.js';
+import { openDataKeyForCustomer, SseCustomerError, type SseCustomerKey } from '../../crypto/sse-c.js';
+import { storedBytes, storedSize, type BlobStore, type StagedFile } from '../staging/store.js';
+import { BlobCorruptError, checkWholeBlob, WholeBlobCheck } from '../verify.js';
 
 type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 
@@ -324,7 +324,7 @@ export class Replicas {
             failed.push(names[i]);
             failedNow = true;
             lastError = r.reason;
-            // The data folder's own full disk is logged once per episode by the blob store (storage/disk-space.ts).
+            // The data folder's own full disk is logged once per episode by the blob store (blobs/staging/disk-space.ts).
             const quiet = names[i] === this.localName && isFull(r.reason);
             this.log?.[quiet ? 'debug' : 'warn']({ err: r.reason, backend: names[i] }, 'writing a replica failed');
           }

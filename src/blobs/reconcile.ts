@@ -15,8 +15,8 @@
 import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
-import { blobRowNaming } from '../meta/data/blob-rows.js';
-import { LOCATION_BAD, parseLocator } from '../storage/replicas.js';
+import { blobRowNaming } from '../meta/blobs/rows.js';
+import { LOCATION_BAD, parseLocator } from './replicas/replicas.js';
 
 const INTENT_MAX_AGE_MS = 24 * 3600_000;
 
