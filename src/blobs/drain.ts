@@ -12,13 +12,20 @@
  * is the drained replica deleted.
  */
 import type { Logger } from 'pino';
-import type { CoreContext } from '../core/context.js';
-import { LOCATION_OK, storedSizeOf, type StoredBlob } from './replicas/replicas.js';
-import { withTransaction } from '../meta/engine.js';
-import type { Scrubber } from './scrub.js';
+import { withTransaction, type MetaDatabases } from '../meta/engine.js';
+import { countReplicasOn, deleteLocations, replicasOn as firstReplicasOn, setBackendDraining } from '../meta/blobs/index.js';
+import { LOCATION_OK, storedSizeOf } from './address.js';
+import { commitMove, copyVerified, type ReplicaChecker } from './moves.js';
+import type { Replicas } from './replicas/replicas.js';
 
 /** The task type of a drain (payload: { backend }). */
 export const DRAIN_TASK = 'drain-backend';
+
+/** What draining needs: both databases (the flag lives in the control one) and the replicas. */
+export interface DrainDeps {
+  meta: MetaDatabases;
+  replicas: Replicas;
+}
 
 export interface DrainProgress {
   backend: string;
@@ -26,49 +33,20 @@ export interface DrainProgress {
   remaining: number;
 }
 
-/**
- * Copies a blob's stored bytes from one backend to others and checks each
- * copy as the scrub would; on any failure the copies made are removed.
- */
-export async function copyVerified(ctx: CoreContext, scrubber: Scrubber, blob: StoredBlob, source: string, targets: string[]): Promise<void> {
-  const bytes = storedSizeOf(blob);
-  try {
-    for (const target of targets) {
-      await ctx.replicas.copy(blob, source, target, bytes);
-      if ((await scrubber.checkReplica(blob, target)) !== 'ok') throw new Error(`the copy on ${target} does not verify`);
-    }
-  } catch (err) {
-    await ctx.replicas.remove(blob, targets).catch(() => undefined);
-    throw err;
-  }
-}
-
-/** Marks a backend as draining (no new blobs) or not, in the global DB. */
-export async function setDraining(ctx: CoreContext, backend: string, draining: boolean): Promise<void> {
-  const { kind, control: global } = ctx.meta;
-  await withTransaction(kind, global, async (trx) => {
-    await trx
-      .insertInto('backend_states')
-      .values({ name: backend, draining: draining ? 1 : 0, updated_at: Date.now() })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ draining: draining ? 1 : 0, updated_at: Date.now() }))
-      .execute();
-  });
+/** Marks a backend as draining (no new blobs) or not, in the control database. */
+export async function setDraining(ctx: DrainDeps, backend: string, draining: boolean): Promise<void> {
+  await withTransaction(ctx.meta.kind, ctx.meta.control, (trx) => setBackendDraining(trx, backend, draining));
   await ctx.replicas.loadStates();
 }
 
 /** Replicas still on a backend. */
-export async function replicasOn(ctx: CoreContext, backend: string): Promise<number> {
-  const row = await ctx.meta.data
-    .selectFrom('blob_locations')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('backend', '=', backend)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+export function replicasOn(ctx: { meta: MetaDatabases }, backend: string): Promise<number> {
+  return countReplicasOn(ctx.meta.data, backend);
 }
 
 export async function drainBackend(
-  ctx: CoreContext,
-  scrubber: Scrubber,
+  ctx: DrainDeps,
+  scrubber: ReplicaChecker,
   backend: string,
   signal?: AbortSignal,
   log?: Logger,
@@ -81,15 +59,15 @@ export async function drainBackend(
   let moved = 0;
   for (;;) {
     signal?.throwIfAborted();
-    const rows = await db.selectFrom('blob_locations').select(['tenant_id', 'hash']).where('backend', '=', backend).orderBy('tenant_id').orderBy('hash').limit(100).execute();
+    const rows = await firstReplicasOn(db, backend, 100);
     if (rows.length === 0) break;
     let progress = 0;
     for (const r of rows) {
       signal?.throwIfAborted();
-      const blob = (await replicas.lookup(db, r.tenant_id, [r.hash])).get(r.hash);
+      const blob = (await replicas.lookup(db, r.tenantId, [r.hash])).get(r.hash);
       if (!blob) {
         // A location whose blob row is gone (collected meanwhile): nothing to move.
-        await db.deleteFrom('blob_locations').where('tenant_id', '=', r.tenant_id).where('hash', '=', r.hash).where('backend', '=', backend).execute();
+        await deleteLocations(db, r.tenantId, r.hash, [backend]);
         progress++;
         continue;
       }
@@ -99,12 +77,8 @@ export async function drainBackend(
       const bytes = storedSizeOf(blob);
       const targets = need > 0 ? await replicas.place(bytes, need, blob.locations.map((l) => l.backend)) : [];
       // From a good replica elsewhere if there is one, else from the drained backend itself.
-      await copyVerified(ctx, scrubber, blob, others[0] ?? backend, targets);
-      if (!(await replicas.moveLocations(blob, targets, [backend]))) {
-        await replicas.remove(blob, targets).catch(() => undefined);
-        continue;
-      }
-      await replicas.remove(blob, [backend]).catch((err) => log?.warn({ err, backend, hash: blob.hash }, 'drain: drained replica not deleted (orphan)'));
+      await copyVerified(replicas, scrubber, blob, others[0] ?? backend, targets, log);
+      if (!(await commitMove(replicas, blob, targets, [backend], log, 'drain'))) continue;
       moved++;
       progress++;
     }

@@ -24,7 +24,7 @@ import { describeEachEngine, s3Error, startTestAnvil, type EngineName, type Test
 import { sdkSigner } from '../support/sdk-signer.js';
 import { fsBackends } from '../support/backends.js';
 import { Scrubber } from '../../src/blobs/scrub.js';
-import { LOCATION_BAD, locatorOf, type StoredBlob } from '../../src/blobs/replicas/replicas.js';
+import { LOCATION_BAD, locatorOf, type StoredBlob } from '../../src/blobs/index.js';
 
 const MiB = 1024 * 1024;
 /** Far longer than any of these reads takes; only a hang reaches it. */

@@ -62,7 +62,7 @@ describe('staging bodies', () => {
   it('removes the temp file of a body that grows too large', async () => {
     const id = crypto.randomBytes(6).toString('hex');
     const data = crypto.randomBytes(5 * 1024 * 1024);
-    await expect(store.stage(chunked(data, [65536]), spec, 4 * 1024 * 1024, id)).rejects.toMatchObject({ code: 'EntityTooLarge' });
+    await expect(store.stage(chunked(data, [65536]), spec, 4 * 1024 * 1024, id)).rejects.toMatchObject({ reason: 'EntityTooLarge' });
     expect(fs.existsSync(store.tmpPath(id))).toBe(false);
   });
 

@@ -15,7 +15,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { BodyDigester, type Digests } from './digest.js';
 import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
-import { errors } from '../../s3/errors.js';
+import { fail } from '../../errors.js';
 import { DiskSpace } from './disk-space.js';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../../crypto/framed.js';
@@ -135,7 +135,7 @@ export class BlobStore {
     try {
       for await (const chunk of body) {
         size += chunk.length;
-        if (size > maxSize) throw errors.entityTooLarge(maxSize);
+        if (size > maxSize) throw fail.entityTooLarge(maxSize);
         if (large) {
           await large.feed(chunk);
           continue;
