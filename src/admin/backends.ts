@@ -10,7 +10,7 @@
  *   DELETE /admin/v1/backends/:backend?force=true forget it (409 while replicas remain, unless force)
  */
 import { z } from 'zod';
-import { BackendAdmin } from '../blobs/backend-admin.js';
+import { BackendAdmin } from '../blobs/index.js';
 import { requireRoot } from './access.js';
 import type { AdminDeps } from './deps.js';
 import { route } from './route.js';

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import type { Bucket } from '../core/buckets.js';
-import { setBucketReplication } from '../blobs/backend-admin.js';
+import { setBucketReplication } from '../blobs/index.js';
 import { isAdminOf, requireRoot, visibleBucket, visibleTenant } from './access.js';
 import type { AdminDeps } from './deps.js';
 import { adminErrors } from './errors.js';

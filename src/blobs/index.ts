@@ -50,10 +50,11 @@ export { BlobGoneError, collectGarbage, manifestOf, prepareBlob, RefChanges, Unf
 export { CleanupQueue, DEFAULT_CLEANUP, enqueueCleanup, type BlobRef, type CleanupEntry, type CleanupSettings } from './gc-queue.js';
 export { Scrubber, type BlobCheck, type ReplicaCheck, type ScrubStatus } from './scrub.js';
 export { DRAIN_TASK, drainBackend, replicasOn, setDraining, type DrainProgress } from './drain.js';
-export { REBALANCE_TASK, rebalance, type RebalanceOptions, type RebalanceResult } from './rebalance.js';
+/** What a rebalance run did (RebalanceResult is backend administration's answer: the task). */
+export { REBALANCE_TASK, rebalance, type RebalanceOptions, type RebalanceResult as RebalanceOutcome } from './rebalance.js';
 export { reconcile, type ReconcileReport } from './reconcile.js';
 export { BackendAdmin, setBucketReplication } from './backend-admin.js';
-export type { BackendInfo, BackendList, DrainResult, RemoveResult, UndrainResult } from './backend-admin.js';
+export type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from './backend-admin.js';
 
 export interface BlobsOptions {
   meta: MetaDatabases;

@@ -48,11 +48,8 @@ import { blobKeysByMasterKey, dropPreviousMasterKeys, installNewMasterKey, rewra
 import { openControlPlane, VERSION, type ControlPlane } from '../app.js';
 import { overridesFrom, serverFlags } from './flags.js';
 import type { CoreContext } from '../core/context.js';
-import { BlobStore } from '../blobs/staging/store.js';
-import { Replicas } from '../blobs/replicas/replicas.js';
-import { CleanupQueue } from '../blobs/gc-queue.js';
+import { BlobStore, Replicas, CleanupQueue, Scrubber, BackendAdmin, setBucketReplication, type BackendInfo, type BackendList, type DrainResult, type RebalanceResult, type RemoveResult, type UndrainResult } from '../blobs/index.js';
 import { TaskQueue } from '../work/tasks.js';
-import { Scrubber } from '../blobs/scrub.js';
 import { BucketService } from '../core/buckets.js';
 import type { TaskStatus } from '../meta/schema.js';
 import type { Config } from '../config/config.js';
@@ -61,7 +58,6 @@ import type { AccessKeyInfo, Tenant } from '../core/tenants.js';
 import { userJson } from '../admin/users.js';
 import { serverStatus } from '../admin/status.js';
 import { AdminClient } from './admin-client.js';
-import { BackendAdmin, setBucketReplication, type BackendInfo, type BackendList, type DrainResult, type RebalanceResult, type RemoveResult, type UndrainResult } from '../blobs/backend-admin.js';
 
 interface AdminContext extends ControlPlane {
   config: Config;

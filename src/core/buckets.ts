@@ -7,7 +7,7 @@ import { errors } from '../s3/errors.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
 import type { CannedAcl } from './objects.js';
-import { collectGarbage, RefChanges } from '../blobs/refs.js';
+import { collectGarbage, RefChanges } from '../blobs/index.js';
 
 export type Bucket = Selectable<BucketTable>;
 

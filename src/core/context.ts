@@ -1,8 +1,6 @@
 /** The services' shared handles: databases, blob store, region settings. */
 import type { MetaDatabases } from '../meta/engine.js';
-import type { BlobStore } from '../blobs/staging/store.js';
-import type { CleanupQueue } from '../blobs/gc-queue.js';
-import type { Replicas } from '../blobs/replicas/replicas.js';
+import type { BlobStore, CleanupQueue, Replicas } from '../blobs/index.js';
 
 export interface CoreContext {
   meta: MetaDatabases;

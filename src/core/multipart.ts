@@ -15,11 +15,10 @@ import crypto from 'node:crypto';
 import type { ManifestEntry } from '../meta/schema.js';
 import type { CannedAcl } from './objects.js';
 import { withTransaction } from '../meta/engine.js';
-import { CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm } from '../blobs/staging/digest.js';
+import { CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm, collectGarbage, RefChanges } from '../blobs/index.js';
 import { errors, S3Error } from '../s3/errors.js';
 import type { Bucket } from './buckets.js';
 import type { CoreContext } from './context.js';
-import { collectGarbage, RefChanges } from '../blobs/refs.js';
 import {
   newUploadId,
   validateKey,

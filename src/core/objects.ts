@@ -9,22 +9,12 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ManifestEntry, ObjectVersionTable, DataSchema } from '../meta/schema.js';
 import { LATEST, NOT_DELETED, withTransaction } from '../meta/engine.js';
 import { errors } from '../s3/errors.js';
-import type { ChecksumAlgorithm, Digests } from '../blobs/staging/digest.js';
+import { type ChecksumAlgorithm, type Digests, type StagedFile, BlobGoneError, UnfoldAndRetry, collectGarbage, manifestOf, prepareBlob, RefChanges, type PreparedBlob } from '../blobs/index.js';
 import { blobRowNaming } from '../meta/blobs/rows.js';
-import type { StagedFile } from '../blobs/staging/store.js';
 import type { Bucket } from './buckets.js';
 import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
 import { generateDataKey } from '../crypto/framed.js';
 import type { CoreContext } from './context.js';
-import {
-  BlobGoneError,
-  UnfoldAndRetry,
-  collectGarbage,
-  manifestOf,
-  prepareBlob,
-  RefChanges,
-  type PreparedBlob,
-} from '../blobs/refs.js';
 
 type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
 

@@ -9,7 +9,7 @@
  */
 import client from 'prom-client';
 import type { MetaDatabases } from '../meta/engine.js';
-import type { DiskSpace } from '../blobs/staging/disk-space.js';
+import type { DiskSpace } from '../blobs/index.js';
 import type { AdmissionState } from './admission.js';
 
 export class Metrics {

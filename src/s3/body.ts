@@ -7,7 +7,7 @@
 import { AwsChunkedDecoder } from './auth/chunked.js';
 import { errors, S3Error } from './errors.js';
 import { header, type S3Request } from './context.js';
-import { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Digests } from '../blobs/staging/digest.js';
+import { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Digests } from '../blobs/index.js';
 
 export interface RequestBody {
   stream: AsyncIterable<Buffer>;

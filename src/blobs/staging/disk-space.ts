@@ -139,7 +139,7 @@ export class DiskSpace {
     const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
     let freeBytes: number | undefined;
     if (place.local) {
-      const st = await fsp.statfs(place.path).catch(() => undefined);
+      const st = await fsp.statfs(place.path).catch(() => undefined); // free space is only a detail of the log line
       if (st) freeBytes = st.bavail * st.bsize;
     }
     this.log?.error(
@@ -153,6 +153,7 @@ function sameFileSystem(a: string, b: string): boolean {
   try {
     return fs.statSync(a).dev === fs.statSync(b).dev;
   } catch {
+    // A path that cannot be stat'ed yet (not created): compare the names instead.
     return path.resolve(a) === path.resolve(b);
   }
 }
