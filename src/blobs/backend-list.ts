@@ -92,44 +92,6 @@ export interface BackendList {
   backends: BackendInfo[];
 }
 
-export interface DrainResult {
-  backend: string;
-  draining: true;
-  /** The drain task (a new one, or the one already pending or running). */
-  task: number;
-  /** False when a pending or running drain task was found and reused. */
-  enqueued: boolean;
-  remaining: number;
-}
-
-export interface RebalanceResult {
-  task: number;
-  enqueued: boolean;
-  tolerance: number;
-}
-
-export interface UndrainResult {
-  backend: string;
-  draining: false;
-  /** Drain tasks cancelled. */
-  cancelledTasks: number[];
-  remaining: number;
-}
-
-export interface RemoveResult {
-  backend: string;
-  removed: true;
-  /** Replicas forgotten (force); 0 when it held none. */
-  forgottenReplicas: number;
-  /** Blobs whose only good replica was on it: lost (the scrub marks them corrupt). */
-  lostBlobs: number;
-  /** Still declared in the config file: marked draining until deleted there. */
-  stillConfigured: boolean;
-  cancelledTasks: number[];
-  /** What the operator still has to do, in words. */
-  note: string;
-}
-
 /** How a drain task's payload names its backend. */
 export function drainTarget(task: { payload: string }): string | undefined {
   try {

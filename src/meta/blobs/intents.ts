@@ -14,9 +14,7 @@ export async function ownedByLiveWrite(db: DataDb, id: string, nodeId: string, s
   const row = await db
     .selectFrom('write_intents')
     .select('id')
-    .where('id', '=', id)
-    .where('node_id', '<>', nodeId)
-    .where('created_at', '>', since)
+    .where((eb) => eb.and([eb('id', '=', id), eb('node_id', '<>', nodeId), eb('created_at', '>', since)]))
     .executeTakeFirst();
   return row !== undefined;
 }

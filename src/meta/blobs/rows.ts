@@ -22,13 +22,7 @@ export interface StoredBlob {
 
 /** The blob row that names exactly this file, if any (a file is in use only while a row names it). */
 export function blobRowNaming(db: DataDb, tenantId: string, hash: string, fileId: string): Promise<{ ref_count: number } | undefined> {
-  return db
-    .selectFrom('blobs')
-    .select('ref_count')
-    .where('tenant_id', '=', tenantId)
-    .where('hash', '=', hash)
-    .where('file_id', '=', fileId)
-    .executeTakeFirst();
+  return db.selectFrom('blobs').select('ref_count').where((eb) => eb.and({ tenant_id: tenantId, hash, file_id: fileId })).executeTakeFirst();
 }
 
 /**
@@ -84,15 +78,7 @@ export async function lookupBlobs(db: DataDb, tenantId: string, hashes: string[]
 }
 
 /** What a new blob row records. */
-export interface NewBlobRow {
-  tenantId: string;
-  hash: string;
-  fileId: string;
-  size: number;
-  encKey: string | null;
-  encMasterKeyId: string | null;
-  replication: number;
-}
+export type NewBlobRow = Omit<StoredBlob, 'locations'>;
 
 /**
  * Inserts a blob row with `delta` references, or adds them to the row that
