@@ -15,7 +15,7 @@ import { ListingService } from './core/listing.js';
 import { MultipartService } from './core/multipart.js';
 import { ObjectService } from './core/objects.js';
 import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from './core/secrets.js';
-import { Replicas, BlobStore, DiskSpace, CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings, reconcile, type ReconcileReport, Scrubber, drainBackend, DRAIN_TASK, rebalance, REBALANCE_TASK } from './blobs/index.js';
+import { Blobs, Replicas, BlobStore, DiskSpace, type CleanupSettings, reconcile, type ReconcileReport, Scrubber, drainBackend, DRAIN_TASK, rebalance, REBALANCE_TASK } from './blobs/index.js';
 import { TenantService } from './core/tenants.js';
 import { UserService } from './core/users.js';
 import { SessionService, type SessionOptions } from './core/sessions.js';
@@ -248,13 +248,23 @@ async function assemble(config: Config, log: Logger, opts: StartOptions, started
   try {
     const root = await withClusterLock(meta, 'anvil:ensure-root', () => ensureRoot(config, tenants));
     const space = new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log);
-    const blobs = new BlobStore(config.dataDir, space);
-    await blobs.init();
     const nodeId = nodeIdFor(config);
-    const store = await Replicas.open({ storage: config.storage, dataDir: config.dataDir, store: blobs, keyring, encrypt: config.encryptAtRest, verifyReads: config.verifyReads, meta, log });
+    const blobLayer = await Blobs.open({
+      meta,
+      staging: new BlobStore(config.dataDir, space),
+      storage: config.storage,
+      dataDir: config.dataDir,
+      keyring,
+      encrypt: config.encryptAtRest,
+      verifyReads: config.verifyReads,
+      nodeId,
+      owner: `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,
+      cleanup: opts.cleanup,
+      log,
+    });
+    const store = blobLayer.replicas;
     replicas = store;
-    const ctx = { meta, blobs, replicas: store, region: config.region, maxObjectSize: config.maxObjectSize, nodeId } as CoreContext;
-    ctx.cleanup = new CleanupQueue(ctx, `${nodeId}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`, opts.cleanup ?? DEFAULT_CLEANUP);
+    const ctx: CoreContext = { meta, blobs: blobLayer.staging, replicas: store, cleanup: blobLayer.cleanup, region: config.region, maxObjectSize: config.maxObjectSize, nodeId };
     // Two processes must never run with one node id: each would take the other's writes in
     // progress for dead ones. On one host the data-folder lock already sees to that; this lease
     // (PostgreSQL, held for the life of the process) covers nodes on different hosts.

@@ -1,6 +1,6 @@
 /**
  * What a starting server locks before it touches anything (see
- * storage/folder-lock.ts for the mechanism):
+ * blobs/folder-lock.ts for the mechanism):
  *
  * - the data folder (`<data>/anvil.lock`): exclusively, so a second server
  *   on a live folder is refused before it migrates, reconciles (which removes
