@@ -25,9 +25,9 @@ import { ensureRoot, type RootCredentials } from './node/root.js';
 import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
 import type { Services } from './s3/context.js';
-import type { CleanupSettings } from './work/cleanup.js';
+import type { CleanupSettings } from './blobs/index.js';
 import { type Leadership,tryLead, withClusterLock } from './work/leader.js';
-import { reconcile, type ReconcileReport } from './work/reconcile.js';
+import { reconcile, type ReconcileReport } from './blobs/index.js';
 import { LOCKS } from './work/task-names.js';
 import type { TaskQueue } from './work/tasks.js';
 

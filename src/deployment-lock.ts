@@ -1,6 +1,6 @@
 /**
  * What a starting server locks before it touches anything (see
- * storage/folder-lock.ts for the mechanism):
+ * blobs/folder-lock.ts for the mechanism):
  *
  * - the data folder (`<data>/anvil.lock`): exclusively, so a second server
  *   on a live folder is refused before it migrates, reconciles (which removes
@@ -21,8 +21,8 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 
 import type { Config } from './config/config.js';
+import { acquireLock, type HeldLock, type LockMode, thisProcess } from './blobs/folder-lock.js';
 import { databaseFileOf, isSharedDatabase } from './meta/database-url.js';
-import { acquireLock, type HeldLock, type LockMode,thisProcess } from './storage/folder-lock.js';
 
 export const DATA_FOLDER_LOCK = 'anvil.lock';
 

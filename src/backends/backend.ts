@@ -212,7 +212,7 @@ export async function* bodyChunks(body: AsyncIterable<Uint8Array>, signal?: Abor
         signal.addEventListener('abort', onAbort, { once: true });
       })
     : undefined;
-  aborted?.catch(() => undefined);
+  aborted?.catch(() => undefined); // raced below; never an unhandled rejection meanwhile
   try {
     for (;;) {
       const r = aborted ? await Promise.race([it.next(), aborted]) : await it.next();
@@ -228,7 +228,7 @@ export async function* bodyChunks(body: AsyncIterable<Uint8Array>, signal?: Abor
     if (!done) {
       // A Readable's iterator cannot be returned while a read is pending; destroy it instead.
       if (body instanceof Readable) body.destroy();
-      else void Promise.resolve(it.return?.()).catch(() => undefined);
+      else void Promise.resolve(it.return?.()).catch(() => undefined); // releasing the body; the put's own outcome stands
     }
   }
 }

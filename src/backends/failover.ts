@@ -75,7 +75,7 @@ export async function openReplica(replicas: readonly ReplicaRef[], range: ByteRa
         reject(err);
       }, timeoutMs);
     });
-    timedOut.catch(() => undefined);
+    timedOut.catch(() => undefined); // raced below; never an unhandled rejection meanwhile
     const attempt = backend.get(locator, range, { signal: ac.signal });
     try {
       const stream = await Promise.race([attempt, timedOut]);

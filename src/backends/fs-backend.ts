@@ -6,7 +6,7 @@
  *   <root>/tmp/<uuid>           bodies being written
  *   <root>/blobs/<locator>      durable objects
  *
- * The layout is the one src/storage/blob-store.ts uses, so the default
+ * The layout is the one src/blobs/staging/store.ts uses, so the default
  * backend at <data_dir> sees the blobs an existing install already has
  * (locator = `<tenant>/<h2>/<h2>/<hash>.<fileId>`), and temp files stay flat
  * files in <root>/tmp as the current start-up reconciler expects.
@@ -100,6 +100,7 @@ export class FsBackend implements Backend {
       try {
         owner = (JSON.parse(marker) as { backend?: unknown }).backend;
       } catch {
+        // A marker that is not JSON names no owner: treated like a foreign folder below.
         owner = undefined;
       }
       if (owner !== this.name) {
@@ -146,6 +147,7 @@ export class FsBackend implements Backend {
       opts.signal?.throwIfAborted();
       await this.promote(tmpPath, this.objectPath(locator));
     } catch (err) {
+      // The put's error is the one to report; a temp file left behind is swept (sweep()).
       if (open) await fh.close().catch(() => undefined);
       await fsp.rm(tmpPath, { force: true }).catch(() => undefined);
       throw err;
@@ -176,7 +178,7 @@ export class FsBackend implements Backend {
       }
     } catch (err) {
       // Not known durable: take it back so the put fails cleanly.
-      await fsp.rm(finalPath, { force: true }).catch(() => undefined);
+      await fsp.rm(finalPath, { force: true }).catch(() => undefined); // the fsync's error is the one to report
       throw this.ioError('fsync directory', err);
     }
   }
@@ -202,13 +204,13 @@ export class FsBackend implements Backend {
         end = Math.min(range.end, size - 1);
       }
     } catch (err) {
-      await fh.close().catch(() => undefined);
+      await fh.close().catch(() => undefined); // the stat's error is the one to report
       throw err instanceof BackendError ? err : this.ioError('stat', err);
     }
     this.usage?.(this.name, { requests: 1, ingressBytes: 0, egressBytes: end - start + 1 });
     if (end < start) {
       // An empty object: createReadStream has no way to say "zero bytes".
-      await fh.close().catch(() => undefined);
+      await fh.close().catch(() => undefined); // nothing was read: a failed close loses nothing
       return Readable.from([]);
     }
     const stream = fh.createReadStream({ start, end, autoClose: true, highWaterMark: 1 << 20 });
@@ -241,7 +243,7 @@ export class FsBackend implements Backend {
     } catch (err) {
       throw err instanceof BackendError ? err : this.ioError('read', err);
     } finally {
-      await fh.close().catch(() => undefined);
+      await fh.close().catch(() => undefined); // read-only handle: a failed close loses nothing
     }
   }
 
@@ -355,10 +357,10 @@ export class FsBackend implements Backend {
   async sweep(olderThanMs: number): Promise<number> {
     const before = Date.now() - olderThanMs;
     let removed = 0;
-    const names = await fsp.readdir(this.tmpDir).catch(() => [] as string[]);
+    const names = await fsp.readdir(this.tmpDir).catch(() => [] as string[]); // no tmp folder: nothing to sweep
     for (const name of names) {
       const p = path.join(this.tmpDir, name);
-      const st = await fsp.stat(p).catch(() => undefined);
+      const st = await fsp.stat(p).catch(() => undefined); // gone meanwhile: nothing to sweep
       if (!st?.isFile() || st.mtimeMs >= before) continue;
       await fsp.rm(p, { force: true });
       removed++;

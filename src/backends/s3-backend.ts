@@ -152,7 +152,7 @@ export class S3Backend implements Backend {
       return await this.upload(locator, chunks, opts);
     } finally {
       // A put that failed before the body ended releases it (a Readable is destroyed).
-      await chunks.return(undefined).catch(() => undefined);
+      await chunks.return(undefined).catch(() => undefined); // the put's own outcome stands
     }
   }
 
@@ -231,6 +231,7 @@ export class S3Backend implements Backend {
     await this.call('abort upload', undefined, undefined, (abortSignal) =>
       this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal }),
       { timeoutMs: this.healthMs },
+      // Best effort: the put has already failed; an incomplete upload left on the remote bucket is never read.
     ).catch(() => undefined);
   }
 

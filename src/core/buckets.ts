@@ -16,7 +16,7 @@ import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl } from '../meta/objects/types.js';
 import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
 import { hasAnyVersion, latestKeys, takeNextSeq } from '../meta/objects/versions.js';
-import { collectGarbage, RefChanges } from './blob-refs.js';
+import { collectGarbage, RefChanges } from '../blobs/index.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
 

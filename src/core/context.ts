@@ -6,13 +6,12 @@
  * work it feeds.
  */
 import type { MetaDatabases } from '../meta/engine.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import type { Replicas } from '../storage/replicas.js';
+import type { BlobStore, Replicas } from '../blobs/index.js';
 
 /** The blob cleanup (GC) queue as core uses it. */
 export interface BlobCleanup {
   /** Removes the blobs of these queue entries now (those a commit just released), if still unreferenced. */
-  processIds(ids: number[]): Promise<unknown>;
+  processIds(ids: number[]): Promise<void>;
   /** Processes every entry due; returns how many were handled. */
   runDue(): Promise<number>;
 }

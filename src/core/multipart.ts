@@ -31,8 +31,8 @@ import {
   uploadsOlderThan,
   uploadsPage,
 } from '../meta/objects/uploads.js';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../storage/digest.js';
-import { collectGarbage, RefChanges } from './blob-refs.js';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../blobs/index.js';
+import { collectGarbage, RefChanges } from '../blobs/index.js';
 import type { CoreContext } from './context.js';
 import { assembleParts, digestOfParts, MAX_PART_NUMBER, MAX_PART_SIZE, type RequestedPart } from './multipart/parts.js';
 import { commitStaged } from './objects/commit.js';

@@ -10,9 +10,9 @@
 import client from 'prom-client';
 
 import type { MetaDatabases } from '../meta/engine.js';
+import type { DiskSpace } from '../blobs/index.js';
 import { countCleanupEntries, countCorruptBlobs } from '../meta/stats/counts.js';
 import { countTasksByStatus } from '../meta/work/tasks.js';
-import type { DiskSpace } from '../storage/disk-space.js';
 import type { AdmissionState } from './admission.js';
 
 export class Metrics {

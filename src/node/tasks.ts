@@ -1,8 +1,8 @@
 /** The durable tasks a serving node runs, by name (work/task-names.ts), with their handlers. */
 import type { Logger } from 'pino';
 
-import { drainBackend } from '../work/drain.js';
-import { rebalance } from '../work/rebalance.js';
+import { drainBackend } from '../blobs/index.js';
+import { rebalance } from '../blobs/index.js';
 import {
   DELETE_BUCKET_TASK,
   type DeleteBucketPayload,

@@ -1,5 +1,5 @@
 import { AnvilError, type ErrorKind } from '../errors.js';
-import { isDiskFull } from '../storage/disk-space.js';
+import { isDiskFull } from '../blobs/index.js';
 
 /**
  * The one error type of the S3 protocol layer: an S3 error code, its HTTP

@@ -19,9 +19,9 @@ import { signedFetch } from '../support/signed-fetch.js';
 import type { BackendsConfig } from '../../src/backends/config.js';
 import { startAnvil, type Anvil } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import { Scrubber } from '../../src/work/scrub.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
 import { blobFilesIn, fsBackends, tempDir, waitFor } from '../support/backends.js';
-import { DRAIN_TASK, replicasOn } from '../../src/work/drain.js';
+import { DRAIN_TASK, replicasOn } from '../../src/blobs/drain.js';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');

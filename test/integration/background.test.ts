@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { TaskQueue, TaskRunner } from '../../src/work/tasks.js';
 import { tryLead } from '../../src/work/leader.js';
-import { Scrubber } from '../../src/work/scrub.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
 import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@ import { expect, it, vi } from 'vitest';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { openMetaDatabases } from '../../src/meta/engine.js';
 import { migrateAll } from '../../src/meta/migrate.js';
-import { CleanupQueue, enqueueCleanup } from '../../src/work/cleanup.js';
+import { CleanupQueue, enqueueCleanup } from '../../src/blobs/gc-queue.js';
 import type { CoreContext } from '../../src/core/context.js';
 import { blobFiles, databaseUrlFor, describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => {

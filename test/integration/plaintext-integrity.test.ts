@@ -23,8 +23,8 @@ import { describe, expect, it } from 'vitest';
 import { describeEachEngine, s3Error, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { fsBackends } from '../support/backends.js';
-import { Scrubber } from '../../src/work/scrub.js';
-import { LOCATION_BAD, locatorOf, type StoredBlob } from '../../src/storage/replicas.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
+import { LOCATION_BAD, locatorOf, type StoredBlob } from '../../src/blobs/index.js';
 
 const MiB = 1024 * 1024;
 /** Far longer than any of these reads takes; only a hang reaches it. */

@@ -14,7 +14,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, ROOT_KEY, ROOT_SECRET, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
 import { UNLIMITED } from '../../src/backends/config.js';
-import { Scrubber } from '../../src/work/scrub.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
 import { waitFor } from '../support/backends.js';
 
 const MARKER = 'REMOTE-PLAINTEXT-MARKER';

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 import { blobFiles, describeEachEngine, s3Error, type EngineName, useAnvil } from '../support/anvil.js';
-import { Scrubber } from '../../src/work/scrub.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
 import { markedBody } from '../support/backends.js';
 
 const MARKER = 'SSE-C-PLAINTEXT-MARKER';

@@ -18,10 +18,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
-import { Scrubber } from '../../src/work/scrub.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
 import { blobFilesIn, filesUnder, fsBackends, markedBody, waitFor } from '../support/backends.js';
-import { DRAIN_TASK, replicasOn, setDraining } from '../../src/work/drain.js';
-import { REBALANCE_TASK } from '../../src/work/rebalance.js';
+import { DRAIN_TASK, replicasOn, setDraining } from '../../src/blobs/drain.js';
+import { REBALANCE_TASK } from '../../src/blobs/rebalance.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a';
 

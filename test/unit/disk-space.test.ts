@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DiskSpace, isDiskFull } from '../../src/storage/disk-space.js';
-import { errors, S3Error } from '../../src/s3/errors.js';
+import { DiskSpace, isDiskFull } from '../../src/blobs/staging/disk-space.js';
+import { errors, S3Error, toS3Error } from '../../src/s3/errors.js';
 import { BackendFull } from '../../src/backends/backend.js';
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
@@ -41,7 +41,8 @@ describe('DiskSpace episodes', () => {
   it('logs at error once, at debug while it lasts, at info once when a write succeeds again', async () => {
     const { dir, lines, space } = setup();
     for (let i = 0; i < 5; i++) {
-      const out = space.refused(space.dataFolder, coded('ENOSPC'));
+      // The domain error as the S3 edge answers it.
+      const out = toS3Error(space.refused(space.dataFolder, coded('ENOSPC')));
       expect(out).toBeInstanceOf(S3Error);
       expect((out as S3Error).status).toBe(507);
     }
@@ -72,7 +73,7 @@ describe('DiskSpace episodes', () => {
   it('a SQLite file in the data folder is the same place; a successful commit there does not end the episode', async () => {
     const { lines, space } = setup((dir) => `sqlite:${path.join(dir, 'anvil.db')}`);
     expect(space.metadata).toBe(space.dataFolder);
-    await expect(space.metadataWrite(() => Promise.reject(coded('SQLITE_FULL')))).rejects.toMatchObject({ code: 'InsufficientStorage', status: 507 });
+    await expect(space.metadataWrite(() => Promise.reject(coded('SQLITE_FULL'))).catch((e: unknown) => Promise.reject(toS3Error(e)))).rejects.toMatchObject({ code: 'InsufficientStorage', status: 507 });
     space.refused(space.dataFolder, coded('ENOSPC'));
     await space.metadataWrite(async () => 'committed into WAL pages it already had');
     await settle();
@@ -85,7 +86,7 @@ describe('DiskSpace episodes', () => {
   it('a database elsewhere (PostgreSQL) is its own place, ended by its own next write', async () => {
     const { lines, space } = setup(() => 'postgres://u:p@db.example/anvil');
     expect(space.metadata).not.toBe(space.dataFolder);
-    await expect(space.metadataWrite(() => Promise.reject(coded('53100')))).rejects.toMatchObject({ status: 507 });
+    await expect(space.metadataWrite(() => Promise.reject(coded('53100'))).catch((e: unknown) => Promise.reject(toS3Error(e)))).rejects.toMatchObject({ status: 507 });
     space.wrote(space.dataFolder); // the data folder was never full: nothing to say
     await settle();
     expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringMatching(/^metadata database is full: PostgreSQL, free bytes unknown/)]);

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore, SMALL_BODY } from '../../src/storage/blob-store.js';
-import { BodyDigester, type ChecksumAlgorithm } from '../../src/storage/digest.js';
-import { HashPool } from '../../src/storage/hash-pool.js';
+import { BlobStore, SMALL_BODY } from '../../src/blobs/staging/store.js';
+import { BodyDigester, type ChecksumAlgorithm } from '../../src/blobs/staging/digest.js';
+import { HashPool } from '../../src/blobs/staging/hash-pool.js';
 
 async function* chunked(data: Buffer, sizes: number[]): AsyncIterable<Buffer> {
   let off = 0;
@@ -62,7 +62,7 @@ describe('staging bodies', () => {
   it('removes the temp file of a body that grows too large', async () => {
     const id = crypto.randomBytes(6).toString('hex');
     const data = crypto.randomBytes(5 * 1024 * 1024);
-    await expect(store.stage(chunked(data, [65536]), spec, 4 * 1024 * 1024, id)).rejects.toMatchObject({ code: 'EntityTooLarge' });
+    await expect(store.stage(chunked(data, [65536]), spec, 4 * 1024 * 1024, id)).rejects.toMatchObject({ reason: 'EntityTooLarge' });
     expect(fs.existsSync(store.tmpPath(id))).toBe(false);
   });
 

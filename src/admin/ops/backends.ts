@@ -3,7 +3,7 @@
  * work/backend-admin.ts (BackendAdmin); this is the one way the admin API
  * and `anvil admin backend …` reach it.
  */
-import { BackendAdmin } from '../../work/backend-admin.js';
+import { BackendAdmin } from '../../blobs/index.js';
 import type { AdminServices } from '../deps.js';
 
 export function backendAdmin(s: AdminServices): BackendAdmin {

@@ -7,7 +7,7 @@
  */
 import type { Bucket } from '../../core/buckets.js';
 import { bucketUsage } from '../../meta/stats/counts.js';
-import { setBucketReplication } from '../../work/backend-admin.js';
+import { setBucketReplication } from '../../blobs/index.js';
 import { DELETE_BUCKET_TASK, type DeleteBucketPayload } from '../../work/task-names.js';
 import type { AdminServices } from '../deps.js';
 import { iso } from '../schemas.js';

@@ -11,7 +11,7 @@ import type { ServerStatus } from '../../admin/ops/status.js';
 import type { NewUser, UserView } from '../../admin/ops/users.js';
 import type { PolicyStatement } from '../../core/policy.js';
 import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
-import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
+import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
 
 export interface NewKey {
   name?: string;

@@ -4,7 +4,7 @@ import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
 import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
-import type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../work/backend-admin.js';
+import type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
 import type { BucketReplication } from './door.js';
 
 export function print(json: boolean, value: unknown, text: string): void {

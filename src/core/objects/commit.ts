@@ -6,13 +6,13 @@
  */
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import type { Bucket } from '../../meta/buckets/types.js';
-import { blobRowNaming } from '../../meta/data/blob-rows.js';
+import { blobRowNaming } from '../../meta/blobs/rows.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { deleteWriteIntent } from '../../meta/objects/intents.js';
 import type { ManifestEntry } from '../../meta/objects/types.js';
-import type { StagedFile } from '../../storage/blob-store.js';
-import { BlobGoneError, collectGarbage, manifestOf, prepareBlob, type PreparedBlob, RefChanges, UnfoldAndRetry } from '../blob-refs.js';
+import type { StagedFile } from '../../blobs/index.js';
+import { BlobGoneError, collectGarbage, manifestOf, prepareBlob, type PreparedBlob, RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import { commitEncryption } from './encryption.js';
 import { abandonStaged, dropIntent, metadataWrite, recordsIntents } from './stage.js';

@@ -6,7 +6,7 @@
  * abandoned, never committed.
  */
 import { AnvilError, fail } from '../../errors.js';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Digests } from '../../storage/digest.js';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Digests } from '../../blobs/index.js';
 
 type Checksums = Partial<Record<ChecksumAlgorithm, string>>;
 

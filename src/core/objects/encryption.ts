@@ -19,7 +19,7 @@ import { generateDataKey } from '../../crypto/framed.js';
 import { customerKeyMatches, sealDataKeyForCustomer, sseCustomerErrors, type SseCustomerKey } from '../../crypto/sse-c.js';
 import { fail } from '../../errors.js';
 import type { ObjectAttributes } from '../../meta/objects/types.js';
-import type { StagedFile } from '../../storage/blob-store.js';
+import type { StagedFile } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 
 /** Stored headers (and their wire names) that record an object's encryption. */

@@ -26,7 +26,7 @@ import {
   putVersionRow,
   takeNextSeq,
 } from '../../meta/objects/versions.js';
-import { type RefChanges, UnfoldAndRetry } from '../blob-refs.js';
+import { type RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
 
 function countDelta(old: CurrentVersion | undefined, size: number): CountDelta {

@@ -5,7 +5,7 @@
  */
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { deleteWriteIntent, insertWriteIntent, keepsWriteIntents } from '../../meta/objects/intents.js';
-import type { StagedFile } from '../../storage/blob-store.js';
+import type { StagedFile } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import type { DigestRequest } from './digests.js';
 import { stagingEncryption } from './encryption.js';

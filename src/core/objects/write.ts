@@ -10,7 +10,7 @@ import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { ObjectAttributes, ObjectVersion } from '../../meta/objects/types.js';
 import { latestVersion, moveCounts } from '../../meta/objects/versions.js';
-import { BlobGoneError, collectGarbage, RefChanges, UnfoldAndRetry } from '../blob-refs.js';
+import { BlobGoneError, collectGarbage, RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import { commitStaged } from './commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './digests.js';

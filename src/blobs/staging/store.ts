@@ -15,10 +15,10 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { BodyDigester, type Digests } from './digest.js';
 import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
-import { errors } from '../s3/errors.js';
+import { fail } from '../../errors.js';
 import { DiskSpace } from './disk-space.js';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
-import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../crypto/framed.js';
+import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../../crypto/framed.js';
 
 export interface StagedFile {
   /** The write intent's id: names the temp file and, once promoted, the blob file's suffix. */
@@ -100,7 +100,7 @@ export class BlobStore {
 
   /** Ids of the staged (temp) files present; the reconciler decides which are dead. */
   async stagedIds(): Promise<string[]> {
-    return fsp.readdir(this.tmpDir).catch(() => [] as string[]);
+    return fsp.readdir(this.tmpDir).catch(() => [] as string[]); // no tmp folder yet: nothing staged
   }
 
   blobPath(tenantId: string, hash: string, fileId: string): string {
@@ -135,7 +135,7 @@ export class BlobStore {
     try {
       for await (const chunk of body) {
         size += chunk.length;
-        if (size > maxSize) throw errors.entityTooLarge(maxSize);
+        if (size > maxSize) throw fail.entityTooLarge(maxSize);
         if (large) {
           await large.feed(chunk);
           continue;
@@ -204,7 +204,7 @@ export class BlobStore {
         await fsyncDir(dir);
       } catch (err) {
         // Not known durable: take it back, so that a failed promote leaves no blob file behind.
-        await fsp.rm(finalPath, { force: true }).catch(() => undefined);
+        await fsp.rm(finalPath, { force: true }).catch(() => undefined); // the fsync's error is the one to report
         throw err;
       }
     } catch (err) {
@@ -237,7 +237,7 @@ export class BlobStore {
    * Names that do not look like ours are skipped, never deleted.
    */
   async *listFiles(): AsyncIterable<{ tenantId: string; hash: string; fileId: string; path: string }> {
-    const tenants = await fsp.readdir(this.blobDir).catch(() => [] as string[]);
+    const tenants = await fsp.readdir(this.blobDir).catch(() => [] as string[]); // no blobs folder yet: no files
     for (const tenantId of tenants) {
       const root = path.join(this.blobDir, tenantId);
       for (const entry of await fsp.readdir(root, { recursive: true, withFileTypes: true })) {
@@ -265,7 +265,7 @@ async function writeNewFile(file: string, data: Buffer): Promise<void> {
     while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
     await fh.datasync();
   } catch (err) {
-    await fh.close().catch(() => undefined);
+    await fh.close().catch(() => undefined); // the write's error is the one to report
     await fsp.rm(file, { force: true });
     throw err;
   }
@@ -391,6 +391,6 @@ class LargeBody {
   async abort(): Promise<void> {
     this.job?.abort();
     await Promise.allSettled(this.inflight);
-    await this.fh.close().catch(() => undefined);
+    await this.fh.close().catch(() => undefined); // aborting already: the temp file is removed next
   }
 }

@@ -88,7 +88,7 @@ export function readHolder(lockFile: string): LockHolder | undefined {
   try {
     return JSON.parse(fs.readFileSync(holderFile(lockFile), 'utf8')) as LockHolder;
   } catch {
-    return undefined;
+    return undefined; // no holder file, or one half-written: the holder is unknown, which callers handle
   }
 }
 
@@ -138,6 +138,7 @@ export function acquireLock(file: string, mode: LockMode, what: string, advice: 
         fs.renameSync(tmp, holderFile(file));
         recorded = text;
       } catch {
+        // The holder record is advice for error messages only; the lock itself is held either way.
         fs.rmSync(tmp, { force: true });
       }
     },

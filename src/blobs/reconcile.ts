@@ -14,9 +14,23 @@
  */
 import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { CoreContext } from '../core/context.js';
-import { blobRowNaming } from '../meta/data/blob-rows.js';
-import { LOCATION_BAD, parseLocator } from '../storage/replicas.js';
+import type { MetaDatabases } from '../meta/engine.js';
+import { blobRowNaming, blobsOnAfter, dropDeadIntents, intentsOf, ownedByLiveWrite as liveIntentOwns, type BlobCursor } from '../meta/blobs/index.js';
+import { LOCATION_BAD, parseLocator } from './address.js';
+import type { CleanupQueue } from './gc-queue.js';
+import type { Replicas } from './replicas/replicas.js';
+import type { BlobStore } from './staging/store.js';
+
+/** What reconciliation needs (the core context has all of it). */
+export interface ReconcileDeps {
+  meta: MetaDatabases;
+  /** The staging store (and the local backend's files). */
+  blobs: BlobStore;
+  replicas: Replicas;
+  cleanup: CleanupQueue;
+  /** This node: its intents are dead at start-up. */
+  nodeId: string;
+}
 
 const INTENT_MAX_AGE_MS = 24 * 3600_000;
 
@@ -28,11 +42,11 @@ export interface ReconcileReport {
   cleanupProcessed: number;
 }
 
-export async function reconcile(ctx: CoreContext, log?: Logger): Promise<ReconcileReport> {
+export async function reconcile(ctx: ReconcileDeps, log?: Logger): Promise<ReconcileReport> {
   const db = ctx.meta.data;
   const report: ReconcileReport = { deadIntents: 0, stagedFilesRemoved: 0, orphanFilesRemoved: 0, missingFiles: [], cleanupProcessed: 0 };
 
-  const ours = await db.selectFrom('write_intents').select('id').where('node_id', '=', ctx.nodeId).execute();
+  const ours = await intentsOf(db, ctx.nodeId);
   report.deadIntents = ours.length;
 
   // Each file is judged at the moment it is looked at: first by the intents (another node's
@@ -40,14 +54,7 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
   // the intent in one transaction, so this order never misses a file that is in use.
   // Another node's intent older than a day belongs to a node that died and never came back.
   const liveSince = Date.now() - INTENT_MAX_AGE_MS;
-  const ownedByLiveWrite = async (id: string) =>
-    (await db
-      .selectFrom('write_intents')
-      .select('id')
-      .where('id', '=', id)
-      .where('node_id', '<>', ctx.nodeId)
-      .where('created_at', '>', liveSince)
-      .executeTakeFirst()) !== undefined;
+  const ownedByLiveWrite = (id: string) => liveIntentOwns(db, id, ctx.nodeId, liveSince);
 
   for (const id of await ctx.blobs.stagedIds()) {
     if (await ownedByLiveWrite(id)) continue;
@@ -60,8 +67,7 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
     await fsp.rm(file.path, { force: true });
     report.orphanFilesRemoved++;
   }
-  if (ours.length) await db.deleteFrom('write_intents').where('node_id', '=', ctx.nodeId).execute();
-  await db.deleteFrom('write_intents').where('created_at', '<=', liveSince).execute();
+  await dropDeadIntents(db, ctx.nodeId, liveSince, ours.length > 0);
 
   // Other fs backends: a replica no blob row names is an orphan too (a crash between writing it
   // and committing, or a removal that failed). Remote (s3) backends are not listed at every start.
@@ -80,27 +86,15 @@ export async function reconcile(ctx: CoreContext, log?: Logger): Promise<Reconci
 
   // Replicas the data folder should hold but does not (the scrub repairs them from another replica).
   const local = ctx.replicas.localName;
-  let after: { tenant_id: string; hash: string } | undefined;
+  let after: BlobCursor | undefined;
   for (;;) {
     if (!local) break;
-    let q = db
-      .selectFrom('blobs as b')
-      .innerJoin('blob_locations as l', (j) => j.onRef('l.tenant_id', '=', 'b.tenant_id').onRef('l.hash', '=', 'b.hash'))
-      .select(['b.tenant_id', 'b.hash', 'b.file_id'])
-      .where('l.backend', '=', local)
-      .orderBy('b.tenant_id')
-      .orderBy('b.hash')
-      .limit(1000);
-    if (after) {
-      const a = after;
-      q = q.where((eb) => eb.or([eb('b.tenant_id', '>', a.tenant_id), eb.and([eb('b.tenant_id', '=', a.tenant_id), eb('b.hash', '>', a.hash)])]));
-    }
-    const rows = await q.execute();
+    const rows = await blobsOnAfter(db, local, after, 1000);
     for (const r of rows) {
-      if (!(await ctx.blobs.exists(r.tenant_id, r.hash, r.file_id))) {
-        report.missingFiles.push({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id });
-        log?.error({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id }, 'blob file missing');
-        await ctx.replicas.markLocations({ tenantId: r.tenant_id, hash: r.hash }, [local], LOCATION_BAD);
+      if (!(await ctx.blobs.exists(r.tenantId, r.hash, r.fileId))) {
+        report.missingFiles.push({ tenantId: r.tenantId, hash: r.hash, fileId: r.fileId });
+        log?.error({ tenantId: r.tenantId, hash: r.hash, fileId: r.fileId }, 'blob file missing');
+        await ctx.replicas.markLocations(r, [local], LOCATION_BAD);
       }
     }
     if (rows.length < 1000) break;

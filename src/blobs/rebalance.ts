@@ -10,13 +10,13 @@
  * only to a backend that does not already hold one of its replicas.
  */
 import type { Logger } from 'pino';
-import { sql } from 'kysely';
-import type { CoreContext } from '../core/context.js';
-import { storedSizeOf } from '../storage/replicas.js';
-import { copyVerified } from './drain.js';
-import type { Scrubber } from './scrub.js';
+import type { MetaDatabases } from '../meta/engine.js';
+import { movableReplicas } from '../meta/blobs/index.js';
+import { storedSizeOf } from './address.js';
+import { commitMove, copyVerified, type ReplicaChecker } from './moves.js';
+import type { Replicas } from './replicas/replicas.js';
 
-export { REBALANCE_TASK } from './task-names.js';
+export { REBALANCE_TASK } from '../work/task-names.js';
 
 export interface RebalanceOptions {
   /** Stop when the fullest and emptiest fill ratios differ by at most this much (default 0.05). */
@@ -33,8 +33,8 @@ export interface RebalanceResult {
 }
 
 export async function rebalance(
-  ctx: CoreContext,
-  scrubber: Scrubber,
+  ctx: { meta: MetaDatabases; replicas: Replicas },
+  scrubber: ReplicaChecker,
   opts: RebalanceOptions = {},
   signal?: AbortSignal,
   log?: Logger,
@@ -64,28 +64,10 @@ export async function rebalance(
     const gap = fullest.usedBytes / fullest.quotaBytes - emptiest.usedBytes / emptiest.quotaBytes;
     if (gap <= tolerance) break;
     // A replica on the fullest backend of a blob the emptiest one does not hold yet.
-    const candidates = await db
-      .selectFrom('blob_locations as l')
-      .select(['l.tenant_id', 'l.hash'])
-      .where('l.backend', '=', fullest.name)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('blob_locations as o')
-              .select(sql`1`.as('one'))
-              .whereRef('o.tenant_id', '=', 'l.tenant_id')
-              .whereRef('o.hash', '=', 'l.hash')
-              .where('o.backend', '=', emptiest.name),
-          ),
-        ),
-      )
-      .orderBy('l.tenant_id')
-      .orderBy('l.hash')
-      .limit(skipped.size + 1)
-      .execute();
-    const next = candidates.find((c) => !skipped.has(`${c.tenant_id}/${c.hash}`));
+    const candidates = await movableReplicas(db, fullest.name, emptiest.name, skipped.size + 1);
+    const next = candidates.find((c) => !skipped.has(`${c.tenantId}/${c.hash}`));
     if (!next) break;
-    const blob = (await replicas.lookup(db, next.tenant_id, [next.hash])).get(next.hash);
+    const blob = (await replicas.lookup(db, next.tenantId, [next.hash])).get(next.hash);
     if (!blob) continue;
     const bytes = storedSizeOf(blob);
     // Moving must not just swap which of the two is fuller.
@@ -96,17 +78,13 @@ export async function rebalance(
       continue;
     }
     try {
-      await copyVerified(ctx, scrubber, blob, fullest.name, [emptiest.name]);
+      await copyVerified(replicas, scrubber, blob, fullest.name, [emptiest.name], log);
     } catch (err) {
       log?.warn({ err, hash: blob.hash, from: fullest.name, to: emptiest.name }, 'rebalance: copy failed');
       skipped.add(`${blob.tenantId}/${blob.hash}`);
       continue;
     }
-    if (!(await replicas.moveLocations(blob, [emptiest.name], [fullest.name]))) {
-      await replicas.remove(blob, [emptiest.name]).catch(() => undefined);
-      continue;
-    }
-    await replicas.remove(blob, [fullest.name]).catch((err) => log?.warn({ err, hash: blob.hash, backend: fullest.name }, 'rebalance: old replica not deleted (orphan)'));
+    if (!(await commitMove(replicas, blob, [emptiest.name], [fullest.name], log, 'rebalance'))) continue;
     moved++;
     movedBytes += bytes;
   }

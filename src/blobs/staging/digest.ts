@@ -2,7 +2,7 @@
  * Computes every digest a body needs in one pass over its chunks: BLAKE3
  * (the blob's address), MD5 (the ETag), and the optional SHA-256 (signed
  * payloads) and S3 checksums the client asked for. Each chunk is hashed
- * exactly once per algorithm (DESIGN.md: hashing is the hot path).
+ * exactly once per algorithm (hashing is on the hot path of every upload).
  */
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';

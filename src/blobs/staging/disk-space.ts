@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AnvilError, fail } from '../errors.js';
+import { AnvilError, fail } from '../../errors.js';
 
 /** Errno codes, SQLite result codes and PostgreSQL SQLSTATEs that mean "no space left". */
 const FULL_CODES = new Set([
@@ -139,7 +139,7 @@ export class DiskSpace {
     const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
     let freeBytes: number | undefined;
     if (place.local) {
-      const st = await fsp.statfs(place.path).catch(() => undefined);
+      const st = await fsp.statfs(place.path).catch(() => undefined); // free space is only a detail of the log line
       if (st) freeBytes = st.bavail * st.bsize;
     }
     this.log?.error(
@@ -153,6 +153,7 @@ function sameFileSystem(a: string, b: string): boolean {
   try {
     return fs.statSync(a).dev === fs.statSync(b).dev;
   } catch {
+    // A path that cannot be stat'ed yet (not created): compare the names instead.
     return path.resolve(a) === path.resolve(b);
   }
 }

@@ -18,10 +18,19 @@
 import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
-import type { CoreContext } from '../core/context.js';
 import { BackendNotFound, BackendUnavailable } from '../backends/index.js';
 import { createDecryptStream } from '../crypto/framed.js';
-import { LOCATION_BAD, LOCATION_OK, locatorOf, SSE_C_KEY_ID, storedSizeOf, type StoredBlob } from '../storage/replicas.js';
+import type { MetaDatabases } from '../meta/engine.js';
+import { blobsAfter, blobsWithBadReplicas, countBadReplicas, markScrubbed, scrubCounts, type BlobCursor } from '../meta/blobs/index.js';
+import { LOCATION_OK, locatorOf, SSE_C_KEY_ID, storedSizeOf, type StoredBlob } from './address.js';
+import { commitMove, copyVerified } from './moves.js';
+import type { Replicas } from './replicas/replicas.js';
+
+/** What the scrub needs: the data database and the replicas it checks and repairs. */
+export interface ScrubDeps {
+  meta: MetaDatabases;
+  replicas: Replicas;
+}
 
 export interface ScrubStatus {
   blobs: number;
@@ -42,10 +51,10 @@ export interface BlobCheck {
 }
 
 export class Scrubber {
-  private cursor: { tenant: string; hash: string } | undefined;
+  private cursor: BlobCursor | undefined;
 
   constructor(
-    private readonly ctx: CoreContext,
+    private readonly ctx: ScrubDeps,
     private readonly log?: Logger,
   ) {}
 
@@ -57,26 +66,16 @@ export class Scrubber {
   async runSlice(budgetBytes: number): Promise<number> {
     const db = this.ctx.meta.data;
     let read = 0;
-    const marked = await db
-      .selectFrom('blob_locations')
-      .select(['tenant_id', 'hash'])
-      .distinct()
-      .where('state', '=', LOCATION_BAD)
-      .limit(50)
-      .execute();
-    for (const m of marked) read += await this.checkBlob(m.tenant_id, m.hash);
+    for (const m of await blobsWithBadReplicas(db, 50)) read += await this.checkBlob(m.tenantId, m.hash);
     while (read < budgetBytes) {
-      let q = db.selectFrom('blobs').select(['tenant_id', 'hash']).orderBy('tenant_id').orderBy('hash').limit(50);
-      const c = this.cursor;
-      if (c) q = q.where((eb) => eb.or([eb('tenant_id', '>', c.tenant), eb.and([eb('tenant_id', '=', c.tenant), eb('hash', '>', c.hash)])]));
-      const rows = await q.execute();
+      const rows = await blobsAfter(db, this.cursor, 50);
       if (rows.length === 0) {
         this.cursor = undefined; // a full pass is done; the next slice starts a new one
         return read;
       }
       for (const row of rows) {
-        this.cursor = { tenant: row.tenant_id, hash: row.hash };
-        read += await this.checkBlob(row.tenant_id, row.hash);
+        this.cursor = row;
+        read += await this.checkBlob(row.tenantId, row.hash);
         if (read >= budgetBytes) break;
       }
     }
@@ -97,13 +96,7 @@ export class Scrubber {
     if (!blob) return 0;
     const result = await this.verifyAndRepair(blob);
     const ok = result.good.length > 0 || result.unavailable.length > 0;
-    await this.ctx.meta.data
-      .updateTable('blobs')
-      .set({ verified_at: Date.now(), corrupt: ok ? 0 : 1 })
-      .where('tenant_id', '=', tenantId)
-      .where('hash', '=', hash)
-      .where('file_id', '=', blob.fileId)
-      .execute();
+    await markScrubbed(this.ctx.meta.data, blob, ok);
     return storedSizeOf(blob) * blob.locations.length;
   }
 
@@ -139,13 +132,9 @@ export class Scrubber {
     if (out.good.length > 0 && have < want) {
       try {
         const targets = await replicas.place(bytes, want - have, blob.locations.map((l) => l.backend));
-        for (const target of targets) {
-          await replicas.copy(blob, out.good[0], target, bytes);
-          if ((await this.checkReplica(blob, target)) !== 'ok') throw new Error(`new replica on ${target} does not verify`);
-        }
-        const added = await replicas.moveLocations(blob, targets, []);
+        await copyVerified(replicas, this, blob, out.good[0], targets, this.log);
+        const added = await commitMove(replicas, blob, targets, [], this.log, 'scrub');
         if (added) out.added.push(...targets);
-        else await replicas.remove(blob, targets).catch(() => undefined); // the blob was collected meanwhile
         if (added) this.log?.info({ tenantId: blob.tenantId, hash: blob.hash, added: targets }, 'scrub: re-replicated');
       } catch (err) {
         this.log?.warn({ err, tenantId: blob.tenantId, hash: blob.hash, want, have }, 'scrub: cannot add replicas now');
@@ -181,17 +170,6 @@ export class Scrubber {
 
   async status(): Promise<ScrubStatus> {
     const db = this.ctx.meta.data;
-    const counts = await db
-      .selectFrom('blobs')
-      .select((eb) => [eb.fn.countAll<number>().as('blobs'), eb.fn.count<number>('verified_at').as('verified')])
-      .executeTakeFirstOrThrow();
-    const corrupt = await db.selectFrom('blobs').select(['tenant_id', 'hash', 'file_id']).where('corrupt', '=', 1).execute();
-    const bad = await db.selectFrom('blob_locations').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', LOCATION_BAD).executeTakeFirstOrThrow();
-    return {
-      blobs: Number(counts.blobs),
-      verified: Number(counts.verified),
-      corrupt: corrupt.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id })),
-      badReplicas: Number(bad.n),
-    };
+    return { ...(await scrubCounts(db)), badReplicas: await countBadReplicas(db) };
   }
 }

@@ -6,7 +6,7 @@
  *   upload:  stage → (new content) promote file → txn { insert row or +1 }
  *   release: txn { -1; at zero: enqueue cleanup } → after commit: collectGarbage()
  *
- * The cleanup (work/cleanup.ts) deletes a row only while its count is still
+ * The cleanup (blobs/gc-queue.ts) deletes a row only while its count is still
  * zero and only then unlinks the file that row names, so a blob revived by a
  * concurrent upload (count back to 1 before the delete) is never removed.
  *
@@ -22,15 +22,24 @@
  * transaction is rolled back and run again without that shortcut
  * (UnfoldAndRetry).
  */
-import type { Kysely, Transaction } from 'kysely';
-import type { DataSchema, ManifestEntry } from '../meta/schema.js';
-import type { CoreContext } from './context.js';
-import { storedSize, type StagedFile } from '../storage/blob-store.js';
-import { sql } from 'kysely';
-import { SSE_C_KEY_ID } from '../storage/replicas.js';
-import { enqueueCleanup, type BlobRef } from '../work/cleanup.js';
+import type { MetaDatabases } from '../meta/engine.js';
+import type { DataDb } from '../meta/handles.js';
+import type { ManifestEntry } from '../meta/schema.js';
+import { blobExists, changeRefCount, enqueueCleanup, insertOrReference, keepsWriteIntents, type BlobRef } from '../meta/blobs/index.js';
+import { SSE_C_KEY_ID } from './address.js';
+import type { CleanupQueue } from './gc-queue.js';
+import type { Replicas } from './replicas/replicas.js';
+import { storedSize, type BlobStore, type StagedFile } from './staging/store.js';
 
-type Trx = Kysely<DataSchema> | Transaction<DataSchema>;
+/** What preparing a staged body needs (the core context has all of it). */
+export interface PrepareDeps {
+  meta: MetaDatabases;
+  /** The staging store. */
+  blobs: BlobStore;
+  replicas: Replicas;
+  /** Whose write intent a body recorded here is. */
+  nodeId: string;
+}
 
 /** A blob that reached zero references: the id of its cleanup-queue entry. */
 export interface ReleasedBlob {
@@ -62,7 +71,7 @@ export class UnfoldAndRetry extends Error {}
 
 /** Outside any transaction: decide whether the content is already stored; if not, put our file in place. */
 export async function prepareBlob(
-  ctx: CoreContext,
+  ctx: PrepareDeps,
   tenantId: string,
   hash: string,
   staged: StagedFile,
@@ -77,15 +86,9 @@ export async function prepareBlob(
   }
   // A body held in memory has no intent yet (ObjectService.stageBody): record it before its file
   // is written, in the same statement as the dedup lookup on the first call.
-  const needsIntent = staged.data !== undefined && ctx.meta.kind === 'postgres' && !forceNew;
   if (!forceNew) {
-    const db = needsIntent
-      ? (ctx.meta.data.with('intent', (q) =>
-          q.insertInto('write_intents').values({ id: staged.id, node_id: ctx.nodeId, tenant_id: tenantId, created_at: Date.now() }),
-        ) as unknown as typeof ctx.meta.data)
-      : ctx.meta.data;
-    const existing = await db.selectFrom('blobs').select('file_id').where('tenant_id', '=', tenantId).where('hash', '=', hash).executeTakeFirst();
-    if (existing) return { kind: 'existing', tenantId, hash, size: staged.size, staged, replication };
+    const intent = staged.data !== undefined && keepsWriteIntents(ctx.meta.data) ? { id: staged.id, nodeId: ctx.nodeId, tenantId } : undefined;
+    if (await blobExists(ctx.meta.data, tenantId, hash, intent)) return { kind: 'existing', tenantId, hash, size: staged.size, staged, replication };
   }
   const bytes = storedSize(staged);
   const fileId = staged.id;
@@ -212,57 +215,27 @@ export class RefChanges {
    * Throws BlobGoneError if a referenced blob no longer exists, and 507
    * InsufficientStorage if a backend's quota would be passed.
    */
-  async apply(trx: Trx, replicas?: CoreContext['replicas']): Promise<void> {
+  async apply(trx: DataDb, replicas?: Replicas): Promise<void> {
     const zero: BlobRef[] = [];
     const ordered = [...this.changes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
     for (const c of ordered) {
       if (c.newBlob && c.delta > 0) {
         const nb = c.newBlob;
-        const row = await trx
-          .insertInto('blobs')
-          .values({
-            tenant_id: c.tenantId,
-            hash: c.hash,
-            file_id: nb.fileId,
-            size: nb.size,
-            ref_count: c.delta,
-            created_at: Date.now(),
-            enc_key: nb.encKey,
-            enc_master_key_id: nb.encMasterKeyId,
-            replication: c.replication ?? nb.replication,
-          })
-          .onConflict((oc) =>
-            oc.columns(['tenant_id', 'hash']).doUpdateSet((eb) => ({
-              ref_count: eb('blobs.ref_count', '+', c.delta),
-              replication: sql<number>`CASE WHEN blobs.replication < ${c.replication ?? 1} THEN ${c.replication ?? 1} ELSE blobs.replication END`,
-            })),
-          )
-          .returning('file_id')
-          .executeTakeFirstOrThrow();
-        if (row.file_id !== nb.fileId) this.redundantFileId = nb.fileId;
+        const row = { tenantId: c.tenantId, hash: c.hash, fileId: nb.fileId, size: nb.size, encKey: nb.encKey, encMasterKeyId: nb.encMasterKeyId };
+        const fileId = await insertOrReference(trx, { ...row, replication: c.replication ?? nb.replication }, c.delta);
+        if (fileId !== nb.fileId) this.redundantFileId = nb.fileId;
         else this.placed.push({ tenantId: c.tenantId, hash: c.hash, blob: nb });
         continue;
       }
       // An existing row is required: for references (it may have been collected meanwhile) and for releases.
       if (c.newBlob) this.redundantFileId = c.newBlob.fileId;
       if (c.delta === 0 && !c.newBlob) continue;
-      const want = c.delta > 0 ? c.replication : undefined;
-      const row = await trx
-        .updateTable('blobs')
-        .set((eb) =>
-          want && want > 1
-            ? { ref_count: eb('ref_count', '+', c.delta), replication: sql<number>`CASE WHEN replication < ${want} THEN ${want} ELSE replication END` }
-            : { ref_count: eb('ref_count', '+', c.delta) },
-        )
-        .where('tenant_id', '=', c.tenantId)
-        .where('hash', '=', c.hash)
-        .returning(['ref_count', 'file_id'])
-        .executeTakeFirst();
+      const row = await changeRefCount(trx, c.tenantId, c.hash, c.delta, c.delta > 0 ? c.replication : undefined);
       if (!row) {
         if (c.delta >= 0) throw new BlobGoneError();
         continue; // releasing a blob that is already gone: nothing to do
       }
-      if (Number(row.ref_count) <= 0) zero.push({ tenantId: c.tenantId, hash: c.hash, fileId: row.file_id });
+      if (row.refCount <= 0) zero.push({ tenantId: c.tenantId, hash: c.hash, fileId: row.fileId });
     }
     this.released = (await enqueueCleanup(trx, zero)).map((queueId) => ({ queueId }));
     if (this.placed.length > 0) {
@@ -280,10 +253,11 @@ export class RefChanges {
  * operation is already committed, and anything not done here stays in the
  * durable queue for the worker.
  */
-export async function collectGarbage(ctx: CoreContext, released: ReleasedBlob[]): Promise<void> {
+export async function collectGarbage(ctx: { cleanup: Pick<CleanupQueue, 'processIds'> }, released: ReleasedBlob[]): Promise<void> {
   try {
     await ctx.cleanup.processIds(released.map((r) => r.queueId));
   } catch {
-    // left to the cleanup worker
+    // Safe to drop: the entries are durable in the queue (enqueued in the committed transaction),
+    // and the cleanup worker retries them; process() records its own failures on the entry.
   }
 }

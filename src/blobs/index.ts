@@ -1,0 +1,227 @@
+/**
+ * The blob layer: everything about the bytes of objects, below core and
+ * above the metadata and the backend drivers — the way Garage's
+ * `src/block/` gathers manager, rc, resync, repair and layout.
+ *
+ *   staging/      receiving a body: temp files, hashing on workers, digests, disk space
+ *   data-keys     the one place encryption keys of blobs are decided and opened
+ *   replicas/     placement, writing replicas, reading with failover, accounting
+ *   refs          reference counts, changed only inside metadata transactions
+ *   gc-queue      the durable cleanup queue of unreferenced blobs
+ *   scrub, moves, drain, rebalance, reconcile, backend-*   upkeep and administration
+ *
+ * `Blobs` is the facade core calls: stage a body (StagedFile + digests),
+ * commit it (prepare → reference in the caller's transaction → finish) or
+ * abandon it, read a blob as a verified stream, and the upkeep jobs. Its
+ * parts stay reachable (staging, replicas, gc) for the code that still
+ * takes them one by one. SQL lives in src/meta/blobs/.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { BackendsConfig } from '../backends/index.js';
+import { generateDataKey } from '../crypto/framed.js';
+import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
+import type { MetaDatabases } from '../meta/engine.js';
+import type { DataDb } from '../meta/handles.js';
+import { blobRowNaming } from '../meta/blobs/index.js';
+import type { StoredBlob } from './address.js';
+import { BackendAdmin, type AdminTaskQueue } from './backend-admin.js';
+import type { Keyring } from './data-keys.js';
+import { drainBackend, type DrainProgress } from './drain.js';
+import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './gc-queue.js';
+import { rebalance, type RebalanceOptions, type RebalanceResult } from './rebalance.js';
+import { reconcile, type ReconcileReport } from './reconcile.js';
+import { collectGarbage, prepareBlob, type PreparedBlob, type RefChanges } from './refs.js';
+import { Replicas } from './replicas/replicas.js';
+import { Scrubber } from './scrub.js';
+import type { DigestSpec } from './staging/hash-pool.js';
+import type { Digests } from './staging/digest.js';
+import { BlobStore, type StagedFile } from './staging/store.js';
+
+export * from './address.js';
+export { BlobStore, SMALL_BODY, storedSize, type StagedFile } from './staging/store.js';
+export { DiskSpace, isDiskFull } from './staging/disk-space.js';
+export { BodyDigester, CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm, type Digests } from './staging/digest.js';
+export { BlobCorruptError } from './verify.js';
+export { DataKeys, type Keyring } from './data-keys.js';
+export { Replicas, type ReplicasOptions } from './replicas/replicas.js';
+export { currentMonth } from './replicas/accounting.js';
+export { BlobGoneError, collectGarbage, manifestOf, prepareBlob, RefChanges, UnfoldAndRetry, type NewBlob, type PreparedBlob, type ReleasedBlob } from './refs.js';
+export { CleanupQueue, DEFAULT_CLEANUP, enqueueCleanup, type BlobRef, type CleanupEntry, type CleanupSettings } from './gc-queue.js';
+export { Scrubber, type BlobCheck, type ReplicaCheck, type ScrubStatus } from './scrub.js';
+export { DRAIN_TASK, drainBackend, replicasOn, setDraining, type DrainProgress } from './drain.js';
+/** What a rebalance run did (RebalanceResult is backend administration's answer: the task). */
+export { REBALANCE_TASK, rebalance, type RebalanceOptions, type RebalanceResult as RebalanceOutcome } from './rebalance.js';
+export { reconcile, type ReconcileReport } from './reconcile.js';
+export { BackendAdmin, setBucketReplication } from './backend-admin.js';
+export type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from './backend-admin.js';
+
+export interface BlobsOptions {
+  meta: MetaDatabases;
+  /** The staging store over the data folder (its DiskSpace turns a full disk into 507). */
+  staging: BlobStore;
+  storage: BackendsConfig;
+  dataDir: string;
+  keyring: Keyring;
+  /** Encryption at rest of new blobs. */
+  encrypt: boolean;
+  verifyReads?: boolean;
+  /** Stable id of this node's data folder: whose write intents are whose. */
+  nodeId: string;
+  /** Who claims cleanup entries (unique per process). */
+  owner: string;
+  cleanup?: CleanupSettings;
+  log?: Logger;
+}
+
+export class Blobs {
+  readonly meta: MetaDatabases;
+  /** The staging store (and the local backend's files); named `blobs` in the core context. */
+  readonly staging: BlobStore;
+  readonly replicas: Replicas;
+  /** The cleanup (GC) queue; named `cleanup` in the core context. */
+  readonly cleanup: CleanupQueue;
+  readonly scrubber: Scrubber;
+  readonly nodeId: string;
+  private readonly log?: Logger;
+
+  private constructor(opts: BlobsOptions, replicas: Replicas) {
+    this.meta = opts.meta;
+    this.staging = opts.staging;
+    this.replicas = replicas;
+    this.nodeId = opts.nodeId;
+    this.log = opts.log;
+    this.cleanup = new CleanupQueue(this, opts.owner, opts.cleanup ?? DEFAULT_CLEANUP);
+    this.scrubber = new Scrubber(this, opts.log);
+  }
+
+  /** Opens the staging folder and every configured backend. */
+  static async open(opts: BlobsOptions): Promise<Blobs> {
+    await opts.staging.init();
+    const replicas = await Replicas.open({
+      storage: opts.storage,
+      dataDir: opts.dataDir,
+      store: opts.staging,
+      keyring: opts.keyring,
+      encrypt: opts.encrypt,
+      verifyReads: opts.verifyReads,
+      meta: opts.meta,
+      log: opts.log,
+    });
+    return new Blobs(opts, replicas);
+  }
+
+  /** The staging store under the name the other blob modules' dependencies use. */
+  get blobs(): BlobStore {
+    return this.staging;
+  }
+
+  // ---- the write path: stage → (caller verifies digests) → commit or abandon ----
+
+  /**
+   * Receives a body into a staged file and computes its digests. The data
+   * key is decided here: an SSE-C body (`customerKey`) is always encrypted
+   * with a key of its own and hashed as stored (its address); any other
+   * body is encrypted when encryption at rest is on.
+   */
+  stage(
+    id: string,
+    body: AsyncIterable<Buffer>,
+    spec: DigestSpec,
+    maxSize: number,
+    opts: { beforeFile?: () => Promise<void>; customerKey?: SseCustomerKey } = {},
+  ): Promise<{ staged: StagedFile; digests: Digests }> {
+    const sseC = opts.customerKey !== undefined;
+    const dataKey = sseC ? generateDataKey() : this.replicas.newDataKey();
+    return this.staging.stage(body, spec, maxSize, id, opts.beforeFile, dataKey, sseC);
+  }
+
+  /** An SSE-C body's data key sealed to the customer's key, and the address it is stored under. */
+  sealForCustomer(staged: StagedFile, customerKey: SseCustomerKey): { sealed: string; hash: string } | undefined {
+    if (staged.size === 0) return undefined;
+    return { sealed: sealDataKeyForCustomer(staged.dataKey!, customerKey), hash: staged.storedHash! };
+  }
+
+  /** Outside any transaction: dedup against a stored blob, or write this body's replicas (refs.ts). */
+  prepare(tenantId: string, hash: string, staged: StagedFile, replication: number, opts: { forceNew?: boolean; sealed?: string } = {}): Promise<PreparedBlob> {
+    return prepareBlob(this, tenantId, hash, staged, replication, opts.forceNew ?? false, opts.sealed);
+  }
+
+  /** Gives up a staged body (bad digest, failed precondition): its temp file goes. */
+  abandon(staged: StagedFile): Promise<void> {
+    return this.staging.discard(staged);
+  }
+
+  /**
+   * After the referencing transaction committed: drops what became
+   * redundant and collects what was released. Never throws: the operation
+   * is committed, and whatever is left is found by the reconciler or the
+   * cleanup worker.
+   */
+  async committed(blob: PreparedBlob, refs: RefChanges): Promise<void> {
+    try {
+      if (blob.kind === 'existing') await this.staging.discard(blob.staged);
+      if (refs.redundantFileId && blob.kind === 'new') {
+        await this.replicas.remove({ tenantId: blob.tenantId, hash: blob.hash, fileId: refs.redundantFileId }, blob.backends);
+      }
+    } catch (err) {
+      this.log?.warn({ err, hash: blob.kind === 'empty' ? undefined : blob.hash }, 'a redundant staged body or replica was left (an orphan the reconciler removes)');
+    }
+    await collectGarbage(this, refs.released);
+  }
+
+  /**
+   * After a failed commit: removes what was written, unless the commit did
+   * happen after all (an error while committing is ambiguous): a blob row
+   * naming our file means it is referenced and must stay.
+   */
+  async commitFailed(blob: PreparedBlob): Promise<void> {
+    if (blob.kind === 'existing') await this.staging.discard(blob.staged);
+    if (blob.kind === 'new' && !(await blobRowNaming(this.meta.data, blob.tenantId, blob.hash, blob.fileId))) {
+      await this.replicas.remove(blob, blob.backends);
+    }
+  }
+
+  // ---- the read path ----
+
+  /** Blob rows and their replicas' locations, by hash, of one tenant. */
+  lookup(db: DataDb, tenantId: string, hashes: string[]): Promise<Map<string, StoredBlob>> {
+    return this.replicas.lookup(db, tenantId, hashes);
+  }
+
+  /** Plaintext [start, end] of a blob as a verified stream with failover; null when no replica has it (re-read metadata). */
+  read(blob: StoredBlob, start: number, end: number, customerKey?: SseCustomerKey): Promise<Readable | null> {
+    return this.replicas.open(blob, start, end, customerKey);
+  }
+
+  // ---- upkeep ----
+
+  /** Start-up reconciliation of the folder and backends with the metadata (reconcile.ts). */
+  reconcile(): Promise<ReconcileReport> {
+    return reconcile(this, this.log);
+  }
+
+  /** Worker job: backend health, drain flags set elsewhere, monthly counters. */
+  async tickBackends(): Promise<void> {
+    await this.replicas.checkHealth();
+    await this.replicas.loadStates();
+    await this.replicas.flushMonthly();
+  }
+
+  drain(backend: string, signal?: AbortSignal): Promise<DrainProgress> {
+    return drainBackend(this, this.scrubber, backend, signal, this.log);
+  }
+
+  rebalance(opts: RebalanceOptions = {}, signal?: AbortSignal): Promise<RebalanceResult> {
+    return rebalance(this, this.scrubber, opts, signal, this.log);
+  }
+
+  /** Backend administration (the admin API's and the CLI's one implementation). */
+  admin(tasks: AdminTaskQueue): BackendAdmin {
+    return new BackendAdmin(this, tasks);
+  }
+
+  async close(): Promise<void> {
+    await this.replicas.close();
+  }
+}
