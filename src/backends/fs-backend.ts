@@ -1,4 +1,8 @@
 /**
+ * Why one file of ~420 lines: it is one driver behind one interface (put,
+ * get, delete, list, sweep, stat), and its durability steps (temp file,
+ * fsync, rename, fsync of the folder) read best in one place.
+ *
  * The `fs` backend: a folder on a local (or mounted) file system.
  *
  *   <root>/anvil-backend.json   marker naming the backend (guards against an unmounted disk

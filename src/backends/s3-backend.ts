@@ -1,4 +1,8 @@
 /**
+ * Why one file of ~420 lines: it is one driver behind one interface, and the
+ * multipart write path (part cutting, abort on any failure, size check) must
+ * be read as a whole to see that nothing is left behind.
+ *
  * The `s3` backend: a bucket (and optional key prefix) on any S3-compatible
  * endpoint, through @aws-sdk/client-s3. Object key = prefix + locator.
  *

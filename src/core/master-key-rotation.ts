@@ -18,11 +18,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
 import { rewrapDataKey } from '../crypto/keys.js';
 import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE, type MasterKeyring } from '../crypto/master-keys.js';
 import { blobKeyCountsByMasterKey, blobKeysNotUnder, rewrapBlobKey } from '../meta/identity/index.js';
-import type { DataSchema } from '../meta/schema.js';
+import type { DataDatabase } from '../meta/handles.js';
 
 function writeDurably(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -69,7 +68,7 @@ export function dropPreviousMasterKeys(dataDir: string): boolean {
  * still under the key it was read with, so concurrent runs are harmless.
  * Returns how many rows were re-wrapped.
  */
-export async function rewrapBlobKeys(db: Kysely<DataSchema>, ring: MasterKeyring): Promise<number> {
+export async function rewrapBlobKeys(db: DataDatabase, ring: MasterKeyring): Promise<number> {
   let rewrapped = 0;
   for (;;) {
     const rows = await blobKeysNotUnder(db, ring.primary.id, 500);
@@ -83,6 +82,6 @@ export async function rewrapBlobKeys(db: Kysely<DataSchema>, ring: MasterKeyring
 }
 
 /** Blob data keys per wrapping master key id (rotation progress). */
-export async function blobKeysByMasterKey(db: Kysely<DataSchema>): Promise<Record<string, number>> {
+export async function blobKeysByMasterKey(db: DataDatabase): Promise<Record<string, number>> {
   return blobKeyCountsByMasterKey(db);
 }

@@ -13,7 +13,6 @@
  * and per client address, so every node enforces the same limits.
  */
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { AnvilError } from '../errors.js';
 import { withTransaction, type EngineKind } from '../meta/engine.js';
 import {
@@ -36,7 +35,7 @@ import {
   touchAppPassword,
   touchSession,
 } from '../meta/identity/index.js';
-import type { ControlSchema } from '../meta/schema.js';
+import type { ControlDatabase } from '../meta/handles.js';
 import { authError } from './auth-errors.js';
 import { permissionsFromColumn, type Permissions } from './policy.js';
 import type { AccessClaims, TokenSigner } from './tokens.js';
@@ -147,7 +146,7 @@ export class SessionService {
   private readonly lockMs: number;
 
   constructor(
-    private readonly db: Kysely<ControlSchema>,
+    private readonly db: ControlDatabase,
     private readonly kind: EngineKind,
     private readonly users: UserService,
     private readonly signer: TokenSigner,

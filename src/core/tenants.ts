@@ -1,6 +1,5 @@
 /** Tenants and their access keys: the principals S3 requests authenticate as. */
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { fail } from '../errors.js';
 import {
   accessKeyExists,
@@ -23,7 +22,7 @@ import {
   tenantByName,
   type TenantRow,
 } from '../meta/identity/index.js';
-import type { ControlSchema } from '../meta/schema.js';
+import type { ControlDatabase } from '../meta/handles.js';
 import { parsePolicies, Permissions, permissionsFromColumn, policyError, userPermissions, type PolicyStatement } from './policy.js';
 import type { MasterKeyring } from '../crypto/master-keys.js';
 
@@ -86,7 +85,7 @@ function generateSecret(): string {
 
 export class TenantService {
   constructor(
-    private readonly db: Kysely<ControlSchema>,
+    private readonly db: ControlDatabase,
     private readonly master: MasterKeyring,
   ) {}
 

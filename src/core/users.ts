@@ -8,7 +8,6 @@
  * credentials or standing change.
  */
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { withTransaction, type EngineKind } from '../meta/engine.js';
 import {
   activeAppPasswordHashes,
@@ -27,7 +26,8 @@ import {
   userRowById,
   type UserRow,
 } from '../meta/identity/index.js';
-import type { ControlSchema, UserRole } from '../meta/schema.js';
+import type { ControlDatabase } from '../meta/handles.js';
+import type { UserRole } from '../meta/schema.js';
 import { authError } from './auth-errors.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import { isPolicyError, parsePolicies, Permissions, policyError, type PolicyStatement } from './policy.js';
@@ -146,7 +146,7 @@ export class UserService {
   private readonly now: () => number;
 
   constructor(
-    private readonly db: Kysely<ControlSchema>,
+    private readonly db: ControlDatabase,
     private readonly kind: EngineKind,
     private readonly tenants: TenantService,
     opts: { now?: () => number } = {},

@@ -1,4 +1,8 @@
 /**
+ * Why one file of ~470 lines: it is the whole specification of a storage
+ * format (layout, writer, reader, range reads); splitting it would scatter
+ * the bytes on disk over several files.
+ *
  * Anvil's encrypted blob format ("ANVE", version 1): AES-256-GCM in fixed
  * frames, so a range read decrypts only the frames it needs and any change to
  * the stored bytes is detected.

@@ -17,3 +17,7 @@ export type DataDb = Kysely<DataSchema> | Transaction<DataSchema>;
 export function engineOf(db: Kysely<any> | Transaction<any>): EngineKind {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
+
+/** A whole database of each plane, as services hold it (they open transactions on it through meta/). */
+export type ControlDatabase = Kysely<ControlSchema>;
+export type DataDatabase = Kysely<DataSchema>;
