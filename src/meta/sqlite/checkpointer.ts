@@ -30,7 +30,7 @@ let last = 0;
 function tick() {
   timer = undefined;
   last = Date.now();
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* retried on the next poke; the serving connection checkpoints itself past the fallback size */ }
 }
 parentPort.on('message', (m) => {
   if (m === 'close') { if (timer) clearTimeout(timer); db.close(); process.exit(0); }
