@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
-import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from '../core/secrets.js';
+import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from '../crypto/master-keys.js';
 import { type SessionOptions, SessionService } from '../core/sessions.js';
 import { TenantService } from '../core/tenants.js';
 import { TokenSigner } from '../core/tokens.js';

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { decryptSecret, parseMasterKey } from '../../src/core/secrets.js';
+import { decryptSecret, parseMasterKey } from '../../src/crypto/master-keys.js';
 import { SessionService } from '../../src/core/sessions.js';
 import { TokenSigner } from '../../src/core/tokens.js';
 import { UserService } from '../../src/core/users.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { parseMasterKey } from '../../src/core/secrets.js';
+import { parseMasterKey } from '../../src/crypto/master-keys.js';
 
 describe('configuration', () => {
   it('uses the documented defaults', () => {

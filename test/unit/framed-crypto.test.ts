@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type { Transform } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MasterKeyring, parseMasterKey } from '../../src/core/secrets.js';
+import { MasterKeyring, parseMasterKey } from '../../src/crypto/master-keys.js';
 import {
   createDecryptStream,
   createEncryptStream,
