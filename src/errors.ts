@@ -97,17 +97,3 @@ export const fail = {
   unavailable: (message = 'The service is unable to handle the request. Please try again.') =>
     new AnvilError('Unavailable', 'ServiceUnavailable', message),
 } as const;
-
-/**
- * Transitional: the constructor of the admin error core/tenants.ts used to
- * export, for src/work/backend-admin.ts until its throws become `fail.*`
- * (its owner converts them; then delete this). What it builds is an
- * AnvilError, answered like any other by toAdminError.
- */
-export class LegacyAdminError extends AnvilError {
-  constructor(message: string, kind: 'invalid' | 'not-found' | 'conflict' = 'invalid') {
-    const [k, reason]: [ErrorKind, string] =
-      kind === 'not-found' ? ['NotFound', 'NotFound'] : kind === 'conflict' ? ['Conflict', 'Conflict'] : ['Invalid', 'InvalidRequest'];
-    super(k, reason, message);
-  }
-}
