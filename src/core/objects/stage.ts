@@ -50,15 +50,11 @@ export async function stageBody(
   };
   try {
     const enc = stagingEncryption(ctx, customerKey);
-    return await ctx.blobs.stage(
-      body,
-      digest,
-      maxSize,
-      id,
-      recordsIntents(ctx) ? recordIntent : undefined,
-      enc.dataKey,
-      enc.addressByStoredBytes,
-    );
+    return await ctx.blobs.stage(id, body, digest, maxSize, {
+      beforeFile: recordsIntents(ctx) ? recordIntent : undefined,
+      dataKey: enc.dataKey,
+      hashStored: enc.addressByStoredBytes,
+    });
   } catch (err) {
     if (recorded) await dropIntent(ctx, id);
     throw err;
@@ -67,7 +63,7 @@ export async function stageBody(
 
 /** Gives up a staged body that was refused (bad digest, precondition): its file and its intent go. */
 export async function abandonStaged(ctx: CoreContext, staged: StagedFile): Promise<void> {
-  await ctx.blobs.discard(staged);
+  await ctx.blobs.abandon(staged);
   await dropIntent(ctx, staged.id);
 }
 
