@@ -31,7 +31,7 @@ export function metadataWrite<T>(ctx: CoreContext, write: () => Promise<T>): Pro
  * kept (recordsIntents), one is recorded before the body's first file is
  * created, so the reconciler can tell this write's files from orphans if
  * the process dies midway: before the temp file of a large body, or, for a
- * body small enough to stay in memory, by prepareBlob just before the blob
+ * body small enough to stay in memory, by Blobs.prepare just before the blob
  * file is written (with the dedup lookup, in one statement).
  */
 export async function stageBody(
