@@ -10,7 +10,9 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 
 import { createAdminHandler } from './admin/server.js';
+import type { CleanupSettings, ReconcileReport } from './blobs/index.js';
 import { type Config,splitListen } from './config/config.js';
+import type { CoreContext } from './core/context.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
 import type { UserService } from './core/users.js';
 import { type DeploymentLocks,lockDeployment } from './deployment-lock.js';
@@ -25,8 +27,6 @@ import { ensureRoot, type RootCredentials } from './node/root.js';
 import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
 import type { Services } from './s3/context.js';
-import type { CleanupSettings, ReconcileReport } from './blobs/index.js';
-import type { CoreContext } from './core/context.js';
 import { type Leadership,tryLead, withClusterLock } from './work/leader.js';
 import { LOCKS } from './work/task-names.js';
 import type { TaskQueue } from './work/tasks.js';

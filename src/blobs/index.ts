@@ -19,44 +19,46 @@
  * node's admin commands and the tests. SQL lives in src/meta/blobs/.
  */
 import type { Readable } from 'node:stream';
+
 import type { Logger } from 'pino';
+
 import type { BackendsConfig } from '../backends/index.js';
 import type { SseCustomerKey } from '../crypto/sse-c.js';
+import { blobRowNaming } from '../meta/blobs/index.js';
 import type { MetaDatabases } from '../meta/engine.js';
 import type { DataDb } from '../meta/handles.js';
-import { blobRowNaming } from '../meta/blobs/index.js';
 import type { StoredBlob } from './address.js';
-import { BackendAdmin, type AdminTaskQueue } from './backend-admin.js';
+import { type AdminTaskQueue,BackendAdmin } from './backend-admin.js';
 import type { Keyring } from './data-keys.js';
 import { drainBackend, type DrainProgress } from './drain.js';
-import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './gc-queue.js';
+import { CleanupQueue, type CleanupSettings,DEFAULT_CLEANUP } from './gc-queue.js';
 import { rebalance, type RebalanceOptions, type RebalanceResult } from './rebalance.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { collectGarbage, prepareBlob, type PreparedBlob, type RefChanges } from './refs.js';
 import { Replicas } from './replicas/replicas.js';
 import { Scrubber } from './scrub.js';
-import type { DigestSpec } from './staging/hash-pool.js';
 import type { Digests } from './staging/digest.js';
 import type { DiskSpace } from './staging/disk-space.js';
+import type { DigestSpec } from './staging/hash-pool.js';
 import { BlobStore, type StagedFile } from './staging/store.js';
 
 export * from './address.js';
-export { BlobStore, SMALL_BODY, storedSize, type StagedFile } from './staging/store.js';
-export { DiskSpace, isDiskFull } from './staging/disk-space.js';
-export { BodyDigester, CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm, type Digests } from './staging/digest.js';
-export { BlobCorruptError } from './verify.js';
 export { DataKeys, type Keyring } from './data-keys.js';
-export { Replicas, type ReplicasOptions } from './replicas/replicas.js';
+export { DRAIN_TASK, type DrainProgress,replicasOn, setDraining } from './drain.js';
+export { type BlobRef, type CleanupEntry, CleanupQueue, type CleanupSettings,DEFAULT_CLEANUP, enqueueCleanup } from './gc-queue.js';
+export { BlobGoneError, manifestOf, type NewBlob, type PreparedBlob, RefChanges, type ReleasedBlob,UnfoldAndRetry } from './refs.js';
 export { currentMonth } from './replicas/accounting.js';
-export { BlobGoneError, manifestOf, RefChanges, UnfoldAndRetry, type NewBlob, type PreparedBlob, type ReleasedBlob } from './refs.js';
-export { CleanupQueue, DEFAULT_CLEANUP, enqueueCleanup, type BlobRef, type CleanupEntry, type CleanupSettings } from './gc-queue.js';
-export { Scrubber, type BlobCheck, type ReplicaCheck, type ScrubStatus } from './scrub.js';
-export { DRAIN_TASK, replicasOn, setDraining, type DrainProgress } from './drain.js';
+export { Replicas, type ReplicasOptions } from './replicas/replicas.js';
+export { type BlobCheck, type ReplicaCheck, Scrubber, type ScrubStatus } from './scrub.js';
+export { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, checksumOf, type Digests } from './staging/digest.js';
+export { DiskSpace, isDiskFull } from './staging/disk-space.js';
+export { BlobStore, SMALL_BODY, type StagedFile,storedSize } from './staging/store.js';
+export { BlobCorruptError } from './verify.js';
 /** What a rebalance run did (RebalanceResult is backend administration's answer: the task). */
+export type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from './backend-admin.js';
+export { BackendAdmin, setBucketReplication } from './backend-admin.js';
 export { REBALANCE_TASK, type RebalanceOptions, type RebalanceResult as RebalanceOutcome } from './rebalance.js';
 export type { ReconcileReport } from './reconcile.js';
-export { BackendAdmin, setBucketReplication } from './backend-admin.js';
-export type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from './backend-admin.js';
 
 export interface BlobsOptions {
   meta: MetaDatabases;

@@ -4,8 +4,8 @@
  * the bytes of objects only through the blob layer's facade (`Blobs`,
  * src/blobs/index.ts): staging, committing, reading, collecting.
  */
-import type { MetaDatabases } from '../meta/engine.js';
 import type { Blobs } from '../blobs/index.js';
+import type { MetaDatabases } from '../meta/engine.js';
 
 export interface CoreContext {
   meta: MetaDatabases;

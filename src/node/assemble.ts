@@ -15,6 +15,7 @@ import fsp from 'node:fs/promises';
 
 import type { Logger } from 'pino';
 
+import { Blobs, type CleanupSettings, DiskSpace, type Scrubber } from '../blobs/index.js';
 import type { Config } from '../config/config.js';
 import { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
@@ -22,7 +23,6 @@ import { ListingService } from '../core/listing.js';
 import { MultipartService } from '../core/multipart.js';
 import { ObjectService } from '../core/objects.js';
 import type { Services } from '../s3/context.js';
-import { Blobs, type CleanupSettings, DiskSpace, type Scrubber } from '../blobs/index.js';
 import { TaskQueue } from '../work/tasks.js';
 import type { ControlPlane } from './control-plane.js';
 import { nodeIdFor } from './node-id.js';

@@ -1,11 +1,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect, it, vi } from 'vitest';
+
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it, vi } from 'vitest';
+
+import { CleanupQueue, enqueueCleanup } from '../../src/blobs/gc-queue.js';
 import { openMetaDatabases } from '../../src/meta/engine.js';
 import { migrateAll } from '../../src/meta/migrate.js';
-import { CleanupQueue, enqueueCleanup } from '../../src/blobs/gc-queue.js';
 import { blobFiles, databaseUrlFor, describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => {
   const t = useAnvil(engine, { buckets: ['gcb'], start: { cleanup: { maxAttempts: 2, backoffMs: 10, leaseMs: 60_000 }, workerIntervalMs: 50 } });

@@ -4,13 +4,13 @@
  * multipart part), handling deduplication, the race with garbage
  * collection, and cleanup on failure. No I/O happens inside the transaction.
  */
+import { BlobGoneError, manifestOf, type PreparedBlob, RefChanges, type StagedFile, UnfoldAndRetry } from '../../blobs/index.js';
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { deleteWriteIntent } from '../../meta/objects/intents.js';
 import type { ManifestEntry } from '../../meta/objects/types.js';
-import { BlobGoneError, manifestOf, type PreparedBlob, RefChanges, type StagedFile, UnfoldAndRetry } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import { commitEncryption } from './encryption.js';
 import { abandonStaged, dropIntent, metadataWrite, recordsIntents } from './stage.js';

@@ -15,11 +15,11 @@
  * The protocol layer parses the request headers into an SseCustomerKey and
  * renders the response headers; everything in between is decided here.
  */
+import type { StagedFile } from '../../blobs/index.js';
 import { generateDataKey } from '../../crypto/framed.js';
 import { customerKeyMatches, sealDataKeyForCustomer, sseCustomerErrors, type SseCustomerKey } from '../../crypto/sse-c.js';
 import { fail } from '../../errors.js';
 import type { ObjectAttributes } from '../../meta/objects/types.js';
-import type { StagedFile } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 
 /** Stored headers (and their wire names) that record an object's encryption. */

@@ -3,9 +3,9 @@
  * keep the write intent that names its files until the commit, or give
  * both up when the body is refused.
  */
+import type { StagedFile } from '../../blobs/index.js';
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { deleteWriteIntent, insertWriteIntent, keepsWriteIntents } from '../../meta/objects/intents.js';
-import type { StagedFile } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import type { DigestRequest } from './digests.js';
 import { stagingEncryption } from './encryption.js';
