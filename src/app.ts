@@ -10,7 +10,9 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 
 import { createAdminHandler } from './admin/server.js';
+import type { CleanupSettings, ReconcileReport } from './blobs/index.js';
 import { type Config,splitListen } from './config/config.js';
+import type { CoreContext } from './core/context.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
 import type { UserService } from './core/users.js';
 import { type DeploymentLocks,lockDeployment } from './deployment-lock.js';
@@ -18,16 +20,14 @@ import { Admission, type AdmissionState } from './http/admission.js';
 import { Metrics } from './http/metrics.js';
 import { createS3Server } from './http/server.js';
 import type { MetaDatabases } from './meta/engine.js';
-import { assembleNode, type NodeContext, type NodeCore } from './node/assemble.js';
+import { assembleNode, type NodeContext } from './node/assemble.js';
 import { openControlPlane } from './node/control-plane.js';
 import { startBackgroundWork } from './node/jobs.js';
 import { ensureRoot, type RootCredentials } from './node/root.js';
 import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
 import type { Services } from './s3/context.js';
-import type { CleanupSettings } from './blobs/index.js';
 import { type Leadership,tryLead, withClusterLock } from './work/leader.js';
-import { reconcile, type ReconcileReport } from './blobs/index.js';
 import { LOCKS } from './work/task-names.js';
 import type { TaskQueue } from './work/tasks.js';
 
@@ -44,7 +44,7 @@ export interface Anvil {
   users: UserService;
   sessions: SessionService;
   tasks: TaskQueue;
-  core: NodeCore;
+  core: CoreContext;
   /** What the start-up reconciliation found and did. */
   reconciled: ReconcileReport;
   meta: MetaDatabases;
@@ -93,7 +93,7 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     if (!lease) {
       throw new Error(`another Anvil process is running with node id ${core.nodeId}; give each process sharing a data folder its own ANVIL_NODE_ID`);
     }
-    const reconciled = await reconcile(core, log);
+    const reconciled = await core.blobs.reconcile();
     const { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles, cleanupProcessed } = reconciled;
     if (deadIntents || stagedFilesRemoved || orphanFilesRemoved || missingFiles.length || cleanupProcessed) {
       log.info({ deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles: missingFiles.length, cleanupProcessed }, 'startup reconciliation');

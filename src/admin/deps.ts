@@ -21,7 +21,7 @@ export interface AdminServices {
   buckets: BucketService;
   users: UserService;
   tasks: TaskQueue;
-  /** The core context: storage backends and their replicas (ctx.replicas) for the backend operations. */
+  /** The core context: the blob layer (core.blobs: backends, replicas) for the backend operations. */
   core: CoreContext;
   /** Anvil's version (package.json). */
   version: string;

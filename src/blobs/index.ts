@@ -11,57 +11,63 @@
  *   scrub, moves, drain, rebalance, reconcile, backend-*   upkeep and administration
  *
  * `Blobs` is the facade core calls: stage a body (StagedFile + digests),
- * commit it (prepare → reference in the caller's transaction → finish) or
- * abandon it, read a blob as a verified stream, and the upkeep jobs. Its
- * parts stay reachable (staging, replicas, gc) for the code that still
- * takes them one by one. SQL lives in src/meta/blobs/.
+ * commit it (prepare → reference in the caller's transaction → committed,
+ * or commitFailed) or abandon it, read a blob as a verified stream, and the
+ * upkeep jobs the node runs. It decides nothing about encryption: core
+ * (core/objects/encryption.ts) picks the data key and passes it down. Its
+ * parts stay reachable (staging, replicas, cleanup, scrubber) for the
+ * node's admin commands and the tests. SQL lives in src/meta/blobs/.
  */
 import type { Readable } from 'node:stream';
+
 import type { Logger } from 'pino';
+
 import type { BackendsConfig } from '../backends/index.js';
-import { generateDataKey } from '../crypto/framed.js';
-import { sealDataKeyForCustomer, type SseCustomerKey } from '../crypto/sse-c.js';
+import type { SseCustomerKey } from '../crypto/sse-c.js';
+import { blobRowNaming } from '../meta/blobs/index.js';
 import type { MetaDatabases } from '../meta/engine.js';
 import type { DataDb } from '../meta/handles.js';
-import { blobRowNaming } from '../meta/blobs/index.js';
 import type { StoredBlob } from './address.js';
-import { BackendAdmin, type AdminTaskQueue } from './backend-admin.js';
+import { type AdminTaskQueue,BackendAdmin } from './backend-admin.js';
 import type { Keyring } from './data-keys.js';
 import { drainBackend, type DrainProgress } from './drain.js';
-import { CleanupQueue, DEFAULT_CLEANUP, type CleanupSettings } from './gc-queue.js';
+import { CleanupQueue, type CleanupSettings,DEFAULT_CLEANUP } from './gc-queue.js';
 import { rebalance, type RebalanceOptions, type RebalanceResult } from './rebalance.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { collectGarbage, prepareBlob, type PreparedBlob, type RefChanges } from './refs.js';
 import { Replicas } from './replicas/replicas.js';
 import { Scrubber } from './scrub.js';
-import type { DigestSpec } from './staging/hash-pool.js';
 import type { Digests } from './staging/digest.js';
+import type { DiskSpace } from './staging/disk-space.js';
+import type { DigestSpec } from './staging/hash-pool.js';
 import { BlobStore, type StagedFile } from './staging/store.js';
 
 export * from './address.js';
-export { BlobStore, SMALL_BODY, storedSize, type StagedFile } from './staging/store.js';
-export { DiskSpace, isDiskFull } from './staging/disk-space.js';
-export { BodyDigester, CHECKSUM_ALGORITHMS, checksumOf, type ChecksumAlgorithm, type Digests } from './staging/digest.js';
-export { BlobCorruptError } from './verify.js';
 export { DataKeys, type Keyring } from './data-keys.js';
-export { Replicas, type ReplicasOptions } from './replicas/replicas.js';
+export { DRAIN_TASK, type DrainProgress,replicasOn, setDraining } from './drain.js';
+export { type BlobRef, type CleanupEntry, CleanupQueue, type CleanupSettings,DEFAULT_CLEANUP, enqueueCleanup } from './gc-queue.js';
+export { BlobGoneError, manifestOf, type NewBlob, type PreparedBlob, RefChanges, type ReleasedBlob,UnfoldAndRetry } from './refs.js';
 export { currentMonth } from './replicas/accounting.js';
-export { BlobGoneError, collectGarbage, manifestOf, prepareBlob, RefChanges, UnfoldAndRetry, type NewBlob, type PreparedBlob, type ReleasedBlob } from './refs.js';
-export { CleanupQueue, DEFAULT_CLEANUP, enqueueCleanup, type BlobRef, type CleanupEntry, type CleanupSettings } from './gc-queue.js';
-export { Scrubber, type BlobCheck, type ReplicaCheck, type ScrubStatus } from './scrub.js';
-export { DRAIN_TASK, drainBackend, replicasOn, setDraining, type DrainProgress } from './drain.js';
+export { Replicas, type ReplicasOptions } from './replicas/replicas.js';
+export { type BlobCheck, type ReplicaCheck, Scrubber, type ScrubStatus } from './scrub.js';
+export { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, checksumOf, type Digests } from './staging/digest.js';
+export { DiskSpace, isDiskFull } from './staging/disk-space.js';
+export { BlobStore, SMALL_BODY, type StagedFile,storedSize } from './staging/store.js';
+export { BlobCorruptError } from './verify.js';
 /** What a rebalance run did (RebalanceResult is backend administration's answer: the task). */
-export { REBALANCE_TASK, rebalance, type RebalanceOptions, type RebalanceResult as RebalanceOutcome } from './rebalance.js';
-export { reconcile, type ReconcileReport } from './reconcile.js';
-export { BackendAdmin, setBucketReplication } from './backend-admin.js';
 export type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from './backend-admin.js';
+export { BackendAdmin, setBucketReplication } from './backend-admin.js';
+export { REBALANCE_TASK, type RebalanceOptions, type RebalanceResult as RebalanceOutcome } from './rebalance.js';
+export type { ReconcileReport } from './reconcile.js';
 
 export interface BlobsOptions {
   meta: MetaDatabases;
-  /** The staging store over the data folder (its DiskSpace turns a full disk into 507). */
-  staging: BlobStore;
   storage: BackendsConfig;
   dataDir: string;
+  /** Free space of the data folder and the database (a serving node: full disks logged once per episode). */
+  space?: DiskSpace;
+  /** Creates the staging folders (a serving node; a short-lived admin command only reads). */
+  initStaging: boolean;
   keyring: Keyring;
   /** Encryption at rest of new blobs. */
   encrypt: boolean;
@@ -76,18 +82,18 @@ export interface BlobsOptions {
 
 export class Blobs {
   readonly meta: MetaDatabases;
-  /** The staging store (and the local backend's files); named `blobs` in the core context. */
+  /** The staging store (and the local backend's files). */
   readonly staging: BlobStore;
   readonly replicas: Replicas;
-  /** The cleanup (GC) queue; named `cleanup` in the core context. */
+  /** The cleanup (GC) queue (admin commands list and retry its dead letters). */
   readonly cleanup: CleanupQueue;
   readonly scrubber: Scrubber;
   readonly nodeId: string;
   private readonly log?: Logger;
 
-  private constructor(opts: BlobsOptions, replicas: Replicas) {
+  private constructor(opts: BlobsOptions, staging: BlobStore, replicas: Replicas) {
     this.meta = opts.meta;
-    this.staging = opts.staging;
+    this.staging = staging;
     this.replicas = replicas;
     this.nodeId = opts.nodeId;
     this.log = opts.log;
@@ -97,18 +103,19 @@ export class Blobs {
 
   /** Opens the staging folder and every configured backend. */
   static async open(opts: BlobsOptions): Promise<Blobs> {
-    await opts.staging.init();
+    const staging = new BlobStore(opts.dataDir, opts.space);
+    if (opts.initStaging) await staging.init();
     const replicas = await Replicas.open({
       storage: opts.storage,
       dataDir: opts.dataDir,
-      store: opts.staging,
+      store: staging,
       keyring: opts.keyring,
       encrypt: opts.encrypt,
       verifyReads: opts.verifyReads,
       meta: opts.meta,
       log: opts.log,
     });
-    return new Blobs(opts, replicas);
+    return new Blobs(opts, staging, replicas);
   }
 
   /** The staging store under the name the other blob modules' dependencies use. */
@@ -116,30 +123,36 @@ export class Blobs {
     return this.staging;
   }
 
-  // ---- the write path: stage → (caller verifies digests) → commit or abandon ----
+  /** Full disks: metadata writes that answer 507, and the metrics' view of them. */
+  get space(): DiskSpace {
+    return this.staging.space;
+  }
+
+  /** Replicas each new blob gets unless its bucket says otherwise. */
+  get defaultReplication(): number {
+    return this.replicas.defaultFactor;
+  }
+
+  // ---- the write path: stage → (caller verifies digests) → prepare → reference → committed | commitFailed ----
+
+  /** A data key for encryption at rest under the master key, or none when encryption at rest is off. */
+  newDataKey(): Buffer | undefined {
+    return this.replicas.newDataKey();
+  }
 
   /**
-   * Receives a body into a staged file and computes its digests. The data
-   * key is decided here: an SSE-C body (`customerKey`) is always encrypted
-   * with a key of its own and hashed as stored (its address); any other
-   * body is encrypted when encryption at rest is on.
+   * Receives a body into a staged file and computes its digests, encrypted
+   * with `dataKey` if given (the caller decided it); `hashStored` also
+   * hashes the stored bytes (an SSE-C body's address).
    */
   stage(
     id: string,
     body: AsyncIterable<Buffer>,
     spec: DigestSpec,
     maxSize: number,
-    opts: { beforeFile?: () => Promise<void>; customerKey?: SseCustomerKey } = {},
+    opts: { beforeFile?: () => Promise<void>; dataKey?: Buffer; hashStored: boolean },
   ): Promise<{ staged: StagedFile; digests: Digests }> {
-    const sseC = opts.customerKey !== undefined;
-    const dataKey = sseC ? generateDataKey() : this.replicas.newDataKey();
-    return this.staging.stage(body, spec, maxSize, id, opts.beforeFile, dataKey, sseC);
-  }
-
-  /** An SSE-C body's data key sealed to the customer's key, and the address it is stored under. */
-  sealForCustomer(staged: StagedFile, customerKey: SseCustomerKey): { sealed: string; hash: string } | undefined {
-    if (staged.size === 0) return undefined;
-    return { sealed: sealDataKeyForCustomer(staged.dataKey!, customerKey), hash: staged.storedHash! };
+    return this.staging.stage(body, spec, maxSize, id, opts.beforeFile, opts.dataKey, opts.hashStored);
   }
 
   /** Outside any transaction: dedup against a stored blob, or write this body's replicas (refs.ts). */
@@ -150,6 +163,11 @@ export class Blobs {
   /** Gives up a staged body (bad digest, failed precondition): its temp file goes. */
   abandon(staged: StagedFile): Promise<void> {
     return this.staging.discard(staged);
+  }
+
+  /** Inside the caller's transaction, last: applies its reference changes in hash order (and records new blobs' replicas). */
+  reference(trx: DataDb, refs: RefChanges): Promise<void> {
+    return refs.apply(trx, this.replicas);
   }
 
   /**
@@ -167,7 +185,12 @@ export class Blobs {
     } catch (err) {
       this.log?.warn({ err, hash: blob.kind === 'empty' ? undefined : blob.hash }, 'a redundant staged body or replica was left (an orphan the reconciler removes)');
     }
-    await collectGarbage(this, refs.released);
+    await this.released(refs);
+  }
+
+  /** After a committed transaction that only released references (deletes, copies, aborts): collects what reached zero. Never throws. */
+  released(refs: RefChanges): Promise<void> {
+    return collectGarbage(this, refs.released);
   }
 
   /**
@@ -201,7 +224,7 @@ export class Blobs {
     return reconcile(this, this.log);
   }
 
-  /** Worker job: backend health, drain flags set elsewhere, monthly counters. */
+  /** Worker job: backend health (feeds placement and read order), drain flags set elsewhere, monthly counters. */
   async tickBackends(): Promise<void> {
     await this.replicas.checkHealth();
     await this.replicas.loadStates();

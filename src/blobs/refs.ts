@@ -22,14 +22,14 @@
  * transaction is rolled back and run again without that shortcut
  * (UnfoldAndRetry).
  */
+import { blobExists, type BlobRef,changeRefCount, enqueueCleanup, insertOrReference, keepsWriteIntents } from '../meta/blobs/index.js';
 import type { MetaDatabases } from '../meta/engine.js';
 import type { DataDb } from '../meta/handles.js';
 import type { ManifestEntry } from '../meta/schema.js';
-import { blobExists, changeRefCount, enqueueCleanup, insertOrReference, keepsWriteIntents, type BlobRef } from '../meta/blobs/index.js';
 import { SSE_C_KEY_ID } from './address.js';
 import type { CleanupQueue } from './gc-queue.js';
 import type { Replicas } from './replicas/replicas.js';
-import { storedSize, type BlobStore, type StagedFile } from './staging/store.js';
+import { type BlobStore, type StagedFile,storedSize } from './staging/store.js';
 
 /** What preparing a staged body needs (the core context has all of it). */
 export interface PrepareDeps {

@@ -1,6 +1,7 @@
 /** Buckets: creation, lookup, listing and deletion (business rules only; no HTTP, no SQL here). */
 import crypto from 'node:crypto';
 
+import { RefChanges } from '../blobs/index.js';
 import { AnvilError } from '../errors.js';
 import {
   bucketByName,
@@ -16,7 +17,6 @@ import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl } from '../meta/objects/types.js';
 import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
 import { hasAnyVersion, latestKeys, takeNextSeq } from '../meta/objects/versions.js';
-import { collectGarbage, RefChanges } from '../blobs/index.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
 
@@ -159,6 +159,6 @@ export class BucketService {
       await refs.apply(trx);
     });
     await deleteBucketRow(this.ctx.meta.control, bucket.id);
-    await collectGarbage(this.ctx, refs.released);
+    await this.ctx.blobs.released(refs);
   }
 }

@@ -11,6 +11,8 @@
  * first answer was lost would otherwise see NoSuchUpload for an object that
  * was made, and might upload it again over a newer one.
  */
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../blobs/index.js';
+import { RefChanges } from '../blobs/index.js';
 import type { SseCustomerKey } from '../crypto/sse-c.js';
 import { AnvilError, fail, isAnvilError } from '../errors.js';
 import type { Bucket } from '../meta/buckets/types.js';
@@ -31,8 +33,6 @@ import {
   uploadsOlderThan,
   uploadsPage,
 } from '../meta/objects/uploads.js';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../blobs/index.js';
-import { collectGarbage, RefChanges } from '../blobs/index.js';
 import type { CoreContext } from './context.js';
 import { assembleParts, digestOfParts, MAX_PART_NUMBER, MAX_PART_SIZE, type RequestedPart } from './multipart/parts.js';
 import { commitStaged } from './objects/commit.js';
@@ -248,7 +248,7 @@ export class MultipartService {
       if (isNoSuchUpload(err)) return this.answerAgain(bucket, key, uploadId, partsDigest);
       throw err;
     }
-    await collectGarbage(this.ctx, committed.refs.released);
+    await this.ctx.blobs.released(committed.refs);
     return committed.version;
   }
 
@@ -364,6 +364,6 @@ export class MultipartService {
       await deleteParts(trx, uploadId);
       await refs.apply(trx);
     });
-    await collectGarbage(this.ctx, refs.released);
+    await this.ctx.blobs.released(refs);
   }
 }

@@ -11,9 +11,11 @@
  * intents, so no node id of a server is ever borrowed.
  */
 import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
 
 import type { Logger } from 'pino';
 
+import { Blobs, type CleanupSettings, DiskSpace, type Scrubber } from '../blobs/index.js';
 import type { Config } from '../config/config.js';
 import { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
@@ -21,11 +23,6 @@ import { ListingService } from '../core/listing.js';
 import { MultipartService } from '../core/multipart.js';
 import { ObjectService } from '../core/objects.js';
 import type { Services } from '../s3/context.js';
-import { BlobStore } from '../blobs/index.js';
-import { DiskSpace } from '../blobs/index.js';
-import { Replicas } from '../blobs/index.js';
-import { CleanupQueue, type CleanupSettings, DEFAULT_CLEANUP } from '../blobs/index.js';
-import { Scrubber } from '../blobs/index.js';
 import { TaskQueue } from '../work/tasks.js';
 import type { ControlPlane } from './control-plane.js';
 import { nodeIdFor } from './node-id.js';
@@ -33,19 +30,15 @@ import { nodeIdFor } from './node-id.js';
 /** `server`: a serving node (`anvil server`, tests); `admin`: one `anvil admin` command against the database. */
 export type NodeRole = 'server' | 'admin';
 
-/** The core context as the node built it: its cleanup queue is the concrete one (admin commands list its dead letters). */
-export interface NodeCore extends CoreContext {
-  cleanup: CleanupQueue;
-}
-
 export interface NodeContext extends ControlPlane {
   role: NodeRole;
   config: Config;
-  core: NodeCore;
+  core: CoreContext;
   /** What the S3 handlers use. */
   services: Services;
   buckets: BucketService;
   tasks: TaskQueue;
+  /** The blob layer's scrubber (core.blobs.scrubber), for the admin commands. */
   scrubber: Scrubber;
   /** Free space of the data folder and the database (server only: admin commands do not refuse writes for space). */
   space?: DiskSpace;
@@ -65,25 +58,28 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
   const server = role === 'server';
   const { meta, keyring, tenants } = plane;
   const space = server ? new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log) : undefined;
-  const blobs = new BlobStore(config.dataDir, space);
-  if (server) await blobs.init();
+  // A server's node id may be kept in the data folder (node-id.ts): the folder exists before it is read.
+  if (server) await fsp.mkdir(config.dataDir, { recursive: true });
   const nodeId = server ? nodeIdFor(config) : `admin:${process.pid}`;
   // Queue owners: a server's entries are its process's; the cleanup owner is unique per start.
   const owner = server ? `${nodeId}:${process.pid}` : nodeId;
   const cleanupOwner = server ? `${owner}:${crypto.randomBytes(4).toString('hex')}` : nodeId;
-  const replicas = await Replicas.open({
+  const blobs = await Blobs.open({
+    meta,
     storage: config.storage,
     dataDir: config.dataDir,
-    store: blobs,
+    space,
+    initStaging: server,
     keyring,
     encrypt: config.encryptAtRest,
     verifyReads: server ? config.verifyReads : undefined,
-    meta,
+    nodeId,
+    owner: cleanupOwner,
+    cleanup: opts.cleanup,
     log,
   });
   try {
-    const cleanup = new CleanupQueue({ meta, replicas }, cleanupOwner, opts.cleanup ?? DEFAULT_CLEANUP);
-    const core: NodeCore = { meta, blobs, replicas, region: config.region, maxObjectSize: config.maxObjectSize, nodeId, cleanup };
+    const core: CoreContext = { meta, blobs, region: config.region, maxObjectSize: config.maxObjectSize, nodeId };
     const buckets = new BucketService(core);
     const objects = new ObjectService(core);
     const services: Services = {
@@ -102,12 +98,12 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
       services,
       buckets,
       tasks,
-      scrubber: new Scrubber(core, log),
+      scrubber: blobs.scrubber,
       space,
-      close: () => replicas.close(),
+      close: () => blobs.close(),
     };
   } catch (err) {
-    await replicas.close();
+    await blobs.close();
     throw err;
   }
 }

@@ -15,19 +15,11 @@ const SESSION_PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /** Starts the jobs; stop() stops the task runner and waits for the tick in progress. */
 export function startBackgroundWork(node: NodeContext, runner: TaskRunner, log: Logger, intervalMs: number): { stop(): Promise<void> } {
-  const { meta, config, core, services, sessions, scrubber } = node;
+  const { meta, config, core, services, sessions } = node;
   let sessionsPrunedAt = 0;
   const worker = startWorker(log, intervalMs, [
-    { name: 'cleanup', run: () => core.cleanup.runDue() },
-    {
-      // Backend health (feeds placement and read order), drain flags set elsewhere, monthly counters.
-      name: 'backends',
-      run: async () => {
-        await core.replicas.checkHealth();
-        await core.replicas.loadStates();
-        await core.replicas.flushMonthly();
-      },
-    },
+    { name: 'cleanup', run: () => core.blobs.cleanup.runDue() },
+    { name: 'backends', run: () => core.blobs.tickBackends() },
     { name: 'tasks', run: () => runner.runDue() },
     {
       name: 'expire-uploads',
@@ -60,7 +52,7 @@ export function startBackgroundWork(node: NodeContext, runner: TaskRunner, log: 
       run: async () => {
         if (config.scrubBytesPerSecond <= 0) return;
         await asLeader(meta, LOCKS.scrub, async () => {
-          await scrubber.runSlice((config.scrubBytesPerSecond * intervalMs) / 1000);
+          await core.blobs.scrubber.runSlice((config.scrubBytesPerSecond * intervalMs) / 1000);
         });
       },
     },

@@ -1,8 +1,6 @@
 /** The durable tasks a serving node runs, by name (work/task-names.ts), with their handlers. */
 import type { Logger } from 'pino';
 
-import { drainBackend } from '../blobs/index.js';
-import { rebalance } from '../blobs/index.js';
 import {
   DELETE_BUCKET_TASK,
   type DeleteBucketPayload,
@@ -23,9 +21,9 @@ export function taskRunner(node: NodeContext, log: Logger): TaskRunner {
       if (bucket && bucket.id === payload.bucketId) await buckets.purge(bucket, objects, signal);
     })
     .register(DRAIN_TASK, async (payload: DrainPayload, signal) => {
-      await drainBackend(node.core, node.scrubber, payload.backend, signal, log);
+      await node.core.blobs.drain(payload.backend, signal);
     })
     .register(REBALANCE_TASK, async (payload: RebalancePayload, signal) => {
-      await rebalance(node.core, node.scrubber, { tolerance: payload.tolerance }, signal, log);
+      await node.core.blobs.rebalance({ tolerance: payload.tolerance }, signal);
     });
 }

@@ -279,7 +279,7 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     expect(tooFew.json.error.message).toMatch(/fewer than the replication of 2/);
     expect((await backendOf(t, 'b')).draining).toBe(false);
 
-    await new Scrubber(t.anvil.core, pino({ level: 'silent' })).runPass();
+    await new Scrubber(t.anvil.core.blobs, pino({ level: 'silent' })).runPass();
     const after = await locationsPerBlob(t);
     expect(after.size).toBe(24);
     for (const [hash, locs] of after) {
@@ -316,7 +316,7 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     expect((await backendsOf(t)).backends.map((b) => b.name)).toEqual(['b', 'c']);
     expect((await api(t, 'DELETE', '/admin/v1/backends/a')).status).toBe(404);
 
-    await new Scrubber(t.anvil.core, pino({ level: 'silent' })).runPass();
+    await new Scrubber(t.anvil.core.blobs, pino({ level: 'silent' })).runPass();
     const after = await locationsPerBlob(t);
     expect(after.size).toBe(12);
     for (const locs of after.values()) expect(locs.sort()).toEqual(['b', 'c']);

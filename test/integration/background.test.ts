@@ -39,7 +39,7 @@ describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (
     }
     const gone = await s3Error(t.s3.send(new HeadBucketCommand({ Bucket: 'doomed' })));
     expect(gone.$metadata.httpStatusCode).toBe(404);
-    await t.anvil.core.cleanup.runDue();
+    await t.anvil.core.blobs.cleanup.runDue();
     expect(blobFiles(t.dataDir)).toEqual([]);
   });
 
@@ -129,11 +129,11 @@ describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (
     const ok = await t.s3.send(new GetObjectCommand({ Bucket: 'scrubbed', Key: 'bad' }));
     expect(Buffer.from(await ok.Body!.transformToByteArray()).equals(body)).toBe(true);
     const row = await t.anvil.meta.data.selectFrom('blobs').selectAll().where('size', '=', 200_000).executeTakeFirstOrThrow();
-    const file = t.anvil.core.blobs.blobPath(row.tenant_id, row.hash, row.file_id);
+    const file = t.anvil.core.blobs.staging.blobPath(row.tenant_id, row.hash, row.file_id);
     const bytes = fs.readFileSync(file);
     bytes[12345] ^= 0xff;
     fs.writeFileSync(file, bytes);
-    const scrubber = new Scrubber(t.anvil.core);
+    const scrubber = new Scrubber(t.anvil.core.blobs);
     await scrubber.runSlice(10 * 1024 * 1024);
     const status = await scrubber.status();
     expect(status.corrupt.map((c) => c.hash)).toEqual([row.hash]);

@@ -1,12 +1,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect, it, vi } from 'vitest';
+
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it, vi } from 'vitest';
+
+import { CleanupQueue, enqueueCleanup } from '../../src/blobs/gc-queue.js';
 import { openMetaDatabases } from '../../src/meta/engine.js';
 import { migrateAll } from '../../src/meta/migrate.js';
-import { CleanupQueue, enqueueCleanup } from '../../src/blobs/gc-queue.js';
-import type { CoreContext } from '../../src/core/context.js';
 import { blobFiles, databaseUrlFor, describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => {
   const t = useAnvil(engine, { buckets: ['gcb'], start: { cleanup: { maxAttempts: 2, backoffMs: 10, leaseMs: 60_000 }, workerIntervalMs: 50 } });
@@ -26,7 +27,7 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
     await t.s3.send(new DeleteObjectCommand({ Bucket: 'gcb', Key: 'b' }));
     // The background worker may hold the entry's lease while it finishes it: wait for it.
     await vi.waitFor(async () => {
-      await t.anvil.core.cleanup.runDue();
+      await t.anvil.core.blobs.cleanup.runDue();
       expect(blobFiles(t.dataDir)).toEqual([]);
     });
   });
@@ -38,7 +39,7 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
     fs.rmSync(file);
     fs.mkdirSync(file);
     await t.s3.send(new DeleteObjectCommand({ Bucket: 'gcb', Key: 'stuck' }));
-    const queue = t.anvil.core.cleanup;
+    const queue = t.anvil.core.blobs.cleanup;
     for (let i = 0; i < 100 && (await queue.deadLetters()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const dead = await queue.deadLetters();
     expect(dead).toHaveLength(1);
@@ -70,7 +71,7 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
       .values({ id: 'dead-intent', node_id: t.anvil.core.nodeId, tenant_id: tenantDir, created_at: Date.now() })
       .execute();
     const lostRow = await t.anvil.meta.data.selectFrom('blobs').selectAll().where('size', '=', 21).executeTakeFirstOrThrow();
-    fs.rmSync(t.anvil.core.blobs.blobPath(lostRow.tenant_id, lostRow.hash, lostRow.file_id));
+    fs.rmSync(t.anvil.core.blobs.staging.blobPath(lostRow.tenant_id, lostRow.hash, lostRow.file_id));
 
     await t.restart();
     const report = t.anvil.reconciled;
@@ -96,9 +97,9 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
       await metaA.data.transaction().execute((trx) =>
         enqueueCleanup(trx, Array.from({ length: 200 }, (_, i) => ({ tenantId: 'x', hash: crypto.randomBytes(32).toString('hex'), fileId: `f${i}` }))),
       );
-      const ctx = (meta: typeof metaA) => ({ meta, blobs: t.anvil.core.blobs }) as unknown as CoreContext;
-      const a = new CleanupQueue(ctx(metaA), 'worker-a');
-      const b = new CleanupQueue(ctx(metaB), 'worker-b');
+      const { replicas } = t.anvil.core.blobs;
+      const a = new CleanupQueue({ meta: metaA, replicas }, 'worker-a');
+      const b = new CleanupQueue({ meta: metaB, replicas }, 'worker-b');
       const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim({ limit: 30 })));
       const ids = claims.flat().map((e) => e.id);
       expect(new Set(ids).size).toBe(ids.length);

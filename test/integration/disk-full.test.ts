@@ -137,7 +137,7 @@ describeEachEngine('a full data folder', (engine: EngineName) => {
     });
 
     it('keeps the full local backend healthy for placement (full is not sick: reads work, writes fail fast)', async () => {
-      const replicas = t!.anvil.core.replicas;
+      const replicas = t!.anvil.core.blobs.replicas;
       const local = replicas.backends.get(replicas.localName!)!;
       const health = await local.health();
       expect(health).toMatchObject({ ok: true, detail: 'no space left' });

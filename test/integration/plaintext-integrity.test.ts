@@ -77,7 +77,7 @@ async function sdkGet(t: TestAnvil, bucket: string, key: string, range?: string)
 /** The blob row (with its replicas) of an object of one blob. */
 async function blobOf(t: TestAnvil, size: number): Promise<StoredBlob> {
   const row = await t.anvil.meta.data.selectFrom('blobs').selectAll().where('size', '=', size).executeTakeFirstOrThrow();
-  return (await t.anvil.core.replicas.lookup(t.anvil.meta.data, row.tenant_id, [row.hash])).get(row.hash)!;
+  return (await t.anvil.core.blobs.replicas.lookup(t.anvil.meta.data, row.tenant_id, [row.hash])).get(row.hash)!;
 }
 
 function flipByte(file: string, at: number): void {
@@ -98,7 +98,7 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
     const data = crypto.randomBytes(size);
     await t.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
     const blob = await blobOf(t, size);
-    const file = t.anvil.core.blobs.blobPath(blob.tenantId, blob.hash, blob.fileId);
+    const file = t.anvil.core.blobs.staging.blobPath(blob.tenantId, blob.hash, blob.fileId);
     // Stored as plaintext: the file is the body itself (what makes a flipped byte invisible to AES-GCM).
     expect(fs.readFileSync(file).equals(data)).toBe(true);
     return { data, file };
@@ -203,7 +203,7 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
         new CompleteMultipartUploadCommand({ Bucket: 'mpu', Key: 'obj', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
       );
       const second = await blobOf(t, parts[1].length);
-      flipByte(t.anvil.core.blobs.blobPath(second.tenantId, second.hash, second.fileId), 1000);
+      flipByte(t.anvil.core.blobs.staging.blobPath(second.tenantId, second.hash, second.fileId), 1000);
       const raw = await rawGet(t, '/mpu/obj');
       expect(raw.status).toBe(200);
       expect(raw.ending).toBe('aborted');
@@ -228,7 +228,7 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
 
     /** The file of the replica a read tries first (the one whose damage the client would meet). */
     function firstReplicaFile(t: TestAnvil, roots: Record<string, string>, blob: StoredBlob): { backend: string; file: string } {
-      const plan = (t.anvil.core.replicas as unknown as { readPlan(b: StoredBlob, n: number): Array<{ backend: { name: string } }> }).readPlan(blob, blob.size);
+      const plan = (t.anvil.core.blobs.replicas as unknown as { readPlan(b: StoredBlob, n: number): Array<{ backend: { name: string } }> }).readPlan(blob, blob.size);
       const backend = plan[0].backend.name;
       return { backend, file: `${roots[backend]}/blobs/${locatorOf(blob)}` };
     }
@@ -253,9 +253,9 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
       flipByte(first.file, 77);
       expect((await sdkGet(t, 'rep', 'small')).equals(data)).toBe(true);
       await expect.poll(() => stateOf(t, blob, first.backend)).toBe(LOCATION_BAD);
-      await new Scrubber(t.anvil.core).runPass();
+      await new Scrubber(t.anvil.core.blobs).runPass();
       expect(fs.readFileSync(first.file).equals(data)).toBe(true);
-      expect((await new Scrubber(t.anvil.core).status()).badReplicas).toBe(0);
+      expect((await new Scrubber(t.anvil.core.blobs).status()).badReplicas).toBe(0);
     });
 
     it('a large object whose first replica is truncated is served whole from the other (failover from the same byte)', async () => {
@@ -283,7 +283,7 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
       // Marked before the response was aborted, so a client's retry already goes to the good replica.
       expect(await stateOf(t, blob, first.backend)).toBe(LOCATION_BAD);
       expect((await sdkGet(t, 'rep', 'rot')).equals(data)).toBe(true);
-      await new Scrubber(t.anvil.core).runPass();
+      await new Scrubber(t.anvil.core.blobs).runPass();
       expect(fs.readFileSync(first.file).equals(data)).toBe(true);
       expect((await sdkGet(t, 'rep', 'rot')).equals(data)).toBe(true);
     });

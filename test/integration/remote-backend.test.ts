@@ -99,10 +99,10 @@ describeEachEngine('remote s3 backend', (engine: EngineName) => {
     // Back on the same port: the breaker closes, writes work again, and the scrub finds both replicas of everything.
     await remote.restart();
     expect(new URL(remote.endpoint).port).toBe(port);
-    await waitFor('the remote backend to recover', () => t.anvil.core.replicas.backends.get('remote')!.breaker.state === 'closed' && t.anvil.core.replicas.backends.get('remote')!.lastHealth?.ok === true);
+    await waitFor('the remote backend to recover', () => t.anvil.core.blobs.replicas.backends.get('remote')!.breaker.state === 'closed' && t.anvil.core.blobs.replicas.backends.get('remote')!.lastHealth?.ok === true);
     await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'after', Body: 'two replicas again' }));
     expect((await get(t, 'data', 'after')).toString()).toBe('two replicas again');
-    const scrubber = new Scrubber(t.anvil.core);
+    const scrubber = new Scrubber(t.anvil.core.blobs);
     await scrubber.runPass();
     const status = await scrubber.status();
     expect(status.corrupt).toEqual([]);

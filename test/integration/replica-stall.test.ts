@@ -40,12 +40,12 @@ describeEachEngine('reads leave a stalled replica', (engine: EngineName) => {
       const big = crypto.randomBytes(3 * 1024 * 1024);
       const small = crypto.randomBytes(100 * 1024);
 
-      const far = () => t.anvil.core.replicas.backends.get('far')!;
+      const far = () => t.anvil.core.blobs.replicas.backends.get('far')!;
       /** The remote answers again and its breaker is closed (the probe the worker would run, run here). */
       async function recover(): Promise<void> {
         proxy.thaw();
         await waitFor('the far backend to recover', async () => {
-          await t.anvil.core.replicas.checkHealth();
+          await t.anvil.core.blobs.replicas.checkHealth();
           return far().breaker.state === 'closed';
         }, 20_000);
       }

@@ -147,7 +147,7 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
 
   it('the scrub checks SSE-C blobs without the key and finds a corrupted one', async () => {
     await t.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'rot', Body: text(9000, 'rot'), ...ssec(keyB) }));
-    const scrubber = new Scrubber(t.anvil.core);
+    const scrubber = new Scrubber(t.anvil.core.blobs);
     await scrubber.runPass();
     expect((await scrubber.status()).corrupt).toEqual([]);
     const row = await t.anvil.core.meta.data

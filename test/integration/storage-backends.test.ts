@@ -108,14 +108,14 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     expect((await get(t, 'rep', 'during')).equals(body(5000, 'during'))).toBe(true);
     fs.renameSync(`${roots.b}.away`, roots.b);
     // Its circuit breaker closes again once the health probe finds it back.
-    await waitFor('backend b to recover', async () => t.anvil.core.replicas.backends.get('b')!.breaker.state === 'closed');
+    await waitFor('backend b to recover', async () => t.anvil.core.blobs.replicas.backends.get('b')!.breaker.state === 'closed');
 
     // Backend c loses its disk contents: scrub rewrites every missing replica from the others.
     const lost = blobFilesIn(roots.c).length;
     expect(lost).toBeGreaterThan(0);
     fs.rmSync(path.join(roots.c, 'blobs'), { recursive: true, force: true });
     fs.mkdirSync(path.join(roots.c, 'blobs'));
-    const scrubber = new Scrubber(t.anvil.core, (await import('pino')).default({ level: process.env.DEBUG_SCRUB ? 'debug' : 'silent' }));
+    const scrubber = new Scrubber(t.anvil.core.blobs, (await import('pino')).default({ level: process.env.DEBUG_SCRUB ? 'debug' : 'silent' }));
     await scrubber.runPass();
     expect(blobFilesIn(roots.c).length).toBe(lost);
     const total = Object.values(roots).reduce((n, r) => n + blobFilesIn(r).length, 0);
@@ -152,7 +152,7 @@ describeEachEngine('storage backends', (engine: EngineName) => {
       expect((await get(t, 'rot', 'small')).equals(small)).toBe(true);
       expect((await get(t, 'rot', 'large')).equals(large)).toBe(true);
     }
-    const scrubber = new Scrubber(t.anvil.core);
+    const scrubber = new Scrubber(t.anvil.core.blobs);
     await scrubber.runPass();
     // Repaired in place: a's replicas are byte-identical to what was written (same data key, same ciphertext).
     for (const f of aFiles) expect(fs.readFileSync(f).equals(originals.get(f)!)).toBe(true);
@@ -205,7 +205,7 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     const err = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'metered', Key: 'second', Body: crypto.randomBytes(60_000) })));
     expect(err.$metadata.httpStatusCode).toBe(507);
     expect(blobFilesIn(roots.metered).length).toBe(1);
-    await t.anvil.core.replicas.flushMonthly();
+    await t.anvil.core.blobs.replicas.flushMonthly();
     const row = await t.anvil.core.meta.data.selectFrom('backend_monthly').selectAll().where('backend', '=', 'metered').executeTakeFirstOrThrow();
     expect(row.month).toBe(new Date().toISOString().slice(0, 7));
     expect(Number(row.ingress_bytes)).toBeGreaterThanOrEqual(60_000);
@@ -228,7 +228,7 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     expect(blobFilesIn(roots.a).length).toBe(30); // pack: all on the first
     await t.anvil.tasks.enqueue(REBALANCE_TASK, { tolerance: 0.05 });
     await waitFor('the rebalance task', async () => (await t.anvil.tasks.list('done')).some((task) => task.type === REBALANCE_TASK));
-    const fill = t.anvil.core.replicas.states().map((s) => s.usedBytes / s.quotaBytes);
+    const fill = t.anvil.core.blobs.replicas.states().map((s) => s.usedBytes / s.quotaBytes);
     const perBlob = 150_000 / (8 * 1024 * 1024);
     expect(Math.max(...fill) - Math.min(...fill)).toBeLessThanOrEqual(0.05 + perBlob);
     const counts = Object.values(roots).map((r) => blobFilesIn(r).length);
@@ -248,7 +248,7 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     }
     const onX = await replicasOn(t.anvil.core, 'x');
     expect(onX).toBeGreaterThan(200); // spread put about half there
-    await setDraining(t.anvil.core, 'x', true);
+    await setDraining(t.anvil.core.blobs, 'x', true);
     await t.anvil.tasks.enqueue(DRAIN_TASK, { backend: 'x' });
     await waitFor('the drain to start', async () => (await replicasOn(t.anvil.core, 'x')) < onX - 20);
     await t.restart();

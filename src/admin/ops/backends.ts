@@ -3,9 +3,9 @@
  * work/backend-admin.ts (BackendAdmin); this is the one way the admin API
  * and `anvil admin backend …` reach it.
  */
-import { BackendAdmin } from '../../blobs/index.js';
+import type { BackendAdmin } from '../../blobs/index.js';
 import type { AdminServices } from '../deps.js';
 
 export function backendAdmin(s: AdminServices): BackendAdmin {
-  return new BackendAdmin(s.core, s.tasks);
+  return s.core.blobs.admin(s.tasks);
 }

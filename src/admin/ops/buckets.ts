@@ -29,7 +29,7 @@ export async function bucketViews(s: AdminServices, buckets: Bucket[], tenantNam
       hasPolicy: b.policy !== null,
       usage: usage.get(b.id) ?? null,
       replication: b.replication === null ? null : Number(b.replication),
-      effectiveReplication: Number(b.replication ?? s.core.replicas.defaultFactor),
+      effectiveReplication: Number(b.replication ?? s.core.blobs.defaultReplication),
     });
   }
   return out;
@@ -63,6 +63,6 @@ export async function deleteBucket(s: AdminServices, bucket: Bucket, force: bool
 
 /** Sets the replicas of each new blob of the bucket (null: the default); objects already stored keep theirs. */
 export async function setReplication(s: AdminServices, bucket: Bucket, replication: number | null): Promise<BucketView> {
-  await setBucketReplication(s.core, bucket.id, replication);
+  await setBucketReplication(s.core.blobs, bucket.id, replication);
   return bucketView(s, (await s.buckets.get(bucket.name)) ?? bucket);
 }

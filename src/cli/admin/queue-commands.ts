@@ -76,14 +76,14 @@ export function registerQueueCommands(admin: Command): void {
     .description('entries waiting for cleanup (with attempts and last error)')
     .action(
       directAction(async ({ core }, json) => {
-        const rows = await core.cleanup.pending();
+        const rows = await core.blobs.cleanup.pending();
         print(json, rows, entryLines(rows));
       }),
     );
   const dlq = cleanup.command('dlq').description('cleanups that failed too often');
   dlq.command('list').action(
     directAction(async ({ core }, json) => {
-      const rows = await core.cleanup.deadLetters();
+      const rows = await core.blobs.cleanup.deadLetters();
       print(json, rows, entryLines(rows));
     }),
   );
@@ -92,8 +92,8 @@ export function registerQueueCommands(admin: Command): void {
     .description('move dead letters (all, or the given ids) back into the queue')
     .action(
       directAction(async ({ core }, json, ids: string[]) => {
-        const n = await core.cleanup.retryDeadLetters(parseIds(ids));
-        const handled = await core.cleanup.runDue();
+        const n = await core.blobs.cleanup.retryDeadLetters(parseIds(ids));
+        const handled = await core.blobs.cleanup.runDue();
         print(json, { requeued: n, processed: handled }, `requeued ${n}, processed ${handled}`);
       }),
     );
@@ -102,7 +102,7 @@ export function registerQueueCommands(admin: Command): void {
     .description('forget dead letters (all, or the given ids); leftover files are removed as orphans at the next start')
     .action(
       directAction(async ({ core }, json, ids: string[]) => {
-        const n = await core.cleanup.purgeDeadLetters(parseIds(ids));
+        const n = await core.blobs.cleanup.purgeDeadLetters(parseIds(ids));
         print(json, { purged: n }, `purged ${n}`);
       }),
     );

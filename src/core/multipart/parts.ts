@@ -6,10 +6,10 @@
  */
 import crypto from 'node:crypto';
 
+import { type ChecksumAlgorithm, checksumOf } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
 import type { ManifestEntry, VersionContent } from '../../meta/objects/types.js';
 import type { PartRow } from '../../meta/objects/uploads.js';
-import { type ChecksumAlgorithm, checksumOf } from '../../blobs/index.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 ** 3;

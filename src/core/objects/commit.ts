@@ -4,15 +4,13 @@
  * multipart part), handling deduplication, the race with garbage
  * collection, and cleanup on failure. No I/O happens inside the transaction.
  */
+import { BlobGoneError, manifestOf, type PreparedBlob, RefChanges, type StagedFile, UnfoldAndRetry } from '../../blobs/index.js';
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import type { Bucket } from '../../meta/buckets/types.js';
-import { blobRowNaming } from '../../meta/blobs/rows.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { deleteWriteIntent } from '../../meta/objects/intents.js';
 import type { ManifestEntry } from '../../meta/objects/types.js';
-import type { StagedFile } from '../../blobs/index.js';
-import { BlobGoneError, collectGarbage, manifestOf, prepareBlob, type PreparedBlob, RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import { commitEncryption } from './encryption.js';
 import { abandonStaged, dropIntent, metadataWrite, recordsIntents } from './stage.js';
@@ -22,7 +20,7 @@ const RETRIES = 3;
 
 /** Replicas each new blob of this bucket gets. */
 export function replicationFor(ctx: CoreContext, bucket: Bucket): number {
-  return bucket.replication ?? ctx.replicas.defaultFactor;
+  return bucket.replication ?? ctx.blobs.defaultReplication;
 }
 
 /**
@@ -45,7 +43,7 @@ export async function commitStaged<T>(
   let blob: PreparedBlob;
   try {
     // (An SSE-C address is unique, so the dedup lookup finds nothing; it still records the intent.)
-    blob = await prepareBlob(ctx, tenantId, hash, staged, replication, false, sealed);
+    blob = await ctx.blobs.prepare(tenantId, hash, staged, replication, { sealed });
   } catch (err) {
     await abandonStaged(ctx, staged).catch(leftForReconciler);
     // (Replica writes answer 507 themselves; what is left to translate is the intent's insert.)
@@ -66,7 +64,7 @@ export async function commitStaged<T>(
           refs.referencePrepared(blob);
           const out = await write(trx, manifestOf(blob), refs);
           if (refs.intentId) await deleteWriteIntent(trx, refs.intentId);
-          await refs.apply(trx, ctx.replicas);
+          await ctx.blobs.reference(trx, refs);
           return out;
         }),
       );
@@ -79,7 +77,7 @@ export async function commitStaged<T>(
         // The identical blob was collected between our lookup and our transaction: store our own copy.
         const again = blob.staged;
         try {
-          blob = await prepareBlob(ctx, tenantId, hash, again, replication, true, sealed);
+          blob = await ctx.blobs.prepare(tenantId, hash, again, replication, { forceNew: true, sealed });
         } catch (e) {
           await abandonStaged(ctx, again).catch(leftForReconciler);
           throw e;
@@ -89,8 +87,8 @@ export async function commitStaged<T>(
       await cleanupFailedCommit(ctx, blob, staged);
       throw err;
     }
-    // Committed: from here on nothing may fail the request.
-    await afterCommit(ctx, blob, refs);
+    // Committed: from here on nothing may fail the request (committed never throws).
+    await ctx.blobs.committed(blob, refs);
     return result;
   }
 }
@@ -102,29 +100,10 @@ export async function commitStaged<T>(
  */
 function leftForReconciler(): void {}
 
-async function afterCommit(ctx: CoreContext, blob: PreparedBlob, refs: RefChanges): Promise<void> {
-  try {
-    if (blob.kind === 'existing') await ctx.blobs.discard(blob.staged);
-    if (refs.redundantFileId && blob.kind === 'new') {
-      await ctx.replicas.remove({ tenantId: blob.tenantId, hash: blob.hash, fileId: refs.redundantFileId }, blob.backends);
-    }
-  } catch {
-    // A leftover file is an orphan the start-up reconciliation removes.
-  }
-  await collectGarbage(ctx, refs.released);
-}
-
-/**
- * After a failed commit, remove what we wrote, unless the commit did happen
- * after all (an error while committing is ambiguous): a blob row naming our
- * file means it is referenced and must stay.
- */
+/** After a failed commit: the blob layer removes what was written (unless it is referenced after all), then the intent goes. */
 async function cleanupFailedCommit(ctx: CoreContext, blob: PreparedBlob, staged: StagedFile): Promise<void> {
   try {
-    if (blob.kind === 'existing') await ctx.blobs.discard(blob.staged);
-    if (blob.kind === 'new') {
-      if (!(await blobRowNaming(ctx.meta.data, blob.tenantId, blob.hash, blob.fileId))) await ctx.replicas.remove(blob, blob.backends);
-    }
+    await ctx.blobs.commitFailed(blob);
     await dropIntent(ctx, staged.id);
   } catch {
     // Whatever remains is found by the start-up reconciliation (the intent names it).

@@ -5,8 +5,8 @@
  * protocol layer hands these over as data; a body that fails any check is
  * abandoned, never committed.
  */
-import { AnvilError, fail } from '../../errors.js';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Digests } from '../../blobs/index.js';
+import { AnvilError, fail } from '../../errors.js';
 
 type Checksums = Partial<Record<ChecksumAlgorithm, string>>;
 

@@ -2,7 +2,7 @@
  * The one place that decides how an object's bytes are encrypted.
  *
  * - Every blob is encrypted at rest under the master key when encryption is
- *   on (Replicas.newDataKey); SSE-S3 (`AES256`) asks for exactly that, so it
+ *   on (Blobs.newDataKey); SSE-S3 (`AES256`) asks for exactly that, so it
  *   is only remembered with the object and echoed.
  * - SSE-C: the body is always encrypted, with a fresh data key that is
  *   sealed to the customer's key (crypto/sse-c.ts) instead of the master
@@ -15,11 +15,11 @@
  * The protocol layer parses the request headers into an SseCustomerKey and
  * renders the response headers; everything in between is decided here.
  */
+import type { StagedFile } from '../../blobs/index.js';
 import { generateDataKey } from '../../crypto/framed.js';
 import { customerKeyMatches, sealDataKeyForCustomer, sseCustomerErrors, type SseCustomerKey } from '../../crypto/sse-c.js';
 import { fail } from '../../errors.js';
 import type { ObjectAttributes } from '../../meta/objects/types.js';
-import type { StagedFile } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 
 /** Stored headers (and their wire names) that record an object's encryption. */
@@ -41,7 +41,7 @@ export function stagingEncryption(
   customerKey: SseCustomerKey | undefined,
 ): { dataKey?: Buffer; addressByStoredBytes: boolean } {
   if (customerKey) return { dataKey: generateDataKey(), addressByStoredBytes: true };
-  return { dataKey: ctx.replicas.newDataKey(), addressByStoredBytes: false };
+  return { dataKey: ctx.blobs.newDataKey(), addressByStoredBytes: false };
 }
 
 /**

@@ -5,6 +5,7 @@
  * and bytes and hands out sequence numbers, and locking it serialises the
  * writers of a bucket.
  */
+import { type RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
@@ -26,7 +27,6 @@ import {
   putVersionRow,
   takeNextSeq,
 } from '../../meta/objects/versions.js';
-import { type RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
 
 function countDelta(old: CurrentVersion | undefined, size: number): CountDelta {

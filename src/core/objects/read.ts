@@ -40,19 +40,18 @@ export async function openBody(
   }
   if (pieces.length === 0) return Readable.from([]);
   const hashes = [...new Set(pieces.map((p) => p.hash))];
-  const replicas = ctx.replicas;
-  let blobs = await replicas.lookup(ctx.meta.data, v.tenantId, hashes);
+  let blobs = await ctx.blobs.lookup(ctx.meta.data, v.tenantId, hashes);
   if (pieces.some((p) => !blobs.has(p.hash))) return null;
   // Any row of a given hash holds the right bytes: if the one we looked up was collected
   // (the object was overwritten while we stream it), read whichever blob holds it now.
   const open = async (i: number): Promise<Readable | null> => {
     const { hash, from, to } = pieces[i];
-    const stream = await replicas.open(blobs.get(hash)!, from, to, customerKey);
+    const stream = await ctx.blobs.read(blobs.get(hash)!, from, to, customerKey);
     if (stream || i === 0) return stream;
-    blobs = new Map([...blobs, ...(await replicas.lookup(ctx.meta.data, v.tenantId, [hash]))]);
-    return blobs.has(hash) ? replicas.open(blobs.get(hash)!, from, to, customerKey) : null;
+    blobs = new Map([...blobs, ...(await ctx.blobs.lookup(ctx.meta.data, v.tenantId, [hash]))]);
+    return blobs.has(hash) ? ctx.blobs.read(blobs.get(hash)!, from, to, customerKey) : null;
   };
-  // Each piece's bytes are checked by Replicas.open as they stream (a piece that is a whole
+  // Each piece's bytes are checked by Blobs.read as they stream (a piece that is a whole
   // plaintext blob against its hash); a failed check errors the stream before its last chunk.
   // Only the first piece is opened before answering (no replica of it means the object
   // changed: the caller re-reads it); the others one at a time as the stream reaches them,

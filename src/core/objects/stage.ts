@@ -3,9 +3,9 @@
  * keep the write intent that names its files until the commit, or give
  * both up when the body is refused.
  */
+import type { StagedFile } from '../../blobs/index.js';
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { deleteWriteIntent, insertWriteIntent, keepsWriteIntents } from '../../meta/objects/intents.js';
-import type { StagedFile } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import type { DigestRequest } from './digests.js';
 import { stagingEncryption } from './encryption.js';
@@ -31,7 +31,7 @@ export function metadataWrite<T>(ctx: CoreContext, write: () => Promise<T>): Pro
  * kept (recordsIntents), one is recorded before the body's first file is
  * created, so the reconciler can tell this write's files from orphans if
  * the process dies midway: before the temp file of a large body, or, for a
- * body small enough to stay in memory, by prepareBlob just before the blob
+ * body small enough to stay in memory, by Blobs.prepare just before the blob
  * file is written (with the dedup lookup, in one statement).
  */
 export async function stageBody(
@@ -50,15 +50,11 @@ export async function stageBody(
   };
   try {
     const enc = stagingEncryption(ctx, customerKey);
-    return await ctx.blobs.stage(
-      body,
-      digest,
-      maxSize,
-      id,
-      recordsIntents(ctx) ? recordIntent : undefined,
-      enc.dataKey,
-      enc.addressByStoredBytes,
-    );
+    return await ctx.blobs.stage(id, body, digest, maxSize, {
+      beforeFile: recordsIntents(ctx) ? recordIntent : undefined,
+      dataKey: enc.dataKey,
+      hashStored: enc.addressByStoredBytes,
+    });
   } catch (err) {
     if (recorded) await dropIntent(ctx, id);
     throw err;
@@ -67,7 +63,7 @@ export async function stageBody(
 
 /** Gives up a staged body that was refused (bad digest, precondition): its file and its intent go. */
 export async function abandonStaged(ctx: CoreContext, staged: StagedFile): Promise<void> {
-  await ctx.blobs.discard(staged);
+  await ctx.blobs.abandon(staged);
   await dropIntent(ctx, staged.id);
 }
 

@@ -4,13 +4,13 @@
  * commit (one transaction that replaces the latest version). Copies and
  * deletes are metadata operations: one transaction each, no bytes moved.
  */
+import { BlobGoneError, RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { fail } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { ObjectAttributes, ObjectVersion } from '../../meta/objects/types.js';
 import { latestVersion, moveCounts } from '../../meta/objects/versions.js';
-import { BlobGoneError, collectGarbage, RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import type { CoreContext } from '../context.js';
 import { commitStaged } from './commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './digests.js';
@@ -120,7 +120,7 @@ export async function copyObject(
           return version;
         }),
       );
-      await collectGarbage(ctx, refs.released);
+      await ctx.blobs.released(refs);
       return result;
     } catch (err) {
       // The source was replaced and its blobs collected between our read and our reference: read again.
@@ -158,5 +158,5 @@ export async function deleteObjects(ctx: CoreContext, bucket: Bucket, keys: stri
       await refs.apply(trx);
     }),
   );
-  await collectGarbage(ctx, refs.released);
+  await ctx.blobs.released(refs);
 }
