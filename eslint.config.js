@@ -29,6 +29,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts the tests spawn.
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', setImmediate: 'readonly', console: 'readonly', Buffer: 'readonly' } },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -89,7 +89,8 @@ export function formatProfile(file: string, top = 25): string {
   const s = summarizeProfile(file, top);
   const lines = [`Profile ${file}: ${(s.totalMs / 1000).toFixed(2)} s sampled`, '', `Top ${top} by self time:`, ''];
   lines.push('| self ms | self % | total ms | function | location |', '| ---: | ---: | ---: | --- | --- |');
-  for (const r of s.self) lines.push(`| ${r.selfMs.toFixed(0)} | ${r.selfPct.toFixed(1)} | ${r.totalMs.toFixed(0)} | ${r.fn} | ${r.where} |`);
+  for (const r of s.self)
+    lines.push(`| ${r.selfMs.toFixed(0)} | ${r.selfPct.toFixed(1)} | ${r.totalMs.toFixed(0)} | ${r.fn} | ${r.where} |`);
   lines.push('', `Top ${top} by inclusive time:`, '', '| total ms | self ms | function | location |', '| ---: | ---: | --- | --- |');
   for (const r of s.inclusive) lines.push(`| ${r.totalMs.toFixed(0)} | ${r.selfMs.toFixed(0)} | ${r.fn} | ${r.where} |`);
   return lines.join('\n');

@@ -10,6 +10,7 @@
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+
 import { plans } from './lib/plan.js';
 import { closedLoop, summarize } from './lib/runner.js';
 import type { Results } from './lib/workloads.js';

@@ -17,12 +17,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { S3Http, type Credentials } from './lib/client.js';
-import { costPlan, plans, type Plan } from './lib/plan.js';
-import { startBenchPostgres, type BenchPostgres } from './lib/postgres.js';
-import { freePort, spawnServer, type Child } from './lib/procs.js';
-import { comparisonRatios, comparisonTable, cpuTable, markdownTable, ratios, type Comparison, type TargetReport } from './lib/report.js';
-import { largeObjects, listing, multipart, smallObjects, type Results, type WorkloadTarget } from './lib/workloads.js';
+
+import { type Credentials, S3Http } from './lib/client.js';
+import { costPlan, type Plan, plans } from './lib/plan.js';
+import { type BenchPostgres, startBenchPostgres } from './lib/postgres.js';
+import { type Child, freePort, spawnServer } from './lib/procs.js';
+import { type Comparison, comparisonRatios, comparisonTable, cpuTable, markdownTable, ratios, type TargetReport } from './lib/report.js';
+import { largeObjects, listing, multipart, type Results, smallObjects, type WorkloadTarget } from './lib/workloads.js';
 import { formatProfile } from './prof-summary.js';
 
 const execFileAsync = promisify(execFile);
@@ -188,7 +189,12 @@ const COST_VARIANTS: Array<{ name: string; description: string; encrypt: boolean
   { name: 'plain', description: 'encryption at rest off', encrypt: false },
   { name: 'encrypted', description: 'encryption at rest on (the default)', encrypt: true },
   { name: 'replication 1', description: 'one declared fs backend, replication 1, encrypted', encrypt: true, backends: ['d1'] },
-  { name: 'replication 2', description: 'two fs backends on the same disk, replication 2, encrypted', encrypt: true, backends: ['d1', 'd2'] },
+  {
+    name: 'replication 2',
+    description: 'two fs backends on the same disk, replication 2, encrypted',
+    encrypt: true,
+    backends: ['d1', 'd2'],
+  },
 ];
 const COMPARISONS: Comparison[] = [
   { label: 'encrypted / plain', base: 'plain', other: 'encrypted' },
@@ -241,7 +247,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-bench-'));
   if (opts.cpuProf) fs.mkdirSync(opts.cpuProf, { recursive: true });
-  if (loadAtStart[0] > 0.5) log(`warning: load average is ${loadAtStart.join(' ')} before the bench starts; other work on this machine will skew the numbers`);
+  if (loadAtStart[0] > 0.5)
+    log(`warning: load average is ${loadAtStart.join(' ')} before the bench starts; other work on this machine will skew the numbers`);
   log(`anvil bench (${plan.name}) — targets ${opts.targets.join(', ')}; phases ${opts.phases.join(', ')}; scratch ${work}`);
   const reports: TargetReport[] = [];
   let costReports: TargetReport[] = [];
@@ -264,7 +271,13 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       log(`\n== ${name}`);
       if (name === 'raw') {
-        const report: TargetReport = { name: 'raw disk', role: 'limit', description: 'fsynced file writes / file reads, no HTTP', results: {}, errors: [] };
+        const report: TargetReport = {
+          name: 'raw disk',
+          role: 'limit',
+          description: 'fsynced file writes / file reads, no HTTP',
+          results: {},
+          errors: [],
+        };
         try {
           report.results = await runRawDisk(plan, opts.phases, dataDir);
         } catch (err) {
@@ -283,7 +296,13 @@ async function main(): Promise<void> {
         });
       } catch (err) {
         log(`  could not start ${name}: ${String(err)}`);
-        reports.push({ name, role: name.startsWith('anvil') ? 'anvil' : name === 'limit' ? 'limit' : 'peer', description: 'did not start', results: {}, errors: [String(err)] });
+        reports.push({
+          name,
+          role: name.startsWith('anvil') ? 'anvil' : name === 'limit' ? 'limit' : 'peer',
+          description: 'did not start',
+          results: {},
+          errors: [String(err)],
+        });
         continue;
       }
       await loadTarget(target, plan, opts.phases);
@@ -334,7 +353,9 @@ async function main(): Promise<void> {
     console.log(
       '\nRatios divide the Anvil figure by the limit server\'s / the best peer\'s: for MB/s and ops/s above 1× is better; for list latency (p99) below 1× is better. "raw disk" is open+write+fsync+close with no HTTP (its GETs are page-cache file reads).',
     );
-    console.log('\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server):\n');
+    console.log(
+      '\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server):\n',
+    );
     console.log(cpu);
   }
   if (result.costs) {
@@ -370,7 +391,13 @@ async function startTarget(
       const child = await startTsServer('limit-server.ts', dataDir);
       const port = /READY (\d+)/.exec(child.tail())![1];
       return {
-        report: { name: 'limit', role: 'limit', description: 'bare node:http: stream to temp file, fsync, rename, fsync dir; GET streams the file', results: {}, errors: [] },
+        report: {
+          name: 'limit',
+          role: 'limit',
+          description: 'bare node:http: stream to temp file, fsync, rename, fsync dir; GET streams the file',
+          results: {},
+          errors: [],
+        },
         endpoint: `http://127.0.0.1:${port}`,
         creds: ROOT,
         serverPids: [child.pid],
@@ -406,7 +433,15 @@ async function startTarget(
     case 'anvil-postgres': {
       const pg = await getPg();
       if (!pg) throw new Error('no PostgreSQL: set ANVIL_BENCH_DATABASE_URL or install the postgresql package');
-      return anvilTarget(name, `Anvil, PostgreSQL (${pg.source})`, dataDir, pg.url, cpuProf, {}, pg.postmasterPid ? [pg.postmasterPid] : []);
+      return anvilTarget(
+        name,
+        `Anvil, PostgreSQL (${pg.source})`,
+        dataDir,
+        pg.url,
+        cpuProf,
+        {},
+        pg.postmasterPid ? [pg.postmasterPid] : [],
+      );
     }
     default:
       throw new Error(`unknown target ${name}`);

@@ -17,7 +17,7 @@ const server = new S3rver({ address: '127.0.0.1', port, directory, silent: true,
 const { port: bound } = await server.run();
 process.stdout.write(`READY ${bound}\n`);
 const stop = (): void => {
-  server.close().finally(() => process.exit(0));
+  void server.close().finally(() => process.exit(0));
 };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

@@ -11,11 +11,11 @@ import pino, { type Logger } from 'pino';
 
 import { createAdminHandler } from './admin/server.js';
 import type { CleanupSettings, ReconcileReport } from './blobs/index.js';
-import { type Config,splitListen } from './config/config.js';
+import { type Config, splitListen } from './config/config.js';
 import type { CoreContext } from './core/context.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
 import type { UserService } from './core/users.js';
-import { type DeploymentLocks,lockDeployment } from './deployment-lock.js';
+import { type DeploymentLocks, lockDeployment } from './deployment-lock.js';
 import { Admission, type AdmissionState } from './http/admission.js';
 import { Metrics } from './http/metrics.js';
 import { createS3Server } from './http/server.js';
@@ -27,11 +27,11 @@ import { ensureRoot, type RootCredentials } from './node/root.js';
 import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
 import type { Services } from './s3/context.js';
-import { type Leadership,tryLead, withClusterLock } from './work/leader.js';
+import { type Leadership, tryLead, withClusterLock } from './work/leader.js';
 import { LOCKS } from './work/task-names.js';
 import type { TaskQueue } from './work/tasks.js';
 
-export { type ControlPlane, type ControlPlaneOptions,openControlPlane } from './node/control-plane.js';
+export { type ControlPlane, type ControlPlaneOptions, openControlPlane } from './node/control-plane.js';
 export { CREDENTIALS_FILE, ROOT_TENANT, type RootCredentials } from './node/root.js';
 export { VERSION } from './node/version.js';
 
@@ -91,12 +91,17 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     const lease = await tryLead(meta, LOCKS.node(core.nodeId));
     nodeLock = lease;
     if (!lease) {
-      throw new Error(`another Anvil process is running with node id ${core.nodeId}; give each process sharing a data folder its own ANVIL_NODE_ID`);
+      throw new Error(
+        `another Anvil process is running with node id ${core.nodeId}; give each process sharing a data folder its own ANVIL_NODE_ID`,
+      );
     }
     const reconciled = await core.blobs.reconcile();
     const { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles, cleanupProcessed } = reconciled;
     if (deadIntents || stagedFilesRemoved || orphanFilesRemoved || missingFiles.length || cleanupProcessed) {
-      log.info({ deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles: missingFiles.length, cleanupProcessed }, 'startup reconciliation');
+      log.info(
+        { deadIntents, stagedFilesRemoved, orphanFilesRemoved, missingFiles: missingFiles.length, cleanupProcessed },
+        'startup reconciliation',
+      );
     }
     const work = startBackgroundWork(node, taskRunner(node, log), log, opts.workerIntervalMs ?? 2000);
     stopWork = work.stop;

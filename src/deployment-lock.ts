@@ -20,8 +20,8 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 
-import type { Config } from './config/config.js';
 import { acquireLock, type HeldLock, type LockMode, thisProcess } from './blobs/folder-lock.js';
+import type { Config } from './config/config.js';
 import { databaseFileOf, isSharedDatabase } from './meta/database-url.js';
 
 export const DATA_FOLDER_LOCK = 'anvil.lock';

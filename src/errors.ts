@@ -91,8 +91,7 @@ export const fail = {
   entityTooLarge: (max: number) =>
     new AnvilError('TooLarge', 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', { MaxSizeAllowed: max }),
   /** No set of backends can take the blob (quotas, size limits, monthly limits, drained, failing or full). */
-  insufficientStorage: () =>
-    new AnvilError('NoSpace', 'InsufficientStorage', 'There is not enough storage space to complete the request.'),
+  insufficientStorage: () => new AnvilError('NoSpace', 'InsufficientStorage', 'There is not enough storage space to complete the request.'),
   /** A storage backend could not take or serve the bytes right now. */
   unavailable: (message = 'The service is unable to handle the request. Please try again.') =>
     new AnvilError('Unavailable', 'ServiceUnavailable', message),

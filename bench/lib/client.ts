@@ -5,6 +5,7 @@
  * Checksum interface @smithy/signature-v4 expects, to keep client CPU low.
  */
 import crypto from 'node:crypto';
+
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Pool } from 'undici';
 

@@ -12,7 +12,9 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import pg from 'pg';
+
 import { createTestDatabase } from '../../test/support/postgres.js';
 import { freePort } from './procs.js';
 
@@ -107,7 +109,9 @@ export async function startBenchPostgres(log: (s: string) => void): Promise<Benc
   await c.end();
   let postmasterPid: number | undefined;
   try {
-    const pidLine = execFileSync('head', ['-n', '1', join(data, 'postmaster.pid')]).toString().trim();
+    const pidLine = execFileSync('head', ['-n', '1', join(data, 'postmaster.pid')])
+      .toString()
+      .trim();
     postmasterPid = Number(pidLine) || undefined;
   } catch {
     // accounting only

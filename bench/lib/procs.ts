@@ -1,5 +1,5 @@
 /** Child processes for the servers under test, and their CPU accounting. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 
@@ -24,13 +24,7 @@ export interface Child {
 }
 
 /** Spawns a server and resolves once a stdout line matches ready (or rejects on exit/timeout). */
-export function spawnServer(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ready: RegExp,
-  timeoutMs = 60_000,
-): Promise<Child> {
+export function spawnServer(cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 60_000): Promise<Child> {
   return new Promise((resolve, reject) => {
     const proc = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

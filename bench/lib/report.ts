@@ -76,7 +76,9 @@ export function bestPeer(targets: TargetReport[], key: string): { name: string; 
   return best;
 }
 
-export function ratios(targets: TargetReport[]): Record<string, Record<string, { vsLimit: number | null; vsBestPeer: number | null; bestPeer: string | null }>> {
+export function ratios(
+  targets: TargetReport[],
+): Record<string, Record<string, { vsLimit: number | null; vsBestPeer: number | null; bestPeer: string | null }>> {
   const limit = targets.find((t) => t.name === 'limit');
   const out: ReturnType<typeof ratios> = {};
   for (const t of targets.filter((x) => x.role === 'anvil')) {

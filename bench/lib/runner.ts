@@ -90,8 +90,7 @@ export function summarize(r: RunResult, kind: 'MB/s' | 'ops/s' | 'ms' | 'keys/s'
   const sorted = Float64Array.from(r.lat).sort();
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
-  const value =
-    kind === 'MB/s' ? r.bytes / 1e6 / r.seconds : kind === 'ms' ? p99 : r.ops / r.seconds;
+  const value = kind === 'MB/s' ? r.bytes / 1e6 / r.seconds : kind === 'ms' ? p99 : r.ops / r.seconds;
   return {
     value,
     unit: kind,

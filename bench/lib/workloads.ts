@@ -4,9 +4,10 @@
  * its first bytes) so content-addressed stores cannot dedupe the work away.
  */
 import crypto from 'node:crypto';
+
 import { objectPath, type S3Http } from './client.js';
 import type { Plan } from './plan.js';
-import { closedLoop, summarize, type Measurement, type RunResult } from './runner.js';
+import { closedLoop, type Measurement, type RunResult, summarize } from './runner.js';
 
 export type Results = Record<string, Measurement>;
 
@@ -237,6 +238,10 @@ export async function multipart(t: WorkloadTarget, plan: Plan, out: Results): Pr
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const whole: RunResult = { ...r, seconds, clientCpuS: (cpu.user + cpu.system) / 1e6 };
-  out['mpu'] = summarize(whole, 'MB/s', `${parts} × ${plan.mpuPartSize / 1024 / 1024} MiB parts, c=${plan.mpuConcurrency}, create→complete`);
+  out['mpu'] = summarize(
+    whole,
+    'MB/s',
+    `${parts} × ${plan.mpuPartSize / 1024 / 1024} MiB parts, c=${plan.mpuConcurrency}, create→complete`,
+  );
   t.log(`  multipart ${plan.mpuSize / 1024 / 1024} MiB: ${(r.bytes / 1e6 / seconds).toFixed(0)} MB/s (${fmt(whole)})`);
 }

@@ -3,8 +3,8 @@
  * isolated: a principal asking about another tenant (unless root) gets
  * NotFound, exactly as if the tenant did not exist.
  */
-import type { Tenant } from '../core/tenants.js';
 import type { Bucket } from '../core/buckets.js';
+import type { Tenant } from '../core/tenants.js';
 import type { Principal } from './auth.js';
 import type { AdminDeps } from './deps.js';
 import { adminErrors } from './errors.js';

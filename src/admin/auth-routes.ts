@@ -3,8 +3,8 @@
  * rotating refresh tokens (core/sessions.ts). Login is throttled per account
  * and per client address (TooManyAttempts with Retry-After).
  */
-import { adminErrors } from './errors.js';
 import { requireFullSession } from './access.js';
+import { adminErrors } from './errors.js';
 import { route } from './route.js';
 import { Login, RefreshTokenBody, Revoked, TokenPair, WhoAmI } from './schemas.js';
 

@@ -15,8 +15,9 @@
  *   buckets) and its own user, sessions and app passwords.
  */
 import type http from 'node:http';
+
 import type { Permissions } from '../core/policy.js';
-import { ROOT_TENANT, type KeyPrincipal } from '../core/tenants.js';
+import { type KeyPrincipal, ROOT_TENANT } from '../core/tenants.js';
 import { authenticate as verifySigV4, sha256Hex } from '../s3/auth/sigv4.js';
 import { S3Error } from '../s3/errors.js';
 import type { AdminDeps } from './deps.js';

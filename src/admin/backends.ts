@@ -10,6 +10,7 @@
  *   DELETE /admin/v1/backends/:backend?force=true forget it (409 while replicas remain, unless force)
  */
 import { z } from 'zod';
+
 import { requireRoot } from './access.js';
 import { backendAdmin as admin } from './ops/backends.js';
 import { route } from './route.js';

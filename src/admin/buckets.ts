@@ -10,6 +10,7 @@
  * bounds.
  */
 import { z } from 'zod';
+
 import { isAdminOf, requireRoot, visibleBucket, visibleTenant } from './access.js';
 import { adminErrors } from './errors.js';
 import { bucketView, bucketViews, deleteBucket, setReplication } from './ops/buckets.js';

@@ -5,6 +5,7 @@
  * services are translated here (toAdminError), so handlers just throw.
  */
 import type { z } from 'zod';
+
 import { AnvilError, type ErrorKind } from '../errors.js';
 import { S3Error } from '../s3/errors.js';
 
@@ -94,11 +95,16 @@ function fromDomainError(err: AnvilError): AdminApiError {
   const reason = { reason: err.reason };
   if (err.kind === 'TooManyRequests') {
     const retry = Math.max(1, Math.ceil(err.retryAfterSeconds ?? 60));
-    return new AdminApiError('TooManyAttempts', 429, err.message, { ...reason, retryAfterSeconds: retry }, { 'Retry-After': String(retry) });
+    return new AdminApiError(
+      'TooManyAttempts',
+      429,
+      err.message,
+      { ...reason, retryAfterSeconds: retry },
+      { 'Retry-After': String(retry) },
+    );
   }
   const mapped = ADMIN_CODE_BY_KIND[err.kind];
   if (!mapped) return adminErrors.internal();
-  const headers: Record<string, string> =
-    err.kind === 'Unauthorized' ? { 'WWW-Authenticate': 'Bearer, AWS4-HMAC-SHA256' } : {};
+  const headers: Record<string, string> = err.kind === 'Unauthorized' ? { 'WWW-Authenticate': 'Bearer, AWS4-HMAC-SHA256' } : {};
   return new AdminApiError(mapped[0], mapped[1], err.message, reason, headers);
 }

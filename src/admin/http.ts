@@ -1,6 +1,7 @@
 /** Reading JSON request bodies (bounded) and writing JSON responses for the admin API. */
 import type http from 'node:http';
-import { adminErrors, type AdminApiError } from './errors.js';
+
+import { type AdminApiError, adminErrors } from './errors.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 

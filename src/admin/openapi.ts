@@ -5,8 +5,9 @@
  * (schemas.ts `named`) become #/components/schemas/<name>.
  */
 import { z } from 'zod';
+
+import { type AdminRoute, successStatus } from './route.js';
 import { pathParams } from './router.js';
-import { successStatus, type AdminRoute } from './route.js';
 import { ErrorBody } from './schemas.js';
 
 type Json = Record<string, unknown>;
@@ -36,7 +37,8 @@ class SchemaCollector {
     for (const [name, def] of Object.entries(defs)) {
       let target = name;
       const existing = this.schemas[name];
-      if (existing && JSON.stringify(existing) !== JSON.stringify(tidy(def, (n) => `#/components/schemas/${n}`))) target = `${name}${io === 'input' ? 'Input' : 'Output'}`;
+      if (existing && JSON.stringify(existing) !== JSON.stringify(tidy(def, (n) => `#/components/schemas/${n}`)))
+        target = `${name}${io === 'input' ? 'Input' : 'Output'}`;
       rename.set(name, target);
     }
     const ref = (name: string) => `#/components/schemas/${rename.get(name) ?? name}`;
@@ -110,7 +112,9 @@ export function buildOpenApi(routes: AdminRoute[], version: string): Json {
       security: r.auth === 'none' ? [] : r.auth === 'bearer' ? [{ bearer: [] }] : [{ sigv4: [] }, { bearer: [] }],
       ...(r.access ? { description: `Who may call it: ${r.access}.` } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: collector.convert(r.body, 'input') } } } } : {}),
+      ...(r.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: collector.convert(r.body, 'input') } } } }
+        : {}),
       responses,
     };
     paths[oasPath] = { ...(paths[oasPath] ?? {}), [r.method.toLowerCase()]: op };
@@ -140,7 +144,12 @@ export function buildOpenApi(routes: AdminRoute[], version: string): Json {
           name: 'Authorization',
           description: 'AWS Signature Version 4 (AWS4-HMAC-SHA256), exactly as for S3 requests, with an Anvil access key.',
         },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from /admin/v1/auth/login or /auth/refresh.' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'An access token from /admin/v1/auth/login or /auth/refresh.',
+        },
       },
     },
   };

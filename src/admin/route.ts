@@ -4,7 +4,9 @@
  * schemas of query, body and response, and the handler).
  */
 import type http from 'node:http';
+
 import type { z } from 'zod';
+
 import type { Principal } from './auth.js';
 import type { AdminDeps } from './deps.js';
 

@@ -3,8 +3,8 @@
  * compiled once; matching splits the path on `/` and compares segment by
  * segment (literal segments win over parameters when both match).
  */
-import type { AdminRoute, HttpMethod } from './route.js';
 import { adminErrors } from './errors.js';
+import type { AdminRoute, HttpMethod } from './route.js';
 
 interface CompiledRoute {
   route: AdminRoute;

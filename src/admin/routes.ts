@@ -1,12 +1,13 @@
 /** Every admin API route, declared once: the router and the OpenAPI document are both built from this list. */
 import { z } from 'zod';
+
 import { appPasswordRoutes } from './app-passwords.js';
 import { authRoutes } from './auth-routes.js';
 import { backendRoutes } from './backends.js';
 import { bucketRoutes } from './buckets.js';
 import { keyRoutes } from './keys.js';
 import { buildOpenApi } from './openapi.js';
-import { route, type AdminRoute } from './route.js';
+import { type AdminRoute, route } from './route.js';
 import { sessionRoutes } from './sessions.js';
 import { statusRoutes } from './status.js';
 import { tenantRoutes } from './tenants.js';

@@ -4,6 +4,7 @@
  * and the OpenAPI components (each registered here under its name).
  */
 import { z } from 'zod';
+
 import { policySchema, policyStatementSchema } from '../core/policy.js';
 
 /**
@@ -46,10 +47,7 @@ export const ErrorBody = named(
 
 // ---- tenants
 
-export const Tenant = named(
-  'Tenant',
-  z.object({ id: z.string(), name: z.string(), canonicalId: z.string(), displayName: z.string() }),
-);
+export const Tenant = named('Tenant', z.object({ id: z.string(), name: z.string(), canonicalId: z.string(), displayName: z.string() }));
 export const TenantList = z.object({ tenants: z.array(Tenant) });
 export const CreateTenant = named('CreateTenant', z.object({ name: z.string().min(1).max(63) }).strict());
 
@@ -200,7 +198,11 @@ export const CreateAppPassword = named(
 );
 export const CreatedAppPassword = named(
   'CreatedAppPassword',
-  z.object({ id: z.string(), name: z.string(), password: z.string().describe('shown once: log in with it instead of the account password') }),
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    password: z.string().describe('shown once: log in with it instead of the account password'),
+  }),
 );
 
 // ---- buckets
@@ -219,8 +221,9 @@ export const Bucket = named(
   }),
 );
 export const BucketList = z.object({ buckets: z.array(Bucket) });
-export const ForceQuery = z
-  .object({ force: z.enum(['true', 'false']).optional().describe('true: delete the contents too, in a background task') });
+export const ForceQuery = z.object({
+  force: z.enum(['true', 'false']).optional().describe('true: delete the contents too, in a background task'),
+});
 export const BucketDeleted = named(
   'BucketDeleted',
   z.object({

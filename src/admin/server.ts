@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
+
 import type { MountedHandler } from '../http/server.js';
 import { authenticateAdmin, type Principal } from './auth.js';
 import type { AdminDeps } from './deps.js';

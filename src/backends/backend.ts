@@ -108,14 +108,7 @@ export interface BackendUsage {
 
 export type UsageSink = (backend: string, usage: BackendUsage) => void;
 
-export type BackendErrorCode =
-  | 'NotFound'
-  | 'Unavailable'
-  | 'Full'
-  | 'InvalidLocator'
-  | 'InvalidRange'
-  | 'SizeMismatch'
-  | 'TooLarge';
+export type BackendErrorCode = 'NotFound' | 'Unavailable' | 'Full' | 'InvalidLocator' | 'InvalidRange' | 'SizeMismatch' | 'TooLarge';
 
 export class BackendError extends Error {
   constructor(
@@ -130,7 +123,10 @@ export class BackendError extends Error {
 }
 
 export class BackendNotFound extends BackendError {
-  constructor(backend: string, readonly locator: string) {
+  constructor(
+    backend: string,
+    readonly locator: string,
+  ) {
     super(backend, 'NotFound', `no object at ${locator}`);
     this.name = 'BackendNotFound';
   }

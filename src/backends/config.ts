@@ -30,7 +30,9 @@
  * KiB/MiB/GiB/TiB/PiB powers of 1024 (units case-insensitive).
  */
 import path from 'node:path';
+
 import { z } from 'zod';
+
 import { isValidLocator } from './backend.js';
 import { DEFAULT_READ_STALL_MS } from './failover.js';
 import { MIN_PART_SIZE } from './s3-backend.js';
@@ -59,7 +61,8 @@ export function parseSize(value: string | number): number {
   } else {
     const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
     const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
-    if (!m || unit === undefined) throw new Error(`invalid size ${JSON.stringify(value)} (use bytes or a unit: KB MB GB TB PB, KiB MiB GiB TiB PiB)`);
+    if (!m || unit === undefined)
+      throw new Error(`invalid size ${JSON.stringify(value)} (use bytes or a unit: KB MB GB TB PB, KiB MiB GiB TiB PiB)`);
     bytes = Math.floor(Number(m[1]) * unit);
   }
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`invalid size ${JSON.stringify(value)}`);
@@ -139,7 +142,10 @@ export const backendsSectionSchema = z.object({
   placement: z.enum(['pack', 'spread']).default('spread'),
   replication: z.coerce.number().int().min(1).default(1),
   read_stall_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_READ_STALL_MS),
-  backends: z.array(z.discriminatedUnion('type', [fsSchema, s3Schema])).min(1, 'backends: declare at least one, or leave the section out').optional(),
+  backends: z
+    .array(z.discriminatedUnion('type', [fsSchema, s3Schema]))
+    .min(1, 'backends: declare at least one, or leave the section out')
+    .optional(),
 });
 
 export interface MonthlyLimits {
@@ -212,7 +218,8 @@ export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.P
   const section = result.data!;
 
   if (!section.backends) {
-    if (section.replication > 1) fail([`replication: ${section.replication} needs at least that many backends (only the data folder is one)`]);
+    if (section.replication > 1)
+      fail([`replication: ${section.replication} needs at least that many backends (only the data folder is one)`]);
     return {
       placement: section.placement,
       replication: section.replication,
@@ -245,7 +252,8 @@ export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.P
       return v;
     };
     if (b.access_key_id && b.access_key_id_env) problems.push(`${where}: give access_key_id or access_key_id_env, not both`);
-    if (b.secret_access_key && b.secret_access_key_env) problems.push(`${where}: give secret_access_key or secret_access_key_env, not both`);
+    if (b.secret_access_key && b.secret_access_key_env)
+      problems.push(`${where}: give secret_access_key or secret_access_key_env, not both`);
     const accessKeyId = b.access_key_id ?? fromEnv(b.access_key_id_env, 'access_key_id_env');
     const secretAccessKey = b.secret_access_key ?? fromEnv(b.secret_access_key_env, 'secret_access_key_env');
     if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) problems.push(`${where}: access key id and secret access key go together`);
@@ -257,7 +265,8 @@ export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.P
       bucket: b.bucket,
       prefix: b.prefix,
       forcePathStyle: b.force_path_style,
-      ...(accessKeyId && secretAccessKey && { credentials: { accessKeyId, secretAccessKey, ...(b.session_token && { sessionToken: b.session_token }) } }),
+      ...(accessKeyId &&
+        secretAccessKey && { credentials: { accessKeyId, secretAccessKey, ...(b.session_token && { sessionToken: b.session_token }) } }),
       ...(b.part_size !== undefined && { partSize: b.part_size }),
       ...(b.upload_concurrency !== undefined && { uploadConcurrency: b.upload_concurrency }),
       ...(b.max_attempts !== undefined && { maxAttempts: b.max_attempts }),
@@ -299,7 +308,13 @@ export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.P
     }
   }
   if (problems.length) fail(problems);
-  return { placement: section.placement, replication: section.replication, readStallTimeoutMs: section.read_stall_timeout_ms, backends, isDefault: false };
+  return {
+    placement: section.placement,
+    replication: section.replication,
+    readStallTimeoutMs: section.read_stall_timeout_ms,
+    backends,
+    isDefault: false,
+  };
 }
 
 function nested(a: string, b: string): boolean {

@@ -20,7 +20,8 @@
  * signal (a hung mount) cannot hold the read past the timeout.
  */
 import type { Readable } from 'node:stream';
-import { BackendError, BackendNotFound, BackendUnavailable, abortReason, type Backend, type ByteRange } from './backend.js';
+
+import { abortReason, type Backend, BackendError, BackendNotFound, BackendUnavailable, type ByteRange } from './backend.js';
 import { GuardedBackend } from './guarded.js';
 
 /** Default of the backends section's read_stall_timeout_ms. */
@@ -56,7 +57,11 @@ export interface OpenedReplica {
   failures: ReadFailure[];
 }
 
-export async function openReplica(replicas: readonly ReplicaRef[], range: ByteRange | undefined, opts: OpenReplicaOptions = {}): Promise<OpenedReplica> {
+export async function openReplica(
+  replicas: readonly ReplicaRef[],
+  range: ByteRange | undefined,
+  opts: OpenReplicaOptions = {},
+): Promise<OpenedReplica> {
   const { signal } = opts;
   const timeoutMs = opts.attemptTimeoutMs ?? DEFAULT_READ_STALL_MS;
   const failures: ReadFailure[] = [];
@@ -86,10 +91,17 @@ export async function openReplica(replicas: readonly ReplicaRef[], range: ByteRa
       clearTimeout(timer);
       signal?.removeEventListener('abort', forward);
       // A late answer after the timeout is discarded.
-      attempt.then((s) => s.destroy(), () => undefined);
+      attempt.then(
+        (s) => s.destroy(),
+        () => undefined,
+      );
       if (signal?.aborted) throw abortReason(signal);
       if (opts.rangeWithinBlob && err instanceof BackendError && err.code === 'InvalidRange') {
-        failures.push({ backend: backend.name, locator, error: new BackendError(backend.name, 'SizeMismatch', `replica shorter than its blob (${err.message})`, { cause: err }) });
+        failures.push({
+          backend: backend.name,
+          locator,
+          error: new BackendError(backend.name, 'SizeMismatch', `replica shorter than its blob (${err.message})`, { cause: err }),
+        });
         continue;
       }
       // The caller's mistake is the same on every replica.
@@ -102,7 +114,10 @@ export async function openReplica(replicas: readonly ReplicaRef[], range: ByteRa
   throw new BackendUnavailable(
     failures.map((f) => f.backend).join(',') || '(none)',
     `no replica could be read${summary ? ` (${summary})` : ''}`,
-    new AggregateError(failures.map((f) => f.error), 'every replica failed'),
+    new AggregateError(
+      failures.map((f) => f.error),
+      'every replica failed',
+    ),
   );
 }
 

@@ -22,20 +22,21 @@
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, addAbortSignal } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
+
 import {
+  type Backend,
   BackendError,
   BackendFull,
+  type BackendHealth,
   BackendNotFound,
   BackendUnavailable,
   bodyChunks,
+  type ByteRange,
   checkLocator,
   checkPrefix,
   checkRange,
   isValidLocator,
-  type Backend,
-  type BackendHealth,
-  type ByteRange,
   type ListedObject,
   type PutOptions,
   type UsageSink,
@@ -92,7 +93,10 @@ export class FsBackend implements Backend {
     });
     if (marker === undefined) {
       if (opts.requireExisting) {
-        throw new BackendUnavailable(this.name, `${this.markerPath} is missing: is the disk mounted? (the metadata says this backend holds blobs)`);
+        throw new BackendUnavailable(
+          this.name,
+          `${this.markerPath} is missing: is the disk mounted? (the metadata says this backend holds blobs)`,
+        );
       }
       await fsp.mkdir(this.root, { recursive: true });
       const tmp = path.join(this.root, `.${MARKER_FILE}.${crypto.randomUUID()}`);
@@ -166,7 +170,13 @@ export class FsBackend implements Backend {
     // A locator cannot be both a file and a folder here (on s3 it can): that is the caller's
     // mistake, not the disk failing, so it must not count against the backend's health.
     const clash = (err: unknown) => ['ENOTDIR', 'EEXIST', 'EISDIR', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '');
-    const invalid = (err: unknown) => new BackendError(this.name, 'InvalidLocator', `${path.relative(this.objectDir, finalPath)} clashes with an existing object or folder`, { cause: err });
+    const invalid = (err: unknown) =>
+      new BackendError(
+        this.name,
+        'InvalidLocator',
+        `${path.relative(this.objectDir, finalPath)} clashes with an existing object or folder`,
+        { cause: err },
+      );
     let firstCreated: string | undefined;
     try {
       firstCreated = await fsp.mkdir(dir, { recursive: true });
@@ -203,7 +213,8 @@ export class FsBackend implements Backend {
       const { size } = await fh.stat();
       end = size - 1;
       if (range) {
-        if (range.start >= size) throw new BackendError(this.name, 'InvalidRange', `range starts at ${range.start}, past the end of ${size} bytes`);
+        if (range.start >= size)
+          throw new BackendError(this.name, 'InvalidRange', `range starts at ${range.start}, past the end of ${size} bytes`);
         start = range.start;
         end = Math.min(range.end, size - 1);
       }
@@ -241,7 +252,8 @@ export class FsBackend implements Backend {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      if (got === 0 && want > 0) throw new BackendError(this.name, 'InvalidRange', `range starts at ${range.start}, past the end of the object`);
+      if (got === 0 && want > 0)
+        throw new BackendError(this.name, 'InvalidRange', `range starts at ${range.start}, past the end of the object`);
       this.usage?.(this.name, { requests: 1, ingressBytes: 0, egressBytes: got });
       return got === want ? buf : buf.subarray(0, got);
     } catch (err) {
@@ -346,11 +358,18 @@ export class FsBackend implements Backend {
     };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<BackendHealth>((resolve) => {
-      timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${this.healthTimeoutMs} ms`, latencyMs: performance.now() - started }), this.healthTimeoutMs);
+      timer = setTimeout(
+        () => resolve({ ok: false, detail: `no answer within ${this.healthTimeoutMs} ms`, latencyMs: performance.now() - started }),
+        this.healthTimeoutMs,
+      );
     });
     try {
       return await Promise.race([
-        check().catch((err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err), latencyMs: performance.now() - started })),
+        check().catch((err: unknown) => ({
+          ok: false,
+          detail: err instanceof Error ? err.message : String(err),
+          latencyMs: performance.now() - started,
+        })),
         timeout,
       ]);
     } finally {

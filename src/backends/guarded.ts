@@ -12,8 +12,18 @@
  * failed backend is watched) and its latest answer is kept in lastHealth.
  */
 import type { Readable } from 'node:stream';
-import { BackendError, BackendUnavailable, isBackendFailure, type Backend, type BackendHealth, type ByteRange, type ListedObject, type PutOptions } from './backend.js';
-import { CircuitBreaker, type BreakerOptions, type Permit } from './breaker.js';
+
+import {
+  type Backend,
+  BackendError,
+  type BackendHealth,
+  BackendUnavailable,
+  type ByteRange,
+  isBackendFailure,
+  type ListedObject,
+  type PutOptions,
+} from './backend.js';
+import { type BreakerOptions, CircuitBreaker, type Permit } from './breaker.js';
 
 export class GuardedBackend implements Backend {
   readonly breaker: CircuitBreaker;

@@ -83,13 +83,15 @@ function whyNotWritable(b: BackendState, req: PlacementRequest): Skipped | undef
   // Half-open lets one probe through; a write is not the place to find out whether it recovered.
   if (b.breaker === 'half-open') return skip('breaker-open', 'circuit breaker half-open (recovering)');
   if (b.healthy === false) return skip('unhealthy', 'last health check failed');
-  if (b.maxObjectSize !== undefined && req.size > b.maxObjectSize) return skip('too-large', `blob of ${req.size} bytes exceeds max_object_size ${b.maxObjectSize}`);
+  if (b.maxObjectSize !== undefined && req.size > b.maxObjectSize)
+    return skip('too-large', `blob of ${req.size} bytes exceeds max_object_size ${b.maxObjectSize}`);
   if (b.usedBytes + req.size > b.quotaBytes) return skip('quota', `${b.usedBytes} used + ${req.size} > quota ${b.quotaBytes}`);
   const limits = b.monthlyLimits;
   const used = b.monthlyUsage ?? { requests: 0, ingressBytes: 0, egressBytes: 0 };
   if (limits?.requests !== undefined) {
     const cost = req.requestsPerPut?.(b) ?? 1;
-    if (used.requests + cost > limits.requests) return skip('monthly-requests', `${used.requests} + ${cost} requests > monthly limit ${limits.requests}`);
+    if (used.requests + cost > limits.requests)
+      return skip('monthly-requests', `${used.requests} + ${cost} requests > monthly limit ${limits.requests}`);
   }
   if (limits?.ingressBytes !== undefined && used.ingressBytes + req.size > limits.ingressBytes) {
     return skip('monthly-ingress', `${used.ingressBytes} + ${req.size} bytes in > monthly limit ${limits.ingressBytes}`);

@@ -23,8 +23,10 @@
  * by maxAttempts × (connect + request) plus the SDK's backoff.
  */
 import type { Readable } from 'node:stream';
+
 import {
   AbortMultipartUploadCommand,
+  type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -36,22 +38,22 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
-  type CompletedPart,
 } from '@aws-sdk/client-s3';
+
 import {
+  abortReason,
+  type Backend,
   BackendError,
   BackendFull,
+  type BackendHealth,
   BackendNotFound,
   BackendUnavailable,
-  abortReason,
   bodyChunks,
+  type ByteRange,
   checkLocator,
   checkPrefix,
   checkRange,
   isValidLocator,
-  type Backend,
-  type BackendHealth,
-  type ByteRange,
   type ListedObject,
   type PutOptions,
   type UsageSink,
@@ -178,8 +180,14 @@ export class S3Backend implements Backend {
 
     const first = (await take()) ?? Buffer.alloc(0);
     if (reader.exhausted) {
-      await this.call('put', locator, signal, (abortSignal) =>
-        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: first, ContentLength: first.length }), { abortSignal }), { ingressBytes: first.length });
+      await this.call(
+        'put',
+        locator,
+        signal,
+        (abortSignal) =>
+          this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: first, ContentLength: first.length }), { abortSignal }),
+        { ingressBytes: first.length },
+      );
       return { size };
     }
 
@@ -203,7 +211,10 @@ export class S3Backend implements Backend {
           locator,
           partSignal,
           (abortSignal) =>
-            this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber: n, Body: body, ContentLength: body.length }), { abortSignal }),
+            this.client.send(
+              new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber: n, Body: body, ContentLength: body.length }),
+              { abortSignal },
+            ),
           { ingressBytes: body.length },
         ).then((out) => {
           parts[n - 1] = { PartNumber: n, ETag: out.ETag };
@@ -219,7 +230,9 @@ export class S3Backend implements Backend {
       }
       await Promise.all(inflight);
       await this.call('put', locator, signal, (abortSignal) =>
-        this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal }),
+        this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), {
+          abortSignal,
+        }),
       );
       return { size };
     } catch (err) {
@@ -232,8 +245,11 @@ export class S3Backend implements Backend {
 
   /** Best effort, outside the caller's signal: a dead server leaves the upload to sweep(). */
   private async abortUpload(Key: string, UploadId: string): Promise<void> {
-    await this.call('abort upload', undefined, undefined, (abortSignal) =>
-      this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal }),
+    await this.call(
+      'abort upload',
+      undefined,
+      undefined,
+      (abortSignal) => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal }),
       { timeoutMs: this.healthMs },
       // Best effort: the put has already failed; an incomplete upload left on the remote bucket is never read.
     ).catch(() => undefined);
@@ -287,7 +303,12 @@ export class S3Backend implements Backend {
       const token = ContinuationToken;
       const out = await this.call('list', undefined, undefined, (abortSignal) =>
         this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token, MaxKeys: this.listPageSize }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ContinuationToken: token,
+            MaxKeys: this.listPageSize,
+          }),
           { abortSignal },
         ),
       );
@@ -296,7 +317,8 @@ export class S3Backend implements Backend {
         const locator = o.Key.slice(this.prefix.length);
         if (isValidLocator(locator)) yield { locator, size: o.Size ?? 0 };
       }
-      if (out.IsTruncated && !out.NextContinuationToken) throw new BackendUnavailable(this.name, 'list: truncated page without a continuation token');
+      if (out.IsTruncated && !out.NextContinuationToken)
+        throw new BackendUnavailable(this.name, 'list: truncated page without a continuation token');
       ContinuationToken = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (ContinuationToken);
   }
@@ -304,9 +326,15 @@ export class S3Backend implements Backend {
   async health(): Promise<BackendHealth> {
     const started = performance.now();
     try {
-      await this.call('health', undefined, undefined, (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }), {
-        timeoutMs: this.healthMs,
-      });
+      await this.call(
+        'health',
+        undefined,
+        undefined,
+        (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+        {
+          timeoutMs: this.healthMs,
+        },
+      );
       return { ok: true, latencyMs: performance.now() - started };
     } catch (err) {
       return { ok: false, detail: err instanceof Error ? err.message : String(err), latencyMs: performance.now() - started };
@@ -321,7 +349,9 @@ export class S3Backend implements Backend {
     for (;;) {
       const markers = { KeyMarker, UploadIdMarker };
       const out = await this.call('sweep', undefined, undefined, (abortSignal) =>
-        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix || undefined, ...markers }), { abortSignal }),
+        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix || undefined, ...markers }), {
+          abortSignal,
+        }),
       );
       for (const u of out.Uploads ?? []) {
         if (!u.Key || !u.UploadId || !isValidLocator(u.Key.slice(this.prefix.length))) continue;
@@ -375,9 +405,12 @@ export class S3Backend implements Backend {
     const status = e.$metadata?.httpStatusCode;
     const what = `${op}${locator ? ` ${locator}` : ''}`;
     // Only an answer about the key means "not found": NoSuchBucket and friends mean the backend is gone.
-    if (locator !== undefined && (e.name === 'NoSuchKey' || (status === 404 && e.name === 'NotFound'))) return new BackendNotFound(this.name, locator);
-    if (e.name === 'InvalidRange' || status === 416) return new BackendError(this.name, 'InvalidRange', `${what}: range not satisfiable`, { cause: err });
-    if (status === 507 || e.name === 'InsufficientStorage' || e.name === 'QuotaExceeded') return new BackendFull(this.name, `${what}: the remote is full`, err);
+    if (locator !== undefined && (e.name === 'NoSuchKey' || (status === 404 && e.name === 'NotFound')))
+      return new BackendNotFound(this.name, locator);
+    if (e.name === 'InvalidRange' || status === 416)
+      return new BackendError(this.name, 'InvalidRange', `${what}: range not satisfiable`, { cause: err });
+    if (status === 507 || e.name === 'InsufficientStorage' || e.name === 'QuotaExceeded')
+      return new BackendFull(this.name, `${what}: the remote is full`, err);
     if (e.name === 'EntityTooLarge') return new BackendError(this.name, 'TooLarge', `${what}: too large for the remote`, { cause: err });
     return new BackendUnavailable(this.name, `${what} failed${status ? ` (HTTP ${status} ${e.name ?? ''})` : ''}`, err);
   }

@@ -24,7 +24,6 @@
  * configured.
  */
 import { AnvilError } from '../errors.js';
-import { withTransaction } from '../meta/engine.js';
 import {
   backendStateExists,
   deleteBackendState,
@@ -35,7 +34,15 @@ import {
   setBucketReplicationRow,
   usageRowExists,
 } from '../meta/blobs/index.js';
-import { drainTasks, listBackends, type AdminTaskQueue, type BackendAdminDeps, type BackendInfo, type BackendList } from './backend-list.js';
+import { withTransaction } from '../meta/engine.js';
+import {
+  type AdminTaskQueue,
+  type BackendAdminDeps,
+  type BackendInfo,
+  type BackendList,
+  drainTasks,
+  listBackends,
+} from './backend-list.js';
 import { DRAIN_TASK, replicasOn, setDraining } from './drain.js';
 import { REBALANCE_TASK } from './rebalance.js';
 
@@ -158,7 +165,9 @@ export class BackendAdmin {
       const [active] = await drainTasks(this.ctx, name, ['pending', 'running']);
       throw conflict(
         `${held} replica${held === 1 ? '' : 's'} remain${held === 1 ? 's' : ''} on backend ${name}: ` +
-          (active ? `a drain is moving them (task ${active.id}); remove it once it is done, ` : `drain it first (anvil admin backend drain ${name}), `) +
+          (active
+            ? `a drain is moving them (task ${active.id}); remove it once it is done, `
+            : `drain it first (anvil admin backend drain ${name}), `) +
           'or remove with force to forget them (the scrub re-replicates blobs that have other replicas; blobs that have none are lost)',
       );
     }
@@ -181,8 +190,13 @@ export class BackendAdmin {
 
     const parts: string[] = [];
     if (forgotten > 0) {
-      parts.push(`forgot ${forgotten} replica${forgotten === 1 ? '' : 's'} on ${name} (its files were left in place); the scrub re-replicates the blobs now short of their replication`);
-      if (lost > 0) parts.push(`${lost} blob${lost === 1 ? '' : 's'} had no other good replica and ${lost === 1 ? 'is' : 'are'} lost (anvil admin scrub status lists them once scrubbed)`);
+      parts.push(
+        `forgot ${forgotten} replica${forgotten === 1 ? '' : 's'} on ${name} (its files were left in place); the scrub re-replicates the blobs now short of their replication`,
+      );
+      if (lost > 0)
+        parts.push(
+          `${lost} blob${lost === 1 ? '' : 's'} had no other good replica and ${lost === 1 ? 'is' : 'are'} lost (anvil admin scrub status lists them once scrubbed)`,
+        );
     }
     if (configured) {
       parts.push(

@@ -7,8 +7,8 @@
  * bytes) are listed too, as `configured: false`.
  */
 import { UNLIMITED } from '../backends/config.js';
-import type { MetaDatabases } from '../meta/engine.js';
 import { monthlyRows, tasksOfType, usageRows } from '../meta/blobs/index.js';
+import type { MetaDatabases } from '../meta/engine.js';
 import type { TaskStatus } from '../meta/schema.js';
 import { DRAIN_TASK, replicasOn } from './drain.js';
 import { currentMonth } from './replicas/accounting.js';
@@ -117,7 +117,9 @@ export async function listBackends(ctx: BackendAdminDeps, opts: { checkHealth?: 
   const r = ctx.replicas;
   if (opts.checkHealth) await r.checkHealth();
   // This process's counts since the last flush go to the table first, so the table is the whole story.
-  await r.flushMonthly().catch((err: unknown) => r.log?.warn({ err }, 'flushing monthly counters failed; the listing shows the table as it is'));
+  await r
+    .flushMonthly()
+    .catch((err: unknown) => r.log?.warn({ err }, 'flushing monthly counters failed; the listing shows the table as it is'));
   await r.loadStates();
   const month = currentMonth();
   const usage = new Map((await usageRows(ctx.meta.data)).map((u) => [u.backend, u]));
@@ -170,9 +172,21 @@ export async function listBackends(ctx: BackendAdminDeps, opts: { checkHealth?: 
         requests: m?.requests ?? 0,
         ingressBytes: m?.ingressBytes ?? 0,
         egressBytes: m?.egressBytes ?? 0,
-        limits: { requests: limit(decl?.monthly?.requests), ingressBytes: limit(decl?.monthly?.ingressBytes), egressBytes: limit(decl?.monthly?.egressBytes) },
+        limits: {
+          requests: limit(decl?.monthly?.requests),
+          ingressBytes: limit(decl?.monthly?.ingressBytes),
+          egressBytes: limit(decl?.monthly?.egressBytes),
+        },
       },
-      drain: task ? { task: task.id, status: task.status, attempts: task.attempts, lastError: task.last_error, remaining: await replicasOn(ctx, name) } : null,
+      drain: task
+        ? {
+            task: task.id,
+            status: task.status,
+            attempts: task.attempts,
+            lastError: task.last_error,
+            remaining: await replicasOn(ctx, name),
+          }
+        : null,
     });
   }
   return { placement: r.strategy, defaultReplication: r.defaultFactor, backends: out };

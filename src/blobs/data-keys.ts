@@ -39,7 +39,10 @@ export class DataKeys {
     if (!blob.encKey) return undefined;
     if (blob.encMasterKeyId === SSE_C_KEY_ID) {
       if (!customer) {
-        throw fail.invalid('InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
+        throw fail.invalid(
+          'InvalidRequest',
+          'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.',
+        );
       }
       try {
         return openDataKeyForCustomer(blob.encKey, customer);

@@ -12,8 +12,9 @@
  * is the drained replica deleted.
  */
 import type { Logger } from 'pino';
-import { withTransaction, type MetaDatabases } from '../meta/engine.js';
+
 import { countReplicasOn, deleteLocations, replicasOn as firstReplicasOn, setBackendDraining } from '../meta/blobs/index.js';
+import { type MetaDatabases, withTransaction } from '../meta/engine.js';
 import { LOCATION_OK, storedSizeOf } from './address.js';
 import { commitMove, copyVerified, type ReplicaChecker } from './moves.js';
 import type { Replicas } from './replicas/replicas.js';
@@ -75,7 +76,14 @@ export async function drainBackend(
       const others = blob.locations.filter((l) => l.backend !== backend && l.state === LOCATION_OK).map((l) => l.backend);
       const need = Math.max(0, want - others.length);
       const bytes = storedSizeOf(blob);
-      const targets = need > 0 ? await replicas.place(bytes, need, blob.locations.map((l) => l.backend)) : [];
+      const targets =
+        need > 0
+          ? await replicas.place(
+              bytes,
+              need,
+              blob.locations.map((l) => l.backend),
+            )
+          : [];
       // From a good replica elsewhere if there is one, else from the drained backend itself.
       await copyVerified(replicas, scrubber, blob, others[0] ?? backend, targets, log);
       if (!(await commitMove(replicas, blob, targets, [backend], log, 'drain'))) continue;

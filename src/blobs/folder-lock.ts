@@ -43,6 +43,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import BetterSqlite3 from 'better-sqlite3';
 
 export type LockMode = 'exclusive' | 'shared';

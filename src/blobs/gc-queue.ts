@@ -10,10 +10,11 @@
  * Anvil processes on one database never work on the same entry at once,
  * and an entry whose claimer died is picked up again when its lease expires.
  */
-import { commitWith, LAZY_COMMIT, withTransaction, type MetaDatabases } from '../meta/engine.js';
 import {
   blobRowNaming,
   claimCleanup,
+  type CleanupEntry,
+  type DeadLetter,
   deadLetters,
   deleteCleanupEntry,
   deleteDeadLetters,
@@ -25,13 +26,12 @@ import {
   pendingCleanup,
   rescheduleCleanup,
   setCleanupBackends,
-  type CleanupEntry,
-  type DeadLetter,
 } from '../meta/blobs/index.js';
+import { commitWith, LAZY_COMMIT, type MetaDatabases, withTransaction } from '../meta/engine.js';
 import { addMove, storedSizeOf } from './address.js';
 import type { Replicas } from './replicas/replicas.js';
 
-export { enqueueCleanup, type BlobRef, type CleanupEntry } from '../meta/blobs/index.js';
+export { type BlobRef, type CleanupEntry, enqueueCleanup } from '../meta/blobs/index.js';
 
 export interface CleanupSettings {
   maxAttempts: number;
@@ -60,7 +60,12 @@ export class CleanupQueue {
     const { kind, data } = this.deps.meta;
     if (opts.ids && opts.ids.length === 0) return [];
     // A lease lost in a power failure only lets the entry be claimed again.
-    return withTransaction(kind, data, (trx) => claimCleanup(trx, this.owner, this.settings.leaseMs, { ids: opts.ids, limit: opts.limit ?? 100 }), LAZY_COMMIT);
+    return withTransaction(
+      kind,
+      data,
+      (trx) => claimCleanup(trx, this.owner, this.settings.leaseMs, { ids: opts.ids, limit: opts.limit ?? 100 }),
+      LAZY_COMMIT,
+    );
   }
 
   /**
@@ -146,8 +151,14 @@ export class CleanupQueue {
     return withTransaction(this.deps.meta.kind, this.deps.meta.data, async (trx) => {
       const rows = await deadLetters(trx, ids);
       if (rows.length === 0) return 0;
-      await enqueueCleanup(trx, rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id, backends: r.backends })));
-      await deleteDeadLetters(trx, rows.map((r) => r.id));
+      await enqueueCleanup(
+        trx,
+        rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id, backends: r.backends })),
+      );
+      await deleteDeadLetters(
+        trx,
+        rows.map((r) => r.id),
+      );
       return rows.length;
     });
   }

@@ -28,10 +28,10 @@ import { blobRowNaming } from '../meta/blobs/index.js';
 import type { MetaDatabases } from '../meta/engine.js';
 import type { DataDb } from '../meta/handles.js';
 import type { StoredBlob } from './address.js';
-import { type AdminTaskQueue,BackendAdmin } from './backend-admin.js';
+import { type AdminTaskQueue, BackendAdmin } from './backend-admin.js';
 import type { Keyring } from './data-keys.js';
 import { drainBackend, type DrainProgress } from './drain.js';
-import { CleanupQueue, type CleanupSettings,DEFAULT_CLEANUP } from './gc-queue.js';
+import { CleanupQueue, type CleanupSettings, DEFAULT_CLEANUP } from './gc-queue.js';
 import { rebalance, type RebalanceOptions, type RebalanceResult } from './rebalance.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { collectGarbage, prepareBlob, type PreparedBlob, type RefChanges } from './refs.js';
@@ -44,15 +44,15 @@ import { BlobStore, type StagedFile } from './staging/store.js';
 
 export * from './address.js';
 export { DataKeys, type Keyring } from './data-keys.js';
-export { DRAIN_TASK, type DrainProgress,replicasOn, setDraining } from './drain.js';
-export { type BlobRef, type CleanupEntry, CleanupQueue, type CleanupSettings,DEFAULT_CLEANUP, enqueueCleanup } from './gc-queue.js';
-export { BlobGoneError, manifestOf, type NewBlob, type PreparedBlob, RefChanges, type ReleasedBlob,UnfoldAndRetry } from './refs.js';
+export { DRAIN_TASK, type DrainProgress, replicasOn, setDraining } from './drain.js';
+export { type BlobRef, type CleanupEntry, CleanupQueue, type CleanupSettings, DEFAULT_CLEANUP, enqueueCleanup } from './gc-queue.js';
+export { BlobGoneError, manifestOf, type NewBlob, type PreparedBlob, RefChanges, type ReleasedBlob, UnfoldAndRetry } from './refs.js';
 export { currentMonth } from './replicas/accounting.js';
 export { Replicas, type ReplicasOptions } from './replicas/replicas.js';
 export { type BlobCheck, type ReplicaCheck, Scrubber, type ScrubStatus } from './scrub.js';
 export { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, checksumOf, type Digests } from './staging/digest.js';
 export { DiskSpace, isDiskFull } from './staging/disk-space.js';
-export { BlobStore, SMALL_BODY, type StagedFile,storedSize } from './staging/store.js';
+export { BlobStore, SMALL_BODY, type StagedFile, storedSize } from './staging/store.js';
 export { BlobCorruptError } from './verify.js';
 /** What a rebalance run did (RebalanceResult is backend administration's answer: the task). */
 export type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from './backend-admin.js';
@@ -156,7 +156,13 @@ export class Blobs {
   }
 
   /** Outside any transaction: dedup against a stored blob, or write this body's replicas (refs.ts). */
-  prepare(tenantId: string, hash: string, staged: StagedFile, replication: number, opts: { forceNew?: boolean; sealed?: string } = {}): Promise<PreparedBlob> {
+  prepare(
+    tenantId: string,
+    hash: string,
+    staged: StagedFile,
+    replication: number,
+    opts: { forceNew?: boolean; sealed?: string } = {},
+  ): Promise<PreparedBlob> {
     return prepareBlob(this, tenantId, hash, staged, replication, opts.forceNew ?? false, opts.sealed);
   }
 
@@ -183,7 +189,10 @@ export class Blobs {
         await this.replicas.remove({ tenantId: blob.tenantId, hash: blob.hash, fileId: refs.redundantFileId }, blob.backends);
       }
     } catch (err) {
-      this.log?.warn({ err, hash: blob.kind === 'empty' ? undefined : blob.hash }, 'a redundant staged body or replica was left (an orphan the reconciler removes)');
+      this.log?.warn(
+        { err, hash: blob.kind === 'empty' ? undefined : blob.hash },
+        'a redundant staged body or replica was left (an orphan the reconciler removes)',
+      );
     }
     await this.released(refs);
   }

@@ -8,7 +8,8 @@
  * reconciler finds.
  */
 import type { Logger } from 'pino';
-import { storedSizeOf, type StoredBlob } from './address.js';
+
+import { type StoredBlob, storedSizeOf } from './address.js';
 import type { Replicas } from './replicas/replicas.js';
 
 /** Checks one replica against its blob's address (Scrubber.checkReplica). */
@@ -35,7 +36,11 @@ export async function copyVerified(
       if ((await checker.checkReplica(blob, target)) !== 'ok') throw new Error(`the copy on ${target} does not verify`);
     }
   } catch (err) {
-    await replicas.remove(blob, targets).catch((e: unknown) => log?.warn({ err: e, hash: blob.hash, targets }, 'removing failed copies failed (orphans the reconciler finds)'));
+    await replicas
+      .remove(blob, targets)
+      .catch((e: unknown) =>
+        log?.warn({ err: e, hash: blob.hash, targets }, 'removing failed copies failed (orphans the reconciler finds)'),
+      );
     throw err;
   }
 }
@@ -45,13 +50,26 @@ export async function copyVerified(
  * (one transaction), then deletes the forgotten replicas. False when the
  * blob was collected meanwhile: the copies are removed again.
  */
-export async function commitMove(replicas: Replicas, blob: StoredBlob, add: string[], forget: string[], log: Logger | undefined, what: string): Promise<boolean> {
+export async function commitMove(
+  replicas: Replicas,
+  blob: StoredBlob,
+  add: string[],
+  forget: string[],
+  log: Logger | undefined,
+  what: string,
+): Promise<boolean> {
   if (!(await replicas.moveLocations(blob, add, forget))) {
-    await replicas.remove(blob, add).catch((err: unknown) => log?.warn({ err, hash: blob.hash, backends: add }, `${what}: copies of a collected blob not deleted (orphans)`));
+    await replicas
+      .remove(blob, add)
+      .catch((err: unknown) =>
+        log?.warn({ err, hash: blob.hash, backends: add }, `${what}: copies of a collected blob not deleted (orphans)`),
+      );
     return false;
   }
   if (forget.length > 0) {
-    await replicas.remove(blob, forget).catch((err: unknown) => log?.warn({ err, hash: blob.hash, backends: forget }, `${what}: old replica not deleted (orphan)`));
+    await replicas
+      .remove(blob, forget)
+      .catch((err: unknown) => log?.warn({ err, hash: blob.hash, backends: forget }, `${what}: old replica not deleted (orphan)`));
   }
   return true;
 }

@@ -10,8 +10,9 @@
  * only to a backend that does not already hold one of its replicas.
  */
 import type { Logger } from 'pino';
-import type { MetaDatabases } from '../meta/engine.js';
+
 import { movableReplicas } from '../meta/blobs/index.js';
+import type { MetaDatabases } from '../meta/engine.js';
 import { storedSizeOf } from './address.js';
 import { commitMove, copyVerified, type ReplicaChecker } from './moves.js';
 import type { Replicas } from './replicas/replicas.js';

@@ -13,9 +13,18 @@
  * - the cleanup queue is drained.
  */
 import fsp from 'node:fs/promises';
+
 import type { Logger } from 'pino';
+
+import {
+  type BlobCursor,
+  blobRowNaming,
+  blobsOnAfter,
+  dropDeadIntents,
+  intentsOf,
+  ownedByLiveWrite as liveIntentOwns,
+} from '../meta/blobs/index.js';
 import type { MetaDatabases } from '../meta/engine.js';
-import { blobRowNaming, blobsOnAfter, dropDeadIntents, intentsOf, ownedByLiveWrite as liveIntentOwns, type BlobCursor } from '../meta/blobs/index.js';
 import { LOCATION_BAD, parseLocator } from './address.js';
 import type { CleanupQueue } from './gc-queue.js';
 import type { Replicas } from './replicas/replicas.js';

@@ -22,14 +22,14 @@
  * transaction is rolled back and run again without that shortcut
  * (UnfoldAndRetry).
  */
-import { blobExists, type BlobRef,changeRefCount, enqueueCleanup, insertOrReference, keepsWriteIntents } from '../meta/blobs/index.js';
+import { blobExists, type BlobRef, changeRefCount, enqueueCleanup, insertOrReference, keepsWriteIntents } from '../meta/blobs/index.js';
 import type { MetaDatabases } from '../meta/engine.js';
 import type { DataDb } from '../meta/handles.js';
 import type { ManifestEntry } from '../meta/schema.js';
 import { SSE_C_KEY_ID } from './address.js';
 import type { CleanupQueue } from './gc-queue.js';
 import type { Replicas } from './replicas/replicas.js';
-import { type BlobStore, type StagedFile,storedSize } from './staging/store.js';
+import { type BlobStore, type StagedFile, storedSize } from './staging/store.js';
 
 /** What preparing a staged body needs (the core context has all of it). */
 export interface PrepareDeps {
@@ -87,8 +87,10 @@ export async function prepareBlob(
   // A body held in memory has no intent yet (ObjectService.stageBody): record it before its file
   // is written, in the same statement as the dedup lookup on the first call.
   if (!forceNew) {
-    const intent = staged.data !== undefined && keepsWriteIntents(ctx.meta.data) ? { id: staged.id, nodeId: ctx.nodeId, tenantId } : undefined;
-    if (await blobExists(ctx.meta.data, tenantId, hash, intent)) return { kind: 'existing', tenantId, hash, size: staged.size, staged, replication };
+    const intent =
+      staged.data !== undefined && keepsWriteIntents(ctx.meta.data) ? { id: staged.id, nodeId: ctx.nodeId, tenantId } : undefined;
+    if (await blobExists(ctx.meta.data, tenantId, hash, intent))
+      return { kind: 'existing', tenantId, hash, size: staged.size, staged, replication };
   }
   const bytes = storedSize(staged);
   const fileId = staged.id;
@@ -221,7 +223,14 @@ export class RefChanges {
     for (const c of ordered) {
       if (c.newBlob && c.delta > 0) {
         const nb = c.newBlob;
-        const row = { tenantId: c.tenantId, hash: c.hash, fileId: nb.fileId, size: nb.size, encKey: nb.encKey, encMasterKeyId: nb.encMasterKeyId };
+        const row = {
+          tenantId: c.tenantId,
+          hash: c.hash,
+          fileId: nb.fileId,
+          size: nb.size,
+          encKey: nb.encKey,
+          encMasterKeyId: nb.encMasterKeyId,
+        };
         const fileId = await insertOrReference(trx, { ...row, replication: c.replication ?? nb.replication }, c.delta);
         if (fileId !== nb.fileId) this.redundantFileId = nb.fileId;
         else this.placed.push({ tenantId: c.tenantId, hash: c.hash, blob: nb });

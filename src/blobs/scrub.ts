@@ -16,13 +16,15 @@
  * never taken for lost: its replicas count until an operator removes it.
  */
 import { pipeline } from 'node:stream';
-import type { Logger } from 'pino';
+
 import { Blake3Hasher } from '@napi-rs/blake-hash';
+import type { Logger } from 'pino';
+
 import { BackendNotFound, BackendUnavailable } from '../backends/index.js';
 import { createDecryptStream } from '../crypto/framed.js';
+import { type BlobCursor, blobsAfter, blobsWithBadReplicas, countBadReplicas, markScrubbed, scrubCounts } from '../meta/blobs/index.js';
 import type { MetaDatabases } from '../meta/engine.js';
-import { blobsAfter, blobsWithBadReplicas, countBadReplicas, markScrubbed, scrubCounts, type BlobCursor } from '../meta/blobs/index.js';
-import { LOCATION_OK, locatorOf, SSE_C_KEY_ID, storedSizeOf, type StoredBlob } from './address.js';
+import { LOCATION_OK, locatorOf, SSE_C_KEY_ID, type StoredBlob, storedSizeOf } from './address.js';
 import { commitMove, copyVerified } from './moves.js';
 import type { Replicas } from './replicas/replicas.js';
 
@@ -131,7 +133,11 @@ export class Scrubber {
     const have = blob.locations.length;
     if (out.good.length > 0 && have < want) {
       try {
-        const targets = await replicas.place(bytes, want - have, blob.locations.map((l) => l.backend));
+        const targets = await replicas.place(
+          bytes,
+          want - have,
+          blob.locations.map((l) => l.backend),
+        );
         await copyVerified(replicas, this, blob, out.good[0], targets, this.log);
         const added = await commitMove(replicas, blob, targets, [], this.log, 'scrub');
         if (added) out.added.push(...targets);

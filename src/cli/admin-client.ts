@@ -36,7 +36,8 @@ export class AdminClient {
 
   constructor(private readonly opts: AdminClientOptions) {
     this.base = new URL(opts.endpoint);
-    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`--endpoint must be an http(s) URL: ${opts.endpoint}`);
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:')
+      throw new Error(`--endpoint must be an http(s) URL: ${opts.endpoint}`);
     this.signer = new SignatureV4({
       service: 's3',
       region: opts.region,
@@ -52,7 +53,11 @@ export class AdminClient {
    * One request. `segments` are joined under /admin/v1/ (each percent-encoded);
    * a JSON answer is returned parsed, an empty one as undefined.
    */
-  async request<T = unknown>(method: string, segments: string[], opts: { body?: unknown; query?: Record<string, string> } = {}): Promise<T> {
+  async request<T = unknown>(
+    method: string,
+    segments: string[],
+    opts: { body?: unknown; query?: Record<string, string> } = {},
+  ): Promise<T> {
     const path = '/admin/v1/' + segments.map(encodeSegment).join('/');
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const headers: Record<string, string> = { host: this.base.host };

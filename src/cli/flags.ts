@@ -27,4 +27,3 @@ export function overridesFrom(opts: Record<string, string | undefined>): ConfigO
     logLevel: opts.logLevel,
   };
 }
-

@@ -4,9 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import YAML from 'yaml';
 import { z } from 'zod';
-import { parseBackendsConfig, type BackendsConfig } from '../backends/config.js';
+
+import { type BackendsConfig, parseBackendsConfig } from '../backends/config.js';
 
 export const configSchema = z.object({
   listen: z.string().regex(/^(\[[^\]]+\]|[^:]+):\d{1,5}$/, 'listen must be host:port'),
@@ -82,7 +84,9 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
 ];
 
-export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & { configFile?: string };
+export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {
+  configFile?: string;
+};
 
 function readConfigFile(file: string | undefined): Record<string, unknown> {
   if (!file) return {};
@@ -122,7 +126,12 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
     throw new Error('invalid configuration: ANVIL_ROOT_ACCESS_KEY and ANVIL_ROOT_SECRET_KEY must be given together');
   }
   const storage = parseBackendsConfig(
-    { placement: file.placement, replication: file.replication, read_stall_timeout_ms: file.read_stall_timeout_ms, backends: file.backends },
+    {
+      placement: file.placement,
+      replication: file.replication,
+      read_stall_timeout_ms: file.read_stall_timeout_ms,
+      backends: file.backends,
+    },
     String(raw.dataDir),
     env,
   );

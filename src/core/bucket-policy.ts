@@ -51,9 +51,9 @@ export function parseBucketPolicy(text: string, bucket: string): PublicGrants {
   try {
     doc = JSON.parse(text);
   } catch {
-    throw malformed('Policies must be valid JSON and the first byte must be \'{\'');
+    throw malformed("Policies must be valid JSON and the first byte must be '{'");
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw malformed('Policies must be valid JSON and the first byte must be \'{\'');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw malformed("Policies must be valid JSON and the first byte must be '{'");
   const { Version, Statement, Id, ...rest } = doc as Record<string, unknown>;
   if (Object.keys(rest).length > 0) throw malformed(`Unknown field ${Object.keys(rest)[0]}`);
   if (Version !== undefined && Version !== '2012-10-17' && Version !== '2008-10-17') throw malformed('Invalid policy version');

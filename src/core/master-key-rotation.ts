@@ -18,10 +18,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { rewrapDataKey } from '../crypto/keys.js';
-import { MASTER_KEY_FILE, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE, type MasterKeyring } from '../crypto/master-keys.js';
-import { blobKeyCountsByMasterKey, blobKeysNotUnder, rewrapBlobKey } from '../meta/identity/index.js';
+import { MASTER_KEY_FILE, type MasterKeyring, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE } from '../crypto/master-keys.js';
 import type { DataDatabase } from '../meta/handles.js';
+import { blobKeyCountsByMasterKey, blobKeysNotUnder, rewrapBlobKey } from '../meta/identity/index.js';
 
 function writeDurably(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -47,7 +48,12 @@ export function installNewMasterKey(dataDir: string): { previousId: string; newI
   const oldText = fs.readFileSync(current, 'utf8').trim();
   const old = parseMasterKey(oldText);
   const previousFile = path.join(dataDir, PREVIOUS_MASTER_KEYS_FILE);
-  const kept = fs.existsSync(previousFile) ? fs.readFileSync(previousFile, 'utf8').split('\n').filter((l) => l.trim()) : [];
+  const kept = fs.existsSync(previousFile)
+    ? fs
+        .readFileSync(previousFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+    : [];
   writeDurably(previousFile, [...kept, oldText].join('\n') + '\n');
   const fresh = crypto.randomBytes(32).toString('hex');
   writeDurably(current, fresh + '\n');

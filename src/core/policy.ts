@@ -20,6 +20,7 @@
  *   is matched, or a glob covering the whole bucket (`photos/*`, `*`) allows it.
  */
 import { z } from 'zod';
+
 import { AnvilError, isAnvilError } from '../errors.js';
 
 export const ACTIONS = ['read', 'list', 'write', 'delete', 'admin', 'grant'] as const;
@@ -60,9 +61,7 @@ export const policySchema = z
 export type PolicyStatement = z.infer<typeof policyStatementSchema>;
 
 export type Resource =
-  | { kind: 'object'; bucket: string; key: string }
-  | { kind: 'prefix'; bucket: string; prefix: string }
-  | { kind: 'bucket'; bucket: string };
+  { kind: 'object'; bucket: string; key: string } | { kind: 'prefix'; bucket: string; prefix: string } | { kind: 'bucket'; bucket: string };
 
 /** Does `glob` match exactly `text`? (Iterative wildcard matching with one backtrack point: linear-ish, no regex.) */
 export function globMatches(glob: string, text: string): boolean {

@@ -13,8 +13,10 @@
  * and per client address, so every node enforces the same limits.
  */
 import crypto from 'node:crypto';
+
 import type { AnvilError } from '../errors.js';
-import { withTransaction, type EngineKind } from '../meta/engine.js';
+import { type EngineKind, withTransaction } from '../meta/engine.js';
+import type { ControlDatabase } from '../meta/handles.js';
 import {
   clearLoginFailures,
   extendSession,
@@ -35,11 +37,10 @@ import {
   touchAppPassword,
   touchSession,
 } from '../meta/identity/index.js';
-import type { ControlDatabase } from '../meta/handles.js';
 import { authError } from './auth-errors.js';
-import { permissionsFromColumn, type Permissions } from './policy.js';
+import { type Permissions, permissionsFromColumn } from './policy.js';
 import type { AccessClaims, TokenSigner } from './tokens.js';
-import { MAX_PASSWORD_LENGTH, normalizeEmail, userFromRow, type User, type UserService } from './users.js';
+import { MAX_PASSWORD_LENGTH, normalizeEmail, type User, userFromRow, type UserService } from './users.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -129,7 +130,10 @@ export function addressSubject(address: string): string {
   const left = head ? head.split(':') : [];
   const right = v4.includes('::') && tail ? tail.split(':') : [];
   const groups = v4.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `address:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `address:${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 function clip(value: string | undefined, max: number): string | null {
@@ -167,7 +171,10 @@ export class SessionService {
     const limits: [string, number][] = [[account, this.maxPerAccount]];
     if (input.clientAddress) limits.push([addressSubject(input.clientAddress), this.maxPerAddress]);
     // Before the password is looked at: while locked, even the right one is refused, so guessing gains nothing.
-    await this.assertNotLocked(limits.map(([s]) => s), now);
+    await this.assertNotLocked(
+      limits.map(([s]) => s),
+      now,
+    );
     // Every attempt is counted as a failure *before* its password is checked, atomically, so a
     // burst of concurrent guesses cannot all pass the lock check first: the attempt that would
     // exceed the budget is refused unchecked. A success takes its reservation back.
@@ -263,7 +270,8 @@ export class SessionService {
         return { error: authError('RefreshTokenReused', 'refresh token was already used; the session is revoked') };
       };
       if (row.used_at !== null) return reuse();
-      if (Number(row.token_expires_at) <= now || Number(row.session_expires_at) <= now) return { error: invalidToken('refresh token expired') };
+      if (Number(row.token_expires_at) <= now || Number(row.session_expires_at) <= now)
+        return { error: invalidToken('refresh token expired') };
       if (Number(row.disabled) === 1) return { error: authError('SessionRevoked', 'this session has been revoked') };
       if (!(await markRefreshTokenUsed(trx, id, now))) return reuse();
       await insertRefreshToken(trx, {
@@ -340,7 +348,14 @@ export class SessionService {
     if (now - Number(row.session_last_used_at) > LAST_USED_RESOLUTION_MS) {
       await touchSession(this.db, claims.sid, now);
     }
-    return { userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: claims.sid, appPasswordId: row.app_password_id, permissions };
+    return {
+      userId: user.id,
+      tenantId: user.tenantId,
+      role: user.role,
+      sessionId: claims.sid,
+      appPasswordId: row.app_password_id,
+      permissions,
+    };
   }
 
   /**

@@ -1,6 +1,9 @@
 /** Tenants and their access keys: the principals S3 requests authenticate as. */
 import crypto from 'node:crypto';
+
+import type { MasterKeyring } from '../crypto/master-keys.js';
 import { fail } from '../errors.js';
+import type { ControlDatabase } from '../meta/handles.js';
 import {
   accessKeyExists,
   accessKeyForAuth,
@@ -22,9 +25,7 @@ import {
   tenantByName,
   type TenantRow,
 } from '../meta/identity/index.js';
-import type { ControlDatabase } from '../meta/handles.js';
-import { parsePolicies, Permissions, permissionsFromColumn, policyError, userPermissions, type PolicyStatement } from './policy.js';
-import type { MasterKeyring } from '../crypto/master-keys.js';
+import { parsePolicies, Permissions, permissionsFromColumn, policyError, type PolicyStatement, userPermissions } from './policy.js';
 
 export interface Tenant {
   id: string;

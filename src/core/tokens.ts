@@ -8,7 +8,9 @@
  * once, stored encrypted under the master key, shared by every node.
  */
 import crypto from 'node:crypto';
+
 import { errors, jwtVerify, SignJWT } from 'jose';
+
 import { authError } from './auth-errors.js';
 import type { TenantService } from './tenants.js';
 

@@ -8,7 +8,9 @@
  * credentials or standing change.
  */
 import crypto from 'node:crypto';
-import { withTransaction, type EngineKind } from '../meta/engine.js';
+
+import { type EngineKind, withTransaction } from '../meta/engine.js';
+import type { ControlDatabase } from '../meta/handles.js';
 import {
   activeAppPasswordHashes,
   activeAppPasswordNamed,
@@ -22,11 +24,10 @@ import {
   revokeAppPasswordRows,
   revokeUserSessions,
   updateUser,
+  type UserRow,
   userRowByEmail,
   userRowById,
-  type UserRow,
 } from '../meta/identity/index.js';
-import type { ControlDatabase } from '../meta/handles.js';
 import type { UserRole } from '../meta/schema.js';
 import { authError } from './auth-errors.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';

@@ -185,8 +185,7 @@ export function frameRangeFor(plainStart: number, plainEnd: number, plainSize: n
   const lastFrame = empty ? 0 : Math.floor(plainEnd / FRAME_PLAINTEXT);
   const includesHeader = firstFrame === 0;
   const cipherStart = includesHeader ? 0 : HEADER_BYTES + firstFrame * FRAME_CIPHERTEXT;
-  const cipherEnd =
-    HEADER_BYTES + lastFrame * FRAME_CIPHERTEXT + FRAME_OVERHEAD + framePlainLength(lastFrame, plainSize) - 1;
+  const cipherEnd = HEADER_BYTES + lastFrame * FRAME_CIPHERTEXT + FRAME_OVERHEAD + framePlainLength(lastFrame, plainSize) - 1;
   return {
     cipherStart,
     cipherEnd,
@@ -403,7 +402,9 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
     flush(this: Transform, done: TransformCallback): void {
       key.fill(0);
       if (!finished) {
-        done(new FramedCryptoError('truncated', `encrypted blob ended early (in frame ${index} of ${range.firstFrame}..${range.lastFrame})`));
+        done(
+          new FramedCryptoError('truncated', `encrypted blob ended early (in frame ${index} of ${range.firstFrame}..${range.lastFrame})`),
+        );
         return;
       }
       if (held && held.length) this.push(held);
@@ -426,7 +427,8 @@ export function createDecryptStream(dataKey: Buffer, opts: DecryptOptions): Tran
  */
 export function sealFrames(dataKey: Buffer, firstFrame: number, plain: Buffer, last: boolean): Buffer[] {
   checkKey(dataKey);
-  if (!last && plain.length % FRAME_PLAINTEXT !== 0) throw new FramedCryptoError('range', 'a batch that is not the last must hold whole frames');
+  if (!last && plain.length % FRAME_PLAINTEXT !== 0)
+    throw new FramedCryptoError('range', 'a batch that is not the last must hold whole frames');
   const n = Math.max(1, Math.ceil(plain.length / FRAME_PLAINTEXT));
   const parts: Buffer[] = firstFrame === 0 ? [Buffer.from(HEADER)] : [];
   for (let i = 0; i < n; i++) {

@@ -16,8 +16,8 @@
  * domain separation. A `MasterKeyring.keyFor(id): MasterKey` (with the same
  * reload) would let this module wrap with its own AAD; see the report.
  */
-import type { MasterKeyring } from './master-keys.js';
 import { DATA_KEY_BYTES } from './framed.js';
+import type { MasterKeyring } from './master-keys.js';
 
 const WRAP_PREFIX = 'dk1:';
 

@@ -63,7 +63,12 @@ export class SseCustomerError extends AnvilError {
 
 const ARG = 'x-amz-server-side-encryption';
 const invalidArgument = (message: string, value?: string): SseCustomerError =>
-  new SseCustomerError('InvalidArgument', message, 400, value === undefined ? { ArgumentName: ARG } : { ArgumentName: ARG, ArgumentValue: value });
+  new SseCustomerError(
+    'InvalidArgument',
+    message,
+    400,
+    value === undefined ? { ArgumentName: ARG } : { ArgumentName: ARG, ArgumentValue: value },
+  );
 
 /** S3's SSE-C errors (codes, statuses and wording as AWS S3 answers them). */
 export const sseCustomerErrors = {
@@ -74,10 +79,15 @@ export const sseCustomerErrors = {
   missingKey: () =>
     invalidArgument('Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.'),
   invalidAlgorithm: (value: string) =>
-    new SseCustomerError('InvalidEncryptionAlgorithmError', 'The Encryption request you specified is not valid. Supported value: AES256.', 400, {
-      ArgumentName: ARG,
-      ArgumentValue: value,
-    }),
+    new SseCustomerError(
+      'InvalidEncryptionAlgorithmError',
+      'The Encryption request you specified is not valid. Supported value: AES256.',
+      400,
+      {
+        ArgumentName: ARG,
+        ArgumentValue: value,
+      },
+    ),
   invalidKey: () => invalidArgument('The secret key was invalid for the specified algorithm.'),
   missingKeyMd5: () =>
     invalidArgument(

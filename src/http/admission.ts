@@ -101,9 +101,7 @@ export class Admission implements AdmissionState {
       this.openConnections++;
       socket.once('close', () => this.openConnections--);
     });
-    server.once('listening', () =>
-      server.on('error', (err) => this.log?.error({ err }, 'accepting a connection failed; still serving')),
-    );
+    server.once('listening', () => server.on('error', (err) => this.log?.error({ err }, 'accepting a connection failed; still serving')));
 
     const listeners = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
@@ -144,7 +142,11 @@ export class Admission implements AdmissionState {
     // A body is not read under overload: the connection goes after the answer instead.
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (hasBody) res.setHeader('Connection', 'close');
-    sendError({ req, res, requestId, stats: { op: 'admission', bytesIn: 0, bytesOut: 0 } }, errors.slowDown(), (req.url ?? '/').split('?')[0]);
+    sendError(
+      { req, res, requestId, stats: { op: 'admission', bytesIn: 0, bytesOut: 0 } },
+      errors.slowDown(),
+      (req.url ?? '/').split('?')[0],
+    );
   }
 
   private noteRejection(): void {

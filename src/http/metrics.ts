@@ -9,8 +9,8 @@
  */
 import client from 'prom-client';
 
-import type { MetaDatabases } from '../meta/engine.js';
 import type { DiskSpace } from '../blobs/index.js';
+import type { MetaDatabases } from '../meta/engine.js';
 import { countCleanupEntries, countCorruptBlobs } from '../meta/stats/counts.js';
 import { countTasksByStatus } from '../meta/work/tasks.js';
 import type { AdmissionState } from './admission.js';
@@ -48,9 +48,15 @@ export class Metrics {
         },
       });
     gauge('anvil_cleanup_queue_entries', 'Released blobs waiting to be removed', () => countCleanupEntries(meta.data, 'cleanup_queue'));
-    gauge('anvil_cleanup_dead_letters', 'Blob removals that failed too often', () => countCleanupEntries(meta.data, 'cleanup_dead_letters'));
+    gauge('anvil_cleanup_dead_letters', 'Blob removals that failed too often', () =>
+      countCleanupEntries(meta.data, 'cleanup_dead_letters'),
+    );
     gauge('anvil_blobs_corrupt', 'Blobs the scrub found not matching their hash', () => countCorruptBlobs(meta.data));
-    gauge('anvil_tasks_failed', 'Background tasks that exhausted their attempts', async () => (await countTasksByStatus(meta.control, ['failed'])).failed);
+    gauge(
+      'anvil_tasks_failed',
+      'Background tasks that exhausted their attempts',
+      async () => (await countTasksByStatus(meta.control, ['failed'])).failed,
+    );
     if (space) {
       new client.Gauge({
         name: 'anvil_disk_full',

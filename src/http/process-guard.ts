@@ -10,6 +10,7 @@
  * threw, so the guard can tell which request a stray error belongs to.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+
 import type { Logger } from 'pino';
 
 export interface RequestScope {

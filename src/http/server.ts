@@ -4,20 +4,22 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+
 import type { Logger } from 'pino';
+
 import type { Config } from '../config/config.js';
+import type { Permissions } from '../core/policy.js';
+import { AnvilError } from '../errors.js';
 import { authenticate } from '../s3/auth/sigv4.js';
 import type { S3Request, Services } from '../s3/context.js';
-import { AnvilError } from '../errors.js';
 import { errors, S3Error, toS3Error } from '../s3/errors.js';
+import { corsResponseHeaders } from '../s3/ops/cors.js';
+import { refuseObjectLock } from '../s3/ops/object-lock.js';
 import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
-import { corsResponseHeaders } from '../s3/ops/cors.js';
-import { refuseObjectLock } from '../s3/ops/object-lock.js';
 import type { Metrics } from './metrics.js';
-import { requestScope, type RequestScope } from './process-guard.js';
-import type { Permissions } from '../core/policy.js';
+import { type RequestScope, requestScope } from './process-guard.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 /** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
@@ -102,7 +104,12 @@ export function createS3Server(
     const scope: RequestScope = {
       fail: () => {
         if (res.headersSent) res.destroy();
-        else sendError({ req, res, requestId: scope.requestId ?? '', stats: { op: 'unknown', bytesIn: 0, bytesOut: 0 } }, errors.internal(), (req.url ?? '/').split('?')[0]);
+        else
+          sendError(
+            { req, res, requestId: scope.requestId ?? '', stats: { op: 'unknown', bytesIn: 0, bytesOut: 0 } },
+            errors.internal(),
+            (req.url ?? '/').split('?')[0],
+          );
       },
     };
     requestScope.run(scope, () => void handle(req, res, scope));

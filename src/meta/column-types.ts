@@ -1,5 +1,6 @@
 /** Column types that differ per engine, shared by the migrations of both schemas. */
-import { sql, type RawBuilder } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
+
 import type { EngineKind } from './handles.js';
 
 /** An auto-incrementing integer id. */

@@ -12,8 +12,8 @@
  *   sqlite/wal-sync.ts       group fdatasync of the WAL
  *   sqlite/checkpointer.ts   background checkpoints on a worker thread
  */
-export { engineOf, type ControlDb, type DataDb, type EngineKind } from './handles.js';
+export { type ControlDb, type DataDb, type EngineKind, engineOf } from './handles.js';
 export { LATEST, NOT_DELETED } from './literals.js';
-export { openMetaDatabases, parseDatabaseUrl, walSyncCount, type MetaDatabases } from './open.js';
+export { type MetaDatabases, openMetaDatabases, parseDatabaseUrl, walSyncCount } from './open.js';
 export { UNPREPARED } from './postgres.js';
-export { commitWith, LAZY_COMMIT, withTransaction, type TransactionOptions } from './transaction.js';
+export { commitWith, LAZY_COMMIT, type TransactionOptions, withTransaction } from './transaction.js';

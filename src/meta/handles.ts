@@ -3,7 +3,8 @@
  * transaction on it, of the control plane or the data plane. The engine is
  * read from the handle itself, so callers never pass it along.
  */
-import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
+import { type Kysely, PostgresAdapter, type Transaction } from 'kysely';
+
 import type { ControlSchema, DataSchema } from './schema.js';
 
 export type EngineKind = 'sqlite' | 'postgres';

@@ -3,10 +3,11 @@
  * its own table (they may share one SQLite file). Kysely's Migrator takes a
  * lock, so several Anvil processes starting on one PostgreSQL are safe.
  */
-import { Migrator, type Kysely, type Migration } from 'kysely';
-import type { MetaDatabases } from './engine.js';
+import { type Kysely, type Migration, Migrator } from 'kysely';
+
 import { controlMigrations } from './control/migrations/index.js';
 import { dataMigrations } from './data/migrations/index.js';
+import type { MetaDatabases } from './engine.js';
 
 async function migrate(db: Kysely<any>, area: string, migrations: Record<string, Migration>): Promise<void> {
   const migrator = new Migrator({

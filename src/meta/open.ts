@@ -5,6 +5,7 @@
  * collation, statements written per engine) live in meta/.
  */
 import type { Kysely } from 'kysely';
+
 import type { EngineKind } from './handles.js';
 import { openPostgresKysely } from './postgres.js';
 import type { ControlSchema, DataSchema } from './schema.js';

@@ -3,8 +3,9 @@
  * query run as a named prepared statement.
  */
 import crypto from 'node:crypto';
-import pg from 'pg';
+
 import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 
 // BIGINT (int8) and NUMERIC counts come back from pg as strings; every value
 // we store fits a double (sizes up to 2^53), so parse them as numbers.

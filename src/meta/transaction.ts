@@ -2,7 +2,8 @@
  * Transactions on either engine: BEGIN IMMEDIATE with a durable (or lazy)
  * COMMIT on SQLite, retried deadlocks on PostgreSQL.
  */
-import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
+
 import type { EngineKind } from './handles.js';
 import { LAZY_COMMIT_SQL } from './sqlite/durable-driver.js';
 

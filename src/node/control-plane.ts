@@ -9,11 +9,11 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
-import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from '../crypto/master-keys.js';
 import { type SessionOptions, SessionService } from '../core/sessions.js';
 import { TenantService } from '../core/tenants.js';
 import { TokenSigner } from '../core/tokens.js';
 import { UserService } from '../core/users.js';
+import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from '../crypto/master-keys.js';
 import { databaseFileOf } from '../meta/database-url.js';
 import { type MetaDatabases, openMetaDatabases } from '../meta/engine.js';
 import { migrateAll } from '../meta/migrate.js';

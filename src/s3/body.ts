@@ -5,8 +5,8 @@
  * ExpectedBody that core checks after the last byte (core/objects/digests.ts).
  * A body that fails any check is never committed.
  */
-import { type ExpectedBody, verifyDigests } from '../core/objects/digests.js';
 import { BodyDigester, CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../blobs/index.js';
+import { type ExpectedBody, verifyDigests } from '../core/objects/digests.js';
 import { AwsChunkedDecoder } from './auth/chunked.js';
 import { header, type S3Request } from './context.js';
 import { errors } from './errors.js';

@@ -1,13 +1,15 @@
 /** Everything a handler needs to serve one S3 request. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { Logger } from 'pino';
+
 import type { Config } from '../config/config.js';
 import type { BucketService } from '../core/buckets.js';
 import type { ListingService } from '../core/listing.js';
 import type { MultipartService } from '../core/multipart.js';
 import type { ObjectService } from '../core/objects.js';
-import type { TenantService } from '../core/tenants.js';
 import type { Permissions } from '../core/policy.js';
+import type { TenantService } from '../core/tenants.js';
 import type { AuthResult } from './auth/sigv4.js';
 import type { S3Address } from './request.js';
 

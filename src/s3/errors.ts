@@ -1,5 +1,5 @@
-import { AnvilError, type ErrorKind } from '../errors.js';
 import { isDiskFull } from '../blobs/index.js';
+import { AnvilError, type ErrorKind } from '../errors.js';
 
 /**
  * The one error type of the S3 protocol layer: an S3 error code, its HTTP
@@ -24,8 +24,7 @@ export class S3Error extends Error {
 /** Constructors for the codes Anvil uses, with S3's status and wording. */
 export const errors = {
   accessDenied: (msg = 'Access Denied') => new S3Error('AccessDenied', msg, 403),
-  invalidAccessKeyId: () =>
-    new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403),
+  invalidAccessKeyId: () => new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403),
   signatureDoesNotMatch: (extra: Record<string, string> = {}) =>
     new S3Error(
       'SignatureDoesNotMatch',
@@ -42,16 +41,10 @@ export const errors = {
   expiredToken: () => new S3Error('AccessDenied', 'Request has expired', 403),
   authorizationHeaderMalformed: (msg: string) => new S3Error('AuthorizationHeaderMalformed', msg, 400),
   authorizationQueryParametersError: (msg: string) => new S3Error('AuthorizationQueryParametersError', msg, 400),
-  missingSecurityHeader: (msg = 'Your request was missing a required header') =>
-    new S3Error('MissingSecurityHeader', msg, 400),
+  missingSecurityHeader: (msg = 'Your request was missing a required header') => new S3Error('MissingSecurityHeader', msg, 400),
   invalidRequest: (msg: string) => new S3Error('InvalidRequest', msg, 400),
   invalidArgument: (msg: string, name?: string, value?: string) =>
-    new S3Error(
-      'InvalidArgument',
-      msg,
-      400,
-      name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
-    ),
+    new S3Error('InvalidArgument', msg, 400, name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' }),
   incompleteBody: () =>
     new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
   missingContentLength: () => new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411),
@@ -64,15 +57,19 @@ export const errors = {
     new S3Error('NoSuchBucketPolicy', 'The bucket policy does not exist', 404, { BucketName: bucket }),
   malformedXML: () =>
     new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400),
-  noSuchBucket: (bucket: string) =>
-    new S3Error('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: bucket }),
-  invalidLocationConstraint: () =>
-    new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid', 400),
+  noSuchBucket: (bucket: string) => new S3Error('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: bucket }),
+  invalidLocationConstraint: () => new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid', 400),
   methodNotAllowed: (method: string, allow: string) =>
-    new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405, {
-      Method: method,
-      ResourceType: 'OBJECT',
-    }, { Allow: allow }),
+    new S3Error(
+      'MethodNotAllowed',
+      'The specified method is not allowed against this resource.',
+      405,
+      {
+        Method: method,
+        ResourceType: 'OBJECT',
+      },
+      { Allow: allow },
+    ),
   notImplemented: (what = 'A header you provided implies functionality that is not implemented') =>
     new S3Error('NotImplemented', what, 501),
   malformedPOSTRequest: () =>
@@ -95,12 +92,37 @@ export const errors = {
 
 /** Reasons that are S3 error codes of their own; any other reason is answered with its kind's code. */
 const S3_CODES = new Set([
-  'NoSuchBucket', 'NoSuchKey', 'NoSuchUpload', 'NoSuchVersion', 'BucketNotEmpty', 'BucketAlreadyExists',
-  'BucketAlreadyOwnedByYou', 'InvalidBucketName', 'KeyTooLongError', 'EntityTooLarge', 'EntityTooSmall',
-  'InvalidArgument', 'InvalidRequest', 'InvalidPart', 'InvalidPartOrder', 'InvalidRange', 'InvalidDigest', 'BadDigest',
-  'PreconditionFailed', 'InsufficientStorage', 'ServiceUnavailable', 'NotImplemented', 'AccessDenied',
-  'IllegalLocationConstraintException', 'InvalidLocationConstraint', 'MalformedXML', 'MalformedPolicy',
-  'InvalidEncryptionAlgorithmError', 'IncompleteBody', 'OperationAborted', 'NoSuchBucketPolicy',
+  'NoSuchBucket',
+  'NoSuchKey',
+  'NoSuchUpload',
+  'NoSuchVersion',
+  'BucketNotEmpty',
+  'BucketAlreadyExists',
+  'BucketAlreadyOwnedByYou',
+  'InvalidBucketName',
+  'KeyTooLongError',
+  'EntityTooLarge',
+  'EntityTooSmall',
+  'InvalidArgument',
+  'InvalidRequest',
+  'InvalidPart',
+  'InvalidPartOrder',
+  'InvalidRange',
+  'InvalidDigest',
+  'BadDigest',
+  'PreconditionFailed',
+  'InsufficientStorage',
+  'ServiceUnavailable',
+  'NotImplemented',
+  'AccessDenied',
+  'IllegalLocationConstraintException',
+  'InvalidLocationConstraint',
+  'MalformedXML',
+  'MalformedPolicy',
+  'InvalidEncryptionAlgorithmError',
+  'IncompleteBody',
+  'OperationAborted',
+  'NoSuchBucketPolicy',
   'XAmzContentSHA256Mismatch',
 ]);
 
@@ -150,4 +172,3 @@ export function toS3Error(err: unknown): S3Error {
   if (isDiskFull(err)) return errors.insufficientStorage();
   return errors.internal();
 }
-

@@ -4,6 +4,7 @@
  * its decoded query parameters.
  */
 import type { IncomingMessage } from 'node:http';
+
 import { errors } from './errors.js';
 
 export interface S3Address {

@@ -1,7 +1,7 @@
 /** Writing S3 responses: XML documents, empty answers, and errors with the request id. */
-import { renderXml, type XmlNode } from './xml.js';
-import type { S3Error } from './errors.js';
 import type { S3Request } from './context.js';
+import type { S3Error } from './errors.js';
+import { renderXml, type XmlNode } from './xml.js';
 
 export function sendXml(r: S3Request, status: number, root: string, body: XmlNode, headers: Record<string, string> = {}): void {
   const text = Buffer.from(renderXml(root, body), 'utf8');

@@ -5,20 +5,20 @@
  */
 import type { S3Request } from './context.js';
 import { errors, S3Error } from './errors.js';
-import type { S3Address } from './request.js';
-import * as bucketOps from './ops/bucket.js';
-import * as listOps from './ops/list.js';
-import * as objectOps from './ops/object.js';
-import * as multipartOps from './ops/multipart.js';
-import * as deleteObjectOps from './ops/delete-objects.js';
-import * as copyOps from './ops/copy.js';
-import * as listingExtraOps from './ops/listing-extra.js';
 import * as aclOps from './ops/acl.js';
 import * as attributesOps from './ops/attributes.js';
-import * as taggingOps from './ops/tagging.js';
-import * as corsOps from './ops/cors.js';
-import * as postObjectOps from './ops/post-object.js';
+import * as bucketOps from './ops/bucket.js';
 import * as bucketPolicyOps from './ops/bucket-policy.js';
+import * as copyOps from './ops/copy.js';
+import * as corsOps from './ops/cors.js';
+import * as deleteObjectOps from './ops/delete-objects.js';
+import * as listOps from './ops/list.js';
+import * as listingExtraOps from './ops/listing-extra.js';
+import * as multipartOps from './ops/multipart.js';
+import * as objectOps from './ops/object.js';
+import * as postObjectOps from './ops/post-object.js';
+import * as taggingOps from './ops/tagging.js';
+import type { S3Address } from './request.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
 export interface Route {
@@ -28,10 +28,38 @@ export interface Route {
 
 /** Query parameters that select a sub-resource (a different operation) rather than filter one. */
 const SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering', 'inventory',
-  'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls',
-  'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
-  'tagging', 'torrent', 'uploads', 'versioning', 'versions', 'website', 'uploadId',
+  'accelerate',
+  'acl',
+  'analytics',
+  'attributes',
+  'cors',
+  'delete',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'location',
+  'logging',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'tagging',
+  'torrent',
+  'uploads',
+  'versioning',
+  'versions',
+  'website',
+  'uploadId',
 ];
 
 function notImplemented(op: string): Route {
@@ -136,9 +164,7 @@ export function route(method: string, addr: S3Address): Route {
     case 'HEAD ':
       return { op: 'HeadObject', handler: objectOps.getObject };
     case 'PUT ':
-      return addr.copySource
-        ? { op: 'CopyObject', handler: copyOps.copyObject }
-        : { op: 'PutObject', handler: objectOps.putObject };
+      return addr.copySource ? { op: 'CopyObject', handler: copyOps.copyObject } : { op: 'PutObject', handler: objectOps.putObject };
     case 'DELETE ':
       return { op: 'DeleteObject', handler: objectOps.deleteObject };
     case 'POST uploads':

@@ -4,7 +4,7 @@
  * not run in two at once. The locks themselves are meta/work/locks.ts.
  */
 import type { MetaDatabases } from '../meta/engine.js';
-import { type HeldLock,tryLock, withLock } from '../meta/work/locks.js';
+import { type HeldLock, tryLock, withLock } from '../meta/work/locks.js';
 
 export type Leadership = HeldLock;
 

@@ -142,18 +142,21 @@ export class TaskRunner {
     this.current = control;
     let leaseLost = false;
     // Keep the lease while the handler runs; stop it if the task was cancelled or taken over.
-    const heartbeat = setInterval(() => {
-      this.queue.renew(task).then(
-        (held) => {
-          if (!held) {
-            leaseLost = true;
-            control.abort(new Error('task lease lost or task cancelled'));
-          }
-        },
-        // A failed renewal is not a lost lease: the next beat tries again, and the lease outlives several beats.
-        (err) => this.log.warn({ err, taskId: task.id, type: task.type }, 'task lease renewal failed'),
-      );
-    }, Math.max(10, this.queue.leaseMs / 3));
+    const heartbeat = setInterval(
+      () => {
+        this.queue.renew(task).then(
+          (held) => {
+            if (!held) {
+              leaseLost = true;
+              control.abort(new Error('task lease lost or task cancelled'));
+            }
+          },
+          // A failed renewal is not a lost lease: the next beat tries again, and the lease outlives several beats.
+          (err) => this.log.warn({ err, taskId: task.id, type: task.type }, 'task lease renewal failed'),
+        );
+      },
+      Math.max(10, this.queue.leaseMs / 3),
+    );
     try {
       await handler(JSON.parse(task.payload), control.signal, task);
       if (!leaseLost) await this.queue.complete(task);

@@ -14,12 +14,12 @@
  * CRASH_KILLS sets the number of kills per engine (CI: 10; `npm run
  * test:crash` runs 200).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -32,6 +32,8 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { openMetaDatabases } from '../../src/meta/engine.js';
 import { blobFiles, databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET } from '../support/anvil.js';
 
@@ -142,7 +144,7 @@ describeEachEngine('crash safety', (engine) => {
   /** One client's load: sequential random operations on its own keys until stopped or the server dies. */
   async function load(s3: S3Client, clientNo: number, stop: { now: boolean }): Promise<void> {
     let state = clientNo * 7919 + seedCounter;
-    const rng = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rng = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
     const keyOf = (i: number) => `c${clientNo}/k${i}`;
     while (!stop.now) {
       const key = keyOf(Math.floor(rng() * KEYS_PER_CLIENT));
@@ -165,7 +167,9 @@ describeEachEngine('crash safety', (engine) => {
           const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'crash', Key: key }));
           const etags = [];
           for (let i = 0; i < parts.length; i++) {
-            etags.push((await s3.send(new UploadPartCommand({ Bucket: 'crash', Key: key, UploadId, PartNumber: i + 1, Body: parts[i] }))).ETag);
+            etags.push(
+              (await s3.send(new UploadPartCommand({ Bucket: 'crash', Key: key, UploadId, PartNumber: i + 1, Body: parts[i] }))).ETag,
+            );
           }
           await s3.send(
             new CompleteMultipartUploadCommand({
@@ -237,7 +241,8 @@ describeEachEngine('crash safety', (engine) => {
       const parts = await meta.data.selectFrom('multipart_parts').select('blob_hash').execute();
       const queued = await meta.data.selectFrom('cleanup_queue').select(['hash', 'file_id']).execute();
       const refs = new Map<string, number>();
-      for (const v of versions) for (const [hash] of JSON.parse(v.manifest) as [string, number][]) refs.set(hash, (refs.get(hash) ?? 0) + 1);
+      for (const v of versions)
+        for (const [hash] of JSON.parse(v.manifest) as [string, number][]) refs.set(hash, (refs.get(hash) ?? 0) + 1);
       for (const p of parts) if (p.blob_hash) refs.set(p.blob_hash, (refs.get(p.blob_hash) ?? 0) + 1);
       const files = new Set(blobFiles(dataDir).map((f) => path.basename(f)));
       const queuedFiles = new Set(queued.map((q) => `${q.hash}.${q.file_id}`));
@@ -245,7 +250,11 @@ describeEachEngine('crash safety', (engine) => {
         expect(Number(row.ref_count), `ref count of ${row.hash}`).toBe(refs.get(row.hash) ?? 0);
         if (Number(row.ref_count) > 0) expect(files.has(`${row.hash}.${row.file_id}`), `file of ${row.hash}`).toBe(true);
       }
-      for (const hash of refs.keys()) expect(rows.some((r) => r.hash === hash), `row for referenced ${hash}`).toBe(true);
+      for (const hash of refs.keys())
+        expect(
+          rows.some((r) => r.hash === hash),
+          `row for referenced ${hash}`,
+        ).toBe(true);
       const named = new Set(rows.map((r) => `${r.hash}.${r.file_id}`));
       const unreferenced = [...files].filter((f) => !named.has(f) && !queuedFiles.has(f));
       expect(unreferenced, 'blob files no row names').toEqual([]);
@@ -277,7 +286,9 @@ describeEachEngine('crash safety', (engine) => {
       }
       await kill();
       expect(acknowledged).toBeGreaterThan(KILLS);
-      console.log(`[crash ${engine}] ${KILLS} kills, ${acknowledged} acknowledged writes, ${models.size} keys verified after every restart`);
+      console.log(
+        `[crash ${engine}] ${KILLS} kills, ${acknowledged} acknowledged writes, ${models.size} keys verified after every restart`,
+      );
     },
     Math.max(120_000, KILLS * 30_000),
   );

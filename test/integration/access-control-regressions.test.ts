@@ -11,8 +11,10 @@
  * unauthenticated preflight reveals anyway.
  */
 import crypto from 'node:crypto';
-import { expect, it } from 'vitest';
+
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
@@ -50,14 +52,24 @@ describeEachEngine('access-control regressions', (engine) => {
 
   // ------------------------------------------------------------------ F1
   it('F1: a session opened with an app password cannot mint an unrestricted (root) access key', async () => {
-    const made = await api('POST', '/admin/v1/tenants/root/users', { body: { email: 'ops@example.com', password: 'ops password 123', role: 'admin' } });
+    const made = await api('POST', '/admin/v1/tenants/root/users', {
+      body: { email: 'ops@example.com', password: 'ops password 123', role: 'admin' },
+    });
     expect(made.status).toBe(201);
-    const full = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'root', email: 'ops@example.com', password: 'ops password 123' });
+    const full = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'root',
+      email: 'ops@example.com',
+      password: 'ops password 123',
+    });
     const app = await bearer('POST', '/admin/v1/app-passwords', full.json.accessToken, { name: 'backup tool' });
     expect(app.status).toBe(201);
 
     // Whoever holds the tool's app password (meant to "never manage credentials"):
-    const tool = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'root', email: 'ops@example.com', password: app.json.password });
+    const tool = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'root',
+      email: 'ops@example.com',
+      password: app.json.password,
+    });
     const who = await bearer('GET', '/admin/v1/auth/whoami', tool.json.accessToken);
     expect(who.json.level).toBe('member');
     const minted = await bearer('POST', '/admin/v1/tenants/root/keys', tool.json.accessToken, {});
@@ -80,7 +92,11 @@ describeEachEngine('access-control regressions', (engine) => {
   it('F2: a write-only key cannot publish an object through a POST form field x-amz-acl', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'drop' }));
     const writer = creds(
-      (await api('POST', '/admin/v1/tenants/root/keys', { body: { policies: [{ effect: 'allow', actions: ['write'], resources: ['drop/in/*'] }] } })).json,
+      (
+        await api('POST', '/admin/v1/tenants/root/keys', {
+          body: { policies: [{ effect: 'allow', actions: ['write'], resources: ['drop/in/*'] }] },
+        })
+      ).json,
     );
     // The header route is refused, as intended (needs admin on the object):
     const put = await signedFetch(t, 'PUT', `${t.endpoint}/drop/in/a.txt`, {
@@ -176,7 +192,11 @@ describeEachEngine('access-control regressions', (engine) => {
   it('F5: a key with grant cannot store a policy that stalls the whole server on each request', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'dos' }));
     const granter = creds(
-      (await api('POST', '/admin/v1/tenants/root/keys', { body: { policies: [{ effect: 'allow', actions: ['read', 'grant'], resources: ['dos/*'] }] } })).json,
+      (
+        await api('POST', '/admin/v1/tenants/root/keys', {
+          body: { policies: [{ effect: 'allow', actions: ['read', 'grant'], resources: ['dos/*'] }] },
+        })
+      ).json,
     );
     // Deny statements are never checked by delegate(), and neither the number of statements' resources nor the stars are bounded.
     const resources = Array.from({ length: 6 }, () => 'dos/*' + 'a'.repeat(500) + 'b');
@@ -195,7 +215,11 @@ describeEachEngine('access-control regressions', (engine) => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'inbox' }));
     await t.s3.send(new PutObjectCommand({ Bucket: 'inbox', Key: 'drop/someone-else.pdf', Body: 'private' }));
     const writer = creds(
-      (await api('POST', '/admin/v1/tenants/root/keys', { body: { policies: [{ effect: 'allow', actions: ['write'], resources: ['inbox/drop/*'] }] } })).json,
+      (
+        await api('POST', '/admin/v1/tenants/root/keys', {
+          body: { policies: [{ effect: 'allow', actions: ['write'], resources: ['inbox/drop/*'] }] },
+        })
+      ).json,
     );
     const probe = (key: string) =>
       signedFetch(t, 'PUT', `${t.endpoint}/inbox/drop/${key}`, {
@@ -214,20 +238,39 @@ describeEachEngine('access-control regressions', (engine) => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'granted' }));
     await t.s3.send(new PutObjectCommand({ Bucket: 'granted', Key: 'a/x.txt', Body: 'x' }));
     const policies = [{ effect: 'allow', actions: ['read', 'list', 'grant'], resources: ['granted/a/*'] }];
-    const made = await api('POST', '/admin/v1/tenants/root/users', { body: { email: 'granter@example.com', password: 'granter password 1', role: 'member', policies } });
+    const made = await api('POST', '/admin/v1/tenants/root/users', {
+      body: { email: 'granter@example.com', password: 'granter password 1', role: 'member', policies },
+    });
     expect(made.status).toBe(201);
-    const session = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'root', email: 'granter@example.com', password: 'granter password 1' });
+    const session = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'root',
+      email: 'granter@example.com',
+      password: 'granter password 1',
+    });
     const child = await bearer('POST', '/admin/v1/tenants/root/keys', session.json.accessToken, {});
     expect(child.status, JSON.stringify(child.json)).toBe(201);
     // "No policies" from a grantor means all of the grantor's rights, never tenant-wide.
     expect(child.json.policies).not.toBeNull();
     const childKey = creds(child.json);
-    const grandchild = creds((await api('POST', '/admin/v1/tenants/root/keys', { creds: childKey, body: { policies: [{ effect: 'allow', actions: ['read'], resources: ['granted/a/*'] }] } })).json);
+    const grandchild = creds(
+      (
+        await api('POST', '/admin/v1/tenants/root/keys', {
+          creds: childKey,
+          body: { policies: [{ effect: 'allow', actions: ['read'], resources: ['granted/a/*'] }] },
+        })
+      ).json,
+    );
     const read = async (k: Creds) => (await signedFetch(t, 'GET', `${t.endpoint}/granted/a/x.txt`, { creds: k })).status;
     expect([await read(childKey), await read(grandchild)]).toEqual([200, 200]);
 
     // The maker loses the right: both keys lose it at once.
-    expect((await api('PATCH', `/admin/v1/tenants/root/users/${made.json.id}`, { body: { policies: [{ effect: 'allow', actions: ['list', 'grant'], resources: ['granted/a/*'] }] } })).status).toBe(200);
+    expect(
+      (
+        await api('PATCH', `/admin/v1/tenants/root/users/${made.json.id}`, {
+          body: { policies: [{ effect: 'allow', actions: ['list', 'grant'], resources: ['granted/a/*'] }] },
+        })
+      ).status,
+    ).toBe(200);
     expect([await read(childKey), await read(grandchild)]).toEqual([403, 403]);
     expect((await api('PATCH', `/admin/v1/tenants/root/users/${made.json.id}`, { body: { policies } })).status).toBe(200);
     expect([await read(childKey), await read(grandchild)]).toEqual([200, 200]);

@@ -3,11 +3,12 @@
  * bearer authentication, tenant isolation, users and sessions, grant
  * delegation of keys, bucket usage and forced deletion — on both engines.
  */
-import { expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
+import { adminRoutes } from '../../src/admin/routes.js';
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
-import { adminRoutes } from '../../src/admin/routes.js';
 
 interface Creds {
   accessKeyId: string;
@@ -47,7 +48,10 @@ describeEachEngine('admin API', (engine) => {
     return result(res);
   }
 
-  const keyCreds = (k: { accessKeyId: string; secretAccessKey: string }): Creds => ({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey });
+  const keyCreds = (k: { accessKeyId: string; secretAccessKey: string }): Creds => ({
+    accessKeyId: k.accessKeyId,
+    secretAccessKey: k.secretAccessKey,
+  });
 
   let alphaAdmin: Creds;
   let betaAdmin: Creds;
@@ -87,7 +91,9 @@ describeEachEngine('admin API', (engine) => {
     const none = await bearer('GET', '/admin/v1/tenants', null);
     expect(none.status).toBe(401);
     expect(none.json.error.code).toBe('Unauthorized');
-    const badSecret = await api('GET', '/admin/v1/tenants', { creds: { accessKeyId: t.accessKeyId, secretAccessKey: 'wrong-secret-value' } });
+    const badSecret = await api('GET', '/admin/v1/tenants', {
+      creds: { accessKeyId: t.accessKeyId, secretAccessKey: 'wrong-secret-value' },
+    });
     expect(badSecret.status).toBe(401);
     expect(badSecret.json.error).toMatchObject({ code: 'Unauthorized', reason: 'SignatureDoesNotMatch' });
     const badToken = await bearer('GET', '/admin/v1/auth/whoami', 'not.a.jwt');
@@ -110,7 +116,9 @@ describeEachEngine('admin API', (engine) => {
     expect(extra.status).toBe(400);
     const notJson = await signedFetch(t, 'POST', `${t.endpoint}/admin/v1/tenants`, { body: '{nope' });
     expect(notJson.status).toBe(400);
-    const policy = await api('POST', '/admin/v1/tenants/root/keys', { body: { policies: [{ effect: 'maybe', actions: ['read'], resources: ['*'] }] } });
+    const policy = await api('POST', '/admin/v1/tenants/root/keys', {
+      body: { policies: [{ effect: 'maybe', actions: ['read'], resources: ['*'] }] },
+    });
     expect(policy.status).toBe(400);
     expect(policy.json.error.path).toEqual(['body', 'policies', '0', 'effect']);
   });
@@ -136,7 +144,9 @@ describeEachEngine('admin API', (engine) => {
     expect(who.json).toMatchObject({ kind: 'key', level: 'admin', tenant: 'alpha', accessKeyId: alphaAdmin.accessKeyId, policies: null });
     expect((await api('GET', '/admin/v1/auth/whoami')).json.level).toBe('root');
 
-    const user = await api('POST', '/admin/v1/tenants/alpha/users', { body: { email: 'Ada@Example.com', password: 'correct horse battery', role: 'admin' } });
+    const user = await api('POST', '/admin/v1/tenants/alpha/users', {
+      body: { email: 'Ada@Example.com', password: 'correct horse battery', role: 'admin' },
+    });
     expect(user.status).toBe(201);
     expect(user.json).toMatchObject({ tenant: 'alpha', email: 'ada@example.com', role: 'admin', disabled: false });
     const shortPw = await api('POST', '/admin/v1/tenants/alpha/users', { body: { email: 'bob@example.com', password: 'short' } });
@@ -176,7 +186,10 @@ describeEachEngine('admin API', (engine) => {
     expect((await as('DELETE', `/admin/v1/tenants/beta/keys/${betaAdmin.accessKeyId}`)).status).toBe(404);
     expect((await as('DELETE', '/admin/v1/buckets/beta-bucket?force=true')).status).toBe(404);
     // Key ids are global: only root may choose one (a clash would reveal another tenant's key).
-    const importing = await as('POST', '/admin/v1/tenants/alpha/keys', { accessKeyId: betaAdmin.accessKeyId, secretAccessKey: 'whatever-secret' });
+    const importing = await as('POST', '/admin/v1/tenants/alpha/keys', {
+      accessKeyId: betaAdmin.accessKeyId,
+      secretAccessKey: 'whatever-secret',
+    });
     expect(importing.status).toBe(403);
     const keys = await as('GET', '/admin/v1/tenants/alpha/keys');
     expect(keys.json.keys.map((k: { accessKeyId: string }) => k.accessKeyId)).toEqual([alphaAdmin.accessKeyId]);
@@ -187,13 +200,24 @@ describeEachEngine('admin API', (engine) => {
 
   let refreshToken: string;
   it('logs in, answers whoami with the bearer token, refreshes and logs out', async () => {
-    const login = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'alpha', email: 'ada@example.com', password: 'correct horse battery' });
+    const login = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'alpha',
+      email: 'ada@example.com',
+      password: 'correct horse battery',
+    });
     expect(login.status).toBe(200);
     expect(login.json).toMatchObject({ tokenType: 'Bearer' });
     expect(login.json.expiresIn).toBeGreaterThan(0);
     const who = await bearer('GET', '/admin/v1/auth/whoami', login.json.accessToken);
     expect(who.status).toBe(200);
-    expect(who.json).toMatchObject({ kind: 'user', level: 'admin', tenant: 'alpha', email: 'ada@example.com', role: 'admin', appPasswordId: null });
+    expect(who.json).toMatchObject({
+      kind: 'user',
+      level: 'admin',
+      tenant: 'alpha',
+      email: 'ada@example.com',
+      role: 'admin',
+      appPasswordId: null,
+    });
     expect(who.json.sessionId).toBe(login.json.sessionId);
 
     const sessions = await bearer('GET', '/admin/v1/sessions', login.json.accessToken);
@@ -216,7 +240,11 @@ describeEachEngine('admin API', (engine) => {
     expect(again.status).toBe(401);
 
     // A fresh session for the next test; logout-all needs a bearer token.
-    const fresh = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'alpha', email: 'ada@example.com', password: 'correct horse battery' });
+    const fresh = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'alpha',
+      email: 'ada@example.com',
+      password: 'correct horse battery',
+    });
     refreshToken = fresh.json.refreshToken;
     expect((await api('POST', '/admin/v1/auth/logout-all')).status).toBe(401);
   });
@@ -224,11 +252,19 @@ describeEachEngine('admin API', (engine) => {
   it('throttles failed logins with 429 and Retry-After', async () => {
     await api('POST', '/admin/v1/tenants/alpha/users', { body: { email: 'target@example.com', password: 'the real password' } });
     for (let i = 0; i < 3; i++) {
-      const r = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'alpha', email: 'target@example.com', password: `wrong-${i}-password` });
+      const r = await bearer('POST', '/admin/v1/auth/login', null, {
+        tenant: 'alpha',
+        email: 'target@example.com',
+        password: `wrong-${i}-password`,
+      });
       expect(r.status).toBe(401);
       expect(r.json.error).toMatchObject({ code: 'Unauthorized', reason: 'InvalidCredentials' });
     }
-    const locked = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'alpha', email: 'target@example.com', password: 'the real password' });
+    const locked = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'alpha',
+      email: 'target@example.com',
+      password: 'the real password',
+    });
     expect(locked.status).toBe(429);
     expect(locked.json.error.code).toBe('TooManyAttempts');
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -243,7 +279,11 @@ describeEachEngine('admin API', (engine) => {
     expect(listed.json.appPasswords.map((a: { name: string }) => a.name)).toEqual(['backup script']);
     expect(JSON.stringify(listed.json)).not.toContain(created.json.password);
 
-    const appLogin = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'alpha', email: 'ada@example.com', password: created.json.password });
+    const appLogin = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'alpha',
+      email: 'ada@example.com',
+      password: created.json.password,
+    });
     expect(appLogin.status).toBe(200);
     const app = appLogin.json.accessToken;
     const who = await bearer('GET', '/admin/v1/auth/whoami', app);
@@ -268,18 +308,29 @@ describeEachEngine('admin API', (engine) => {
   it('lets a tenant admin manage users (PATCH, DELETE) and members read only themselves', async () => {
     const member = await api('POST', '/admin/v1/tenants/alpha/users', {
       creds: alphaAdmin,
-      body: { email: 'mia@example.com', password: 'mia password 1', policies: [{ effect: 'allow', actions: ['read'], resources: ['alpha-data/*'] }] },
+      body: {
+        email: 'mia@example.com',
+        password: 'mia password 1',
+        policies: [{ effect: 'allow', actions: ['read'], resources: ['alpha-data/*'] }],
+      },
     });
     expect(member.status).toBe(201);
     expect(member.json.role).toBe('member');
     const id = member.json.id;
-    const login = await bearer('POST', '/admin/v1/auth/login', null, { tenant: 'alpha', email: 'mia@example.com', password: 'mia password 1' });
+    const login = await bearer('POST', '/admin/v1/auth/login', null, {
+      tenant: 'alpha',
+      email: 'mia@example.com',
+      password: 'mia password 1',
+    });
     const token = login.json.accessToken;
     expect((await bearer('GET', `/admin/v1/tenants/alpha/users/${id}`, token)).status).toBe(200);
     expect((await bearer('GET', '/admin/v1/tenants/alpha/users', token)).status).toBe(403);
     expect((await bearer('PATCH', `/admin/v1/tenants/alpha/users/${id}`, token, { role: 'admin' })).status).toBe(403);
 
-    const patched = await api('PATCH', `/admin/v1/tenants/alpha/users/${id}`, { creds: alphaAdmin, body: { policies: null, disabled: true } });
+    const patched = await api('PATCH', `/admin/v1/tenants/alpha/users/${id}`, {
+      creds: alphaAdmin,
+      body: { policies: null, disabled: true },
+    });
     expect(patched.status).toBe(200);
     expect(patched.json).toMatchObject({ disabled: true, policies: null });
     expect((await bearer('GET', '/admin/v1/auth/whoami', token)).status).toBe(401);
@@ -295,7 +346,10 @@ describeEachEngine('admin API', (engine) => {
     await alpha.send(new PutObjectCommand({ Bucket: 'alpha-data', Key: 'team/readme', Body: 'hello' }));
     const scoped = await api('POST', '/admin/v1/tenants/alpha/keys', {
       creds: alphaAdmin,
-      body: { name: 'team lead', policies: [{ effect: 'allow', actions: ['read', 'list', 'write', 'grant'], resources: ['alpha-data/team/*'] }] },
+      body: {
+        name: 'team lead',
+        policies: [{ effect: 'allow', actions: ['read', 'list', 'write', 'grant'], resources: ['alpha-data/team/*'] }],
+      },
     });
     expect(scoped.status).toBe(201);
     const lead = keyCreds(scoped.json);
@@ -317,20 +371,34 @@ describeEachEngine('admin API', (engine) => {
     const unscoped = await api('POST', '/admin/v1/tenants/alpha/keys', { creds: lead, body: {} });
     expect(unscoped.status).toBe(201);
     expect(unscoped.json.policies).not.toBeNull();
-    expect((await api('POST', '/admin/v1/tenants/alpha/keys', { creds: lead, body: { accessKeyId: 'IMPORTME123', secretAccessKey: 'imported-secret' } })).status).toBe(403);
+    expect(
+      (
+        await api('POST', '/admin/v1/tenants/alpha/keys', {
+          creds: lead,
+          body: { accessKeyId: 'IMPORTME123', secretAccessKey: 'imported-secret' },
+        })
+      ).status,
+    ).toBe(403);
     // Members see and delete only the keys they made; they cannot manage users.
     const seen = await api('GET', '/admin/v1/tenants/alpha/keys', { creds: lead });
-    expect(seen.json.keys.map((k: { accessKeyId: string }) => k.accessKeyId).sort()).toEqual([narrower.json.accessKeyId, unscoped.json.accessKeyId].sort());
+    expect(seen.json.keys.map((k: { accessKeyId: string }) => k.accessKeyId).sort()).toEqual(
+      [narrower.json.accessKeyId, unscoped.json.accessKeyId].sort(),
+    );
     expect((await api('DELETE', `/admin/v1/tenants/alpha/keys/${alphaAdmin.accessKeyId}`, { creds: lead })).status).toBe(404);
     expect((await api('DELETE', `/admin/v1/tenants/alpha/keys/${unscoped.json.accessKeyId}`, { creds: lead })).status).toBe(204);
     expect((await api('GET', '/admin/v1/tenants/alpha/users', { creds: lead })).status).toBe(403);
     // A key without grant cannot make keys at all.
     const sub = keyCreds(narrower.json);
-    const noGrant = await api('POST', '/admin/v1/tenants/alpha/keys', { creds: sub, body: { policies: [{ effect: 'allow', actions: ['read'], resources: ['alpha-data/team/sub/x'] }] } });
+    const noGrant = await api('POST', '/admin/v1/tenants/alpha/keys', {
+      creds: sub,
+      body: { policies: [{ effect: 'allow', actions: ['read'], resources: ['alpha-data/team/sub/x'] }] },
+    });
     expect(noGrant.status).toBe(403);
     // Buckets a member reaches are readable; the list shows only those.
     expect((await api('GET', '/admin/v1/buckets/alpha-data', { creds: sub })).status).toBe(200);
-    expect((await api('GET', '/admin/v1/tenants/alpha/buckets', { creds: sub })).json.buckets.map((b: { name: string }) => b.name)).toEqual(['alpha-data']);
+    expect((await api('GET', '/admin/v1/tenants/alpha/buckets', { creds: sub })).json.buckets.map((b: { name: string }) => b.name)).toEqual(
+      ['alpha-data'],
+    );
     expect((await api('DELETE', '/admin/v1/buckets/alpha-data?force=true', { creds: lead })).status).toBe(403);
 
     // The new key works on S3 inside its prefix, and nowhere else.

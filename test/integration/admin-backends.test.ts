@@ -11,17 +11,27 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pino from 'pino';
+
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import pino from 'pino';
 import { expect, it } from 'vitest';
-import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
-import { signedFetch } from '../support/signed-fetch.js';
+
+import { type Anvil, startAnvil } from '../../src/app.js';
 import type { BackendsConfig } from '../../src/backends/config.js';
-import { startAnvil, type Anvil } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
-import { Scrubber } from '../../src/blobs/scrub.js';
-import { blobFilesIn, fsBackends, tempDir, waitFor } from '../support/backends.js';
 import { DRAIN_TASK, replicasOn } from '../../src/blobs/drain.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
+import { loadConfig } from '../../src/config/config.js';
+import {
+  anvilPerTest,
+  databaseUrlFor,
+  describeEachEngine,
+  type EngineName,
+  ROOT_KEY,
+  ROOT_SECRET,
+  type TestAnvil,
+} from '../support/anvil.js';
+import { blobFilesIn, fsBackends, tempDir, waitFor } from '../support/backends.js';
+import { signedFetch } from '../support/signed-fetch.js';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');
@@ -39,12 +49,18 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
    * Like startTestAnvil, but the server can be stopped and started again on
    * the same data folder and database with work done in between (halt/resume).
    */
-  async function startStoppable(storage: BackendsConfig, roots: Record<string, string>): Promise<TestAnvil & { halt(): Promise<void>; resume(): Promise<void> }> {
+  async function startStoppable(
+    storage: BackendsConfig,
+    roots: Record<string, string>,
+  ): Promise<TestAnvil & { halt(): Promise<void>; resume(): Promise<void> }> {
     dirs.push(...Object.values(roots));
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-test-'));
     const db = await databaseUrlFor(engine, dataDir);
     const config = {
-      ...loadConfig({ listen: '127.0.0.1:0', dataDir, databaseUrl: db.url, rootAccessKey: ROOT_KEY, rootSecretKey: ROOT_SECRET, logLevel: 'silent' }, {}),
+      ...loadConfig(
+        { listen: '127.0.0.1:0', dataDir, databaseUrl: db.url, rootAccessKey: ROOT_KEY, rootSecretKey: ROOT_SECRET, logLevel: 'silent' },
+        {},
+      ),
       storage,
     };
     const log = pino({ level: 'silent' });
@@ -94,9 +110,18 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     return startAnvilFor({ storage });
   }
 
-  async function api(t: TestAnvil, method: string, p: string, opts: { body?: unknown; creds?: Creds } = {}): Promise<{ status: number; json: any }> {
+  async function api(
+    t: TestAnvil,
+    method: string,
+    p: string,
+    opts: { body?: unknown; creds?: Creds } = {},
+  ): Promise<{ status: number; json: any }> {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const res = await signedFetch(t, method, `${t.endpoint}${p}`, { creds: opts.creds, body, headers: body === undefined ? {} : { 'content-type': 'application/json' } });
+    const res = await signedFetch(t, method, `${t.endpoint}${p}`, {
+      creds: opts.creds,
+      body,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    });
     const text = await res.text();
     return { status: res.status, json: text ? JSON.parse(text) : undefined };
   }
@@ -143,7 +168,9 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     expect((await api(t, 'POST', '/admin/v1/tenants', { body: { name: 'acme' } })).status).toBe(201);
     const admin = (await api(t, 'POST', '/admin/v1/tenants/acme/keys', { body: {} })).json;
     const member = (
-      await api(t, 'POST', '/admin/v1/tenants/acme/keys', { body: { policies: [{ effect: 'allow', actions: ['read'], resources: ['*'] }] } })
+      await api(t, 'POST', '/admin/v1/tenants/acme/keys', {
+        body: { policies: [{ effect: 'allow', actions: ['read'], resources: ['*'] }] },
+      })
     ).json;
     expect(admin.accessKeyId).toBeTruthy();
     expect(member.accessKeyId).toBeTruthy();
@@ -163,7 +190,15 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     expect(list.defaultReplication).toBe(1);
     expect(list.backends.map((b) => b.name)).toEqual(['a', 'b', 'c']);
     const a = list.backends[0];
-    expect(a).toMatchObject({ type: 'fs', configured: true, location: roots.a, quotaBytes: 10 * MiB, draining: false, breaker: 'closed', drain: null });
+    expect(a).toMatchObject({
+      type: 'fs',
+      configured: true,
+      location: roots.a,
+      quotaBytes: 10 * MiB,
+      draining: false,
+      breaker: 'closed',
+      drain: null,
+    });
     expect(a.health.checkedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(list.backends[1].quotaBytes).toBeNull();
     expect(list.backends.reduce((n, b) => n + b.blobCount, 0)).toBe(30);
@@ -198,7 +233,10 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     await acme.send(new CreateBucketCommand({ Bucket: 'acme-bucket' }));
     const patch = await api(t, 'PATCH', '/admin/v1/buckets/acme-bucket', { body: { replication: 2 }, creds: admin });
     expect(patch.status).toBe(403);
-    expect((await api(t, 'GET', '/admin/v1/buckets/acme-bucket', { creds: admin })).json).toMatchObject({ replication: null, effectiveReplication: 1 });
+    expect((await api(t, 'GET', '/admin/v1/buckets/acme-bucket', { creds: admin })).json).toMatchObject({
+      replication: null,
+      effectiveReplication: 1,
+    });
     expect((await backendOf(t, 'a')).draining).toBe(false);
     expect(await t.anvil.tasks.list()).toEqual([]);
   });
@@ -305,7 +343,15 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     await t.resume();
 
     const a = await backendOf(t, 'a');
-    expect(a).toMatchObject({ name: 'a', type: null, configured: false, location: null, blobCount: onA, breaker: null, health: { ok: null } });
+    expect(a).toMatchObject({
+      name: 'a',
+      type: null,
+      configured: false,
+      location: null,
+      blobCount: onA,
+      breaker: null,
+      health: { ok: null },
+    });
     await readAll(t, 'gone', objects);
     const drain = await api(t, 'POST', '/admin/v1/backends/a/drain');
     expect(drain.status).toBe(404);
@@ -358,7 +404,10 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     await readAll(t, 'one', inOne);
 
     // Back to the default: new objects get one replica again.
-    expect((await api(t, 'PATCH', '/admin/v1/buckets/two', { body: { replication: null } })).json).toMatchObject({ replication: null, effectiveReplication: 1 });
+    expect((await api(t, 'PATCH', '/admin/v1/buckets/two', { body: { replication: null } })).json).toMatchObject({
+      replication: null,
+      effectiveReplication: 1,
+    });
     await put(t, 'two', 4, 'later');
     expect(Object.values(roots).reduce((n, r) => n + blobFilesIn(r).length, 0)).toBe(28);
   });
@@ -389,7 +438,8 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     );
     const env: NodeJS.ProcessEnv = { ...process.env, ANVIL_CONFIG: configFile };
     for (const name of ['ANVIL_DATA_DIR', 'ANVIL_DATABASE_URL', 'ANVIL_ENDPOINT', 'ANVIL_ACCESS_KEY', 'ANVIL_SECRET_KEY']) delete env[name];
-    const direct = async (...args: string[]) => JSON.parse((await run(process.execPath, [BIN, 'admin', ...args, '--json'], { env, cwd: '/' })).stdout);
+    const direct = async (...args: string[]) =>
+      JSON.parse((await run(process.execPath, [BIN, 'admin', ...args, '--json'], { env, cwd: '/' })).stdout);
 
     const list = await direct('backend', 'list');
     expect(list.defaultReplication).toBe(1);
@@ -405,26 +455,55 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     expect(first).toMatchObject({ backend: 'a', draining: true, enqueued: true, remaining: onA });
     const second = await direct('backend', 'drain', 'a');
     expect(second).toMatchObject({ task: first.task, enqueued: false });
-    expect((await direct('backend', 'list')).backends[0]).toMatchObject({ draining: true, drain: { task: first.task, status: 'pending', remaining: onA } });
+    expect((await direct('backend', 'list')).backends[0]).toMatchObject({
+      draining: true,
+      drain: { task: first.task, status: 'pending', remaining: onA },
+    });
     expect(await direct('bucket', 'set-replication', 'cli', '2')).toEqual({ bucket: 'cli', replication: 2, effectiveReplication: 2 });
     await expect(direct('bucket', 'set-replication', 'cli', '3')).rejects.toThrow(/replication must be an integer from 1 to 2/);
-    expect(await direct('bucket', 'set-replication', 'cli', 'default')).toEqual({ bucket: 'cli', replication: null, effectiveReplication: 1 });
+    expect(await direct('bucket', 'set-replication', 'cli', 'default')).toEqual({
+      bucket: 'cli',
+      replication: null,
+      effectiveReplication: 1,
+    });
 
     // The server, started again, runs the drain the CLI queued.
     await t.resume();
-    await waitFor('the drain to finish', async () => (await t.anvil.tasks.list('done')).some((task) => task.type === DRAIN_TASK && Number(task.id) === first.task));
+    await waitFor('the drain to finish', async () =>
+      (await t.anvil.tasks.list('done')).some((task) => task.type === DRAIN_TASK && Number(task.id) === first.task),
+    );
     expect(await replicasOn(t.anvil.core, 'a')).toBe(0);
     await readAll(t, 'cli', objects);
 
     // Through the admin API.
     const remote = async (args: string[], creds: Creds = t) => {
       const renv: NodeJS.ProcessEnv = { ...process.env, ANVIL_REGION: t.config.region };
-      for (const name of ['ANVIL_CONFIG', 'ANVIL_DATA_DIR', 'ANVIL_DATABASE_URL', 'ANVIL_ENDPOINT', 'ANVIL_ACCESS_KEY', 'ANVIL_SECRET_KEY', 'ANVIL_ROOT_ACCESS_KEY', 'ANVIL_ROOT_SECRET_KEY']) {
+      for (const name of [
+        'ANVIL_CONFIG',
+        'ANVIL_DATA_DIR',
+        'ANVIL_DATABASE_URL',
+        'ANVIL_ENDPOINT',
+        'ANVIL_ACCESS_KEY',
+        'ANVIL_SECRET_KEY',
+        'ANVIL_ROOT_ACCESS_KEY',
+        'ANVIL_ROOT_SECRET_KEY',
+      ]) {
         delete renv[name];
       }
       const { stdout } = await run(
         process.execPath,
-        [BIN, 'admin', ...args, '--endpoint', t.endpoint, '--auth-access-key', creds.accessKeyId, '--auth-secret-key', creds.secretAccessKey, '--json'],
+        [
+          BIN,
+          'admin',
+          ...args,
+          '--endpoint',
+          t.endpoint,
+          '--auth-access-key',
+          creds.accessKeyId,
+          '--auth-secret-key',
+          creds.secretAccessKey,
+          '--json',
+        ],
         { env: renv, cwd: '/' },
       );
       return JSON.parse(stdout);
@@ -436,13 +515,19 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     ]);
     expect(rlist.backends[0].drain).toMatchObject({ task: first.task, status: 'done', remaining: 0 });
     expect(await remote(['backend', 'undrain', 'a'])).toMatchObject({ backend: 'a', draining: false, remaining: 0 });
-    expect(await remote(['bucket', 'set-replication', 'cli', '2'])).toMatchObject({ bucket: 'cli', replication: 2, effectiveReplication: 2 });
+    expect(await remote(['bucket', 'set-replication', 'cli', '2'])).toMatchObject({
+      bucket: 'cli',
+      replication: 2,
+      effectiveReplication: 2,
+    });
     await put(t, 'cli', 3, 'two-');
     expect(await replicasOn(t.anvil.core, 'a')).toBe(3);
     expect(await remote(['bucket', 'set-replication', 'cli', 'default'])).toMatchObject({ replication: null, effectiveReplication: 1 });
     await expect(remote(['backend', 'remove', 'a'])).rejects.toThrow(/Conflict: 3 replicas remain on backend a/);
     // Those blobs keep their 2 replicas: with b alone left, a drain could never finish.
-    await expect(remote(['backend', 'drain', 'a'])).rejects.toThrow(/Conflict: draining a would leave 1 backend taking new blobs, fewer than the replication of 2/);
+    await expect(remote(['backend', 'drain', 'a'])).rejects.toThrow(
+      /Conflict: draining a would leave 1 backend taking new blobs, fewer than the replication of 2/,
+    );
     expect((await remote(['backend', 'list'])).backends[0].draining).toBe(false);
     const removed = await remote(['backend', 'remove', 'a', '--force']);
     expect(removed).toMatchObject({ backend: 'a', removed: true, forgottenReplicas: 3, lostBlobs: 0, stillConfigured: true });

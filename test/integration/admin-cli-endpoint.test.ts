@@ -6,8 +6,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { expect, it } from 'vitest';
+
 import { CreateBucketCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');
@@ -18,10 +20,30 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
   /** Runs `anvil admin … --json` against the server only: no data folder or database in its environment. */
   const remote = async (args: string[], creds = { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }) => {
     const env: NodeJS.ProcessEnv = { ...process.env, ANVIL_REGION: t.config.region };
-    for (const name of ['ANVIL_DATA_DIR', 'ANVIL_DATABASE_URL', 'ANVIL_ENDPOINT', 'ANVIL_ACCESS_KEY', 'ANVIL_SECRET_KEY', 'ANVIL_ROOT_ACCESS_KEY', 'ANVIL_ROOT_SECRET_KEY']) delete env[name];
+    for (const name of [
+      'ANVIL_DATA_DIR',
+      'ANVIL_DATABASE_URL',
+      'ANVIL_ENDPOINT',
+      'ANVIL_ACCESS_KEY',
+      'ANVIL_SECRET_KEY',
+      'ANVIL_ROOT_ACCESS_KEY',
+      'ANVIL_ROOT_SECRET_KEY',
+    ])
+      delete env[name];
     const { stdout } = await run(
       process.execPath,
-      [BIN, 'admin', ...args, '--endpoint', t.endpoint, '--auth-access-key', creds.accessKeyId, '--auth-secret-key', creds.secretAccessKey, '--json'],
+      [
+        BIN,
+        'admin',
+        ...args,
+        '--endpoint',
+        t.endpoint,
+        '--auth-access-key',
+        creds.accessKeyId,
+        '--auth-secret-key',
+        creds.secretAccessKey,
+        '--json',
+      ],
       { env, cwd: '/' },
     );
     return JSON.parse(stdout);
@@ -46,7 +68,16 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
     await client.send(new CreateBucketCommand({ Bucket: 'acme-bucket' }));
     expect((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(['acme-bucket']);
 
-    const imported = await remote(['key', 'create', '--tenant', 'acme', '--access-key', 'REMOTEIMPORT1', '--secret-key', 'remote-imported-secret']);
+    const imported = await remote([
+      'key',
+      'create',
+      '--tenant',
+      'acme',
+      '--access-key',
+      'REMOTEIMPORT1',
+      '--secret-key',
+      'remote-imported-secret',
+    ]);
     expect(imported).toEqual({ accessKeyId: 'REMOTEIMPORT1', secretAccessKey: 'remote-imported-secret', tenant: 'acme' });
 
     const policy = JSON.stringify([{ effect: 'allow', actions: ['read', 'list'], resources: ['acme-bucket/*'] }]);
@@ -54,7 +85,9 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
     expect(scoped).toMatchObject({ tenant: 'acme', name: 'reader', policies: JSON.parse(policy) });
 
     const all = await remote(['key', 'list']);
-    expect(all.map((k: { accessKeyId: string }) => k.accessKeyId)).toEqual(expect.arrayContaining([acme.accessKeyId, 'REMOTEIMPORT1', scoped.accessKeyId, t.accessKeyId]));
+    expect(all.map((k: { accessKeyId: string }) => k.accessKeyId)).toEqual(
+      expect.arrayContaining([acme.accessKeyId, 'REMOTEIMPORT1', scoped.accessKeyId, t.accessKeyId]),
+    );
     // A tenant admin's key sees its own tenant only.
     const own = await remote(['key', 'list'], acme);
     expect(new Set(own.map((k: { tenant: string }) => k.tenant))).toEqual(new Set(['acme']));
@@ -64,7 +97,18 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
   });
 
   it('creates, lists and deletes users', async () => {
-    const created = await remote(['user', 'create', '--tenant', 'acme', '--email', 'Ops@Acme.test', '--password', 'ops password 1', '--role', 'admin']);
+    const created = await remote([
+      'user',
+      'create',
+      '--tenant',
+      'acme',
+      '--email',
+      'Ops@Acme.test',
+      '--password',
+      'ops password 1',
+      '--role',
+      'admin',
+    ]);
     expect(created).toMatchObject({ tenant: 'acme', email: 'ops@acme.test', role: 'admin', disabled: false });
     expect(created.password).toBeUndefined();
     const generated = await remote(['user', 'create', '--tenant', 'acme', '--email', 'dev@acme.test'], acme);
@@ -79,7 +123,10 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
     expect(login.status).toBe(200);
     const list = await remote(['user', 'list', '--tenant', 'acme']);
     expect(list.map((u: { email: string }) => u.email)).toEqual(['dev@acme.test', 'ops@acme.test']);
-    expect(await remote(['user', 'delete', 'dev@acme.test', '--tenant', 'acme'])).toEqual({ deleted: generated.id, email: 'dev@acme.test' });
+    expect(await remote(['user', 'delete', 'dev@acme.test', '--tenant', 'acme'])).toEqual({
+      deleted: generated.id,
+      email: 'dev@acme.test',
+    });
     expect((await remote(['user', 'list', '--tenant', 'acme'])).map((u: { email: string }) => u.email)).toEqual(['ops@acme.test']);
   });
 
@@ -91,7 +138,9 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
     expect(del).toMatchObject({ bucket: 'acme-bucket' });
     expect(del.task).toBeGreaterThan(0);
     await expect(remote(['status'], acme)).rejects.toThrow(/Forbidden/);
-    await expect(remote(['tenant', 'list'], { accessKeyId: acme.accessKeyId, secretAccessKey: 'not-the-secret' })).rejects.toThrow(/Unauthorized/);
+    await expect(remote(['tenant', 'list'], { accessKeyId: acme.accessKeyId, secretAccessKey: 'not-the-secret' })).rejects.toThrow(
+      /Unauthorized/,
+    );
     await expect(remote(['tasks', 'list'])).rejects.toThrow(/not available with --endpoint/);
   });
 });

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { expect, it } from 'vitest';
+
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
-import os from 'node:os';
+import { expect, it } from 'vitest';
+
 import { databaseUrlFor, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 const BIN = path.resolve('bin/anvil.js');
@@ -55,7 +57,18 @@ describeEachEngine('anvil admin', (engine) => {
   });
 
   it('creates, lists and deletes users, and reports status', async () => {
-    const created = await admin('user', 'create', '--tenant', 'acme', '--email', 'Ops@Acme.test', '--password', 'ops password 1', '--role', 'admin');
+    const created = await admin(
+      'user',
+      'create',
+      '--tenant',
+      'acme',
+      '--email',
+      'Ops@Acme.test',
+      '--password',
+      'ops password 1',
+      '--role',
+      'admin',
+    );
     expect(created).toMatchObject({ tenant: 'acme', email: 'ops@acme.test', role: 'admin', disabled: false });
     const generated = await admin('user', 'create', '--tenant', 'acme', '--email', 'dev@acme.test');
     expect(generated).toMatchObject({ role: 'member' });
@@ -76,8 +89,19 @@ describeEachEngine('anvil admin', (engine) => {
   });
 
   it('lists, retries and purges cleanup dead letters', async () => {
-    const dead = (hash: string) => ({ tenant_id: 't', hash, file_id: 'f', attempts: 8, last_error: 'EIO', created_at: Date.now(), failed_at: Date.now() });
-    await t.anvil.meta.data.insertInto('cleanup_dead_letters').values([dead('a'.repeat(64)), dead('b'.repeat(64))]).execute();
+    const dead = (hash: string) => ({
+      tenant_id: 't',
+      hash,
+      file_id: 'f',
+      attempts: 8,
+      last_error: 'EIO',
+      created_at: Date.now(),
+      failed_at: Date.now(),
+    });
+    await t.anvil.meta.data
+      .insertInto('cleanup_dead_letters')
+      .values([dead('a'.repeat(64)), dead('b'.repeat(64))])
+      .execute();
     const listed = await admin('cleanup', 'dlq', 'list');
     expect(listed.map((r: { hash: string; last_error: string }) => [r.hash[0], r.last_error])).toEqual([
       ['a', 'EIO'],
@@ -98,7 +122,9 @@ describeEachEngine('anvil admin', (engine) => {
       const env: NodeJS.ProcessEnv = { ...process.env };
       for (const name of ['ANVIL_DATA_DIR', 'ANVIL_DATABASE_URL', 'ANVIL_MASTER_KEY', 'ANVIL_ENDPOINT']) delete env[name];
       const missing = path.join(parent, 'no-such-folder');
-      const noFolder = run(process.execPath, [BIN, 'admin', 'tenant', 'create', 'ghost'], { env: { ...env, ANVIL_DATA_DIR: missing, ANVIL_DATABASE_URL: db.url } });
+      const noFolder = run(process.execPath, [BIN, 'admin', 'tenant', 'create', 'ghost'], {
+        env: { ...env, ANVIL_DATA_DIR: missing, ANVIL_DATABASE_URL: db.url },
+      });
       await expect(noFolder).rejects.toThrow(`no Anvil deployment in ${missing}: master.key is missing`);
       expect(fs.existsSync(missing)).toBe(false);
 
@@ -106,7 +132,9 @@ describeEachEngine('anvil admin', (engine) => {
       const withKey = run(process.execPath, [BIN, 'admin', 'tenant', 'create', 'ghost'], {
         env: { ...env, ANVIL_DATA_DIR: missing, ANVIL_DATABASE_URL: db.url, ANVIL_MASTER_KEY: 'ef'.repeat(32) },
       });
-      await expect(withKey).rejects.toThrow(engine === 'sqlite' ? /no Anvil deployment at .*: the SQLite file does not exist/ : /no Anvil deployment in the database/);
+      await expect(withKey).rejects.toThrow(
+        engine === 'sqlite' ? /no Anvil deployment at .*: the SQLite file does not exist/ : /no Anvil deployment in the database/,
+      );
       if (engine === 'sqlite') expect(fs.existsSync(path.join(parent, 'elsewhere'))).toBe(false);
       else {
         const { default: pg } = await import('pg');

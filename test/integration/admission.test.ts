@@ -11,11 +11,13 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, s3Error, type EngineName, useAnvil } from '../support/anvil.js';
-import { send, sign, type WireResponse } from '../support/wire.js';
+
+import { describeEachEngine, type EngineName, s3Error, useAnvil } from '../support/anvil.js';
 import { waitFor } from '../support/backends.js';
+import { send, sign, type WireResponse } from '../support/wire.js';
 
 const BUCKET = 'admission';
 
@@ -40,12 +42,19 @@ describeEachEngine('admission control', (engine: EngineName) => {
 
   /** Waits until the server counts exactly these open connections and requests in flight. */
   async function settled(connections: number, requests: number): Promise<void> {
-    await waitFor(`${connections} connections and ${requests} requests`, () => t.anvil.admission.openConnections === connections && t.anvil.admission.inflightRequests === requests, 10_000);
+    await waitFor(
+      `${connections} connections and ${requests} requests`,
+      () => t.anvil.admission.openConnections === connections && t.anvil.admission.inflightRequests === requests,
+      10_000,
+    );
   }
 
   /** A PUT that sends half its body now and the rest when told. */
   async function slowPut(key: string, body: Buffer): Promise<{ finish(): Promise<{ status: number }> }> {
-    const s = await sign(t, 'PUT', `/${BUCKET}/${key}`, { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(body.length) } });
+    const s = await sign(t, 'PUT', `/${BUCKET}/${key}`, {
+      payloadHash: 'UNSIGNED-PAYLOAD',
+      headers: { 'content-length': String(body.length) },
+    });
     const req = http.request({ host, port, method: 'PUT', path: s.pathAndQuery, headers: s.headers, agent: false });
     const answer = new Promise<{ status: number }>((resolve, reject) => {
       req.on('response', (res) => {
@@ -91,7 +100,13 @@ describeEachEngine('admission control', (engine: EngineName) => {
     expect(put.status).toBe(503);
     expect(put.code).toBe('SlowDown');
     expect(put.headers.connection).toBe('close');
-    const sdk = new S3Client({ endpoint: t.endpoint, region: t.config.region, forcePathStyle: true, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, maxAttempts: 1 });
+    const sdk = new S3Client({
+      endpoint: t.endpoint,
+      region: t.config.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
+      maxAttempts: 1,
+    });
     try {
       const err = await s3Error(sdk.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'held-1' })));
       expect(err.name).toBe('SlowDown');
@@ -102,7 +117,10 @@ describeEachEngine('admission control', (engine: EngineName) => {
 
     // A PUT that waits for 100-continue is refused before it sends a byte of its body.
     const expecting = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
-      void sign(t, 'PUT', `/${BUCKET}/expecting`, { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(1024 * 1024), expect: '100-continue' } }).then((s) => {
+      void sign(t, 'PUT', `/${BUCKET}/expecting`, {
+        payloadHash: 'UNSIGNED-PAYLOAD',
+        headers: { 'content-length': String(1024 * 1024), expect: '100-continue' },
+      }).then((s) => {
         let continued = false;
         const req = http.request({ host, port, method: 'PUT', path: s.pathAndQuery, headers: s.headers, agent: false });
         req.on('continue', () => {

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
-import { beforeAll, expect, it } from 'vitest';
+
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { beforeAll, expect, it } from 'vitest';
+
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
@@ -104,7 +106,10 @@ describeEachEngine('authentication and bad input', (engine) => {
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
     await expectNothingStored('sha-mismatch');
-    const good = await signedFetch(t, 'PUT', `${t.endpoint}/guarded/sha-ok`, { body: 'actual body', payloadHash: sha256hex('actual body') });
+    const good = await signedFetch(t, 'PUT', `${t.endpoint}/guarded/sha-ok`, {
+      body: 'actual body',
+      payloadHash: sha256hex('actual body'),
+    });
     expect(good.status).toBe(200);
     baseline = blobFiles(t.dataDir).length;
   });
@@ -115,7 +120,9 @@ describeEachEngine('authentication and bad input', (engine) => {
     expect(err.name).toBe('BadDigest');
     expect(err.$metadata.httpStatusCode).toBe(400);
     await expectNothingStored('md5');
-    const invalid = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'guarded', Key: 'md5', Body: 'payload', ContentMD5: 'bm90LW1kNQ==' })));
+    const invalid = await s3Error(
+      t.s3.send(new PutObjectCommand({ Bucket: 'guarded', Key: 'md5', Body: 'payload', ContentMD5: 'bm90LW1kNQ==' })),
+    );
     expect(invalid.name).toBe('InvalidDigest');
     await expectNothingStored('md5');
   });
@@ -125,7 +132,14 @@ describeEachEngine('authentication and bad input', (engine) => {
       const res = await signedFetch(t, 'PUT', `${t.endpoint}/guarded/checksum-${alg}`, {
         body: 'checked body',
         payloadHash: 'UNSIGNED-PAYLOAD',
-        headers: { [`x-amz-checksum-${alg}`]: alg === 'sha256' ? crypto.createHash('sha256').update('x').digest('base64') : alg === 'sha1' ? crypto.createHash('sha1').update('x').digest('base64') : 'AAAAAA==' },
+        headers: {
+          [`x-amz-checksum-${alg}`]:
+            alg === 'sha256'
+              ? crypto.createHash('sha256').update('x').digest('base64')
+              : alg === 'sha1'
+                ? crypto.createHash('sha1').update('x').digest('base64')
+                : 'AAAAAA==',
+        },
       });
       expect(res.status).toBe(400);
       expect(await res.text()).toContain('<Code>BadDigest</Code>');

@@ -10,21 +10,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import pino from 'pino';
+
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BackendError,
-  BackendNotFound,
-  BackendUnavailable,
-  type Backend,
-  type BackendUsage,
-} from '../../src/backends/backend.js';
-import { FsBackend } from '../../src/backends/fs-backend.js';
-import { S3Backend, type S3BackendOptions } from '../../src/backends/s3-backend.js';
-import { GuardedBackend } from '../../src/backends/guarded.js';
+
+import { type Anvil, startAnvil } from '../../src/app.js';
+import { type Backend, BackendError, BackendNotFound, BackendUnavailable, type BackendUsage } from '../../src/backends/backend.js';
 import { openReplica } from '../../src/backends/failover.js';
-import { startAnvil, type Anvil } from '../../src/app.js';
+import { FsBackend } from '../../src/backends/fs-backend.js';
+import { GuardedBackend } from '../../src/backends/guarded.js';
+import { S3Backend, type S3BackendOptions } from '../../src/backends/s3-backend.js';
 import { startTestAnvil, type TestAnvil, useAnvil } from '../support/anvil.js';
 
 const MiB = 1024 * 1024;
@@ -245,7 +241,19 @@ function contract(kind: 'fs' | 's3', make: () => Promise<Harness>): void {
         throw boom;
       }
       expect(await rejection(b.put('failed/one', failing()))).toBe(boom);
-      expect(await rejection(b.put('failed/small', Readable.from((async function* () { yield Buffer.from('x'); throw boom; })())))).toBe(boom);
+      expect(
+        await rejection(
+          b.put(
+            'failed/small',
+            Readable.from(
+              (async function* () {
+                yield Buffer.from('x');
+                throw boom;
+              })(),
+            ),
+          ),
+        ),
+      ).toBe(boom);
       expect(await collect(b.list('failed/'))).toEqual([]);
       expect(await h.leftovers()).toBe(0);
     });
@@ -253,7 +261,9 @@ function contract(kind: 'fs' | 's3', make: () => Promise<Harness>): void {
     it('an already-aborted signal stops a put and a get before they start', async () => {
       const ac = new AbortController();
       ac.abort(new Error('too late'));
-      expect(await rejection(b.put('aborted/early', Readable.from([Buffer.from('x')]), { signal: ac.signal }))).toMatchObject({ message: 'too late' });
+      expect(await rejection(b.put('aborted/early', Readable.from([Buffer.from('x')]), { signal: ac.signal }))).toMatchObject({
+        message: 'too late',
+      });
       await b.put('aborted/readme', Readable.from([Buffer.from('x')]));
       expect(await rejection(b.get('aborted/readme', undefined, { signal: ac.signal }))).toMatchObject({ message: 'too late' });
       await b.delete('aborted/readme');
@@ -542,7 +552,11 @@ describe('outage of a remote: unavailable, breaker, failover, recovery', () => {
     });
     await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
     const slow = new S3Backend(
-      s3Options(t, { name: 'slow', endpoint: `http://127.0.0.1:${(hole.address() as net.AddressInfo).port}`, timeouts: { requestMs: 60_000, idleMs: 60_000 } }),
+      s3Options(t, {
+        name: 'slow',
+        endpoint: `http://127.0.0.1:${(hole.address() as net.AddressInfo).port}`,
+        timeouts: { requestMs: 60_000, idleMs: 60_000 },
+      }),
     );
     const guarded = new GuardedBackend(slow, { consecutiveFailures: 1 });
     try {

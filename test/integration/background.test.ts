@@ -3,8 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pino from 'pino';
-import { expect, it } from 'vitest';
+
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -14,9 +13,12 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { TaskQueue, TaskRunner } from '../../src/work/tasks.js';
-import { tryLead } from '../../src/work/leader.js';
+import pino from 'pino';
+import { expect, it } from 'vitest';
+
 import { Scrubber } from '../../src/blobs/scrub.js';
+import { tryLead } from '../../src/work/leader.js';
+import { TaskQueue, TaskRunner } from '../../src/work/tasks.js';
 import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const run = promisify(execFile);
 
@@ -25,12 +27,18 @@ describeEachEngine('background work: tasks, scrub, upload expiry, leadership', (
 
   it('deletes a full bucket through `anvil admin bucket delete --force` and the task queue', async () => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'doomed' }));
-    await Promise.all(Array.from({ length: 30 }, (_, i) => t.s3.send(new PutObjectCommand({ Bucket: 'doomed', Key: `k/${i}`, Body: `body ${i}` }))));
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => t.s3.send(new PutObjectCommand({ Bucket: 'doomed', Key: `k/${i}`, Body: `body ${i}` }))),
+    );
     const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'doomed', Key: 'mp' }));
     await t.s3.send(new UploadPartCommand({ Bucket: 'doomed', Key: 'mp', UploadId, PartNumber: 1, Body: 'part' }));
-    const { stdout } = await run(process.execPath, [path.resolve('bin/anvil.js'), 'admin', 'bucket', 'delete', 'doomed', '--force', '--json'], {
-      env: { ...process.env, ANVIL_DATA_DIR: t.dataDir, ANVIL_DATABASE_URL: t.config.databaseUrl },
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [path.resolve('bin/anvil.js'), 'admin', 'bucket', 'delete', 'doomed', '--force', '--json'],
+      {
+        env: { ...process.env, ANVIL_DATA_DIR: t.dataDir, ANVIL_DATABASE_URL: t.config.databaseUrl },
+      },
+    );
     const { task } = JSON.parse(stdout);
     for (let i = 0; i < 200; i++) {
       const [row] = (await new TaskQueue(t.anvil.meta, 'test').list()).filter((x) => x.id === task);

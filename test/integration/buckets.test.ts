@@ -1,13 +1,14 @@
-import { expect, it } from 'vitest';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
+  DeleteObjectCommand,
   GetBucketLocationCommand,
   HeadBucketCommand,
   ListBucketsCommand,
   PutObjectCommand,
-  DeleteObjectCommand,
 } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, s3Error, startTestAnvil, useAnvil } from '../support/anvil.js';
 describeEachEngine('buckets', (engine) => {
   const t = useAnvil(engine);
@@ -93,4 +94,3 @@ describeEachEngine('buckets', (engine) => {
     expect(err.$metadata.httpStatusCode).toBe(404);
   });
 });
-

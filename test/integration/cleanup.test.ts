@@ -10,7 +10,10 @@ import { openMetaDatabases } from '../../src/meta/engine.js';
 import { migrateAll } from '../../src/meta/migrate.js';
 import { blobFiles, databaseUrlFor, describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => {
-  const t = useAnvil(engine, { buckets: ['gcb'], start: { cleanup: { maxAttempts: 2, backoffMs: 10, leaseMs: 60_000 }, workerIntervalMs: 50 } });
+  const t = useAnvil(engine, {
+    buckets: ['gcb'],
+    start: { cleanup: { maxAttempts: 2, backoffMs: 10, leaseMs: 60_000 }, workerIntervalMs: 50 },
+  });
 
   it('never deletes a blob that a concurrent upload references again', async () => {
     for (let round = 0; round < 25; round++) {
@@ -87,28 +90,31 @@ describeEachEngine('blob cleanup, dead letters and reconciliation', (engine) => 
   });
 
   // SKIP LOCKED claiming only exists on PostgreSQL; SQLite has one writer per file by design.
-  if (engine === 'postgres') it('never hands one queue entry to two workers at once (two processes, one database)', async () => {
-    // A database of its own, so the test server's worker does not take entries too.
-    const db = await databaseUrlFor('postgres', t.dataDir);
-    const metaA = openMetaDatabases(db.url);
-    const metaB = openMetaDatabases(db.url);
-    try {
-      await migrateAll(metaA);
-      await metaA.data.transaction().execute((trx) =>
-        enqueueCleanup(trx, Array.from({ length: 200 }, (_, i) => ({ tenantId: 'x', hash: crypto.randomBytes(32).toString('hex'), fileId: `f${i}` }))),
-      );
-      const { replicas } = t.anvil.core.blobs;
-      const a = new CleanupQueue({ meta: metaA, replicas }, 'worker-a');
-      const b = new CleanupQueue({ meta: metaB, replicas }, 'worker-b');
-      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim({ limit: 30 })));
-      const ids = claims.flat().map((e) => e.id);
-      expect(new Set(ids).size).toBe(ids.length);
-      expect(ids.length).toBe(200);
-    } finally {
-      await metaA.close();
-      await metaB.close();
-      await db.drop();
-    }
-  });
+  if (engine === 'postgres')
+    it('never hands one queue entry to two workers at once (two processes, one database)', async () => {
+      // A database of its own, so the test server's worker does not take entries too.
+      const db = await databaseUrlFor('postgres', t.dataDir);
+      const metaA = openMetaDatabases(db.url);
+      const metaB = openMetaDatabases(db.url);
+      try {
+        await migrateAll(metaA);
+        await metaA.data.transaction().execute((trx) =>
+          enqueueCleanup(
+            trx,
+            Array.from({ length: 200 }, (_, i) => ({ tenantId: 'x', hash: crypto.randomBytes(32).toString('hex'), fileId: `f${i}` })),
+          ),
+        );
+        const { replicas } = t.anvil.core.blobs;
+        const a = new CleanupQueue({ meta: metaA, replicas }, 'worker-a');
+        const b = new CleanupQueue({ meta: metaB, replicas }, 'worker-b');
+        const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim({ limit: 30 })));
+        const ids = claims.flat().map((e) => e.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids.length).toBe(200);
+      } finally {
+        await metaA.close();
+        await metaB.close();
+        await db.drop();
+      }
+    });
 });
-

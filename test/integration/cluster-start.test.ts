@@ -12,11 +12,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import pino from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { loadConfig, type Config } from '../../src/config/config.js';
-import { startAnvil, type Anvil } from '../../src/app.js';
+
+import { type Anvil, startAnvil } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config/config.js';
 import { databaseUrlFor, ROOT_KEY, ROOT_SECRET } from '../support/anvil.js';
 
 const NODES = 4;
@@ -63,7 +65,9 @@ describe.skipIf(inject('pgAdminUrl') === null)('nodes starting together on one P
       const anvils = await startTogether({ rootAccessKey: ROOT_KEY, rootSecretKey: ROOT_SECRET });
       expect(anvils.map((a) => a.root.accessKeyId)).toEqual(Array(NODES).fill(ROOT_KEY));
       expect(await rootKeys(anvils[0])).toEqual([ROOT_KEY]);
-      await client(anvils[0].endpoint, { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET }).send(new CreateBucketCommand({ Bucket: `round-${round}` }));
+      await client(anvils[0].endpoint, { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET }).send(
+        new CreateBucketCommand({ Bucket: `round-${round}` }),
+      );
       for (const a of anvils) {
         const listed = await client(a.endpoint, { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET }).send(new ListBucketsCommand({}));
         expect(listed.Buckets?.map((b) => b.Name)).toEqual([`round-${round}`]);

@@ -1,4 +1,3 @@
-import { expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -7,6 +6,8 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('conditional requests', (engine) => {
   const t = useAnvil(engine, { buckets: ['cond'] });
@@ -22,11 +23,15 @@ describeEachEngine('conditional requests', (engine) => {
 
   it('lets exactly one of 20 concurrent If-None-Match: * PUTs win', async () => {
     const results = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) => t.s3.send(new PutObjectCommand({ Bucket: 'cond', Key: 'race', Body: `writer-${i}`, IfNoneMatch: '*' }))),
+      Array.from({ length: 20 }, (_, i) =>
+        t.s3.send(new PutObjectCommand({ Bucket: 'cond', Key: 'race', Body: `writer-${i}`, IfNoneMatch: '*' })),
+      ),
     );
     const winners = results.map((r, i) => (r.status === 'fulfilled' ? i : -1)).filter((i) => i >= 0);
     expect(winners).toHaveLength(1);
-    for (const r of results) if (r.status === 'rejected') expect([412, 409]).toContain((r.reason as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode);
+    for (const r of results)
+      if (r.status === 'rejected')
+        expect([412, 409]).toContain((r.reason as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode);
     const get = await t.s3.send(new GetObjectCommand({ Bucket: 'cond', Key: 'race' }));
     expect(await get.Body!.transformToString()).toBe(`writer-${winners[0]}`);
   });
@@ -68,15 +73,25 @@ describeEachEngine('conditional requests', (engine) => {
     const future = new Date(Date.now() + 3600_000);
     const ok = await t.s3.send(new GetObjectCommand({ Bucket: 'cond', Key: 'read', IfMatch: put.ETag }));
     expect(await ok.Body!.transformToString()).toBe('content');
-    expect((await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'cond', Key: 'read', IfMatch: '"other"' })))).$metadata.httpStatusCode).toBe(412);
-    expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfNoneMatch: put.ETag })))).$metadata.httpStatusCode).toBe(304);
-    expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfModifiedSince: future })))).$metadata.httpStatusCode).toBe(304);
-    expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfUnmodifiedSince: past })))).$metadata.httpStatusCode).toBe(412);
+    expect(
+      (await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'cond', Key: 'read', IfMatch: '"other"' })))).$metadata.httpStatusCode,
+    ).toBe(412);
+    expect(
+      (await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfNoneMatch: put.ETag })))).$metadata.httpStatusCode,
+    ).toBe(304);
+    expect(
+      (await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfModifiedSince: future })))).$metadata.httpStatusCode,
+    ).toBe(304);
+    expect(
+      (await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfUnmodifiedSince: past })))).$metadata.httpStatusCode,
+    ).toBe(412);
     // S3 precedence: a true If-Match overrides a false If-Unmodified-Since.
     const both = await t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfMatch: put.ETag, IfUnmodifiedSince: past }));
     expect(both.$metadata.httpStatusCode).toBe(200);
     // ... and a false If-None-Match overrides a true If-Modified-Since.
-    const modified = await t.s3.send(new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfNoneMatch: '"other"', IfModifiedSince: future }));
+    const modified = await t.s3.send(
+      new HeadObjectCommand({ Bucket: 'cond', Key: 'read', IfNoneMatch: '"other"', IfModifiedSince: future }),
+    );
     expect(modified.$metadata.httpStatusCode).toBe(200);
   });
 

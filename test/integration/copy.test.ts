@@ -1,12 +1,8 @@
 import crypto from 'node:crypto';
+
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, expect, it } from 'vitest';
-import {
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-} from '@aws-sdk/client-s3';
+
 import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('CopyObject', (engine) => {
   const t = useAnvil(engine, { buckets: ['src-bucket', 'dst-bucket'] });
@@ -52,7 +48,13 @@ describeEachEngine('CopyObject', (engine) => {
     expect(head.ContentType).toBe('text/plain');
     expect(head.Metadata).toEqual({ b: '2' });
     const err = await s3Error(
-      t.s3.send(new CopyObjectCommand({ Bucket: 'src-bucket', Key: 'orig nal+1.bin', CopySource: `src-bucket/${encodeURIComponent('orig nal+1.bin')}` })),
+      t.s3.send(
+        new CopyObjectCommand({
+          Bucket: 'src-bucket',
+          Key: 'orig nal+1.bin',
+          CopySource: `src-bucket/${encodeURIComponent('orig nal+1.bin')}`,
+        }),
+      ),
     );
     expect(err.name).toBe('InvalidRequest');
     const get = await t.s3.send(new GetObjectCommand({ Bucket: 'src-bucket', Key: 'orig nal+1.bin' }));
@@ -67,7 +69,12 @@ describeEachEngine('CopyObject', (engine) => {
     for (const cmd of [
       new CopyObjectCommand({ Bucket: 'dst-bucket', Key: 'cond2', CopySource: src, CopySourceIfMatch: '"nope"' }),
       new CopyObjectCommand({ Bucket: 'dst-bucket', Key: 'cond2', CopySource: src, CopySourceIfNoneMatch: etag }),
-      new CopyObjectCommand({ Bucket: 'dst-bucket', Key: 'cond2', CopySource: src, CopySourceIfUnmodifiedSince: new Date(Date.now() - 3600_000) }),
+      new CopyObjectCommand({
+        Bucket: 'dst-bucket',
+        Key: 'cond2',
+        CopySource: src,
+        CopySourceIfUnmodifiedSince: new Date(Date.now() - 3600_000),
+      }),
     ]) {
       const err = await s3Error(t.s3.send(cmd));
       expect(err.name).toBe('PreconditionFailed');

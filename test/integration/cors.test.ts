@@ -1,6 +1,7 @@
-import { expect, it } from 'vitest';
 import { DeleteBucketCorsCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('CORS', (engine) => {
   const t = useAnvil(engine, { buckets: ['web'] });
@@ -8,7 +9,11 @@ describeEachEngine('CORS', (engine) => {
   const preflight = (origin: string, method: string, headers?: string) =>
     fetch(`${t.endpoint}/web/upload.txt`, {
       method: 'OPTIONS',
-      headers: { Origin: origin, 'Access-Control-Request-Method': method, ...(headers ? { 'Access-Control-Request-Headers': headers } : {}) },
+      headers: {
+        Origin: origin,
+        'Access-Control-Request-Method': method,
+        ...(headers ? { 'Access-Control-Request-Headers': headers } : {}),
+      },
     });
 
   it('refuses preflights until a configuration exists, then answers them from the rules', async () => {
@@ -19,7 +24,13 @@ describeEachEngine('CORS', (engine) => {
         Bucket: 'web',
         CORSConfiguration: {
           CORSRules: [
-            { AllowedOrigins: ['https://*.example'], AllowedMethods: ['PUT', 'GET'], AllowedHeaders: ['content-type', 'x-amz-*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 },
+            {
+              AllowedOrigins: ['https://*.example'],
+              AllowedMethods: ['PUT', 'GET'],
+              AllowedHeaders: ['content-type', 'x-amz-*'],
+              ExposeHeaders: ['ETag'],
+              MaxAgeSeconds: 600,
+            },
             { AllowedOrigins: ['*'], AllowedMethods: ['GET'] },
           ],
         },
@@ -55,7 +66,12 @@ describeEachEngine('CORS', (engine) => {
 
   it('validates and deletes the configuration', async () => {
     const bad = await s3Error(
-      t.s3.send(new PutBucketCorsCommand({ Bucket: 'web', CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] } })),
+      t.s3.send(
+        new PutBucketCorsCommand({
+          Bucket: 'web',
+          CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] },
+        }),
+      ),
     );
     expect(bad.$metadata.httpStatusCode).toBe(400);
     await t.s3.send(new DeleteBucketCorsCommand({ Bucket: 'web' }));

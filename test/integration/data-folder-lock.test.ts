@@ -9,14 +9,24 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+
+import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { loadConfig, type Config } from '../../src/config/config.js';
-import { startAnvil, type Anvil } from '../../src/app.js';
-import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
-import { sign } from '../support/wire.js';
+
+import { type Anvil, startAnvil } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config/config.js';
+import {
+  databaseUrlFor,
+  describeEachEngine,
+  ROOT_KEY,
+  ROOT_SECRET,
+  stagedFiles,
+  startTestAnvil,
+  type TestAnvil,
+} from '../support/anvil.js';
 import { runServerToExit, startServer, stopServer } from '../support/cli-server.js';
+import { sign } from '../support/wire.js';
 
 const log = pino({ level: 'silent' });
 
@@ -51,7 +61,10 @@ describeEachEngine('one server per data folder', (engine) => {
       await db.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     });
-    const base = loadConfig({ listen: '127.0.0.1:0', dataDir, databaseUrl: db.url, rootAccessKey: ROOT_KEY, rootSecretKey: ROOT_SECRET, logLevel: 'silent' }, {});
+    const base = loadConfig(
+      { listen: '127.0.0.1:0', dataDir, databaseUrl: db.url, rootAccessKey: ROOT_KEY, rootSecretKey: ROOT_SECRET, logLevel: 'silent' },
+      {},
+    );
     return { dataDir, databaseUrl: db.url, config: (extra = {}) => ({ ...base, ...extra }) };
   }
 
@@ -61,7 +74,13 @@ describeEachEngine('one server per data folder', (engine) => {
   }
 
   function client(endpoint: string, region = 'us-east-1'): S3Client {
-    const c = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET }, maxAttempts: 1 });
+    const c = new S3Client({
+      endpoint,
+      region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET },
+      maxAttempts: 1,
+    });
     cleanups.push(async () => c.destroy());
     return c;
   }
@@ -73,9 +92,19 @@ describeEachEngine('one server per data folder', (engine) => {
 
     // An upload in progress: half its body is in, in a staged file in the data folder.
     const body = crypto.randomBytes(512 * 1024);
-    const signed = await sign(t, 'PUT', '/live/in-progress', { headers: { 'content-length': String(body.length) }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const signed = await sign(t, 'PUT', '/live/in-progress', {
+      headers: { 'content-length': String(body.length) },
+      payloadHash: 'UNSIGNED-PAYLOAD',
+    });
     const url = new URL(t.endpoint);
-    const req = http.request({ host: url.hostname, port: Number(url.port), method: 'PUT', path: signed.pathAndQuery, headers: signed.headers, agent: false });
+    const req = http.request({
+      host: url.hostname,
+      port: Number(url.port),
+      method: 'PUT',
+      path: signed.pathAndQuery,
+      headers: signed.headers,
+      agent: false,
+    });
     const answered = new Promise<number>((resolve, reject) => {
       req.on('response', (res) => {
         res.resume();
@@ -107,7 +136,12 @@ describeEachEngine('one server per data folder', (engine) => {
 
   it('a second `anvil server` on a live folder exits non-zero naming the first, which keeps serving; after SIGKILL a new start succeeds', async () => {
     const { dataDir, databaseUrl } = await deployment();
-    const env = { ANVIL_DATA_DIR: dataDir, ANVIL_DATABASE_URL: databaseUrl, ANVIL_ROOT_ACCESS_KEY: ROOT_KEY, ANVIL_ROOT_SECRET_KEY: ROOT_SECRET };
+    const env = {
+      ANVIL_DATA_DIR: dataDir,
+      ANVIL_DATABASE_URL: databaseUrl,
+      ANVIL_ROOT_ACCESS_KEY: ROOT_KEY,
+      ANVIL_ROOT_SECRET_KEY: ROOT_SECRET,
+    };
     const first = await startServer(env);
     cleanups.push(() => stopServer(first));
     const s3 = client(first.endpoint);
@@ -117,7 +151,9 @@ describeEachEngine('one server per data folder', (engine) => {
     // Another listen address: without the lock it would have run beside the first.
     const second = await runServerToExit({ ...env, ANVIL_LISTEN: '127.0.0.1:0' });
     expect(second.code).not.toBe(0);
-    expect(second.output).toContain(`the data folder ${dataDir} is in use by another Anvil server (pid ${first.child.pid} on host ${os.hostname()}, listening on ${first.endpoint}`);
+    expect(second.output).toContain(
+      `the data folder ${dataDir} is in use by another Anvil server (pid ${first.child.pid} on host ${os.hostname()}, listening on ${first.endpoint}`,
+    );
     expect(second.output).not.toContain('Anvil listening on');
 
     expect((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(['kept']);
@@ -129,7 +165,9 @@ describeEachEngine('one server per data folder', (engine) => {
     cleanups.push(() => stopServer(third));
     const again = client(third.endpoint);
     expect(await (await again.send(new GetObjectCommand({ Bucket: 'kept', Key: 'k' }))).Body!.transformToString()).toBe('acknowledged');
-    expect(await (await again.send(new GetObjectCommand({ Bucket: 'kept', Key: 'after' }))).Body!.transformToString()).toBe('still serving');
+    expect(await (await again.send(new GetObjectCommand({ Bucket: 'kept', Key: 'after' }))).Body!.transformToString()).toBe(
+      'still serving',
+    );
   }, 180_000);
 
   if (engine === 'sqlite') {
@@ -143,7 +181,9 @@ describeEachEngine('one server per data folder', (engine) => {
       const otherFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-lock-'));
       cleanups.push(async () => fs.rmSync(otherFolder, { recursive: true, force: true }));
       const onFile = await refusal(startAnvil(d.config({ dataDir: otherFolder }), log));
-      expect(onFile.message).toContain(`the SQLite database ${path.join(d.dataDir, 'anvil.db')} is in use by another Anvil server (pid ${process.pid}`);
+      expect(onFile.message).toContain(
+        `the SQLite database ${path.join(d.dataDir, 'anvil.db')} is in use by another Anvil server (pid ${process.pid}`,
+      );
       // Refused before it created anything in its own folder but the lock.
       expect(fs.readdirSync(otherFolder).filter((f) => !f.startsWith('anvil.lock'))).toEqual([]);
       expect((await client(a.endpoint).send(new ListBucketsCommand({}))).Buckets).toEqual([]);
@@ -156,16 +196,22 @@ describeEachEngine('one server per data folder', (engine) => {
       const a = started(await startAnvil(d.config({ nodeId: 'node-a' }), log));
       const b = started(await startAnvil(d.config({ nodeId: 'node-b' }), log));
       const again = await refusal(startAnvil(d.config({ nodeId: 'node-a' }), log));
-      expect(again.message).toContain(`node id node-a in the data folder ${d.dataDir} is in use by another Anvil server (pid ${process.pid}`);
+      expect(again.message).toContain(
+        `node id node-a in the data folder ${d.dataDir} is in use by another Anvil server (pid ${process.pid}`,
+      );
       expect(again.message).toContain(`listening on ${a.endpoint}`);
       // Without a node id of its own a server wants the folder alone: refused while nodes share it.
       const alone = await refusal(startAnvil(d.config(), log));
-      expect(alone.message).toContain(`the data folder ${d.dataDir} is in use by Anvil servers sharing it on PostgreSQL (the last to start: pid ${process.pid}`);
+      expect(alone.message).toContain(
+        `the data folder ${d.dataDir} is in use by Anvil servers sharing it on PostgreSQL (the last to start: pid ${process.pid}`,
+      );
       expect(alone.message).toContain(`listening on ${b.endpoint}`);
 
       await client(a.endpoint).send(new CreateBucketCommand({ Bucket: 'shared' }));
       await client(b.endpoint).send(new PutObjectCommand({ Bucket: 'shared', Key: 'k', Body: 'from b' }));
-      expect(await (await client(a.endpoint).send(new GetObjectCommand({ Bucket: 'shared', Key: 'k' }))).Body!.transformToString()).toBe('from b');
+      expect(await (await client(a.endpoint).send(new GetObjectCommand({ Bucket: 'shared', Key: 'k' }))).Body!.transformToString()).toBe(
+        'from b',
+      );
     });
   }
 });

@@ -14,7 +14,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
+
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -26,8 +26,10 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+
+import { blobFiles, describeEachEngine, type EngineName, s3Error, stagedFiles, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 import { fillDisk, mountTmpfs, skipWithoutTmpfs, type Tmpfs } from '../support/tmpfs.js';
 
 const noTmpfs = skipWithoutTmpfs('the full-disk suite (test/integration/disk-full.test.ts)');
@@ -76,7 +78,10 @@ describeEachEngine('a full data folder', (engine: EngineName) => {
       if (engine === 'sqlite') expect(fs.existsSync(path.join(disk.dir, 'anvil.db'))).toBe(true);
       await s3().send(new CreateBucketCommand({ Bucket: BUCKET }));
       // Acknowledged before the disk fills: a small body (written in place) and a large one (staged, renamed).
-      for (const [key, size] of [['small', 10_000], ['large', 400_000]] as const) {
+      for (const [key, size] of [
+        ['small', 10_000],
+        ['large', 400_000],
+      ] as const) {
         const body = crypto.randomBytes(size);
         await put(key, body);
         kept.set(key, body);
@@ -116,7 +121,9 @@ describeEachEngine('a full data folder', (engine: EngineName) => {
     it('refuses UploadPart with 507 and records no part', async () => {
       for (const size of [50_000, 2 * 1024 * 1024]) {
         const err = await s3Error(
-          s3().send(new UploadPartCommand({ Bucket: BUCKET, Key: 'multi', UploadId: uploadId, PartNumber: 1, Body: crypto.randomBytes(size) })),
+          s3().send(
+            new UploadPartCommand({ Bucket: BUCKET, Key: 'multi', UploadId: uploadId, PartNumber: 1, Body: crypto.randomBytes(size) }),
+          ),
         );
         expect({ size, status: err.$metadata.httpStatusCode, code: err.name }).toEqual({ size, status: 507, code: 'InsufficientStorage' });
       }
@@ -192,9 +199,16 @@ describeEachEngine('a full data folder', (engine: EngineName) => {
       await put('after-small', small);
       expect((await get('after-small')).equals(small)).toBe(true);
       const part = crypto.randomBytes(100_000);
-      const { ETag } = await s3().send(new UploadPartCommand({ Bucket: BUCKET, Key: 'multi', UploadId: uploadId, PartNumber: 1, Body: part }));
+      const { ETag } = await s3().send(
+        new UploadPartCommand({ Bucket: BUCKET, Key: 'multi', UploadId: uploadId, PartNumber: 1, Body: part }),
+      );
       await s3().send(
-        new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'multi', UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } }),
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: 'multi',
+          UploadId: uploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+        }),
       );
       expect((await get('multi')).equals(part)).toBe(true);
       for (const [key, b] of kept) expect((await get(key)).equals(b)).toBe(true);

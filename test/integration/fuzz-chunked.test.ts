@@ -12,23 +12,25 @@
  * written by a refused request; no staged file left behind.
  */
 import { createHash } from 'node:crypto';
-import { expect, it } from 'vitest';
-import fc from 'fast-check';
+
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import fc from 'fast-check';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
-import { expectClientError, expectNoStagedFiles, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
-import { sdkSigner } from '../support/sdk-signer.js';
-import { objectPath, send, sign, type WireResponse } from '../support/wire.js';
 import {
   buildChunkedBody,
   chunkingArb,
+  type ChunkMutation,
   chunkMutationArb,
   CONTENT_SHA256,
   declaredLength,
   hasTrailer,
-  type ChunkMutation,
   type StreamingMode,
 } from '../support/chunked-fuzz.js';
+import { expectClientError, expectNoStagedFiles, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
+import { sdkSigner } from '../support/sdk-signer.js';
+import { objectPath, send, sign, type WireResponse } from '../support/wire.js';
 import { textsIn } from '../support/xml-fuzz.js';
 
 const BUCKET = 'fuzz-chunked';
@@ -117,36 +119,46 @@ describeEachEngine('fuzz: aws-chunked framing', (engine) => {
     await fc.assert(
       fc.asyncProperty(
         arb,
-        restoring(async ({ mode, chunking, mutation, preflight, seed }) => {
-          const payload = Buffer.from(Uint8Array.from({ length: chunking.length }, (_, i) => (seed + i * 31) & 0xff));
-          const key = preflight === 'if-none-match' ? EXISTING : `chunked-${n++}`;
-          const extra: Record<string, string> = {};
-          if (preflight === 'bad-algorithm') extra['x-amz-sdk-checksum-algorithm'] = 'MD17';
-          if (preflight === 'too-large') extra['x-amz-decoded-content-length'] = String(MAX_OBJECT_SIZE + 1);
-          if (preflight === 'if-none-match') extra['if-none-match'] = '*';
-          const { res, mustReject, what } = await chunkedRequest(
-            objectPath(BUCKET, key), {}, mode, payload, chunking.chunks, mutation, extra, preflight === 'no-decoded-length',
-          );
-          const label = `${what} → ${res.status} ${res.code ?? ''}`;
-          await watch.assertNone(label);
-          if (preflight !== 'none') {
-            expect({ status: res.status, code: res.code }, label).toEqual(PREFLIGHT_ANSWER[preflight]);
-          } else if (mustReject) {
-            expectClientError(res.status, [], label);
-          } else {
-            expect(res.status, label).toBe(200);
-          }
-          const got = await getObject(key);
-          if (key === EXISTING) {
-            expect(got.text, label).toBe('kept as it was');
-          } else if (res.status === 200) {
-            expect(got.status, label).toBe(200);
-            expect(got.body.equals(payload), `stored bytes differ: ${label}`).toBe(true);
-          } else {
-            expect(got.status, `object written by a refused upload: ${label}`).toBe(404);
-          }
-          await expectNoStagedFiles(t);
-        }, () => sentinels.resync()),
+        restoring(
+          async ({ mode, chunking, mutation, preflight, seed }) => {
+            const payload = Buffer.from(Uint8Array.from({ length: chunking.length }, (_, i) => (seed + i * 31) & 0xff));
+            const key = preflight === 'if-none-match' ? EXISTING : `chunked-${n++}`;
+            const extra: Record<string, string> = {};
+            if (preflight === 'bad-algorithm') extra['x-amz-sdk-checksum-algorithm'] = 'MD17';
+            if (preflight === 'too-large') extra['x-amz-decoded-content-length'] = String(MAX_OBJECT_SIZE + 1);
+            if (preflight === 'if-none-match') extra['if-none-match'] = '*';
+            const { res, mustReject, what } = await chunkedRequest(
+              objectPath(BUCKET, key),
+              {},
+              mode,
+              payload,
+              chunking.chunks,
+              mutation,
+              extra,
+              preflight === 'no-decoded-length',
+            );
+            const label = `${what} → ${res.status} ${res.code ?? ''}`;
+            await watch.assertNone(label);
+            if (preflight !== 'none') {
+              expect({ status: res.status, code: res.code }, label).toEqual(PREFLIGHT_ANSWER[preflight]);
+            } else if (mustReject) {
+              expectClientError(res.status, [], label);
+            } else {
+              expect(res.status, label).toBe(200);
+            }
+            const got = await getObject(key);
+            if (key === EXISTING) {
+              expect(got.text, label).toBe('kept as it was');
+            } else if (res.status === 200) {
+              expect(got.status, label).toBe(200);
+              expect(got.body.equals(payload), `stored bytes differ: ${label}`).toBe(true);
+            } else {
+              expect(got.status, `object written by a refused upload: ${label}`).toBe(404);
+            }
+            await expectNoStagedFiles(t);
+          },
+          () => sentinels.resync(),
+        ),
       ),
       fuzzParams(60),
     );
@@ -170,7 +182,16 @@ describeEachEngine('fuzz: aws-chunked framing', (engine) => {
       mode: modeArb,
       chunking: chunkingArb,
       mutation: chunkMutationArb,
-      preflight: fc.constantFrom<PartPreflight>('none', 'none', 'none', 'bad-algorithm', 'part-number-0', 'part-number-10001', 'no-such-upload', 'no-decoded-length'),
+      preflight: fc.constantFrom<PartPreflight>(
+        'none',
+        'none',
+        'none',
+        'bad-algorithm',
+        'part-number-0',
+        'part-number-10001',
+        'no-such-upload',
+        'no-decoded-length',
+      ),
       seed: fc.integer(),
     });
     await fc.assert(
@@ -181,7 +202,14 @@ describeEachEngine('fuzz: aws-chunked framing', (engine) => {
         const extra: Record<string, string> = preflight === 'bad-algorithm' ? { 'x-amz-sdk-checksum-algorithm': 'MD17' } : {};
         const query = { partNumber: number, uploadId: preflight === 'no-such-upload' ? 'no-such-upload' : uploadId };
         const { res, mustReject, what } = await chunkedRequest(
-          objectPath(BUCKET, key), query, mode, payload, chunking.chunks, mutation, extra, preflight === 'no-decoded-length',
+          objectPath(BUCKET, key),
+          query,
+          mode,
+          payload,
+          chunking.chunks,
+          mutation,
+          extra,
+          preflight === 'no-decoded-length',
         );
         const label = `part ${number}: ${what} → ${res.status} ${res.code ?? ''}`;
         await watch.assertNone(label);

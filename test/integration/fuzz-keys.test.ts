@@ -8,8 +8,6 @@
  * semantics; and random values in every listing, upload-id and copy-source
  * parameter answer a 4xx, never a 5xx.
  */
-import { expect, it } from 'vitest';
-import fc from 'fast-check';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -19,6 +17,9 @@ import {
   PutObjectCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import fc from 'fast-check';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
 import { expectClientError, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
 import { awsEncode, objectPath, send, sign, type WireResponse } from '../support/wire.js';
@@ -30,14 +31,43 @@ const MAX_KEY_BYTES = 1024;
 
 /** Keys the listing model runs against: shared prefixes, '/' runs, NFC vs NFD, controls, astral characters. */
 const LIST_KEYS = [
-  'a', 'a/b', 'a/b/c', 'a/c', 'a-b', 'ab', 'a b', 'a+b', 'a%b', 'A', 'b', 'b/', 'b//c', 'é', 'é/x', 'e\u0301',
-  'z', 'zz/zz/zz', 'zz/zy', '😀', '😀/a', '\u0001x', 'x\ry', '\uFFFD', '\u007F', 'ｚ',
+  'a',
+  'a/b',
+  'a/b/c',
+  'a/c',
+  'a-b',
+  'ab',
+  'a b',
+  'a+b',
+  'a%b',
+  'A',
+  'b',
+  'b/',
+  'b//c',
+  'é',
+  'é/x',
+  'e\u0301',
+  'z',
+  'zz/zz/zz',
+  'zz/zy',
+  '😀',
+  '😀/a',
+  '\u0001x',
+  'x\ry',
+  '\uFFFD',
+  '\u007F',
+  'ｚ',
 ];
 
 const utf8Compare = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** S3's listing, computed: keys after start-after under the prefix, rolled up at the first delimiter. */
-function modelList(keys: string[], prefix: string, delimiter: string, startAfter: string): { contents: string[]; prefixes: string[]; order: string[] } {
+function modelList(
+  keys: string[],
+  prefix: string,
+  delimiter: string,
+  startAfter: string,
+): { contents: string[]; prefixes: string[]; order: string[] } {
   const sorted = [...keys].sort(utf8Compare).filter((k) => k.startsWith(prefix) && utf8Compare(k, startAfter) > 0);
   const contents: string[] = [];
   const prefixes: string[] = [];
@@ -62,7 +92,30 @@ function modelList(keys: string[], prefix: string, delimiter: string, startAfter
   return { contents, prefixes, order };
 }
 
-const odd = ['a', '/', '.', ' ', '%', '+', '?', '#', '&', '=', '\\', '\u0000', '\r', '\n', '\t', 'é', '😀', '\uFFFF', '\uFFFE', '\u007F', '~', '*'];
+const odd = [
+  'a',
+  '/',
+  '.',
+  ' ',
+  '%',
+  '+',
+  '?',
+  '#',
+  '&',
+  '=',
+  '\\',
+  '\u0000',
+  '\r',
+  '\n',
+  '\t',
+  'é',
+  '😀',
+  '\uFFFF',
+  '\uFFFE',
+  '\u007F',
+  '~',
+  '*',
+];
 const keyArb = fc.oneof(
   { weight: 5, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }) },
   { weight: 4, arbitrary: fc.string({ unit: fc.constantFrom(...odd), minLength: 1, maxLength: 20 }) },
@@ -74,10 +127,31 @@ const keyArb = fc.oneof(
 const paramText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.string({ unit: fc.constantFrom(...odd), maxLength: 12 }),
-  fc.constantFrom('', '0', '-1', '1', '1000', '1001', '2147483648', '99999999999999999999', '1e3', '0x10', ' 1', 'null', 'true', 'url', 'URL'),
+  fc.constantFrom(
+    '',
+    '0',
+    '-1',
+    '1',
+    '1000',
+    '1001',
+    '2147483648',
+    '99999999999999999999',
+    '1e3',
+    '0x10',
+    ' 1',
+    'null',
+    'true',
+    'url',
+    'URL',
+  ),
   fc.integer({ min: 1000, max: 6000 }).map((n) => 'q'.repeat(n)),
   fc.base64String({ maxLength: 40 }),
-  fc.constantFrom(Buffer.from('1:a\u0000b').toString('base64url'), Buffer.from('1:\uFFFD').toString('base64url'), Buffer.from([0x31, 0x3a, 0xff, 0xfe]).toString('base64url'), Buffer.from('1:' + 'x'.repeat(3000)).toString('base64url')),
+  fc.constantFrom(
+    Buffer.from('1:a\u0000b').toString('base64url'),
+    Buffer.from('1:\uFFFD').toString('base64url'),
+    Buffer.from([0x31, 0x3a, 0xff, 0xfe]).toString('base64url'),
+    Buffer.from('1:' + 'x'.repeat(3000)).toString('base64url'),
+  ),
 );
 
 /** Raw query garbage that no encoder produces (appended unsigned: the parser sees it before the signature check). */
@@ -98,7 +172,12 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
     },
   });
 
-  async function raw(method: string, path: string, query: Record<string, string> = {}, opts: { headers?: Record<string, string>; garbage?: string; body?: Buffer } = {}): Promise<WireResponse> {
+  async function raw(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    opts: { headers?: Record<string, string>; garbage?: string; body?: Buffer } = {},
+  ): Promise<WireResponse> {
     const s = await sign(t, method, path, { query, headers: opts.headers });
     const pq = opts.garbage ? `${s.pathAndQuery}${s.pathAndQuery.includes('?') ? '&' : '?'}${opts.garbage}` : s.pathAndQuery;
     return send(t, method, pq, s.headers, opts.body);
@@ -118,37 +197,40 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
     await fc.assert(
       fc.asyncProperty(
         keyArb,
-        restoring(async (key) => {
-          fc.pre(!sentinels.has(key));
-          const bytes = Buffer.byteLength(key, 'utf8');
-          const refusable = key.includes('\u0000') || bytes > MAX_KEY_BYTES;
-          const what = `key ${JSON.stringify(key.slice(0, 60))} (${bytes} bytes)`;
-          const put = await sdkStatus(t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: `body of ${key}` })));
-          await watch.assertNone(what);
-          if (refusable) {
-            expect(put, `put ${what}`).toBe(400);
-            for (const status of [
-              await sdkStatus(t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))),
-              await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))),
-              await sdkStatus(t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }))),
-            ]) {
-              expect([400, 404], what).toContain(status);
+        restoring(
+          async (key) => {
+            fc.pre(!sentinels.has(key));
+            const bytes = Buffer.byteLength(key, 'utf8');
+            const refusable = key.includes('\u0000') || bytes > MAX_KEY_BYTES;
+            const what = `key ${JSON.stringify(key.slice(0, 60))} (${bytes} bytes)`;
+            const put = await sdkStatus(t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: `body of ${key}` })));
+            await watch.assertNone(what);
+            if (refusable) {
+              expect(put, `put ${what}`).toBe(400);
+              for (const status of [
+                await sdkStatus(t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))),
+                await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))),
+                await sdkStatus(t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }))),
+              ]) {
+                expect([400, 404], what).toContain(status);
+              }
+              const list = await raw('GET', objectPath(BUCKET), { 'list-type': '2', prefix: key, 'encoding-type': 'url' });
+              expectClientError(list.status, [200], `list prefix ${what}`);
+              if (list.status === 200) expect(textsIn(list.text, 'Contents', 'Key'), what).toEqual([]);
+              return;
             }
+            expect(put, `put ${what}`).toBe(200);
+            const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+            expect(await got.Body!.transformToString(), what).toBe(`body of ${key}`);
             const list = await raw('GET', objectPath(BUCKET), { 'list-type': '2', prefix: key, 'encoding-type': 'url' });
-            expectClientError(list.status, [200], `list prefix ${what}`);
-            if (list.status === 200) expect(textsIn(list.text, 'Contents', 'Key'), what).toEqual([]);
-            return;
-          }
-          expect(put, `put ${what}`).toBe(200);
-          const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-          expect(await got.Body!.transformToString(), what).toBe(`body of ${key}`);
-          const list = await raw('GET', objectPath(BUCKET), { 'list-type': '2', prefix: key, 'encoding-type': 'url' });
-          expect(list.status, what).toBe(200);
-          const listed = textsIn(list.text, 'Contents', 'Key').map(decodeURIComponent);
-          expect(listed[0], `first listed under its own prefix: ${what}`).toBe(key);
-          expect(await sdkStatus(t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }))), what).toBe(200);
-          expect(await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))), what).toBe(404);
-        }, () => sentinels.resync()),
+            expect(list.status, what).toBe(200);
+            const listed = textsIn(list.text, 'Contents', 'Key').map(decodeURIComponent);
+            expect(listed[0], `first listed under its own prefix: ${what}`).toBe(key);
+            expect(await sdkStatus(t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }))), what).toBe(200);
+            expect(await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))), what).toBe(404);
+          },
+          () => sentinels.resync(),
+        ),
       ),
       fuzzParams(40),
     );
@@ -157,50 +239,74 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
 
   it('a raw path with invalid percent-encoding is refused with a 400, whatever the operation', async () => {
     const segment = fc.oneof(
-      fc.constantFrom('%', '%z', '%zz', '%C3%28', '%ED%A0%80', '%ED%BF%BF', '%C0%AF', '%E0%80%AF', '%F4%90%80%80', '%FF', '%80', '%E2%82', '%00', 'a%00b', '%%41'),
+      fc.constantFrom(
+        '%',
+        '%z',
+        '%zz',
+        '%C3%28',
+        '%ED%A0%80',
+        '%ED%BF%BF',
+        '%C0%AF',
+        '%E0%80%AF',
+        '%F4%90%80%80',
+        '%FF',
+        '%80',
+        '%E2%82',
+        '%00',
+        'a%00b',
+        '%%41',
+      ),
       fc.constantFrom('%2500', '%41', '%2F', '%E2%82%AC'),
     );
-    const arb = fc.record({ method: fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE'), before: fc.constantFrom('', 'a', 'dir/'), seg: segment, after: fc.constantFrom('', 'b', '/c') });
+    const arb = fc.record({
+      method: fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE'),
+      before: fc.constantFrom('', 'a', 'dir/'),
+      seg: segment,
+      after: fc.constantFrom('', 'b', '/c'),
+    });
     await fc.assert(
       fc.asyncProperty(
         arb,
-        restoring(async ({ method, before, seg, after }) => {
-          const rawKey = `${before}${seg}${after}`;
-          const path = `/${BUCKET}/${rawKey}`;
-          let decoded: string | undefined;
-          try {
-            decoded = decodeURIComponent(rawKey);
-          } catch {
-            decoded = undefined;
-          }
-          const body = method === 'PUT' ? Buffer.from('raw') : undefined;
-          // Signed over the canonical form of the path (each segment decoded once, encoded once), sent raw.
-          const canonical = path
-            .split('/')
-            .map((seg) => {
-              try {
-                return awsEncode(decodeURIComponent(seg));
-              } catch {
-                return seg;
-              }
-            })
-            .join('/');
-          const signed = await sign(t, method, canonical, { headers: body ? { 'content-length': '3' } : {} });
-          const res = await send(t, method, path, signed.headers, body);
-          const what = `${method} ${path} → ${res.status} ${res.code ?? ''}`;
-          await watch.assertNone(what);
-          if (decoded === undefined || decoded.includes('\u0000')) {
-            expect(res.status, what).toBe(400);
-          } else {
-            expectClientError(res.status, [200, 204], what);
-            if (method === 'PUT') {
-              expect(res.status, what).toBe(200);
-              const got = await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: decoded })));
-              expect(got, `${what}: stored under another key than ${JSON.stringify(decoded)}`).toBe(200);
-              await t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: decoded }));
+        restoring(
+          async ({ method, before, seg, after }) => {
+            const rawKey = `${before}${seg}${after}`;
+            const path = `/${BUCKET}/${rawKey}`;
+            let decoded: string | undefined;
+            try {
+              decoded = decodeURIComponent(rawKey);
+            } catch {
+              decoded = undefined;
             }
-          }
-        }, () => sentinels.resync()),
+            const body = method === 'PUT' ? Buffer.from('raw') : undefined;
+            // Signed over the canonical form of the path (each segment decoded once, encoded once), sent raw.
+            const canonical = path
+              .split('/')
+              .map((seg) => {
+                try {
+                  return awsEncode(decodeURIComponent(seg));
+                } catch {
+                  return seg;
+                }
+              })
+              .join('/');
+            const signed = await sign(t, method, canonical, { headers: body ? { 'content-length': '3' } : {} });
+            const res = await send(t, method, path, signed.headers, body);
+            const what = `${method} ${path} → ${res.status} ${res.code ?? ''}`;
+            await watch.assertNone(what);
+            if (decoded === undefined || decoded.includes('\u0000')) {
+              expect(res.status, what).toBe(400);
+            } else {
+              expectClientError(res.status, [200, 204], what);
+              if (method === 'PUT') {
+                expect(res.status, what).toBe(200);
+                const got = await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: decoded })));
+                expect(got, `${what}: stored under another key than ${JSON.stringify(decoded)}`).toBe(200);
+                await t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: decoded }));
+              }
+            }
+          },
+          () => sentinels.resync(),
+        ),
       ),
       fuzzParams(30),
     );
@@ -268,17 +374,67 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
   it('random values in listing, upload-id and part parameters answer a 4xx, never a 5xx', async () => {
     const created = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'open-upload' }));
     const ops: Array<{ method: string; path: string; base: Record<string, string>; params: string[]; body?: Buffer }> = [
-      { method: 'GET', path: objectPath(LIST_BUCKET), base: { 'list-type': '2' }, params: ['prefix', 'delimiter', 'start-after', 'continuation-token', 'max-keys', 'encoding-type', 'fetch-owner'] },
+      {
+        method: 'GET',
+        path: objectPath(LIST_BUCKET),
+        base: { 'list-type': '2' },
+        params: ['prefix', 'delimiter', 'start-after', 'continuation-token', 'max-keys', 'encoding-type', 'fetch-owner'],
+      },
       { method: 'GET', path: objectPath(LIST_BUCKET), base: {}, params: ['prefix', 'delimiter', 'marker', 'max-keys', 'encoding-type'] },
-      { method: 'GET', path: objectPath(BUCKET), base: { uploads: '' }, params: ['prefix', 'delimiter', 'key-marker', 'upload-id-marker', 'max-uploads', 'encoding-type'] },
-      { method: 'GET', path: objectPath(BUCKET), base: { versions: '' }, params: ['prefix', 'delimiter', 'key-marker', 'version-id-marker', 'max-keys', 'encoding-type'] },
-      { method: 'GET', path: objectPath(BUCKET, 'open-upload'), base: { uploadId: created.UploadId! }, params: ['max-parts', 'part-number-marker'] },
+      {
+        method: 'GET',
+        path: objectPath(BUCKET),
+        base: { uploads: '' },
+        params: ['prefix', 'delimiter', 'key-marker', 'upload-id-marker', 'max-uploads', 'encoding-type'],
+      },
+      {
+        method: 'GET',
+        path: objectPath(BUCKET),
+        base: { versions: '' },
+        params: ['prefix', 'delimiter', 'key-marker', 'version-id-marker', 'max-keys', 'encoding-type'],
+      },
+      {
+        method: 'GET',
+        path: objectPath(BUCKET, 'open-upload'),
+        base: { uploadId: created.UploadId! },
+        params: ['max-parts', 'part-number-marker'],
+      },
       { method: 'GET', path: objectPath(BUCKET, 'open-upload'), base: {}, params: ['uploadId'] },
       { method: 'DELETE', path: objectPath(BUCKET, 'open-upload'), base: {}, params: ['uploadId'] },
-      { method: 'PUT', path: objectPath(BUCKET, 'open-upload'), base: { partNumber: '1' }, params: ['uploadId'], body: Buffer.from('part') },
-      { method: 'PUT', path: objectPath(BUCKET, 'open-upload'), base: { uploadId: created.UploadId! }, params: ['partNumber'], body: Buffer.from('part') },
-      { method: 'POST', path: objectPath(BUCKET, 'open-upload'), base: {}, params: ['uploadId'], body: Buffer.from('<CompleteMultipartUpload></CompleteMultipartUpload>') },
-      { method: 'GET', path: objectPath(BUCKET, 'sentinel'), base: {}, params: ['partNumber', 'versionId', 'response-content-type', 'response-content-disposition', 'response-expires', 'response-cache-control'] },
+      {
+        method: 'PUT',
+        path: objectPath(BUCKET, 'open-upload'),
+        base: { partNumber: '1' },
+        params: ['uploadId'],
+        body: Buffer.from('part'),
+      },
+      {
+        method: 'PUT',
+        path: objectPath(BUCKET, 'open-upload'),
+        base: { uploadId: created.UploadId! },
+        params: ['partNumber'],
+        body: Buffer.from('part'),
+      },
+      {
+        method: 'POST',
+        path: objectPath(BUCKET, 'open-upload'),
+        base: {},
+        params: ['uploadId'],
+        body: Buffer.from('<CompleteMultipartUpload></CompleteMultipartUpload>'),
+      },
+      {
+        method: 'GET',
+        path: objectPath(BUCKET, 'sentinel'),
+        base: {},
+        params: [
+          'partNumber',
+          'versionId',
+          'response-content-type',
+          'response-content-disposition',
+          'response-expires',
+          'response-cache-control',
+        ],
+      },
       { method: 'HEAD', path: objectPath(BUCKET, 'sentinel'), base: {}, params: ['partNumber', 'versionId'] },
       { method: 'GET', path: objectPath(BUCKET, 'sentinel'), base: { attributes: '' }, params: ['versionId'] },
     ];
@@ -290,18 +446,21 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
     await fc.assert(
       fc.asyncProperty(
         arb,
-        restoring(async ({ op: i, values, garbage }) => {
-          const op = ops[i];
-          const query = { ...op.base };
-          for (const [p, v] of values) query[op.params[p % op.params.length]] = v;
-          const headers: Record<string, string> = op.body ? { 'content-length': String(op.body.length) } : {};
-          const res = await raw(op.method, op.path, query, { headers, garbage, body: op.body });
-          const what = `${op.method} ${op.path} ${JSON.stringify(query).slice(0, 300)}${garbage ? ` + ${garbage}` : ''} → ${res.status} ${res.code ?? ''}`;
-          await watch.assertNone(what);
-          expectClientError(res.status, [200, 204, 206], what);
-          const head = await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'sentinel' })));
-          expect(head, `still serving after ${what}`).toBe(200);
-        }, () => sentinels.resync()),
+        restoring(
+          async ({ op: i, values, garbage }) => {
+            const op = ops[i];
+            const query = { ...op.base };
+            for (const [p, v] of values) query[op.params[p % op.params.length]] = v;
+            const headers: Record<string, string> = op.body ? { 'content-length': String(op.body.length) } : {};
+            const res = await raw(op.method, op.path, query, { headers, garbage, body: op.body });
+            const what = `${op.method} ${op.path} ${JSON.stringify(query).slice(0, 300)}${garbage ? ` + ${garbage}` : ''} → ${res.status} ${res.code ?? ''}`;
+            await watch.assertNone(what);
+            expectClientError(res.status, [200, 204, 206], what);
+            const head = await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'sentinel' })));
+            expect(head, `still serving after ${what}`).toBe(200);
+          },
+          () => sentinels.resync(),
+        ),
       ),
       fuzzParams(50),
     );
@@ -310,44 +469,69 @@ describeEachEngine('fuzz: keys and query strings', (engine) => {
 
   it('a random x-amz-copy-source copies exactly the object it names, or answers a 4xx', async () => {
     const source = fc.oneof(
-      fc.constantFrom(`${BUCKET}/sentinel`, `/${BUCKET}/sentinel`, `${BUCKET}/sentinel?versionId=null`, `${BUCKET}/sentinel?versionId=x`, `${BUCKET}/%73entinel`),
-      fc.constantFrom(`${BUCKET}/a%00b`, `${BUCKET}/%`, `${BUCKET}/%C3%28`, `${BUCKET}/%ED%A0%80`, `${BUCKET}`, `${BUCKET}/`, '/', '', `nobucket/sentinel`, `${BUCKET}/no-such-key`, `${BUCKET}//sentinel`, `..%2F${BUCKET}/sentinel`),
+      fc.constantFrom(
+        `${BUCKET}/sentinel`,
+        `/${BUCKET}/sentinel`,
+        `${BUCKET}/sentinel?versionId=null`,
+        `${BUCKET}/sentinel?versionId=x`,
+        `${BUCKET}/%73entinel`,
+      ),
+      fc.constantFrom(
+        `${BUCKET}/a%00b`,
+        `${BUCKET}/%`,
+        `${BUCKET}/%C3%28`,
+        `${BUCKET}/%ED%A0%80`,
+        `${BUCKET}`,
+        `${BUCKET}/`,
+        '/',
+        '',
+        `nobucket/sentinel`,
+        `${BUCKET}/no-such-key`,
+        `${BUCKET}//sentinel`,
+        `..%2F${BUCKET}/sentinel`,
+      ),
       fc.string({ unit: fc.constantFrom('a', '/', '%', '0', 'F', '?', '=', 'é', 's'), maxLength: 20 }).map((s) => `${BUCKET}/${s}`),
       fc.integer({ min: 1000, max: 5000 }).map((n) => `${BUCKET}/${'k'.repeat(n)}`),
     );
     await fc.assert(
       fc.asyncProperty(
         source,
-        restoring(async (src) => {
-          const dest = 'copy-dest';
-          let header: string;
-          try {
-            header = /[^\x20-\x7e]/.test(src) ? encodeURI(src) : src;
-          } catch {
-            return;
-          }
-          const res = await raw('PUT', objectPath(BUCKET, dest), {}, { headers: { 'x-amz-copy-source': header } });
-          const what = `x-amz-copy-source: ${header.slice(0, 120)} → ${res.status} ${res.code ?? ''}`;
-          await watch.assertNone(what);
-          expectClientError(res.status, [200], what);
-          let namedKey: string | undefined;
-          try {
-            const path = decodeURIComponent(header.split('?')[0].replace(/^\//, ''));
-            namedKey = path.startsWith(`${BUCKET}/`) ? path.slice(BUCKET.length + 1) : undefined;
-          } catch {
-            namedKey = undefined;
-          }
-          const copied = await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: dest })));
-          if (res.status === 200) {
-            const source = namedKey === undefined ? undefined : sentinels.body(namedKey);
-            expect(source !== undefined && !/versionId=(?!null)/.test(header), `copied something it should not: ${what}`).toBe(true);
-            const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: dest }));
-            expect(Buffer.from(await got.Body!.transformToByteArray()).equals(source!), `copied other bytes than the source's: ${what}`).toBe(true);
-            await t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: dest }));
-          } else {
-            expect(copied, `destination written by a refused copy: ${what}`).toBe(404);
-          }
-        }, () => sentinels.resync()),
+        restoring(
+          async (src) => {
+            const dest = 'copy-dest';
+            let header: string;
+            try {
+              header = /[^\x20-\x7e]/.test(src) ? encodeURI(src) : src;
+            } catch {
+              return;
+            }
+            const res = await raw('PUT', objectPath(BUCKET, dest), {}, { headers: { 'x-amz-copy-source': header } });
+            const what = `x-amz-copy-source: ${header.slice(0, 120)} → ${res.status} ${res.code ?? ''}`;
+            await watch.assertNone(what);
+            expectClientError(res.status, [200], what);
+            let namedKey: string | undefined;
+            try {
+              const path = decodeURIComponent(header.split('?')[0].replace(/^\//, ''));
+              namedKey = path.startsWith(`${BUCKET}/`) ? path.slice(BUCKET.length + 1) : undefined;
+            } catch {
+              namedKey = undefined;
+            }
+            const copied = await sdkStatus(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: dest })));
+            if (res.status === 200) {
+              const source = namedKey === undefined ? undefined : sentinels.body(namedKey);
+              expect(source !== undefined && !/versionId=(?!null)/.test(header), `copied something it should not: ${what}`).toBe(true);
+              const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: dest }));
+              expect(
+                Buffer.from(await got.Body!.transformToByteArray()).equals(source!),
+                `copied other bytes than the source's: ${what}`,
+              ).toBe(true);
+              await t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: dest }));
+            } else {
+              expect(copied, `destination written by a refused copy: ${what}`).toBe(404);
+            }
+          },
+          () => sentinels.resync(),
+        ),
       ),
       fuzzParams(25),
     );

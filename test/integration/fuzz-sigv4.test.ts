@@ -7,12 +7,14 @@
  * Never a 5xx, never a process-level error, and the server keeps serving.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { expect, it } from 'vitest';
+
 import fc from 'fast-check';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
 import { expectClientError, fuzzParams, fuzzSuite, restoring, Sentinels } from '../support/fuzz.js';
-import { objectPath, presign, send, sign, type WireResponse } from '../support/wire.js';
 import { headerMutationArb, mutateHeaders, mutateQuery, queryMutationArb, type SignedRequest } from '../support/sigv4-fuzz.js';
+import { objectPath, presign, send, sign, type WireResponse } from '../support/wire.js';
 
 const BUCKET = 'fuzz-auth';
 const SECRET_KEY = 'private-object';
@@ -71,21 +73,34 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
     await expectWritten(valid.path, Buffer.from('ok'), 'the unmutated request');
 
     await fc.assert(
-      fc.asyncProperty(headerMutationArb, fc.uint8Array({ maxLength: 64 }), restoring(async (mutation, bytes) => {
-        const key = `put-${n++}`;
-        const base = await signedPut(key, Buffer.from(bytes));
-        const m = mutateHeaders(base, mutation);
-        const what = `${m.label} → ${m.method} ${m.path}`;
-        const res = await send(t, m.method, m.path + (m.query ? `?${m.query}` : ''), m.headers, m.method === 'GET' ? undefined : m.body);
-        // 501: SigV4a streaming (ECDSA) is named but not implemented.
-        expectClientError(res.status, m.mustReject ? [501] : [200, 501], `${what} (${res.code})`);
-        await watch.assertNone(what);
-        expectNoLeak(res, what);
-        const accepted = res.status === 200 && m.method === 'PUT';
-        await expectWritten(base.path, accepted && m.path === base.path ? m.body : null, what);
-        // A changed path names an absent object, or one that cannot exist (NUL: 400 on both engines).
-        if (m.path !== base.path) expect([400, 404], what).toContain(await head(m.path));
-      }, () => sentinels.resync())),
+      fc.asyncProperty(
+        headerMutationArb,
+        fc.uint8Array({ maxLength: 64 }),
+        restoring(
+          async (mutation, bytes) => {
+            const key = `put-${n++}`;
+            const base = await signedPut(key, Buffer.from(bytes));
+            const m = mutateHeaders(base, mutation);
+            const what = `${m.label} → ${m.method} ${m.path}`;
+            const res = await send(
+              t,
+              m.method,
+              m.path + (m.query ? `?${m.query}` : ''),
+              m.headers,
+              m.method === 'GET' ? undefined : m.body,
+            );
+            // 501: SigV4a streaming (ECDSA) is named but not implemented.
+            expectClientError(res.status, m.mustReject ? [501] : [200, 501], `${what} (${res.code})`);
+            await watch.assertNone(what);
+            expectNoLeak(res, what);
+            const accepted = res.status === 200 && m.method === 'PUT';
+            await expectWritten(base.path, accepted && m.path === base.path ? m.body : null, what);
+            // A changed path names an absent object, or one that cannot exist (NUL: 400 on both engines).
+            if (m.path !== base.path) expect([400, 404], what).toContain(await head(m.path));
+          },
+          () => sentinels.resync(),
+        ),
+      ),
       fuzzParams(70),
     );
     await sentinels.assertIntact();
@@ -111,18 +126,25 @@ describeEachEngine('fuzz: SigV4 headers and presigned URLs', (engine) => {
 
   it('a presigned PUT URL refuses every change to its X-Amz-* parameters', async () => {
     await fc.assert(
-      fc.asyncProperty(queryMutationArb, fc.uint8Array({ maxLength: 64 }), restoring(async (mutation, bytes) => {
-        const key = `presigned-${n++}`;
-        const path = objectPath(BUCKET, key);
-        const body = Buffer.from(bytes);
-        const p = await presign(t, 'PUT', path);
-        const m = mutateQuery(p.query, mutation);
-        const what = `${m.label} → PUT ${path}?${m.query}`;
-        const res = await send(t, 'PUT', `${path}?${m.query}`, { ...m.extraHeaders, 'content-length': String(body.length) }, body);
-        expectClientError(res.status, m.mustReject ? [] : [200], `${what} (${res.code})`);
-        await watch.assertNone(what);
-        await expectWritten(path, res.status === 200 ? body : null, what);
-      }, () => sentinels.resync())),
+      fc.asyncProperty(
+        queryMutationArb,
+        fc.uint8Array({ maxLength: 64 }),
+        restoring(
+          async (mutation, bytes) => {
+            const key = `presigned-${n++}`;
+            const path = objectPath(BUCKET, key);
+            const body = Buffer.from(bytes);
+            const p = await presign(t, 'PUT', path);
+            const m = mutateQuery(p.query, mutation);
+            const what = `${m.label} → PUT ${path}?${m.query}`;
+            const res = await send(t, 'PUT', `${path}?${m.query}`, { ...m.extraHeaders, 'content-length': String(body.length) }, body);
+            expectClientError(res.status, m.mustReject ? [] : [200], `${what} (${res.code})`);
+            await watch.assertNone(what);
+            await expectWritten(path, res.status === 200 ? body : null, what);
+          },
+          () => sentinels.resync(),
+        ),
+      ),
       fuzzParams(40),
     );
     await sentinels.assertIntact();

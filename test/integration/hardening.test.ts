@@ -4,25 +4,27 @@
  * S3 error, the server stays up and nothing changed that should not.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+
 import {
-  CreateBucketCommand,
   CopyObjectCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectAclCommand,
-  ListMultipartUploadsCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
-  HeadObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { beforeAll, describe, expect, it } from 'vitest';
+
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
-import { encodeUnsigned, crc32Base64 } from '../support/aws-chunked.js';
-import { send, sign, type WireResponse } from '../support/wire.js';
+import { crc32Base64, encodeUnsigned } from '../support/aws-chunked.js';
 import { signedFetch } from '../support/signed-fetch.js';
+import { send, sign, type WireResponse } from '../support/wire.js';
 
 const BUCKET = 'hardening';
 
@@ -53,7 +55,12 @@ describeEachEngine('hardening', (engine) => {
     const payload = randomBytes(100 * 1024);
     const chunked = encodeUnsigned(payload, { chunkSize: 16 * 1024, trailers: { 'x-amz-checksum-crc32': crc32Base64(payload) } });
 
-    async function chunkedPut(path: string, query: Record<string, string>, extra: Record<string, string>, body: Buffer): Promise<WireResponse> {
+    async function chunkedPut(
+      path: string,
+      query: Record<string, string>,
+      extra: Record<string, string>,
+      body: Buffer,
+    ): Promise<WireResponse> {
       const signed = await sign(t, 'PUT', path, {
         query,
         headers: {
@@ -70,7 +77,12 @@ describeEachEngine('hardening', (engine) => {
 
     const cases: Array<[string, Record<string, string>, number, string]> = [
       ['an unknown x-amz-sdk-checksum-algorithm', { 'x-amz-sdk-checksum-algorithm': 'MD17' }, 400, 'InvalidRequest'],
-      ['an x-amz-decoded-content-length over the size limit', { 'x-amz-decoded-content-length': String(64 * 1024 * 1024) }, 400, 'EntityTooLarge'],
+      [
+        'an x-amz-decoded-content-length over the size limit',
+        { 'x-amz-decoded-content-length': String(64 * 1024 * 1024) },
+        400,
+        'EntityTooLarge',
+      ],
       ['a failed If-None-Match on an existing key', { 'if-none-match': '*' }, 412, 'PreconditionFailed'],
     ];
 
@@ -165,14 +177,24 @@ describeEachEngine('hardening', (engine) => {
     }
 
     it('still takes the same headers when they are signed (presigned and header-signed)', async () => {
-      const url = await getSignedUrl(t.s3, new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned-ok', Metadata: { owner: 'alice' }, Tagging: 'a=b' }), {
-        expiresIn: 300,
-        // Kept as signed headers, not hoisted into the query string.
-        unhoistableHeaders: new Set(['x-amz-meta-owner', 'x-amz-tagging']),
-      });
+      const url = await getSignedUrl(
+        t.s3,
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned-ok', Metadata: { owner: 'alice' }, Tagging: 'a=b' }),
+        {
+          expiresIn: 300,
+          // Kept as signed headers, not hoisted into the query string.
+          unhoistableHeaders: new Set(['x-amz-meta-owner', 'x-amz-tagging']),
+        },
+      );
       expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toBe('host;x-amz-meta-owner;x-amz-tagging');
       const u = new URL(url);
-      const res = await send(t, 'PUT', u.pathname + u.search, { 'x-amz-meta-owner': 'alice', 'x-amz-tagging': 'a=b', 'content-length': '5' }, 'hello');
+      const res = await send(
+        t,
+        'PUT',
+        u.pathname + u.search,
+        { 'x-amz-meta-owner': 'alice', 'x-amz-tagging': 'a=b', 'content-length': '5' },
+        'hello',
+      );
       expect(res.status, res.text).toBe(200);
       const head = await t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'presigned-ok' }));
       expect(head.Metadata).toEqual({ owner: 'alice' });
@@ -207,8 +229,14 @@ describeEachEngine('hardening', (engine) => {
       ['a lone surrogate reference', Buffer.from('<Delete><Object><Key>a&#xD800;b</Key></Object></Delete>')],
       ['a reference beyond Unicode', Buffer.from('<Delete><Object><Key>a&#x110000;b</Key></Object></Delete>')],
       ['a raw NUL byte', Buffer.from('<Delete><Object><Key>a\u0000b</Key></Object></Delete>')],
-      ['bytes that are not UTF-8', Buffer.concat([Buffer.from('<Delete><Object><Key>a'), Buffer.from([0xff]), Buffer.from('b</Key></Object></Delete>')])],
-      ['a UTF-8-encoded surrogate', Buffer.concat([Buffer.from('<Delete><Object><Key>a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('b</Key></Object></Delete>')])],
+      [
+        'bytes that are not UTF-8',
+        Buffer.concat([Buffer.from('<Delete><Object><Key>a'), Buffer.from([0xff]), Buffer.from('b</Key></Object></Delete>')]),
+      ],
+      [
+        'a UTF-8-encoded surrogate',
+        Buffer.concat([Buffer.from('<Delete><Object><Key>a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('b</Key></Object></Delete>')]),
+      ],
     ];
     for (const [name, body] of refused) {
       it(`refuses ${name} with MalformedXML and deletes nothing`, async () => {
@@ -220,7 +248,12 @@ describeEachEngine('hardening', (engine) => {
     }
 
     it('deletes exactly the key a control-character reference names', async () => {
-      const res = await signedBody('POST', `/${BUCKET}`, { delete: '' }, Buffer.from('<Delete><Quiet>true</Quiet><Object><Key>a&#x1;b</Key></Object></Delete>'));
+      const res = await signedBody(
+        'POST',
+        `/${BUCKET}`,
+        { delete: '' },
+        Buffer.from('<Delete><Quiet>true</Quiet><Object><Key>a&#x1;b</Key></Object></Delete>'),
+      );
       expect(res.status, res.text).toBe(200);
       expect(await text('ab')).toBe('ab');
       expect((await s3Error(t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'a\u0001b' })))).name).toBe('NoSuchKey');
@@ -242,7 +275,14 @@ describeEachEngine('hardening', (engine) => {
       ['a prefix that is not UTF-8', 'GET', `/${BUCKET}?list-type=2&prefix=%FF`, {}, 400, 'InvalidURI'],
       ['a key that is not UTF-8', 'GET', `/${BUCKET}/a%FFb`, {}, 400, 'InvalidURI'],
       ['a copy source with NUL', 'PUT', `/${BUCKET}/copy-target`, { 'x-amz-copy-source': `/${BUCKET}/a%00b` }, 400, 'InvalidArgument'],
-      ['a copy source that is not UTF-8', 'PUT', `/${BUCKET}/copy-target`, { 'x-amz-copy-source': `/${BUCKET}/a%FFb` }, 400, 'InvalidArgument'],
+      [
+        'a copy source that is not UTF-8',
+        'PUT',
+        `/${BUCKET}/copy-target`,
+        { 'x-amz-copy-source': `/${BUCKET}/a%FFb` },
+        400,
+        'InvalidArgument',
+      ],
     ];
     for (const [name, method, pathAndQuery, headers, status, code] of cases) {
       it(`${name}: ${status} ${code} before any query`, async () => {
@@ -253,7 +293,11 @@ describeEachEngine('hardening', (engine) => {
           const [k, v = ''] = part.split('=');
           query[k] = unescape(v);
         }
-        const signed = await sign(t, method, unescape(path), { headers: { ...headers, 'content-length': '0' }, query, payloadHash: 'UNSIGNED-PAYLOAD' });
+        const signed = await sign(t, method, unescape(path), {
+          headers: { ...headers, 'content-length': '0' },
+          query,
+          payloadHash: 'UNSIGNED-PAYLOAD',
+        });
         const res = await send(t, method, pathAndQuery, signed.headers, '');
         expect({ status: res.status, code: res.code }).toEqual({ status, code });
         await stillServing();
@@ -295,10 +339,36 @@ describeEachEngine('hardening', (engine) => {
     it('PutObject, CreateMultipartUpload and CopyObject with retention or a legal hold: 501, nothing written', async () => {
       const until = new Date(Date.now() + 86_400_000);
       const attempts = [
-        () => t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'worm', Body: 'x', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until })),
+        () =>
+          t.s3.send(
+            new PutObjectCommand({
+              Bucket: BUCKET,
+              Key: 'worm',
+              Body: 'x',
+              ObjectLockMode: 'COMPLIANCE',
+              ObjectLockRetainUntilDate: until,
+            }),
+          ),
         () => t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'worm', Body: 'x', ObjectLockLegalHoldStatus: 'ON' })),
-        () => t.s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'worm', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: until })),
-        () => t.s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'worm', CopySource: `${BUCKET}/existing`, ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until })),
+        () =>
+          t.s3.send(
+            new CreateMultipartUploadCommand({
+              Bucket: BUCKET,
+              Key: 'worm',
+              ObjectLockMode: 'GOVERNANCE',
+              ObjectLockRetainUntilDate: until,
+            }),
+          ),
+        () =>
+          t.s3.send(
+            new CopyObjectCommand({
+              Bucket: BUCKET,
+              Key: 'worm',
+              CopySource: `${BUCKET}/existing`,
+              ObjectLockMode: 'COMPLIANCE',
+              ObjectLockRetainUntilDate: until,
+            }),
+          ),
       ];
       for (const attempt of attempts) {
         const err = await s3Error(attempt());
@@ -320,7 +390,9 @@ describeEachEngine('hardening', (engine) => {
       const res = await signedFetch(t, method, `${t.endpoint}${path}`, {
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         body,
-        payloadHash: createHash('sha256').update(body ?? '').digest('hex'),
+        payloadHash: createHash('sha256')
+          .update(body ?? '')
+          .digest('hex'),
       });
       return { status: res.status, json: (await res.json().catch(() => null)) as { error?: { code?: string } } | null };
     }

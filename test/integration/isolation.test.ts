@@ -19,7 +19,7 @@
  */
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { beforeAll, describe, expect, it } from 'vitest';
+
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -39,15 +39,17 @@ import {
   PutBucketCorsCommand,
   PutBucketTaggingCommand,
   PutObjectCommand,
-  UploadPartCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import type { PolicyStatement } from '../../src/core/policy.js';
+import { OPERATION_ACCESS } from '../../src/s3/permissions.js';
+import { parseAddress } from '../../src/s3/request.js';
+import { route } from '../../src/s3/router.js';
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
-import { OPERATION_ACCESS } from '../../src/s3/permissions.js';
-import { route } from '../../src/s3/router.js';
-import { parseAddress } from '../../src/s3/request.js';
-import type { PolicyStatement } from '../../src/core/policy.js';
 
 type Creds = { accessKeyId: string; secretAccessKey: string };
 type CallerName = 'B' | 'scoped' | 'anon';
@@ -185,12 +187,15 @@ describeEachEngine('tenant and policy isolation', (engine) => {
     await a.send(
       new PutBucketCorsCommand({
         Bucket: BUCKET,
-        CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['https://cors-secret.example'], AllowedMethods: ['GET'], ExposeHeaders: ['ETag'] }] },
+        CORSConfiguration: {
+          CORSRules: [{ AllowedOrigins: ['https://cors-secret.example'], AllowedMethods: ['GET'], ExposeHeaders: ['ETag'] }],
+        },
       }),
     );
     // No bucket policy: every supported policy statement makes something public, and shared-a stays private.
     uploadId = (await a.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: BIG }))).UploadId!;
-    partEtag = (await a.send(new UploadPartCommand({ Bucket: BUCKET, Key: BIG, UploadId: uploadId, PartNumber: 1, Body: PART_BODY }))).ETag!;
+    partEtag = (await a.send(new UploadPartCommand({ Bucket: BUCKET, Key: BIG, UploadId: uploadId, PartNumber: 1, Body: PART_BODY })))
+      .ETag!;
     expect(partEtag).toBe(`"${md5hex(PART_BODY)}"`);
 
     // Tenant B: its own bucket, object and upload (destinations for copies).
@@ -294,7 +299,16 @@ describeEachEngine('tenant and policy isolation', (engine) => {
   function revealingHeaders(r: Raw): string[] {
     return Object.keys(r.headers).filter(
       (h) =>
-        ['etag', 'last-modified', 'content-range', 'location', 'x-amz-bucket-region', 'x-amz-tagging-count', 'x-amz-mp-parts-count', 'x-amz-version-id'].includes(h) ||
+        [
+          'etag',
+          'last-modified',
+          'content-range',
+          'location',
+          'x-amz-bucket-region',
+          'x-amz-tagging-count',
+          'x-amz-mp-parts-count',
+          'x-amz-version-id',
+        ].includes(h) ||
         h.startsWith('x-amz-meta-') ||
         h.startsWith('x-amz-checksum-') ||
         h.startsWith('access-control-'),
@@ -362,13 +376,28 @@ describeEachEngine('tenant and policy isolation', (engine) => {
     { label: "delimiter '/'", method: 'GET', path: `/${BUCKET}${query}${query ? '&' : '?'}delimiter=%2F` },
   ];
   const copySources = (dest: string, extra: Partial<Probe> = {}): Probe[] => [
-    { label: `existing source into ${dest}`, method: 'PUT', path: dest, headers: { 'x-amz-copy-source': `/${BUCKET}/${ONE}` }, same: 'source', ...extra },
-    { label: `missing source into ${dest}`, method: 'PUT', path: dest, headers: { 'x-amz-copy-source': `/${BUCKET}/${MISSING}` }, same: 'source', ...extra },
+    {
+      label: `existing source into ${dest}`,
+      method: 'PUT',
+      path: dest,
+      headers: { 'x-amz-copy-source': `/${BUCKET}/${ONE}` },
+      same: 'source',
+      ...extra,
+    },
+    {
+      label: `missing source into ${dest}`,
+      method: 'PUT',
+      path: dest,
+      headers: { 'x-amz-copy-source': `/${BUCKET}/${MISSING}` },
+      same: 'source',
+      ...extra,
+    },
   ];
   const xml = (body: string, extra: Record<string, string> = {}) => ({ body, headers: { 'content-md5': md5b64(body), ...extra } });
 
   const TAGGING = '<Tagging><TagSet><Tag><Key>pwned</Key><Value>yes</Value></Tag></TagSet></Tagging>';
-  const CORS = '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>';
+  const CORS =
+    '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>';
   const POLICY = JSON.stringify({
     Version: '2012-10-17',
     Statement: [
@@ -439,16 +468,42 @@ describeEachEngine('tenant and policy isolation', (engine) => {
       ...existingAndMissing('GET'),
       { label: 'existing key, ranged', method: 'GET', path: obj(ONE), headers: { range: 'bytes=0-9' }, same: 'ranged' },
       { label: 'missing key, ranged', method: 'GET', path: obj(MISSING), headers: { range: 'bytes=0-9' }, same: 'ranged' },
-      { label: 'existing key, If-Match its ETag', method: 'GET', path: obj(ONE), headers: { 'if-match': `"${md5hex(ONE_BODY)}"` }, same: 'cond' },
-      { label: 'missing key, If-Match that ETag', method: 'GET', path: obj(MISSING), headers: { 'if-match': `"${md5hex(ONE_BODY)}"` }, same: 'cond' },
+      {
+        label: 'existing key, If-Match its ETag',
+        method: 'GET',
+        path: obj(ONE),
+        headers: { 'if-match': `"${md5hex(ONE_BODY)}"` },
+        same: 'cond',
+      },
+      {
+        label: 'missing key, If-Match that ETag',
+        method: 'GET',
+        path: obj(MISSING),
+        headers: { 'if-match': `"${md5hex(ONE_BODY)}"` },
+        same: 'cond',
+      },
     ],
     HeadObject: () => [
       ...existingAndMissing('HEAD'),
-      { label: 'existing key, If-None-Match its ETag', method: 'HEAD', path: obj(ONE), headers: { 'if-none-match': `"${md5hex(ONE_BODY)}"` }, same: 'cond' },
-      { label: 'missing key, If-None-Match that ETag', method: 'HEAD', path: obj(MISSING), headers: { 'if-none-match': `"${md5hex(ONE_BODY)}"` }, same: 'cond' },
+      {
+        label: 'existing key, If-None-Match its ETag',
+        method: 'HEAD',
+        path: obj(ONE),
+        headers: { 'if-none-match': `"${md5hex(ONE_BODY)}"` },
+        same: 'cond',
+      },
+      {
+        label: 'missing key, If-None-Match that ETag',
+        method: 'HEAD',
+        path: obj(MISSING),
+        headers: { 'if-none-match': `"${md5hex(ONE_BODY)}"` },
+        same: 'cond',
+      },
     ],
     GetObjectAttributes: () =>
-      existingAndMissing('GET', '?attributes', { headers: { 'x-amz-object-attributes': 'ETag,Checksum,ObjectParts,StorageClass,ObjectSize' } }),
+      existingAndMissing('GET', '?attributes', {
+        headers: { 'x-amz-object-attributes': 'ETag,Checksum,ObjectParts,StorageClass,ObjectSize' },
+      }),
     GetObjectAcl: () => existingAndMissing('GET', '?acl'),
     GetObjectTagging: () => existingAndMissing('GET', '?tagging'),
     PutObject: () => [
@@ -463,18 +518,38 @@ describeEachEngine('tenant and policy isolation', (engine) => {
         return { fields: signedForm(c.creds, conditions, { key }), file: 'pwned', filename: 'x.txt' };
       };
       return [
-        { label: `form ${c.creds ? 'signed by the caller' : 'without signature'}, existing key`, method: 'POST', path: `/${BUCKET}`, form: form(ONE) },
-        { label: `form ${c.creds ? 'signed by the caller' : 'without signature'}, new key`, method: 'POST', path: `/${BUCKET}`, form: form('secret/posted.txt') },
+        {
+          label: `form ${c.creds ? 'signed by the caller' : 'without signature'}, existing key`,
+          method: 'POST',
+          path: `/${BUCKET}`,
+          form: form(ONE),
+        },
+        {
+          label: `form ${c.creds ? 'signed by the caller' : 'without signature'}, new key`,
+          method: 'POST',
+          path: `/${BUCKET}`,
+          form: form('secret/posted.txt'),
+        },
       ];
     },
     CopyObject: (c) => {
       const probes: Probe[] = [];
       if (c.name === 'B') {
         probes.push(...copySources('/bucket-b/stolen.txt'));
-        probes.push({ label: "overwrite A's key from B's object", method: 'PUT', path: obj(ONE), headers: { 'x-amz-copy-source': '/bucket-b/own.txt' } });
+        probes.push({
+          label: "overwrite A's key from B's object",
+          method: 'PUT',
+          path: obj(ONE),
+          headers: { 'x-amz-copy-source': '/bucket-b/own.txt' },
+        });
       } else if (c.name === 'scoped') {
         probes.push(...copySources(obj('other/copy')));
-        probes.push({ label: 'overwrite a key outside its prefix', method: 'PUT', path: obj(ONE), headers: { 'x-amz-copy-source': `/${BUCKET}/${TWO}` } });
+        probes.push({
+          label: 'overwrite a key outside its prefix',
+          method: 'PUT',
+          path: obj(ONE),
+          headers: { 'x-amz-copy-source': `/${BUCKET}/${TWO}` },
+        });
       } else {
         probes.push(...copySources(obj('secret/copy.txt')));
       }
@@ -499,7 +574,12 @@ describeEachEngine('tenant and policy isolation', (engine) => {
       if (c.name === 'scoped') {
         return [
           ...copySources(obj('other/copy-upload.bin', `?partNumber=1&uploadId=${uploadScoped}`)),
-          { label: "A's other object into A's upload", method: 'PUT', path: aUpload, headers: { 'x-amz-copy-source': `/${BUCKET}/${TWO}` } },
+          {
+            label: "A's other object into A's upload",
+            method: 'PUT',
+            path: aUpload,
+            headers: { 'x-amz-copy-source': `/${BUCKET}/${TWO}` },
+          },
         ];
       }
       return copySources(aUpload);
@@ -527,13 +607,17 @@ describeEachEngine('tenant and policy isolation', (engine) => {
                 expect.soft(r.text, 'DeleteObjects by the scoped key: nothing deleted').not.toContain('<Deleted>');
                 const errs = [...r.text.matchAll(/<Error>([\s\S]*?)<\/Error>/g)].map((m) => m[1]);
                 expect.soft(errs.map((e) => /<Key>([^<]*)<\/Key>/.exec(e)?.[1]).sort()).toEqual([MISSING, ONE, TWO]);
-                expect.soft(errs.map((e) => /<Code>([^<]*)<\/Code>/.exec(e)?.[1])).toEqual(['AccessDenied', 'AccessDenied', 'AccessDenied']);
+                expect
+                  .soft(errs.map((e) => /<Code>([^<]*)<\/Code>/.exec(e)?.[1]))
+                  .toEqual(['AccessDenied', 'AccessDenied', 'AccessDenied']);
                 // The missing key's entry is the existing keys' entry with another name.
                 const strip = (e: string) => e.replace(/<Key>[^<]*<\/Key>/, '');
                 expect.soft(new Set(errs.map(strip)).size, 'per-key errors are alike for existing and missing keys').toBe(1);
               },
             };
-      return [{ label: 'two existing keys and a missing one', method: 'POST', path: `/${BUCKET}?delete`, ...xml(body), expect: expectation }];
+      return [
+        { label: 'two existing keys and a missing one', method: 'POST', path: `/${BUCKET}?delete`, ...xml(body), expect: expectation },
+      ];
     },
   };
 
@@ -546,17 +630,33 @@ describeEachEngine('tenant and policy isolation', (engine) => {
       const get = await a.send(new GetObjectCommand({ Bucket: BUCKET, Key: o.Key }));
       const bytes = Buffer.from(await get.Body!.transformToByteArray());
       const tags = (await a.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: o.Key }))).TagSet;
-      const acl = (await a.send(new GetObjectAclCommand({ Bucket: BUCKET, Key: o.Key }))).Grants?.map((g) => `${g.Permission}:${g.Grantee?.URI ?? g.Grantee?.ID}`);
-      objects.push({ key: o.Key, size: o.Size, etag: o.ETag, sha256: sha256hex(bytes), contentType: get.ContentType, metadata: get.Metadata, tags, acl });
+      const acl = (await a.send(new GetObjectAclCommand({ Bucket: BUCKET, Key: o.Key }))).Grants?.map(
+        (g) => `${g.Permission}:${g.Grantee?.URI ?? g.Grantee?.ID}`,
+      );
+      objects.push({
+        key: o.Key,
+        size: o.Size,
+        etag: o.ETag,
+        sha256: sha256hex(bytes),
+        contentType: get.ContentType,
+        metadata: get.Metadata,
+        tags,
+        acl,
+      });
     }
-    const uploads = ((await a.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`);
+    const uploads = ((await a.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? []).map(
+      (u) => `${u.Key} ${u.UploadId}`,
+    );
     const parts = ((await a.send(new ListPartsCommand({ Bucket: BUCKET, Key: BIG, UploadId: uploadId }))).Parts ?? []).map((p) => ({
       n: p.PartNumber,
       etag: p.ETag,
       size: p.Size,
     }));
-    const scopedParts = (await a.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'other/copy-upload.bin', UploadId: uploadScoped }))).Parts ?? [];
-    const bucketAcl = (await a.send(new GetBucketAclCommand({ Bucket: BUCKET }))).Grants?.map((g) => `${g.Permission}:${g.Grantee?.URI ?? g.Grantee?.ID}`);
+    const scopedParts =
+      (await a.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'other/copy-upload.bin', UploadId: uploadScoped }))).Parts ?? [];
+    const bucketAcl = (await a.send(new GetBucketAclCommand({ Bucket: BUCKET }))).Grants?.map(
+      (g) => `${g.Permission}:${g.Grantee?.URI ?? g.Grantee?.ID}`,
+    );
     const bucketTags = (await a.send(new GetBucketTaggingCommand({ Bucket: BUCKET }))).TagSet;
     const cors = (await a.send(new GetBucketCorsCommand({ Bucket: BUCKET }))).CORSRules;
     const policy = (await s3Error(a.send(new GetBucketPolicyCommand({ Bucket: BUCKET })))).name;
@@ -566,7 +666,21 @@ describeEachEngine('tenant and policy isolation', (engine) => {
     const bBuckets = ((await b.send(new ListBucketsCommand({}))).Buckets ?? []).map((x) => x.Name);
     const strayBuckets = [];
     for (const name of ['iso-scoped-new', 'iso-anon-new']) if (await t.anvil.services.buckets.get(name)) strayBuckets.push(name);
-    return { objects, uploads, parts, scopedParts, bucketAcl, bucketTags, cors, policy, aBuckets, bObjects, bParts, bBuckets, strayBuckets };
+    return {
+      objects,
+      uploads,
+      parts,
+      scopedParts,
+      bucketAcl,
+      bucketTags,
+      cors,
+      policy,
+      aBuckets,
+      bObjects,
+      bParts,
+      bBuckets,
+      strayBuckets,
+    };
   }
 
   // ---------------------------------------------------------------- the tests
@@ -574,8 +688,14 @@ describeEachEngine('tenant and policy isolation', (engine) => {
   it('has a request builder for every operation in OPERATION_ACCESS, and none for operations it lacks', () => {
     const ops = Object.keys(OPERATION_ACCESS);
     expect(ops.length).toBeGreaterThan(0);
-    expect(ops.filter((op) => !BUILDERS[op]), 'operations without a request builder').toEqual([]);
-    expect(Object.keys(BUILDERS).filter((op) => !(op in OPERATION_ACCESS)), 'builders for operations not in the table').toEqual([]);
+    expect(
+      ops.filter((op) => !BUILDERS[op]),
+      'operations without a request builder',
+    ).toEqual([]);
+    expect(
+      Object.keys(BUILDERS).filter((op) => !(op in OPERATION_ACCESS)),
+      'builders for operations not in the table',
+    ).toEqual([]);
   });
 
   it('starts from the intended state', () => {
@@ -659,8 +779,12 @@ describeEachEngine('tenant and policy isolation', (engine) => {
     expect(after).toEqual(baseline);
     const get = await a.send(new GetObjectCommand({ Bucket: BUCKET, Key: ONE }));
     expect(Buffer.from(await get.Body!.transformToByteArray()).equals(ONE_BODY)).toBe(true);
-    expect((await a.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: ONE }))).TagSet).toEqual([{ Key: 'class', Value: 'classified-tag-one' }]);
-    expect((await a.send(new ListPartsCommand({ Bucket: BUCKET, Key: BIG, UploadId: uploadId }))).Parts?.map((p) => p.ETag)).toEqual([partEtag]);
+    expect((await a.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: ONE }))).TagSet).toEqual([
+      { Key: 'class', Value: 'classified-tag-one' },
+    ]);
+    expect((await a.send(new ListPartsCommand({ Bucket: BUCKET, Key: BIG, UploadId: uploadId }))).Parts?.map((p) => p.ETag)).toEqual([
+      partEtag,
+    ]);
   });
 
   // ---------------------------------------------------------------- what scoped keys may do
@@ -676,15 +800,27 @@ describeEachEngine('tenant and policy isolation', (engine) => {
       const listed = await s.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'other/' }));
       expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['other/note.txt']);
       // Markers and delimiters cannot move a listing out of its prefix.
-      for (const q of ['&start-after=a', '&delimiter=%2F', '&start-after=other%2F', '&continuation-token=' + Buffer.from('1:a').toString('base64url')]) {
+      for (const q of [
+        '&start-after=a',
+        '&delimiter=%2F',
+        '&start-after=other%2F',
+        '&continuation-token=' + Buffer.from('1:a').toString('base64url'),
+      ]) {
         const r = await send(caller('scoped'), { label: q, method: 'GET', path: `/${BUCKET}?list-type=2&prefix=other%2F${q}` });
         expect(r.status, `${q}: ${r.text}`).toBe(200);
         expect(leaked('scoped', { label: q, method: 'GET', path: '/' }, r), q).toEqual([]);
-        expect([...r.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]), q).toEqual(['other/note.txt']);
+        expect(
+          [...r.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]),
+          q,
+        ).toEqual(['other/note.txt']);
       }
       const v1 = await send(caller('scoped'), { label: 'v1 marker', method: 'GET', path: `/${BUCKET}?prefix=other%2F&marker=a` });
       expect([...v1.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1])).toEqual(['other/note.txt']);
-      const uploads = await send(caller('scoped'), { label: 'uploads', method: 'GET', path: `/${BUCKET}?uploads&prefix=other%2F&key-marker=a` });
+      const uploads = await send(caller('scoped'), {
+        label: 'uploads',
+        method: 'GET',
+        path: `/${BUCKET}?uploads&prefix=other%2F&key-marker=a`,
+      });
       expect(uploads.status, uploads.text).toBe(200);
       expect([...uploads.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1])).toEqual(['other/copy-upload.bin']);
       expect(leaked('scoped', { label: 'uploads', method: 'GET', path: '/' }, uploads)).toEqual([]);
@@ -695,7 +831,12 @@ describeEachEngine('tenant and policy isolation', (engine) => {
 
     it('the prefix-scoped key may not list the whole bucket nor secret/', async () => {
       const scoped = caller('scoped');
-      for (const path of [`/${BUCKET}?list-type=2`, `/${BUCKET}?list-type=2&prefix=secret%2F`, `/${BUCKET}?list-type=2&prefix=oth`, `/${BUCKET}`]) {
+      for (const path of [
+        `/${BUCKET}?list-type=2`,
+        `/${BUCKET}?list-type=2&prefix=secret%2F`,
+        `/${BUCKET}?list-type=2&prefix=oth`,
+        `/${BUCKET}`,
+      ]) {
         const r = await send(scoped, { label: path, method: 'GET', path });
         expect([r.status, r.code], path).toEqual([403, 'AccessDenied']);
         expect(r.text).not.toContain('secret/');
@@ -709,14 +850,28 @@ describeEachEngine('tenant and policy isolation', (engine) => {
       const k = await key([{ effect: 'allow', actions: ['read', 'list', 'write', 'delete'], resources: ['shared-a/other/*'] }]);
       const who = { name: 'scoped' as const, creds: k };
       await t.client(k).send(new PutObjectCommand({ Bucket: BUCKET, Key: 'other/base.txt', Body: 'base' }));
-      const control = await send(who, { label: 'PutObjectAcl', method: 'PUT', path: obj('other/base.txt', '?acl'), headers: { 'x-amz-acl': 'public-read' } });
+      const control = await send(who, {
+        label: 'PutObjectAcl',
+        method: 'PUT',
+        path: obj('other/base.txt', '?acl'),
+        headers: { 'x-amz-acl': 'public-read' },
+      });
       expect([control.status, control.code], 'PutObjectAcl without admin').toEqual([403, 'AccessDenied']);
 
       const attempts: Array<[string, Probe, string]> = [
-        ['PutObject', { label: 'put', method: 'PUT', path: obj('other/pub-put.txt'), body: 'published?', headers: { 'x-amz-acl': 'public-read' } }, 'other/pub-put.txt'],
+        [
+          'PutObject',
+          { label: 'put', method: 'PUT', path: obj('other/pub-put.txt'), body: 'published?', headers: { 'x-amz-acl': 'public-read' } },
+          'other/pub-put.txt',
+        ],
         [
           'CopyObject',
-          { label: 'copy', method: 'PUT', path: obj('other/pub-copy.txt'), headers: { 'x-amz-copy-source': `/${BUCKET}/other/base.txt`, 'x-amz-acl': 'public-read' } },
+          {
+            label: 'copy',
+            method: 'PUT',
+            path: obj('other/pub-copy.txt'),
+            headers: { 'x-amz-copy-source': `/${BUCKET}/other/base.txt`, 'x-amz-acl': 'public-read' },
+          },
           'other/pub-copy.txt',
         ],
         [
@@ -726,31 +881,48 @@ describeEachEngine('tenant and policy isolation', (engine) => {
             method: 'POST',
             path: `/${BUCKET}`,
             form: {
-              fields: signedForm(k, [{ bucket: BUCKET }, ['starts-with', '$key', 'other/'], { acl: 'public-read' }], { key: 'other/pub-post.txt', acl: 'public-read' }),
+              fields: signedForm(k, [{ bucket: BUCKET }, ['starts-with', '$key', 'other/'], { acl: 'public-read' }], {
+                key: 'other/pub-post.txt',
+                acl: 'public-read',
+              }),
               file: 'published?',
               filename: 'x.txt',
             },
           },
           'other/pub-post.txt',
         ],
-        ['CreateMultipartUpload', { label: 'mpu', method: 'POST', path: obj('other/pub-mpu.bin', '?uploads'), headers: { 'x-amz-acl': 'public-read' } }, 'other/pub-mpu.bin'],
+        [
+          'CreateMultipartUpload',
+          { label: 'mpu', method: 'POST', path: obj('other/pub-mpu.bin', '?uploads'), headers: { 'x-amz-acl': 'public-read' } },
+          'other/pub-mpu.bin',
+        ],
       ];
       for (const [op, probe, target] of attempts) {
         expect(routeOf(probe)).toBe(op);
         const r = await send(who, probe);
-        expect.soft([r.status, r.code], `${op} with x-amz-acl public-read by a key without admin: ${r.text}`).toEqual([403, 'AccessDenied']);
+        expect
+          .soft([r.status, r.code], `${op} with x-amz-acl public-read by a key without admin: ${r.text}`)
+          .toEqual([403, 'AccessDenied']);
         if (op === 'CreateMultipartUpload' && r.status === 200) {
           const id = /<UploadId>([^<]*)<\/UploadId>/.exec(r.text)![1];
           const c = t.client(k);
-          const part = await c.send(new UploadPartCommand({ Bucket: BUCKET, Key: target, UploadId: id, PartNumber: 1, Body: 'published?' }));
+          const part = await c.send(
+            new UploadPartCommand({ Bucket: BUCKET, Key: target, UploadId: id, PartNumber: 1, Body: 'published?' }),
+          );
           await c.send(
-            new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: target, UploadId: id, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }),
+            new CompleteMultipartUploadCommand({
+              Bucket: BUCKET,
+              Key: target,
+              UploadId: id,
+              MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+            }),
           );
         }
         const anon = await fetch(`${t.endpoint}/${BUCKET}/${target}`);
         expect.soft(anon.status, `anonymous GET of ${target} written by ${op} with x-amz-acl public-read`).toBe(403);
       }
-      for (const target of ['other/base.txt', ...attempts.map((x) => x[2])]) await a.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: target }));
+      for (const target of ['other/base.txt', ...attempts.map((x) => x[2])])
+        await a.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: target }));
     });
 
     it('an explicit deny wins: read on shared-a/* but not shared-a/secret/*', async () => {

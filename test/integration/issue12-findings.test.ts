@@ -5,7 +5,7 @@
  * that the server keeps serving what it had.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -16,6 +16,8 @@ import {
   PutObjectCommand,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+
 import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
 import { crc32Base64, encodeUnsigned } from '../support/aws-chunked.js';
 import { fuzzSuite, Sentinels } from '../support/fuzz.js';
@@ -54,7 +56,13 @@ describeEachEngine('issue 12 findings', (engine) => {
     const big = encodeUnsigned(bigPayload, { chunkSize: 16 * 1024, trailers: { 'x-amz-checksum-crc32': crc32Base64(bigPayload) } });
     const bigCut = big.subarray(0, big.length - 100);
 
-    async function chunkedPut(path: string, query: Record<string, string>, extra: Record<string, string>, sent: Buffer, presigned = false): Promise<WireResponse> {
+    async function chunkedPut(
+      path: string,
+      query: Record<string, string>,
+      extra: Record<string, string>,
+      sent: Buffer,
+      presigned = false,
+    ): Promise<WireResponse> {
       const headers = {
         'content-encoding': 'aws-chunked',
         'x-amz-decoded-content-length': String(sent.length > payload.length * 2 ? bigPayload.length : payload.length),
@@ -64,19 +72,39 @@ describeEachEngine('issue 12 findings', (engine) => {
       if (presigned) {
         // The review's browser case: a presigned PUT URL, with the bad headers added (unsigned) by the holder.
         const p = await presign(t, 'PUT', path, { query });
-        return send(t, 'PUT', p.pathAndQuery, { ...headers, 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'content-length': String(sent.length) }, sent);
+        return send(
+          t,
+          'PUT',
+          p.pathAndQuery,
+          { ...headers, 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'content-length': String(sent.length) },
+          sent,
+        );
       }
-      const s = await sign(t, 'PUT', path, { query, headers, payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', unsignable: ['content-length'] });
+      const s = await sign(t, 'PUT', path, {
+        query,
+        headers,
+        payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        unsignable: ['content-length'],
+      });
       return send(t, 'PUT', s.pathAndQuery, { ...s.headers, 'content-length': String(sent.length) }, sent);
     }
 
     const cases: Array<[string, Record<string, string>, number, string]> = [
       ['an unknown x-amz-sdk-checksum-algorithm', { 'x-amz-sdk-checksum-algorithm': 'MD17' }, 400, 'InvalidRequest'],
-      ['an x-amz-decoded-content-length over the size limit', { 'x-amz-decoded-content-length': String(MAX_OBJECT_SIZE + 1) }, 400, 'EntityTooLarge'],
+      [
+        'an x-amz-decoded-content-length over the size limit',
+        { 'x-amz-decoded-content-length': String(MAX_OBJECT_SIZE + 1) },
+        400,
+        'EntityTooLarge',
+      ],
       ['If-None-Match: * on an existing key', { 'if-none-match': '*' }, 412, 'PreconditionFailed'],
     ];
     for (const [name, extra, status, code] of cases) {
-      for (const [label, sent] of [['whole body', body], ['body cut short', cut], ['200 KiB body cut short', bigCut]] as const) {
+      for (const [label, sent] of [
+        ['whole body', body],
+        ['body cut short', cut],
+        ['200 KiB body cut short', bigCut],
+      ] as const) {
         it(`PutObject with ${name} (${label}): ${status} ${code}, and the server keeps serving`, async () => {
           const key = extra['if-none-match'] ? 'existing' : `refused-${randomBytes(4).toString('hex')}`;
           const res = await chunkedPut(objectPath(BUCKET, key), {}, extra, sent);
@@ -124,7 +152,11 @@ describeEachEngine('issue 12 findings', (engine) => {
   describe('finding 2: x-amz-* headers the signature does not cover are refused', () => {
     it('a presigned PUT URL plus unsigned x-amz-copy-source and x-amz-acl: 403, no public copy of a private object', async () => {
       const p = await presign(t, 'PUT', objectPath(BUCKET, 'stolen'));
-      const res = await send(t, 'PUT', p.pathAndQuery, { 'x-amz-copy-source': `${BUCKET}/private-source`, 'x-amz-acl': 'public-read', 'content-length': '0' });
+      const res = await send(t, 'PUT', p.pathAndQuery, {
+        'x-amz-copy-source': `${BUCKET}/private-source`,
+        'x-amz-acl': 'public-read',
+        'content-length': '0',
+      });
       expect({ status: res.status, code: res.code }).toEqual({ status: 403, code: 'AccessDenied' });
       const anonymous = await send(t, 'GET', objectPath(BUCKET, 'stolen'), {});
       expect(anonymous.status).toBe(403);
@@ -134,9 +166,16 @@ describeEachEngine('issue 12 findings', (engine) => {
       await stillServing('unsigned copy source');
     });
 
-    for (const [name, value] of [['x-amz-meta-injected', 'yes'], ['x-amz-tagging', 'a=b'], ['x-amz-acl', 'public-read']]) {
+    for (const [name, value] of [
+      ['x-amz-meta-injected', 'yes'],
+      ['x-amz-tagging', 'a=b'],
+      ['x-amz-acl', 'public-read'],
+    ]) {
       it(`a header-signed PUT plus an unsigned ${name}: 403, nothing written`, async () => {
-        const s = await sign(t, 'PUT', objectPath(BUCKET, 'signed-put'), { headers: { 'content-length': '2' }, unsigned: { [name]: value } });
+        const s = await sign(t, 'PUT', objectPath(BUCKET, 'signed-put'), {
+          headers: { 'content-length': '2' },
+          unsigned: { [name]: value },
+        });
         const res = await send(t, 'PUT', s.pathAndQuery, s.headers, 'hi');
         expect({ status: res.status, code: res.code }).toEqual({ status: 403, code: 'AccessDenied' });
         expect(await s3Status(t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'signed-put' })))).toBe(404);
@@ -148,12 +187,23 @@ describeEachEngine('issue 12 findings', (engine) => {
   describe('finding 3: DeleteObjects never deletes a key other than the one named', () => {
     async function deleteObjects(xml: string): Promise<WireResponse> {
       const body = Buffer.from(xml, 'utf8');
-      const s = await sign(t, 'POST', objectPath(BUCKET), { query: { delete: '' }, headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) } });
+      const s = await sign(t, 'POST', objectPath(BUCKET), {
+        query: { delete: '' },
+        headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) },
+      });
       return send(t, 'POST', s.pathAndQuery, s.headers, body);
     }
 
     // A reference to a code point that cannot be in a key names no key; U+FFFE is a (non)character, and a valid key.
-    for (const [ref, itself] of [['&#0;'], ['&#x0;'], ['&#xD800;'], ['&#xDFFF;'], ['&#x110000;'], ['&#99999999999;'], ['&#xFFFE;', 'a\uFFFEb']]) {
+    for (const [ref, itself] of [
+      ['&#0;'],
+      ['&#x0;'],
+      ['&#xD800;'],
+      ['&#xDFFF;'],
+      ['&#x110000;'],
+      ['&#99999999999;'],
+      ['&#xFFFE;', 'a\uFFFEb'],
+    ]) {
       it(`<Key>a${ref}b</Key> does not delete "ab"${itself ? ' (only the key it names)' : ''}`, async () => {
         const res = await deleteObjects(`<Delete><Object><Key>a${ref}b</Key></Object></Delete>`);
         expect(res.status).toBeLessThan(500);
@@ -166,7 +216,10 @@ describeEachEngine('issue 12 findings', (engine) => {
     it('a key with invalid UTF-8 bytes does not delete the key with U+FFFD in their place', async () => {
       await sentinels.put('a\uFFFDb');
       const body = Buffer.concat([Buffer.from('<Delete><Object><Key>a'), Buffer.from([0xff]), Buffer.from('b</Key></Object></Delete>')]);
-      const s = await sign(t, 'POST', objectPath(BUCKET), { query: { delete: '' }, headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) } });
+      const s = await sign(t, 'POST', objectPath(BUCKET), {
+        query: { delete: '' },
+        headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) },
+      });
       const res = await send(t, 'POST', s.pathAndQuery, s.headers, body);
       expect(res.status).toBeLessThan(500);
       await stillServing('invalid UTF-8 key');
@@ -202,10 +255,22 @@ describeEachEngine('issue 12 findings', (engine) => {
       ['ListObjectsV2 prefix', 'GET', objectPath(BUCKET), { 'list-type': '2', prefix: 'a\u0000' }, {}],
       ['ListObjectsV2 start-after', 'GET', objectPath(BUCKET), { 'list-type': '2', 'start-after': 'a\u0000' }, {}],
       ['ListObjectsV2 delimiter', 'GET', objectPath(BUCKET), { 'list-type': '2', delimiter: '\u0000' }, {}],
-      ['ListObjectsV2 continuation token', 'GET', objectPath(BUCKET), { 'list-type': '2', 'continuation-token': Buffer.from('1:a\u0000').toString('base64url') }, {}],
+      [
+        'ListObjectsV2 continuation token',
+        'GET',
+        objectPath(BUCKET),
+        { 'list-type': '2', 'continuation-token': Buffer.from('1:a\u0000').toString('base64url') },
+        {},
+      ],
       ['ListObjects marker', 'GET', objectPath(BUCKET), { marker: 'a\u0000' }, {}],
       ['ListMultipartUploads key-marker', 'GET', objectPath(BUCKET), { uploads: '', 'key-marker': 'a\u0000' }, {}],
-      ['ListMultipartUploads upload-id-marker', 'GET', objectPath(BUCKET), { uploads: '', 'key-marker': 'a', 'upload-id-marker': '\u0000' }, {}],
+      [
+        'ListMultipartUploads upload-id-marker',
+        'GET',
+        objectPath(BUCKET),
+        { uploads: '', 'key-marker': 'a', 'upload-id-marker': '\u0000' },
+        {},
+      ],
       ['ListParts upload id', 'GET', objectPath(BUCKET, 'k'), { uploadId: 'u\u0000' }, {}],
       ['AbortMultipartUpload upload id', 'DELETE', objectPath(BUCKET, 'k'), { uploadId: 'u\u0000' }, {}],
       ['UploadPart upload id', 'PUT', objectPath(BUCKET, 'k'), { partNumber: '1', uploadId: 'u\u0000' }, { 'content-length': '0' }],
@@ -244,14 +309,21 @@ describeEachEngine('issue 12 findings', (engine) => {
     for (const [name, method, path, query, xml] of ops) {
       it(`${name} with XML nested 100 000 deep: 400 MalformedXML`, async () => {
         const body = Buffer.from(xml);
-        const s = await sign(t, method, path, { query, headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) } });
+        const s = await sign(t, method, path, {
+          query,
+          headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) },
+        });
         const res = await send(t, method, s.pathAndQuery, s.headers, body);
         expect({ status: res.status, code: res.code }).toEqual({ status: 400, code: 'MalformedXML' });
         await stillServing(name);
       });
     }
 
-    for (const [name, root] of [['a DTD entity bomb', 'Delete'], ['an external entity', 'Delete'], ['an element named __proto__', 'Tagging']] as const) {
+    for (const [name, root] of [
+      ['a DTD entity bomb', 'Delete'],
+      ['an external entity', 'Delete'],
+      ['an element named __proto__', 'Tagging'],
+    ] as const) {
       it(`${name}: 400, never 500`, async () => {
         const doc =
           name === 'a DTD entity bomb'
@@ -263,7 +335,10 @@ describeEachEngine('issue 12 findings', (engine) => {
         const path = root === 'Delete' ? objectPath(BUCKET) : objectPath(BUCKET, 'existing');
         const query: Record<string, string> = root === 'Delete' ? { delete: '' } : { tagging: '' };
         const method = root === 'Delete' ? 'POST' : 'PUT';
-        const s = await sign(t, method, path, { query, headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) } });
+        const s = await sign(t, method, path, {
+          query,
+          headers: { 'content-md5': md5Base64(body), 'content-length': String(body.length) },
+        });
         const res = await send(t, method, s.pathAndQuery, s.headers, body);
         expect(res.status, res.code).toBeGreaterThanOrEqual(400);
         expect(res.status, res.code).toBeLessThan(500);
@@ -278,8 +353,17 @@ describeEachEngine('issue 12 findings', (engine) => {
     });
 
     it('POST Object with a boundary the body never uses, or a body cut short: 400', async () => {
-      for (const body of ['no parts at all', '--xyz\r\nContent-Disposition: form-data; name="key"\r\n\r\nk\r\n--xyz\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\npartial']) {
-        const res = await send(t, 'POST', objectPath(BUCKET), { 'content-type': 'multipart/form-data; boundary=xyz', 'content-length': String(body.length) }, body);
+      for (const body of [
+        'no parts at all',
+        '--xyz\r\nContent-Disposition: form-data; name="key"\r\n\r\nk\r\n--xyz\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\npartial',
+      ]) {
+        const res = await send(
+          t,
+          'POST',
+          objectPath(BUCKET),
+          { 'content-type': 'multipart/form-data; boundary=xyz', 'content-length': String(body.length) },
+          body,
+        );
         expect(res.status, `${res.code} for ${JSON.stringify(body.slice(0, 30))}`).toBeGreaterThanOrEqual(400);
         expect(res.status, res.code).toBeLessThan(500);
       }
@@ -305,7 +389,12 @@ describeEachEngine('issue 12 findings', (engine) => {
 
     for (const value of ['v<?pi x?>', '<x>v</x>', 'v<x/>']) {
       it(`a tag value that is not text (${value}) is refused, not stored as an empty value`, async () => {
-        const res = await xmlRequest('PUT', objectPath(BUCKET, 'existing'), { tagging: '' }, `<Tagging><TagSet><Tag><Key>k</Key><Value>${value}</Value></Tag></TagSet></Tagging>`);
+        const res = await xmlRequest(
+          'PUT',
+          objectPath(BUCKET, 'existing'),
+          { tagging: '' },
+          `<Tagging><TagSet><Tag><Key>k</Key><Value>${value}</Value></Tag></TagSet></Tagging>`,
+        );
         expect({ status: res.status, code: res.code }).toEqual({ status: 400, code: 'MalformedXML' });
         const get = await sign(t, 'GET', objectPath(BUCKET, 'existing'), { query: { tagging: '' } });
         expect(textsIn((await send(t, 'GET', get.pathAndQuery, get.headers)).text, 'Tag', 'Key')).toEqual([]);
@@ -315,8 +404,32 @@ describeEachEngine('issue 12 findings', (engine) => {
 
     it('ListObjects with a delimiter keeps every common prefix across pages (PostgreSQL dropped them)', async () => {
       const keys = [
-        'a', 'a/b', 'a/b/c', 'a/c', 'a-b', 'ab', 'a b', 'a+b', 'a%b', 'A', 'b', 'b/', 'b//c', 'é', 'é/x', 'e\u0301',
-        'z', 'zz/zz/zz', 'zz/zy', '😀', '😀/a', '\u0001x', 'x\ry', '\uFFFD', '\u007F', 'ｚ',
+        'a',
+        'a/b',
+        'a/b/c',
+        'a/c',
+        'a-b',
+        'ab',
+        'a b',
+        'a+b',
+        'a%b',
+        'A',
+        'b',
+        'b/',
+        'b//c',
+        'é',
+        'é/x',
+        'e\u0301',
+        'z',
+        'zz/zz/zz',
+        'zz/zy',
+        '😀',
+        '😀/a',
+        '\u0001x',
+        'x\ry',
+        '\uFFFD',
+        '\u007F',
+        'ｚ',
       ];
       const bucket = 'paged-prefixes';
       await t.s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -333,7 +446,10 @@ describeEachEngine('issue 12 findings', (engine) => {
           const s = await sign(t, 'GET', objectPath(bucket), { query });
           const res = await send(t, 'GET', s.pathAndQuery, s.headers);
           expect(res.status).toBe(200);
-          seen.push(...textsIn(res.text, 'Contents', 'Key').map(decodeURIComponent), ...textsIn(res.text, 'CommonPrefixes', 'Prefix').map((p) => `${decodeURIComponent(p)}*`));
+          seen.push(
+            ...textsIn(res.text, 'Contents', 'Key').map(decodeURIComponent),
+            ...textsIn(res.text, 'CommonPrefixes', 'Prefix').map((p) => `${decodeURIComponent(p)}*`),
+          );
           if (!res.text.includes('<IsTruncated>true</IsTruncated>')) break;
           marker = decodeURIComponent(/<(?:NextMarker|NextContinuationToken)>([^<]*)</.exec(res.text)![1]);
         }

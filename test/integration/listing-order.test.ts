@@ -10,8 +10,6 @@
  * delimiter walk's page to its objects with a hash join and returned it out of order, and the
  * listing skipped and repeated entries (src/core/listing.ts, ListingService.walk).
  */
-import { beforeAll, expect, it } from 'vitest';
-import { sql } from 'kysely';
 import {
   CreateMultipartUploadCommand,
   ListMultipartUploadsCommand,
@@ -19,6 +17,9 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { sql } from 'kysely';
+import { beforeAll, expect, it } from 'vitest';
+
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 const byteCompare = (a: string, b: string) => Buffer.compare(bytes(a), bytes(b));
@@ -96,7 +97,10 @@ describeEachEngine('listing order in UTF-8 bytes', (engine) => {
           MaxKeys: max,
         }),
       );
-      const page = pageEntries((res.Contents ?? []).map((c) => c.Key!), (res.CommonPrefixes ?? []).map((p) => p.Prefix!));
+      const page = pageEntries(
+        (res.Contents ?? []).map((c) => c.Key!),
+        (res.CommonPrefixes ?? []).map((p) => p.Prefix!),
+      );
       expect(page.length).toBeLessThanOrEqual(max);
       expect(res.KeyCount).toBe(page.length);
       seen.push(...page);
@@ -143,8 +147,13 @@ describeEachEngine('listing order in UTF-8 bytes', (engine) => {
       const seen: Entry[] = [];
       let marker: string | undefined;
       for (;;) {
-        const res = await t.s3.send(new ListObjectsCommand({ Bucket: 'order', Delimiter: delimiter || undefined, Marker: marker, MaxKeys: 3 }));
-        const page = pageEntries((res.Contents ?? []).map((c) => c.Key!), (res.CommonPrefixes ?? []).map((p) => p.Prefix!));
+        const res = await t.s3.send(
+          new ListObjectsCommand({ Bucket: 'order', Delimiter: delimiter || undefined, Marker: marker, MaxKeys: 3 }),
+        );
+        const page = pageEntries(
+          (res.Contents ?? []).map((c) => c.Key!),
+          (res.CommonPrefixes ?? []).map((p) => p.Prefix!),
+        );
         seen.push(...page);
         if (!res.IsTruncated) break;
         // S3 sends NextMarker only with a delimiter; otherwise the client resumes after its last key.
@@ -162,9 +171,20 @@ describeEachEngine('listing order in UTF-8 bytes', (engine) => {
       let uploadIdMarker: string | undefined;
       for (;;) {
         const res = await t.s3.send(
-          new ListMultipartUploadsCommand({ Bucket: 'order', Delimiter: delimiter || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker, MaxUploads: 3 }),
+          new ListMultipartUploadsCommand({
+            Bucket: 'order',
+            Delimiter: delimiter || undefined,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+            MaxUploads: 3,
+          }),
         );
-        seen.push(...pageEntries((res.Uploads ?? []).map((u) => u.Key!), (res.CommonPrefixes ?? []).map((p) => p.Prefix!)));
+        seen.push(
+          ...pageEntries(
+            (res.Uploads ?? []).map((u) => u.Key!),
+            (res.CommonPrefixes ?? []).map((p) => p.Prefix!),
+          ),
+        );
         if (!res.IsTruncated) break;
         keyMarker = res.NextKeyMarker;
         uploadIdMarker = res.NextUploadIdMarker || undefined;

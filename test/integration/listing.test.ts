@@ -1,12 +1,7 @@
-import { beforeAll, expect, it } from 'vitest';
-import {
-  CreateBucketCommand,
-  ListObjectsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  paginateListObjectsV2,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, paginateListObjectsV2, PutObjectCommand } from '@aws-sdk/client-s3';
 import { sql } from 'kysely';
+import { beforeAll, expect, it } from 'vitest';
+
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 /** UTF-8 byte order, the order S3 lists keys in. */
 function byteOrder(keys: string[]): string[] {
@@ -177,7 +172,13 @@ describeEachEngine('listing', (engine) => {
       const after = rnd(3) === 0 ? '' : all[rnd(all.length)];
       const max = [1, 2, 5, 50, 1000][rnd(5)];
       const res = await t.s3.send(
-        new ListObjectsV2Command({ Bucket: 'model', Prefix: prefix, Delimiter: delimiter || undefined, StartAfter: after || undefined, MaxKeys: max }),
+        new ListObjectsV2Command({
+          Bucket: 'model',
+          Prefix: prefix,
+          Delimiter: delimiter || undefined,
+          StartAfter: after || undefined,
+          MaxKeys: max,
+        }),
       );
       const contents = (res.Contents ?? []).map((c) => c.Key!);
       const common = (res.CommonPrefixes ?? []).map((p) => p.Prefix!);

@@ -6,10 +6,12 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { promisify } from 'node:util';
 import path from 'node:path';
+import { promisify } from 'node:util';
+
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
+
 import { openControlPlane } from '../../src/app.js';
 import { dropPreviousMasterKeys, installNewMasterKey } from '../../src/core/master-key-rotation.js';
 import { describeEachEngine, useAnvil } from '../support/anvil.js';

@@ -4,9 +4,10 @@
  * answer, not NoSuchUpload, and the retry writes nothing.
  */
 import crypto from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+
 import {
   AbortMultipartUploadCommand,
+  type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -16,13 +17,14 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
-  UploadPartCommand,
-  type CompletedPart,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+
 import { blobFiles, describeEachEngine, s3Error, type TestAnvil, useAnvil } from '../support/anvil.js';
-import { signedFetch } from '../support/signed-fetch.js';
 import { startLossyProxy } from '../support/lossy-proxy.js';
+import { signedFetch } from '../support/signed-fetch.js';
 
 const MiB = 1024 * 1024;
 const BUCKET = 'retry';
@@ -38,7 +40,14 @@ async function upload(s3: S3Client, key: string, sizes: number[], checksum?: 'CR
   const parts: CompletedPart[] = [];
   for (const [i, size] of sizes.entries()) {
     const res = await s3.send(
-      new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: i + 1, Body: crypto.randomBytes(size), ChecksumAlgorithm: checksum }),
+      new UploadPartCommand({
+        Bucket: BUCKET,
+        Key: key,
+        UploadId,
+        PartNumber: i + 1,
+        Body: crypto.randomBytes(size),
+        ChecksumAlgorithm: checksum,
+      }),
     );
     parts.push({ PartNumber: i + 1, ETag: res.ETag, ...(checksum ? { ChecksumCRC32: res.ChecksumCRC32 } : {}) });
   }
@@ -69,7 +78,10 @@ async function completeRaw(t: TestAnvil, key: string, u: Started, parts = u.part
  * by earlier writes are done (the request or the cleanup worker does them).
  */
 async function writeState(t: TestAnvil) {
-  await until('the cleanup queue to drain', async () => (await t.anvil.meta.data.selectFrom('cleanup_queue').select('id').execute()).length === 0);
+  await until(
+    'the cleanup queue to drain',
+    async () => (await t.anvil.meta.data.selectFrom('cleanup_queue').select('id').execute()).length === 0,
+  );
   const bucket = await t.anvil.meta.control.selectFrom('buckets').select('id').where('name', '=', BUCKET).executeTakeFirstOrThrow();
   const state = await t.anvil.meta.data
     .selectFrom('bucket_state')
@@ -128,7 +140,9 @@ describeEachEngine('CompleteMultipartUpload retries', (engine) => {
     // The completed upload is gone for everything else.
     const listed = await t.s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
     expect((listed.Uploads ?? []).map((x) => x.UploadId)).not.toContain(u.uploadId);
-    expect((await s3Error(t.s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'twice.bin', UploadId: u.uploadId })))).name).toBe('NoSuchUpload');
+    expect((await s3Error(t.s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'twice.bin', UploadId: u.uploadId })))).name).toBe(
+      'NoSuchUpload',
+    );
     const part = await s3Error(
       t.s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'twice.bin', UploadId: u.uploadId, PartNumber: 3, Body: 'late' })),
     );
@@ -150,7 +164,14 @@ describeEachEngine('CompleteMultipartUpload retries', (engine) => {
     expect((await s3Error(t.s3.send(completeCommand('elsewhere.bin', u)))).name).toBe('NoSuchUpload');
     await t.s3.send(new CreateBucketCommand({ Bucket: 'retry-other' }));
     const otherBucket = await s3Error(
-      t.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'retry-other', Key: 'listed.bin', UploadId: u.uploadId, MultipartUpload: { Parts: u.parts } })),
+      t.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'retry-other',
+          Key: 'listed.bin',
+          UploadId: u.uploadId,
+          MultipartUpload: { Parts: u.parts },
+        }),
+      ),
     );
     expect(otherBucket.name).toBe('NoSuchUpload');
     // ETags quoted or not are the same list.
@@ -246,9 +267,9 @@ describeEachEngine('CompleteMultipartUpload retries', (engine) => {
       .where('upload_id', '=', u.uploadId)
       .execute();
     expect((await s3Error(t.s3.send(completeCommand('late.bin', u)))).name).toBe('NoSuchUpload');
-    expect((await s3Error(t.s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'late.bin', UploadId: u.uploadId })))).name).toBe(
-      'NoSuchUpload',
-    );
+    expect(
+      (await s3Error(t.s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'late.bin', UploadId: u.uploadId })))).name,
+    ).toBe('NoSuchUpload');
     // The background worker removes it.
     await until('the completion record to be pruned', async () => (await completionRecord(t, u.uploadId)) === undefined);
     expect((await t.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'late.bin' }))).ContentLength).toBe(100);
@@ -308,6 +329,8 @@ describe('CompleteMultipartUpload retry window: configuration', () => {
     expect(loadConfig({ dataDir: '/tmp/x' }, {}).multipartRetryWindowSeconds).toBe(900);
     expect(loadConfig({ dataDir: '/tmp/x' }, { ANVIL_MULTIPART_RETRY_WINDOW_SECONDS: '0' }).multipartRetryWindowSeconds).toBe(0);
     expect(() => loadConfig({ dataDir: '/tmp/x' }, { ANVIL_MULTIPART_RETRY_WINDOW_SECONDS: '-1' })).toThrow(/multipartRetryWindowSeconds/);
-    expect(() => loadConfig({ dataDir: '/tmp/x' }, { ANVIL_MULTIPART_RETRY_WINDOW_SECONDS: 'soon' })).toThrow(/multipartRetryWindowSeconds/);
+    expect(() => loadConfig({ dataDir: '/tmp/x' }, { ANVIL_MULTIPART_RETRY_WINDOW_SECONDS: 'soon' })).toThrow(
+      /multipartRetryWindowSeconds/,
+    );
   });
 });

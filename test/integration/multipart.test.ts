@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
-import { expect, it } from 'vitest';
+
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -11,6 +11,8 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { blobFiles, describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const MiB = 1024 * 1024;
 
@@ -68,7 +70,12 @@ describeEachEngine('multipart uploads', (engine) => {
         Bucket: 'mpu',
         Key: 'two-parts',
         UploadId: first,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1.ETag }, { PartNumber: 2, ETag: e2.ETag }] },
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: e1.ETag },
+            { PartNumber: 2, ETag: e2.ETag },
+          ],
+        },
       }),
     );
     const part2 = await t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'two-parts', PartNumber: 2 }));
@@ -80,29 +87,55 @@ describeEachEngine('multipart uploads', (engine) => {
 
     const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'assembled' }));
     const c1 = await t.s3.send(
-      new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId, PartNumber: 1, CopySource: 'mpu/two-parts', CopySourceRange: `bytes=0-${5 * MiB - 1}` }),
+      new UploadPartCopyCommand({
+        Bucket: 'mpu',
+        Key: 'assembled',
+        UploadId,
+        PartNumber: 1,
+        CopySource: 'mpu/two-parts',
+        CopySourceRange: `bytes=0-${5 * MiB - 1}`,
+      }),
     );
-    expect(c1.CopyPartResult?.ETag).toBe(`"${crypto.createHash('md5').update(a.subarray(0, 5 * MiB)).digest('hex')}"`);
+    expect(c1.CopyPartResult?.ETag).toBe(
+      `"${crypto
+        .createHash('md5')
+        .update(a.subarray(0, 5 * MiB))
+        .digest('hex')}"`,
+    );
     const c2 = await t.s3.send(
-      new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId, PartNumber: 2, CopySource: 'mpu/two-parts', CopySourceRange: `bytes=${5 * MiB}-${a.length + 999}` }),
+      new UploadPartCopyCommand({
+        Bucket: 'mpu',
+        Key: 'assembled',
+        UploadId,
+        PartNumber: 2,
+        CopySource: 'mpu/two-parts',
+        CopySourceRange: `bytes=${5 * MiB}-${a.length + 999}`,
+      }),
     );
     await t.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: 'mpu',
         Key: 'assembled',
         UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: c1.CopyPartResult!.ETag }, { PartNumber: 2, ETag: c2.CopyPartResult!.ETag }] },
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: c1.CopyPartResult!.ETag },
+            { PartNumber: 2, ETag: c2.CopyPartResult!.ETag },
+          ],
+        },
       }),
     );
     const got = await t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'assembled' }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat([a, b]).subarray(0, a.length + 1000))).toBe(true);
     const bad = await s3Error(
-      t.s3.send(new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId: 'nope', PartNumber: 1, CopySource: 'mpu/two-parts' })),
+      t.s3.send(
+        new UploadPartCopyCommand({ Bucket: 'mpu', Key: 'assembled', UploadId: 'nope', PartNumber: 1, CopySource: 'mpu/two-parts' }),
+      ),
     );
     expect(bad.name).toBe('NoSuchUpload');
   });
 
-  it('gives multipart objects a composite checksum of the parts\' checksums', async () => {
+  it("gives multipart objects a composite checksum of the parts' checksums", async () => {
     const parts = [crypto.randomBytes(5 * MiB), crypto.randomBytes(777)];
     const { UploadId, ChecksumAlgorithm } = await t.s3.send(
       new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'summed', ChecksumAlgorithm: 'CRC32' }),
@@ -110,7 +143,11 @@ describeEachEngine('multipart uploads', (engine) => {
     expect(ChecksumAlgorithm).toBe('CRC32');
     const uploaded = [];
     for (let i = 0; i < parts.length; i++) {
-      uploaded.push(await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'summed', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'CRC32' })));
+      uploaded.push(
+        await t.s3.send(
+          new UploadPartCommand({ Bucket: 'mpu', Key: 'summed', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'CRC32' }),
+        ),
+      );
     }
     const crc = (b: Buffer) => {
       const out = Buffer.alloc(4);
@@ -140,9 +177,23 @@ describeEachEngine('multipart uploads', (engine) => {
     const p2 = await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'bad', UploadId, PartNumber: 2, Body: 'tail' }));
     const complete = (Parts: Array<{ ETag: string; PartNumber: number }>) =>
       s3Error(t.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'mpu', Key: 'bad', UploadId, MultipartUpload: { Parts } })));
-    expect((await complete([{ ETag: p2.ETag!, PartNumber: 2 }, { ETag: p1.ETag!, PartNumber: 1 }])).name).toBe('InvalidPartOrder');
+    expect(
+      (
+        await complete([
+          { ETag: p2.ETag!, PartNumber: 2 },
+          { ETag: p1.ETag!, PartNumber: 1 },
+        ])
+      ).name,
+    ).toBe('InvalidPartOrder');
     expect((await complete([{ ETag: '"00000000000000000000000000000000"', PartNumber: 1 }])).name).toBe('InvalidPart');
-    expect((await complete([{ ETag: p1.ETag!, PartNumber: 1 }, { ETag: p2.ETag!, PartNumber: 2 }])).name).toBe('EntityTooSmall');
+    expect(
+      (
+        await complete([
+          { ETag: p1.ETag!, PartNumber: 1 },
+          { ETag: p2.ETag!, PartNumber: 2 },
+        ])
+      ).name,
+    ).toBe('EntityTooSmall');
     const missing = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'bad' })));
     expect(missing.name).toBe('NoSuchKey');
     await t.s3.send(new AbortMultipartUploadCommand({ Bucket: 'mpu', Key: 'bad', UploadId }));

@@ -1,4 +1,3 @@
-import { expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -11,6 +10,8 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('uploads, versions, attributes and ACL listings', (engine) => {
   const t = useAnvil(engine, { buckets: ['info'] });
@@ -62,17 +63,26 @@ describeEachEngine('uploads, versions, attributes and ACL listings', (engine) =>
     expect(a.StorageClass).toBe('STANDARD');
     expect(a.Checksum?.ChecksumSHA256).toBe('LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=');
     const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'info', Key: 'parts' }));
-    const p1 = await t.s3.send(new UploadPartCommand({ Bucket: 'info', Key: 'parts', UploadId, PartNumber: 1, Body: Buffer.alloc(5 * 1024 * 1024) }));
+    const p1 = await t.s3.send(
+      new UploadPartCommand({ Bucket: 'info', Key: 'parts', UploadId, PartNumber: 1, Body: Buffer.alloc(5 * 1024 * 1024) }),
+    );
     const p2 = await t.s3.send(new UploadPartCommand({ Bucket: 'info', Key: 'parts', UploadId, PartNumber: 2, Body: 'end' }));
     await t.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: 'info',
         Key: 'parts',
         UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] },
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: p1.ETag },
+            { PartNumber: 2, ETag: p2.ETag },
+          ],
+        },
       }),
     );
-    const mp = await t.s3.send(new GetObjectAttributesCommand({ Bucket: 'info', Key: 'parts', ObjectAttributes: ['ObjectParts', 'ObjectSize'] }));
+    const mp = await t.s3.send(
+      new GetObjectAttributesCommand({ Bucket: 'info', Key: 'parts', ObjectAttributes: ['ObjectParts', 'ObjectSize'] }),
+    );
     expect(mp.ObjectParts?.TotalPartsCount).toBe(2);
     expect(mp.ObjectSize).toBe(5 * 1024 * 1024 + 3);
     const missing = await s3Error(t.s3.send(new GetObjectAttributesCommand({ Bucket: 'info', Key: 'nope', ObjectAttributes: ['ETag'] })));
@@ -93,7 +103,9 @@ describeEachEngine('uploads, versions, attributes and ACL listings', (engine) =>
       const err = await s3Error(t.s3.send(new PutBucketAclCommand({ Bucket: 'info', ACL })));
       expect(err.$metadata.httpStatusCode).toBe(501);
     }
-    const grant = await s3Error(t.s3.send(new PutBucketAclCommand({ Bucket: 'info', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"' })));
+    const grant = await s3Error(
+      t.s3.send(new PutBucketAclCommand({ Bucket: 'info', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"' })),
+    );
     expect(grant.$metadata.httpStatusCode).toBe(501);
     // Nothing changed.
     expect((await t.s3.send(new GetBucketAclCommand({ Bucket: 'info' }))).Grants).toHaveLength(1);

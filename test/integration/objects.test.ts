@@ -1,14 +1,16 @@
 import crypto from 'node:crypto';
-import { expect, it, vi } from 'vitest';
+
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
-  ListObjectsV2Command,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { expect, it, vi } from 'vitest';
+
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 function md5hex(b: Buffer | string): string {
   return crypto.createHash('md5').update(b).digest('hex');
@@ -71,7 +73,7 @@ describeEachEngine('objects', (engine) => {
     '/leading-slash',
     'trailing/',
     'tilde~and*star(paren)',
-    "quote'and\"dq",
+    'quote\'and"dq',
     '?question&amp=x#hash',
     'k'.repeat(1024),
   ])('round-trips the key %s', async (key) => {
@@ -154,7 +156,9 @@ describeEachEngine('objects', (engine) => {
 
   it('deletes keys with newlines in DeleteObjects (SDKs escape them as character references)', async () => {
     for (const Key of ['nl\nkey', 'cr\rkey']) await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key, Body: 'x' }));
-    const res = await t.s3.send(new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'nl\nkey' }, { Key: 'cr\rkey' }] } }));
+    const res = await t.s3.send(
+      new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'nl\nkey' }, { Key: 'cr\rkey' }] } }),
+    );
     expect(res.Deleted?.map((d) => d.Key).sort()).toEqual(['cr\rkey', 'nl\nkey']);
     for (const Key of ['nl\nkey', 'cr\rkey']) {
       expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'data', Key })))).$metadata.httpStatusCode).toBe(404);
@@ -167,7 +171,9 @@ describeEachEngine('objects', (engine) => {
     expect(get.name).toBe('NoSuchVersion');
     const del = await s3Error(t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'abc123' })));
     expect(del.$metadata.httpStatusCode).toBe(400);
-    const batch = await t.s3.send(new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'versioned?', VersionId: 'abc123' }] } }));
+    const batch = await t.s3.send(
+      new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'versioned?', VersionId: 'abc123' }] } }),
+    );
     expect(batch.Errors?.map((e) => e.Code)).toEqual(['NoSuchVersion']);
     const still = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'null' }));
     expect(await still.Body!.transformToString()).toBe('keep me');
@@ -184,11 +190,7 @@ describeEachEngine('objects', (engine) => {
     await Promise.all(bodies.map((b) => t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'contended', Body: b }))));
     const get = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'contended' }));
     expect(bodies).toContain(await get.Body!.transformToString());
-    const rows = await t.anvil.meta.data
-      .selectFrom('object_versions')
-      .select(['is_latest'])
-      .where('key', '=', 'contended')
-      .execute();
+    const rows = await t.anvil.meta.data.selectFrom('object_versions').select(['is_latest']).where('key', '=', 'contended').execute();
     expect(rows).toEqual([{ is_latest: 1 }]);
     // Exactly the winner's blob remains, with one reference. A loser's file whose
     // post-commit removal met a concurrent claim is left to the cleanup worker: wait for it.
@@ -210,7 +212,11 @@ describeEachEngine('objects', (engine) => {
     await Promise.all(ops);
     const bucket = await t.anvil.services.buckets.get('counted');
     const db = t.anvil.meta.data;
-    const rows = await db.selectFrom('object_versions').select(['key', 'size', 'seq', 'is_latest']).where('bucket_id', '=', bucket!.id).execute();
+    const rows = await db
+      .selectFrom('object_versions')
+      .select(['key', 'size', 'seq', 'is_latest'])
+      .where('bucket_id', '=', bucket!.id)
+      .execute();
     const state = await db.selectFrom('bucket_state').selectAll().where('bucket_id', '=', bucket!.id).executeTakeFirstOrThrow();
     expect(new Set(rows.map((r) => r.key)).size).toBe(rows.length);
     expect(rows.every((r) => r.is_latest === 1)).toBe(true);

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import { HttpRequest } from '@smithy/protocol-http';
+
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -19,12 +19,14 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/protocol-http';
 import { describe, expect, it } from 'vitest';
-import { describeEachEngine, s3Error, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
-import { sdkSigner } from '../support/sdk-signer.js';
-import { fsBackends } from '../support/backends.js';
-import { Scrubber } from '../../src/blobs/scrub.js';
+
 import { LOCATION_BAD, locatorOf, type StoredBlob } from '../../src/blobs/index.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
+import { anvilPerTest, describeEachEngine, type EngineName, s3Error, type TestAnvil } from '../support/anvil.js';
+import { fsBackends } from '../support/backends.js';
+import { sdkSigner } from '../support/sdk-signer.js';
 
 const MiB = 1024 * 1024;
 /** Far longer than any of these reads takes; only a hang reaches it. */
@@ -42,7 +44,15 @@ interface RawResult {
 async function rawGet(t: TestAnvil, path: string, headers: Record<string, string> = {}): Promise<RawResult> {
   const u = new URL(path, t.endpoint);
   const query = Object.fromEntries(u.searchParams);
-  const request = new HttpRequest({ method: 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: u.pathname, query, headers: { host: u.host, ...headers } });
+  const request = new HttpRequest({
+    method: 'GET',
+    protocol: 'http:',
+    hostname: u.hostname,
+    port: Number(u.port),
+    path: u.pathname,
+    query,
+    headers: { host: u.host, ...headers },
+  });
   const signed = await sdkSigner({ accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, t.config.region).sign(request);
   return new Promise<RawResult>((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: Number(u.port), method: 'GET', path, headers: signed.headers, agent: false });
@@ -55,7 +65,12 @@ async function rawGet(t: TestAnvil, path: string, headers: Record<string, string
         settled = true;
         clearTimeout(timer);
         if (ending === 'hung') req.destroy();
-        resolve({ status: res.statusCode!, contentLength: Number(res.headers['content-length'] ?? -1), received: Buffer.concat(chunks), ending });
+        resolve({
+          status: res.statusCode!,
+          contentLength: Number(res.headers['content-length'] ?? -1),
+          received: Buffer.concat(chunks),
+          ending,
+        });
       };
       const timer = setTimeout(() => finish('hung'), HANG_BOUND_MS);
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -200,7 +215,12 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
         etags.push((await t.s3.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'obj', UploadId, PartNumber: i + 1, Body: p }))).ETag!);
       }
       await t.s3.send(
-        new CompleteMultipartUploadCommand({ Bucket: 'mpu', Key: 'obj', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
+        new CompleteMultipartUploadCommand({
+          Bucket: 'mpu',
+          Key: 'obj',
+          UploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+        }),
       );
       const second = await blobOf(t, parts[1].length);
       flipByte(t.anvil.core.blobs.staging.blobPath(second.tenantId, second.hash, second.fileId), 1000);
@@ -228,7 +248,9 @@ describeEachEngine('plaintext blobs: damaged bytes are never served as good', (e
 
     /** The file of the replica a read tries first (the one whose damage the client would meet). */
     function firstReplicaFile(t: TestAnvil, roots: Record<string, string>, blob: StoredBlob): { backend: string; file: string } {
-      const plan = (t.anvil.core.blobs.replicas as unknown as { readPlan(b: StoredBlob, n: number): Array<{ backend: { name: string } }> }).readPlan(blob, blob.size);
+      const plan = (
+        t.anvil.core.blobs.replicas as unknown as { readPlan(b: StoredBlob, n: number): Array<{ backend: { name: string } }> }
+      ).readPlan(blob, blob.size);
       const backend = plan[0].backend.name;
       return { backend, file: `${roots[backend]}/blobs/${locatorOf(blob)}` };
     }

@@ -1,13 +1,20 @@
 import crypto from 'node:crypto';
-import { expect, it } from 'vitest';
+
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, type TestAnvil, useAnvil } from '../support/anvil.js';
 function hmac(key: Buffer | string, data: string): Buffer {
   return crypto.createHmac('sha256', key).update(data).digest();
 }
 
 /** Builds the form fields of a SigV4 POST policy, as browser-upload SDK helpers do. */
-function signedForm(t: TestAnvil, conditions: unknown[], extra: Record<string, string>, opts: { expiresInMs?: number; secret?: string } = {}) {
+function signedForm(
+  t: TestAnvil,
+  conditions: unknown[],
+  extra: Record<string, string>,
+  opts: { expiresInMs?: number; secret?: string } = {},
+) {
   const now = new Date();
   const date = now.toISOString().slice(0, 10).replace(/-/g, '');
   const amzDate = `${date}T000000Z`;
@@ -43,12 +50,16 @@ describeEachEngine('POST Object (browser form uploads)', (engine) => {
   const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'uploads/'], ['content-length-range', 1, 1000]];
 
   it('stores a file uploaded with a valid policy, with ${filename}, metadata and 201 status', async () => {
-    const fields = signedForm(t, [...base, ['starts-with', '$Content-Type', 'image/'], { success_action_status: '201' }, ['starts-with', '$x-amz-meta-owner', '']], {
-      key: 'uploads/${filename}',
-      'Content-Type': 'image/jpeg',
-      success_action_status: '201',
-      'x-amz-meta-owner': 'ada',
-    });
+    const fields = signedForm(
+      t,
+      [...base, ['starts-with', '$Content-Type', 'image/'], { success_action_status: '201' }, ['starts-with', '$x-amz-meta-owner', '']],
+      {
+        key: 'uploads/${filename}',
+        'Content-Type': 'image/jpeg',
+        success_action_status: '201',
+        'x-amz-meta-owner': 'ada',
+      },
+    );
     const res = await post(t, fields, 'jpeg bytes');
     expect(res.status).toBe(201);
     const xml = await res.text();

@@ -5,12 +5,14 @@
  * child process, as `anvil server` runs it, since the error must reach the
  * process's own handlers (in the test process, vitest would catch it first).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+
 import { databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET } from '../support/anvil.js';
 import { send } from '../support/wire.js';
 
@@ -39,7 +41,13 @@ describeEachEngine('process guard', (engine) => {
       });
       child.once('exit', (code) => reject(new Error(`server exited (${code}): ${stderr}`)));
     });
-    s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET }, maxAttempts: 1 });
+    s3 = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET },
+      maxAttempts: 1,
+    });
     await s3.send(new CreateBucketCommand({ Bucket: 'fine' }));
   });
   afterAll(async () => {

@@ -15,6 +15,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { beforeAll, expect, it } from 'vitest';
+
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 
@@ -90,7 +91,10 @@ describeEachEngine('public access', (engine) => {
         new PutObjectAclCommand({
           Bucket: 'by-policy',
           Key: 'private/b.txt',
-          AccessControlPolicy: { Owner: owner, Grants: [...grants(true).Grants, { Grantee: { Type: 'Group', URI: ALL_USERS }, Permission: 'WRITE' }] },
+          AccessControlPolicy: {
+            Owner: owner,
+            Grants: [...grants(true).Grants, { Grantee: { Type: 'Group', URI: ALL_USERS }, Permission: 'WRITE' }],
+          },
         }),
       ),
     );
@@ -101,14 +105,18 @@ describeEachEngine('public access', (engine) => {
   it('a copy does not inherit the source ACL', async () => {
     await t.s3.send(new CopyObjectCommand({ Bucket: 'open-list', Key: 'copy.txt', CopySource: 'open-list/shared.txt' }));
     expect((await anon('/open-list/copy.txt')).status).toBe(403);
-    await t.s3.send(new CopyObjectCommand({ Bucket: 'open-list', Key: 'copy2.txt', CopySource: 'open-list/shared.txt', ACL: 'public-read' }));
+    await t.s3.send(
+      new CopyObjectCommand({ Bucket: 'open-list', Key: 'copy2.txt', CopySource: 'open-list/shared.txt', ACL: 'public-read' }),
+    );
     expect((await anon('/open-list/copy2.txt')).status).toBe(200);
   });
 
   it('a bucket policy grants anonymous GetObject under a prefix and ListBucket, and nothing else', async () => {
     const readPublic = {
       Version: '2012-10-17',
-      Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::by-policy/public/*' }],
+      Statement: [
+        { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::by-policy/public/*' },
+      ],
     };
     await t.s3.send(new PutBucketPolicyCommand({ Bucket: 'by-policy', Policy: JSON.stringify(readPublic) }));
     expect(JSON.parse((await t.s3.send(new GetBucketPolicyCommand({ Bucket: 'by-policy' }))).Policy!)).toEqual(readPublic);
@@ -126,7 +134,9 @@ describeEachEngine('public access', (engine) => {
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     const got = await otherClient.send(new GetObjectCommand({ Bucket: 'by-policy', Key: 'public/a.txt' }));
     expect(await got.Body!.transformToString()).toBe('body of public/a.txt');
-    expect((await s3Error(otherClient.send(new GetObjectCommand({ Bucket: 'by-policy', Key: 'private/b.txt' })))).name).toBe('AccessDenied');
+    expect((await s3Error(otherClient.send(new GetObjectCommand({ Bucket: 'by-policy', Key: 'private/b.txt' })))).name).toBe(
+      'AccessDenied',
+    );
 
     const withList = {
       Version: '2012-10-17',
@@ -163,7 +173,9 @@ describeEachEngine('public access', (engine) => {
     ];
     for (const [policy, code, status] of cases) {
       const err = await s3Error(
-        t.s3.send(new PutBucketPolicyCommand({ Bucket: 'by-policy', Policy: typeof policy === 'string' ? policy : JSON.stringify(policy) })),
+        t.s3.send(
+          new PutBucketPolicyCommand({ Bucket: 'by-policy', Policy: typeof policy === 'string' ? policy : JSON.stringify(policy) }),
+        ),
       );
       expect([err.name, err.$metadata.httpStatusCode], JSON.stringify(policy)).toEqual([code, status]);
       expect(err.message.length).toBeGreaterThan(10);

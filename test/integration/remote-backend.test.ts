@@ -10,11 +10,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, ROOT_KEY, ROOT_SECRET, s3Error, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+
 import { UNLIMITED } from '../../src/backends/config.js';
 import { Scrubber } from '../../src/blobs/scrub.js';
+import { describeEachEngine, type EngineName, ROOT_KEY, ROOT_SECRET, s3Error, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 import { waitFor } from '../support/backends.js';
 
 const MARKER = 'REMOTE-PLAINTEXT-MARKER';
@@ -99,7 +101,12 @@ describeEachEngine('remote s3 backend', (engine: EngineName) => {
     // Back on the same port: the breaker closes, writes work again, and the scrub finds both replicas of everything.
     await remote.restart();
     expect(new URL(remote.endpoint).port).toBe(port);
-    await waitFor('the remote backend to recover', () => t.anvil.core.blobs.replicas.backends.get('remote')!.breaker.state === 'closed' && t.anvil.core.blobs.replicas.backends.get('remote')!.lastHealth?.ok === true);
+    await waitFor(
+      'the remote backend to recover',
+      () =>
+        t.anvil.core.blobs.replicas.backends.get('remote')!.breaker.state === 'closed' &&
+        t.anvil.core.blobs.replicas.backends.get('remote')!.lastHealth?.ok === true,
+    );
     await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'after', Body: 'two replicas again' }));
     expect((await get(t, 'data', 'after')).toString()).toBe('two replicas again');
     const scrubber = new Scrubber(t.anvil.core.blobs);
@@ -107,7 +114,12 @@ describeEachEngine('remote s3 backend', (engine: EngineName) => {
     const status = await scrubber.status();
     expect(status.corrupt).toEqual([]);
     expect(status.badReplicas).toBe(0);
-    const usage = await t.anvil.core.meta.data.selectFrom('backend_usage').selectAll().where('backend', 'in', ['disk', 'remote']).orderBy('backend').execute();
+    const usage = await t.anvil.core.meta.data
+      .selectFrom('backend_usage')
+      .selectAll()
+      .where('backend', 'in', ['disk', 'remote'])
+      .orderBy('backend')
+      .execute();
     expect(usage.map((u) => [u.backend, Number(u.blob_count)])).toEqual([
       ['disk', 3],
       ['remote', 3],

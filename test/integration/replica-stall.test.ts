@@ -11,12 +11,14 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachEngine, ROOT_KEY, ROOT_SECRET, startTestAnvil, type EngineName, type TestAnvil } from '../support/anvil.js';
+
+import { UNLIMITED } from '../../src/backends/config.js';
+import { describeEachEngine, type EngineName, ROOT_KEY, ROOT_SECRET, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 import { tempDir, waitFor } from '../support/backends.js';
 import { FreezableProxy } from '../support/freezable-proxy.js';
-import { UNLIMITED } from '../../src/backends/config.js';
 
 const STALL_MS = 1000;
 /** Far above the stall timeout, far below the s3 backend's default idle (30 s) and header (60 s) timeouts. */
@@ -44,10 +46,14 @@ describeEachEngine('reads leave a stalled replica', (engine: EngineName) => {
       /** The remote answers again and its breaker is closed (the probe the worker would run, run here). */
       async function recover(): Promise<void> {
         proxy.thaw();
-        await waitFor('the far backend to recover', async () => {
-          await t.anvil.core.blobs.replicas.checkHealth();
-          return far().breaker.state === 'closed';
-        }, 20_000);
+        await waitFor(
+          'the far backend to recover',
+          async () => {
+            await t.anvil.core.blobs.replicas.checkHealth();
+            return far().breaker.state === 'closed';
+          },
+          20_000,
+        );
       }
 
       beforeAll(async () => {

@@ -10,18 +10,20 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { expect, it } from 'vitest';
+
 import {
-  CreateMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, type TestAnvil } from '../support/anvil.js';
-import { encodeSigned, encodeUnsigned, crc32Base64 } from '../support/aws-chunked.js';
+import { crc32Base64, encodeSigned, encodeUnsigned } from '../support/aws-chunked.js';
 import { expectNoStagedFiles, fuzzSuite, md5Hex, Sentinels } from '../support/fuzz.js';
 import { sdkSigner } from '../support/sdk-signer.js';
 import { objectPath, requestHead, send, sign } from '../support/wire.js';
@@ -206,7 +208,16 @@ describeEachEngine('killed request streams', (engine) => {
           });
           const body =
             mode === 'signed'
-              ? await encodeSigned(payload, s.seed, { signer: sdkSigner({ accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, t.config.region), signingDate: s.signingDate, region: t.config.region }, { chunkSize: 64 * 1024, trailer: false })
+              ? await encodeSigned(
+                  payload,
+                  s.seed,
+                  {
+                    signer: sdkSigner({ accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, t.config.region),
+                    signingDate: s.signingDate,
+                    region: t.config.region,
+                  },
+                  { chunkSize: 64 * 1024, trailer: false },
+                )
               : encodeUnsigned(payload, { chunkSize: 64 * 1024, trailers: { 'x-amz-checksum-crc32': crc32Base64(payload) } });
           const socket = await connect();
           await write(socket, requestHead('PUT', s.pathAndQuery, { ...s.headers, 'content-length': String(body.length) }));
@@ -228,7 +239,13 @@ describeEachEngine('killed request streams', (engine) => {
     await underLoad('upload-part', async () => {
       for (const how of ['destroy', 'reset', 'half-close'] as const) {
         const socket = await connect();
-        await write(socket, await head('PUT', objectPath(BUCKET, key), { query: { partNumber: '1', uploadId }, headers: { 'content-length': String(part.length) } }));
+        await write(
+          socket,
+          await head('PUT', objectPath(BUCKET, key), {
+            query: { partNumber: '1', uploadId },
+            headers: { 'content-length': String(part.length) },
+          }),
+        );
         await write(socket, part.subarray(0, 2 * 1024 * 1024));
         await sleep(30);
         kill(socket, how);
@@ -239,7 +256,14 @@ describeEachEngine('killed request streams', (engine) => {
     expect(listed.status).toBe(200);
     expect(listed.text).not.toContain('<Part>');
     const done = await t.s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, PartNumber: 1, Body: part }));
-    await t.s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: done.ETag }] } }));
+    await t.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: done.ETag }] },
+      }),
+    );
     const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(part)).toBe(true);
   });
@@ -247,19 +271,35 @@ describeEachEngine('killed request streams', (engine) => {
   it('a CompleteMultipartUpload and a DeleteObjects cut mid-document change nothing', async () => {
     const key = 'complete-killed';
     const created = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
-    const p1 = await t.s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId!, PartNumber: 1, Body: 'only part' }));
+    const p1 = await t.s3.send(
+      new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId!, PartNumber: 1, Body: 'only part' }),
+    );
     await underLoad('documents', async () => {
-      const complete = Buffer.from(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${p1.ETag}</ETag></Part></CompleteMultipartUpload>`);
+      const complete = Buffer.from(
+        `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${p1.ETag}</ETag></Part></CompleteMultipartUpload>`,
+      );
       const del = Buffer.from('<Delete><Object><Key>sentinel</Key></Object><Object><Key>big</Key></Object></Delete>');
       for (const how of ['destroy', 'reset', 'half-close'] as const) {
         let socket = await connect();
-        await write(socket, await head('POST', objectPath(BUCKET, key), { query: { uploadId: created.UploadId! }, headers: { 'content-length': String(complete.length) } }));
+        await write(
+          socket,
+          await head('POST', objectPath(BUCKET, key), {
+            query: { uploadId: created.UploadId! },
+            headers: { 'content-length': String(complete.length) },
+          }),
+        );
         await write(socket, complete.subarray(0, 40));
         await sleep(20);
         kill(socket, how);
         socket = await connect();
         const md5 = createHash('md5').update(del).digest('base64');
-        await write(socket, await head('POST', objectPath(BUCKET), { query: { delete: '' }, headers: { 'content-length': String(del.length), 'content-md5': md5 } }));
+        await write(
+          socket,
+          await head('POST', objectPath(BUCKET), {
+            query: { delete: '' },
+            headers: { 'content-length': String(del.length), 'content-md5': md5 },
+          }),
+        );
         await write(socket, del.subarray(0, 50));
         await sleep(20);
         kill(socket, how);
@@ -278,7 +318,14 @@ describeEachEngine('killed request streams', (engine) => {
         const headPart = `--${boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\nform-killed\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\nContent-Type: application/octet-stream\r\n\r\n`;
         const total = headPart.length + file.length + `\r\n--${boundary}--\r\n`.length;
         const socket = await connect();
-        await write(socket, requestHead('POST', `/${BUCKET}`, { host: new URL(t.endpoint).host, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(total) }));
+        await write(
+          socket,
+          requestHead('POST', `/${BUCKET}`, {
+            host: new URL(t.endpoint).host,
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': String(total),
+          }),
+        );
         await write(socket, headPart);
         await write(socket, file.subarray(0, 200 * 1024));
         await sleep(20);
@@ -343,20 +390,27 @@ describeEachEngine('killed request streams', (engine) => {
 
   it('a writer that half-closes after a complete PUT gets its answer, and the object is stored', async () => {
     const body = randomBytes(100 * 1024);
-    await underLoad('half-closed-writer', async () => {
-      const socket = await connect();
-      const answer = collect(socket, 20_000);
-      await write(socket, await head('PUT', objectPath(BUCKET, 'half-closed-put'), { headers: { 'content-length': String(body.length) } }));
-      await write(socket, body);
-      socket.end();
-      expect(await answer).toMatch(/^HTTP\/1\.1 200/);
-    }, {
-      allow: (k) => k === 'half-closed-put',
-      inspect: async () => {
-        const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'half-closed-put' }));
-        expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+    await underLoad(
+      'half-closed-writer',
+      async () => {
+        const socket = await connect();
+        const answer = collect(socket, 20_000);
+        await write(
+          socket,
+          await head('PUT', objectPath(BUCKET, 'half-closed-put'), { headers: { 'content-length': String(body.length) } }),
+        );
+        await write(socket, body);
+        socket.end();
+        expect(await answer).toMatch(/^HTTP\/1\.1 200/);
       },
-    });
+      {
+        allow: (k) => k === 'half-closed-put',
+        inspect: async () => {
+          const got = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'half-closed-put' }));
+          expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+        },
+      },
+    );
   });
 
   it('slowloris: many connections sending their headers a byte at a time do not hold up the others', async () => {

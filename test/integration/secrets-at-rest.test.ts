@@ -9,11 +9,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { expect, it } from 'vitest';
-import { decryptSecret, parseMasterKey } from '../../src/crypto/master-keys.js';
+
 import { SessionService } from '../../src/core/sessions.js';
 import { TokenSigner } from '../../src/core/tokens.js';
 import { UserService } from '../../src/core/users.js';
+import { decryptSecret, parseMasterKey } from '../../src/crypto/master-keys.js';
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 describeEachEngine('secrets at rest', (engine) => {
   const t = useAnvil(engine);
@@ -23,7 +25,10 @@ describeEachEngine('secrets at rest', (engine) => {
     if (engine === 'sqlite') {
       // The WAL holds recent pages: read it too, bytes as latin1 so nothing is lost.
       const db = t.config.databaseUrl.replace(/^sqlite:/, '');
-      return [db, `${db}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f).toString('latin1')).join('\n');
+      return [db, `${db}-wal`]
+        .filter((f) => fs.existsSync(f))
+        .map((f) => fs.readFileSync(f).toString('latin1'))
+        .join('\n');
     }
     const out: string[] = [];
     for (const table of ['access_keys', 'users', 'app_passwords', 'sessions', 'refresh_tokens', 'server_secrets'] as const) {
@@ -35,7 +40,9 @@ describeEachEngine('secrets at rest', (engine) => {
   it('stores no secret in a form readable without the master key', async () => {
     const tenants = t.anvil.services.tenants;
     await tenants.createTenant('vault');
-    const key = await tenants.createKey('vault', { imported: { accessKeyId: 'AKVAULTKEY0001', secretAccessKey: 'plain-secret-marker-0123456789' } });
+    const key = await tenants.createKey('vault', {
+      imported: { accessKeyId: 'AKVAULTKEY0001', secretAccessKey: 'plain-secret-marker-0123456789' },
+    });
     const users = new UserService(t.anvil.meta.control, t.anvil.meta.kind, tenants);
     const signer = new TokenSigner(tenants);
     const sessions = new SessionService(t.anvil.meta.control, t.anvil.meta.kind, users, signer);
@@ -49,22 +56,41 @@ describeEachEngine('secrets at rest', (engine) => {
     const raw = await rawStorage();
     expect(raw).toContain('AKVAULTKEY0001'); // the raw read really sees the tables
     expect(raw).toContain(refreshId);
-    for (const secret of [key.secretAccessKey, password, app.password, refreshSecret, jwtKey, Buffer.from(jwtKey, 'base64').toString('hex')]) {
+    for (const secret of [
+      key.secretAccessKey,
+      password,
+      app.password,
+      refreshSecret,
+      jwtKey,
+      Buffer.from(jwtKey, 'base64').toString('hex'),
+    ]) {
       expect(raw).not.toContain(secret);
     }
 
     // What is encrypted opens with the master key and with no other key.
-    const row = await t.anvil.meta.control.selectFrom('access_keys').selectAll().where('access_key_id', '=', 'AKVAULTKEY0001').executeTakeFirstOrThrow();
+    const row = await t.anvil.meta.control
+      .selectFrom('access_keys')
+      .selectAll()
+      .where('access_key_id', '=', 'AKVAULTKEY0001')
+      .executeTakeFirstOrThrow();
     const master = parseMasterKey(fs.readFileSync(path.join(t.dataDir, 'master.key'), 'utf8'));
     expect(row.master_key_id).toBe(master.id);
     expect(decryptSecret(master, row.secret_enc)).toBe(key.secretAccessKey);
     const wrong = parseMasterKey(crypto.randomBytes(32).toString('hex'));
     expect(() => decryptSecret(wrong, row.secret_enc)).toThrow();
-    const stored = await t.anvil.meta.control.selectFrom('server_secrets').selectAll().where('name', '=', 'jwt-signing-key').executeTakeFirstOrThrow();
+    const stored = await t.anvil.meta.control
+      .selectFrom('server_secrets')
+      .selectAll()
+      .where('name', '=', 'jwt-signing-key')
+      .executeTakeFirstOrThrow();
     expect(decryptSecret(master, stored.value_enc)).toBe(jwtKey);
     expect(() => decryptSecret(wrong, stored.value_enc)).toThrow();
     // Passwords are scrypt hashes, not ciphertexts: not even the master key reverses them.
-    const userRow = await t.anvil.meta.control.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+    const userRow = await t.anvil.meta.control
+      .selectFrom('users')
+      .select('password_hash')
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
     expect(userRow.password_hash).toMatch(/^scrypt\$1\$/);
   });
 });

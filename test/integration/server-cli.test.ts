@@ -2,8 +2,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterEach, expect, it } from 'vitest';
+
 import { databaseUrlFor, describeEachEngine } from '../support/anvil.js';
 import { startServer, stopServer } from '../support/cli-server.js';
 

@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -17,8 +18,9 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
-import { blobFiles, describeEachEngine, s3Error, type EngineName, useAnvil } from '../support/anvil.js';
+
 import { Scrubber } from '../../src/blobs/scrub.js';
+import { blobFiles, describeEachEngine, type EngineName, s3Error, useAnvil } from '../support/anvil.js';
 import { markedBody } from '../support/backends.js';
 
 const MARKER = 'SSE-C-PLAINTEXT-MARKER';
@@ -58,14 +60,24 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
     const wrongKey = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'sse', Key: 'small', ...ssec(keyB) })));
     expect(wrongKey.$metadata.httpStatusCode).toBe(403);
     expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'sse', Key: 'large' })))).$metadata.httpStatusCode).toBe(400);
-    expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'sse', Key: 'large', ...ssec(keyB) })))).$metadata.httpStatusCode).toBe(403);
+    expect((await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'sse', Key: 'large', ...ssec(keyB) })))).$metadata.httpStatusCode).toBe(
+      403,
+    );
     // A key on a read of an object that has none is refused too.
     await t.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'plain', Body: 'plain body' }));
-    expect((await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'sse', Key: 'plain', ...ssec(keyA) })))).$metadata.httpStatusCode).toBe(400);
+    expect((await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'sse', Key: 'plain', ...ssec(keyA) })))).$metadata.httpStatusCode).toBe(
+      400,
+    );
 
     // Nothing in the data folder holds the plaintext, the key, or its MD5.
     const md5 = crypto.createHash('md5').update(keyA).digest();
-    for (const f of [...blobFiles(t.dataDir), ...fs.readdirSync(t.dataDir).map((n) => `${t.dataDir}/${n}`).filter((p) => fs.statSync(p).isFile())]) {
+    for (const f of [
+      ...blobFiles(t.dataDir),
+      ...fs
+        .readdirSync(t.dataDir)
+        .map((n) => `${t.dataDir}/${n}`)
+        .filter((p) => fs.statSync(p).isFile()),
+    ]) {
       const raw = fs.readFileSync(f);
       expect(raw.includes(MARKER), f).toBe(false);
       expect(raw.includes(keyA), f).toBe(false);
@@ -93,18 +105,31 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
     expect(up.SSECustomerAlgorithm).toBe('AES256');
     const p1 = crypto.randomBytes(5 * 1024 * 1024);
     const p2 = text(1234, 'p2');
-    const noKey = await s3Error(t.s3.send(new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 1, Body: p1 })));
+    const noKey = await s3Error(
+      t.s3.send(new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 1, Body: p1 })),
+    );
     expect(noKey.$metadata.httpStatusCode).toBe(400);
-    const wrong = await s3Error(t.s3.send(new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 1, Body: p1, ...ssec(keyB) })));
+    const wrong = await s3Error(
+      t.s3.send(new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 1, Body: p1, ...ssec(keyB) })),
+    );
     expect(wrong.$metadata.httpStatusCode).toBe(403);
-    const e1 = await t.s3.send(new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 1, Body: p1, ...ssec(keyA) }));
-    const e2 = await t.s3.send(new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 2, Body: p2, ...ssec(keyA) }));
+    const e1 = await t.s3.send(
+      new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 1, Body: p1, ...ssec(keyA) }),
+    );
+    const e2 = await t.s3.send(
+      new UploadPartCommand({ Bucket: 'sse', Key: 'mpu', UploadId: up.UploadId, PartNumber: 2, Body: p2, ...ssec(keyA) }),
+    );
     await t.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: 'sse',
         Key: 'mpu',
         UploadId: up.UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1.ETag }, { PartNumber: 2, ETag: e2.ETag }] },
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: e1.ETag },
+            { PartNumber: 2, ETag: e2.ETag },
+          ],
+        },
       }),
     );
     expect((await read('mpu', ssec(keyA))).equals(Buffer.concat([p1, p2]))).toBe(true);
@@ -116,13 +141,26 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
     await t.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'csrc', Body: body, ...ssec(keyA) }));
     await t.s3.send(new CopyObjectCommand({ Bucket: 'sse', Key: 'cdst', CopySource: 'sse/csrc', ...copySsec(keyA), ...ssec(keyA) }));
     expect((await read('cdst', ssec(keyA))).equals(body)).toBe(true);
-    const noSourceKey = await s3Error(t.s3.send(new CopyObjectCommand({ Bucket: 'sse', Key: 'cdst2', CopySource: 'sse/csrc', ...ssec(keyA) })));
+    const noSourceKey = await s3Error(
+      t.s3.send(new CopyObjectCommand({ Bucket: 'sse', Key: 'cdst2', CopySource: 'sse/csrc', ...ssec(keyA) })),
+    );
     expect(noSourceKey.$metadata.httpStatusCode).toBe(400);
-    const otherKey = await s3Error(t.s3.send(new CopyObjectCommand({ Bucket: 'sse', Key: 'cdst3', CopySource: 'sse/csrc', ...copySsec(keyA), ...ssec(keyB) })));
+    const otherKey = await s3Error(
+      t.s3.send(new CopyObjectCommand({ Bucket: 'sse', Key: 'cdst3', CopySource: 'sse/csrc', ...copySsec(keyA), ...ssec(keyB) })),
+    );
     expect(otherKey.$metadata.httpStatusCode).toBe(501);
 
     const up = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'sse', Key: 'decrypted' }));
-    const part = await t.s3.send(new UploadPartCopyCommand({ Bucket: 'sse', Key: 'decrypted', UploadId: up.UploadId, PartNumber: 1, CopySource: 'sse/csrc', ...copySsec(keyA) }));
+    const part = await t.s3.send(
+      new UploadPartCopyCommand({
+        Bucket: 'sse',
+        Key: 'decrypted',
+        UploadId: up.UploadId,
+        PartNumber: 1,
+        CopySource: 'sse/csrc',
+        ...copySsec(keyA),
+      }),
+    );
     await t.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: 'sse',
@@ -141,7 +179,9 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
     expect(head.ServerSideEncryption).toBe('AES256');
     const kms = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'kms', Body: 'x', ServerSideEncryption: 'aws:kms' })));
     expect(kms.$metadata.httpStatusCode).toBe(501);
-    const both = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'both', Body: 'x', ServerSideEncryption: 'AES256', ...ssec(keyA) })));
+    const both = await s3Error(
+      t.s3.send(new PutObjectCommand({ Bucket: 'sse', Key: 'both', Body: 'x', ServerSideEncryption: 'AES256', ...ssec(keyA) })),
+    );
     expect(both.$metadata.httpStatusCode).toBe(400);
   });
 
@@ -163,6 +203,8 @@ describeEachEngine('server-side encryption', (engine: EngineName) => {
     fs.writeFileSync(file, raw);
     await scrubber.runPass();
     expect((await scrubber.status()).corrupt.map((c) => c.hash)).toEqual([hash]);
-    expect((await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'sse', Key: 'rot', ...ssec(keyB) })))).$metadata.httpStatusCode).toBeGreaterThanOrEqual(500);
+    expect(
+      (await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'sse', Key: 'rot', ...ssec(keyB) })))).$metadata.httpStatusCode,
+    ).toBeGreaterThanOrEqual(500);
   });
 });

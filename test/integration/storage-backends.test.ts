@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
@@ -17,11 +18,12 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, type EngineName, type TestAnvil, anvilPerTest } from '../support/anvil.js';
-import { Scrubber } from '../../src/blobs/scrub.js';
-import { blobFilesIn, filesUnder, fsBackends, markedBody, waitFor } from '../support/backends.js';
+
 import { DRAIN_TASK, replicasOn, setDraining } from '../../src/blobs/drain.js';
 import { REBALANCE_TASK } from '../../src/blobs/rebalance.js';
+import { Scrubber } from '../../src/blobs/scrub.js';
+import { anvilPerTest, blobFiles, describeEachEngine, type EngineName, s3Error, stagedFiles, type TestAnvil } from '../support/anvil.js';
+import { blobFilesIn, filesUnder, fsBackends, markedBody, waitFor } from '../support/backends.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a';
 
@@ -52,7 +54,12 @@ describeEachEngine('storage backends', (engine: EngineName) => {
         Bucket: 'enc',
         Key: 'multi',
         UploadId: up.UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1.ETag }, { PartNumber: 2, ETag: e2.ETag }] },
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: e1.ETag },
+            { PartNumber: 2, ETag: e2.ETag },
+          ],
+        },
       }),
     );
 
@@ -69,7 +76,11 @@ describeEachEngine('storage backends', (engine: EngineName) => {
       expect((await get(t, 'enc', 'large', `bytes=${start}-${end}`)).equals(large.subarray(start, end + 1))).toBe(true);
     }
     const whole = Buffer.concat([p1, p2]);
-    expect((await get(t, 'enc', 'multi', `bytes=${p1.length - 100}-${p1.length + 100}`)).equals(whole.subarray(p1.length - 100, p1.length + 101))).toBe(true);
+    expect(
+      (await get(t, 'enc', 'multi', `bytes=${p1.length - 100}-${p1.length + 100}`)).equals(
+        whole.subarray(p1.length - 100, p1.length + 101),
+      ),
+    ).toBe(true);
 
     const files = blobFiles(t.dataDir);
     expect(files.length).toBe(4);
@@ -115,7 +126,10 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     expect(lost).toBeGreaterThan(0);
     fs.rmSync(path.join(roots.c, 'blobs'), { recursive: true, force: true });
     fs.mkdirSync(path.join(roots.c, 'blobs'));
-    const scrubber = new Scrubber(t.anvil.core.blobs, (await import('pino')).default({ level: process.env.DEBUG_SCRUB ? 'debug' : 'silent' }));
+    const scrubber = new Scrubber(
+      t.anvil.core.blobs,
+      (await import('pino')).default({ level: process.env.DEBUG_SCRUB ? 'debug' : 'silent' }),
+    );
     await scrubber.runPass();
     expect(blobFilesIn(roots.c).length).toBe(lost);
     const total = Object.values(roots).reduce((n, r) => n + blobFilesIn(r).length, 0);
@@ -175,10 +189,14 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     const err = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'full', Key: 'second', Body: crypto.randomBytes(600_000) })));
     expect(err.$metadata.httpStatusCode).toBe(507);
     expect(err.name).toBe('InsufficientStorage');
-    expect(await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'full', Key: 'second' })))).toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    expect(await s3Error(t.s3.send(new HeadObjectCommand({ Bucket: 'full', Key: 'second' })))).toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
     const up = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'full', Key: 'multi' }));
     const partErr = await s3Error(
-      t.s3.send(new UploadPartCommand({ Bucket: 'full', Key: 'multi', UploadId: up.UploadId, PartNumber: 1, Body: crypto.randomBytes(700_000) })),
+      t.s3.send(
+        new UploadPartCommand({ Bucket: 'full', Key: 'multi', UploadId: up.UploadId, PartNumber: 1, Body: crypto.randomBytes(700_000) }),
+      ),
     );
     expect(partErr.$metadata.httpStatusCode).toBe(507);
     expect(blobFilesIn(roots.only)).toEqual(before);
@@ -206,7 +224,11 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     expect(err.$metadata.httpStatusCode).toBe(507);
     expect(blobFilesIn(roots.metered).length).toBe(1);
     await t.anvil.core.blobs.replicas.flushMonthly();
-    const row = await t.anvil.core.meta.data.selectFrom('backend_monthly').selectAll().where('backend', '=', 'metered').executeTakeFirstOrThrow();
+    const row = await t.anvil.core.meta.data
+      .selectFrom('backend_monthly')
+      .selectAll()
+      .where('backend', '=', 'metered')
+      .executeTakeFirstOrThrow();
     expect(row.month).toBe(new Date().toISOString().slice(0, 7));
     expect(Number(row.ingress_bytes)).toBeGreaterThanOrEqual(60_000);
     expect(Number(row.requests)).toBeGreaterThan(0);
@@ -244,7 +266,9 @@ describeEachEngine('storage backends', (engine: EngineName) => {
     await t.s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
     const keys = Array.from({ length: 1000 }, (_, i) => `obj/${String(i).padStart(4, '0')}`);
     for (let i = 0; i < keys.length; i += 50) {
-      await Promise.all(keys.slice(i, i + 50).map((k) => t.s3.send(new PutObjectCommand({ Bucket: 'drain', Key: k, Body: `body of ${k}` }))));
+      await Promise.all(
+        keys.slice(i, i + 50).map((k) => t.s3.send(new PutObjectCommand({ Bucket: 'drain', Key: k, Body: `body of ${k}` }))),
+      );
     }
     const onX = await replicasOn(t.anvil.core, 'x');
     expect(onX).toBeGreaterThan(200); // spread put about half there
@@ -269,6 +293,8 @@ describeEachEngine('storage backends', (engine: EngineName) => {
 describe('storage backends config', () => {
   it('refuses replication above the number of backends', async () => {
     const { parseBackendsConfig } = await import('../../src/backends/config.js');
-    expect(() => parseBackendsConfig({ replication: 2, backends: [{ name: 'a', type: 'fs', path: '/tmp/a', quota: 'unlimited' }] }, '/tmp/data')).toThrow(/replication/);
+    expect(() =>
+      parseBackendsConfig({ replication: 2, backends: [{ name: 'a', type: 'fs', path: '/tmp/a', quota: 'unlimited' }] }, '/tmp/data'),
+    ).toThrow(/replication/);
   });
 });

@@ -7,18 +7,16 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { beforeAll, expect, it } from 'vitest';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-} from '@aws-sdk/client-s3';
-import type { SignatureV4 } from '@smithy/signature-v4';
-import { sdkSigner } from '../support/sdk-signer.js';
-import { send, type WireResponse } from '../support/wire.js';
+
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
+import type { SignatureV4 } from '@smithy/signature-v4';
+import { beforeAll, expect, it } from 'vitest';
+
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 import { crc32Base64, encodeSigned, encodeUnsigned, type SignedEncodeOptions } from '../support/aws-chunked.js';
+import { sdkSigner } from '../support/sdk-signer.js';
+import { send, type WireResponse } from '../support/wire.js';
 
 const BUCKET = 'streams';
 const CHUNK = 64 * 1024;
@@ -39,7 +37,15 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
   async function signHeaders(method: string, path: string, query: Record<string, string>, headers: Record<string, string>) {
     const signingDate = new Date();
     const signed = await signer.sign(
-      new HttpRequest({ method, protocol: 'http:', hostname: '127.0.0.1', port: Number(new URL(t.endpoint).port), path, query, headers: { host, ...headers } }),
+      new HttpRequest({
+        method,
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port: Number(new URL(t.endpoint).port),
+        path,
+        query,
+        headers: { host, ...headers },
+      }),
       { signingDate },
     );
     const out: Record<string, string> = {};
@@ -127,20 +133,33 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
     const payload = randomBytes(200 * 1024);
     const wrong = crc32Base64(Buffer.concat([payload, Buffer.of(1)]));
     expect(wrong).not.toBe(crc32Base64(payload));
-    await expectRejected('bad-signed-crc', () => streamingPut('bad-signed-crc', payload, { trailer: true, trailerChecksum: wrong }), 400, 'BadDigest');
+    await expectRejected(
+      'bad-signed-crc',
+      () => streamingPut('bad-signed-crc', payload, { trailer: true, trailerChecksum: wrong }),
+      400,
+      'BadDigest',
+    );
   });
 
   it('rejects a STREAMING-UNSIGNED-PAYLOAD-TRAILER upload whose CRC32 trailer is wrong with BadDigest', async () => {
     const payload = randomBytes(200 * 1024);
-    const body = encodeUnsigned(payload, { chunkSize: CHUNK, trailers: { 'x-amz-checksum-crc32': crc32Base64(Buffer.from('something else')) } });
-    const path = `/${BUCKET}/bad-unsigned-crc`;
-    const { headers } = await signHeaders('PUT', path, {}, {
-      'content-encoding': 'aws-chunked',
-      'content-length': String(body.length),
-      'x-amz-decoded-content-length': String(payload.length),
-      'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
-      'x-amz-trailer': 'x-amz-checksum-crc32',
+    const body = encodeUnsigned(payload, {
+      chunkSize: CHUNK,
+      trailers: { 'x-amz-checksum-crc32': crc32Base64(Buffer.from('something else')) },
     });
+    const path = `/${BUCKET}/bad-unsigned-crc`;
+    const { headers } = await signHeaders(
+      'PUT',
+      path,
+      {},
+      {
+        'content-encoding': 'aws-chunked',
+        'content-length': String(body.length),
+        'x-amz-decoded-content-length': String(payload.length),
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+      },
+    );
     await expectRejected('bad-unsigned-crc', () => send(t, 'PUT', path, headers, body), 400, 'BadDigest');
   });
 
@@ -169,13 +188,28 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
 
   it('rejects a tampered signature on the signed trailer with SignatureDoesNotMatch', async () => {
     const payload = randomBytes(100 * 1024);
-    await expectRejected('bad-trailer-sig', () => streamingPut('bad-trailer-sig', payload, { trailer: true, tamper: 'trailer' }), 403, 'SignatureDoesNotMatch');
+    await expectRejected(
+      'bad-trailer-sig',
+      () => streamingPut('bad-trailer-sig', payload, { trailer: true, tamper: 'trailer' }),
+      403,
+      'SignatureDoesNotMatch',
+    );
   });
 
   it('rejects an x-amz-decoded-content-length that does not match with IncompleteBody', async () => {
     const payload = randomBytes(200 * 1024);
-    await expectRejected('short-decl', () => streamingPut('short-decl', payload, { decodedLength: payload.length + 1 }), 400, 'IncompleteBody');
-    await expectRejected('long-decl', () => streamingPut('long-decl', payload, { decodedLength: payload.length - 1 }), 400, 'IncompleteBody');
+    await expectRejected(
+      'short-decl',
+      () => streamingPut('short-decl', payload, { decodedLength: payload.length + 1 }),
+      400,
+      'IncompleteBody',
+    );
+    await expectRejected(
+      'long-decl',
+      () => streamingPut('long-decl', payload, { decodedLength: payload.length - 1 }),
+      400,
+      'IncompleteBody',
+    );
   });
 
   it('leaves nothing behind when the client disconnects mid-upload', async () => {
@@ -225,7 +259,9 @@ describeEachEngine('aws-chunked streaming uploads', (engine) => {
         MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
       }),
     );
-    const expectedEtag = `"${createHash('md5').update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest()))).digest('hex')}-2"`;
+    const expectedEtag = `"${createHash('md5')
+      .update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest())))
+      .digest('hex')}-2"`;
     expect(done.ETag).toBe(expectedEtag);
     expect((await getBytes(key)).equals(Buffer.concat(parts))).toBe(true);
     expect(stagedFiles(t.dataDir)).toEqual([]);

@@ -1,4 +1,3 @@
-import { expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -13,11 +12,14 @@ import {
   PutObjectTaggingCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { expect, it } from 'vitest';
+
 import { describeEachEngine, s3Error, useAnvil } from '../support/anvil.js';
 describeEachEngine('tagging', (engine) => {
   const t = useAnvil(engine, { buckets: ['tags'] });
 
-  const tagsOf = async (Key: string) => (await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'tags', Key }))).TagSet?.map((x) => [x.Key, x.Value]);
+  const tagsOf = async (Key: string) =>
+    (await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'tags', Key }))).TagSet?.map((x) => [x.Key, x.Value]);
 
   it('stores x-amz-tagging on PUT, reports the count and lists the tags', async () => {
     await t.s3.send(new PutObjectCommand({ Bucket: 'tags', Key: 'obj', Body: 'x', Tagging: 'project=anvil&team=storage%20core' }));
@@ -57,14 +59,23 @@ describeEachEngine('tagging', (engine) => {
     await t.s3.send(new PutObjectCommand({ Bucket: 'tags', Key: 'src', Body: 'x', Tagging: 'a=1' }));
     await t.s3.send(new CopyObjectCommand({ Bucket: 'tags', Key: 'copy1', CopySource: 'tags/src' }));
     expect(await tagsOf('copy1')).toEqual([['a', '1']]);
-    await t.s3.send(new CopyObjectCommand({ Bucket: 'tags', Key: 'copy2', CopySource: 'tags/src', TaggingDirective: 'REPLACE', Tagging: 'b=2' }));
+    await t.s3.send(
+      new CopyObjectCommand({ Bucket: 'tags', Key: 'copy2', CopySource: 'tags/src', TaggingDirective: 'REPLACE', Tagging: 'b=2' }),
+    );
     expect(await tagsOf('copy2')).toEqual([['b', '2']]);
   });
 
   it('applies tags given at multipart creation', async () => {
     const { UploadId } = await t.s3.send(new CreateMultipartUploadCommand({ Bucket: 'tags', Key: 'mp', Tagging: 'stage=final' }));
     const p = await t.s3.send(new UploadPartCommand({ Bucket: 'tags', Key: 'mp', UploadId, PartNumber: 1, Body: 'data' }));
-    await t.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'tags', Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag }] } }));
+    await t.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'tags',
+        Key: 'mp',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag }] },
+      }),
+    );
     expect(await tagsOf('mp')).toEqual([['stage', 'final']]);
   });
 

@@ -1,13 +1,15 @@
 import crypto from 'node:crypto';
+
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { toAdminError } from '../../src/admin/errors.js';
 import type { AuthErrorCode } from '../../src/core/auth-errors.js';
 import { hashPassword, needsRehash, verifyPassword } from '../../src/core/passwords.js';
 import type { PolicyStatement } from '../../src/core/policy.js';
-import { SessionService, type SessionOptions } from '../../src/core/sessions.js';
+import { type SessionOptions, SessionService } from '../../src/core/sessions.js';
 import { TokenSigner } from '../../src/core/tokens.js';
-import { UserService, type User } from '../../src/core/users.js';
+import { type User, UserService } from '../../src/core/users.js';
 import { AnvilError } from '../../src/errors.js';
 import { describeEachEngine, startTestAnvil, type TestAnvil } from '../support/anvil.js';
 
@@ -130,17 +132,27 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
         const err = await authError(users.createUser(TENANT, { email, password: PASSWORD, role: 'member' }), 'InvalidRequest');
         expect(err.status).toBe(400);
       }
-      expect((await users.createUser(TENANT, { email: 'admin@localhost', password: PASSWORD, role: 'admin' })).email).toBe('admin@localhost');
+      expect((await users.createUser(TENANT, { email: 'admin@localhost', password: PASSWORD, role: 'admin' })).email).toBe(
+        'admin@localhost',
+      );
       const email = uniqueEmail();
       await authError(users.createUser(TENANT, { email, password: '123456789', role: 'member' }), 'InvalidRequest');
       await authError(users.createUser(TENANT, { email, password: 'x'.repeat(1025), role: 'member' }), 'InvalidRequest');
       await users.createUser(TENANT, { email, password: '1234567890', role: 'member' });
       const dup = await authError(users.createUser(TENANT, { email: email.toUpperCase(), password: PASSWORD, role: 'member' }), 'Conflict');
       expect(dup.status).toBe(409);
-      const missing = await authError(users.createUser('no-such-tenant', { email: uniqueEmail(), password: PASSWORD, role: 'member' }), 'NotFound');
+      const missing = await authError(
+        users.createUser('no-such-tenant', { email: uniqueEmail(), password: PASSWORD, role: 'member' }),
+        'NotFound',
+      );
       expect(missing.status).toBe(404);
       await authError(
-        users.createUser(TENANT, { email: uniqueEmail(), password: PASSWORD, role: 'member', policies: [{ effect: 'allow', actions: ['fly'], resources: ['*'] }] as never }),
+        users.createUser(TENANT, {
+          email: uniqueEmail(),
+          password: PASSWORD,
+          role: 'member',
+          policies: [{ effect: 'allow', actions: ['fly'], resources: ['*'] }] as never,
+        }),
         'InvalidRequest',
       );
     });
@@ -160,7 +172,13 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
   describe('login and access tokens', () => {
     it('returns a token pair whose access token verifies on any node and authenticates', async () => {
       const user = await newUser('admin');
-      const pair = await sessions.login({ tenant: TENANT, email: user.email.toUpperCase(), password: PASSWORD, clientAddress: '192.0.2.1', userAgent: 'vitest' });
+      const pair = await sessions.login({
+        tenant: TENANT,
+        email: user.email.toUpperCase(),
+        password: PASSWORD,
+        clientAddress: '192.0.2.1',
+        userAgent: 'vitest',
+      });
       expect(pair.tokenType).toBe('Bearer');
       expect(pair.expiresIn).toBe(900);
       expect(pair.refreshToken).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
@@ -175,7 +193,13 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
       expect(principal.appPasswordId).toBeNull();
       expect(principal.permissions.unrestricted).toBe(true);
       const [info] = await sessions.listSessions(user.id, pair.sessionId);
-      expect(info).toMatchObject({ id: pair.sessionId, clientAddress: '192.0.2.1', userAgent: 'vitest', appPasswordName: null, current: true });
+      expect(info).toMatchObject({
+        id: pair.sessionId,
+        clientAddress: '192.0.2.1',
+        userAgent: 'vitest',
+        appPasswordName: null,
+        current: true,
+      });
     });
 
     it('refuses tampered tokens and tokens signed with another key', async () => {
@@ -184,7 +208,9 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
       const [h, p, s] = pair.accessToken.split('.');
       const flipped = s.slice(0, 10) + (s[10] === 'A' ? 'B' : 'A') + s.slice(11);
       await authError(signer.verify(`${h}.${p}.${flipped}`), 'InvalidToken');
-      const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), role: 'admin' })).toString('base64url');
+      const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), role: 'admin' })).toString(
+        'base64url',
+      );
       await authError(sessions.authenticate(`${h}.${forgedPayload}.${s}`), 'InvalidToken');
       const foreign = await new SignJWT({ tid: user.tenantId, sid: pair.sessionId, role: 'admin' })
         .setProtectedHeader({ alg: 'HS256' })
@@ -200,7 +226,10 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
 
     it('answers a wrong password, an unknown email and an unknown tenant alike, in comparable time', async () => {
       const user = await newUser();
-      const wrong = await authError(sessions.login({ tenant: TENANT, email: user.email, password: 'wrong password!' }), 'InvalidCredentials');
+      const wrong = await authError(
+        sessions.login({ tenant: TENANT, email: user.email, password: 'wrong password!' }),
+        'InvalidCredentials',
+      );
       const unknown = await authError(sessions.login({ tenant: TENANT, email: uniqueEmail(), password: PASSWORD }), 'InvalidCredentials');
       const noTenant = await authError(sessions.login({ tenant: 'nope', email: user.email, password: PASSWORD }), 'InvalidCredentials');
       expect(wrong.status).toBe(401);
@@ -239,7 +268,11 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
 
     it('rehashes an outdated password hash at login', async () => {
       const user = await newUser();
-      await db().updateTable('users').set({ password_hash: legacyHash(PASSWORD) }).where('id', '=', user.id).execute();
+      await db()
+        .updateTable('users')
+        .set({ password_hash: legacyHash(PASSWORD) })
+        .where('id', '=', user.id)
+        .execute();
       await sessions.login({ tenant: TENANT, email: user.email, password: PASSWORD });
       const row = await db().selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
       expect(row.password_hash).toContain('N=32768');
@@ -273,7 +306,8 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
     it('counts failures inside the window only, and a success clears the account counter', async () => {
       const s = clocked();
       const user = await newUser();
-      const fail = () => authError(s.sessions.login({ tenant: TENANT, email: user.email, password: 'not the password' }), 'InvalidCredentials');
+      const fail = () =>
+        authError(s.sessions.login({ tenant: TENANT, email: user.email, password: 'not the password' }), 'InvalidCredentials');
       // 4 failures, then the window passes, then 4 more: never 5 inside one window.
       for (let i = 0; i < 4; i++) await fail();
       s.clock.now += 901_000;
@@ -292,7 +326,10 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
       const victims = [await newUser(), await newUser(), await newUser()];
       const target = await newUser();
       for (const v of victims) {
-        await authError(s.sessions.login({ tenant: TENANT, email: v.email, password: 'guess guess', clientAddress: '198.51.100.7' }), 'InvalidCredentials');
+        await authError(
+          s.sessions.login({ tenant: TENANT, email: v.email, password: 'guess guess', clientAddress: '198.51.100.7' }),
+          'InvalidCredentials',
+        );
       }
       const err = await authError(
         s.sessions.login({ tenant: TENANT, email: target.email, password: PASSWORD, clientAddress: '198.51.100.7' }),
@@ -300,7 +337,10 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
       );
       expect(err.retryAfterSeconds).toBeGreaterThan(0);
       // The same client over IPv4-mapped IPv6 is the same address.
-      await authError(s.sessions.login({ tenant: TENANT, email: target.email, password: PASSWORD, clientAddress: '::ffff:198.51.100.7' }), 'TooManyAttempts');
+      await authError(
+        s.sessions.login({ tenant: TENANT, email: target.email, password: PASSWORD, clientAddress: '::ffff:198.51.100.7' }),
+        'TooManyAttempts',
+      );
       // Another address is not affected, nor are the victims' accounts (one failure each).
       await s.sessions.login({ tenant: TENANT, email: target.email, password: PASSWORD, clientAddress: '198.51.100.8' });
       await s.sessions.login({ tenant: TENANT, email: victims[0].email, password: PASSWORD, clientAddress: '198.51.100.8' });
@@ -311,8 +351,13 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
     it('keeps the counters in the database, where every node sees them', async () => {
       const a = clocked();
       const user = await newUser();
-      for (let i = 0; i < 5; i++) await authError(a.sessions.login({ tenant: TENANT, email: user.email, password: 'wrong wrong' }), 'InvalidCredentials');
-      const row = await db().selectFrom('login_failures').selectAll().where('subject', '=', `account:${TENANT}:${user.email}`).executeTakeFirstOrThrow();
+      for (let i = 0; i < 5; i++)
+        await authError(a.sessions.login({ tenant: TENANT, email: user.email, password: 'wrong wrong' }), 'InvalidCredentials');
+      const row = await db()
+        .selectFrom('login_failures')
+        .selectAll()
+        .where('subject', '=', `account:${TENANT}:${user.email}`)
+        .executeTakeFirstOrThrow();
       expect(Number(row.failures)).toBe(5);
       expect(Number(row.locked_until)).toBeGreaterThan(a.clock.now);
       // A second "node" (another service instance) refuses too.
@@ -438,7 +483,9 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
       await authError(sessions.login({ tenant: TENANT, email: user.email, password: PASSWORD }), 'InvalidCredentials');
       expect(await db().selectFrom('sessions').select('id').where('user_id', '=', user.id).execute()).toEqual([]);
       expect(await db().selectFrom('app_passwords').select('id').where('user_id', '=', user.id).execute()).toEqual([]);
-      expect(await db().selectFrom('refresh_tokens').select('id').where('session_id', 'in', [pair.sessionId, appPair.sessionId]).execute()).toEqual([]);
+      expect(
+        await db().selectFrom('refresh_tokens').select('id').where('session_id', 'in', [pair.sessionId, appPair.sessionId]).execute(),
+      ).toEqual([]);
       expect(await users.getUser(user.id)).toBeUndefined();
       expect(await users.deleteUser(user.id)).toBe(false);
     });
@@ -450,7 +497,9 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
 
     it('logs in with the intersection of user and app-password rights, and dies with the app password', async () => {
       const user = await newUser('member', photos);
-      const app = await users.createAppPassword(user.id, 'camera upload', [{ effect: 'allow', actions: ['read'], resources: ['photos/2024/*'] }]);
+      const app = await users.createAppPassword(user.id, 'camera upload', [
+        { effect: 'allow', actions: ['read'], resources: ['photos/2024/*'] },
+      ]);
       expect(app.name).toBe('camera upload');
       expect(app.password).toMatch(/^anvil-app-[a-z2-7]{32}$/);
       const stored = await db().selectFrom('app_passwords').selectAll().where('id', '=', app.id).executeTakeFirstOrThrow();
@@ -500,17 +549,27 @@ describeEachEngine('users, sessions, access tokens and app passwords', (engine) 
       expect(p.permissions.allows('read', obj('2023/a'))).toBe(true);
       expect(p.permissions.allows('read', { kind: 'object', bucket: 'docs', key: 'a' })).toBe(false);
       // Narrowing the user narrows the live app-password session on the next request.
-      await db().updateTable('users').set({ policies: JSON.stringify([]) }).where('id', '=', user.id).execute();
+      await db()
+        .updateTable('users')
+        .set({ policies: JSON.stringify([]) })
+        .where('id', '=', user.id)
+        .execute();
       expect((await sessions.authenticate(pair.accessToken)).permissions.allows('read', obj('2023/a'))).toBe(false);
     });
 
     it('refuses an app password wider than its user', async () => {
       const user = await newUser('member', photos);
-      const wider = await authError(users.createAppPassword(user.id, 'w', [{ effect: 'allow', actions: ['write'], resources: ['photos/*'] }]), 'Forbidden');
+      const wider = await authError(
+        users.createAppPassword(user.id, 'w', [{ effect: 'allow', actions: ['write'], resources: ['photos/*'] }]),
+        'Forbidden',
+      );
       expect(wider.status).toBe(403);
       await authError(users.createAppPassword(user.id, 'x', [{ effect: 'allow', actions: ['read'], resources: ['docs/*'] }]), 'Forbidden');
       await authError(users.createAppPassword(user.id, 'y', [{ effect: 'allow', actions: ['read'], resources: ['*'] }]), 'Forbidden');
-      await authError(users.createAppPassword(user.id, 'z', [{ effect: 'allow', actions: ['grant'], resources: ['photos/*'] }]), 'Forbidden');
+      await authError(
+        users.createAppPassword(user.id, 'z', [{ effect: 'allow', actions: ['grant'], resources: ['photos/*'] }]),
+        'Forbidden',
+      );
       expect(await users.listAppPasswords(user.id)).toEqual([]);
       // A denied statement inside the rights is fine, and the user's own denies are kept.
       const denier = await newUser('member', [...photos, { effect: 'deny', actions: ['read'], resources: ['photos/private/*'] }]);

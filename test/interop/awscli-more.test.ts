@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
@@ -26,6 +27,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, fileExists, randomFile, requireTools, run, treeDigest } from './tools.js';
 
@@ -75,7 +77,11 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
     ((await t.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => [o.Key, o.Size]);
   const getBytes = async (bucket: string, key: string) =>
     Buffer.from(await (await t.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
-  const lines = (out: string, verb: string) => out.split('\n').filter((l) => l.startsWith(`${verb}: `)).sort();
+  const lines = (out: string, verb: string) =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith(`${verb}: `))
+      .sort();
 
   it.skipIf(!haveTools)('s3 sync up and down with a small tree, then a change and --delete', async () => {
     await mb('cli-sync');
@@ -90,7 +96,11 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
     const expected = treeDigest(src);
 
     const up = await aws('s3', 'sync', '--no-progress', 'tree', 's3://cli-sync/tree');
-    expect(lines(up.stdout, 'upload')).toEqual(Object.keys(expected).map((rel) => `upload: tree/${rel} to s3://cli-sync/tree/${rel}`).sort());
+    expect(lines(up.stdout, 'upload')).toEqual(
+      Object.keys(expected)
+        .map((rel) => `upload: tree/${rel} to s3://cli-sync/tree/${rel}`)
+        .sort(),
+    );
     expect(await keysAndSizes('cli-sync')).toEqual(
       Object.keys(expected)
         .sort(byteOrder)
@@ -122,8 +132,18 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
     await mb('cli-mv');
     const small = Buffer.from('move me\n');
     const large = crypto.randomBytes(10 * MiB);
-    await t.s3.send(new PutObjectCommand({ Bucket: 'cli-mv', Key: 'from/small.txt', Body: small, ContentType: 'text/x-small', Metadata: { k: 'v' } }));
-    await t.s3.send(new PutObjectCommand({ Bucket: 'cli-mv', Key: 'from/large.bin', Body: large, ContentType: 'application/x-large', Metadata: { size: 'big' } }));
+    await t.s3.send(
+      new PutObjectCommand({ Bucket: 'cli-mv', Key: 'from/small.txt', Body: small, ContentType: 'text/x-small', Metadata: { k: 'v' } }),
+    );
+    await t.s3.send(
+      new PutObjectCommand({
+        Bucket: 'cli-mv',
+        Key: 'from/large.bin',
+        Body: large,
+        ContentType: 'application/x-large',
+        Metadata: { size: 'big' },
+      }),
+    );
 
     const [mv1, mv2] = await Promise.all([
       aws('s3', 'mv', '--no-progress', 's3://cli-mv/from/small.txt', 's3://cli-mv/to/small moved.txt'),
@@ -161,41 +181,44 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
     expect((await t.s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).not.toContain('cli-rm');
   });
 
-  it.skipIf(!haveTools)('s3 presign: the URL works with a plain HTTP client, a tampered one does not, an expired one does not', async () => {
-    await mb('cli-presign');
-    const body = crypto.randomBytes(3 * MiB + 17);
-    await t.s3.send(new PutObjectCommand({ Bucket: 'cli-presign', Key: 'dir/file name.bin', Body: body }));
-    const [short, long] = await Promise.all([
-      aws('s3', 'presign', 's3://cli-presign/dir/file name.bin', '--expires-in', '1'),
-      aws('s3', 'presign', 's3://cli-presign/dir/file name.bin', '--expires-in', '300'),
-    ]);
-    const shortMadeAt = Date.now();
-    const url = long.stdout.trim();
-    expect(url.startsWith(`${t.endpoint}/cli-presign/dir/file%20name.bin?`)).toBe(true);
-    expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe('300');
+  it.skipIf(!haveTools)(
+    's3 presign: the URL works with a plain HTTP client, a tampered one does not, an expired one does not',
+    async () => {
+      await mb('cli-presign');
+      const body = crypto.randomBytes(3 * MiB + 17);
+      await t.s3.send(new PutObjectCommand({ Bucket: 'cli-presign', Key: 'dir/file name.bin', Body: body }));
+      const [short, long] = await Promise.all([
+        aws('s3', 'presign', 's3://cli-presign/dir/file name.bin', '--expires-in', '1'),
+        aws('s3', 'presign', 's3://cli-presign/dir/file name.bin', '--expires-in', '300'),
+      ]);
+      const shortMadeAt = Date.now();
+      const url = long.stdout.trim();
+      expect(url.startsWith(`${t.endpoint}/cli-presign/dir/file%20name.bin?`)).toBe(true);
+      expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe('300');
 
-    const res = await fetch(url);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-length')).toBe(String(body.length));
-    expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(sha256(body));
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-length')).toBe(String(body.length));
+      expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(sha256(body));
 
-    const ranged = await fetch(url, { headers: { Range: 'bytes=100-199' } });
-    expect(ranged.status).toBe(206);
-    expect(Buffer.from(await ranged.arrayBuffer())).toEqual(body.subarray(100, 200));
+      const ranged = await fetch(url, { headers: { Range: 'bytes=100-199' } });
+      expect(ranged.status).toBe(206);
+      expect(Buffer.from(await ranged.arrayBuffer())).toEqual(body.subarray(100, 200));
 
-    const tampered = new URL(url);
-    tampered.searchParams.set('X-Amz-Expires', '3600');
-    const bad = await fetch(tampered);
-    expect(bad.status).toBe(403);
-    expect(await bad.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+      const tampered = new URL(url);
+      tampered.searchParams.set('X-Amz-Expires', '3600');
+      const bad = await fetch(tampered);
+      expect(bad.status).toBe(403);
+      expect(await bad.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
 
-    await new Promise((r) => setTimeout(r, Math.max(0, 2100 - (Date.now() - shortMadeAt))));
-    const expired = await fetch(short.stdout.trim());
-    expect(expired.status).toBe(403);
-    const text = await expired.text();
-    expect(text).toContain('<Code>AccessDenied</Code>');
-    expect(text).toContain('Request has expired');
-  });
+      await new Promise((r) => setTimeout(r, Math.max(0, 2100 - (Date.now() - shortMadeAt))));
+      const expired = await fetch(short.stdout.trim());
+      expect(expired.status).toBe(403);
+      const text = await expired.text();
+      expect(text).toContain('<Code>AccessDenied</Code>');
+      expect(text).toContain('Request has expired');
+    },
+  );
 
   it.skipIf(!haveTools)('s3api put-object-tagging / get-object-tagging / delete-object-tagging', async () => {
     await mb('cli-tags');
@@ -205,7 +228,15 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
       { Key: 'b', Value: 'two words' },
     ]);
 
-    await api('put-object-tagging', '--bucket', 'cli-tags', '--key', 'obj', '--tagging', 'TagSet=[{Key=env,Value=test},{Key=owner,Value=anvil team}]');
+    await api(
+      'put-object-tagging',
+      '--bucket',
+      'cli-tags',
+      '--key',
+      'obj',
+      '--tagging',
+      'TagSet=[{Key=env,Value=test},{Key=owner,Value=anvil team}]',
+    );
     expect((await api('get-object-tagging', '--bucket', 'cli-tags', '--key', 'obj')).TagSet).toEqual([
       { Key: 'env', Value: 'test' },
       { Key: 'owner', Value: 'anvil team' },
@@ -216,7 +247,9 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
 
     await api('delete-object-tagging', '--bucket', 'cli-tags', '--key', 'obj');
     expect((await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'cli-tags', Key: 'obj' }))).TagSet ?? []).toEqual([]);
-    await expect(t.s3.send(new GetObjectTaggingCommand({ Bucket: 'cli-tags', Key: 'absent' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    await expect(t.s3.send(new GetObjectTaggingCommand({ Bucket: 'cli-tags', Key: 'absent' }))).rejects.toMatchObject({
+      name: 'NoSuchKey',
+    });
   });
 
   const createUploads = async (bucket: string, keys: string[]) => {
@@ -249,30 +282,39 @@ describeEachEngine('interop: aws CLI (sync, mv, rm, presign, tagging, multipart 
     // Sorted by key (the order of two uploads of one key is checked in the next test).
     expect(pairs(all).map(([k]: string[]) => k)).toEqual(['mpu/a.bin', 'mpu/a.bin', 'mpu/b.bin', 'mpu/sub/d.bin', 'other/c.bin']);
     expect(new Set(pairs(all).map(([, id]: string[]) => id))).toEqual(new Set(created.map((c) => c.UploadId)));
-    expect(all.Uploads.every((u: { Initiated?: string; StorageClass?: string }) => typeof u.Initiated === 'string' && u.StorageClass === 'STANDARD')).toBe(true);
+    expect(
+      all.Uploads.every(
+        (u: { Initiated?: string; StorageClass?: string }) => typeof u.Initiated === 'string' && u.StorageClass === 'STANDARD',
+      ),
+    ).toBe(true);
     expect(pairs(paged)).toEqual(pairs(all));
     expect(pairs(prefixed)).toEqual(pairs(all).slice(0, 3));
     expect(prefixed.CommonPrefixes).toEqual([{ Prefix: 'mpu/sub/' }]);
     expect(pairs(delimited)).toEqual([]);
     expect(delimited.CommonPrefixes).toEqual([{ Prefix: 'mpu/' }, { Prefix: 'other/' }]);
-    expect(parts.Parts.map((p: { PartNumber: number; Size: number; ETag: string }) => [p.PartNumber, p.Size, p.ETag])).toEqual([[1, 5 * MiB, `"${md5}"`]]);
+    expect(parts.Parts.map((p: { PartNumber: number; Size: number; ETag: string }) => [p.PartNumber, p.Size, p.ETag])).toEqual([
+      [1, 5 * MiB, `"${md5}"`],
+    ]);
 
     for (const c of created) await t.s3.send(new AbortMultipartUploadCommand({ Bucket: 'cli-mpu', Key: c.Key, UploadId: c.UploadId }));
     expect((await t.s3.send(new ListMultipartUploadsCommand({ Bucket: 'cli-mpu' }))).Uploads ?? []).toEqual([]);
     expect(await keysAndSizes('cli-mpu')).toEqual([]);
   });
 
-  it.skipIf(!haveTools)('s3api list-multipart-uploads: uploads of one key come in initiation order, on one page and across pages', async () => {
-    // S3: "uploads are sorted in ascending order within each key by the upload initiation time".
-    const created = await createUploads('cli-mpu-order', ['same.bin', 'same.bin', 'same.bin', 'same.bin', 'same.bin', 'z.bin']);
-    const expected = created.map((c) => [c.Key, c.UploadId]);
-    const [all, paged] = await Promise.all([
-      api('list-multipart-uploads', '--bucket', 'cli-mpu-order'),
-      api('list-multipart-uploads', '--bucket', 'cli-mpu-order', '--page-size', '2'),
-    ]);
-    expect(pairs(all)).toEqual(expected);
-    expect(pairs(paged)).toEqual(expected);
-  });
+  it.skipIf(!haveTools)(
+    's3api list-multipart-uploads: uploads of one key come in initiation order, on one page and across pages',
+    async () => {
+      // S3: "uploads are sorted in ascending order within each key by the upload initiation time".
+      const created = await createUploads('cli-mpu-order', ['same.bin', 'same.bin', 'same.bin', 'same.bin', 'same.bin', 'z.bin']);
+      const expected = created.map((c) => [c.Key, c.UploadId]);
+      const [all, paged] = await Promise.all([
+        api('list-multipart-uploads', '--bucket', 'cli-mpu-order'),
+        api('list-multipart-uploads', '--bucket', 'cli-mpu-order', '--page-size', '2'),
+      ]);
+      expect(pairs(all)).toEqual(expected);
+      expect(pairs(paged)).toEqual(expected);
+    },
+  );
 
   it.skipIf(!haveTools)('s3api list-multipart-uploads --delimiter with one entry per page: a common prefix is not repeated', async () => {
     await createUploads('cli-mpu-delim', ['a/1', 'a/2', 'b/1', 'c', 'd/x/1']);

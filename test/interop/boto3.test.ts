@@ -8,8 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, pythonCan, requireTools, run } from './tools.js';
 
@@ -121,7 +123,9 @@ describeEachEngine('interop: boto3', (engine) => {
   it.skipIf(!haveTools)('generate_presigned_post used by a plain multipart/form-data POST (POST Object)', async () => {
     const r = await boto3('presigned_post');
     expect(r.url).toBe(`${t.endpoint}/${BUCKET}`);
-    expect(r.fieldNames).toEqual(expect.arrayContaining(['key', 'policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature']));
+    expect(r.fieldNames).toEqual(
+      expect.arrayContaining(['key', 'policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature']),
+    );
     // Default success_action_status: 204 No Content with the ETag.
     expect({ status: r.status, response: r.response }).toEqual({ status: 204, response: '' });
     expect(r.etag).toBe(`"${r.md5}"`);

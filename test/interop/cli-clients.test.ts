@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 
 const exec = promisify(execFile);
@@ -39,7 +41,13 @@ describeEachEngine('interop: aws CLI and rclone', (engine) => {
     const fd = fs.openSync(bigFile, 'w');
     for (let i = 0; i < 100; i++) fs.writeSync(fd, crypto.randomBytes(1024 * 1024));
     fs.closeSync(fd);
-    env = { ...process.env, HOME: work, AWS_ACCESS_KEY_ID: t.accessKeyId, AWS_SECRET_ACCESS_KEY: t.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1' };
+    env = {
+      ...process.env,
+      HOME: work,
+      AWS_ACCESS_KEY_ID: t.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: t.secretAccessKey,
+      AWS_DEFAULT_REGION: 'us-east-1',
+    };
     delete env.AWS_CA_BUNDLE;
     delete env.AWS_PROFILE;
   });
@@ -83,38 +91,45 @@ describeEachEngine('interop: aws CLI and rclone', (engine) => {
     expect(buckets.stdout).not.toContain('awscli');
   });
 
-  it.skipIf(!haveTools)('rclone: multipart up, multi-thread down, lsjson, check, sync, moveto, delete, purge with a 100 MiB file', async () => {
-    await rclone('mkdir', 'anvil:rclone');
-    // Multipart upload (16 MiB chunks) instead of rclone's default single PUT below 200 MiB.
-    await rclone('copyto', '--s3-upload-cutoff', '16M', '--s3-chunk-size', '16M', bigFile, 'anvil:rclone/data/big.bin');
-    const etag = await t.anvil.services.objects.head((await t.anvil.services.buckets.get('rclone'))!, 'data/big.bin');
-    expect(etag.partSizes.length).toBe(7);
-    const listing = JSON.parse((await rclone('lsjson', '-R', 'anvil:rclone')).stdout) as Array<{ Path: string; Size: number; IsDir: boolean }>;
-    expect(listing.filter((e) => !e.IsDir).map((e) => [e.Path, e.Size])).toEqual([['data/big.bin', 104857600]]);
-    const down = path.join(work, 'rclone-down.bin');
-    await rclone('copyto', '--multi-thread-cutoff', '10M', '--multi-thread-streams', '4', 'anvil:rclone/data/big.bin', down);
-    expect(sha256File(down)).toBe(sha256File(bigFile));
-    const src = path.join(work, 'tree');
-    fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
-    fs.writeFileSync(path.join(src, 'a.txt'), 'alpha');
-    fs.writeFileSync(path.join(src, 'sub', 'b.txt'), 'beta');
-    await rclone('copy', src, 'anvil:rclone/tree');
-    await rclone('check', src, 'anvil:rclone/tree');
-    // sync: a changed file, a new one and a removed one all reach the bucket.
-    fs.writeFileSync(path.join(src, 'a.txt'), 'alpha, changed');
-    fs.writeFileSync(path.join(src, 'c.txt'), 'gamma');
-    fs.rmSync(path.join(src, 'sub', 'b.txt'));
-    await rclone('sync', src, 'anvil:rclone/tree');
-    await rclone('check', src, 'anvil:rclone/tree');
-    const synced = JSON.parse((await rclone('lsjson', '-R', '--files-only', 'anvil:rclone/tree')).stdout) as Array<{ Path: string }>;
-    expect(synced.map((e) => e.Path).sort()).toEqual(['a.txt', 'c.txt']);
-    await rclone('moveto', 'anvil:rclone/tree/c.txt', 'anvil:rclone/moved/c.txt');
-    const moved = JSON.parse((await rclone('lsjson', '-R', '--files-only', 'anvil:rclone')).stdout) as Array<{ Path: string }>;
-    expect(moved.map((e) => e.Path).sort()).toEqual(['data/big.bin', 'moved/c.txt', 'tree/a.txt']);
-    await rclone('purge', 'anvil:rclone/moved');
-    await rclone('delete', 'anvil:rclone');
-    const empty = JSON.parse((await rclone('lsjson', '-R', 'anvil:rclone')).stdout) as Array<{ IsDir: boolean }>;
-    expect(empty.filter((e) => !e.IsDir)).toEqual([]);
-    await rclone('rmdir', 'anvil:rclone');
-  });
+  it.skipIf(!haveTools)(
+    'rclone: multipart up, multi-thread down, lsjson, check, sync, moveto, delete, purge with a 100 MiB file',
+    async () => {
+      await rclone('mkdir', 'anvil:rclone');
+      // Multipart upload (16 MiB chunks) instead of rclone's default single PUT below 200 MiB.
+      await rclone('copyto', '--s3-upload-cutoff', '16M', '--s3-chunk-size', '16M', bigFile, 'anvil:rclone/data/big.bin');
+      const etag = await t.anvil.services.objects.head((await t.anvil.services.buckets.get('rclone'))!, 'data/big.bin');
+      expect(etag.partSizes.length).toBe(7);
+      const listing = JSON.parse((await rclone('lsjson', '-R', 'anvil:rclone')).stdout) as Array<{
+        Path: string;
+        Size: number;
+        IsDir: boolean;
+      }>;
+      expect(listing.filter((e) => !e.IsDir).map((e) => [e.Path, e.Size])).toEqual([['data/big.bin', 104857600]]);
+      const down = path.join(work, 'rclone-down.bin');
+      await rclone('copyto', '--multi-thread-cutoff', '10M', '--multi-thread-streams', '4', 'anvil:rclone/data/big.bin', down);
+      expect(sha256File(down)).toBe(sha256File(bigFile));
+      const src = path.join(work, 'tree');
+      fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
+      fs.writeFileSync(path.join(src, 'a.txt'), 'alpha');
+      fs.writeFileSync(path.join(src, 'sub', 'b.txt'), 'beta');
+      await rclone('copy', src, 'anvil:rclone/tree');
+      await rclone('check', src, 'anvil:rclone/tree');
+      // sync: a changed file, a new one and a removed one all reach the bucket.
+      fs.writeFileSync(path.join(src, 'a.txt'), 'alpha, changed');
+      fs.writeFileSync(path.join(src, 'c.txt'), 'gamma');
+      fs.rmSync(path.join(src, 'sub', 'b.txt'));
+      await rclone('sync', src, 'anvil:rclone/tree');
+      await rclone('check', src, 'anvil:rclone/tree');
+      const synced = JSON.parse((await rclone('lsjson', '-R', '--files-only', 'anvil:rclone/tree')).stdout) as Array<{ Path: string }>;
+      expect(synced.map((e) => e.Path).sort()).toEqual(['a.txt', 'c.txt']);
+      await rclone('moveto', 'anvil:rclone/tree/c.txt', 'anvil:rclone/moved/c.txt');
+      const moved = JSON.parse((await rclone('lsjson', '-R', '--files-only', 'anvil:rclone')).stdout) as Array<{ Path: string }>;
+      expect(moved.map((e) => e.Path).sort()).toEqual(['data/big.bin', 'moved/c.txt', 'tree/a.txt']);
+      await rclone('purge', 'anvil:rclone/moved');
+      await rclone('delete', 'anvil:rclone');
+      const empty = JSON.parse((await rclone('lsjson', '-R', 'anvil:rclone')).stdout) as Array<{ IsDir: boolean }>;
+      expect(empty.filter((e) => !e.IsDir)).toEqual([]);
+      await rclone('rmdir', 'anvil:rclone');
+    },
+  );
 });

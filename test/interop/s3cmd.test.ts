@@ -8,8 +8,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { describeEachEngine, useAnvil } from '../support/anvil.js';
 import { cleanEnv, fileExists, md5File, pythonCan, randomFile, requireTools, run, sha256File, treeDigest } from './tools.js';
 
@@ -136,7 +138,15 @@ describeEachEngine('interop: s3cmd', (engine) => {
         .sort((a, b) => Buffer.compare(Buffer.from(a[0] as string), Buffer.from(b[0] as string))),
     );
     const ls = await s3cmd('ls', '--recursive', 's3://s3cmd-sync/tree/');
-    expect(objectLines(ls.stdout).map(([, u]) => u).sort()).toEqual(Object.keys(expected).map((rel) => `s3://s3cmd-sync/tree/${rel}`).sort());
+    expect(
+      objectLines(ls.stdout)
+        .map(([, u]) => u)
+        .sort(),
+    ).toEqual(
+      Object.keys(expected)
+        .map((rel) => `s3://s3cmd-sync/tree/${rel}`)
+        .sort(),
+    );
 
     // Nothing changed: a second sync uploads nothing (it compared sizes and MD5s against the listing).
     const again = await s3cmd('sync', `${src}/`, 's3://s3cmd-sync/tree/');
@@ -164,37 +174,43 @@ describeEachEngine('interop: s3cmd', (engine) => {
     await s3cmd('rb', 's3://s3cmd-sync');
   });
 
-  it.skipIf(!haveTools)('setacl --acl-public / --acl-private, put --acl-public, setpolicy and delpolicy are enforced for anonymous readers', async () => {
-    const anon = (p: string) => fetch(`${t.endpoint}${p}`);
-    await s3cmd('mb', 's3://s3cmd-acl');
-    const file = path.join(work, 'acl.txt');
-    fs.writeFileSync(file, 'made public by s3cmd');
-    await s3cmd('put', file, 's3://s3cmd-acl/acl.txt');
-    expect((await anon('/s3cmd-acl/acl.txt')).status).toBe(403);
+  it.skipIf(!haveTools)(
+    'setacl --acl-public / --acl-private, put --acl-public, setpolicy and delpolicy are enforced for anonymous readers',
+    async () => {
+      const anon = (p: string) => fetch(`${t.endpoint}${p}`);
+      await s3cmd('mb', 's3://s3cmd-acl');
+      const file = path.join(work, 'acl.txt');
+      fs.writeFileSync(file, 'made public by s3cmd');
+      await s3cmd('put', file, 's3://s3cmd-acl/acl.txt');
+      expect((await anon('/s3cmd-acl/acl.txt')).status).toBe(403);
 
-    await s3cmd('setacl', '--acl-public', 's3://s3cmd-acl/acl.txt');
-    const pub = await anon('/s3cmd-acl/acl.txt');
-    expect([pub.status, await pub.text()]).toEqual([200, 'made public by s3cmd']);
-    expect((await s3cmd('info', 's3://s3cmd-acl/acl.txt')).stdout).toMatch(/ACL:\s+\*anon\*: READ/);
+      await s3cmd('setacl', '--acl-public', 's3://s3cmd-acl/acl.txt');
+      const pub = await anon('/s3cmd-acl/acl.txt');
+      expect([pub.status, await pub.text()]).toEqual([200, 'made public by s3cmd']);
+      expect((await s3cmd('info', 's3://s3cmd-acl/acl.txt')).stdout).toMatch(/ACL:\s+\*anon\*: READ/);
 
-    await s3cmd('setacl', '--acl-private', 's3://s3cmd-acl/acl.txt');
-    expect((await anon('/s3cmd-acl/acl.txt')).status).toBe(403);
-    expect((await s3cmd('info', 's3://s3cmd-acl/acl.txt')).stdout).not.toContain('*anon*');
+      await s3cmd('setacl', '--acl-private', 's3://s3cmd-acl/acl.txt');
+      expect((await anon('/s3cmd-acl/acl.txt')).status).toBe(403);
+      expect((await s3cmd('info', 's3://s3cmd-acl/acl.txt')).stdout).not.toContain('*anon*');
 
-    await s3cmd('put', '--acl-public', file, 's3://s3cmd-acl/born-public.txt');
-    expect((await anon('/s3cmd-acl/born-public.txt')).status).toBe(200);
+      await s3cmd('put', '--acl-public', file, 's3://s3cmd-acl/born-public.txt');
+      expect((await anon('/s3cmd-acl/born-public.txt')).status).toBe(200);
 
-    const policyFile = path.join(work, 'policy.json');
-    fs.writeFileSync(
-      policyFile,
-      JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::s3cmd-acl' }] }),
-    );
-    expect((await anon('/s3cmd-acl?list-type=2')).status).toBe(403);
-    await s3cmd('setpolicy', policyFile, 's3://s3cmd-acl');
-    expect(await (await anon('/s3cmd-acl?list-type=2')).text()).toContain('<Key>born-public.txt</Key>');
-    await s3cmd('delpolicy', 's3://s3cmd-acl');
-    expect((await anon('/s3cmd-acl?list-type=2')).status).toBe(403);
-    await s3cmd('del', '--recursive', '--force', 's3://s3cmd-acl/');
-    await s3cmd('rb', 's3://s3cmd-acl');
-  });
+      const policyFile = path.join(work, 'policy.json');
+      fs.writeFileSync(
+        policyFile,
+        JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::s3cmd-acl' }],
+        }),
+      );
+      expect((await anon('/s3cmd-acl?list-type=2')).status).toBe(403);
+      await s3cmd('setpolicy', policyFile, 's3://s3cmd-acl');
+      expect(await (await anon('/s3cmd-acl?list-type=2')).text()).toContain('<Key>born-public.txt</Key>');
+      await s3cmd('delpolicy', 's3://s3cmd-acl');
+      expect((await anon('/s3cmd-acl?list-type=2')).status).toBe(403);
+      await s3cmd('del', '--recursive', '--force', 's3://s3cmd-acl/');
+      await s3cmd('rb', 's3://s3cmd-acl');
+    },
+  );
 });

@@ -6,11 +6,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
+
 import { CreateBucketCommand, type CreateBucketCommandInput, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, inject } from 'vitest';
-import { loadConfig, type Config } from '../../src/config/config.js';
-import { startAnvil, type Anvil, type StartOptions } from '../../src/app.js';
+
+import { type Anvil, startAnvil, type StartOptions } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config/config.js';
 import { createTestDatabase } from './postgres.js';
 
 export type EngineName = 'sqlite' | 'postgres';
@@ -237,9 +239,7 @@ export function describeEachEngine(name: string, fn: (engine: EngineName) => voi
 export function blobFiles(dataDir: string): string[] {
   const root = path.join(dataDir, 'blobs');
   if (!fs.existsSync(root)) return [];
-  return (fs.readdirSync(root, { recursive: true }) as string[])
-    .map((p) => path.join(root, p))
-    .filter((p) => fs.statSync(p).isFile());
+  return (fs.readdirSync(root, { recursive: true }) as string[]).map((p) => path.join(root, p)).filter((p) => fs.statSync(p).isFile());
 }
 
 export function stagedFiles(dataDir: string): string[] {
@@ -258,4 +258,3 @@ export async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> 
   }
   throw new Error('expected the request to fail');
 }
-

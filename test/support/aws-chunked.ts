@@ -11,8 +11,9 @@
  *   \r\n
  */
 import { createHash } from 'node:crypto';
-import type { SignatureV4 } from '@smithy/signature-v4';
+
 import { Crc32 } from '@aws-crypto/crc32';
+import type { SignatureV4 } from '@smithy/signature-v4';
 
 export const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
@@ -29,7 +30,10 @@ export function crc32Base64(b: Buffer): string {
 
 /** ISO 8601 basic format, as in X-Amz-Date. */
 export function amzDateOf(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 export interface ChunkSigning {

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UNLIMITED, type BackendsConfig } from '../../src/backends/config.js';
+
+import { type BackendsConfig, UNLIMITED } from '../../src/backends/config.js';
 
 export function tempDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `anvil-backend-${name}-`));
@@ -20,7 +21,11 @@ export function blobFilesIn(backendRoot: string): string[] {
 }
 
 /** fs backends in fresh temp folders (spread placement), with optional quotas. */
-export function fsBackends(names: string[], quota: Record<string, number> = {}, replication = 1): { storage: BackendsConfig; roots: Record<string, string> } {
+export function fsBackends(
+  names: string[],
+  quota: Record<string, number> = {},
+  replication = 1,
+): { storage: BackendsConfig; roots: Record<string, string> } {
   const roots: Record<string, string> = {};
   for (const n of names) roots[n] = tempDir(n);
   return {

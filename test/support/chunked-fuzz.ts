@@ -7,8 +7,10 @@
  * mutation says whether the server must refuse the body.
  */
 import { createHash } from 'node:crypto';
-import fc from 'fast-check';
+
 import type { SignatureV4 } from '@smithy/signature-v4';
+import fc from 'fast-check';
+
 import { amzDateOf, crc32Base64, EMPTY_SHA256 } from './aws-chunked.js';
 
 export type StreamingMode = 'signed' | 'signed-trailer' | 'unsigned-trailer';
@@ -47,21 +49,74 @@ const chunkIndex = fc.nat({ max: 20 });
 
 export const chunkMutationArb: fc.Arbitrary<ChunkMutation> = fc.oneof(
   { weight: 4, arbitrary: fc.constant<ChunkMutation>({ kind: 'none' }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('size-text' as const), chunk: chunkIndex, text: fc.constantFrom('', 'g', '-1', ' 10', '0x10', 'fffffffffffffff', '1'.repeat(13), '١', '10 ', '+1', 'NaN') }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('size-delta' as const), chunk: chunkIndex, delta: fc.oneof(fc.constantFrom(-1, 1, 2), fc.integer({ min: -100, max: 100_000 })) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('size-spelling' as const), chunk: chunkIndex, spelling: fc.constantFrom('upper' as const, 'zeros' as const) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('data-crlf' as const), chunk: chunkIndex, text: fc.constantFrom('', '\n', '\r', 'xx', '\n\r', '\r\r', '\r\n\r\n') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('size-text' as const),
+      chunk: chunkIndex,
+      text: fc.constantFrom('', 'g', '-1', ' 10', '0x10', 'fffffffffffffff', '1'.repeat(13), '١', '10 ', '+1', 'NaN'),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('size-delta' as const),
+      chunk: chunkIndex,
+      delta: fc.oneof(fc.constantFrom(-1, 1, 2), fc.integer({ min: -100, max: 100_000 })),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('size-spelling' as const),
+      chunk: chunkIndex,
+      spelling: fc.constantFrom('upper' as const, 'zeros' as const),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('data-crlf' as const),
+      chunk: chunkIndex,
+      text: fc.constantFrom('', '\n', '\r', 'xx', '\n\r', '\r\r', '\r\n\r\n'),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant<ChunkMutation>({ kind: 'lf-only-lines' }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('data-flip' as const), chunk: chunkIndex, at: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('signature-flip' as const), chunk: chunkIndex }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('signature-drop' as const), chunk: chunkIndex }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('extension' as const), chunk: chunkIndex, text: fc.constantFrom(';foo=bar', ';', ';chunk-signature', ';a=b;c') }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tail' as const), text: fc.constantFrom('x', '0\r\n\r\n', '\r\n\r\n', '5\r\nhello\r\n', '\u0000') }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('trailer-value' as const), value: fc.constantFrom('AAAAAA==', '', 'not base64', 'AAAAAAAA') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('extension' as const),
+      chunk: chunkIndex,
+      text: fc.constantFrom(';foo=bar', ';', ';chunk-signature', ';a=b;c'),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('tail' as const),
+      text: fc.constantFrom('x', '0\r\n\r\n', '\r\n\r\n', '5\r\nhello\r\n', '\u0000'),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('trailer-value' as const), value: fc.constantFrom('AAAAAA==', '', 'not base64', 'AAAAAAAA') }),
+  },
   { weight: 1, arbitrary: fc.constant<ChunkMutation>({ kind: 'trailer-drop' }) },
   { weight: 1, arbitrary: fc.constant<ChunkMutation>({ kind: 'trailer-signature-flip' }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('trailer-extra' as const), line: fc.constantFrom('x-amz-meta-extra:1', 'x-amz-checksum-sha256:AAAA', 'no-colon', ':empty-name', 'x-amz-checksum-crc32:AAAAAA==') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('trailer-extra' as const),
+      line: fc.constantFrom('x-amz-meta-extra:1', 'x-amz-checksum-sha256:AAAA', 'no-colon', ':empty-name', 'x-amz-checksum-crc32:AAAAAA=='),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant<ChunkMutation>({ kind: 'trailer-huge' }) },
   { weight: 1, arbitrary: fc.constant<ChunkMutation>({ kind: 'no-final-crlf' }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('decoded-length' as const), delta: fc.constantFrom(-1, 1, -1000, 1000) }) },
@@ -245,7 +300,8 @@ export async function buildChunkedBody(
       trailerLines.push(m.line);
       // Signed: the trailer signature no longer matches. Unsigned: a line that is not a header, or a
       // second, wrong copy of the announced checksum, must be refused; another header may be ignored.
-      mustReject = signed || ['no-colon', ':empty-name', `x-amz-checksum-crc32:${checksum === 'AAAAAA==' ? '-' : 'AAAAAA=='}`].includes(m.line);
+      mustReject =
+        signed || ['no-colon', ':empty-name', `x-amz-checksum-crc32:${checksum === 'AAAAAA==' ? '-' : 'AAAAAA=='}`].includes(m.line);
       break;
     case 'trailer-huge':
       trailerLines.push(`x-amz-meta-huge:${'x'.repeat(20_000)}`);

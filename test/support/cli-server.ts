@@ -1,5 +1,5 @@
 /** `node bin/anvil.js server` as an operator runs it (bin/anvil.js uses dist/: npm run build first). */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 export const BIN = path.resolve('bin/anvil.js');

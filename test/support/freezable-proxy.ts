@@ -70,7 +70,8 @@ export class FreezableProxy {
       });
     }
     client.on('data', (chunk: Buffer) => {
-      for (const m of chunk.toString('latin1').matchAll(/^(GET|PUT|HEAD|POST|DELETE) \S+ HTTP\/1\.[01]\r$/gm)) this.requests.push(m[0].trimEnd());
+      for (const m of chunk.toString('latin1').matchAll(/^(GET|PUT|HEAD|POST|DELETE) \S+ HTTP\/1\.[01]\r$/gm))
+        this.requests.push(m[0].trimEnd());
       if (this.budget > 0) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {

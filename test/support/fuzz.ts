@@ -5,17 +5,13 @@
  * unchanged, and the fast-check settings every property runs with.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  CreateBucketCommand,
-  PutObjectCommand,
-} from '@aws-sdk/client-s3';
+
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+
 import type { Config } from '../../src/config/config.js';
-import { stagedFiles, startTestAnvil, type EngineName, type TestAnvil } from './anvil.js';
+import { type EngineName, stagedFiles, startTestAnvil, type TestAnvil } from './anvil.js';
 
 /**
  * Runs per property. Small enough that each suite stays well under a minute
@@ -171,7 +167,10 @@ export class Sentinels {
  * changed before the failure propagates, so that fast-check's shrinking
  * replays (and the next properties) start from a clean state.
  */
-export function restoring<A extends unknown[]>(run: (...args: A) => Promise<void>, restore: () => Promise<unknown>): (...args: A) => Promise<void> {
+export function restoring<A extends unknown[]>(
+  run: (...args: A) => Promise<void>,
+  restore: () => Promise<unknown>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await run(...args);

@@ -7,6 +7,7 @@
  * With CI=true, failing to get one fails the run; otherwise tests skip loudly.
  */
 import type { TestProject } from 'vitest/node';
+
 import { startThrowawayPostgres } from './postgres.js';
 
 declare module 'vitest' {
@@ -34,9 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const envUrl = process.env.ANVIL_TEST_DATABASE_URL?.trim();
   if (envUrl) {
     if (!/^postgres(ql)?:\/\//.test(envUrl)) {
-      throw new Error(
-        `ANVIL_TEST_DATABASE_URL must be a postgres:// URL, got ${JSON.stringify(redact(envUrl))}`,
-      );
+      throw new Error(`ANVIL_TEST_DATABASE_URL must be a postgres:// URL, got ${JSON.stringify(redact(envUrl))}`);
     }
     adminUrl = envUrl;
   } else {
@@ -56,8 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!adminUrl) {
     if (isCi) {
       throw new Error(
-        `CI=true but no PostgreSQL is available for tests: ${reason}. ` +
-          'Set ANVIL_TEST_DATABASE_URL or install the postgresql package.',
+        `CI=true but no PostgreSQL is available for tests: ${reason}. ` + 'Set ANVIL_TEST_DATABASE_URL or install the postgresql package.',
       );
     }
     const bar = '!'.repeat(78);

@@ -10,7 +10,10 @@ import { installProcessGuard } from '../../dist/http/process-guard.js';
 const [dataDir, databaseUrl, accessKey, secretKey] = process.argv.slice(2);
 const log = pino({ level: 'error' }, pino.destination(2));
 installProcessGuard(log);
-const config = loadConfig({ listen: '127.0.0.1:0', dataDir, databaseUrl, rootAccessKey: accessKey, rootSecretKey: secretKey, logLevel: 'error' }, {});
+const config = loadConfig(
+  { listen: '127.0.0.1:0', dataDir, databaseUrl, rootAccessKey: accessKey, rootSecretKey: secretKey, logLevel: 'error' },
+  {},
+);
 const anvil = await startAnvil(config, log);
 const get = anvil.services.buckets.get.bind(anvil.services.buckets);
 anvil.services.buckets.get = (name) => {

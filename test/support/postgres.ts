@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import pg from 'pg';
 
 const execFileAsync = promisify(execFile);
@@ -128,14 +129,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres | null
       const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
       await chown(baseDir, uid, gid);
     }
-    await run(initdb, [
-      '-D', dataDir,
-      '--auth=trust',
-      '-U', 'postgres',
-      '--encoding=UTF8',
-      '--locale=C',
-      '--no-sync',
-    ]);
+    await run(initdb, ['-D', dataDir, '--auth=trust', '-U', 'postgres', '--encoding=UTF8', '--locale=C', '--no-sync']);
 
     let lastErr: unknown;
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -182,7 +176,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres | null
     }
     await cleanup().catch(() => undefined);
     const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`failed to start throwaway PostgreSQL (${bin}): ${msg}${log ? `\n--- server log ---\n${log}` : ''}`);
+    throw new Error(`failed to start throwaway PostgreSQL (${bin}): ${msg}${log ? `\n--- server log ---\n${log}` : ''}`, { cause: err });
   }
 }
 
@@ -203,9 +197,7 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
  */
 export async function createTestDatabase(adminUrl: string): Promise<TestDatabase> {
   const name = `anvil_test_${randomBytes(8).toString('hex')}`;
-  await withClient(adminUrl, (c) =>
-    c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`),
-  );
+  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`));
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   const url = u.toString();
@@ -216,10 +208,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
       if (dropped) return;
       dropped = true;
       await withClient(adminUrl, async (c) => {
-        await c.query(
-          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-          [name],
-        );
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
         // The terminated backends may take a moment to exit; retry briefly.
         for (let attempt = 0; ; attempt++) {
           try {
@@ -227,10 +216,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
             return;
           } catch (err) {
             if ((err as { code?: string }).code !== '55006' || attempt >= 50) throw err;
-            await c.query(
-              'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-              [name],
-            );
+            await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
             await sleep(100);
           }
         }

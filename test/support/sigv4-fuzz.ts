@@ -8,12 +8,7 @@
 import fc from 'fast-check';
 
 /** Characters a client can put in a header value (node refuses to send controls). */
-const HEADER_CHARS = [
-  ...'abcdefABCDEF0123456789/=;,:-_. +*%&?"\'\\\t',
-  'é',
-  '\u00ff',
-  '\u0080',
-];
+const HEADER_CHARS = [...'abcdefABCDEF0123456789/=;,:-_. +*%&?"\'\\\t', 'é', '\u00ff', '\u0080'];
 export const headerText = fc.string({ unit: fc.constantFrom(...HEADER_CHARS), minLength: 0, maxLength: 80 });
 export const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
 
@@ -70,18 +65,37 @@ export const headerMutationArb: fc.Arbitrary<HeaderMutation> = fc.oneof(
   fc.record({ kind: fc.constant('field-drop' as const), field }),
   fc.record({ kind: fc.constant('field-duplicate' as const), field, value: headerText }),
   fc.record({ kind: fc.constant('field-spacing' as const), spaces: fc.constantFrom(' ', '  ', '\t', '') }),
-  fc.record({ kind: fc.constant('scheme' as const), value: fc.oneof(headerText, fc.constantFrom('AWS', 'aws4-hmac-sha256', 'AWS4-ECDSA-P256-SHA256', 'AWS4-HMAC-SHA256,', '')) }),
-  fc.record({ kind: fc.constant('credential-part' as const), part: fc.nat({ max: 4 }), value: fc.oneof(headerText, fc.constantFrom('', 's3 ', 'us-east-2', 'AWS4_REQUEST', '19700101', '99991231')) }),
+  fc.record({
+    kind: fc.constant('scheme' as const),
+    value: fc.oneof(headerText, fc.constantFrom('AWS', 'aws4-hmac-sha256', 'AWS4-ECDSA-P256-SHA256', 'AWS4-HMAC-SHA256,', '')),
+  }),
+  fc.record({
+    kind: fc.constant('credential-part' as const),
+    part: fc.nat({ max: 4 }),
+    value: fc.oneof(headerText, fc.constantFrom('', 's3 ', 'us-east-2', 'AWS4_REQUEST', '19700101', '99991231')),
+  }),
   fc.record({ kind: fc.constant('credential-extra-part' as const), value: headerText }),
   fc.record({ kind: fc.constant('signed-headers-drop' as const), index: fc.nat({ max: 10 }) }),
-  fc.record({ kind: fc.constant('signed-headers-add' as const), name: fc.constantFrom('x-amz-meta-absent', 'content-type', 'range', 'authorization', ';', '') }),
+  fc.record({
+    kind: fc.constant('signed-headers-add' as const),
+    name: fc.constantFrom('x-amz-meta-absent', 'content-type', 'range', 'authorization', ';', ''),
+  }),
   fc.record({ kind: fc.constant('signed-headers-upper' as const) }),
   fc.record({ kind: fc.constant('signed-headers-reverse' as const) }),
   fc.record({ kind: fc.constant('signature-hex' as const), value: hex64 }),
   fc.record({ kind: fc.constant('signature-upper' as const) }),
   fc.record({ kind: fc.constant('signature-cut' as const), keep: fc.nat({ max: 63 }) }),
-  fc.record({ kind: fc.constant('amz-date' as const), value: fc.oneof(headerText, fc.constantFrom('20251301T000000Z', '20250230T000000Z', '20250101T250000Z', '20250101T000000', '2025-01-01T00:00:00Z', '')) }),
-  fc.record({ kind: fc.constant('amz-date-shift' as const), seconds: fc.oneof(fc.integer({ min: -3600 * 24, max: 3600 * 24 }), fc.constantFrom(-901, 901, 1, -1)) }),
+  fc.record({
+    kind: fc.constant('amz-date' as const),
+    value: fc.oneof(
+      headerText,
+      fc.constantFrom('20251301T000000Z', '20250230T000000Z', '20250101T250000Z', '20250101T000000', '2025-01-01T00:00:00Z', ''),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('amz-date-shift' as const),
+    seconds: fc.oneof(fc.integer({ min: -3600 * 24, max: 3600 * 24 }), fc.constantFrom(-901, 901, 1, -1)),
+  }),
   fc.record({ kind: fc.constant('amz-date-drop' as const) }),
   fc.record({
     kind: fc.constant('content-sha' as const),
@@ -101,10 +115,21 @@ export const headerMutationArb: fc.Arbitrary<HeaderMutation> = fc.oneof(
   }),
   fc.record({
     kind: fc.constant('unsigned-header' as const),
-    name: fc.constantFrom('x-amz-meta-injected', 'x-amz-acl', 'x-amz-tagging', 'x-amz-storage-class', 'x-amz-website-redirect-location', 'x-amz-server-side-encryption'),
+    name: fc.constantFrom(
+      'x-amz-meta-injected',
+      'x-amz-acl',
+      'x-amz-tagging',
+      'x-amz-storage-class',
+      'x-amz-website-redirect-location',
+      'x-amz-server-side-encryption',
+    ),
     value: fc.constantFrom('public-read', 'a=b', 'STANDARD', '/elsewhere', 'AES256', 'yes'),
   }),
-  fc.record({ kind: fc.constant('duplicate-header' as const), name: fc.constantFrom('x-amz-date', 'x-amz-content-sha256', 'authorization'), value: headerText }),
+  fc.record({
+    kind: fc.constant('duplicate-header' as const),
+    name: fc.constantFrom('x-amz-date', 'x-amz-content-sha256', 'authorization'),
+    value: headerText,
+  }),
   fc.record({ kind: fc.constant('body-flip' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('path' as const), suffix: fc.constantFrom('x', '/', '%2F', '%20', '.', '%00') }),
   fc.record({ kind: fc.constant('method' as const), method: fc.constantFrom('POST', 'DELETE', 'GET') }),
@@ -132,7 +157,10 @@ function formatAuth(f: AuthFields, sep = ', '): string {
 }
 
 function amzDate(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 function parseAmz(s: string): Date {
@@ -284,9 +312,20 @@ export const queryMutationArb: fc.Arbitrary<QueryMutation> = fc.oneof(
   fc.record({ kind: fc.constant('param-value' as const), param: fc.nat({ max: PRESIGN_PARAMS.length - 1 }), value: queryText }),
   fc.record({ kind: fc.constant('param-drop' as const), param: fc.nat({ max: PRESIGN_PARAMS.length - 1 }) }),
   fc.record({ kind: fc.constant('param-duplicate' as const), param: fc.nat({ max: PRESIGN_PARAMS.length - 1 }), value: queryText }),
-  fc.record({ kind: fc.constant('param-rename' as const), param: fc.nat({ max: PRESIGN_PARAMS.length - 1 }), name: fc.constantFrom('lower', 'upper', 'space') }),
-  fc.record({ kind: fc.constant('extra-param' as const), name: fc.constantFrom('x-id', 'response-content-type', 'acl', 'uploads', 'versionId', 'X-Amz-Security-Token', 'x'), value: queryText }),
-  fc.record({ kind: fc.constant('raw-garbage' as const), text: fc.constantFrom('%', '%zz', '%C3%28', '%ED%A0%80', '%00', '&&', '=', '&=&', '+', '%2', '#') }),
+  fc.record({
+    kind: fc.constant('param-rename' as const),
+    param: fc.nat({ max: PRESIGN_PARAMS.length - 1 }),
+    name: fc.constantFrom('lower', 'upper', 'space'),
+  }),
+  fc.record({
+    kind: fc.constant('extra-param' as const),
+    name: fc.constantFrom('x-id', 'response-content-type', 'acl', 'uploads', 'versionId', 'X-Amz-Security-Token', 'x'),
+    value: queryText,
+  }),
+  fc.record({
+    kind: fc.constant('raw-garbage' as const),
+    text: fc.constantFrom('%', '%zz', '%C3%28', '%ED%A0%80', '%00', '&&', '=', '&=&', '+', '%2', '#'),
+  }),
   fc.record({ kind: fc.constant('with-authorization' as const) }),
   fc.record({ kind: fc.constant('signature-upper' as const) }),
 );
@@ -294,7 +333,10 @@ export const queryMutationArb: fc.Arbitrary<QueryMutation> = fc.oneof(
 const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Applies one mutation to a presigned request's query ([name, value] pairs, in order). */
-export function mutateQuery(params: Array<[string, string]>, m: QueryMutation): { query: string; extraHeaders: Record<string, string>; mustReject: boolean; label: string } {
+export function mutateQuery(
+  params: Array<[string, string]>,
+  m: QueryMutation,
+): { query: string; extraHeaders: Record<string, string>; mustReject: boolean; label: string } {
   const list = params.map(([k, v]) => [k, v] as [string, string]);
   const index = (p: number) => list.findIndex(([k]) => k === PRESIGN_PARAMS[p]);
   let raw = '';
@@ -342,7 +384,9 @@ export function mutateQuery(params: Array<[string, string]>, m: QueryMutation): 
       mustReject = !['&&', '=', '&=&', '#'].includes(m.text);
       break;
     case 'with-authorization':
-      extraHeaders.authorization = 'AWS4-HMAC-SHA256 Credential=AKIAANVILTESTROOT000/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=' + '0'.repeat(64);
+      extraHeaders.authorization =
+        'AWS4-HMAC-SHA256 Credential=AKIAANVILTESTROOT000/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=' +
+        '0'.repeat(64);
       break;
     case 'signature-upper': {
       const i = list.findIndex(([k]) => k === 'X-Amz-Signature');

@@ -22,7 +22,7 @@ export function mountTmpfs(sizeBytes: number): Tmpfs {
   } catch (err) {
     fs.rmdirSync(dir);
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`cannot mount a tmpfs at ${dir}: ${stderr || (err as Error).message}`);
+    throw new Error(`cannot mount a tmpfs at ${dir}: ${stderr || (err as Error).message}`, { cause: err });
   }
   let mounted = true;
   return {
@@ -63,7 +63,16 @@ export function skipWithoutTmpfs(suite: string): boolean {
   if (process.env.CI === 'true') throw new Error(`CI=true but ${suite} cannot run: ${reason}. Run the tests as root.`);
   const bar = '!'.repeat(78);
   process.stderr.write(
-    ['', bar, `!!  WARNING: ${suite} is SKIPPED.`, `!!  Reason: ${reason}`, '!!  Run the tests as root to include it (with CI=true this is a hard failure).', bar, '', ''].join('\n'),
+    [
+      '',
+      bar,
+      `!!  WARNING: ${suite} is SKIPPED.`,
+      `!!  Reason: ${reason}`,
+      '!!  Run the tests as root to include it (with CI=true this is a hard failure).',
+      bar,
+      '',
+      '',
+    ].join('\n'),
   );
   return true;
 }

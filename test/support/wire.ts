@@ -6,7 +6,9 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+
 import { HttpRequest } from '@smithy/protocol-http';
+
 import { sdkSigner } from './sdk-signer.js';
 
 export interface WireTarget {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, type BreakerOptions, type Permit } from '../../src/backends/breaker.js';
+
+import { type BreakerOptions, CircuitBreaker, type Permit } from '../../src/backends/breaker.js';
 
 function setup(opts: BreakerOptions = {}) {
   let t = 1_000_000;
@@ -9,7 +10,10 @@ function setup(opts: BreakerOptions = {}) {
       t += ms;
     },
   };
-  const b = new CircuitBreaker({ consecutiveFailures: 3, minCalls: 10, failureRate: 0.5, windowMs: 10_000, cooldownMs: 1000, maxCooldownMs: 5000, ...opts }, clock.now);
+  const b = new CircuitBreaker(
+    { consecutiveFailures: 3, minCalls: 10, failureRate: 0.5, windowMs: 10_000, cooldownMs: 1000, maxCooldownMs: 5000, ...opts },
+    clock.now,
+  );
   const fail = () => b.failure(b.acquire()!);
   const ok = () => b.success(b.acquire()!);
   return { b, clock, fail, ok };

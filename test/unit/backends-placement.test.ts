@@ -1,8 +1,10 @@
 import path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
-import { placeReplicas, readOrder, type BackendState } from '../../src/backends/placement.js';
-import { DEFAULT_BACKEND_NAME, UNLIMITED, parseBackendsConfig, parseSize } from '../../src/backends/config.js';
 import YAML from 'yaml';
+
+import { DEFAULT_BACKEND_NAME, parseBackendsConfig, parseSize, UNLIMITED } from '../../src/backends/config.js';
+import { type BackendState, placeReplicas, readOrder } from '../../src/backends/placement.js';
 
 const GiB = 1024 ** 3;
 
@@ -90,7 +92,9 @@ describe('placement: skipping and InsufficientStorage', () => {
   });
 
   it('counts a multipart put as several requests against the monthly limit', () => {
-    const disks = [backend('remote', 10, 0, { monthlyLimits: { requests: 10 }, monthlyUsage: { requests: 5, ingressBytes: 0, egressBytes: 0 } })];
+    const disks = [
+      backend('remote', 10, 0, { monthlyLimits: { requests: 10 }, monthlyUsage: { requests: 5, ingressBytes: 0, egressBytes: 0 } }),
+    ];
     const perPut = (parts: number) => () => parts + 2;
     expect(placeReplicas(disks, { size: 1, factor: 1, strategy: 'pack', requestsPerPut: perPut(3) }).ok).toBe(true); // 5 + 5 = 10
     expect(placeReplicas(disks, { size: 1, factor: 1, strategy: 'pack', requestsPerPut: perPut(4) }).ok).toBe(false);
@@ -153,7 +157,8 @@ describe('backends config', () => {
     expect(parseSize('3KiB')).toBe(3072);
     expect(parseSize('1kb')).toBe(1000);
     expect(parseSize('7B')).toBe(7);
-    for (const bad of ['', 'G', '5G', '5 gigs', '-1', '1e3', 'TiB', '99999999PiB']) expect(() => parseSize(bad), bad).toThrow(/invalid size/);
+    for (const bad of ['', 'G', '5G', '5 gigs', '-1', '1e3', 'TiB', '99999999PiB'])
+      expect(() => parseSize(bad), bad).toThrow(/invalid size/);
   });
 
   it('defaults to one fs backend at the data folder when the section is absent', () => {
@@ -246,7 +251,11 @@ backends:
     expect(cfg.backends[0]).toMatchObject({ path: path.resolve('disk') });
     expect(cfg.backends[1]).toMatchObject({ credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
     expect(() =>
-      parseBackendsConfig({ backends: [{ name: 'r', type: 's3', bucket: 'bkt', quota: 1, access_key_id_env: 'NOPE', secret_access_key: 's' }] }, dataDir, {}),
+      parseBackendsConfig(
+        { backends: [{ name: 'r', type: 's3', bucket: 'bkt', quota: 1, access_key_id_env: 'NOPE', secret_access_key: 's' }] },
+        dataDir,
+        {},
+      ),
     ).toThrow(/NOPE is not set/);
   });
 

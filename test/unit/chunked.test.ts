@@ -10,14 +10,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { sdkSigner } from '../support/sdk-signer.js';
 import { HttpRequest } from '@smithy/protocol-http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { AwsChunkedDecoder, type AwsChunkedOptions } from '../../src/s3/auth/chunked.js';
-import { authenticate, type AuthContext, type ChunkSigningState } from '../../src/s3/auth/sigv4.js';
+import { type AuthContext, authenticate, type ChunkSigningState } from '../../src/s3/auth/sigv4.js';
 import { S3Error } from '../../src/s3/errors.js';
 import { crc32Base64, encodeSigned as encodeSignedWith, sha256Hex, type SignedEncodeOptions } from '../support/aws-chunked.js';
+import { sdkSigner } from '../support/sdk-signer.js';
 
 const AKID = 'AKIDANVILTEST0000001';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -36,7 +38,7 @@ function split(body: Buffer, mode: 'one-byte' | 'random' | 'whole', seed = 1): B
   if (mode === 'whole') return [body];
   const pieces: Buffer[] = [];
   const rnd = prng(seed);
-  for (let pos = 0; pos < body.length; ) {
+  for (let pos = 0; pos < body.length;) {
     const n = mode === 'one-byte' ? 1 : 1 + Math.floor(rnd() * (rnd() < 0.3 ? 7 : 70_000));
     pieces.push(body.subarray(pos, pos + n));
     pos += n;
@@ -209,7 +211,10 @@ async function signedStreamingRequest(trailer: boolean, decodedLength: number): 
   const signed = await signer.sign(req, { signingDate });
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(signed.headers)) headers[k.toLowerCase()] = v;
-  const auth = await authenticate({ method: 'PUT', url: '/bkt/key', headers }, ctx(() => signingDate));
+  const auth = await authenticate(
+    { method: 'PUT', url: '/bkt/key', headers },
+    ctx(() => signingDate),
+  );
   if (auth.kind !== 'signed' || !auth.chunkSigning) throw new Error('expected chunk signing state');
   expect(auth.chunkSigning.seedSignature).toBe(/Signature=([0-9a-f]{64})/.exec(headers.authorization)![1]);
   return auth.chunkSigning;

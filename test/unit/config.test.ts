@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { loadConfig } from '../../src/config/config.js';
 import { parseMasterKey } from '../../src/crypto/master-keys.js';
 

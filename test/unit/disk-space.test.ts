@@ -5,11 +5,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+
+import { BackendFull } from '../../src/backends/backend.js';
 import { DiskSpace, isDiskFull } from '../../src/blobs/staging/disk-space.js';
 import { errors, S3Error, toS3Error } from '../../src/s3/errors.js';
-import { BackendFull } from '../../src/backends/backend.js';
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
 
@@ -47,7 +49,9 @@ describe('DiskSpace episodes', () => {
       expect((out as S3Error).status).toBe(507);
     }
     await settle();
-    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringMatching(new RegExp(`^data folder is full: ${dir}, free bytes \\d+`))]);
+    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
+      expect.stringMatching(new RegExp(`^data folder is full: ${dir}, free bytes \\d+`)),
+    ]);
     expect(lines.filter((l) => l.level === 20).map((l) => l.refused)).toEqual([2, 3, 4, 5]);
     expect(space.snapshot()).toEqual({ full: ['data folder'], refusedTotal: 5 });
     space.wrote(space.dataFolder);
@@ -73,7 +77,9 @@ describe('DiskSpace episodes', () => {
   it('a SQLite file in the data folder is the same place; a successful commit there does not end the episode', async () => {
     const { lines, space } = setup((dir) => `sqlite:${path.join(dir, 'anvil.db')}`);
     expect(space.metadata).toBe(space.dataFolder);
-    await expect(space.metadataWrite(() => Promise.reject(coded('SQLITE_FULL'))).catch((e: unknown) => Promise.reject(toS3Error(e)))).rejects.toMatchObject({ code: 'InsufficientStorage', status: 507 });
+    await expect(
+      space.metadataWrite(() => Promise.reject(coded('SQLITE_FULL'))).catch((e: unknown) => Promise.reject(toS3Error(e))),
+    ).rejects.toMatchObject({ code: 'InsufficientStorage', status: 507 });
     space.refused(space.dataFolder, coded('ENOSPC'));
     await space.metadataWrite(async () => 'committed into WAL pages it already had');
     await settle();
@@ -86,10 +92,14 @@ describe('DiskSpace episodes', () => {
   it('a database elsewhere (PostgreSQL) is its own place, ended by its own next write', async () => {
     const { lines, space } = setup(() => 'postgres://u:p@db.example/anvil');
     expect(space.metadata).not.toBe(space.dataFolder);
-    await expect(space.metadataWrite(() => Promise.reject(coded('53100'))).catch((e: unknown) => Promise.reject(toS3Error(e)))).rejects.toMatchObject({ status: 507 });
+    await expect(
+      space.metadataWrite(() => Promise.reject(coded('53100'))).catch((e: unknown) => Promise.reject(toS3Error(e))),
+    ).rejects.toMatchObject({ status: 507 });
     space.wrote(space.dataFolder); // the data folder was never full: nothing to say
     await settle();
-    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringMatching(/^metadata database is full: PostgreSQL, free bytes unknown/)]);
+    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^metadata database is full: PostgreSQL, free bytes unknown/),
+    ]);
     expect(lines.filter((l) => l.level === 30)).toEqual([]);
     await space.metadataWrite(async () => undefined);
     expect(lines.filter((l) => l.level === 30).map((l) => l.msg)).toEqual(['space available again: metadata database PostgreSQL']);

@@ -7,8 +7,9 @@
  */
 import crypto from 'node:crypto';
 import type { Transform } from 'node:stream';
+
 import { describe, expect, it } from 'vitest';
-import { MasterKeyring, parseMasterKey } from '../../src/crypto/master-keys.js';
+
 import {
   createDecryptStream,
   createEncryptStream,
@@ -40,6 +41,7 @@ import {
   unwrapDataKey,
   wrapDataKey,
 } from '../../src/crypto/index.js';
+import { MasterKeyring, parseMasterKey } from '../../src/crypto/master-keys.js';
 
 const F = FRAME_PLAINTEXT;
 
@@ -204,9 +206,15 @@ describe('framed format: round trips', () => {
   it('one byte at a time, both directions', async () => {
     const key = generateDataKey();
     const plain = crypto.randomBytes(F + 3);
-    const e = await run(createEncryptStream(key), [...plain].map((b) => Buffer.from([b])));
+    const e = await run(
+      createEncryptStream(key),
+      [...plain].map((b) => Buffer.from([b])),
+    );
     expect(e.err).toBeUndefined();
-    const d = await run(createDecryptStream(key, { plainSize: plain.length }), [...e.out].map((b) => Buffer.from([b])));
+    const d = await run(
+      createDecryptStream(key, { plainSize: plain.length }),
+      [...e.out].map((b) => Buffer.from([b])),
+    );
     expect(d.err).toBeUndefined();
     expect(d.out.equals(plain)).toBe(true);
   });
@@ -569,20 +577,36 @@ describe('SSE-C', () => {
 
   it('rejects bad headers with S3 codes and messages', () => {
     fails(ssec({ 'x-amz-server-side-encryption': 'AES256' }), 'InvalidArgument', /incompatible with the encryption method specified/);
-    fails(ssec({ 'x-amz-server-side-encryption-customer-algorithm': undefined }), 'InvalidArgument', /must provide a valid encryption algorithm\.$/);
+    fails(
+      ssec({ 'x-amz-server-side-encryption-customer-algorithm': undefined }),
+      'InvalidArgument',
+      /must provide a valid encryption algorithm\.$/,
+    );
     fails(
       { 'x-amz-server-side-encryption-customer-key-md5': md5(customerKey) },
       'InvalidArgument',
       /must provide a valid encryption algorithm\.$/,
     );
     fails(ssec({ 'x-amz-server-side-encryption-customer-key': undefined }), 'InvalidArgument', /must provide an appropriate secret key\.$/);
-    fails(ssec({ 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }), 'InvalidEncryptionAlgorithmError', /Supported value: AES256/);
+    fails(
+      ssec({ 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }),
+      'InvalidEncryptionAlgorithmError',
+      /Supported value: AES256/,
+    );
     fails(ssec({ 'x-amz-server-side-encryption-customer-algorithm': 'aes256' }), 'InvalidEncryptionAlgorithmError', /AES256/);
     const short = crypto.randomBytes(16);
     fails(ssec({}, short), 'InvalidArgument', 'The secret key was invalid for the specified algorithm.');
     fails(ssec({ 'x-amz-server-side-encryption-customer-key': 'not base64!!' }), 'InvalidArgument', /secret key was invalid/);
-    fails(ssec({ 'x-amz-server-side-encryption-customer-key': b64(customerKey).slice(0, -1) }), 'InvalidArgument', /secret key was invalid/);
-    fails(ssec({ 'x-amz-server-side-encryption-customer-key-md5': undefined }), 'InvalidArgument', /client calculated MD5 of the secret key\.$/);
+    fails(
+      ssec({ 'x-amz-server-side-encryption-customer-key': b64(customerKey).slice(0, -1) }),
+      'InvalidArgument',
+      /secret key was invalid/,
+    );
+    fails(
+      ssec({ 'x-amz-server-side-encryption-customer-key-md5': undefined }),
+      'InvalidArgument',
+      /client calculated MD5 of the secret key\.$/,
+    );
     fails(
       ssec({ 'x-amz-server-side-encryption-customer-key-md5': md5(crypto.randomBytes(32)) }),
       'InvalidArgument',

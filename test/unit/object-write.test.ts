@@ -2,11 +2,11 @@ import crypto from 'node:crypto';
 
 import { describe, expect, it } from 'vitest';
 
+import { BodyDigester } from '../../src/blobs/index.js';
 import { assembleParts, MIN_PART_SIZE } from '../../src/core/multipart/parts.js';
 import { verifyDigests } from '../../src/core/objects/digests.js';
 import { AnvilError } from '../../src/errors.js';
 import { toS3Error } from '../../src/s3/errors.js';
-import { BodyDigester } from '../../src/blobs/index.js';
 
 const body = Buffer.from('hello, verify step');
 

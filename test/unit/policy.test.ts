@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import {
   globContains,
   globCoversPrefix,
@@ -126,7 +127,11 @@ describe('Permissions', () => {
     expect(() => parsePolicies([{ effect: 'allow', actions: ['read'], resources: ['*'], extra: 1 }])).toThrow(PolicyError);
     // Bounded, so evaluating a policy on every request stays cheap whoever wrote it.
     expect(() => parsePolicies([{ effect: 'deny', actions: ['read'], resources: ['a/' + '*x'.repeat(9)] }])).toThrow(/at most 8/);
-    expect(() => parsePolicies([{ effect: 'deny', actions: ['read'], resources: Array.from({ length: 51 }, (_, i) => `b/${i}`) }])).toThrow(PolicyError);
-    expect(() => parsePolicies(Array.from({ length: 20 }, () => ({ effect: 'deny', actions: ['read'], resources: ['d/' + 'x'.repeat(500)] })))).toThrow(/bytes/);
+    expect(() => parsePolicies([{ effect: 'deny', actions: ['read'], resources: Array.from({ length: 51 }, (_, i) => `b/${i}`) }])).toThrow(
+      PolicyError,
+    );
+    expect(() =>
+      parsePolicies(Array.from({ length: 20 }, () => ({ effect: 'deny', actions: ['read'], resources: ['d/' + 'x'.repeat(500)] }))),
+    ).toThrow(/bytes/);
   });
 });

@@ -1,5 +1,6 @@
-import { describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+
 import { createTestDatabase } from '../support/postgres.js';
 
 const adminUrl = inject('pgAdminUrl');

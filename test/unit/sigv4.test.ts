@@ -6,19 +6,15 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { sdkSigner } from '../support/sdk-signer.js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { authenticate, type AuthContext, type AuthRequest } from '../../src/s3/auth/sigv4.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { type AuthContext, authenticate, type AuthRequest } from '../../src/s3/auth/sigv4.js';
 import { S3Error } from '../../src/s3/errors.js';
+import { sdkSigner } from '../support/sdk-signer.js';
 
 const AKID = 'AKIDANVILTEST0000001';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -338,7 +334,11 @@ describe('header auth, signed directly with @smithy/signature-v4', () => {
   it('rejects a credential date that differs from x-amz-date', async () => {
     const req = await signDirect({ path: '/bkt/k' });
     const auth = (req.headers.authorization as string).replace(/(Credential=[^/]+)\/\d{8}/, '$1/19990101');
-    await expectS3Error(authenticate({ ...req, headers: { ...req.headers, authorization: auth } }, ctx()), 'AuthorizationHeaderMalformed', /Date/);
+    await expectS3Error(
+      authenticate({ ...req, headers: { ...req.headers, authorization: auth } }, ctx()),
+      'AuthorizationHeaderMalformed',
+      /Date/,
+    );
   });
 
   it('rejects a wrong service or terminator in the scope', async () => {
@@ -358,7 +358,11 @@ describe('header auth, signed directly with @smithy/signature-v4', () => {
   it('requires host among the signed headers', async () => {
     const req = await signDirect({ path: '/bkt/k' });
     const auth = (req.headers.authorization as string).replace('SignedHeaders=host;', 'SignedHeaders=');
-    await expectS3Error(authenticate({ ...req, headers: { ...req.headers, authorization: auth } }, ctx()), 'AuthorizationHeaderMalformed', /host/);
+    await expectS3Error(
+      authenticate({ ...req, headers: { ...req.headers, authorization: auth } }, ctx()),
+      'AuthorizationHeaderMalformed',
+      /host/,
+    );
   });
 
   it('rejects SigV2 and other algorithms with a clear error', async () => {

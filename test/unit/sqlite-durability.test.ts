@@ -7,9 +7,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LAZY_COMMIT, openMetaDatabases, walSyncCount, withTransaction, type MetaDatabases } from '../../src/meta/engine.js';
+
+import { LAZY_COMMIT, type MetaDatabases, openMetaDatabases, walSyncCount, withTransaction } from '../../src/meta/engine.js';
 
 describe('SQLite group commit', () => {
   let dir: string;
@@ -61,7 +63,10 @@ describe('SQLite group commit', () => {
     const syncs = walSyncCount(meta) - before;
     expect(syncs).toBeGreaterThan(0);
     expect(syncs).toBeLessThan(50);
-    const rows = await db().selectFrom('t').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await db()
+      .selectFrom('t')
+      .select(({ fn }) => fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(rows.n)).toBe(200);
   });
 
@@ -108,7 +113,14 @@ describe('SQLite group commit', () => {
   });
 
   it('survives closing and reopening with every acknowledged write', async () => {
-    await Promise.all(Array.from({ length: 50 }, (_, i) => db().insertInto('t').values({ id: i, v: String(i) }).execute()));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        db()
+          .insertInto('t')
+          .values({ id: i, v: String(i) })
+          .execute(),
+      ),
+    );
     await meta.close();
     meta = openMetaDatabases(`sqlite:${path.join(dir, 'm.db')}`);
     const rows = await db().selectFrom('t').select('id').execute();

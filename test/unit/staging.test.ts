@@ -7,10 +7,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore, SMALL_BODY } from '../../src/blobs/staging/store.js';
+
 import { BodyDigester, type ChecksumAlgorithm } from '../../src/blobs/staging/digest.js';
 import { HashPool } from '../../src/blobs/staging/hash-pool.js';
+import { BlobStore, SMALL_BODY } from '../../src/blobs/staging/store.js';
 
 async function* chunked(data: Buffer, sizes: number[]): AsyncIterable<Buffer> {
   let off = 0;

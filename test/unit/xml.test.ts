@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { parseXml } from '../../src/s3/xml.js';
 
 function key(body: string): unknown {

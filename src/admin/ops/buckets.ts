@@ -5,9 +5,9 @@
  * /admin/v1/buckets/… and `anvil admin bucket …`; who may call them is the
  * caller's check.
  */
+import { setBucketReplication } from '../../blobs/index.js';
 import type { Bucket } from '../../core/buckets.js';
 import { bucketUsage } from '../../meta/stats/counts.js';
-import { setBucketReplication } from '../../blobs/index.js';
 import { DELETE_BUCKET_TASK, type DeleteBucketPayload } from '../../work/task-names.js';
 import type { AdminServices } from '../deps.js';
 import { iso } from '../schemas.js';

@@ -7,10 +7,19 @@
  * backend_monthly by the worker (flushMonthly).
  */
 import type { Logger } from 'pino';
+
 import type { BackendUsage } from '../../backends/index.js';
 import { fail } from '../../errors.js';
+import {
+  addMonthly,
+  ensureUsageRows,
+  insertLocations,
+  type MonthlyCounts,
+  monthlyRows,
+  moveUsage,
+  usageRows,
+} from '../../meta/blobs/index.js';
 import type { DataDb } from '../../meta/handles.js';
-import { addMonthly, ensureUsageRows, insertLocations, monthlyRows, moveUsage, usageRows, type MonthlyCounts } from '../../meta/blobs/index.js';
 import { addMove, type UsageMoves } from '../address.js';
 
 /** How often the placement snapshot of backend_usage is refreshed from the database. */

@@ -15,21 +15,23 @@
  * Replicas found missing or corrupt on the way are marked for repair (the
  * scrub rewrites them from a good one).
  */
-import { Readable, pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
+
 import type { Logger } from 'pino';
+
 import {
-  BackendError,
-  BackendNotFound,
-  BackendUnavailable,
-  openBreaker,
-  openReplica,
-  readReplica,
-  readOrder,
   type Backend,
   type BackendDecl,
+  BackendError,
+  BackendNotFound,
   type BackendState,
+  BackendUnavailable,
   type ByteRange,
   type GuardedBackend,
+  openBreaker,
+  openReplica,
+  readOrder,
+  readReplica,
   type ReplicaRef,
 } from '../../backends/index.js';
 import { createDecryptStream, decryptBuffer, FramedCryptoError, frameRangeFor } from '../../crypto/framed.js';
@@ -89,6 +91,8 @@ export class ReplicaReader {
       return this.readFailed(blob, err);
     }
     void this.noteFailures(blob, first.failures);
+    // The generator below is a function of its own (no arrow generators), so it needs `this` under a name.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     let current = first;
     async function* run(): AsyncGenerator<Buffer> {
@@ -102,7 +106,9 @@ export class ReplicaReader {
           const source = readReplica(current.replica, current.stream, stallMs);
           const name = current.replica.backend.name;
           // The pipeline's own callback has nothing to add: its errors surface in the loop below.
-          const plain = key ? pipeline(source, createDecryptStream(key, { plainSize: blob.size, plainStart: pos, plainEnd: end }), () => undefined) : source;
+          const plain = key
+            ? pipeline(source, createDecryptStream(key, { plainSize: blob.size, plainStart: pos, plainEnd: end }), () => undefined)
+            : source;
           try {
             for await (const chunk of plain as AsyncIterable<Buffer>) {
               if (pos + chunk.length > end + 1) throw new BackendError(name, 'SizeMismatch', 'replica sent more bytes than asked for');
@@ -119,7 +125,10 @@ export class ReplicaReader {
             if (err instanceof BlobCorruptError) {
               // Which replica's bytes were wrong is unknown when several served: all are rechecked.
               // Marked before the response fails, so the client's retry reads another replica first.
-              await self.noteFailures(blob, [...served].map((backend) => ({ backend, error: err })));
+              await self.noteFailures(
+                blob,
+                [...served].map((backend) => ({ backend, error: err })),
+              );
               // Bytes already sent cannot be taken back: the response must fail.
               if (sent > 0) throw err;
               check!.reset();
@@ -129,7 +138,10 @@ export class ReplicaReader {
             const failedAt = plan.findIndex((p) => p.backend === current.replica.backend);
             const rest = plan.slice(failedAt + 1);
             if (rest.length === 0 || pos > end) throw err;
-            self.r.log?.warn({ err, backend: name, tenantId: blob.tenantId, hash: blob.hash, at: pos }, 'replica read failed midway; reading on from the next replica');
+            self.r.log?.warn(
+              { err, backend: name, tenantId: blob.tenantId, hash: blob.hash, at: pos },
+              'replica read failed midway; reading on from the next replica',
+            );
             current.stream.destroy();
             current = await openReplica(rest, cipherRange(blob, key, pos, end), opts);
             void self.noteFailures(blob, current.failures);
@@ -152,7 +164,9 @@ export class ReplicaReader {
     const locator = locatorOf(blob);
     const declared = [...this.r.decls.keys()];
     const rank = (l: { backend: string; state: number }) => (l.state === LOCATION_OK ? 0 : 2) + (l.backend === this.r.localName ? 0 : 1);
-    const names = [...blob.locations].sort((a, b) => rank(a) - rank(b) || declared.indexOf(a.backend) - declared.indexOf(b.backend)).map((l) => l.backend);
+    const names = [...blob.locations]
+      .sort((a, b) => rank(a) - rank(b) || declared.indexOf(a.backend) - declared.indexOf(b.backend))
+      .map((l) => l.backend);
     const { order } = readOrder(names, this.r.states(), { bytes, overLimit: 'last' });
     return order.map((name) => ({ backend: this.r.backends.get(name)!, locator }));
   }
@@ -197,7 +211,8 @@ export class ReplicaReader {
           for await (const c of readReplica(opened.replica, opened.stream, stallMs)) chunks.push(c);
           stored = Buffer.concat(chunks);
         }
-        if (stored.length !== range.end - range.start + 1) throw new BackendError(plan[i].backend.name, 'SizeMismatch', 'replica shorter than its blob');
+        if (stored.length !== range.end - range.start + 1)
+          throw new BackendError(plan[i].backend.name, 'SizeMismatch', 'replica shorter than its blob');
         let out: Buffer;
         if (!key) out = stored;
         else if (range.start === 0 && from === 0 && to === blob.size - 1) out = decryptBuffer(key, stored, blob.size);
@@ -236,7 +251,10 @@ export class ReplicaReader {
     const backends = bad.map((b) => b.backend);
     this.r.log?.error({ tenantId: blob.tenantId, hash: blob.hash, backends }, 'replica missing or corrupt; marked for repair');
     return this.r.markLocations(blob, backends, LOCATION_BAD).catch((err: unknown) => {
-      this.r.log?.warn({ err, tenantId: blob.tenantId, hash: blob.hash, backends }, 'marking replicas for repair failed (the scrub finds them)');
+      this.r.log?.warn(
+        { err, tenantId: blob.tenantId, hash: blob.hash, backends },
+        'marking replicas for repair failed (the scrub finds them)',
+      );
     });
   }
 }

@@ -6,27 +6,36 @@
  * placement needs (accounting.ts). Data keys are decided in data-keys.ts.
  */
 import type { Readable } from 'node:stream';
+
 import type { Logger } from 'pino';
+
 import {
+  type BackendDecl,
+  type BackendsConfig,
+  type BackendState,
+  type BackendUsage,
   DEFAULT_READ_STALL_MS,
   GuardedBackend,
   openBackend,
   openReplica,
   placeReplicas,
   readReplica,
-  type BackendDecl,
-  type BackendState,
-  type BackendUsage,
-  type BackendsConfig,
   type ReplicaRef,
 } from '../../backends/index.js';
 import type { WrappedDataKey } from '../../crypto/keys.js';
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { fail } from '../../errors.js';
-import { withTransaction, type MetaDatabases } from '../../meta/engine.js';
+import {
+  deleteLocations,
+  drainingBackends,
+  insertLocations,
+  lockReferencedBlob,
+  lookupBlobs,
+  markLocations,
+} from '../../meta/blobs/index.js';
+import { type MetaDatabases, withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
-import { deleteLocations, drainingBackends, insertLocations, lockReferencedBlob, lookupBlobs, markLocations } from '../../meta/blobs/index.js';
-import { addMove, locatorOf, storedSizeOf, type BlobAddress, type StoredBlob, type UsageMoves } from '../address.js';
+import { addMove, type BlobAddress, locatorOf, type StoredBlob, storedSizeOf, type UsageMoves } from '../address.js';
 import { DataKeys, type Keyring } from '../data-keys.js';
 import type { BlobStore, StagedFile } from '../staging/store.js';
 import { Accounting } from './accounting.js';
@@ -217,7 +226,10 @@ export class Replicas {
     const bytes = storedSizeOf(blob);
     return withTransaction(this.meta.kind, this.meta.data, async (trx) => {
       if (!(await lockReferencedBlob(trx, blob))) return false;
-      await insertLocations(trx, add.map((backend) => ({ tenantId: blob.tenantId, hash: blob.hash, backend })));
+      await insertLocations(
+        trx,
+        add.map((backend) => ({ tenantId: blob.tenantId, hash: blob.hash, backend })),
+      );
       await deleteLocations(trx, blob.tenantId, blob.hash, remove);
       const moves = addMove(new Map(), add, bytes, 1);
       addMove(moves, remove, -bytes, -1);
@@ -271,7 +283,13 @@ export class Replicas {
   }
 
   async close(): Promise<void> {
-    await this.flushMonthly().catch((err: unknown) => this.log?.warn({ err }, 'flushing the monthly backend counters at close failed (this process’s unflushed counts are lost)'));
-    await Promise.all([...this.backends.values()].map((b) => b.close().catch((err: unknown) => this.log?.warn({ err, backend: b.name }, 'closing a backend failed'))));
+    await this.flushMonthly().catch((err: unknown) =>
+      this.log?.warn({ err }, 'flushing the monthly backend counters at close failed (this process’s unflushed counts are lost)'),
+    );
+    await Promise.all(
+      [...this.backends.values()].map((b) =>
+        b.close().catch((err: unknown) => this.log?.warn({ err, backend: b.name }, 'closing a backend failed')),
+      ),
+    );
   }
 }

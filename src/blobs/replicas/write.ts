@@ -8,11 +8,13 @@
  */
 import fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
+
 import type { Logger } from 'pino';
+
 import { BackendFull, type GuardedBackend } from '../../backends/index.js';
 import { fail, isAnvilError } from '../../errors.js';
-import { locatorOf, type BlobAddress } from '../address.js';
-import { storedBytes, storedSize, type BlobStore, type StagedFile } from '../staging/store.js';
+import { type BlobAddress, locatorOf } from '../address.js';
+import { type BlobStore, type StagedFile, storedBytes, storedSize } from '../staging/store.js';
 
 /** What the write path needs of the replica set (Replicas). */
 export interface WriteSide {
@@ -64,7 +66,9 @@ export async function writeReplicas(r: WriteSide, staged: StagedFile, addr: Blob
         throw err;
       }
       const jobs: Array<Promise<unknown>> = remote.map((name, i) => {
-        const body = bytes ? Readable.from([bytes], { objectMode: false }) : handles[i].createReadStream({ highWaterMark: 1 << 20, autoClose: true });
+        const body = bytes
+          ? Readable.from([bytes], { objectMode: false })
+          : handles[i].createReadStream({ highWaterMark: 1 << 20, autoClose: true });
         return r.backends.get(name)!.put(locator, body, { size });
       });
       if (toLocal) jobs.push(r.staging.promote(staged, addr.tenantId, addr.hash, bytes));
@@ -95,7 +99,11 @@ export async function writeReplicas(r: WriteSide, staged: StagedFile, addr: Blob
     throw err;
   } finally {
     if (!renamed) {
-      await r.staging.discard(staged).catch((e: unknown) => r.log?.warn({ err: e, file: staged.tmpPath }, 'discarding a staged body failed (the reconciler removes it)'));
+      await r.staging
+        .discard(staged)
+        .catch((e: unknown) =>
+          r.log?.warn({ err: e, file: staged.tmpPath }, 'discarding a staged body failed (the reconciler removes it)'),
+        );
     }
   }
 }

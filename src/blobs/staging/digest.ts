@@ -6,8 +6,9 @@
  */
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
-import { Blake3Hasher } from '@napi-rs/blake-hash';
+
 import { Crc32c } from '@aws-crypto/crc32c';
+import { Blake3Hasher } from '@napi-rs/blake-hash';
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'sha1' | 'sha256';
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['crc32', 'crc32c', 'sha1', 'sha256'];
@@ -43,9 +44,7 @@ export class BodyDigester {
   private crc32?: number;
   private readonly crc32c?: Crc32c;
 
-  constructor(
-    private readonly wanted: { sha256?: boolean; checksums?: Iterable<ChecksumAlgorithm> } = {},
-  ) {
+  constructor(private readonly wanted: { sha256?: boolean; checksums?: Iterable<ChecksumAlgorithm> } = {}) {
     const sums = new Set(wanted.checksums ?? []);
     if (wanted.sha256 || sums.has('sha256')) this.sha256 = crypto.createHash('sha256');
     if (sums.has('sha1')) this.sha1 = crypto.createHash('sha1');

@@ -17,7 +17,9 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+
 import type { Logger } from 'pino';
+
 import { AnvilError, fail } from '../../errors.js';
 
 /** Errno codes, SQLite result codes and PostgreSQL SQLSTATEs that mean "no space left". */
@@ -74,7 +76,9 @@ export class DiskSpace {
     const url = where.databaseUrl;
     if (url?.startsWith('sqlite:')) {
       const file = path.resolve(url.slice('sqlite:'.length));
-      this.metadata = sameFileSystem(path.dirname(file), where.dataDir) ? this.dataFolder : { name: 'metadata database', path: file, local: true };
+      this.metadata = sameFileSystem(path.dirname(file), where.dataDir)
+        ? this.dataFolder
+        : { name: 'metadata database', path: file, local: true };
     } else {
       this.metadata = { name: 'metadata database', path: url ? 'PostgreSQL' : 'unknown', local: false };
     }

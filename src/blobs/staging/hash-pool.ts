@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+
 import type { ChecksumAlgorithm, Digests } from './digest.js';
 
 export interface DigestSpec {

@@ -10,15 +10,16 @@
  * never remove a file that a concurrent upload of the same content has just
  * put in place: metadata (the blob row) names the exact file it owns.
  */
-import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { BodyDigester, type Digests } from './digest.js';
-import { hashPool, type DigestSpec, type HashJob } from './hash-pool.js';
-import { fail } from '../../errors.js';
-import { DiskSpace } from './disk-space.js';
+
 import { Blake3Hasher } from '@napi-rs/blake-hash';
+
 import { cipherOffset, encryptBuffer, encryptedSize, FRAME_PLAINTEXT, sealFrames } from '../../crypto/framed.js';
+import { fail } from '../../errors.js';
+import { BodyDigester, type Digests } from './digest.js';
+import { DiskSpace } from './disk-space.js';
+import { type DigestSpec, type HashJob, hashPool } from './hash-pool.js';
 
 export interface StagedFile {
   /** The write intent's id: names the temp file and, once promoted, the blob file's suffix. */

@@ -9,9 +9,9 @@ import type { BucketDeletion } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { NewUser, UserView } from '../../admin/ops/users.js';
+import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
 import type { PolicyStatement } from '../../core/policy.js';
 import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
-import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
 
 export interface NewKey {
   name?: string;

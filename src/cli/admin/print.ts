@@ -3,8 +3,8 @@ import type { BucketDeletion } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
-import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
+import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { BucketReplication } from './door.js';
 
 export function print(json: boolean, value: unknown, text: string): void {

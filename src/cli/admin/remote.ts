@@ -2,8 +2,8 @@
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
-import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
+import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { AdminClient } from '../admin-client.js';
 import { type AdminDoor, type BucketReplication, findUser } from './door.js';
 

@@ -5,8 +5,9 @@
  * instead of waiting on them (SQLite has one writer at a time anyway).
  */
 import type { Selectable } from 'kysely';
+
+import { type DataDb, engineOf } from '../handles.js';
 import type { CleanupDeadLetterTable, CleanupQueueTable } from '../schema.js';
-import { engineOf, type DataDb } from '../handles.js';
 
 export type CleanupEntry = Selectable<CleanupQueueTable>;
 export type DeadLetter = Selectable<CleanupDeadLetterTable>;
@@ -25,14 +26,29 @@ export async function enqueueCleanup(trx: DataDb, blobs: BlobRef[]): Promise<num
   const now = Date.now();
   const rows = await trx
     .insertInto('cleanup_queue')
-    .values(blobs.map((b) => ({ tenant_id: b.tenantId, hash: b.hash, file_id: b.fileId, backends: b.backends ?? null, attempts: 0, next_attempt_at: now, created_at: now })))
+    .values(
+      blobs.map((b) => ({
+        tenant_id: b.tenantId,
+        hash: b.hash,
+        file_id: b.fileId,
+        backends: b.backends ?? null,
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+      })),
+    )
     .returning('id')
     .execute();
   return rows.map((r) => Number(r.id));
 }
 
 /** Inside a transaction: leases due, unleased entries (or only `ids`) to `owner` until now + leaseMs. */
-export async function claimCleanup(trx: DataDb, owner: string, leaseMs: number, opts: { ids?: number[]; limit: number }): Promise<CleanupEntry[]> {
+export async function claimCleanup(
+  trx: DataDb,
+  owner: string,
+  leaseMs: number,
+  opts: { ids?: number[]; limit: number },
+): Promise<CleanupEntry[]> {
   const now = Date.now();
   let q = trx
     .selectFrom('cleanup_queue')
@@ -55,7 +71,11 @@ export async function claimCleanup(trx: DataDb, owner: string, leaseMs: number, 
 
 /** Records the backends whose replicas an entry still has to remove (its blob row is gone). */
 export async function setCleanupBackends(trx: DataDb, id: number, backends: string[]): Promise<void> {
-  await trx.updateTable('cleanup_queue').set({ backends: JSON.stringify(backends) }).where('id', '=', id).execute();
+  await trx
+    .updateTable('cleanup_queue')
+    .set({ backends: JSON.stringify(backends) })
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function deleteCleanupEntry(trx: DataDb, id: number): Promise<void> {

@@ -2,7 +2,7 @@
  * Write intents as the start-up reconciliation reads them: which node's
  * writes in progress own which staged and blob files.
  */
-import { engineOf, type DataDb } from '../handles.js';
+import { type DataDb, engineOf } from '../handles.js';
 
 /** Ids of this node's intents (all dead at start-up). */
 export async function intentsOf(db: DataDb, nodeId: string): Promise<string[]> {

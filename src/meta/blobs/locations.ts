@@ -3,6 +3,7 @@
  * whether each replica is believed good or is marked for repair.
  */
 import { sql } from 'kysely';
+
 import type { DataDb } from '../handles.js';
 
 /** blob_locations.state: a replica believed good. */
@@ -30,14 +31,25 @@ export async function deleteLocations(trx: DataDb, tenantId: string, hash: strin
 
 /** The backends holding a blob's replicas. */
 export async function locationsOf(trx: DataDb, tenantId: string, hash: string): Promise<string[]> {
-  const rows = await trx.selectFrom('blob_locations').select('backend').where('tenant_id', '=', tenantId).where('hash', '=', hash).execute();
+  const rows = await trx
+    .selectFrom('blob_locations')
+    .select('backend')
+    .where('tenant_id', '=', tenantId)
+    .where('hash', '=', hash)
+    .execute();
   return rows.map((r) => r.backend);
 }
 
 /** Sets the state (LOCATION_OK, LOCATION_BAD) of a blob's replicas on `backends`. */
 export async function markLocations(db: DataDb, tenantId: string, hash: string, backends: string[], state: number): Promise<void> {
   if (backends.length === 0) return;
-  await db.updateTable('blob_locations').set({ state }).where('tenant_id', '=', tenantId).where('hash', '=', hash).where('backend', 'in', backends).execute();
+  await db
+    .updateTable('blob_locations')
+    .set({ state })
+    .where('tenant_id', '=', tenantId)
+    .where('hash', '=', hash)
+    .where('backend', 'in', backends)
+    .execute();
 }
 
 /** Replicas on a backend. */
@@ -65,18 +77,33 @@ export async function replicasOn(db: DataDb, backend: string, limit: number): Pr
 
 /** Up to `limit` blobs with a replica marked for repair. */
 export async function blobsWithBadReplicas(db: DataDb, limit: number): Promise<Array<{ tenantId: string; hash: string }>> {
-  const rows = await db.selectFrom('blob_locations').select(['tenant_id', 'hash']).distinct().where('state', '=', LOCATION_BAD).limit(limit).execute();
+  const rows = await db
+    .selectFrom('blob_locations')
+    .select(['tenant_id', 'hash'])
+    .distinct()
+    .where('state', '=', LOCATION_BAD)
+    .limit(limit)
+    .execute();
   return rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash }));
 }
 
 /** Replicas marked for repair. */
 export async function countBadReplicas(db: DataDb): Promise<number> {
-  const row = await db.selectFrom('blob_locations').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', LOCATION_BAD).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('blob_locations')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('state', '=', LOCATION_BAD)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
 /** The first `limit` blobs with a replica on `from` and none on `to`, in (tenant, hash) order (rebalance). */
-export async function movableReplicas(db: DataDb, from: string, to: string, limit: number): Promise<Array<{ tenantId: string; hash: string }>> {
+export async function movableReplicas(
+  db: DataDb,
+  from: string,
+  to: string,
+  limit: number,
+): Promise<Array<{ tenantId: string; hash: string }>> {
   const rows = await db
     .selectFrom('blob_locations as l')
     .select(['l.tenant_id', 'l.hash'])

@@ -4,7 +4,8 @@
  * read of a blob with its replica locations (StoredBlob).
  */
 import { sql } from 'kysely';
-import { engineOf, type DataDb } from '../handles.js';
+
+import { type DataDb, engineOf } from '../handles.js';
 
 /** A blob row with its replicas' locations, as the blob layer reads and repairs it. */
 export interface StoredBlob {
@@ -22,7 +23,11 @@ export interface StoredBlob {
 
 /** The blob row that names exactly this file, if any (a file is in use only while a row names it). */
 export function blobRowNaming(db: DataDb, tenantId: string, hash: string, fileId: string): Promise<{ ref_count: number } | undefined> {
-  return db.selectFrom('blobs').select('ref_count').where((eb) => eb.and({ tenant_id: tenantId, hash, file_id: fileId })).executeTakeFirst();
+  return db
+    .selectFrom('blobs')
+    .select('ref_count')
+    .where((eb) => eb.and({ tenant_id: tenantId, hash, file_id: fileId }))
+    .executeTakeFirst();
 }
 
 /**
@@ -125,7 +130,10 @@ export async function changeRefCount(
     .updateTable('blobs')
     .set((eb) =>
       replication && replication > 1
-        ? { ref_count: eb('ref_count', '+', delta), replication: sql<number>`CASE WHEN replication < ${replication} THEN ${replication} ELSE replication END` }
+        ? {
+            ref_count: eb('ref_count', '+', delta),
+            replication: sql<number>`CASE WHEN replication < ${replication} THEN ${replication} ELSE replication END`,
+          }
         : { ref_count: eb('ref_count', '+', delta) },
     )
     .where('tenant_id', '=', tenantId)
@@ -187,7 +195,10 @@ export interface BlobCursor {
 /** The next `limit` blobs after `after` in (tenant, hash) order (the scrub's walk). */
 export async function blobsAfter(db: DataDb, after: BlobCursor | undefined, limit: number): Promise<BlobCursor[]> {
   let q = db.selectFrom('blobs').select(['tenant_id', 'hash']).orderBy('tenant_id').orderBy('hash').limit(limit);
-  if (after) q = q.where((eb) => eb.or([eb('tenant_id', '>', after.tenantId), eb.and([eb('tenant_id', '=', after.tenantId), eb('hash', '>', after.hash)])]));
+  if (after)
+    q = q.where((eb) =>
+      eb.or([eb('tenant_id', '>', after.tenantId), eb.and([eb('tenant_id', '=', after.tenantId), eb('hash', '>', after.hash)])]),
+    );
   const rows = await q.execute();
   return rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash }));
 }
@@ -208,14 +219,18 @@ export async function blobsOnAfter(
     .orderBy('b.hash')
     .limit(limit);
   if (after) {
-    q = q.where((eb) => eb.or([eb('b.tenant_id', '>', after.tenantId), eb.and([eb('b.tenant_id', '=', after.tenantId), eb('b.hash', '>', after.hash)])]));
+    q = q.where((eb) =>
+      eb.or([eb('b.tenant_id', '>', after.tenantId), eb.and([eb('b.tenant_id', '=', after.tenantId), eb('b.hash', '>', after.hash)])]),
+    );
   }
   const rows = await q.execute();
   return rows.map((r) => ({ tenantId: r.tenant_id, hash: r.hash, fileId: r.file_id }));
 }
 
 /** How many blobs there are, how many were verified, and which are corrupt (scrub status). */
-export async function scrubCounts(db: DataDb): Promise<{ blobs: number; verified: number; corrupt: Array<{ tenantId: string; hash: string; fileId: string }> }> {
+export async function scrubCounts(
+  db: DataDb,
+): Promise<{ blobs: number; verified: number; corrupt: Array<{ tenantId: string; hash: string; fileId: string }> }> {
   const counts = await db
     .selectFrom('blobs')
     .select((eb) => [eb.fn.countAll<number>().as('blobs'), eb.fn.count<number>('verified_at').as('verified')])

@@ -4,6 +4,7 @@
  * reads: the drain tasks of a backend and the buckets' replication.
  */
 import type { Selectable } from 'kysely';
+
 import type { ControlDb } from '../handles.js';
 import type { TaskStatus, TaskTable } from '../schema.js';
 
@@ -39,7 +40,10 @@ export async function tasksOfType(db: ControlDb, type: string, statuses?: TaskSt
 
 /** The highest replication a bucket asks for (0 when none sets its own). */
 export async function highestBucketReplication(db: ControlDb): Promise<number> {
-  const row = await db.selectFrom('buckets').select((eb) => eb.fn.max<number | null>('replication').as('m')).executeTakeFirst();
+  const row = await db
+    .selectFrom('buckets')
+    .select((eb) => eb.fn.max<number | null>('replication').as('m'))
+    .executeTakeFirst();
   return Number(row?.m ?? 0);
 }
 

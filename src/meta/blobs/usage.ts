@@ -4,6 +4,7 @@
  * request and byte counters (backend_monthly).
  */
 import { sql } from 'kysely';
+
 import type { DataDb } from '../handles.js';
 
 export interface UsageRow {
@@ -21,7 +22,11 @@ export interface MonthlyCounts {
 /** Starts a zero row for each backend that has none. */
 export async function ensureUsageRows(db: DataDb, backends: string[]): Promise<void> {
   for (const backend of backends) {
-    await db.insertInto('backend_usage').values({ backend, stored_bytes: 0, blob_count: 0 }).onConflict((oc) => oc.column('backend').doNothing()).execute();
+    await db
+      .insertInto('backend_usage')
+      .values({ backend, stored_bytes: 0, blob_count: 0 })
+      .onConflict((oc) => oc.column('backend').doNothing())
+      .execute();
   }
 }
 
@@ -49,7 +54,10 @@ export async function moveUsage(trx: DataDb, backend: string, bytes: number, cou
   const res = await q.executeTakeFirst();
   if (Number(res.numUpdatedRows) > 0) return true;
   if (await usageRowExists(trx, backend)) return false;
-  await trx.insertInto('backend_usage').values({ backend, stored_bytes: Math.max(0, bytes), blob_count: Math.max(0, count) }).execute();
+  await trx
+    .insertInto('backend_usage')
+    .values({ backend, stored_bytes: Math.max(0, bytes), blob_count: Math.max(0, count) })
+    .execute();
   return true;
 }
 
@@ -61,7 +69,12 @@ export async function deleteUsage(trx: DataDb, backend: string): Promise<void> {
 /** Every backend's counters of one month ('YYYY-MM'). */
 export async function monthlyRows(db: DataDb, month: string): Promise<Map<string, MonthlyCounts>> {
   const rows = await db.selectFrom('backend_monthly').selectAll().where('month', '=', month).execute();
-  return new Map(rows.map((r) => [r.backend, { requests: Number(r.requests), ingressBytes: Number(r.ingress_bytes), egressBytes: Number(r.egress_bytes) }]));
+  return new Map(
+    rows.map((r) => [
+      r.backend,
+      { requests: Number(r.requests), ingressBytes: Number(r.ingress_bytes), egressBytes: Number(r.egress_bytes) },
+    ]),
+  );
 }
 
 /** Adds counts to a backend's month. */

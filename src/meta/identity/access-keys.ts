@@ -47,7 +47,9 @@ export async function deleteAccessKey(db: ControlDb, accessKeyId: string): Promi
 export function accessKeyForAuth(
   db: ControlDb,
   accessKeyId: string,
-): Promise<{ secret_enc: string; master_key_id: string; tenant_id: string; policies: string | null; created_by: string | null } | undefined> {
+): Promise<
+  { secret_enc: string; master_key_id: string; tenant_id: string; policies: string | null; created_by: string | null } | undefined
+> {
   return db
     .selectFrom('access_keys')
     .select(['secret_enc', 'master_key_id', 'tenant_id', 'policies', 'created_by'])

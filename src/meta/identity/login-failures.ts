@@ -3,6 +3,7 @@
  * 'address:<ip>'), shared by every node through the database.
  */
 import { sql } from 'kysely';
+
 import type { ControlDb } from '../handles.js';
 
 /** The latest lock among these subjects still in force at `now`, if any (epoch ms). */

@@ -1,5 +1,6 @@
 /** Console user rows. Deleting a user and revoking sessions are here too: they span the user's rows. */
 import type { Selectable } from 'kysely';
+
 import type { ControlDb } from '../handles.js';
 import type { UserRole, UserTable } from '../schema.js';
 

@@ -5,16 +5,17 @@
 import BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
-  SelectQueryNode,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
   type DatabaseConnection,
   type Dialect,
   type Driver,
   type Kysely,
   type QueryResult,
+  SelectQueryNode,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
 } from 'kysely';
+
 import type { Checkpointer } from './checkpointer.js';
 import type { WalSync } from './wal-sync.js';
 

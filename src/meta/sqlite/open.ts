@@ -1,8 +1,10 @@
 /** Opens an embedded SQLite database file as a durable Kysely handle. */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
+
 import { CHECKPOINT_FALLBACK_PAGES, Checkpointer } from './checkpointer.js';
 import { DurableSqliteDialect, type DurableSqliteDriver } from './durable-driver.js';
 import { WalSync } from './wal-sync.js';

@@ -134,7 +134,10 @@ function compareAscii(a: string, b: string): number {
 
 /** Header value canonical form: trimmed, runs of spaces/tabs (and folded newlines) collapsed to one space. */
 export function canonicalHeaderValue(value: string): string {
-  return value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+  return value
+    .replace(/[\r\n]/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
 }
 
 export type HeaderMap = Record<string, string | string[] | undefined>;

@@ -295,9 +295,5 @@ function signatureMismatch(): S3Error {
 }
 
 function lengthMismatch(): S3Error {
-  return new S3Error(
-    'IncompleteBody',
-    'The decoded body length does not match the x-amz-decoded-content-length header.',
-    400,
-  );
+  return new S3Error('IncompleteBody', 'The decoded body length does not match the x-amz-decoded-content-length header.', 400);
 }

@@ -51,14 +51,12 @@ export interface ChunkSigningState {
   scope: string;
 }
 export type AuthResult =
-  | { kind: 'anonymous' }
-  | { kind: 'signed'; accessKeyId: string; payload: PayloadMode; chunkSigning?: ChunkSigningState };
+  { kind: 'anonymous' } | { kind: 'signed'; accessKeyId: string; payload: PayloadMode; chunkSigning?: ChunkSigningState };
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 const MAX_PRESIGN_EXPIRES_S = 604800;
-const UNSUPPORTED_MECHANISM =
-  'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
+const UNSUPPORTED_MECHANISM = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
 
 /** Everything needed to compute and check one request signature, whichever way it arrived. */
 interface SignedRequestParts {
@@ -263,10 +261,9 @@ async function verifyPresigned(
   };
   await verifySignature(req, ctx, parts, rawPath, rawQuery);
   refuseUnsignedAmzHeaders(req.headers, signedHeaders, PRESIGNED_EXEMPT);
-  const payload: PayloadMode =
-    /^[0-9a-fA-F]{64}$/.test(parts.payloadHash)
-      ? { type: 'sha256', expectedHex: parts.payloadHash.toLowerCase() }
-      : { type: 'unsigned' };
+  const payload: PayloadMode = /^[0-9a-fA-F]{64}$/.test(parts.payloadHash)
+    ? { type: 'sha256', expectedHex: parts.payloadHash.toLowerCase() }
+    : { type: 'unsigned' };
   return { kind: 'signed', accessKeyId: scope.accessKeyId, payload };
 }
 

@@ -11,8 +11,8 @@
  * 4. Everything else is AccessDenied, decided before any object is looked up,
  *    so a refused caller learns nothing about keys, sizes or existence.
  */
-import type { Bucket } from '../../core/buckets.js';
 import { grantsRead, storedPolicyGrants } from '../../core/bucket-policy.js';
+import type { Bucket } from '../../core/buckets.js';
 import type { ObjectVersion } from '../../core/objects.js';
 import type { Action, Resource } from '../../core/policy.js';
 import type { S3Request } from '../context.js';

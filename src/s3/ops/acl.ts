@@ -6,8 +6,8 @@
  * sends); a body granting anything else is refused, never half-applied.
  */
 import type { CannedAcl } from '../../core/objects.js';
-import { header, type S3Request } from '../context.js';
 import { readSmallBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, type XmlNode } from '../xml.js';
@@ -54,7 +54,10 @@ function cannedAclFromBody(text: Buffer, ownerId: string): CannedAcl {
     const permission = g?.Permission;
     if (typeof grantee.ID === 'string' && grantee.ID === ownerId && permission === 'FULL_CONTROL') ownerFull = true;
     else if (grantee.URI === ALL_USERS && permission === 'READ') publicRead = true;
-    else throw errors.notImplemented('Only the owner\'s FULL_CONTROL and AllUsers READ grants (the canned ACLs private and public-read) are supported');
+    else
+      throw errors.notImplemented(
+        "Only the owner's FULL_CONTROL and AllUsers READ grants (the canned ACLs private and public-read) are supported",
+      );
   }
   if (!ownerFull) throw errors.notImplemented('The owner must keep FULL_CONTROL');
   return publicRead ? 'public-read' : 'private';

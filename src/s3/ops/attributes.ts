@@ -14,7 +14,11 @@ export async function getObjectAttributes(r: S3Request): Promise<void> {
     .map((s) => s.trim())
     .filter(Boolean);
   if (wanted.length === 0 || wanted.some((w) => !KNOWN.has(w))) {
-    throw errors.invalidArgument('Invalid attribute name specified.', 'x-amz-object-attributes', header(r, 'x-amz-object-attributes') ?? '');
+    throw errors.invalidArgument(
+      'Invalid attribute name specified.',
+      'x-amz-object-attributes',
+      header(r, 'x-amz-object-attributes') ?? '',
+    );
   }
   const v = await r.services.objects.head(bucket, r.addr.key!);
   const body: XmlNode = {};

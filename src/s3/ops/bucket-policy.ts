@@ -1,7 +1,7 @@
 /** GetBucketPolicy, PutBucketPolicy, DeleteBucketPolicy and GetBucketPolicyStatus (the supported subset: core/bucket-policy.ts). */
 import { parseBucketPolicy } from '../../core/bucket-policy.js';
-import type { S3Request } from '../context.js';
 import { readSmallBody } from '../body.js';
+import type { S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { requireBucket } from './access.js';

@@ -1,6 +1,6 @@
 /** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning. */
-import type { S3Request } from '../context.js';
 import { readSmallBody } from '../body.js';
+import type { S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
@@ -13,7 +13,9 @@ export async function listBuckets(r: S3Request): Promise<void> {
   const buckets = reachableBuckets(r, await r.services.buckets.listForTenant(tenantId));
   sendXml(r, 200, 'ListAllMyBucketsResult', {
     Owner: await ownerOf(r, tenantId),
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: xmlDate(new Date(Number(b.created_at))), BucketRegion: b.region })) },
+    Buckets: {
+      Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: xmlDate(new Date(Number(b.created_at))), BucketRegion: b.region })),
+    },
   });
 }
 

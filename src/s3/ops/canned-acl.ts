@@ -6,6 +6,7 @@
  * headers) is refused with a clear error rather than silently ignored.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+
 import type { CannedAcl } from '../../core/objects.js';
 import { errors } from '../errors.js';
 

@@ -24,8 +24,9 @@ export function parseCopySource(value: string): { bucket: string; key: string; v
   if (slash <= 0 || slash === path.length - 1) {
     throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', value);
   }
-  const versionId = query ? new URLSearchParams(query).get('versionId') ?? undefined : undefined;
-  if (versionId?.includes('\0') || versionId?.includes('\uFFFD')) throw errors.invalidArgument('Invalid copy source version id', 'x-amz-copy-source', '');
+  const versionId = query ? (new URLSearchParams(query).get('versionId') ?? undefined) : undefined;
+  if (versionId?.includes('\0') || versionId?.includes('\uFFFD'))
+    throw errors.invalidArgument('Invalid copy source version id', 'x-amz-copy-source', '');
   return { bucket: path.slice(0, slash), key: path.slice(slash + 1), versionId };
 }
 
@@ -94,5 +95,11 @@ export async function copyObject(r: S3Request): Promise<void> {
       checkCopyEncryption(s.headers, customerKeyFor(r.req.headers, s.headers, { copySource: true }), sse);
     },
   });
-  sendXml(r, 200, 'CopyObjectResult', { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) }, sseResponseHeaders(version.headers, sse.customer));
+  sendXml(
+    r,
+    200,
+    'CopyObjectResult',
+    { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) },
+    sseResponseHeaders(version.headers, sse.customer),
+  );
 }

@@ -4,8 +4,8 @@
  * origin can upload straight to a bucket.
  */
 import type { Bucket } from '../../core/buckets.js';
-import { header, type S3Request } from '../context.js';
 import { readSmallBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml } from '../xml.js';
@@ -95,7 +95,13 @@ export function corsResponseHeaders(bucket: Bucket, origin: string, method: stri
   return out;
 }
 
-const forbidden = () => new S3Error('AccessForbidden', 'CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource\'s CORS spec.', 403, { Method: 'OPTIONS', ResourceType: 'OBJECT' });
+const forbidden = () =>
+  new S3Error(
+    'AccessForbidden',
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+    403,
+    { Method: 'OPTIONS', ResourceType: 'OBJECT' },
+  );
 
 /** OPTIONS preflight: answered without authentication, from the bucket's rules alone. */
 export async function preflight(r: S3Request): Promise<void> {

@@ -1,7 +1,7 @@
 /** DeleteObjects: up to 1000 keys in one request, with per-key results and Quiet mode. */
 import { validateKey } from '../../core/objects.js';
-import { header, type S3Request } from '../context.js';
 import { readSmallBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
 import { errors, toS3Error } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { parseXml, type XmlNode } from '../xml.js';
@@ -23,7 +23,10 @@ export async function deleteObjects(r: S3Request): Promise<void> {
   const del = doc.Delete as { Object?: Array<Record<string, unknown>>; Quiet?: unknown } | undefined;
   if (!del || typeof del !== 'object' || !Array.isArray(del.Object) || del.Object.length === 0) throw errors.malformedXML();
   if (del.Object.length > MAX_KEYS) throw errors.malformedXML();
-  const quiet = String(del.Quiet ?? 'false').trim().toLowerCase() === 'true';
+  const quiet =
+    String(del.Quiet ?? 'false')
+      .trim()
+      .toLowerCase() === 'true';
 
   const deleted: XmlNode[] = [];
   const failed: XmlNode[] = [];

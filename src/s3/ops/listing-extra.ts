@@ -1,6 +1,5 @@
 /** ListMultipartUploads and ListObjectVersions (which lists current versions until versioning lands). */
 import type { S3Request } from '../context.js';
-import { errors } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { xmlDate, type XmlNode } from '../xml.js';
 import { requireBucket } from './access.js';
@@ -12,7 +11,7 @@ export async function listMultipartUploads(r: S3Request): Promise<void> {
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const keyMarker = q.get('key-marker') ?? '';
-  const uploadIdMarker = keyMarker ? q.get('upload-id-marker') ?? '' : '';
+  const uploadIdMarker = keyMarker ? (q.get('upload-id-marker') ?? '') : '';
   const maxUploads = intParam(r, 'max-uploads', 1000);
   const enc = keyEncoder(r);
   const who = await ownerOf(r, bucket.tenant_id);
@@ -40,7 +39,15 @@ export async function listMultipartUploads(r: S3Request): Promise<void> {
         break outer;
       }
       if (cp !== undefined) prefixes.push(cp);
-      else uploads.push({ Key: enc(u.key), UploadId: u.uploadId, Initiator: who, Owner: who, StorageClass: 'STANDARD', Initiated: xmlDate(u.initiated) });
+      else
+        uploads.push({
+          Key: enc(u.key),
+          UploadId: u.uploadId,
+          Initiator: who,
+          Owner: who,
+          StorageClass: 'STANDARD',
+          Initiated: xmlDate(u.initiated),
+        });
       last = { key: cp ?? u.key, uploadId: cp ? '' : u.uploadId };
     }
     if (batch.length < 1000) break;

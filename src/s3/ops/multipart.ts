@@ -21,10 +21,16 @@ export async function createMultipartUpload(r: S3Request): Promise<void> {
   const attributes = attributesFromHeaders(r.req.headers);
   rememberEncryption(attributes, sse);
   const uploadId = await r.services.multipart.create(bucket, key, attributes, alg);
-  sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }, {
-    ...(alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase() } : {}),
-    ...sseResponseHeaders(attributes.headers, sse.customer),
-  });
+  sendXml(
+    r,
+    200,
+    'InitiateMultipartUploadResult',
+    { Bucket: bucket.name, Key: key, UploadId: uploadId },
+    {
+      ...(alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase() } : {}),
+      ...sseResponseHeaders(attributes.headers, sse.customer),
+    },
+  );
 }
 
 function partNumberParam(r: S3Request): number {
@@ -127,13 +133,19 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
   const host = r.req.headers.host ?? 'localhost';
   const sums: Record<string, string> = {};
   for (const [alg, value] of Object.entries(done.checksums)) sums[`Checksum${alg.toUpperCase()}`] = value!;
-  sendXml(r, 200, 'CompleteMultipartUploadResult', {
-    Location: `http://${host}/${bucket.name}/${encodeURIComponent(key)}`,
-    Bucket: bucket.name,
-    Key: key,
-    ETag: `"${done.etag}"`,
-    ...sums,
-  }, sseResponseHeaders(done.headers));
+  sendXml(
+    r,
+    200,
+    'CompleteMultipartUploadResult',
+    {
+      Location: `http://${host}/${bucket.name}/${encodeURIComponent(key)}`,
+      Bucket: bucket.name,
+      Key: key,
+      ETag: `"${done.etag}"`,
+      ...sums,
+    },
+    sseResponseHeaders(done.headers),
+  );
 }
 
 /** Aborting an upload completed within the retry window answers 204 and keeps the object, as S3 does for a while. */

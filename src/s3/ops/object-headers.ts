@@ -1,10 +1,11 @@
 /** Mapping between HTTP headers and stored object attributes (standard headers, user metadata, checksums). */
 import type { IncomingHttpHeaders } from 'node:http';
+
 import type { ObjectAttributes, ObjectVersion } from '../../core/objects.js';
-import { errors, S3Error } from '../errors.js';
-import { tagsFromHeader, taggingCountHeader } from './tagging.js';
-import { cannedAclFromHeaders } from './canned-acl.js';
 import { visibleStoredHeaders } from '../../core/objects/encryption.js';
+import { S3Error } from '../errors.js';
+import { cannedAclFromHeaders } from './canned-acl.js';
+import { taggingCountHeader, tagsFromHeader } from './tagging.js';
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
@@ -78,4 +79,3 @@ export const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-disposition': 'content-disposition',
   'response-content-encoding': 'content-encoding',
 };
-

@@ -5,6 +5,7 @@
  * a store that says WORM and is not is worse than one without it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+
 import { errors } from '../errors.js';
 
 const NOT_YET = 'Object Lock is not supported by this server yet';

@@ -10,12 +10,7 @@ import { errors, S3Error } from '../errors.js';
 import { sendEmpty } from '../respond.js';
 import { checkObjectAcl, requireBucket } from './access.js';
 import { evaluateConditions, writeCondition } from './conditions.js';
-import {
-  attributesFromHeaders,
-  checksumHeaders,
-  objectResponseHeaders,
-  RESPONSE_OVERRIDES,
-} from './object-headers.js';
+import { attributesFromHeaders, checksumHeaders, objectResponseHeaders, RESPONSE_OVERRIDES } from './object-headers.js';
 import { type ByteRange, parseRange } from './range.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 
@@ -115,7 +110,10 @@ function partNumberParam(r: S3Request): number | undefined {
 function partRange(v: ObjectVersion, partNumber: number): ByteRange | undefined {
   const sizes = v.partSizes.length > 0 ? v.partSizes : [v.size];
   if (partNumber > sizes.length) {
-    throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', 416, { PartNumberRequested: partNumber, ActualPartCount: sizes.length });
+    throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', 416, {
+      PartNumberRequested: partNumber,
+      ActualPartCount: sizes.length,
+    });
   }
   if (v.partSizes.length === 0) return undefined;
   const start = sizes.slice(0, partNumber - 1).reduce((a, b) => a + b, 0);

@@ -40,10 +40,10 @@ function checkPolicy(policyB64: string, fields: Fields, bucketName: string, now:
     throw errors.invalidArgument('Invalid Policy: Invalid JSON.', 'policy', '');
   }
   const expiration = Date.parse(policy.expiration ?? '');
-  if (Number.isNaN(expiration)) throw errors.invalidArgument('Invalid Policy: Invalid \'expiration\' value.', 'policy', '');
+  if (Number.isNaN(expiration)) throw errors.invalidArgument("Invalid Policy: Invalid 'expiration' value.", 'policy', '');
   if (expiration < now.getTime()) throw policyError('Policy expired.');
-  if (!Array.isArray(policy.conditions)) throw errors.invalidArgument('Invalid Policy: Invalid \'conditions\' value.', 'policy', '');
-  const value = (name: string) => (name === 'bucket' ? bucketName : fields.get(name) ?? '');
+  if (!Array.isArray(policy.conditions)) throw errors.invalidArgument("Invalid Policy: Invalid 'conditions' value.", 'policy', '');
+  const value = (name: string) => (name === 'bucket' ? bucketName : (fields.get(name) ?? ''));
   const covered = new Set<string>();
   const limits: PolicyLimits = { minSize: 0, maxSize: Infinity };
   for (const c of policy.conditions) {
@@ -101,7 +101,9 @@ async function authenticateForm(r: S3Request, fields: Fields): Promise<KeyPrinci
   }
   const [accessKeyId, date, region] = parts;
   if (region !== r.config.region) {
-    throw errors.authorizationHeaderMalformed(`The authorization header is malformed; the region '${region}' is wrong; expecting '${r.config.region}'`);
+    throw errors.authorizationHeaderMalformed(
+      `The authorization header is malformed; the region '${region}' is wrong; expecting '${r.config.region}'`,
+    );
   }
   const key = await r.services.tenants.lookupKey(accessKeyId);
   if (!key) throw errors.invalidAccessKeyId();
@@ -199,7 +201,13 @@ export async function postObject(r: S3Request): Promise<void> {
   }
   const status = fields.get('success_action_status');
   if (status === '201') {
-    sendXml(r, 201, 'PostResponse', { Location: location, Bucket: r.addr.bucket!, Key: version.key, ETag: etag }, { ETag: etag, Location: location });
+    sendXml(
+      r,
+      201,
+      'PostResponse',
+      { Location: location, Bucket: r.addr.bucket!, Key: version.key, ETag: etag },
+      { ETag: etag, Location: location },
+    );
   } else {
     sendEmpty(r, status === '200' ? 200 : 204, { ETag: etag, Location: location });
   }

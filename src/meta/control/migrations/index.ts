@@ -6,6 +6,7 @@
  * line here.
  */
 import type { Migration } from 'kysely';
+
 import type { EngineKind } from '../../handles.js';
 import * as m001 from './001-init.js';
 import * as m002 from './002-bucket-tags-cors.js';

@@ -1,5 +1,6 @@
 /** Data-plane migration 001-init. Shipped: never edit it; add the next one. */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
+
 import { autoIdType, keyType } from '../../column-types.js';
 import type { EngineKind } from '../../handles.js';
 
@@ -41,11 +42,7 @@ export function migration(kind: EngineKind): Migration {
         .unique()
         .where(sql.ref('is_latest'), '=', 1)
         .execute();
-      await db.schema
-        .createIndex('object_versions_history')
-        .on('object_versions')
-        .columns(['bucket_id', 'key', 'seq'])
-        .execute();
+      await db.schema.createIndex('object_versions_history').on('object_versions').columns(['bucket_id', 'key', 'seq']).execute();
       await db.schema
         .createTable('blobs')
         .addColumn('tenant_id', 'text', (c) => c.notNull())

@@ -1,5 +1,6 @@
 /** Data-plane migration 003-cleanup-queue-and-intents. Shipped: never edit it; add the next one. */
 import type { Kysely, Migration } from 'kysely';
+
 import { autoIdType } from '../../column-types.js';
 import type { EngineKind } from '../../handles.js';
 

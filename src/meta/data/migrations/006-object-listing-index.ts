@@ -1,5 +1,6 @@
 /** Data-plane migration 006-object-listing-index. Shipped: never edit it; add the next one. */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
+
 import type { EngineKind } from '../../handles.js';
 
 export function migration(kind: EngineKind): Migration {

@@ -1,11 +1,14 @@
 /** Data-plane migration 007-backends. Shipped: never edit it; add the next one. */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 
 export const migration: Migration = {
   async up(db: Kysely<any>) {
     await db.schema.alterTable('blobs').addColumn('enc_key', 'text').execute();
     await db.schema.alterTable('blobs').addColumn('enc_master_key_id', 'text').execute();
-    await db.schema.alterTable('blobs').addColumn('replication', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    await db.schema
+      .alterTable('blobs')
+      .addColumn('replication', 'integer', (c) => c.notNull().defaultTo(1))
+      .execute();
     await db.schema
       .createTable('blob_locations')
       .addColumn('tenant_id', 'text', (c) => c.notNull())

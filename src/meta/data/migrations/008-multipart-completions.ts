@@ -1,5 +1,6 @@
 /** Data-plane migration 008-multipart-completions. Shipped: never edit it; add the next one. */
 import type { Kysely, Migration } from 'kysely';
+
 import { keyType } from '../../column-types.js';
 import type { EngineKind } from '../../handles.js';
 
