@@ -71,6 +71,28 @@ interface SignedRequestParts {
   excludeParam?: string;
 }
 
+/** What a signature covers: the credential scope, the request time and fields, the payload hash. */
+function signedParts(
+  scope: { accessKeyId: string; date: string; region: string },
+  amzDate: string,
+  signedHeaders: string[],
+  signature: string,
+  payloadHash: string,
+  excludeParam?: string,
+): SignedRequestParts {
+  const parts: SignedRequestParts = {
+    accessKeyId: scope.accessKeyId,
+    scopeDate: scope.date,
+    scopeRegion: scope.region,
+    amzDate,
+    signedHeaders,
+    signature,
+    payloadHash,
+  };
+  if (excludeParam !== undefined) parts.excludeParam = excludeParam;
+  return parts;
+}
+
 export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<AuthResult> {
   const { rawPath, rawQuery } = splitUrl(req.url);
   const query = parseQuery(rawQuery, false);
@@ -121,15 +143,7 @@ async function verifyHeaderAuth(
   }
   checkSkew(date, amzDate, ctx);
 
-  const parts: SignedRequestParts = {
-    accessKeyId: scope.accessKeyId,
-    scopeDate: scope.date,
-    scopeRegion: scope.region,
-    amzDate,
-    signedHeaders,
-    signature: fields.signature,
-    payloadHash: contentSha.trim(),
-  };
+  const parts = signedParts(scope, amzDate, signedHeaders, fields.signature, contentSha.trim());
   const signingKey = await verifySignature(req, ctx, parts, rawPath, rawQuery);
   refuseUnsignedAmzHeaders(req.headers, signedHeaders, HEADER_AUTH_EXEMPT);
   const result: AuthResult = { kind: 'signed', accessKeyId: scope.accessKeyId, payload };
@@ -249,16 +263,7 @@ async function verifyPresigned(
   const expiresS = checkExpires(expires);
   checkPresignWindow(date, expiresS, ctx);
 
-  const parts: SignedRequestParts = {
-    accessKeyId: scope.accessKeyId,
-    scopeDate: scope.date,
-    scopeRegion: scope.region,
-    amzDate,
-    signedHeaders,
-    signature,
-    payloadHash: presignPayloadHash(req, signedHeaders),
-    excludeParam: 'X-Amz-Signature',
-  };
+  const parts = signedParts(scope, amzDate, signedHeaders, signature, presignPayloadHash(req, signedHeaders), 'X-Amz-Signature');
   await verifySignature(req, ctx, parts, rawPath, rawQuery);
   refuseUnsignedAmzHeaders(req.headers, signedHeaders, PRESIGNED_EXEMPT);
   const payload: PayloadMode = /^[0-9a-fA-F]{64}$/.test(parts.payloadHash)
