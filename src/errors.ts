@@ -76,6 +76,11 @@ export const fail = {
   // The storage rules S3 clients see most, with the details S3 puts in its error body.
   noSuchBucket: (bucket: string) =>
     new AnvilError('NotFound', 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket }),
+  /** An operation that a delete marker has no answer for (it has no body, tags or ACL). */
+  notAllowedOnMarker: () =>
+    new AnvilError('Invalid', 'MethodNotAllowed', 'The specified method is not allowed against this resource.', {
+      ResourceType: 'DeleteMarker',
+    }),
   noSuchKey: (key: string) => new AnvilError('NotFound', 'NoSuchKey', 'The specified key does not exist.', { Key: key }),
   noSuchUpload: (uploadId: string) =>
     new AnvilError(

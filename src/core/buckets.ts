@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 
 import { RefChanges } from '../blobs/index.js';
-import { AnvilError } from '../errors.js';
+import { AnvilError, fail } from '../errors.js';
 import {
   bucketByName,
   bucketsOfTenant,
@@ -16,9 +16,11 @@ import type { Bucket } from '../meta/buckets/types.js';
 import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl } from '../meta/objects/types.js';
 import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
-import { hasAnyVersion, latestKeys, takeNextSeq } from '../meta/objects/versions.js';
+import { hasAnyVersion, someVersions, takeNextSeq } from '../meta/objects/versions.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
+import { type DefaultRetention, type ObjectLockConfig, validateDefaultRetention } from './object-lock.js';
+import type { DeleteTarget } from './objects/latest.js';
 
 export type { Bucket };
 
@@ -67,7 +69,13 @@ export class BucketService {
    * in between leaves only an unreachable state row, never a bucket whose
    * objects have nowhere to go.
    */
-  async create(tenantId: string, name: string, locationConstraint?: string, acl: CannedAcl = 'private'): Promise<Bucket> {
+  async create(
+    tenantId: string,
+    name: string,
+    locationConstraint?: string,
+    acl: CannedAcl = 'private',
+    opts: { objectLock?: boolean } = {},
+  ): Promise<Bucket> {
     if (!isValidBucketName(name)) throw bucketErrors.invalidName(name);
     // An empty constraint means the default region; any other must be ours.
     if (locationConstraint && locationConstraint !== this.ctx.region) {
@@ -88,6 +96,9 @@ export class BucketService {
       acl,
       policy: null,
       replication: null,
+      // Object Lock needs versioning: a bucket created with it is versioning from the start.
+      versioning: opts.objectLock ? 'Enabled' : null,
+      object_lock: opts.objectLock ? JSON.stringify({ enabled: true } satisfies ObjectLockConfig) : null,
     };
     await insertBucketState(this.ctx.meta.data, bucket.id);
     try {
@@ -99,6 +110,36 @@ export class BucketService {
       throw err;
     }
     return bucket;
+  }
+
+  /**
+   * Turns versioning on or suspends it (a bucket never goes back to
+   * unversioned). A bucket with Object Lock stays versioning.
+   */
+  async setVersioning(bucket: Bucket, status: 'Enabled' | 'Suspended'): Promise<Bucket> {
+    if (status === 'Suspended' && bucket.object_lock) {
+      throw fail.conflict(
+        'InvalidBucketState',
+        'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+      );
+    }
+    await updateBucketConfig(this.ctx.meta.control, bucket.id, { versioning: status });
+    return { ...bucket, versioning: status };
+  }
+
+  /**
+   * Enables Object Lock (for good) and sets or clears its default
+   * retention. The bucket must be versioning.
+   */
+  async setObjectLock(bucket: Bucket, rule: DefaultRetention | undefined): Promise<Bucket> {
+    if (bucket.versioning !== 'Enabled') {
+      throw fail.conflict('InvalidBucketState', "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration");
+    }
+    if (rule) validateDefaultRetention(rule);
+    const config: ObjectLockConfig = rule ? { enabled: true, rule } : { enabled: true };
+    const object_lock = JSON.stringify(config);
+    await updateBucketConfig(this.ctx.meta.control, bucket.id, { object_lock });
+    return { ...bucket, object_lock };
   }
 
   /** Sets the bucket's canned ACL (public-read lets anyone list it). */
@@ -128,12 +169,20 @@ export class BucketService {
    * run again after a crash: it resumes with what is left. `objects` is the
    * object service (passed in: objects depend on buckets, not the reverse).
    */
-  async purge(bucket: Bucket, objects: { deleteMany(b: Bucket, keys: string[]): Promise<void> }, signal?: AbortSignal): Promise<void> {
+  async purge(
+    bucket: Bucket,
+    objects: { deleteMany(b: Bucket, targets: DeleteTarget[]): Promise<Array<object>> },
+    signal?: AbortSignal,
+  ): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const keys = await latestKeys(this.ctx.meta.data, bucket.id, 1000);
-      if (keys.length === 0) break;
-      await objects.deleteMany(bucket, keys);
+      // Every version goes, by id: a plain delete would only stack delete markers.
+      const batch = await someVersions(this.ctx.meta.data, bucket.id, 1000);
+      if (batch.length === 0) break;
+      const results = await objects.deleteMany(bucket, batch);
+      // Object Lock outranks the operator: a protected version stops the purge (it is retried later).
+      if (results.some((r) => 'error' in r))
+        throw fail.conflict('ObjectLocked', `bucket ${bucket.name} holds versions protected by Object Lock`);
     }
     await this.delete(bucket);
   }

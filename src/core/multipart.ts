@@ -17,7 +17,7 @@ import type { SseCustomerKey } from '../crypto/sse-c.js';
 import { AnvilError, fail, isAnvilError } from '../errors.js';
 import type { Bucket } from '../meta/buckets/types.js';
 import { withTransaction } from '../meta/engine.js';
-import type { CannedAcl, ObjectAttributes, ObjectVersion } from '../meta/objects/types.js';
+import type { CannedAcl, ObjectAttributes, ObjectVersion, VersionLock } from '../meta/objects/types.js';
 import {
   claimUpload,
   completionSince,
@@ -51,6 +51,8 @@ export interface Upload {
   /** Checksum algorithm chosen at creation: every part carries it and the object gets a composite one. */
   checksumAlgorithm?: ChecksumAlgorithm;
   createdAt: Date;
+  /** Object Lock asked for at creation, applied to the version the upload makes. */
+  lock?: VersionLock;
 }
 
 /** What a Complete answers: the object's ETag, checksums and stored headers (for the SSE response headers). */
@@ -58,6 +60,8 @@ export interface CompletedUpload {
   etag: string;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
   headers: Record<string, string>;
+  /** The version the upload made ('null' on unversioned buckets). */
+  versionId: string;
 }
 
 export interface MultipartOptions {
@@ -87,7 +91,7 @@ export class MultipartService {
     private readonly opts: MultipartOptions = { retryWindowMs: 15 * 60_000 },
   ) {}
 
-  async create(bucket: Bucket, key: string, attributes: ObjectAttributes, checksumAlgorithm?: string): Promise<string> {
+  async create(bucket: Bucket, key: string, attributes: ObjectAttributes, checksumAlgorithm?: string, lock?: VersionLock): Promise<string> {
     validateKey(key);
     if (checksumAlgorithm !== undefined && !(CHECKSUM_ALGORITHMS as readonly string[]).includes(checksumAlgorithm)) {
       throw fail.invalid('InvalidRequest', `Checksum algorithm ${checksumAlgorithm} is not supported`);
@@ -104,6 +108,7 @@ export class MultipartService {
           key,
           attributes,
           checksumAlgorithm: checksumAlgorithm ?? null,
+          lock,
         });
       }),
     );
@@ -126,6 +131,7 @@ export class MultipartService {
       },
       checksumAlgorithm: (row.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined,
       createdAt: new Date(Number(row.created_at)),
+      lock: row.lock ? (JSON.parse(row.lock) as VersionLock) : undefined,
     };
   }
 
@@ -256,7 +262,12 @@ export class MultipartService {
   private async answerAgain(bucket: Bucket, key: string, uploadId: string, partsDigest: string): Promise<CompletedUpload> {
     const done = await this.completion(bucket, key, uploadId);
     if (!done || done.parts_digest !== partsDigest) throw noSuchUpload();
-    return { etag: done.etag, checksums: JSON.parse(done.checksums), headers: JSON.parse(done.headers) };
+    return {
+      etag: done.etag,
+      checksums: JSON.parse(done.checksums),
+      headers: JSON.parse(done.headers),
+      versionId: done.version_id ?? 'null',
+    };
   }
 
   /** The record of an upload of this bucket and key completed within the retry window. */
@@ -300,7 +311,13 @@ export class MultipartService {
         if (!(await claimUpload(trx, uploadId))) throw noSuchUpload();
         const rows = await partsOf(trx, uploadId);
         const { content, unused } = assembleParts(uploadId, upload.checksumAlgorithm, requested, rows);
-        const out = await writeLatest(trx, bucket, key, refs, { ...content, attributes: upload.attributes, condition, seq });
+        const out = await writeLatest(trx, bucket, key, refs, {
+          ...content,
+          attributes: upload.attributes,
+          condition,
+          seq,
+          lock: upload.lock,
+        });
         refs.release(bucket.tenant_id, unused);
         await deleteParts(trx, uploadId);
         if (this.opts.retryWindowMs > 0) {
@@ -313,6 +330,7 @@ export class MultipartService {
             etag: out.etag,
             checksums: out.checksums,
             headers: out.headers,
+            versionId: out.versionId,
           });
         }
         await refs.apply(trx);

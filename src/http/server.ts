@@ -14,7 +14,6 @@ import { authenticate } from '../s3/auth/sigv4.js';
 import type { S3Request, Services } from '../s3/context.js';
 import { errors, S3Error, toS3Error } from '../s3/errors.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
-import { refuseObjectLock } from '../s3/ops/object-lock.js';
 import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
@@ -177,7 +176,6 @@ export function createS3Server(
       }
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
-      refuseObjectLock(req.headers);
       r = { req, res, requestId, addr, auth, tenantId, permissions, services, config, log, stats };
       await applyCors(req, res, addr.bucket, services);
       await handler(r);

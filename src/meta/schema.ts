@@ -48,6 +48,10 @@ export interface BucketTable {
   policy: string | null;
   /** Replicas of each new blob of this bucket; null: the configured default. */
   replication: Generated<number | null>;
+  /** null: never versioned; 'Enabled' or 'Suspended' (a bucket never goes back to null). */
+  versioning: Generated<string | null>;
+  /** JSON Object Lock configuration (see core/object-lock.ts); null: Object Lock not enabled. */
+  object_lock: Generated<string | null>;
 }
 
 /** Operator state of a storage backend (the backends themselves are declared in the config file). */
@@ -167,8 +171,13 @@ export interface BucketStateTable {
   bucket_id: string;
   /** Last sequence number handed out; every mutation of the bucket takes the next. */
   last_seq: number;
+  /** Live latest versions (what a listing shows) and their bytes. */
   object_count: number;
   byte_count: number;
+  /** Every version that is not a delete marker (latest or not) and their bytes. */
+  version_count: Generated<number>;
+  version_bytes: Generated<number>;
+  marker_count: Generated<number>;
 }
 
 /** A blob reference inside an object's manifest: [BLAKE3 hex, size]. */
@@ -201,6 +210,11 @@ export interface ObjectVersionTable {
   tags: string;
   /** Canned ACL: 'private' or 'public-read'. */
   acl: string;
+  /** Object Lock retention: 'GOVERNANCE' or 'COMPLIANCE' until lock_until (ms), or null. */
+  lock_mode: Generated<string | null>;
+  lock_until: Generated<number | null>;
+  /** 1 while a legal hold is on. */
+  legal_hold: Generated<number>;
 }
 
 export interface BlobTable {
@@ -262,6 +276,8 @@ export interface MultipartUploadTable {
   created_at: number;
   tags: string;
   acl: string;
+  /** JSON VersionLock the upload asked for (applied at completion), or null. */
+  lock: Generated<string | null>;
 }
 
 export interface MultipartPartTable {
@@ -290,6 +306,8 @@ export interface MultipartCompletionTable {
   checksums: string;
   headers: string;
   completed_at: number;
+  /** The id of the version the completion made. */
+  version_id: Generated<string | null>;
 }
 
 export interface CleanupQueueTable {

@@ -124,7 +124,18 @@ const S3_CODES = new Set([
   'OperationAborted',
   'NoSuchBucketPolicy',
   'XAmzContentSHA256Mismatch',
+  'MethodNotAllowed',
+  'InvalidBucketState',
+  'ObjectLockConfigurationNotFoundError',
+  'NoSuchObjectLockConfiguration',
+  'NoSuchTagSet',
 ]);
+
+/** Reasons whose S3 status is not their kind's. */
+const STATUS_BY_REASON: Record<string, number> = {
+  NoSuchBucketPolicy: 404,
+  MethodNotAllowed: 405,
+};
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
   NotFound: 404,
@@ -164,7 +175,7 @@ export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (err instanceof AnvilError) {
     const code = S3_CODES.has(err.reason) ? err.reason : CODE_BY_KIND[err.kind];
-    const status = err.reason === 'NoSuchBucketPolicy' ? 404 : STATUS_BY_KIND[err.kind];
+    const status = STATUS_BY_REASON[err.reason] ?? STATUS_BY_KIND[err.kind];
     const headers: Record<string, string> =
       err.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(Math.max(1, Math.ceil(err.retryAfterSeconds))) };
     return new S3Error(code, err.message, status, err.details, headers);

@@ -4,7 +4,7 @@
  * NotImplemented (501) with the S3 XML body, never a wrong success.
  */
 import type { S3Request } from './context.js';
-import { errors, S3Error } from './errors.js';
+import { errors } from './errors.js';
 import * as aclOps from './ops/acl.js';
 import * as attributesOps from './ops/attributes.js';
 import * as bucketOps from './ops/bucket.js';
@@ -16,8 +16,10 @@ import * as listOps from './ops/list.js';
 import * as listingExtraOps from './ops/listing-extra.js';
 import * as multipartOps from './ops/multipart.js';
 import * as objectOps from './ops/object.js';
+import * as lockOps from './ops/object-lock.js';
 import * as postObjectOps from './ops/post-object.js';
 import * as taggingOps from './ops/tagging.js';
+import * as versionOps from './ops/versions.js';
 import type { S3Address } from './request.js';
 
 export type Handler = (r: S3Request) => Promise<void>;
@@ -92,19 +94,6 @@ export function route(method: string, addr: S3Address): Route {
     return methodNotAllowed(method, 'GET');
   }
   const sub = subresourceOf(query);
-  // Versioning is not enabled on any bucket yet: every object's only version is "null".
-  const versionId = query.get('versionId');
-  if (key !== undefined && versionId !== null && versionId !== 'null') {
-    return {
-      op: 'UnknownVersion',
-      handler: async () => {
-        if (method === 'GET' || method === 'HEAD') {
-          throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: key, VersionId: versionId });
-        }
-        throw errors.invalidArgument('Invalid version id specified', 'versionId', versionId);
-      },
-    };
-  }
   if (key === undefined) {
     switch (`${method} ${sub ?? ''}`) {
       case 'GET ':
@@ -120,7 +109,13 @@ export function route(method: string, addr: S3Address): Route {
       case 'GET location':
         return { op: 'GetBucketLocation', handler: bucketOps.getBucketLocation };
       case 'GET versioning':
-        return { op: 'GetBucketVersioning', handler: bucketOps.getBucketVersioning };
+        return { op: 'GetBucketVersioning', handler: versionOps.getBucketVersioning };
+      case 'PUT versioning':
+        return { op: 'PutBucketVersioning', handler: versionOps.putBucketVersioning };
+      case 'GET object-lock':
+        return { op: 'GetObjectLockConfiguration', handler: lockOps.getObjectLockConfiguration };
+      case 'PUT object-lock':
+        return { op: 'PutObjectLockConfiguration', handler: lockOps.putObjectLockConfiguration };
       case 'POST ':
         return { op: 'PostObject', handler: postObjectOps.postObject };
       case 'POST delete':
@@ -191,6 +186,14 @@ export function route(method: string, addr: S3Address): Route {
       return { op: 'DeleteObjectTagging', handler: taggingOps.deleteObjectTagging };
     case 'PUT acl':
       return { op: 'PutObjectAcl', handler: aclOps.putAcl };
+    case 'GET retention':
+      return { op: 'GetObjectRetention', handler: lockOps.getObjectRetention };
+    case 'PUT retention':
+      return { op: 'PutObjectRetention', handler: lockOps.putObjectRetention };
+    case 'GET legal-hold':
+      return { op: 'GetObjectLegalHold', handler: lockOps.getObjectLegalHold };
+    case 'PUT legal-hold':
+      return { op: 'PutObjectLegalHold', handler: lockOps.putObjectLegalHold };
     default:
       if (!['GET', 'PUT', 'DELETE', 'POST', 'HEAD'].includes(method)) return methodNotAllowed(method, 'GET, PUT, DELETE, HEAD, POST');
       return notImplemented(sub ? `${method} object ?${sub}` : `${method} on an object`);

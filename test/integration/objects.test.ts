@@ -165,16 +165,19 @@ describeEachEngine('objects', (engine) => {
     }
   });
 
-  it('never lets a version id other than "null" touch the current object', async () => {
+  it('never lets a version id other than "null" touch the current object of an unversioned bucket', async () => {
     await t.s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'versioned?', Body: 'keep me' }));
-    const get = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'abc123' })));
+    // A string that cannot be a version id is refused as S3 does; a well-formed unknown one is not found.
+    const bad = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'abc123' })));
+    expect(bad.name).toBe('InvalidArgument');
+    const get = await s3Error(t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: '001fffffffffff0a1b2c' })));
     expect(get.name).toBe('NoSuchVersion');
     const del = await s3Error(t.s3.send(new DeleteObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'abc123' })));
     expect(del.$metadata.httpStatusCode).toBe(400);
     const batch = await t.s3.send(
       new DeleteObjectsCommand({ Bucket: 'data', Delete: { Objects: [{ Key: 'versioned?', VersionId: 'abc123' }] } }),
     );
-    expect(batch.Errors?.map((e) => e.Code)).toEqual(['NoSuchVersion']);
+    expect(batch.Errors?.map((e) => e.Code)).toEqual(['InvalidArgument']);
     const still = await t.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'versioned?', VersionId: 'null' }));
     expect(await still.Body!.transformToString()).toBe('keep me');
   });

@@ -1,9 +1,10 @@
 /**
  * Inside a metadata transaction: the latest-version bookkeeping every write
- * shares (PUT, copy, Complete, delete). Unversioned bucket semantics: a key
- * has one version, replaced in place; the bucket's state row counts objects
- * and bytes and hands out sequence numbers, and locking it serialises the
- * writers of a bucket.
+ * shares (PUT, copy, Complete, delete). Unversioned buckets keep one
+ * version per key, replaced in place (PostgreSQL folds that into one
+ * statement); versioning buckets go to core/objects/versioning.ts. The
+ * bucket's state row counts usage and hands out sequence numbers, and
+ * locking it serialises the writers of a bucket.
  */
 import { type RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
@@ -27,10 +28,15 @@ import {
   putVersionRow,
   takeNextSeq,
 } from '../../meta/objects/versions.js';
+import { lockForNewVersion } from '../object-lock.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
+import { type DeleteOutcome, deleteToMarker, deleteVersionById, versioningOf, writeVersion } from './versioning.js';
 
+/** Unversioned buckets: the key's one version is replaced, so every count moves alike. */
 function countDelta(old: CurrentVersion | undefined, size: number): CountDelta {
-  return old ? { objects: 0, bytes: size - Number(old.size) } : { objects: 1, bytes: size };
+  const objects = old ? 0 : 1;
+  const bytes = old ? size - Number(old.size) : size;
+  return { objects, bytes, versions: objects, versionBytes: bytes };
 }
 
 /**
@@ -45,7 +51,11 @@ export async function nextSeq(trx: DataDb, bucket: Bucket, counts?: CountDelta):
   return seq;
 }
 
-/** Replaces the latest version of key with `v`, releasing the blobs of the version it replaces into `refs`. */
+/**
+ * Makes `v` the latest version of key. Unversioned buckets replace the key's
+ * one version in place, releasing its blobs into `refs`; versioning (and
+ * suspended) buckets add to the key's history (core/objects/versioning.ts).
+ */
 export async function writeLatest(
   trx: DataDb,
   bucket: Bucket,
@@ -57,6 +67,13 @@ export async function writeLatest(
     seq?: number;
   },
 ): Promise<ObjectVersion> {
+  // What protects the new version: the request's lock, else the bucket's default retention.
+  v = { ...v, lock: lockForNewVersion(bucket, v.lock) };
+  const state = versioningOf(bucket);
+  if (state !== 'Unversioned') {
+    // (A pending write intent is deleted by commitStaged after this, in the same transaction.)
+    return writeVersion(trx, bucket, key, refs, v, v.seq ?? (await nextSeq(trx, bucket)), state);
+  }
   const row = latestRowOf(bucket.id, bucket.tenant_id, key, v);
   // The key's current latest version. Under the bucket lock (SQLite's BEGIN IMMEDIATE, or a
   // seq the caller took) this is authoritative; on PostgreSQL without the lock it is a guess
@@ -95,19 +112,33 @@ export async function writeLatest(
   return rowToVersion({ ...row, seq });
 }
 
+/** One entry of a delete: a key, and the version to remove for good (none: the key's latest, as S3 does). */
+export interface DeleteTarget {
+  key: string;
+  versionId?: string;
+}
+
 /**
- * Removes the latest version of key. Runs after nextSeq() has locked the
- * bucket, so what it reads no concurrent writer can change.
+ * Deletes one target. Runs after nextSeq() has locked the bucket (seq), so
+ * what it reads no concurrent writer can change. Without a version id an
+ * unversioned bucket removes the key's one version; a versioning one
+ * writes a delete marker.
  */
-export async function removeLatest(
+export async function deleteTarget(
   trx: DataDb,
   bucket: Bucket,
-  key: string,
+  t: DeleteTarget,
   refs: RefChanges,
-): Promise<{ oldSize: number; existed: boolean }> {
-  const old = await latestForDelete(trx, bucket.id, key);
-  if (!old) return { oldSize: 0, existed: false };
+  seq: number,
+  bypassGovernance: boolean,
+): Promise<DeleteOutcome> {
+  if (t.versionId !== undefined) return deleteVersionById(trx, bucket, t.key, t.versionId, refs, bypassGovernance);
+  const state = versioningOf(bucket);
+  if (state !== 'Unversioned') return deleteToMarker(trx, bucket, t.key, refs, seq, state);
+  const old = await latestForDelete(trx, bucket.id, t.key);
+  if (!old) return { key: t.key, deleteMarker: false };
   await deleteVersionRow(trx, old.id);
   refs.release(old.tenant_id, manifestOfRow(old));
-  return { oldSize: Number(old.size), existed: true };
+  await moveCounts(trx, bucket.id, { objects: -1, bytes: -Number(old.size), versions: -1, versionBytes: -Number(old.size) });
+  return { key: t.key, deleteMarker: false };
 }

@@ -2,18 +2,26 @@
 import { Readable } from 'node:stream';
 
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
-import { fail } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import type { ObjectVersion } from '../../meta/objects/types.js';
 import { latestVersion } from '../../meta/objects/versions.js';
 import type { CoreContext } from '../context.js';
 import { validateKey } from './keys.js';
+import { findVersion } from './versioning.js';
 
-export async function headObject(ctx: CoreContext, bucket: Bucket, key: string): Promise<ObjectVersion> {
+/**
+ * The key's latest version, or the version named. It may be a delete
+ * marker: the protocol layer answers for those (404 or 405 with the
+ * marker's headers).
+ */
+export async function headObject(ctx: CoreContext, bucket: Bucket, key: string, versionId?: string): Promise<ObjectVersion> {
   validateKey(key);
-  const v = await latestVersion(ctx.meta.data, bucket.id, key);
-  if (!v) throw fail.noSuchKey(key);
-  return v;
+  if (versionId === undefined) {
+    // The hot path: one seek on the latest live version; a miss may still be a delete marker.
+    const v = await latestVersion(ctx.meta.data, bucket.id, key);
+    if (v) return v;
+  }
+  return findVersion(ctx.meta.data, bucket, key, versionId);
 }
 
 /**

@@ -6,17 +6,18 @@
  */
 import { BlobGoneError, RefChanges, UnfoldAndRetry } from '../../blobs/index.js';
 import type { SseCustomerKey } from '../../crypto/sse-c.js';
-import { fail } from '../../errors.js';
+import { type AnvilError, fail, isAnvilError } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
-import type { ObjectAttributes, ObjectVersion } from '../../meta/objects/types.js';
-import { latestVersion, moveCounts } from '../../meta/objects/versions.js';
+import type { ObjectAttributes, ObjectVersion, VersionLock } from '../../meta/objects/types.js';
+import { latestVersion } from '../../meta/objects/versions.js';
 import type { CoreContext } from '../context.js';
 import { commitStaged } from './commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './digests.js';
 import { checkWriteCondition, validateKey, type WriteCondition } from './keys.js';
-import { nextSeq, removeLatest, writeLatest } from './latest.js';
+import { type DeleteTarget, deleteTarget, nextSeq, writeLatest } from './latest.js';
 import { abandonStaged, metadataWrite, stageBody } from './stage.js';
+import { type DeleteOutcome, findVersion, invalidVersionId, isVersionIdSyntax } from './versioning.js';
 
 export interface PutOptions {
   attributes: ObjectAttributes;
@@ -25,6 +26,8 @@ export interface PutOptions {
   condition?: WriteCondition;
   /** SSE-C: encrypt with a data key sealed to this customer key (no deduplication). */
   customerKey?: SseCustomerKey;
+  /** Object Lock the request asks for (the bucket's default retention applies otherwise). */
+  lock?: VersionLock;
 }
 
 export async function putObject(
@@ -67,16 +70,21 @@ export async function putObject(
         manifest,
         partSizes: [],
         condition: opts.condition,
+        lock: opts.lock,
       }),
     opts.customerKey,
   );
 }
 
 export interface CopyOptions {
+  /** The source version to copy (none: the source key's latest). */
+  sourceVersionId?: string;
   /** The copy's attributes, from the source's (MetadataDirective COPY) or the request's (REPLACE). */
   attributes: (source: ObjectVersion) => ObjectAttributes;
   /** Sees the source inside the transaction (copy-source conditions, encryption) and may refuse it. */
   check?: (source: ObjectVersion) => void;
+  /** Object Lock the request asks for the copy (the source's is not copied, as in S3). */
+  lock?: VersionLock;
 }
 
 /**
@@ -92,7 +100,7 @@ export async function copyObject(
   dst: Bucket,
   dstKey: string,
   opts: CopyOptions,
-): Promise<ObjectVersion> {
+): Promise<ObjectVersion & { sourceVersionId: string }> {
   validateKey(srcKey);
   validateKey(dstKey);
   if (src.tenant_id !== dst.tenant_id) throw fail.forbidden('AccessDenied', 'Access Denied');
@@ -104,8 +112,15 @@ export async function copyObject(
         withTransaction(ctx.meta.kind, ctx.meta.data, async (trx) => {
           refs = new RefChanges();
           refs.noFold = noFold;
-          const source = await latestVersion(trx, src.id, srcKey);
-          if (!source) throw fail.noSuchKey(srcKey);
+          const source = await findVersion(trx, src, srcKey, opts.sourceVersionId);
+          if (source.isDeleteMarker) {
+            // S3: a copy of a key whose latest is a marker finds no key; naming a marker is invalid.
+            if (opts.sourceVersionId === undefined) throw fail.noSuchKey(srcKey);
+            throw fail.invalid(
+              'InvalidRequest',
+              'The source of a copy request may not specifically refer to a delete marker by version id.',
+            );
+          }
           opts.check?.(source);
           refs.reference(src.tenant_id, source.manifest);
           const version = await writeLatest(trx, dst, dstKey, refs, {
@@ -115,9 +130,10 @@ export async function copyObject(
             checksums: source.checksums,
             manifest: source.manifest,
             partSizes: source.partSizes,
+            lock: opts.lock,
           });
           await refs.apply(trx);
-          return version;
+          return { ...version, sourceVersionId: source.versionId };
         }),
       );
       await ctx.blobs.released(refs);
@@ -134,29 +150,41 @@ export async function copyObject(
   }
 }
 
+/** What one target of a delete came to: done, or refused (Object Lock) with the error. */
+export type DeleteResult = DeleteOutcome | { key: string; versionId?: string; error: AnvilError };
+
 /**
- * Deletes several keys in one transaction (one durable commit for a whole
- * DeleteObjects batch); a missing key is no error (S3 semantics). Keys must
- * already be validated.
+ * Deletes several targets in one transaction (one durable commit for a
+ * whole DeleteObjects batch); a missing key or version is no error (S3
+ * semantics). A target that Object Lock protects is refused on its own and
+ * the others go ahead. Keys must already be validated.
  */
-export async function deleteObjects(ctx: CoreContext, bucket: Bucket, keys: string[]): Promise<void> {
+export async function deleteObjects(
+  ctx: CoreContext,
+  bucket: Bucket,
+  targets: DeleteTarget[],
+  opts: { bypassGovernance?: boolean } = {},
+): Promise<DeleteResult[]> {
+  for (const t of targets) if (t.versionId !== undefined && !isVersionIdSyntax(t.versionId)) throw invalidVersionId(t.versionId);
   let refs = new RefChanges();
-  await metadataWrite(ctx, () =>
+  const results = await metadataWrite(ctx, () =>
     withTransaction(ctx.meta.kind, ctx.meta.data, async (trx) => {
       refs = new RefChanges();
-      let count = 0;
-      let bytes = 0;
-      for (const key of keys) {
-        await nextSeq(trx, bucket);
-        const { oldSize, existed } = await removeLatest(trx, bucket, key, refs);
-        if (existed) {
-          count++;
-          bytes += oldSize;
+      const out: DeleteResult[] = [];
+      for (const t of targets) {
+        const seq = await nextSeq(trx, bucket);
+        try {
+          out.push(await deleteTarget(trx, bucket, t, refs, seq, opts.bypassGovernance ?? false));
+        } catch (err) {
+          // Refusals are decided before the target changes anything, so the batch goes on.
+          if (!isAnvilError(err, 'Forbidden')) throw err;
+          out.push({ key: t.key, versionId: t.versionId, error: err });
         }
       }
-      if (count > 0) await moveCounts(trx, bucket.id, { objects: -count, bytes: -bytes });
       await refs.apply(trx);
+      return out;
     }),
   );
   await ctx.blobs.released(refs);
+  return results;
 }

@@ -22,7 +22,7 @@ export async function deleteBucketRow(db: ControlDb, bucketId: string): Promise<
 }
 
 /** The bucket's configurations, each a column: null removes one. */
-export type BucketConfig = Partial<Pick<Bucket, 'acl' | 'policy' | 'tags' | 'cors'>>;
+export type BucketConfig = Partial<Pick<Bucket, 'acl' | 'policy' | 'tags' | 'cors' | 'versioning' | 'object_lock'>>;
 
 export async function updateBucketConfig(db: ControlDb, bucketId: string, change: BucketConfig): Promise<void> {
   await db.updateTable('buckets').set(change).where('id', '=', bucketId).execute();

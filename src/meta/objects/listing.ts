@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 
 import { LATEST, NOT_DELETED, UNPREPARED } from '../engine.js';
 import { type DataDb, engineOf } from '../handles.js';
+import type { VersionRow } from './types.js';
 
 export interface ListingRow {
   key: string;
@@ -56,6 +57,8 @@ export async function walkLatest(
   q: { prefix: string; delimiter: string },
   cursor: string,
   limit: number,
+  /** 'all': walk the keys that have any version (ListObjectVersions), returning keys only. */
+  scope: 'latest' | 'all' = 'latest',
 ): Promise<ListingRow[]> {
   const pg = engineOf(db) === 'postgres';
   const plen = [...q.prefix].length;
@@ -63,7 +66,7 @@ export async function walkLatest(
   const int = (n: number) => (pg ? sql`${n}::int` : sql`${n}`);
   const find = (hay: ReturnType<typeof sql>) => (pg ? sql`strpos(${hay}, ${q.delimiter})` : sql`instr(${hay}, ${q.delimiter})`);
   const rest = (k: ReturnType<typeof sql>) => sql`substr(${k}, ${int(plen)} + 1)`;
-  const live = sql`bucket_id = ${bucketId} AND is_latest = 1 AND is_delete_marker = 0`;
+  const live = scope === 'all' ? sql`bucket_id = ${bucketId}` : sql`bucket_id = ${bucketId} AND is_latest = 1 AND is_delete_marker = 0`;
   // Past k's common prefix, or past k itself: the greater of the two, so a key with U+10FFFF
   // right after its prefix (which sorts after prefix + U+10FFFF) cannot be met twice.
   const past = sql`substr(walk.k, 1, ${int(plen)} + ${find(rest(sql`walk.k`))} + ${int(dlen)} - 1) || ${MAX_CHAR}`;
@@ -82,6 +85,11 @@ export async function walkLatest(
     )`;
   const isObject = sql`${find(rest(sql`w.k`))} = 0`;
   const page = sql`(SELECT k, n FROM walk WHERE k IS NOT NULL LIMIT ${sql.lit(limit)}) w`;
+  if (scope === 'all') {
+    return (
+      await sql<ListingRow>`${walk} SELECT w.k AS key, NULL AS size, NULL AS etag, NULL AS created_at FROM ${page} ORDER BY w.n`.execute(db)
+    ).rows;
+  }
   // PostgreSQL: a lateral subquery whose object test is a one-time filter, so common-prefix
   // keys cost no lookup; SQLite evaluates the outer-only ON term before its seek.
   // ORDER BY w.n: a join keeps no order of its own. Once a small bucket's statistics were
@@ -97,4 +105,27 @@ export async function walkLatest(
         LEFT JOIN object_versions o ON ${isObject} AND o.bucket_id = ${bucketId} AND o.key = w.k
           AND o.is_latest = 1 AND o.is_delete_marker = 0 ORDER BY w.n`;
   return (await query.execute(db)).rows;
+}
+
+/**
+ * Versions of keys after `afterKey` (>= prefix), each key's newest first:
+ * one range scan of object_versions_newest (bucket_id, key, seq DESC).
+ */
+export function scanVersions(db: DataDb, bucketId: string, prefix: string, afterKey: string, limit: number): Promise<VersionRow[]> {
+  let query = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId).where('key', '>', afterKey);
+  if (prefix) query = query.where('key', '>=', prefix);
+  return query.orderBy('key').orderBy('seq', 'desc').limit(limit).execute();
+}
+
+/** One key's versions older than `beforeSeq` (all without it), newest first. */
+export function versionsOfKey(
+  db: DataDb,
+  bucketId: string,
+  key: string,
+  beforeSeq: number | undefined,
+  limit: number,
+): Promise<VersionRow[]> {
+  let query = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId).where('key', '=', key);
+  if (beforeSeq !== undefined) query = query.where('seq', '<', beforeSeq);
+  return query.orderBy('seq', 'desc').limit(limit).execute();
 }

@@ -27,7 +27,8 @@ export async function putLatestPg(
   d: CountDelta,
   sole: SoleReference | undefined,
 ): Promise<PutLatestResult> {
-  const s = sql`UPDATE bucket_state SET last_seq = last_seq + 1, object_count = object_count + ${d.objects}, byte_count = byte_count + ${d.bytes}
+  const s = sql`UPDATE bucket_state SET last_seq = last_seq + 1, object_count = object_count + ${d.objects}, byte_count = byte_count + ${d.bytes},
+    version_count = version_count + ${d.versions ?? 0}, version_bytes = version_bytes + ${d.versionBytes ?? 0}
     WHERE bucket_id = ${row.bucket_id} RETURNING last_seq`;
   const cols = sql`size = ${row.size}, etag = ${row.etag}, content_type = ${row.content_type}, headers = ${row.headers},
     user_meta = ${row.user_meta}, checksums = ${row.checksums}, manifest = ${row.manifest}, part_sizes = ${row.part_sizes},

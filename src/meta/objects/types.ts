@@ -28,12 +28,26 @@ export interface ObjectAttributes {
   acl: CannedAcl;
 }
 
+/** Object Lock state of one version. */
+export type LockMode = 'GOVERNANCE' | 'COMPLIANCE';
+export interface VersionLock {
+  /** Retention: the mode and the date (ms since the epoch) until which it holds. */
+  mode?: LockMode;
+  until?: number;
+  legalHold: boolean;
+}
+
 export interface ObjectVersion extends ObjectAttributes {
   bucketId: string;
   tenantId: string;
   key: string;
+  /** 'null' for versions written while the bucket was not versioning (or suspended). */
   versionId: string;
   seq: number;
+  isLatest: boolean;
+  /** A delete marker: no body, no attributes worth showing. */
+  isDeleteMarker: boolean;
+  lock: VersionLock;
   size: number;
   etag: string;
   checksums: StoredChecksums;
@@ -46,6 +60,8 @@ export interface ObjectVersion extends ObjectAttributes {
 export type NewVersionRow = Omit<Selectable<ObjectVersionTable>, 'id' | 'seq'>;
 /** What a write needs to know of the version it replaces. */
 export type CurrentVersion = Pick<Selectable<ObjectVersionTable>, 'id' | 'seq' | 'manifest' | 'size' | 'tenant_id' | 'etag'>;
+/** A stored version row (with its row id, which the version's id does not replace). */
+export type VersionRow = Selectable<ObjectVersionTable>;
 
 /** What a new latest version holds, before it is a row. */
 export interface VersionContent {
@@ -55,6 +71,8 @@ export interface VersionContent {
   checksums: StoredChecksums;
   manifest: ManifestEntry[];
   partSizes: number[];
+  /** Object Lock retention and legal hold the version starts with. */
+  lock?: VersionLock;
 }
 
 /** The row that makes `content` the latest (and only) version of a key in an unversioned bucket. */
@@ -77,6 +95,35 @@ export function latestRowOf(bucketId: string, tenantId: string, key: string, v: 
     created_at: now,
     tags: JSON.stringify(v.attributes.tags),
     acl: v.attributes.acl,
+    lock_mode: v.lock?.mode ?? null,
+    lock_until: v.lock?.until ?? null,
+    legal_hold: v.lock?.legalHold ? 1 : 0,
+  };
+}
+
+/** A delete marker's row: no body, no metadata. */
+export function markerRowOf(bucketId: string, tenantId: string, key: string, versionId: string, now = Date.now()): NewVersionRow {
+  return {
+    bucket_id: bucketId,
+    tenant_id: tenantId,
+    key,
+    version_id: versionId,
+    is_latest: 1,
+    is_delete_marker: 1,
+    size: 0,
+    etag: '',
+    content_type: '',
+    headers: '{}',
+    user_meta: '{}',
+    checksums: '{}',
+    manifest: '[]',
+    part_sizes: '[]',
+    created_at: now,
+    tags: '{}',
+    acl: 'private',
+    lock_mode: null,
+    lock_until: null,
+    legal_hold: 0,
   };
 }
 
@@ -87,6 +134,13 @@ export function rowToVersion(row: Omit<Selectable<ObjectVersionTable>, 'id'>): O
     key: row.key,
     versionId: row.version_id,
     seq: Number(row.seq),
+    isLatest: Number(row.is_latest) === 1,
+    isDeleteMarker: Number(row.is_delete_marker) === 1,
+    lock: {
+      mode: (row.lock_mode as LockMode | null) ?? undefined,
+      until: row.lock_until === null || row.lock_until === undefined ? undefined : Number(row.lock_until),
+      legalHold: Number(row.legal_hold ?? 0) === 1,
+    },
     size: Number(row.size),
     etag: row.etag,
     contentType: row.content_type,

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 
 import { type DataDb, engineOf } from '../handles.js';
 import type { MultipartCompletionTable, MultipartPartTable, MultipartUploadTable } from '../schema.js';
-import type { ManifestEntry, ObjectAttributes, StoredChecksums } from './types.js';
+import type { ManifestEntry, ObjectAttributes, StoredChecksums, VersionLock } from './types.js';
 
 export type UploadRow = Selectable<MultipartUploadTable>;
 export type CompletionRow = Selectable<MultipartCompletionTable>;
@@ -11,7 +11,15 @@ export type PartRow = Selectable<MultipartPartTable>;
 
 export async function insertUpload(
   db: DataDb,
-  u: { uploadId: string; bucketId: string; tenantId: string; key: string; attributes: ObjectAttributes; checksumAlgorithm: string | null },
+  u: {
+    uploadId: string;
+    bucketId: string;
+    tenantId: string;
+    key: string;
+    attributes: ObjectAttributes;
+    checksumAlgorithm: string | null;
+    lock?: VersionLock;
+  },
 ): Promise<void> {
   await db
     .insertInto('multipart_uploads')
@@ -27,6 +35,7 @@ export async function insertUpload(
       created_at: Date.now(),
       tags: JSON.stringify(u.attributes.tags),
       acl: u.attributes.acl,
+      lock: u.lock ? JSON.stringify(u.lock) : null,
     })
     .execute();
 }
@@ -164,6 +173,7 @@ export async function insertCompletion(
     etag: string;
     checksums: StoredChecksums;
     headers: Record<string, string>;
+    versionId: string;
   },
 ): Promise<void> {
   await db
@@ -177,6 +187,7 @@ export async function insertCompletion(
       checksums: JSON.stringify(c.checksums),
       headers: JSON.stringify(c.headers),
       completed_at: Date.now(),
+      version_id: c.versionId,
     })
     .execute();
 }

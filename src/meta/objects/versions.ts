@@ -6,12 +6,30 @@
  */
 import { LATEST, NOT_DELETED } from '../engine.js';
 import { type DataDb, engineOf } from '../handles.js';
-import type { CannedAcl, CurrentVersion, NewVersionRow, ObjectVersion } from './types.js';
+import type { CannedAcl, CurrentVersion, NewVersionRow, ObjectVersion, VersionRow } from './types.js';
 import { rowToVersion } from './types.js';
 
+/**
+ * How a change moves the bucket's usage: live latest versions (objects,
+ * bytes), every non-marker version (versions, versionBytes), delete markers.
+ * The last three default to nothing.
+ */
 export interface CountDelta {
   objects: number;
   bytes: number;
+  versions?: number;
+  versionBytes?: number;
+  markers?: number;
+}
+
+export function addDeltas(a: CountDelta, b: CountDelta): CountDelta {
+  return {
+    objects: a.objects + b.objects,
+    bytes: a.bytes + b.bytes,
+    versions: (a.versions ?? 0) + (b.versions ?? 0),
+    versionBytes: (a.versionBytes ?? 0) + (b.versionBytes ?? 0),
+    markers: (a.markers ?? 0) + (b.markers ?? 0),
+  };
 }
 
 /** The key's live latest version, undefined if there is none (or it is a delete marker). */
@@ -74,12 +92,18 @@ export async function putVersionRow(db: DataDb, row: NewVersionRow, seq: number,
   if (Number(res.numUpdatedRows) !== 1) throw new Error(`latest version of ${row.key} changed under the bucket lock`);
 }
 
-/** Moves the bucket's object and byte counts. */
+/** Moves the bucket's usage counts. */
 export async function moveCounts(db: DataDb, bucketId: string, d: CountDelta): Promise<void> {
-  if (d.objects === 0 && d.bytes === 0) return;
+  if (d.objects === 0 && d.bytes === 0 && !d.versions && !d.versionBytes && !d.markers) return;
   await db
     .updateTable('bucket_state')
-    .set((eb) => ({ object_count: eb('object_count', '+', d.objects), byte_count: eb('byte_count', '+', d.bytes) }))
+    .set((eb) => ({
+      object_count: eb('object_count', '+', d.objects),
+      byte_count: eb('byte_count', '+', d.bytes),
+      version_count: eb('version_count', '+', d.versions ?? 0),
+      version_bytes: eb('version_bytes', '+', d.versionBytes ?? 0),
+      marker_count: eb('marker_count', '+', d.markers ?? 0),
+    }))
     .where('bucket_id', '=', bucketId)
     .execute();
 }
@@ -98,6 +122,9 @@ export async function takeNextSeq(db: DataDb, bucketId: string, counts?: CountDe
             last_seq: eb('last_seq', '+', 1),
             object_count: eb('object_count', '+', counts.objects),
             byte_count: eb('byte_count', '+', counts.bytes),
+            version_count: eb('version_count', '+', counts.versions ?? 0),
+            version_bytes: eb('version_bytes', '+', counts.versionBytes ?? 0),
+            marker_count: eb('marker_count', '+', counts.markers ?? 0),
           }
         : { last_seq: eb('last_seq', '+', 1) },
     )
@@ -144,17 +171,87 @@ export async function updateLatestInPlace(
   return Number(res.numUpdatedRows) > 0;
 }
 
-/** Up to `limit` keys of the bucket's latest versions, in key order (a purge's next batch). */
-export async function latestKeys(db: DataDb, bucketId: string, limit: number): Promise<string[]> {
+/** Up to `limit` versions of the bucket (any key, latest or not): a purge's next batch. */
+export async function someVersions(db: DataDb, bucketId: string, limit: number): Promise<Array<{ key: string; versionId: string }>> {
   const rows = await db
     .selectFrom('object_versions')
-    .select('key')
+    .select(['key', 'version_id'])
     .where('bucket_id', '=', bucketId)
-    .where('is_latest', '=', 1)
     .orderBy('key')
     .limit(limit)
     .execute();
-  return rows.map((r) => r.key);
+  return rows.map((r) => ({ key: r.key, versionId: r.version_id }));
+}
+
+// ---- versions by id, delete markers, history (versioned buckets) ----
+
+/** The key's latest version row, a delete marker included. */
+export function latestRow(db: DataDb, bucketId: string, key: string): Promise<VersionRow | undefined> {
+  return db
+    .selectFrom('object_versions')
+    .selectAll()
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .where('is_latest', '=', LATEST)
+    .executeTakeFirst();
+}
+
+/** One version of a key by its version id ('null' included). */
+export function versionRowById(db: DataDb, bucketId: string, key: string, versionId: string): Promise<VersionRow | undefined> {
+  return db
+    .selectFrom('object_versions')
+    .selectAll()
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .where('version_id', '=', versionId)
+    .executeTakeFirst();
+}
+
+/** The key's newest remaining version (the one a delete of the latest brings back). */
+export function newestRow(db: DataDb, bucketId: string, key: string): Promise<VersionRow | undefined> {
+  return db
+    .selectFrom('object_versions')
+    .selectAll()
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Marks a row latest (1) or not (0). */
+export async function setLatestFlag(db: DataDb, id: number, latest: 0 | 1): Promise<void> {
+  await db.updateTable('object_versions').set({ is_latest: latest }).where('id', '=', id).execute();
+}
+
+/** Inserts a version row with its sequence number. */
+export async function insertVersionRow(db: DataDb, row: NewVersionRow, seq: number): Promise<void> {
+  await db
+    .insertInto('object_versions')
+    .values({ ...row, seq })
+    .execute();
+}
+
+/** Changes one version's tags, ACL, retention or legal hold in place (none of them makes a new version). */
+export async function updateVersionInPlace(
+  db: DataDb,
+  id: number,
+  change: Partial<Pick<VersionRow, 'tags' | 'acl' | 'lock_mode' | 'lock_until' | 'legal_hold'>>,
+): Promise<void> {
+  await db.updateTable('object_versions').set(change).where('id', '=', id).execute();
+}
+
+/** The bucket's usage counts, every version included. */
+export async function bucketUsage(db: DataDb, bucketId: string) {
+  const row = await db.selectFrom('bucket_state').selectAll().where('bucket_id', '=', bucketId).executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    objects: Number(row.object_count),
+    bytes: Number(row.byte_count),
+    versions: Number(row.version_count),
+    versionBytes: Number(row.version_bytes),
+    markers: Number(row.marker_count),
+  };
 }
 
 /** Whether the bucket holds any version at all. */

@@ -14,15 +14,16 @@ import { parseXml, type XmlNode } from '../xml.js';
 import { checkObjectAcl, requireBucket } from './access.js';
 import { cannedAclFromHeaders } from './canned-acl.js';
 import { ownerOf } from './list-params.js';
+import { readableVersion, versionHeader, versionIdParam } from './versions.js';
 
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 
-async function sendAcl(r: S3Request, tenantId: string, acl: CannedAcl): Promise<void> {
+async function sendAcl(r: S3Request, tenantId: string, acl: CannedAcl, headers: Record<string, string> = {}): Promise<void> {
   const owner = await ownerOf(r, tenantId);
   const grants: XmlNode[] = [{ Grantee: { '@_xmlns:xsi': XSI, '@_xsi:type': 'CanonicalUser', ...owner }, Permission: 'FULL_CONTROL' }];
   if (acl === 'public-read') grants.push({ Grantee: { '@_xmlns:xsi': XSI, '@_xsi:type': 'Group', URI: ALL_USERS }, Permission: 'READ' });
-  sendXml(r, 200, 'AccessControlPolicy', { Owner: owner, AccessControlList: { Grant: grants } });
+  sendXml(r, 200, 'AccessControlPolicy', { Owner: owner, AccessControlList: { Grant: grants } }, headers);
 }
 
 export async function getBucketAcl(r: S3Request): Promise<void> {
@@ -32,9 +33,9 @@ export async function getBucketAcl(r: S3Request): Promise<void> {
 
 export async function getObjectAcl(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  const version = await r.services.objects.head(bucket, r.addr.key!);
+  const version = await readableVersion(r, bucket, r.addr.key!);
   checkObjectAcl(r, version);
-  await sendAcl(r, bucket.tenant_id, version.acl);
+  await sendAcl(r, bucket.tenant_id, version.acl, versionHeader(bucket, version));
 }
 
 function asArray<T>(v: T | T[] | undefined): T[] {
@@ -75,7 +76,11 @@ export async function putAcl(r: S3Request): Promise<void> {
     const owner = await r.services.tenants.getTenantById(bucket.tenant_id);
     acl = cannedAclFromBody(body, owner!.canonicalId);
   }
-  if (r.addr.key !== undefined) await r.services.objects.setAcl(bucket, r.addr.key, acl);
-  else await r.services.buckets.setAcl(bucket, acl);
+  if (r.addr.key !== undefined) {
+    const v = await r.services.objects.setAcl(bucket, r.addr.key, acl, versionIdParam(r));
+    sendEmpty(r, 200, versionHeader(bucket, v));
+    return;
+  }
+  await r.services.buckets.setAcl(bucket, acl);
   sendEmpty(r, 200);
 }

@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import { sendXml } from '../respond.js';
 import type { XmlNode } from '../xml.js';
 import { requireBucket } from './access.js';
+import { readableVersion, versionHeader } from './versions.js';
 
 const KNOWN = new Set(['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize']);
 
@@ -20,7 +21,7 @@ export async function getObjectAttributes(r: S3Request): Promise<void> {
       header(r, 'x-amz-object-attributes') ?? '',
     );
   }
-  const v = await r.services.objects.head(bucket, r.addr.key!);
+  const v = await readableVersion(r, bucket, r.addr.key!);
   const body: XmlNode = {};
   if (wanted.includes('ETag')) body.ETag = v.etag;
   if (wanted.includes('Checksum') && Object.keys(v.checksums).length > 0) {
@@ -44,5 +45,5 @@ export async function getObjectAttributes(r: S3Request): Promise<void> {
   }
   if (wanted.includes('StorageClass')) body.StorageClass = 'STANDARD';
   if (wanted.includes('ObjectSize')) body.ObjectSize = v.size;
-  sendXml(r, 200, 'GetObjectAttributesResponse', body, { 'Last-Modified': v.lastModified.toUTCString() });
+  sendXml(r, 200, 'GetObjectAttributesResponse', body, { 'Last-Modified': v.lastModified.toUTCString(), ...versionHeader(bucket, v) });
 }

@@ -1,6 +1,6 @@
-/** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning. */
+/** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation. */
 import { readSmallBody } from '../body.js';
-import type { S3Request } from '../context.js';
+import { header, type S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
@@ -33,7 +33,8 @@ export async function createBucket(r: S3Request): Promise<void> {
     if (lc !== undefined && typeof lc !== 'string') throw errors.malformedXML();
     location = lc;
   }
-  await r.services.buckets.create(tenantId, name, location, acl);
+  const objectLock = header(r, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
+  await r.services.buckets.create(tenantId, name, location, acl, { objectLock });
   sendEmpty(r, 200, { Location: `/${name}` });
 }
 
@@ -52,10 +53,4 @@ export async function getBucketLocation(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   // S3 reports us-east-1 as an empty constraint.
   sendXml(r, 200, 'LocationConstraint', { '#text': bucket.region === 'us-east-1' ? '' : bucket.region });
-}
-
-export async function getBucketVersioning(r: S3Request): Promise<void> {
-  await requireBucket(r);
-  // Versioning has never been enabled on any bucket yet: S3 answers with an empty configuration.
-  sendXml(r, 200, 'VersioningConfiguration', {});
 }

@@ -1,5 +1,6 @@
 /** CopyObject: a metadata copy that shares the source's blobs. */
-import type { ObjectVersion } from '../../core/objects.js';
+import type { Bucket } from '../../core/buckets.js';
+import { isVersionIdSyntax, type ObjectVersion } from '../../core/objects.js';
 import { checkCopyEncryption, copyEncryptionHeaders } from '../../core/objects/encryption.js';
 import { header, type S3Request } from '../context.js';
 import { errors, S3Error } from '../errors.js';
@@ -7,8 +8,10 @@ import { sendXml } from '../respond.js';
 import { xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
+import { lockForWrite } from './object-lock.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 import { taggingDirective } from './tagging.js';
+import { versionHeader } from './versions.js';
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=…]", URL-encoded. */
 export function parseCopySource(value: string): { bucket: string; key: string; versionId?: string } {
@@ -60,15 +63,22 @@ export async function copyObject(r: S3Request): Promise<void> {
   const dst = await requireBucket(r);
   const dstKey = r.addr.key!;
   const source = parseCopySource(header(r, 'x-amz-copy-source')!);
-  if (source.versionId !== undefined && source.versionId !== 'null') {
-    throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: source.key, VersionId: source.versionId });
+  if (source.versionId !== undefined && !isVersionIdSyntax(source.versionId)) {
+    throw errors.invalidArgument('Invalid version id specified', 'x-amz-copy-source', source.versionId);
   }
   const src = await requireCopySource(r, source.bucket, source.key);
+  const lock = lockForWrite(r, dst, { needsIntegrity: false });
   const directive = (header(r, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
-  if (directive === 'COPY' && src.id === dst.id && source.key === dstKey && header(r, 'x-amz-tagging-directive') === undefined) {
+  if (
+    directive === 'COPY' &&
+    src.id === dst.id &&
+    source.key === dstKey &&
+    source.versionId === undefined &&
+    header(r, 'x-amz-tagging-directive') === undefined
+  ) {
     throw errors.invalidRequest(
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
@@ -77,6 +87,8 @@ export async function copyObject(r: S3Request): Promise<void> {
   const requested = attributesFromHeaders(r.req.headers);
   const sse = sseFromRequest(r.req.headers);
   const version = await r.services.objects.copy(src, source.key, dst, dstKey, {
+    sourceVersionId: source.versionId,
+    lock,
     // Metadata and tags each come from the request or the source, per their directive.
     attributes: (s) => {
       const attributes = {
@@ -100,6 +112,26 @@ export async function copyObject(r: S3Request): Promise<void> {
     200,
     'CopyObjectResult',
     { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) },
-    sseResponseHeaders(version.headers, sse.customer),
+    {
+      ...versionHeader(dst, version),
+      ...(src.versioning ? { 'x-amz-copy-source-version-id': version.sourceVersionId } : {}),
+      ...sseResponseHeaders(version.headers, sse.customer),
+    },
   );
+}
+
+/**
+ * The version an UploadPartCopy reads: the one named, else the latest; a
+ * delete marker is no source (404 when it is the latest, 400 when named).
+ */
+export async function copySourceVersion(r: S3Request, src: Bucket, source: { key: string; versionId?: string }): Promise<ObjectVersion> {
+  if (source.versionId !== undefined && !isVersionIdSyntax(source.versionId)) {
+    throw errors.invalidArgument('Invalid version id specified', 'x-amz-copy-source', source.versionId);
+  }
+  const v = await r.services.objects.head(src, source.key, source.versionId);
+  if (v.isDeleteMarker) {
+    if (source.versionId === undefined) throw new S3Error('NoSuchKey', 'The specified key does not exist.', 404, { Key: source.key });
+    throw errors.invalidRequest('The source of a copy request may not specifically refer to a delete marker by version id.');
+  }
+  return v;
 }

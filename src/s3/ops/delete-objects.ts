@@ -1,5 +1,5 @@
 /** DeleteObjects: up to 1000 keys in one request, with per-key results and Quiet mode. */
-import { validateKey } from '../../core/objects.js';
+import { type DeleteTarget, isVersionIdSyntax, validateKey } from '../../core/objects.js';
 import { readSmallBody } from '../body.js';
 import { header, type S3Request } from '../context.js';
 import { errors, toS3Error } from '../errors.js';
@@ -30,24 +30,46 @@ export async function deleteObjects(r: S3Request): Promise<void> {
 
   const deleted: XmlNode[] = [];
   const failed: XmlNode[] = [];
-  const valid: string[] = [];
+  const valid: DeleteTarget[] = [];
   for (const o of del.Object) {
     if (typeof o.Key !== 'string') throw errors.malformedXML();
-    if (typeof o.VersionId === 'string' && o.VersionId !== 'null') {
-      failed.push({ Key: o.Key, VersionId: o.VersionId, Code: 'NoSuchVersion', Message: 'The specified version does not exist.' });
-      continue;
-    }
+    if (o.VersionId !== undefined && typeof o.VersionId !== 'string') throw errors.malformedXML();
+    const versionId = o.VersionId as string | undefined;
     try {
       validateKey(o.Key);
+      if (versionId !== undefined && !isVersionIdSyntax(versionId)) {
+        throw errors.invalidArgument('Invalid version id specified', 'versionId', versionId);
+      }
       // Each key is judged on its own, as S3 does: refused keys are reported, the others deleted.
       if (!mayAccessKey(r, bucket, 'delete', o.Key)) throw errors.accessDenied();
-      valid.push(o.Key);
+      valid.push({ key: o.Key, versionId });
     } catch (err) {
       const e = toS3Error(err);
-      failed.push({ Key: o.Key, Code: e.code, Message: e.message });
+      failed.push({ Key: o.Key, VersionId: versionId, Code: e.code, Message: e.message });
     }
   }
-  if (valid.length) await r.services.objects.deleteMany(bucket, valid);
-  if (!quiet) for (const key of valid) deleted.push({ Key: key });
+  const bypass = header(r, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() === 'true';
+  const results = valid.length
+    ? await r.services.objects.deleteMany(bucket, valid, {
+        // The bypass right is judged per key, as the deletes are.
+        bypassGovernance: bypass && valid.every((t) => mayAccessKey(r, bucket, 'admin', t.key)),
+      })
+    : [];
+  for (const res of results) {
+    if ('error' in res) {
+      const e = toS3Error(res.error);
+      failed.push({ Key: res.key, VersionId: res.versionId, Code: e.code, Message: e.message });
+      continue;
+    }
+    if (quiet) continue;
+    const entry: XmlNode = { Key: res.key };
+    const named = valid.find((t) => t.key === res.key && t.versionId === res.versionId)?.versionId !== undefined;
+    if (named) entry.VersionId = res.versionId;
+    if (res.deleteMarker) {
+      entry.DeleteMarker = true;
+      if (res.versionId !== undefined) entry.DeleteMarkerVersionId = res.versionId;
+    }
+    deleted.push(entry);
+  }
   sendXml(r, 200, 'DeleteResult', { Deleted: deleted, Error: failed });
 }

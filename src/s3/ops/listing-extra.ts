@@ -1,5 +1,7 @@
-/** ListMultipartUploads and ListObjectVersions (which lists current versions until versioning lands). */
+/** ListMultipartUploads and ListObjectVersions. */
+import { isVersionIdSyntax } from '../../core/objects.js';
 import type { S3Request } from '../context.js';
+import { errors } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { xmlDate, type XmlNode } from '../xml.js';
 import { requireBucket } from './access.js';
@@ -74,32 +76,54 @@ export async function listObjectVersions(r: S3Request): Promise<void> {
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const keyMarker = q.get('key-marker') ?? '';
+  const versionIdMarker = q.get('version-id-marker') ?? undefined;
+  if (versionIdMarker !== undefined && !keyMarker) {
+    throw errors.invalidArgument('A version-id marker cannot be specified without a key marker.', 'version-id-marker', versionIdMarker);
+  }
+  if (versionIdMarker !== undefined && versionIdMarker !== '' && !isVersionIdSyntax(versionIdMarker)) {
+    throw errors.invalidArgument('Invalid version id specified', 'version-id-marker', versionIdMarker);
+  }
   const maxKeys = intParam(r, 'max-keys', 1000);
   const enc = keyEncoder(r);
-  // Every object has exactly one version ("null") until versioning exists.
-  const result = await r.services.listing.list(bucket, { prefix, delimiter, after: keyMarker, maxKeys });
+  const result = await r.services.objects.listVersions(bucket, {
+    prefix,
+    delimiter,
+    keyMarker,
+    versionIdMarker: versionIdMarker || undefined,
+    maxKeys,
+  });
   const who = await ownerOf(r, bucket.tenant_id);
+  const versions: XmlNode[] = [];
+  const markers: XmlNode[] = [];
+  for (const e of result.entries) {
+    const common = { Key: enc(e.key), VersionId: e.versionId, IsLatest: e.isLatest, LastModified: xmlDate(e.lastModified), Owner: who };
+    if (e.isDeleteMarker) {
+      markers.push(common);
+      continue;
+    }
+    versions.push({
+      ...common,
+      ETag: `"${e.etag}"`,
+      Size: e.size,
+      StorageClass: 'STANDARD',
+      ChecksumAlgorithm: e.checksumAlgorithms.length ? e.checksumAlgorithms.map((a) => a.toUpperCase()) : undefined,
+    });
+  }
+  // (S3 interleaves Version and DeleteMarker elements in one order; clients read them as two lists,
+  // each in that order, which this keeps.)
   sendXml(r, 200, 'ListVersionsResult', {
     Name: bucket.name,
     Prefix: enc(prefix),
     KeyMarker: enc(keyMarker),
-    VersionIdMarker: q.get('version-id-marker') ?? '',
-    NextKeyMarker: result.isTruncated && result.lastEmitted !== undefined ? enc(result.lastEmitted) : undefined,
-    NextVersionIdMarker: result.isTruncated ? 'null' : undefined,
+    VersionIdMarker: versionIdMarker ?? '',
+    NextKeyMarker: result.nextKeyMarker !== undefined ? enc(result.nextKeyMarker) : undefined,
+    NextVersionIdMarker: result.nextKeyMarker !== undefined ? (result.nextVersionIdMarker ?? '') : undefined,
     MaxKeys: maxKeys,
     Delimiter: delimiter ? enc(delimiter) : undefined,
     EncodingType: q.get('encoding-type') ?? undefined,
     IsTruncated: result.isTruncated,
-    Version: result.objects.map((o) => ({
-      Key: enc(o.key),
-      VersionId: 'null',
-      IsLatest: true,
-      LastModified: xmlDate(o.lastModified),
-      ETag: `"${o.etag}"`,
-      Size: o.size,
-      Owner: who,
-      StorageClass: 'STANDARD',
-    })),
+    Version: versions,
+    DeleteMarker: markers,
     CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });
 }

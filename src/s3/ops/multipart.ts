@@ -9,9 +9,11 @@ import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
 import { writeCondition } from './conditions.js';
-import { checkCopySourceConditions, parseCopySource } from './copy.js';
+import { checkCopySourceConditions, copySourceVersion, parseCopySource } from './copy.js';
 import { attributesFromHeaders } from './object-headers.js';
+import { lockForWrite } from './object-lock.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
+import { versionHeader } from './versions.js';
 
 export async function createMultipartUpload(r: S3Request): Promise<void> {
   const sse = sseFromRequest(r.req.headers);
@@ -20,7 +22,8 @@ export async function createMultipartUpload(r: S3Request): Promise<void> {
   const alg = header(r, 'x-amz-checksum-algorithm')?.toLowerCase();
   const attributes = attributesFromHeaders(r.req.headers);
   rememberEncryption(attributes, sse);
-  const uploadId = await r.services.multipart.create(bucket, key, attributes, alg);
+  const lock = lockForWrite(r, bucket, { needsIntegrity: false });
+  const uploadId = await r.services.multipart.create(bucket, key, attributes, alg, lock);
   sendXml(
     r,
     200,
@@ -71,15 +74,12 @@ export async function uploadPartCopy(r: S3Request): Promise<void> {
   const uploadId = r.addr.query.get('uploadId')!;
   const partNumber = partNumberParam(r);
   const source = parseCopySource(header(r, 'x-amz-copy-source')!);
-  if (source.versionId !== undefined && source.versionId !== 'null') {
-    throw new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: source.key, VersionId: source.versionId });
-  }
   const src = await requireCopySource(r, source.bucket, source.key);
   if (src.tenant_id !== bucket.tenant_id) throw errors.accessDenied();
   const upload = await r.services.multipart.get(bucket, key, uploadId);
   const customer = customerKeyFor(r.req.headers, upload.attributes.headers);
   for (let attempt = 0; attempt < 5; attempt++) {
-    const version = await r.services.objects.head(src, source.key);
+    const version = await copySourceVersion(r, src, source);
     checkCopySourceConditions(r, version);
     const sourceKey = customerKeyFor(r.req.headers, version.headers, { copySource: true });
     const range = copySourceRange(header(r, 'x-amz-copy-source-range'), version.size);
@@ -92,7 +92,13 @@ export async function uploadPartCopy(r: S3Request): Promise<void> {
     } finally {
       stream.destroy(); // closes the source's files if the part was refused before reading them
     }
-    sendXml(r, 200, 'CopyPartResult', { ETag: `"${part.etag}"`, LastModified: xmlDate(new Date()) });
+    sendXml(
+      r,
+      200,
+      'CopyPartResult',
+      { ETag: `"${part.etag}"`, LastModified: xmlDate(new Date()) },
+      src.versioning ? { 'x-amz-copy-source-version-id': version.versionId } : {},
+    );
     return;
   }
   throw errors.internal();
@@ -144,7 +150,7 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
       ETag: `"${done.etag}"`,
       ...sums,
     },
-    sseResponseHeaders(done.headers),
+    { ...versionHeader(bucket, done), ...sseResponseHeaders(done.headers) },
   );
 }
 

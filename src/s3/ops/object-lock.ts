@@ -1,30 +1,167 @@
 /**
- * Object Lock is not built yet. A request that asks for it (a bucket with
- * lock enabled, an object with a retention mode, a date or a legal hold) is
- * refused with 501 rather than stored without the protection it asks for:
- * a store that says WORM and is not is worse than one without it.
+ * Object Lock on the wire: the x-amz-object-lock-* headers of writes, the
+ * bucket's configuration (Get/PutObjectLockConfiguration) and a version's
+ * retention and legal hold (Get/PutObjectRetention, Get/PutObjectLegalHold).
+ * The rules (what may be shortened, who may bypass what) are core's
+ * (core/objects/retention.ts, core/object-lock.ts).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-import { errors } from '../errors.js';
-
-const NOT_YET = 'Object Lock is not supported by this server yet';
+import type { Bucket } from '../../core/buckets.js';
+import { type DefaultRetention, objectLockOf } from '../../core/object-lock.js';
+import type { LockMode, VersionLock } from '../../core/objects.js';
+import { readSmallBody } from '../body.js';
+import { header, type S3Request } from '../context.js';
+import { errors, S3Error } from '../errors.js';
+import { sendEmpty, sendXml } from '../respond.js';
+import { parseXml } from '../xml.js';
+import { mayAccessKey, requireBucket } from './access.js';
+import { requireIntegrityHeader, versionHeader, versionIdParam } from './versions.js';
 
 function value(headers: IncomingHttpHeaders | Record<string, string>, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** Throws NotImplemented when headers (or POST form fields, lower-cased) ask for Object Lock. */
-export function refuseObjectLock(headers: IncomingHttpHeaders | Record<string, string>): void {
-  if (value(headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true') {
-    throw errors.notImplemented(`${NOT_YET}: x-amz-bucket-object-lock-enabled`);
-  }
-  for (const name of ['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date']) {
-    if (value(headers, name) !== undefined) throw errors.notImplemented(`${NOT_YET}: ${name}`);
-  }
+function parseMode(mode: unknown, what: string): LockMode {
+  if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') throw errors.invalidArgument('Unknown wormMode directive.', what, String(mode));
+  return mode;
+}
+
+function parseDate(text: string, what: string): number {
+  const t = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(t))
+    throw errors.invalidArgument('The retain until date must be an ISO 8601 date', what, text);
+  return t;
+}
+
+/**
+ * The protection a write asks for (PutObject, CopyObject, CreateMultipartUpload,
+ * POST form fields lower-cased): undefined when it asks for none. Whether
+ * the bucket allows it is core's decision.
+ */
+export function lockFromHeaders(headers: IncomingHttpHeaders | Record<string, string>): VersionLock | undefined {
+  const mode = value(headers, 'x-amz-object-lock-mode');
+  const until = value(headers, 'x-amz-object-lock-retain-until-date');
   const hold = value(headers, 'x-amz-object-lock-legal-hold');
-  if (hold !== undefined && hold.trim().toUpperCase() !== 'OFF') {
-    throw errors.notImplemented(`${NOT_YET}: x-amz-object-lock-legal-hold`);
+  if (mode === undefined && until === undefined && hold === undefined) return undefined;
+  if ((mode === undefined) !== (until === undefined)) {
+    throw errors.invalidArgument(
+      'x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied',
+      mode === undefined ? 'x-amz-object-lock-mode' : 'x-amz-object-lock-retain-until-date',
+      '',
+    );
   }
+  if (hold !== undefined && hold !== 'ON' && hold !== 'OFF')
+    throw errors.invalidArgument('Legal Hold must be either of on or off', 'x-amz-object-lock-legal-hold', hold);
+  const lock: VersionLock = { legalHold: hold === 'ON' };
+  if (mode !== undefined) {
+    lock.mode = parseMode(mode, 'x-amz-object-lock-mode');
+    lock.until = parseDate(until!, 'x-amz-object-lock-retain-until-date');
+    if (lock.until <= Date.now())
+      throw errors.invalidArgument('The retain until date must be in the future!', 'x-amz-object-lock-retain-until-date', until!);
+  }
+  return lock;
+}
+
+/** Checks a write's lock headers before its body is received (the bucket must have Object Lock; PUTs need an integrity header). */
+export function lockForWrite(r: S3Request, bucket: Bucket, opts: { needsIntegrity: boolean }): VersionLock | undefined {
+  const lock = lockFromHeaders(r.req.headers);
+  if (!lock) return undefined;
+  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
+  if (opts.needsIntegrity) requireIntegrityHeader(r);
+  return lock;
+}
+
+/** Whether the caller asked to bypass GOVERNANCE retention and may (root, or an admin right on the key). */
+export function bypassGovernance(r: S3Request, bucket: Bucket, key: string): boolean {
+  if (header(r, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() !== 'true') return false;
+  if (!mayAccessKey(r, bucket, 'admin', key)) throw errors.accessDenied();
+  return true;
+}
+
+export async function getObjectLockConfiguration(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const config = objectLockOf(bucket);
+  if (!config) {
+    throw new S3Error('ObjectLockConfigurationNotFoundError', 'Object Lock configuration does not exist for this bucket', 404, {
+      BucketName: bucket.name,
+    });
+  }
+  const rule = config.rule;
+  sendXml(r, 200, 'ObjectLockConfiguration', {
+    ObjectLockEnabled: 'Enabled',
+    Rule: rule ? { DefaultRetention: { Mode: rule.mode, Days: rule.days, Years: rule.years } } : undefined,
+  });
+}
+
+function positiveInt(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' && typeof v !== 'number') throw errors.malformedXML();
+  if (!/^\d+$/.test(String(v).trim())) throw errors.malformedXML();
+  return Number(v);
+}
+
+export async function putObjectLockConfiguration(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  requireIntegrityHeader(r);
+  const doc = parseXml(await readSmallBody(r));
+  const conf = doc.ObjectLockConfiguration as Record<string, unknown> | undefined;
+  if (!conf || typeof conf !== 'object') throw errors.malformedXML();
+  if (conf.ObjectLockEnabled !== 'Enabled') throw errors.malformedXML();
+  let rule: DefaultRetention | undefined;
+  if (conf.Rule !== undefined) {
+    const dr = (conf.Rule as Record<string, unknown> | undefined)?.DefaultRetention as Record<string, unknown> | undefined;
+    if (!dr || typeof dr !== 'object') throw errors.malformedXML();
+    rule = { mode: parseMode(dr.Mode, 'Mode'), days: positiveInt(dr.Days), years: positiveInt(dr.Years) };
+  }
+  await r.services.buckets.setObjectLock(bucket, rule);
+  sendEmpty(r, 200);
+}
+
+export async function getObjectRetention(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
+  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
+  if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
+  if (!v.lock.mode || v.lock.until === undefined) {
+    throw new S3Error('NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration', 404);
+  }
+  sendXml(r, 200, 'Retention', { Mode: v.lock.mode, RetainUntilDate: new Date(v.lock.until).toISOString() }, versionHeader(bucket, v));
+}
+
+export async function putObjectRetention(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const key = r.addr.key!;
+  const versionId = versionIdParam(r);
+  requireIntegrityHeader(r);
+  const doc = parseXml(await readSmallBody(r));
+  const ret = doc.Retention as unknown;
+  if (ret === undefined || (ret !== '' && (typeof ret !== 'object' || ret === null))) throw errors.malformedXML();
+  const fields = ret === '' ? {} : (ret as Record<string, unknown>);
+  const mode = fields.Mode;
+  const until = fields.RetainUntilDate;
+  if ((mode === undefined) !== (until === undefined)) throw errors.malformedXML();
+  const wanted = mode === undefined ? {} : { mode: parseMode(mode, 'Mode'), until: parseDate(String(until), 'RetainUntilDate') };
+  const v = await r.services.objects.setRetention(bucket, key, versionId, wanted, bypassGovernance(r, bucket, key));
+  sendEmpty(r, 200, versionHeader(bucket, v));
+}
+
+export async function getObjectLegalHold(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
+  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
+  if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
+  sendXml(r, 200, 'LegalHold', { Status: v.lock.legalHold ? 'ON' : 'OFF' }, versionHeader(bucket, v));
+}
+
+export async function putObjectLegalHold(r: S3Request): Promise<void> {
+  const bucket = await requireBucket(r);
+  const versionId = versionIdParam(r);
+  requireIntegrityHeader(r);
+  const doc = parseXml(await readSmallBody(r));
+  const status = (doc.LegalHold as Record<string, unknown> | undefined)?.Status;
+  if (status !== 'ON' && status !== 'OFF') throw errors.malformedXML();
+  const v = await r.services.objects.setLegalHold(bucket, r.addr.key!, versionId, status === 'ON');
+  sendEmpty(r, 200, versionHeader(bucket, v));
 }

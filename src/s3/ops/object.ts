@@ -11,8 +11,10 @@ import { sendEmpty } from '../respond.js';
 import { checkObjectAcl, requireBucket } from './access.js';
 import { evaluateConditions, writeCondition } from './conditions.js';
 import { attributesFromHeaders, checksumHeaders, objectResponseHeaders, RESPONSE_OVERRIDES } from './object-headers.js';
+import { bypassGovernance, lockForWrite } from './object-lock.js';
 import { type ByteRange, parseRange } from './range.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
+import { lockHeaders, readableVersion, versionHeader, versionIdParam } from './versions.js';
 
 export async function putObject(r: S3Request): Promise<void> {
   const sse = sseFromRequest(r.req.headers);
@@ -20,6 +22,7 @@ export async function putObject(r: S3Request): Promise<void> {
   const key = r.addr.key!;
   const attributes = attributesFromHeaders(r.req.headers);
   rememberEncryption(attributes, sse);
+  const lock = lockForWrite(r, bucket, { needsIntegrity: true });
   const body = requestBody(r, { requireLength: true });
   if (body.declaredLength !== undefined && body.declaredLength > r.config.maxObjectSize) {
     throw errors.entityTooLarge(r.config.maxObjectSize);
@@ -29,9 +32,14 @@ export async function putObject(r: S3Request): Promise<void> {
     expect: expectedBody(r, body),
     condition: writeCondition(r),
     customerKey: sse.customer,
+    lock,
   });
   r.stats.bytesIn += version.size;
-  const headers: Record<string, string> = { ETag: `"${version.etag}"`, ...sseResponseHeaders(attributes.headers, sse.customer) };
+  const headers: Record<string, string> = {
+    ETag: `"${version.etag}"`,
+    ...versionHeader(bucket, version),
+    ...sseResponseHeaders(attributes.headers, sse.customer),
+  };
   for (const [alg, value] of Object.entries(version.checksums)) headers[`x-amz-checksum-${alg}`] = value!;
   sendEmpty(r, 200, headers);
 }
@@ -43,11 +51,16 @@ export async function getObject(r: S3Request): Promise<void> {
   // The object may be replaced (and its blob collected) between reading its
   // row and opening its files: then read the row again.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const version = await r.services.objects.head(bucket, key);
+    const version = await readableVersion(r, bucket, key);
     checkObjectAcl(r, version);
     const customer = customerKeyFor(r.req.headers, version.headers);
     if (evaluateConditions(r, version)) return;
-    const headers = { ...objectResponseHeaders(version), ...sseResponseHeaders(version.headers, customer) };
+    const headers = {
+      ...objectResponseHeaders(version),
+      ...versionHeader(bucket, version),
+      ...lockHeaders(version),
+      ...sseResponseHeaders(version.headers, customer),
+    };
     const range = partNumber ? partRange(version, partNumber) : parseRange(header(r, 'range'), version.size);
     let status = 200;
     let start = 0;
@@ -122,6 +135,11 @@ function partRange(v: ObjectVersion, partNumber: number): ByteRange | undefined 
 
 export async function deleteObject(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  await r.services.objects.delete(bucket, r.addr.key!);
-  sendEmpty(r, 204);
+  const key = r.addr.key!;
+  const versionId = versionIdParam(r);
+  const done = await r.services.objects.delete(bucket, { key, versionId }, { bypassGovernance: bypassGovernance(r, bucket, key) });
+  const headers: Record<string, string> = {};
+  if (done.versionId !== undefined && (bucket.versioning || versionId !== undefined)) headers['x-amz-version-id'] = done.versionId;
+  if (done.deleteMarker) headers['x-amz-delete-marker'] = 'true';
+  sendEmpty(r, 204, headers);
 }

@@ -15,7 +15,7 @@ import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { authorize, requireAclRight } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
-import { refuseObjectLock } from './object-lock.js';
+import { lockFromHeaders } from './object-lock.js';
 
 type Fields = Map<string, string>;
 
@@ -127,7 +127,8 @@ async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filen
   authorize(r, bucket, 'PostObject', key);
   const asHeaders: Record<string, string> = {};
   for (const [name, value] of fields) asHeaders[name] = value;
-  refuseObjectLock(asHeaders);
+  const lock = lockFromHeaders(asHeaders);
+  if (lock && !bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
   if (fields.get('acl') !== undefined) asHeaders['x-amz-acl'] = fields.get('acl')!;
   delete asHeaders['x-amz-tagging'];
   const attributes = attributesFromHeaders(asHeaders);
@@ -145,6 +146,7 @@ async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filen
   return r.services.objects.put(bucket, key, limited(), {
     attributes,
     expect: { maxSize: limits.maxSize, minSize: limits.minSize },
+    lock,
   });
 }
 

@@ -5,6 +5,7 @@ import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml } from '../xml.js';
 import { requireBucket } from './access.js';
+import { readableVersion, versionHeader, versionIdParam } from './versions.js';
 
 const MAX_OBJECT_TAGS = 10;
 const MAX_BUCKET_TAGS = 50;
@@ -47,27 +48,28 @@ async function tagsFromBody(r: S3Request, max: number): Promise<Record<string, s
   );
 }
 
-function sendTags(r: S3Request, tags: Record<string, string>): void {
-  sendXml(r, 200, 'Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } });
+function sendTags(r: S3Request, tags: Record<string, string>, headers: Record<string, string> = {}): void {
+  sendXml(r, 200, 'Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }, headers);
 }
 
 export async function getObjectTagging(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  const v = await r.services.objects.head(bucket, r.addr.key!);
-  sendTags(r, v.tags);
+  const v = await readableVersion(r, bucket, r.addr.key!);
+  sendTags(r, v.tags, versionHeader(bucket, v));
 }
 
 export async function putObjectTagging(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
+  const versionId = versionIdParam(r);
   const tags = await tagsFromBody(r, MAX_OBJECT_TAGS);
-  await r.services.objects.setTags(bucket, r.addr.key!, tags);
-  sendEmpty(r, 200);
+  const v = await r.services.objects.setTags(bucket, r.addr.key!, tags, versionId);
+  sendEmpty(r, 200, versionHeader(bucket, v));
 }
 
 export async function deleteObjectTagging(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  await r.services.objects.setTags(bucket, r.addr.key!, {});
-  sendEmpty(r, 204);
+  const v = await r.services.objects.setTags(bucket, r.addr.key!, {}, versionIdParam(r));
+  sendEmpty(r, 204, versionHeader(bucket, v));
 }
 
 export async function getBucketTagging(r: S3Request): Promise<void> {

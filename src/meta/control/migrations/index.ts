@@ -14,6 +14,7 @@ import * as m003 from './003-tasks.js';
 import * as m004 from './004-access-control.js';
 import * as m005 from './005-app-password-names.js';
 import * as m006 from './006-backends.js';
+import * as m007 from './007-versioning.js';
 
 export function controlMigrations(kind: EngineKind): Record<string, Migration> {
   return {
@@ -23,5 +24,6 @@ export function controlMigrations(kind: EngineKind): Record<string, Migration> {
     '004-access-control': m004.migration,
     '005-app-password-names': m005.migration,
     '006-backends': m006.migration,
+    '007-versioning': m007.migration,
   };
 }

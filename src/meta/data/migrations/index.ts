@@ -16,6 +16,7 @@ import * as m005 from './005-object-acl.js';
 import * as m006 from './006-object-listing-index.js';
 import * as m007 from './007-backends.js';
 import * as m008 from './008-multipart-completions.js';
+import * as m009 from './009-versions.js';
 
 export function dataMigrations(kind: EngineKind): Record<string, Migration> {
   return {
@@ -27,5 +28,6 @@ export function dataMigrations(kind: EngineKind): Record<string, Migration> {
     '006-object-listing-index': m006.migration(kind),
     '007-backends': m007.migration,
     '008-multipart-completions': m008.migration(kind),
+    '009-versions': m009.migration,
   };
 }

@@ -1,0 +1,119 @@
+/**
+ * Object Lock on one version: whether it may be removed (or replaced in
+ * place) now. A legal hold protects it until lifted; a retention date
+ * until it passes. GOVERNANCE retention yields to a caller that asks to
+ * bypass it and holds the right to (the protocol layer checks the right);
+ * COMPLIANCE yields to no one, root included.
+ */
+import { fail } from '../../errors.js';
+import type { Bucket } from '../../meta/buckets/types.js';
+import { withTransaction } from '../../meta/engine.js';
+import type { DataDb } from '../../meta/handles.js';
+import { type LockMode, type ObjectVersion, rowToVersion, type VersionRow } from '../../meta/objects/types.js';
+import { latestRow, updateVersionInPlace, versionRowById } from '../../meta/objects/versions.js';
+import type { CoreContext } from '../context.js';
+import { validateKey } from './keys.js';
+import { nextSeq } from './latest.js';
+import { metadataWrite } from './stage.js';
+import { invalidVersionId, isVersionIdSyntax } from './versioning.js';
+
+export function lockedError() {
+  return fail.forbidden('AccessDenied', 'Access Denied because object protected by object lock.');
+}
+
+export function assertRemovable(
+  row: Pick<VersionRow, 'lock_mode' | 'lock_until' | 'legal_hold'>,
+  bypassGovernance: boolean,
+  now = Date.now(),
+): void {
+  if (Number(row.legal_hold) === 1) throw lockedError();
+  if (!row.lock_mode || row.lock_until === null || Number(row.lock_until) <= now) return;
+  if (row.lock_mode === 'GOVERNANCE' && bypassGovernance) return;
+  throw lockedError();
+}
+
+/** A retention to set: a mode and a date, or neither (remove it). */
+export interface Retention {
+  mode?: LockMode;
+  until?: number;
+}
+
+function noLockConfig() {
+  return fail.invalid('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+}
+
+/**
+ * Runs `change` on a version's row under the bucket lock, so two changes
+ * of one version's protection (or a delete) cannot interleave.
+ */
+async function changeVersion(
+  ctx: CoreContext,
+  bucket: Bucket,
+  key: string,
+  versionId: string | undefined,
+  change: (trx: DataDb, row: VersionRow) => Promise<void>,
+): Promise<ObjectVersion> {
+  validateKey(key);
+  if (versionId !== undefined && !isVersionIdSyntax(versionId)) throw invalidVersionId(versionId);
+  return metadataWrite(ctx, () =>
+    withTransaction(ctx.meta.kind, ctx.meta.data, async (trx) => {
+      await nextSeq(trx, bucket);
+      const row = versionId === undefined ? await latestRow(trx, bucket.id, key) : await versionRowById(trx, bucket.id, key, versionId);
+      if (!row) {
+        if (versionId === undefined) throw fail.noSuchKey(key);
+        throw fail.notFound('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
+      }
+      if (Number(row.is_delete_marker) === 1) {
+        if (versionId === undefined) throw fail.noSuchKey(key);
+        throw fail.notAllowedOnMarker();
+      }
+      await change(trx, row);
+      return rowToVersion((await versionRowById(trx, bucket.id, key, row.version_id))!);
+    }),
+  );
+}
+
+/**
+ * Sets a version's retention. While a retention holds: COMPLIANCE can only
+ * be kept or lengthened (never shortened, removed or weakened, by anyone);
+ * GOVERNANCE can be lengthened or made COMPLIANCE, and shortened or removed
+ * only with the bypass (whose right the caller checked).
+ */
+export function setRetention(
+  ctx: CoreContext,
+  bucket: Bucket,
+  key: string,
+  versionId: string | undefined,
+  wanted: Retention,
+  bypassGovernance: boolean,
+  now = Date.now(),
+): Promise<ObjectVersion> {
+  if (!bucket.object_lock) throw noLockConfig();
+  if (wanted.until !== undefined && wanted.until <= now) {
+    throw fail.invalid('InvalidArgument', 'The retain until date must be in the future!');
+  }
+  return changeVersion(ctx, bucket, key, versionId, async (trx, row) => {
+    const holds = row.lock_mode && row.lock_until !== null && Number(row.lock_until) > now;
+    if (holds) {
+      const until = Number(row.lock_until);
+      const keepsOrLengthens = wanted.until !== undefined && wanted.until >= until;
+      if (row.lock_mode === 'COMPLIANCE' && !(wanted.mode === 'COMPLIANCE' && keepsOrLengthens)) throw lockedError();
+      if (row.lock_mode === 'GOVERNANCE' && !keepsOrLengthens && !bypassGovernance) throw lockedError();
+    }
+    await updateVersionInPlace(trx, row.id, { lock_mode: wanted.mode ?? null, lock_until: wanted.until ?? null });
+  });
+}
+
+/** Puts a legal hold on a version or lifts it (anyone with the right may do either, whatever the retention). */
+export function setLegalHold(
+  ctx: CoreContext,
+  bucket: Bucket,
+  key: string,
+  versionId: string | undefined,
+  on: boolean,
+): Promise<ObjectVersion> {
+  if (!bucket.object_lock) throw noLockConfig();
+  return changeVersion(ctx, bucket, key, versionId, async (trx, row) => {
+    await updateVersionInPlace(trx, row.id, { legal_hold: on ? 1 : 0 });
+  });
+}

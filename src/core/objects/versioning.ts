@@ -1,0 +1,218 @@
+/**
+ * Versioned buckets, inside a metadata transaction that holds the bucket
+ * lock (a sequence number was taken): S3's rules for what a write and a
+ * delete do to a key's history.
+ *
+ *   Enabled     every write and every plain delete adds a version (a delete
+ *               adds a delete marker); nothing is replaced.
+ *   Suspended   writes and plain deletes make the "null" version, replacing
+ *               the key's previous null version wherever it is in history;
+ *               other versions stay.
+ *   (never)     unversioned buckets replace the key's one version in place
+ *               (core/objects/latest.ts keeps that path, folded for speed).
+ *
+ * A key's versions are ordered by sequence number; the newest is the latest
+ * (is_latest = 1, one per key by a unique index). Deleting a version by its
+ * id removes it for good, and if it was the latest, the newest remaining
+ * version (a delete marker or not) becomes the latest.
+ */
+import crypto from 'node:crypto';
+
+import type { RefChanges } from '../../blobs/index.js';
+import { fail } from '../../errors.js';
+import type { Bucket } from '../../meta/buckets/types.js';
+import type { DataDb } from '../../meta/handles.js';
+import {
+  latestRowOf,
+  manifestOfRow,
+  markerRowOf,
+  type ObjectVersion,
+  rowToVersion,
+  type VersionContent,
+  type VersionRow,
+} from '../../meta/objects/types.js';
+import {
+  addDeltas,
+  type CountDelta,
+  deleteVersionRow,
+  insertVersionRow,
+  latestRow,
+  moveCounts,
+  newestRow,
+  setLatestFlag,
+  versionRowById,
+} from '../../meta/objects/versions.js';
+import { checkWriteCondition, type WriteCondition } from './keys.js';
+import { assertRemovable } from './retention.js';
+
+export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended';
+
+export function versioningOf(bucket: Pick<Bucket, 'versioning'>): Versioning {
+  return bucket.versioning === 'Enabled' ? 'Enabled' : bucket.versioning === 'Suspended' ? 'Suspended' : 'Unversioned';
+}
+
+/** The sequence numbers fit in 53 bits; a version id carries MAX_SEQ - seq so that newer ids sort first. */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+const VERSION_ID = /^[0-9a-f]{20}$/;
+
+/**
+ * A new version's id: 14 hex digits of (MAX_SEQ - seq), so a key's version
+ * ids sort newest first as strings, then 6 random hex digits so ids cannot
+ * be guessed from one another. URL-safe, unique within the bucket (seq is).
+ */
+export function newVersionId(seq: number): string {
+  return (MAX_SEQ - seq).toString(16).padStart(14, '0') + crypto.randomBytes(3).toString('hex');
+}
+
+/** The sequence number a version id of ours carries (undefined for "null" or a foreign string). */
+export function seqOfVersionId(id: string): number | undefined {
+  return VERSION_ID.test(id) ? MAX_SEQ - parseInt(id.slice(0, 14), 16) : undefined;
+}
+
+/** Whether a string can be a version id at all ('null' or one of ours); others are refused before any query. */
+export function isVersionIdSyntax(id: string): boolean {
+  return id === 'null' || VERSION_ID.test(id);
+}
+
+/** What a delete did: the version it made (a marker) or removed. */
+export interface DeleteOutcome {
+  key: string;
+  /** The marker's id when one was made, else the id of the version removed (undefined: nothing existed). */
+  versionId?: string;
+  /** A delete marker was made, or the version removed was one. */
+  deleteMarker: boolean;
+}
+
+/** Deletes a row for good, releasing its blobs; the usage it frees (promotion is the caller's). */
+async function removeRow(trx: DataDb, row: VersionRow, refs: RefChanges): Promise<CountDelta> {
+  await deleteVersionRow(trx, row.id);
+  if (Number(row.is_delete_marker) === 1) return { objects: 0, bytes: 0, markers: -1 };
+  refs.release(row.tenant_id, manifestOfRow(row));
+  const size = Number(row.size);
+  const live = Number(row.is_latest) === 1;
+  return { objects: live ? -1 : 0, bytes: live ? -size : 0, versions: -1, versionBytes: -size };
+}
+
+/**
+ * Suspended buckets: the key's null version goes (it is being replaced).
+ * Returns the usage freed and whether it was the latest.
+ */
+async function dropNullVersion(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  latest: VersionRow | undefined,
+  refs: RefChanges,
+): Promise<{ delta: CountDelta; wasLatest: boolean }> {
+  const nullRow = latest?.version_id === 'null' ? latest : await versionRowById(trx, bucket.id, key, 'null');
+  if (!nullRow) return { delta: { objects: 0, bytes: 0 }, wasLatest: false };
+  // A protected null version cannot be replaced (Object Lock: not overwritten in place).
+  assertRemovable(nullRow, false);
+  return { delta: await removeRow(trx, nullRow, refs), wasLatest: nullRow.id === latest?.id };
+}
+
+/** Makes `row` the key's latest version on top of `latest` (which becomes noncurrent). */
+async function pushVersion(
+  trx: DataDb,
+  bucket: Bucket,
+  latest: VersionRow | undefined,
+  row: ReturnType<typeof latestRowOf>,
+  seq: number,
+  d: CountDelta,
+) {
+  if (latest) {
+    await setLatestFlag(trx, latest.id, 0);
+    if (Number(latest.is_delete_marker) === 0) d = addDeltas(d, { objects: -1, bytes: -Number(latest.size) });
+  }
+  await insertVersionRow(trx, row, seq);
+  await moveCounts(trx, bucket.id, d);
+}
+
+/** A write on a versioning (or suspended) bucket: a new latest version. */
+export async function writeVersion(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  refs: RefChanges,
+  v: VersionContent & { condition?: WriteCondition },
+  seq: number,
+  state: Exclude<Versioning, 'Unversioned'>,
+): Promise<ObjectVersion> {
+  let latest = await latestRow(trx, bucket.id, key);
+  checkWriteCondition(key, v.condition, latest && Number(latest.is_delete_marker) === 0 ? latest : undefined);
+  let d: CountDelta = { objects: 1, bytes: v.size, versions: 1, versionBytes: v.size };
+  if (state === 'Suspended') {
+    const dropped = await dropNullVersion(trx, bucket, key, latest, refs);
+    d = addDeltas(d, dropped.delta);
+    if (dropped.wasLatest) latest = undefined;
+  }
+  const row = { ...latestRowOf(bucket.id, bucket.tenant_id, key, v), version_id: state === 'Enabled' ? newVersionId(seq) : 'null' };
+  await pushVersion(trx, bucket, latest, row, seq, d);
+  return rowToVersion({ ...row, seq });
+}
+
+/** A delete without a version id on a versioning (or suspended) bucket: a delete marker becomes the latest. */
+export async function deleteToMarker(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  refs: RefChanges,
+  seq: number,
+  state: Exclude<Versioning, 'Unversioned'>,
+): Promise<DeleteOutcome> {
+  let latest = await latestRow(trx, bucket.id, key);
+  let d: CountDelta = { objects: 0, bytes: 0, markers: 1 };
+  if (state === 'Suspended') {
+    const dropped = await dropNullVersion(trx, bucket, key, latest, refs);
+    d = addDeltas(d, dropped.delta);
+    if (dropped.wasLatest) latest = undefined;
+  }
+  const versionId = state === 'Enabled' ? newVersionId(seq) : 'null';
+  await pushVersion(trx, bucket, latest, markerRowOf(bucket.id, bucket.tenant_id, key, versionId), seq, d);
+  return { key, versionId, deleteMarker: true };
+}
+
+/**
+ * Removes one version for good (any bucket state: an unversioned bucket's
+ * only version is "null"). If it was the latest, the newest remaining
+ * version takes its place. A missing version is no error (S3 semantics).
+ */
+export async function deleteVersionById(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  versionId: string,
+  refs: RefChanges,
+  bypassGovernance: boolean,
+): Promise<DeleteOutcome> {
+  const row = await versionRowById(trx, bucket.id, key, versionId);
+  if (!row) return { key, versionId, deleteMarker: false };
+  assertRemovable(row, bypassGovernance);
+  let d = await removeRow(trx, row, refs);
+  if (Number(row.is_latest) === 1) {
+    const next = await newestRow(trx, bucket.id, key);
+    if (next) {
+      await setLatestFlag(trx, next.id, 1);
+      if (Number(next.is_delete_marker) === 0) d = addDeltas(d, { objects: 1, bytes: Number(next.size) });
+    }
+  }
+  await moveCounts(trx, bucket.id, d);
+  return { key, versionId, deleteMarker: Number(row.is_delete_marker) === 1 };
+}
+
+/** A version by id, or the latest (a delete marker included); NoSuchKey / NoSuchVersion when there is none. */
+export async function findVersion(db: DataDb, bucket: Bucket, key: string, versionId?: string): Promise<ObjectVersion> {
+  if (versionId === undefined) {
+    const row = await latestRow(db, bucket.id, key);
+    if (!row) throw fail.noSuchKey(key);
+    return rowToVersion(row);
+  }
+  if (!isVersionIdSyntax(versionId)) throw invalidVersionId(versionId);
+  const row = await versionRowById(db, bucket.id, key, versionId);
+  if (!row) throw fail.notFound('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
+  return rowToVersion(row);
+}
+
+export function invalidVersionId(versionId: string) {
+  return fail.invalid('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
+}
