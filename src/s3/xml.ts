@@ -28,7 +28,30 @@ export interface XmlNode {
 /** Renders `<root xmlns=S3>…</root>` with the XML declaration. Undefined fields are omitted. */
 export function renderXml(root: string, body: XmlNode, withNamespace = true): string {
   const node: XmlNode = withNamespace ? { '@_xmlns': S3_NS, ...body } : body;
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' + escapeControls(builder.build({ [root]: prune(node) }));
+  let xml: string = builder.build({ [root]: prune(node) });
+  const sequence = sequences.get(body);
+  if (sequence) {
+    const children = sequence.map(([name, child]) => builder.build({ [name]: prune(child) }) as string).join('');
+    xml = xml.replace(`<${SEQUENCE_SLOT}></${SEQUENCE_SLOT}>`, () => children);
+  }
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + escapeControls(xml);
+}
+
+/**
+ * Children of different names in one order: an object has one key per
+ * name, so ListObjectVersions' interleaved Version and DeleteMarker
+ * elements are rendered in place of a slot element.
+ */
+const SEQUENCE_SLOT = 'AnvilSequenceSlot';
+const sequences = new WeakMap<XmlNode, Array<[string, XmlNode]>>();
+export function withSequence(body: XmlNode, slotAfter: string, children: Array<[string, XmlNode]>): XmlNode {
+  const out: XmlNode = {};
+  for (const [k, v] of Object.entries(body)) {
+    out[k] = v;
+    if (k === slotAfter) out[SEQUENCE_SLOT] = '';
+  }
+  sequences.set(out, children);
+  return out;
 }
 
 /**

@@ -3,7 +3,7 @@ import { isVersionIdSyntax } from '../../core/objects.js';
 import type { S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendXml } from '../respond.js';
-import { xmlDate, type XmlNode } from '../xml.js';
+import { withSequence, xmlDate, type XmlNode } from '../xml.js';
 import { requireBucket } from './access.js';
 import { intParam, keyEncoder, ownerOf } from './list-params.js';
 
@@ -93,37 +93,41 @@ export async function listObjectVersions(r: S3Request): Promise<void> {
     maxKeys,
   });
   const who = await ownerOf(r, bucket.tenant_id);
-  const versions: XmlNode[] = [];
-  const markers: XmlNode[] = [];
-  for (const e of result.entries) {
+  // Versions and delete markers interleaved in the listing's one order, as S3 sends them.
+  const entries: Array<[string, XmlNode]> = result.entries.map((e) => {
     const common = { Key: enc(e.key), VersionId: e.versionId, IsLatest: e.isLatest, LastModified: xmlDate(e.lastModified), Owner: who };
-    if (e.isDeleteMarker) {
-      markers.push(common);
-      continue;
-    }
-    versions.push({
-      ...common,
-      ETag: `"${e.etag}"`,
-      Size: e.size,
-      StorageClass: 'STANDARD',
-      ChecksumAlgorithm: e.checksumAlgorithms.length ? e.checksumAlgorithms.map((a) => a.toUpperCase()) : undefined,
-    });
-  }
-  // (S3 interleaves Version and DeleteMarker elements in one order; clients read them as two lists,
-  // each in that order, which this keeps.)
-  sendXml(r, 200, 'ListVersionsResult', {
-    Name: bucket.name,
-    Prefix: enc(prefix),
-    KeyMarker: enc(keyMarker),
-    VersionIdMarker: versionIdMarker ?? '',
-    NextKeyMarker: result.nextKeyMarker !== undefined ? enc(result.nextKeyMarker) : undefined,
-    NextVersionIdMarker: result.nextKeyMarker !== undefined ? (result.nextVersionIdMarker ?? '') : undefined,
-    MaxKeys: maxKeys,
-    Delimiter: delimiter ? enc(delimiter) : undefined,
-    EncodingType: q.get('encoding-type') ?? undefined,
-    IsTruncated: result.isTruncated,
-    Version: versions,
-    DeleteMarker: markers,
-    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    if (e.isDeleteMarker) return ['DeleteMarker', common];
+    return [
+      'Version',
+      {
+        Key: common.Key,
+        VersionId: common.VersionId,
+        IsLatest: common.IsLatest,
+        LastModified: common.LastModified,
+        ETag: `"${e.etag}"`,
+        Size: e.size,
+        Owner: who,
+        StorageClass: 'STANDARD',
+        ChecksumAlgorithm: e.checksumAlgorithms.length ? e.checksumAlgorithms.map((a) => a.toUpperCase()) : undefined,
+      },
+    ];
   });
+  const body = withSequence(
+    {
+      Name: bucket.name,
+      Prefix: enc(prefix),
+      KeyMarker: enc(keyMarker),
+      VersionIdMarker: versionIdMarker ?? '',
+      NextKeyMarker: result.nextKeyMarker !== undefined ? enc(result.nextKeyMarker) : undefined,
+      NextVersionIdMarker: result.nextKeyMarker !== undefined ? (result.nextVersionIdMarker ?? '') : undefined,
+      MaxKeys: maxKeys,
+      Delimiter: delimiter ? enc(delimiter) : undefined,
+      EncodingType: q.get('encoding-type') ?? undefined,
+      IsTruncated: result.isTruncated,
+      CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    },
+    'IsTruncated',
+    entries,
+  );
+  sendXml(r, 200, 'ListVersionsResult', body);
 }
