@@ -448,6 +448,23 @@ describeEachEngine('tenant and policy isolation', (engine) => {
     HeadBucket: () => [{ label: 'the bucket', method: 'HEAD', path: `/${BUCKET}` }],
     GetBucketLocation: () => [{ label: 'the bucket', method: 'GET', path: `/${BUCKET}?location` }],
     GetBucketVersioning: () => [{ label: 'the bucket', method: 'GET', path: `/${BUCKET}?versioning` }],
+    PutBucketVersioning: () => [
+      {
+        label: 'suspend or enable it',
+        method: 'PUT',
+        path: `/${BUCKET}?versioning`,
+        ...xml('<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>'),
+      },
+    ],
+    GetObjectLockConfiguration: () => [{ label: 'the bucket', method: 'GET', path: `/${BUCKET}?object-lock` }],
+    PutObjectLockConfiguration: () => [
+      {
+        label: 'turn Object Lock on',
+        method: 'PUT',
+        path: `/${BUCKET}?object-lock`,
+        ...xml('<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>'),
+      },
+    ],
     ListObjects: () => listings(''),
     ListObjectsV2: () => listings('?list-type=2'),
     ListObjectVersions: () => listings('?versions'),
@@ -506,6 +523,15 @@ describeEachEngine('tenant and policy isolation', (engine) => {
       }),
     GetObjectAcl: () => existingAndMissing('GET', '?acl'),
     GetObjectTagging: () => existingAndMissing('GET', '?tagging'),
+    GetObjectRetention: () => existingAndMissing('GET', '?retention'),
+    GetObjectLegalHold: () => existingAndMissing('GET', '?legal-hold'),
+    PutObjectRetention: () =>
+      existingAndMissing(
+        'PUT',
+        '?retention',
+        xml('<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>'),
+      ),
+    PutObjectLegalHold: () => existingAndMissing('PUT', '?legal-hold', xml('<LegalHold><Status>ON</Status></LegalHold>')),
     PutObject: () => [
       { label: 'overwrite an existing key', method: 'PUT', path: obj(ONE), body: 'pwned' },
       { label: 'a new key', method: 'PUT', path: obj('secret/new.txt'), body: 'pwned' },
