@@ -533,6 +533,10 @@ describeEachEngine('fuzz: XML request bodies', (engine) => {
       ['PUT', objectPath(BUCKET, TARGET), { acl: '' }],
       ['PUT', objectPath(BUCKET), { acl: '' }],
       ['POST', objectPath(BUCKET, 'no-such-upload'), { uploadId: 'no-such-upload' }],
+      ['PUT', objectPath(BUCKET), { versioning: '' }],
+      ['PUT', objectPath(BUCKET), { 'object-lock': '' }],
+      ['PUT', objectPath(BUCKET, TARGET), { retention: '' }],
+      ['PUT', objectPath(BUCKET, TARGET), { 'legal-hold': '' }],
     ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ops), fc.uint8Array({ minLength: 1, maxLength: 512 }), async ([method, path, query], bytes) => {
