@@ -418,6 +418,17 @@ describeEachEngine('versioning', (engine) => {
       expect(listed[0].latest).toBe(true);
       const head = await t.s3.send(new HeadObjectCommand({ Bucket: 'race', Key: 'hot' }));
       expect(head.VersionId).toBe(listed[0].id);
+      // The counts stay exact when writers lose the race for the latest flag and redo under the lock.
+      const bucket = (await t.anvil.services.buckets.get('race'))!;
+      const bytes = Array.from({ length: 50 }, (_, i) => `v${i}`.length).reduce((a, b) => a + b, 0);
+      const last = await body(t.s3, 'race', 'hot');
+      expect(await bucketUsage(t.anvil.core.meta.data, bucket.id)).toEqual({
+        objects: 1,
+        bytes: last.length,
+        versions: 50,
+        versionBytes: bytes,
+        markers: 0,
+      });
     });
 
     it('noncurrent versions keep their bytes; deleting a version releases them; the counts follow every change', async () => {

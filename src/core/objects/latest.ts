@@ -30,7 +30,7 @@ import {
 } from '../../meta/objects/versions.js';
 import { lockForNewVersion } from '../object-lock.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
-import { type DeleteOutcome, deleteToMarker, deleteVersionById, versioningOf, writeVersion } from './versioning.js';
+import { type DeleteOutcome, deleteToMarker, deleteVersionById, pushVersion, versioningOf, writeVersion } from './versioning.js';
 
 /** Unversioned buckets: the key's one version is replaced, so every count moves alike. */
 function countDelta(old: CurrentVersion | undefined, size: number): CountDelta {
@@ -71,7 +71,8 @@ export async function writeLatest(
   v = { ...v, lock: lockForNewVersion(bucket, v.lock) };
   const state = versioningOf(bucket);
   if (state !== 'Unversioned') {
-    // (A pending write intent is deleted by commitStaged after this, in the same transaction.)
+    // The common case, an Enabled bucket's PUT, folds into one statement like an unversioned one.
+    if (state === 'Enabled' && v.seq === undefined) return pushVersion(trx, bucket, key, refs, v);
     return writeVersion(trx, bucket, key, refs, v, v.seq ?? (await nextSeq(trx, bucket)), state);
   }
   const row = latestRowOf(bucket.id, bucket.tenant_id, key, v);

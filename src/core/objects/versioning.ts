@@ -22,13 +22,17 @@ import type { RefChanges } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
+import { pushLatest } from '../../meta/objects/put-latest.js';
 import {
+  type CurrentVersion,
   latestRowOf,
   manifestOfRow,
   markerRowOf,
+  MAX_SEQ,
   type ObjectVersion,
   rowToVersion,
   type VersionContent,
+  versionIdFor,
   type VersionRow,
 } from '../../meta/objects/types.js';
 import {
@@ -36,6 +40,7 @@ import {
   type CountDelta,
   deleteVersionRow,
   insertVersionRow,
+  latestForWrite,
   latestRow,
   moveCounts,
   newestRow,
@@ -51,17 +56,15 @@ export function versioningOf(bucket: Pick<Bucket, 'versioning'>): Versioning {
   return bucket.versioning === 'Enabled' ? 'Enabled' : bucket.versioning === 'Suspended' ? 'Suspended' : 'Unversioned';
 }
 
-/** The sequence numbers fit in 53 bits; a version id carries MAX_SEQ - seq so that newer ids sort first. */
-const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 const VERSION_ID = /^[0-9a-f]{20}$/;
 
-/**
- * A new version's id: 14 hex digits of (MAX_SEQ - seq), so a key's version
- * ids sort newest first as strings, then 6 random hex digits so ids cannot
- * be guessed from one another. URL-safe, unique within the bucket (seq is).
- */
+/** The random part of a new version id (see versionIdFor: URL-safe, unique within the bucket as seq is). */
+function versionIdSuffix(): string {
+  return crypto.randomBytes(3).toString('hex');
+}
+
 export function newVersionId(seq: number): string {
-  return (MAX_SEQ - seq).toString(16).padStart(14, '0') + crypto.randomBytes(3).toString('hex');
+  return versionIdFor(seq, versionIdSuffix());
 }
 
 /** The sequence number a version id of ours carries (undefined for "null" or a foreign string). */
@@ -112,7 +115,7 @@ async function dropNullVersion(
 }
 
 /** Makes `row` the key's latest version on top of `latest` (which becomes noncurrent). */
-async function pushVersion(
+async function stackVersion(
   trx: DataDb,
   bucket: Bucket,
   latest: VersionRow | undefined,
@@ -128,7 +131,54 @@ async function pushVersion(
   await moveCounts(trx, bucket.id, d);
 }
 
-/** A write on a versioning (or suspended) bucket: a new latest version. */
+/** What a new version on top of `old` does to the usage counts. */
+function pushDelta(old: CurrentVersion | undefined, size: number): CountDelta {
+  const live = old !== undefined && Number(old.is_delete_marker) === 0;
+  return { objects: live ? 0 : 1, bytes: live ? size - Number(old.size) : size, versions: 1, versionBytes: size };
+}
+
+/**
+ * The hot path of a versioning bucket: a write on an Enabled bucket that
+ * has not locked the bucket yet. One folded statement on PostgreSQL (as for
+ * unversioned buckets, see meta/objects/put-latest.pg.ts), with the redo
+ * under the lock when its guess of the latest version was stale.
+ */
+export async function pushVersion(
+  trx: DataDb,
+  bucket: Bucket,
+  key: string,
+  refs: RefChanges,
+  v: VersionContent & { condition?: WriteCondition },
+): Promise<ObjectVersion> {
+  const read = await latestForWrite(trx, bucket.id, key, refs.intentId);
+  if (read.intentDeleted) refs.intentId = undefined;
+  let old = read.current;
+  checkWriteCondition(key, v.condition, old && Number(old.is_delete_marker) === 0 ? old : undefined);
+  const row = latestRowOf(bucket.id, bucket.tenant_id, key, v);
+  const suffix = versionIdSuffix();
+  // Nothing is released by a versioned write, so its one blob reference may always join the statement.
+  const sole = refs.noFold ? undefined : refs.soleReference();
+  const taken = await pushLatest(trx, row, old, pushDelta(old, v.size), sole, suffix);
+  if (taken.seq === undefined) throw fail.noSuchBucket(bucket.name);
+  if (taken.soleApplied) refs.soleReferenceApplied(taken.soleFileId);
+  const seq = taken.seq;
+  let versionId = taken.versionId;
+  if (!taken.written) {
+    // Another writer changed the key between our read and the lock; we hold the lock now.
+    const guessed = old;
+    old = (await latestForWrite(trx, bucket.id, key)).current;
+    checkWriteCondition(key, v.condition, old && Number(old.is_delete_marker) === 0 ? old : undefined);
+    const was = pushDelta(guessed, v.size);
+    const is = pushDelta(old, v.size);
+    await moveCounts(trx, bucket.id, { objects: is.objects - was.objects, bytes: is.bytes - was.bytes });
+    if (old) await setLatestFlag(trx, old.id, 0);
+    versionId = versionIdFor(seq, suffix);
+    await insertVersionRow(trx, { ...row, version_id: versionId }, seq);
+  }
+  return rowToVersion({ ...row, version_id: versionId!, seq });
+}
+
+/** A write on a versioning (or suspended) bucket under the bucket lock (seq taken): a new latest version. */
 export async function writeVersion(
   trx: DataDb,
   bucket: Bucket,
@@ -147,7 +197,7 @@ export async function writeVersion(
     if (dropped.wasLatest) latest = undefined;
   }
   const row = { ...latestRowOf(bucket.id, bucket.tenant_id, key, v), version_id: state === 'Enabled' ? newVersionId(seq) : 'null' };
-  await pushVersion(trx, bucket, latest, row, seq, d);
+  await stackVersion(trx, bucket, latest, row, seq, d);
   return rowToVersion({ ...row, seq });
 }
 
@@ -168,7 +218,7 @@ export async function deleteToMarker(
     if (dropped.wasLatest) latest = undefined;
   }
   const versionId = state === 'Enabled' ? newVersionId(seq) : 'null';
-  await pushVersion(trx, bucket, latest, markerRowOf(bucket.id, bucket.tenant_id, key, versionId), seq, d);
+  await stackVersion(trx, bucket, latest, markerRowOf(bucket.id, bucket.tenant_id, key, versionId), seq, d);
   return { key, versionId, deleteMarker: true };
 }
 

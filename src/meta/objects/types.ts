@@ -59,7 +59,23 @@ export interface ObjectVersion extends ObjectAttributes {
 /** A version row as written (seq comes from the bucket's counter). */
 export type NewVersionRow = Omit<Selectable<ObjectVersionTable>, 'id' | 'seq'>;
 /** What a write needs to know of the version it replaces. */
-export type CurrentVersion = Pick<Selectable<ObjectVersionTable>, 'id' | 'seq' | 'manifest' | 'size' | 'tenant_id' | 'etag'>;
+export type CurrentVersion = Pick<
+  Selectable<ObjectVersionTable>,
+  'id' | 'seq' | 'manifest' | 'size' | 'tenant_id' | 'etag' | 'is_delete_marker'
+>;
+/** Sequence numbers fit in 53 bits; a version id carries MAX_SEQ - seq so that a key's newer ids sort first. */
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A version's id: 14 hex digits of (MAX_SEQ - seq), so a key's version ids
+ * sort newest first as strings, then a 6-hex-digit random suffix so ids
+ * cannot be guessed from one another (put-latest.pg.ts builds the same
+ * string in SQL).
+ */
+export function versionIdFor(seq: number, suffix: string): string {
+  return (MAX_SEQ - seq).toString(16).padStart(14, '0') + suffix;
+}
+
 /** A stored version row (with its row id, which the version's id does not replace). */
 export type VersionRow = Selectable<ObjectVersionTable>;
 

@@ -61,7 +61,7 @@ export async function latestForWrite(
   const q = fold ? (db.with('gone', (q) => q.deleteFrom('write_intents').where('id', '=', intentId)) as unknown as DataDb) : db;
   const current = await q
     .selectFrom('object_versions')
-    .select(['id', 'seq', 'manifest', 'size', 'tenant_id', 'etag'])
+    .select(['id', 'seq', 'manifest', 'size', 'tenant_id', 'etag', 'is_delete_marker'])
     .where('bucket_id', '=', bucketId)
     .where('key', '=', key)
     .where('is_latest', '=', LATEST)
