@@ -14,23 +14,11 @@ import { latestRow, updateVersionInPlace, versionRowById } from '../../meta/obje
 import type { CoreContext } from '../context.js';
 import { validateKey } from './keys.js';
 import { nextSeq } from './latest.js';
+import { assertRemovable, lockedError } from './protection.js';
 import { metadataWrite } from './stage.js';
 import { invalidVersionId, isVersionIdSyntax } from './versioning.js';
 
-export function lockedError() {
-  return fail.forbidden('AccessDenied', 'Access Denied because object protected by object lock.');
-}
-
-export function assertRemovable(
-  row: Pick<VersionRow, 'lock_mode' | 'lock_until' | 'legal_hold'>,
-  bypassGovernance: boolean,
-  now = Date.now(),
-): void {
-  if (Number(row.legal_hold) === 1) throw lockedError();
-  if (!row.lock_mode || row.lock_until === null || Number(row.lock_until) <= now) return;
-  if (row.lock_mode === 'GOVERNANCE' && bypassGovernance) return;
-  throw lockedError();
-}
+export { assertRemovable, lockedError };
 
 /** A retention to set: a mode and a date, or neither (remove it). */
 export interface Retention {

@@ -48,7 +48,7 @@ import {
   versionRowById,
 } from '../../meta/objects/versions.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
-import { assertRemovable } from './retention.js';
+import { assertRemovable } from './protection.js';
 
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended';
 

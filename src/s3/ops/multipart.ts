@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { rememberEncryption } from '../../core/objects/encryption.js';
 import { expectedBody, readSmallBody, requestBody } from '../body.js';
 import { header, type S3Request } from '../context.js';
-import { errors, S3Error } from '../errors.js';
+import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml, xmlDate } from '../xml.js';
 import { requireBucket, requireCopySource } from './access.js';
