@@ -4,6 +4,10 @@
  * `anvil admin bucket delete --force` (both through admin/ops/buckets.ts); the server's task runner empties and
  * removes the bucket in the background.
  *
+ * A key's history (GET …/versions?key=): every version and delete marker,
+ * newest first, with its Object Lock state; for members, the right that
+ * ListObjectVersions with prefix=key needs (list on the key).
+ *
  * Settings (PATCH): `replication`, the replicas each new blob of the bucket
  * gets (1 to the number of configured backends; null: the server default).
  * Root only: replicas take the operator's storage, which no tenant quota
@@ -13,9 +17,9 @@ import { z } from 'zod';
 
 import { isAdminOf, requireRoot, visibleBucket, visibleTenant } from './access.js';
 import { adminErrors } from './errors.js';
-import { bucketView, bucketViews, deleteBucket, setReplication } from './ops/buckets.js';
+import { bucketView, bucketViews, deleteBucket, keyVersions, setReplication } from './ops/buckets.js';
 import { Reply, route } from './route.js';
-import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery } from './schemas.js';
+import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery, KeyVersions, KeyVersionsQuery } from './schemas.js';
 
 /**
  * schemas.ts's Bucket with the replication setting. It takes over the
@@ -63,12 +67,32 @@ export const bucketRoutes = [
     method: 'GET',
     path: '/admin/v1/buckets/:bucket',
     tag: 'buckets',
-    summary: 'Show a bucket: owner, region, ACL, whether a policy is set, usage',
+    summary: 'Show a bucket: owner, region, ACL, whether a policy is set, versioning, Object Lock, usage and the history kept',
     access: 'root; tenant admin of the owner; others if their rights reach it',
     auth: 'any',
     response: BucketSchema,
     async handle({ principal, params, deps }) {
       return bucketView(deps, await visibleBucket(principal, params.bucket, deps));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/admin/v1/buckets/:bucket/versions',
+    tag: 'buckets',
+    summary: "List a key's versions and delete markers, newest first, with their Object Lock state",
+    access: 'root; tenant admin of the owner; others with the list action on the key',
+    auth: 'any',
+    query: KeyVersionsQuery,
+    response: KeyVersions,
+    async handle({ principal, params, query, deps }) {
+      const bucket = await visibleBucket(principal, params.bucket, deps);
+      if (
+        !isAdminOf(principal, bucket.tenant_id) &&
+        !principal.permissions.allows('list', { kind: 'prefix', bucket: bucket.name, prefix: query.key })
+      ) {
+        throw adminErrors.forbidden(`listing the versions of ${query.key} needs the list action on it`);
+      }
+      return keyVersions(deps, bucket, query.key, { after: query.after, limit: query.limit });
     },
   }),
   route({

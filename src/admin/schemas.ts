@@ -207,7 +207,26 @@ export const CreatedAppPassword = named(
 
 // ---- buckets
 
-export const BucketUsage = z.object({ objectCount: z.number().int(), byteCount: z.number().int() });
+export const BucketUsage = z.object({
+  objectCount: z.number().int().describe('live objects: latest versions that are not delete markers'),
+  byteCount: z.number().int().describe('bytes of the live objects'),
+  versionCount: z.number().int().describe('every version that is not a delete marker, current or not'),
+  versionBytes: z.number().int().describe('bytes of every version (what the bucket stores)'),
+  noncurrentVersionCount: z.number().int().describe('versions that are not the live object of their key (versionCount - objectCount)'),
+  noncurrentBytes: z.number().int().describe('bytes of the noncurrent versions (versionBytes - byteCount)'),
+  deleteMarkerCount: z.number().int(),
+});
+const LockMode = z.enum(['GOVERNANCE', 'COMPLIANCE']);
+export const ObjectLockState = named(
+  'ObjectLockState',
+  z.object({
+    enabled: z.boolean().describe('Object Lock is on (it can never be turned off)'),
+    defaultRetention: z
+      .object({ mode: LockMode, days: z.number().int().optional(), years: z.number().int().optional() })
+      .nullable()
+      .describe('the retention new versions get unless they ask for their own; null: none'),
+  }),
+);
 export const Bucket = named(
   'Bucket',
   z.object({
@@ -217,6 +236,8 @@ export const Bucket = named(
     createdAt: timestamp,
     acl: z.string(),
     hasPolicy: z.boolean(),
+    versioning: z.enum(['Unversioned', 'Enabled', 'Suspended']).describe('Unversioned: versioning was never turned on'),
+    objectLock: ObjectLockState,
     usage: BucketUsage.nullable().describe("from this region's bucket state; null if the region has no state row"),
   }),
 );
@@ -224,6 +245,35 @@ export const BucketList = z.object({ buckets: z.array(Bucket) });
 export const ForceQuery = z.object({
   force: z.enum(['true', 'false']).optional().describe('true: delete the contents too, in a background task'),
 });
+export const KeyVersionsQuery = z.object({
+  key: z.string().min(1).max(1024).describe('the object key'),
+  limit: z.coerce.number().int().min(1).max(1000).default(1000).describe('versions per page (1 to 1000)'),
+  after: z.string().min(1).max(64).optional().describe("the previous page's nextVersionIdMarker"),
+});
+export const KeyVersion = named(
+  'KeyVersion',
+  z.object({
+    versionId: z.string().describe('"null" for a version written while the bucket was not versioning'),
+    isLatest: z.boolean(),
+    isDeleteMarker: z.boolean(),
+    size: z.number().int(),
+    etag: z.string().describe('empty for a delete marker'),
+    lastModified: timestamp,
+    lockMode: LockMode.nullable().describe('Object Lock retention mode; null: none'),
+    lockUntil: timestamp.nullable().describe('retained until (it may be past); null: no retention'),
+    legalHold: z.boolean(),
+  }),
+);
+export const KeyVersions = named(
+  'KeyVersions',
+  z.object({
+    bucket: z.string(),
+    key: z.string(),
+    versions: z.array(KeyVersion).describe('newest first'),
+    isTruncated: z.boolean(),
+    nextVersionIdMarker: z.string().optional().describe('when truncated: pass as `after` for the next page'),
+  }),
+);
 export const BucketDeleted = named(
   'BucketDeleted',
   z.object({

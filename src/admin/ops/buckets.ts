@@ -1,20 +1,53 @@
 /**
- * Buckets as operators see them (owner, settings, usage), and the two
- * operator actions on them: delete (with force, a DELETE_BUCKET_TASK empties
- * it in the background) and the replication setting. Behind
+ * Buckets as operators see them (owner, settings, versioning and Object
+ * Lock, usage with the history kept), one key's version history, and the
+ * two operator actions on them: delete (with force, a DELETE_BUCKET_TASK
+ * empties it in the background) and the replication setting. Behind
  * /admin/v1/buckets/… and `anvil admin bucket …`; who may call them is the
  * caller's check.
  */
 import { setBucketReplication } from '../../blobs/index.js';
 import type { Bucket } from '../../core/buckets.js';
-import { bucketUsage } from '../../meta/stats/counts.js';
+import { objectLockOf } from '../../core/object-lock.js';
+import { keyHistory } from '../../core/objects/history.js';
+import { versioningOf } from '../../core/objects/versioning.js';
+import { type HistoryUsage, historyUsage } from '../../meta/objects/history.js';
 import { DELETE_BUCKET_TASK, type DeleteBucketPayload } from '../../work/task-names.js';
 import type { AdminServices } from '../deps.js';
-import { iso } from '../schemas.js';
+import { iso, isoOrNull } from '../schemas.js';
+
+/** Usage as the API shows it: live objects, every version, the noncurrent ones, delete markers. */
+function usageView(u: HistoryUsage) {
+  return {
+    objectCount: u.objects,
+    byteCount: u.bytes,
+    versionCount: u.versions,
+    versionBytes: u.versionBytes,
+    noncurrentVersionCount: u.versions - u.objects,
+    noncurrentBytes: u.versionBytes - u.bytes,
+    deleteMarkerCount: u.markers,
+  };
+}
+
+/** Whether Object Lock is on, and the default retention new versions get. */
+function objectLockView(b: Bucket) {
+  const lock = objectLockOf(b);
+  const rule = lock?.rule;
+  return {
+    enabled: lock?.enabled === true,
+    defaultRetention: rule
+      ? {
+          mode: rule.mode,
+          ...(rule.days !== undefined ? { days: rule.days } : {}),
+          ...(rule.years !== undefined ? { years: rule.years } : {}),
+        }
+      : null,
+  };
+}
 
 /** The buckets with their usage; `tenantName` names each bucket's owner. */
 export async function bucketViews(s: AdminServices, buckets: Bucket[], tenantName: (id: string) => Promise<string>) {
-  const usage = await bucketUsage(
+  const usage = await historyUsage(
     s.meta.data,
     buckets.map((b) => b.id),
   );
@@ -27,7 +60,9 @@ export async function bucketViews(s: AdminServices, buckets: Bucket[], tenantNam
       createdAt: iso(Number(b.created_at)),
       acl: b.acl,
       hasPolicy: b.policy !== null,
-      usage: usage.get(b.id) ?? null,
+      versioning: versioningOf(b),
+      objectLock: objectLockView(b),
+      usage: usage.has(b.id) ? usageView(usage.get(b.id)!) : null,
       replication: b.replication === null ? null : Number(b.replication),
       effectiveReplication: Number(b.replication ?? s.core.blobs.defaultReplication),
     });
@@ -42,6 +77,30 @@ export async function bucketView(s: AdminServices, bucket: Bucket): Promise<Buck
   const [view] = await bucketViews(s, [bucket], async (id) => (await s.tenants.getTenantById(id))?.name ?? id);
   return view;
 }
+
+/** One key's versions and delete markers, newest first, a page at a time (`after`: the previous page's last version id). */
+export async function keyVersions(s: AdminServices, bucket: Bucket, key: string, page: { after?: string; limit: number }) {
+  const history = await keyHistory(s.core, bucket, key, page);
+  return {
+    bucket: bucket.name,
+    key,
+    versions: history.entries.map((e) => ({
+      versionId: e.versionId,
+      isLatest: e.isLatest,
+      isDeleteMarker: e.isDeleteMarker,
+      size: e.size,
+      etag: e.etag,
+      lastModified: iso(e.lastModified),
+      lockMode: e.lock.mode ?? null,
+      lockUntil: isoOrNull(e.lock.until),
+      legalHold: e.lock.legalHold,
+    })),
+    isTruncated: history.isTruncated,
+    ...(history.nextVersionIdMarker !== undefined ? { nextVersionIdMarker: history.nextVersionIdMarker } : {}),
+  };
+}
+
+export type KeyVersionsPage = Awaited<ReturnType<typeof keyVersions>>;
 
 export interface BucketDeletion {
   bucket: string;

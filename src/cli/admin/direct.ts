@@ -7,7 +7,7 @@
  */
 import type { AdminServices } from '../../admin/deps.js';
 import { backendAdmin } from '../../admin/ops/backends.js';
-import { deleteBucket, setReplication } from '../../admin/ops/buckets.js';
+import { bucketView, bucketViews, deleteBucket, keyVersions, setReplication } from '../../admin/ops/buckets.js';
 import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
 import { serverStatus } from '../../admin/ops/status.js';
 import { createTenant, listTenants } from '../../admin/ops/tenants.js';
@@ -59,6 +59,17 @@ export function directDoor(node: NodeContext): AdminDoor {
       if (!found || !(await deleteUser(s, found.id))) throw new Error(`no user ${who} in tenant ${tenant}`);
       return found;
     },
+    showBucket: async (name) => bucketView(s, await bucketNamed(name)),
+    async listBuckets(tenant) {
+      const tenants = tenant === undefined ? await listTenants(s) : [await s.tenants.findTenant(tenant)];
+      const out = [];
+      for (const t of tenants) {
+        if (!t) throw new Error(`no tenant named ${tenant}`);
+        out.push(...(await bucketViews(s, await s.buckets.listForTenant(t.id), async () => t.name)));
+      }
+      return out;
+    },
+    keyVersions: async (bucket, key, page) => keyVersions(s, await bucketNamed(bucket), key, page),
     deleteBucket: async (name, force) => deleteBucket(s, await bucketNamed(name), force),
     setBucketReplication: async (name, replication) => setReplication(s, await bucketNamed(name), replication),
     listBackends: () => backendAdmin(s).list({ checkHealth: true }),

@@ -5,7 +5,7 @@
  * (direct.ts, through the same admin operations the API's routes call) — so
  * no command is implemented twice.
  */
-import type { BucketDeletion } from '../../admin/ops/buckets.js';
+import type { BucketDeletion, BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { NewUser, UserView } from '../../admin/ops/users.js';
@@ -37,6 +37,12 @@ export interface AdminDoor {
   listUsers(tenant: string): Promise<UserView[]>;
   /** By id or email. */
   deleteUser(tenant: string, who: string): Promise<UserView>;
+  /** Settings, versioning, Object Lock and usage with the history kept. */
+  showBucket(name: string): Promise<BucketView>;
+  /** Without a tenant: every tenant the caller may see. */
+  listBuckets(tenant?: string): Promise<BucketView[]>;
+  /** One page of a key's versions and delete markers, newest first (`after`: the previous page's nextVersionIdMarker). */
+  keyVersions(bucket: string, key: string, page: { after?: string; limit: number }): Promise<KeyVersionsPage>;
   deleteBucket(name: string, force: boolean): Promise<BucketDeletion>;
   setBucketReplication(name: string, replication: number | null): Promise<BucketReplication>;
   listBackends(): Promise<BackendList>;

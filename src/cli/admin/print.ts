@@ -1,5 +1,5 @@
 /** How `anvil admin` prints answers: one function per kind of answer, the same for both doors (`--json` prints the value itself). */
-import type { BucketDeletion } from '../../admin/ops/buckets.js';
+import type { BucketDeletion, BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
@@ -53,6 +53,71 @@ function userLine(u: UserView): string {
 
 export function printUsers(json: boolean, list: UserView[]): void {
   print(json, list, list.map(userLine).join('\n') || '(none)');
+}
+
+function lockLine(b: BucketView): string {
+  const lock = b.objectLock;
+  if (!lock.enabled) return 'off';
+  const r = lock.defaultRetention;
+  if (!r) return 'enabled, no default retention';
+  const period = r.days !== undefined ? `${r.days} day${r.days === 1 ? '' : 's'}` : `${r.years} year${r.years === 1 ? '' : 's'}`;
+  return `enabled, default retention ${r.mode} ${period}`;
+}
+
+/** `anvil admin bucket show`: settings, versioning, Object Lock, and usage with the history kept. */
+export function printBucket(json: boolean, b: BucketView): void {
+  const u = b.usage;
+  const lines = [
+    `bucket ${b.name}  tenant ${b.tenant}  region ${b.region}  created ${b.createdAt}`,
+    `acl ${b.acl}  policy ${b.hasPolicy ? 'set' : 'none'}  replication ${b.effectiveReplication}${b.replication === null ? ' (default)' : ''}`,
+    `versioning:      ${b.versioning}`,
+    `object lock:     ${lockLine(b)}`,
+    ...(u
+      ? [
+          `objects:         ${u.objectCount} (${humanBytes(u.byteCount)})`,
+          `versions:        ${u.versionCount} (${humanBytes(u.versionBytes)}), noncurrent ${u.noncurrentVersionCount} (${humanBytes(u.noncurrentBytes)})`,
+          `delete markers:  ${u.deleteMarkerCount}`,
+        ]
+      : ['usage:           unknown (no state row in this region)']),
+  ];
+  print(json, b, lines.join('\n'));
+}
+
+/** `anvil admin bucket list`: one line per bucket. */
+export function printBuckets(json: boolean, list: BucketView[]): void {
+  const line = (b: BucketView) => {
+    const u = b.usage;
+    const usage = u
+      ? `${u.objectCount} objects (${humanBytes(u.byteCount)})\t${u.noncurrentVersionCount} noncurrent (${humanBytes(u.noncurrentBytes)})\t${u.deleteMarkerCount} markers`
+      : 'usage unknown';
+    return `${b.name}\t${b.tenant}\t${b.versioning}\tlock ${b.objectLock.enabled ? 'on' : 'off'}\t${usage}`;
+  };
+  print(json, list, list.map(line).join('\n') || '(none)');
+}
+
+/** `anvil admin bucket versions`: a key's versions and delete markers, newest first. */
+export function printKeyVersions(json: boolean, page: KeyVersionsPage, now = Date.now()): void {
+  if (page.versions.length === 0 && !page.isTruncated) {
+    print(json, page, `(no versions of ${page.key} in ${page.bucket})`);
+    return;
+  }
+  const rows = page.versions.map((v) => {
+    const retention =
+      v.lockMode === null
+        ? '-'
+        : `${v.lockMode} until ${v.lockUntil}${v.lockUntil !== null && Date.parse(v.lockUntil) <= now ? ' (expired)' : ''}`;
+    return [
+      v.versionId,
+      v.isLatest ? 'latest' : '-',
+      v.isDeleteMarker ? 'delete marker' : String(v.size),
+      v.etag || '-',
+      v.lastModified,
+      retention,
+      v.legalHold ? 'on' : '-',
+    ].join('\t');
+  });
+  const more = page.isTruncated ? [`(more: --after ${page.nextVersionIdMarker})`] : [];
+  print(json, page, ['VERSION ID\tLATEST\tSIZE\tETAG\tLAST MODIFIED\tRETENTION\tLEGAL HOLD', ...rows, ...more].join('\n'));
 }
 
 export function printBucketDeletion(json: boolean, r: BucketDeletion): void {

@@ -1,4 +1,5 @@
 /** The admin API door (`--endpoint`): each question is one or two signed requests (admin-client.ts). */
+import type { BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
@@ -47,6 +48,18 @@ export function remoteDoor(client: AdminClient): AdminDoor {
       await client.request('DELETE', ['tenants', tenant, 'users', found.id]);
       return found;
     },
+    showBucket: (name) => client.request<BucketView>('GET', ['buckets', name]),
+    async listBuckets(tenant) {
+      const out: BucketView[] = [];
+      for (const name of tenant ? [tenant] : await visibleTenants()) {
+        out.push(...(await client.request<{ buckets: BucketView[] }>('GET', ['tenants', name, 'buckets'])).buckets);
+      }
+      return out;
+    },
+    keyVersions: (bucket, key, page) =>
+      client.request<KeyVersionsPage>('GET', ['buckets', bucket, 'versions'], {
+        query: { key, limit: String(page.limit), ...(page.after !== undefined ? { after: page.after } : {}) },
+      }),
     async deleteBucket(name, force) {
       const r = await client.request<{ deleted: boolean; task?: number }>('DELETE', ['buckets', name], {
         query: force ? { force: 'true' } : {},

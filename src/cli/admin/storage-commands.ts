@@ -1,11 +1,16 @@
 /** `anvil admin bucket|backend|status …`: both doors. */
 import type { Command } from 'commander';
 
+import type { KeyVersionsPage } from '../../admin/ops/buckets.js';
 import { action } from './action.js';
+import type { AdminDoor } from './door.js';
 import {
   printBackends,
+  printBucket,
   printBucketDeletion,
+  printBuckets,
   printDrain,
+  printKeyVersions,
   printRebalance,
   printRemoved,
   printReplication,
@@ -21,8 +26,59 @@ function parseReplication(value: string): number | null {
   return Number(value);
 }
 
+/** A positive integer option. */
+function parseCount(name: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** Versions per request: the API's page size at most. */
+const VERSIONS_PAGE = 1000;
+
+/** A key's versions newest first, page after page until `limit` of them (all without one). */
+async function collectVersions(
+  door: AdminDoor,
+  bucket: string,
+  key: string,
+  opts: { after?: string; limit?: number },
+): Promise<KeyVersionsPage> {
+  let page = await door.keyVersions(bucket, key, { after: opts.after, limit: Math.min(VERSIONS_PAGE, opts.limit ?? VERSIONS_PAGE) });
+  const versions = [...page.versions];
+  while (page.isTruncated && page.nextVersionIdMarker !== undefined && (opts.limit === undefined || versions.length < opts.limit)) {
+    const limit = Math.min(VERSIONS_PAGE, opts.limit === undefined ? VERSIONS_PAGE : opts.limit - versions.length);
+    page = await door.keyVersions(bucket, key, { after: page.nextVersionIdMarker, limit });
+    versions.push(...page.versions);
+  }
+  return { ...page, versions };
+}
+
 export function registerStorageCommands(admin: Command): void {
   const bucket = admin.command('bucket').description('buckets');
+  bucket
+    .command('list')
+    .description('buckets with their versioning, Object Lock and usage (objects, noncurrent versions, delete markers)')
+    .option('--tenant <name>', 'only this tenant')
+    .action(action(async (door, json, opts: { tenant?: string }) => printBuckets(json, await door.listBuckets(opts.tenant))));
+  bucket
+    .command('show <name>')
+    .description('a bucket: owner, settings, versioning, Object Lock, usage with the versions and delete markers it keeps')
+    .action(action(async (door, json, name: string) => printBucket(json, await door.showBucket(name))));
+  bucket
+    .command('versions <bucket> <key>')
+    .description("a key's history, newest first: version id, latest, delete marker, size, ETag, last modified, retention, legal hold")
+    .option('--limit <n>', 'at most this many versions (default: all)')
+    .option('--after <version-id>', 'start after this version (the "more: --after" of a page cut by --limit)')
+    .action(
+      action(async (door, json, name: string, key: string, opts: { limit?: string; after?: string }) =>
+        printKeyVersions(
+          json,
+          await collectVersions(door, name, key, {
+            after: opts.after,
+            limit: opts.limit === undefined ? undefined : parseCount('--limit', opts.limit),
+          }),
+        ),
+      ),
+    );
   bucket
     .command('delete <name>')
     .description('delete a bucket; with --force, a background task deletes everything in it first')
