@@ -68,16 +68,24 @@ export function lockFromHeaders(headers: IncomingHttpHeaders | Record<string, st
 export function lockForWrite(r: S3Request, bucket: Bucket, opts: { needsIntegrity: boolean }): VersionLock | undefined {
   const lock = lockFromHeaders(r.req.headers);
   if (!lock) return undefined;
-  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
+  requireObjectLock(bucket);
   if (opts.needsIntegrity) requireIntegrityHeader(r);
   return lock;
 }
 
-/** Whether the caller asked to bypass GOVERNANCE retention and may (root, or an admin right on the key). */
+/**
+ * Whether the caller asked to bypass GOVERNANCE retention and may (root, or
+ * an admin right on the key). A caller without the right is not refused
+ * for asking: the request goes on without the bypass, so it still deletes
+ * what no retention protects, and core refuses what one does (403).
+ */
 export function bypassGovernance(r: S3Request, bucket: Bucket, key: string): boolean {
   if (header(r, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() !== 'true') return false;
-  if (!mayAccessKey(r, bucket, 'admin', key)) throw errors.accessDenied();
-  return true;
+  return mayAccessKey(r, bucket, 'admin', key);
+}
+
+function requireObjectLock(bucket: Bucket): void {
+  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
 }
 
 export async function getObjectLockConfiguration(r: S3Request): Promise<void> {
@@ -121,8 +129,8 @@ export async function putObjectLockConfiguration(r: S3Request): Promise<void> {
 
 export async function getObjectRetention(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
+  requireObjectLock(bucket);
   const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
-  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
   if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
   if (!v.lock.mode || v.lock.until === undefined) {
     throw new S3Error('NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration', 404);
@@ -149,8 +157,8 @@ export async function putObjectRetention(r: S3Request): Promise<void> {
 
 export async function getObjectLegalHold(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
+  requireObjectLock(bucket);
   const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
-  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
   if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
   sendXml(r, 200, 'LegalHold', { Status: v.lock.legalHold ? 'ON' : 'OFF' }, versionHeader(bucket, v));
 }
