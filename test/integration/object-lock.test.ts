@@ -181,10 +181,21 @@ describeEachEngine('object lock', (engine) => {
       h = await head(DEFAULTS, 'held', held);
       expect({ mode: h.ObjectLockMode, hold: h.ObjectLockLegalHoldStatus }).toEqual({ mode: 'COMPLIANCE', hold: 'ON' });
 
+      // A body stored under the default retention needs Content-MD5 or a checksum, as one asking for a retention does.
+      const without = await raw('PUT', objectPath(DEFAULTS, 'raw-default'), {}, {}, 'raw');
+      expect(wire(without)).toEqual({ status: 400, code: 'InvalidRequest' });
+      await refused(head(DEFAULTS, 'raw-default'), 404);
+      const withMd5 = await raw('PUT', objectPath(DEFAULTS, 'raw-default'), {}, { 'content-md5': md5('raw') }, 'raw');
+      expect(wire(withMd5)).toEqual({ status: 200, code: undefined });
+      expect((await head(DEFAULTS, 'raw-default')).ObjectLockMode).toBe('COMPLIANCE');
+
       // The configuration without a rule removes the default; lock stays enabled.
       expect(await setRule(undefined)).toEqual({ ObjectLockEnabled: 'Enabled' });
       const none = await put(DEFAULTS, 'no-default');
       expect(lockOf(await head(DEFAULTS, 'no-default', none))).toEqual({ mode: undefined, until: undefined, hold: undefined });
+      // Without a default, a PUT asking for no protection needs no integrity header.
+      expect(wire(await raw('PUT', objectPath(DEFAULTS, 'raw-none'), {}, {}, 'raw'))).toEqual({ status: 200, code: undefined });
+      expect(lockOf(await head(DEFAULTS, 'raw-none'))).toEqual({ mode: undefined, until: undefined, hold: undefined });
     });
 
     it('PutObjectLockConfiguration needs Content-MD5 or a checksum', async () => {
@@ -361,9 +372,32 @@ describeEachEngine('object lock', (engine) => {
       const without = await raw('PUT', objectPath(LOCKED, 'raw-put'), {}, lockHeaders, 'raw');
       expect(wire(without)).toEqual({ status: 400, code: 'InvalidRequest' });
       await refused(head(LOCKED, 'raw-put'), 404);
+      // A date without its zone (it would be read in the server's local time) or not ISO 8601: 400 InvalidArgument.
+      for (const date of [until.replace(/\.\d+Z$/, ''), new Date(Date.parse(until)).toUTCString(), 'tomorrow']) {
+        const res = await raw(
+          'PUT',
+          objectPath(LOCKED, 'raw-put'),
+          {},
+          { ...lockHeaders, 'x-amz-object-lock-retain-until-date': date, 'content-md5': md5('raw') },
+          'raw',
+        );
+        expect({ date, ...wire(res) }).toEqual({ date, status: 400, code: 'InvalidArgument' });
+      }
+      await refused(head(LOCKED, 'raw-put'), 404);
       const withMd5 = await raw('PUT', objectPath(LOCKED, 'raw-put'), {}, { ...lockHeaders, 'content-md5': md5('raw') }, 'raw');
       expect(wire(withMd5)).toEqual({ status: 200, code: undefined });
       expect(lockOf(await head(LOCKED, 'raw-put'))).toEqual({ mode: 'GOVERNANCE', until: Date.parse(until), hold: undefined });
+      // A date with an offset is the same instant in UTC.
+      const offset = new Date(Date.parse(until) + 2 * 3_600_000).toISOString().replace(/\.\d+Z$/, '+02:00');
+      const withOffset = await raw(
+        'PUT',
+        objectPath(LOCKED, 'raw-put-offset'),
+        {},
+        { ...lockHeaders, 'x-amz-object-lock-retain-until-date': offset, 'content-md5': md5('raw') },
+        'raw',
+      );
+      expect(wire(withOffset)).toEqual({ status: 200, code: undefined });
+      expect(lockOf(await head(LOCKED, 'raw-put-offset'))).toEqual({ mode: 'GOVERNANCE', until: Date.parse(until), hold: undefined });
     });
 
     it('CopyObject takes the lock the request asks for, not the source’s', async () => {
@@ -665,6 +699,21 @@ describeEachEngine('object lock', (engine) => {
       // A version that does not exist: 404.
       await refused(retentionOf('ret-none', '00000000000000000000'), 404, 'NoSuchVersion');
       await refused(t.s3.send(new GetObjectRetentionCommand({ Bucket: LOCKED, Key: 'ret-absent' })), 404, 'NoSuchKey');
+    });
+
+    it('a key with write but no admin right may put a legal hold on, not lift it', async () => {
+      const id = await put(LOCKED, 'hold-scoped');
+      const hold = (client: S3Client, Status: 'ON' | 'OFF') =>
+        client.send(new PutObjectLegalHoldCommand({ Bucket: LOCKED, Key: 'hold-scoped', VersionId: id, LegalHold: { Status } }));
+      await hold(scoped, 'ON');
+      expect(lockOf(await head(LOCKED, 'hold-scoped', id)).hold).toBe('ON');
+      await refused(hold(scoped, 'OFF'), 403, 'AccessDenied');
+      expect(lockOf(await head(LOCKED, 'hold-scoped', id)).hold).toBe('ON');
+      await refused(deleteVersion('hold-scoped', id, { client: scoped }), 403, 'AccessDenied');
+      await hold(t.s3, 'OFF');
+      expect(lockOf(await head(LOCKED, 'hold-scoped', id)).hold).toBeUndefined();
+      await deleteVersion('hold-scoped', id, { client: scoped });
+      await refused(head(LOCKED, 'hold-scoped', id), 404);
     });
 
     it('on a delete marker: 405 for retention and legal hold, read or written', async () => {

@@ -28,9 +28,10 @@ function parseMode(mode: unknown, what: string): LockMode {
   return mode;
 }
 
+/** An ISO 8601 date-time with its zone (Z or an offset): one without would be read in the server's local time. */
 function parseDate(text: string, what: string): number {
   const t = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(t))
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text.trim()) || Number.isNaN(t))
     throw errors.invalidArgument('The retain until date must be an ISO 8601 date', what, text);
   return t;
 }
@@ -64,12 +65,16 @@ export function lockFromHeaders(headers: IncomingHttpHeaders | Record<string, st
   return lock;
 }
 
-/** Checks a write's lock headers before its body is received (the bucket must have Object Lock; PUTs need an integrity header). */
+/**
+ * Checks a write's lock headers before its body is received: the bucket
+ * must have Object Lock. A body that will be stored under a retention
+ * (asked for, or the bucket's default) needs an integrity header, as S3
+ * requires (`needsIntegrity`: PutObject).
+ */
 export function lockForWrite(r: S3Request, bucket: Bucket, opts: { needsIntegrity: boolean }): VersionLock | undefined {
   const lock = lockFromHeaders(r.req.headers);
-  if (!lock) return undefined;
-  requireObjectLock(bucket);
-  if (opts.needsIntegrity) requireIntegrityHeader(r);
+  if (lock) requireObjectLock(bucket);
+  if (opts.needsIntegrity && (lock || objectLockOf(bucket)?.rule)) requireIntegrityHeader(r);
   return lock;
 }
 
@@ -170,6 +175,8 @@ export async function putObjectLegalHold(r: S3Request): Promise<void> {
   const doc = parseXml(await readSmallBody(r));
   const status = (doc.LegalHold as Record<string, unknown> | undefined)?.Status;
   if (status !== 'ON' && status !== 'OFF') throw errors.malformedXML();
+  // Anyone who may write the key may put a hold on; lifting one takes the right a GOVERNANCE bypass takes.
+  if (status === 'OFF' && !mayAccessKey(r, bucket, 'admin', r.addr.key!)) throw errors.accessDenied();
   const v = await r.services.objects.setLegalHold(bucket, r.addr.key!, versionId, status === 'ON');
   sendEmpty(r, 200, versionHeader(bucket, v));
 }
