@@ -716,7 +716,7 @@ describeEachEngine('object lock', (engine) => {
       await refused(head(LOCKED, 'hold-scoped', id), 404);
     });
 
-    it('on a delete marker: 405 for retention and legal hold, read or written', async () => {
+    it('on a delete marker: 405 for retention and legal hold, read or written, when named; 404 when it is the latest', async () => {
       await put(LOCKED, 'ret-marker');
       const marker = (await t.s3.send(new DeleteObjectCommand({ Bucket: LOCKED, Key: 'ret-marker' }))).VersionId!;
       const attempts = [
@@ -727,6 +727,21 @@ describeEachEngine('object lock', (engine) => {
           t.s3.send(new PutObjectLegalHoldCommand({ Bucket: LOCKED, Key: 'ret-marker', VersionId: marker, LegalHold: { Status: 'ON' } })),
       ];
       for (const attempt of attempts) await refused(attempt(), 405, 'MethodNotAllowed');
+      // Without a version id the latest is meant, and a key whose latest is a marker has none: 404.
+      const unnamed = [
+        () => t.s3.send(new GetObjectRetentionCommand({ Bucket: LOCKED, Key: 'ret-marker' })),
+        () => t.s3.send(new GetObjectLegalHoldCommand({ Bucket: LOCKED, Key: 'ret-marker' })),
+        () =>
+          t.s3.send(
+            new PutObjectRetentionCommand({
+              Bucket: LOCKED,
+              Key: 'ret-marker',
+              Retention: { Mode: 'GOVERNANCE', RetainUntilDate: fromNow(DAY) },
+            }),
+          ),
+        () => t.s3.send(new PutObjectLegalHoldCommand({ Bucket: LOCKED, Key: 'ret-marker', LegalHold: { Status: 'ON' } })),
+      ];
+      for (const attempt of unnamed) await refused(attempt(), 404, 'NoSuchKey');
       // The marker is unchanged and still deletes.
       expect((await deleteVersion('ret-marker', marker)).DeleteMarker).toBe(true);
     });

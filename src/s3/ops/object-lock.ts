@@ -16,7 +16,7 @@ import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml } from '../xml.js';
 import { mayAccessKey, requireBucket } from './access.js';
-import { requireIntegrityHeader, versionHeader, versionIdParam } from './versions.js';
+import { readableVersion, requireIntegrityHeader, versionHeader, versionIdParam } from './versions.js';
 
 function value(headers: IncomingHttpHeaders | Record<string, string>, name: string): string | undefined {
   const v = headers[name];
@@ -135,8 +135,8 @@ export async function putObjectLockConfiguration(r: S3Request): Promise<void> {
 export async function getObjectRetention(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   requireObjectLock(bucket);
-  const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
-  if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
+  // A delete marker has no protection: 404 when it is the key's latest, 405 when named (as GET answers).
+  const v = await readableVersion(r, bucket, r.addr.key!);
   if (!v.lock.mode || v.lock.until === undefined) {
     throw new S3Error('NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration', 404);
   }
@@ -163,8 +163,8 @@ export async function putObjectRetention(r: S3Request): Promise<void> {
 export async function getObjectLegalHold(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   requireObjectLock(bucket);
-  const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
-  if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
+  // A delete marker has no protection: 404 when it is the key's latest, 405 when named (as GET answers).
+  const v = await readableVersion(r, bucket, r.addr.key!);
   sendXml(r, 200, 'LegalHold', { Status: v.lock.legalHold ? 'ON' : 'OFF' }, versionHeader(bucket, v));
 }
 
