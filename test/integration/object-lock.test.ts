@@ -207,6 +207,18 @@ describeEachEngine('object lock', (engine) => {
       expect((await t.s3.send(new GetObjectLockConfigurationCommand({ Bucket: LOCKED }))).ObjectLockConfiguration).toEqual({
         ObjectLockEnabled: 'Enabled',
       });
+      // A Content-MD5 that does not match the body is no integrity check: 400 BadDigest.
+      const wrongMd5 = await raw(
+        'PUT',
+        `/${LOCKED}`,
+        { 'object-lock': '' },
+        { 'content-type': 'application/xml', 'content-md5': md5('other') },
+        xml,
+      );
+      expect(wire(wrongMd5)).toEqual({ status: 400, code: 'BadDigest' });
+      expect((await t.s3.send(new GetObjectLockConfigurationCommand({ Bucket: LOCKED }))).ObjectLockConfiguration).toEqual({
+        ObjectLockEnabled: 'Enabled',
+      });
       // The same request with Content-MD5 is accepted (so only the missing header was refused).
       const withMd5 = await raw(
         'PUT',
