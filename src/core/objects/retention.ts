@@ -10,13 +10,11 @@ import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { type LockMode, type ObjectVersion, rowToVersion, type VersionRow } from '../../meta/objects/types.js';
-import { latestRow, updateVersionInPlace, versionRowById } from '../../meta/objects/versions.js';
+import { latestRow, takeNextSeq, updateVersionInPlace, versionRowById } from '../../meta/objects/versions.js';
 import type { CoreContext } from '../context.js';
 import { validateKey } from './keys.js';
-import { nextSeq } from './latest.js';
 import { assertRemovable, lockedError } from './protection.js';
 import { metadataWrite } from './stage.js';
-import { invalidVersionId, isVersionIdSyntax } from './versioning.js';
 
 export { assertRemovable, lockedError };
 
@@ -32,7 +30,10 @@ function noLockConfig() {
 
 /**
  * Runs `change` on a version's row under the bucket lock, so two changes
- * of one version's protection (or a delete) cannot interleave.
+ * of one version's protection (or a delete) cannot interleave. (This module
+ * imports neither versioning.ts nor latest.ts, which import it: the
+ * protocol layer has checked the version id's syntax, and an id that
+ * cannot exist is simply not found.)
  */
 async function changeVersion(
   ctx: CoreContext,
@@ -42,10 +43,10 @@ async function changeVersion(
   change: (trx: DataDb, row: VersionRow) => Promise<void>,
 ): Promise<ObjectVersion> {
   validateKey(key);
-  if (versionId !== undefined && !isVersionIdSyntax(versionId)) throw invalidVersionId(versionId);
   return metadataWrite(ctx, () =>
     withTransaction(ctx.meta.kind, ctx.meta.data, async (trx) => {
-      await nextSeq(trx, bucket);
+      // Taking a sequence number locks the bucket (and finds it gone, if it was deleted).
+      if ((await takeNextSeq(trx, bucket.id)) === undefined) throw fail.noSuchBucket(bucket.name);
       const row = versionId === undefined ? await latestRow(trx, bucket.id, key) : await versionRowById(trx, bucket.id, key, versionId);
       if (!row) {
         if (versionId === undefined) throw fail.noSuchKey(key);

@@ -16,7 +16,7 @@ import { errors, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { parseXml } from '../xml.js';
 import { mayAccessKey, requireBucket } from './access.js';
-import { requireIntegrityHeader, versionHeader, versionIdParam } from './versions.js';
+import { readableVersion, requireIntegrityHeader, versionHeader, versionIdParam } from './versions.js';
 
 function value(headers: IncomingHttpHeaders | Record<string, string>, name: string): string | undefined {
   const v = headers[name];
@@ -28,9 +28,10 @@ function parseMode(mode: unknown, what: string): LockMode {
   return mode;
 }
 
+/** An ISO 8601 date-time with its zone (Z or an offset): one without would be read in the server's local time. */
 function parseDate(text: string, what: string): number {
   const t = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(t))
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text.trim()) || Number.isNaN(t))
     throw errors.invalidArgument('The retain until date must be an ISO 8601 date', what, text);
   return t;
 }
@@ -64,20 +65,32 @@ export function lockFromHeaders(headers: IncomingHttpHeaders | Record<string, st
   return lock;
 }
 
-/** Checks a write's lock headers before its body is received (the bucket must have Object Lock; PUTs need an integrity header). */
+/**
+ * Checks a write's lock headers before its body is received: the bucket
+ * must have Object Lock. A body that will be stored under a retention
+ * (asked for, or the bucket's default) needs an integrity header, as S3
+ * requires (`needsIntegrity`: PutObject).
+ */
 export function lockForWrite(r: S3Request, bucket: Bucket, opts: { needsIntegrity: boolean }): VersionLock | undefined {
   const lock = lockFromHeaders(r.req.headers);
-  if (!lock) return undefined;
-  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
-  if (opts.needsIntegrity) requireIntegrityHeader(r);
+  if (lock) requireObjectLock(bucket);
+  if (opts.needsIntegrity && (lock || objectLockOf(bucket)?.rule)) requireIntegrityHeader(r);
   return lock;
 }
 
-/** Whether the caller asked to bypass GOVERNANCE retention and may (root, or an admin right on the key). */
+/**
+ * Whether the caller asked to bypass GOVERNANCE retention and may (root, or
+ * an admin right on the key). A caller without the right is not refused
+ * for asking: the request goes on without the bypass, so it still deletes
+ * what no retention protects, and core refuses what one does (403).
+ */
 export function bypassGovernance(r: S3Request, bucket: Bucket, key: string): boolean {
   if (header(r, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() !== 'true') return false;
-  if (!mayAccessKey(r, bucket, 'admin', key)) throw errors.accessDenied();
-  return true;
+  return mayAccessKey(r, bucket, 'admin', key);
+}
+
+function requireObjectLock(bucket: Bucket): void {
+  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
 }
 
 export async function getObjectLockConfiguration(r: S3Request): Promise<void> {
@@ -121,9 +134,9 @@ export async function putObjectLockConfiguration(r: S3Request): Promise<void> {
 
 export async function getObjectRetention(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
-  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
-  if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
+  requireObjectLock(bucket);
+  // A delete marker has no protection: 404 when it is the key's latest, 405 when named (as GET answers).
+  const v = await readableVersion(r, bucket, r.addr.key!);
   if (!v.lock.mode || v.lock.until === undefined) {
     throw new S3Error('NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration', 404);
   }
@@ -149,9 +162,9 @@ export async function putObjectRetention(r: S3Request): Promise<void> {
 
 export async function getObjectLegalHold(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
-  const v = await r.services.objects.head(bucket, r.addr.key!, versionIdParam(r));
-  if (!bucket.object_lock) throw errors.invalidRequest('Bucket is missing Object Lock Configuration');
-  if (v.isDeleteMarker) throw errors.methodNotAllowed('GET', 'DELETE');
+  requireObjectLock(bucket);
+  // A delete marker has no protection: 404 when it is the key's latest, 405 when named (as GET answers).
+  const v = await readableVersion(r, bucket, r.addr.key!);
   sendXml(r, 200, 'LegalHold', { Status: v.lock.legalHold ? 'ON' : 'OFF' }, versionHeader(bucket, v));
 }
 
@@ -162,6 +175,8 @@ export async function putObjectLegalHold(r: S3Request): Promise<void> {
   const doc = parseXml(await readSmallBody(r));
   const status = (doc.LegalHold as Record<string, unknown> | undefined)?.Status;
   if (status !== 'ON' && status !== 'OFF') throw errors.malformedXML();
+  // Anyone who may write the key may put a hold on; lifting one takes the right a GOVERNANCE bypass takes.
+  if (status === 'OFF' && !mayAccessKey(r, bucket, 'admin', r.addr.key!)) throw errors.accessDenied();
   const v = await r.services.objects.setLegalHold(bucket, r.addr.key!, versionId, status === 'ON');
   sendEmpty(r, 200, versionHeader(bucket, v));
 }
