@@ -329,6 +329,8 @@ describeEachEngine('crash safety', (engine) => {
   const vmodel = new VersionModel();
   /** Error answers from a live server (not requests that died with it): there must be none. */
   const refused: string[] = [];
+  /** Completes of multipart uploads, answered or in flight at the kill, to send again to the next server. */
+  let retries: Array<(s3: S3Client) => Promise<void>> = [];
 
   /** Bodies of versions: mostly small, so that many versions are written per round, some of a few MiB. */
   function versionSize(rng: () => number): number {
@@ -354,13 +356,80 @@ describeEachEngine('crash safety', (engine) => {
       const op = rng();
       let send: () => Promise<void>;
       let what: string;
-      if (op < 0.5) {
+      if (op < 0.45) {
         const body = content(seedCounter++, versionSize(rng));
         const ack = vmodel.put(key, body);
         what = `PUT ${key}`;
         send = async () => {
           const res = await s3.send(new PutObjectCommand({ Bucket: VBUCKET, Key: key, Body: body }));
           ack(res.VersionId, res.ETag);
+        };
+      } else if (op < 0.49) {
+        // Multipart: every Complete is sent again after the restart (retried if it died unanswered).
+        const parts = [crypto.randomBytes(5 * MiB), crypto.randomBytes(Math.floor(rng() * 100_000))];
+        const whole = Buffer.concat(parts);
+        const md5s = parts.map((b) => crypto.createHash('md5').update(b).digest());
+        const etag = `"${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${parts.length}"`;
+        what = `multipart ${key}`;
+        send = async () => {
+          const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: VBUCKET, Key: key }));
+          const etags = [];
+          for (let i = 0; i < parts.length; i++) {
+            const res = await s3.send(new UploadPartCommand({ Bucket: VBUCKET, Key: key, UploadId, PartNumber: i + 1, Body: parts[i] }));
+            etags.push(res.ETag);
+          }
+          const complete = new CompleteMultipartUploadCommand({
+            Bucket: VBUCKET,
+            Key: key,
+            UploadId,
+            MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+          });
+          const ack = vmodel.write(key, { sha: sha(whole), etag, size: whole.length });
+          try {
+            const res = await s3.send(complete);
+            ack(res.VersionId, res.ETag);
+            // Sent again after the restart, the same Complete must get the same answer and write nothing.
+            retries.push(async (c) => {
+              const again = await c.send(new CompleteMultipartUploadCommand(complete.input));
+              if (again.VersionId !== res.VersionId || again.ETag !== res.ETag) {
+                throw new ModelViolation(
+                  `Complete of ${key} (upload ${UploadId}) answered ${res.VersionId} ${res.ETag}, ` +
+                    `and after the restart ${again.VersionId} ${again.ETag}`,
+                );
+              }
+            });
+          } catch (err) {
+            if (err instanceof ModelViolation) throw err;
+            // Answered by the next server: the version that landed, or one made now; never a second.
+            retries.push(async (c) => {
+              const res = await c.send(new CompleteMultipartUploadCommand(complete.input)).catch((e: Error) => {
+                throw new ModelViolation(`Complete of ${key} (upload ${UploadId}) sent again after the restart: ${e.name}: ${e.message}`);
+              });
+              ack(res.VersionId, res.ETag);
+            });
+            throw err;
+          }
+        };
+      } else if (op < 0.55) {
+        // A copy of one version, named by id, of another key.
+        const srcKey = keyOf();
+        const src = pick(srcKey);
+        if (!src || src.marker) continue;
+        const ack = vmodel.write(key, { sha: src.sha!, etag: src.etag!, size: src.size! });
+        what = `CopyObject ${srcKey}@${src.versionId} to ${key}`;
+        send = async () => {
+          const res = await s3
+            .send(new CopyObjectCommand({ Bucket: VBUCKET, Key: key, CopySource: `${VBUCKET}/${srcKey}?versionId=${src.versionId}` }))
+            .catch((err: { $metadata?: { httpStatusCode?: number } }) => {
+              // Its source deleted meanwhile by another client: a fair refusal, and nothing was written.
+              if (err.$metadata?.httpStatusCode === 404 && vmodel.mayBeGone(srcKey, src.versionId)) return undefined;
+              throw err;
+            });
+          if (!res) return ack.refused();
+          if (res.CopySourceVersionId !== src.versionId) {
+            throw new ModelViolation(`${what}: x-amz-copy-source-version-id ${res.CopySourceVersionId}`);
+          }
+          ack(res.VersionId, res.CopyObjectResult?.ETag);
         };
       } else if (op < 0.65) {
         const ack = vmodel.deleteToMarker(key);
@@ -535,6 +604,7 @@ describeEachEngine('crash safety', (engine) => {
       admin.destroy();
       let landed = 0;
       let lost = 0;
+      let retried = 0;
       for (let round = 0; round < KILLS; round++) {
         const stop = { now: false };
         const clients = Array.from({ length: CLIENTS }, () => client());
@@ -547,6 +617,11 @@ describeEachEngine('crash safety', (engine) => {
         for (const s of settled) if (s.status === 'rejected') throw s.reason;
         expect(refused, 'error answers from the live server').toEqual([]);
         await startServer();
+        const retryClient = client();
+        for (const retry of retries) await retry(retryClient);
+        retryClient.destroy();
+        retried += retries.length;
+        retries = [];
         const r = await verifyVersioned(killedAt);
         landed += r.landed;
         lost += r.lost;
@@ -557,7 +632,8 @@ describeEachEngine('crash safety', (engine) => {
       expect(vmodel.acknowledged).toBeGreaterThan(KILLS);
       console.log(
         `[crash ${engine}] versioned: ${KILLS} kills, ${vmodel.acknowledged} acknowledged writes and deletes, ` +
-          `${landed} unanswered that landed, ${lost} that did not, ${versions} versions and markers verified at the end`,
+          `${landed} unanswered that landed, ${lost} that did not, ${retried} Completes sent again after a restart, ` +
+          `${versions} versions and markers verified at the end`,
       );
     },
     Math.max(120_000, KILLS * 30_000),

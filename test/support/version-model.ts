@@ -53,6 +53,9 @@ export interface KnownVersion {
   verified: boolean;
 }
 
+/** Settles a write with its answer (version id and ETag), or as refused (nothing written). */
+export type WriteAck = ((versionId: string | undefined, etag: string | undefined) => void) & { refused(): void };
+
 type Pending =
   | { kind: 'put'; sha: string; etag: string; size: number; sentAt: number }
   | { kind: 'marker'; sentAt: number }
@@ -90,23 +93,32 @@ export class VersionModel {
   }
 
   /** A PUT about to be sent; call the returned function with its answer. */
-  put(key: string, body: Buffer): (versionId: string | undefined, etag: string | undefined) => void {
+  put(key: string, body: Buffer): WriteAck {
     const md5 = crypto.createHash('md5').update(body).digest('hex');
-    const op: Pending = {
-      kind: 'put',
-      sha: crypto.createHash('sha256').update(body).digest('hex'),
-      etag: `"${md5}"`,
-      size: body.length,
-      sentAt: now(),
-    };
+    return this.write(key, { sha: crypto.createHash('sha256').update(body).digest('hex'), etag: `"${md5}"`, size: body.length });
+  }
+
+  /**
+   * A write of known content about to be sent (a PUT, a Complete, a copy of a
+   * known version); call the returned function with its answer.
+   */
+  write(key: string, c: { sha: string; etag: string; size: number }): WriteAck {
+    const op: Pending = { kind: 'put', ...c, sentAt: now() };
     const h = this.history(key);
     h.pending.add(op);
-    return (versionId, etag) => {
-      if (!versionId) throw new ModelViolation(`PUT ${key}: acknowledged without x-amz-version-id`);
-      if (etag !== op.etag) throw new ModelViolation(`PUT ${key}: ETag ${etag}, expected ${op.etag}`);
+    const ack = (versionId: string | undefined, etag: string | undefined) => {
+      if (!versionId) throw new ModelViolation(`write of ${key}: acknowledged without x-amz-version-id`);
+      if (etag !== op.etag) throw new ModelViolation(`write of ${key}: ETag ${etag}, expected ${op.etag}`);
       h.pending.delete(op);
       this.learn(key, { versionId, marker: false, sha: op.sha, etag: op.etag, size: op.size, sentAt: op.sentAt }, true);
     };
+    return Object.assign(ack, { refused: () => void h.pending.delete(op) });
+  }
+
+  /** Whether a version may be gone by now (it is not known, or a delete of it is under way). */
+  mayBeGone(key: string, versionId: string): boolean {
+    const h = this.history(key);
+    return !h.known.has(versionId) || [...h.pending].some((p) => p.kind === 'delete' && p.versionId === versionId);
   }
 
   /** A delete without a version id (a delete marker is due); call the returned function with its answer. */
@@ -139,7 +151,7 @@ export class VersionModel {
 
   private learn(key: string, v: Omit<KnownVersion, 'key' | 'ackedAt' | 'acknowledged' | 'verified'>, acknowledged: boolean, at = now()) {
     const h = this.history(key);
-    if (h.gone.has(v.versionId) || h.known.has(v.versionId)) {
+    if ([...this.keys.values()].some((o) => o.known.has(v.versionId) || o.gone.has(v.versionId))) {
       throw new ModelViolation(`${key}: version id ${v.versionId} handed out twice`);
     }
     h.known.set(v.versionId, { ...v, key, ackedAt: at, acknowledged, verified: false });
