@@ -4,6 +4,7 @@
  * can itself and prints what it observed as JSON; the assertions here are on
  * those observations (sha256 of bytes, listings, headers, statuses).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -220,6 +221,56 @@ describeEachEngine('interop: boto3', (engine) => {
       expect(r.final[0].versions).toEqual([version('doc.txt', d1, false), version('doc.txt', d0, false), version('other.bin', o1, true)]);
       expect(r.final[0].markers).toEqual([{ key: 'doc.txt', versionId: marker2, isLatest: true }]);
       expect(r.finalOther).toEqual({ versionId: o1, sha256: r.sha256[o1] });
+    },
+  );
+
+  it.skipIf(!haveTools)(
+    'versioning Suspended: the null version, replaced by a put and by a delete marker; MFA Delete refused',
+    async () => {
+      const r = await boto3('versioning_suspended');
+      // A bucket that never had versioning sends no version id; its object becomes the "null" version.
+      expect(r.unversionedPutVersionId).toBeNull();
+      const v1 = r.v1 as string;
+      expect(v1).not.toBe('null');
+      expect(r.afterEnable).toEqual({
+        versions: [
+          { versionId: v1, isLatest: true, size: 11 },
+          { versionId: 'null', isLatest: false, size: 17 },
+        ],
+        markers: [],
+      });
+      expect(r.oldNull).toBe(crypto.createHash('sha256').update('before versioning').digest('hex'));
+
+      // Suspended: a put replaces the null version (wherever it was in the history) and becomes the latest.
+      expect(r.statusSuspended).toBe('Suspended');
+      expect(r.suspendedPutVersionId).toBe('null');
+      expect(r.afterSuspendedPut).toEqual({
+        versions: [
+          { versionId: 'null', isLatest: true, size: 15 },
+          { versionId: v1, isLatest: false, size: 11 },
+        ],
+        markers: [],
+      });
+      expect(r.nullNow).toEqual({ versionId: 'null', body: 'suspended write' });
+      // A plain delete replaces it again, with a delete marker whose id is "null".
+      expect(r.suspendedDelete).toEqual({ deleteMarker: true, versionId: 'null' });
+      expect(r.afterSuspendedDelete).toEqual({
+        versions: [{ versionId: v1, isLatest: false, size: 11 }],
+        markers: [{ versionId: 'null', isLatest: true }],
+      });
+
+      // Enabled again: new versions on top, the null marker stays in the history.
+      const v2 = r.v2 as string;
+      expect([v1, 'null']).not.toContain(v2);
+      expect(r.statusEnabled).toBe('Enabled');
+      expect(r.afterReenable).toEqual({
+        versions: [
+          { versionId: v2, isLatest: true, size: 11 },
+          { versionId: v1, isLatest: false, size: 11 },
+        ],
+        markers: [{ versionId: 'null', isLatest: false }],
+      });
+      expect(r.mfaDelete).toMatchObject({ code: 'NotImplemented', status: 501 });
     },
   );
 });

@@ -448,6 +448,49 @@ def case_versioning(s3, bucket, work):
     return out
 
 
+def case_versioning_suspended(s3, bucket, work):
+    """The null version: written before versioning, replaced while Suspended, by a put and by a marker."""
+    vb = bucket + '-suspended'
+    s3.create_bucket(Bucket=vb)
+    out = {}
+
+    def listing():
+        r = s3.list_object_versions(Bucket=vb)
+        return {
+            'versions': [{'versionId': v['VersionId'], 'isLatest': v['IsLatest'], 'size': v['Size']} for v in r.get('Versions', [])],
+            'markers': [{'versionId': m['VersionId'], 'isLatest': m['IsLatest']} for m in r.get('DeleteMarkers', [])],
+        }
+
+    r = s3.put_object(Bucket=vb, Key='k', Body=b'before versioning')
+    out['unversionedPutVersionId'] = r.get('VersionId')
+    s3.put_bucket_versioning(Bucket=vb, VersioningConfiguration={'Status': 'Enabled'})
+    out['v1'] = s3.put_object(Bucket=vb, Key='k', Body=b'enabled one').get('VersionId')
+    out['afterEnable'] = listing()
+    out['oldNull'] = sha256(s3.get_object(Bucket=vb, Key='k', VersionId='null')['Body'].read())
+
+    s3.put_bucket_versioning(Bucket=vb, VersioningConfiguration={'Status': 'Suspended'})
+    out['statusSuspended'] = s3.get_bucket_versioning(Bucket=vb).get('Status')
+    out['suspendedPutVersionId'] = s3.put_object(Bucket=vb, Key='k', Body=b'suspended write').get('VersionId')
+    out['afterSuspendedPut'] = listing()
+    got = s3.get_object(Bucket=vb, Key='k', VersionId='null')
+    out['nullNow'] = {'versionId': got.get('VersionId'), 'body': got['Body'].read().decode()}
+
+    d = s3.delete_object(Bucket=vb, Key='k')
+    out['suspendedDelete'] = {'deleteMarker': d.get('DeleteMarker'), 'versionId': d.get('VersionId')}
+    out['afterSuspendedDelete'] = listing()
+
+    s3.put_bucket_versioning(Bucket=vb, VersioningConfiguration={'Status': 'Enabled'})
+    out['v2'] = s3.put_object(Bucket=vb, Key='k', Body=b'enabled two').get('VersionId')
+    out['afterReenable'] = listing()
+    out['statusEnabled'] = s3.get_bucket_versioning(Bucket=vb).get('Status')
+    out['mfaDelete'] = client_error(
+        lambda: s3.put_bucket_versioning(
+            Bucket=vb, MFA='123456 654321', VersioningConfiguration={'Status': 'Enabled', 'MFADelete': 'Enabled'}
+        )
+    )
+    return out
+
+
 CASES = {
     'transfer': case_transfer,
     'paginate': case_paginate,
@@ -458,6 +501,7 @@ CASES = {
     'presigned_post': case_presigned_post,
     'presigned_post_policy': case_presigned_post_policy,
     'versioning': case_versioning,
+    'versioning_suspended': case_versioning_suspended,
 }
 
 
