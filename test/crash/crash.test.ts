@@ -11,14 +11,27 @@
  *   names, no blob row whose file is missing, no staged file, and every
  *   blob's reference count equals the references that point at it.
  *
- * CRASH_KILLS sets the number of kills per engine (CI: 10; `npm run
- * test:crash` runs 200).
+ * A second phase does the same on a versioning-Enabled bucket: concurrent
+ * PUTs (many versions per key), plain deletes (delete markers), deletes by
+ * version id (of the latest too, so the previous comes back) and
+ * DeleteObjects of both kinds. After every restart, ListObjectVersions (read
+ * in small pages) holds every acknowledged version and marker that was not
+ * acknowledged-deleted, with its ETag and size, and nothing else but the work
+ * of requests that died unanswered; no version id twice; exactly one latest
+ * per key, the newest; ids that follow real time (test/support/
+ * version-model.ts). Every version reads back byte-exact by id, a read
+ * without an id answers the latest, and the bucket's counters match the
+ * listing.
+ *
+ * CRASH_KILLS sets the number of kills per engine and phase (CI: 10; `npm
+ * run test:crash` runs 200).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 import {
   CompleteMultipartUploadCommand,
@@ -28,6 +41,8 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -36,12 +51,17 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { openMetaDatabases } from '../../src/meta/engine.js';
 import { blobFiles, databaseUrlFor, describeEachEngine, ROOT_KEY, ROOT_SECRET } from '../support/anvil.js';
+import { type Listed, ModelViolation, VersionModel } from '../support/version-model.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 10);
 const CLIENTS = 4;
 const KEYS_PER_CLIENT = 12;
 const MiB = 1024 * 1024;
 const BIN = path.resolve('bin/anvil.js');
+const VBUCKET = 'crashv';
+const VKEYS = 10;
+/** Small pages, so that pagination by key-marker and version-id-marker is crossed many times. */
+const VPAGE = 37;
 
 /** Deterministic content: the same (seed, size) always gives the same bytes. */
 function content(seed: number, size: number): Buffer {
@@ -123,12 +143,14 @@ describeEachEngine('crash safety', (engine) => {
     child.removeAllListeners('exit');
   }
 
-  async function kill(): Promise<void> {
+  /** Kills the server; resolves (with the time, for the versioned model) once it is dead. */
+  async function kill(): Promise<number> {
     const c = child!;
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGKILL');
     await exited;
     child = undefined;
+    return performance.now();
   }
 
   function client(): S3Client {
@@ -258,7 +280,16 @@ describeEachEngine('crash safety', (engine) => {
       const named = new Set(rows.map((r) => `${r.hash}.${r.file_id}`));
       const unreferenced = [...files].filter((f) => !named.has(f) && !queuedFiles.has(f));
       expect(unreferenced, 'blob files no row names').toEqual([]);
-      expect(fs.readdirSync(path.join(dataDir, 'tmp')), 'staged files').toEqual([]);
+      // The backend's periodic health check writes and removes a probe file in tmp/: a file counts
+      // as staged only if it is still there a moment later.
+      const tmp = () => fs.readdirSync(path.join(dataDir, 'tmp'));
+      let staged = tmp();
+      if (staged.length > 0) {
+        await new Promise((r) => setTimeout(r, 500));
+        const again = new Set(tmp());
+        staged = staged.filter((f) => again.has(f));
+      }
+      expect(staged, 'staged files').toEqual([]);
     } finally {
       await meta.close();
     }
@@ -288,6 +319,321 @@ describeEachEngine('crash safety', (engine) => {
       expect(acknowledged).toBeGreaterThan(KILLS);
       console.log(
         `[crash ${engine}] ${KILLS} kills, ${acknowledged} acknowledged writes, ${models.size} keys verified after every restart`,
+      );
+    },
+    Math.max(120_000, KILLS * 30_000),
+  );
+
+  // ---- The versioned phase ----
+
+  const vmodel = new VersionModel();
+  /** Error answers from a live server (not requests that died with it): there must be none. */
+  const refused: string[] = [];
+  /** Completes of multipart uploads, answered or in flight at the kill, to send again to the next server. */
+  let retries: Array<(s3: S3Client) => Promise<void>> = [];
+
+  /** Bodies of versions: mostly small, so that many versions are written per round, some of a few MiB. */
+  function versionSize(rng: () => number): number {
+    const r = rng();
+    if (r < 0.1) return 0;
+    if (r < 0.9) return Math.floor(rng() * 32 * 1024);
+    return Math.floor(rng() * 3 * MiB);
+  }
+
+  /** One client's load on the shared keys of the versioned bucket, until stopped or the server dies. */
+  async function loadVersioned(s3: S3Client, clientNo: number, stop: { now: boolean }): Promise<void> {
+    let state = clientNo * 104729 + seedCounter;
+    const rng = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const keyOf = () => `v/k${Math.floor(rng() * VKEYS)}`;
+    /** A version or marker of the key known to exist: half the time the newest (so the previous is promoted). */
+    const pick = (key: string) => {
+      const known = vmodel.known(key).sort((a, b) => (a.versionId < b.versionId ? -1 : 1));
+      if (known.length === 0) return undefined;
+      return rng() < 0.5 ? known[0] : known[Math.floor(rng() * known.length)];
+    };
+    while (!stop.now) {
+      const key = keyOf();
+      const op = rng();
+      let send: () => Promise<void>;
+      let what: string;
+      if (op < 0.45) {
+        const body = content(seedCounter++, versionSize(rng));
+        const ack = vmodel.put(key, body);
+        what = `PUT ${key}`;
+        send = async () => {
+          const res = await s3.send(new PutObjectCommand({ Bucket: VBUCKET, Key: key, Body: body }));
+          ack(res.VersionId, res.ETag);
+        };
+      } else if (op < 0.49) {
+        // Multipart: every Complete is sent again after the restart (retried if it died unanswered).
+        const parts = [crypto.randomBytes(5 * MiB), crypto.randomBytes(Math.floor(rng() * 100_000))];
+        const whole = Buffer.concat(parts);
+        const md5s = parts.map((b) => crypto.createHash('md5').update(b).digest());
+        const etag = `"${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${parts.length}"`;
+        what = `multipart ${key}`;
+        send = async () => {
+          const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: VBUCKET, Key: key }));
+          const etags = [];
+          for (let i = 0; i < parts.length; i++) {
+            const res = await s3.send(new UploadPartCommand({ Bucket: VBUCKET, Key: key, UploadId, PartNumber: i + 1, Body: parts[i] }));
+            etags.push(res.ETag);
+          }
+          const complete = new CompleteMultipartUploadCommand({
+            Bucket: VBUCKET,
+            Key: key,
+            UploadId,
+            MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+          });
+          const ack = vmodel.write(key, { sha: sha(whole), etag, size: whole.length });
+          try {
+            const res = await s3.send(complete);
+            ack(res.VersionId, res.ETag);
+            // Sent again after the restart, the same Complete must get the same answer and write nothing.
+            retries.push(async (c) => {
+              const again = await c.send(new CompleteMultipartUploadCommand(complete.input));
+              if (again.VersionId !== res.VersionId || again.ETag !== res.ETag) {
+                throw new ModelViolation(
+                  `Complete of ${key} (upload ${UploadId}) answered ${res.VersionId} ${res.ETag}, ` +
+                    `and after the restart ${again.VersionId} ${again.ETag}`,
+                );
+              }
+            });
+          } catch (err) {
+            if (err instanceof ModelViolation) throw err;
+            // Answered by the next server: the version that landed, or one made now; never a second.
+            retries.push(async (c) => {
+              const res = await c.send(new CompleteMultipartUploadCommand(complete.input)).catch((e: Error) => {
+                throw new ModelViolation(`Complete of ${key} (upload ${UploadId}) sent again after the restart: ${e.name}: ${e.message}`);
+              });
+              ack(res.VersionId, res.ETag);
+            });
+            throw err;
+          }
+        };
+      } else if (op < 0.55) {
+        // A copy of one version, named by id, of another key.
+        const srcKey = keyOf();
+        const src = pick(srcKey);
+        if (!src || src.marker) continue;
+        const ack = vmodel.write(key, { sha: src.sha!, etag: src.etag!, size: src.size! });
+        what = `CopyObject ${srcKey}@${src.versionId} to ${key}`;
+        send = async () => {
+          const res = await s3
+            .send(new CopyObjectCommand({ Bucket: VBUCKET, Key: key, CopySource: `${VBUCKET}/${srcKey}?versionId=${src.versionId}` }))
+            .catch((err: { $metadata?: { httpStatusCode?: number } }) => {
+              // Its source deleted meanwhile by another client: a fair refusal, and nothing was written.
+              if (err.$metadata?.httpStatusCode === 404 && vmodel.mayBeGone(srcKey, src.versionId)) return undefined;
+              throw err;
+            });
+          if (!res) return ack.refused();
+          if (res.CopySourceVersionId !== src.versionId) {
+            throw new ModelViolation(`${what}: x-amz-copy-source-version-id ${res.CopySourceVersionId}`);
+          }
+          ack(res.VersionId, res.CopyObjectResult?.ETag);
+        };
+      } else if (op < 0.65) {
+        const ack = vmodel.deleteToMarker(key);
+        what = `DELETE ${key}`;
+        send = async () => {
+          const res = await s3.send(new DeleteObjectCommand({ Bucket: VBUCKET, Key: key }));
+          ack(res.DeleteMarker, res.VersionId);
+        };
+      } else if (op < 0.88) {
+        const target = pick(key);
+        if (!target) continue;
+        const ack = vmodel.deleteVersion(key, target.versionId);
+        what = `DELETE ${key}?versionId=${target.versionId}`;
+        send = async () => {
+          const res = await s3.send(new DeleteObjectCommand({ Bucket: VBUCKET, Key: key, VersionId: target.versionId }));
+          ack(res.VersionId);
+        };
+      } else {
+        // DeleteObjects: a delete marker for one key and/or one version of another, in one request.
+        const other = keyOf();
+        const target = other === key ? undefined : pick(other);
+        const withMarker = !target || rng() < 0.5;
+        const ackMarker = withMarker ? vmodel.deleteToMarker(key) : undefined;
+        const ackVersion = target ? vmodel.deleteVersion(other, target.versionId) : undefined;
+        const objects = [...(withMarker ? [{ Key: key }] : []), ...(target ? [{ Key: other, VersionId: target.versionId }] : [])];
+        what = `DeleteObjects ${JSON.stringify(objects)}`;
+        send = async () => {
+          const res = await s3.send(new DeleteObjectsCommand({ Bucket: VBUCKET, Delete: { Objects: objects } }));
+          if ((res.Errors ?? []).length > 0) throw new ModelViolation(`${what}: errors ${JSON.stringify(res.Errors)}`);
+          if (ackMarker) {
+            const d = res.Deleted?.find((e) => e.Key === key && e.VersionId === undefined);
+            ackMarker(d?.DeleteMarker, d?.DeleteMarkerVersionId);
+          }
+          if (ackVersion && target) ackVersion(res.Deleted?.find((e) => e.Key === other && e.VersionId === target.versionId)?.VersionId);
+        };
+      }
+      try {
+        await send();
+      } catch (err) {
+        if (err instanceof ModelViolation) throw err;
+        // An answer with an error status came from a live server: a refusal, not a crash.
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status !== undefined) refused.push(`${what}: ${status} ${(err as Error).name}: ${(err as Error).message}`);
+        // Killed mid-request: the request stays pending in the model (it may have landed or not).
+        return;
+      }
+    }
+  }
+
+  /** Every version and marker of the versioned bucket, through ListObjectVersions in small pages. */
+  async function listVersions(s3: S3Client): Promise<Listed[]> {
+    const out: Listed[] = [];
+    let KeyMarker: string | undefined;
+    let VersionIdMarker: string | undefined;
+    for (let pages = 0; ; pages++) {
+      expect(pages, 'ListObjectVersions pages').toBeLessThan(10_000);
+      const page = await s3.send(new ListObjectVersionsCommand({ Bucket: VBUCKET, MaxKeys: VPAGE, KeyMarker, VersionIdMarker }));
+      const entries: Listed[] = [
+        ...(page.Versions ?? []).map((v) => ({
+          key: v.Key!,
+          versionId: v.VersionId!,
+          isLatest: v.IsLatest === true,
+          marker: false,
+          etag: v.ETag,
+          size: v.Size,
+        })),
+        ...(page.DeleteMarkers ?? []).map((m) => ({ key: m.Key!, versionId: m.VersionId!, isLatest: m.IsLatest === true, marker: true })),
+      ];
+      // Versions and markers come as two lists; their merge is in (key, id) order as the response's was.
+      entries.sort((a, b) => (a.key !== b.key ? (a.key < b.key ? -1 : 1) : a.versionId < b.versionId ? -1 : 1));
+      expect(entries.length, 'entries in a page').toBeLessThanOrEqual(VPAGE);
+      for (const e of entries) {
+        const last = out.at(-1);
+        if (last && !(last.key < e.key || (last.key === e.key && last.versionId < e.versionId))) {
+          throw new Error(`ListObjectVersions out of order or repeated: ${last.key}@${last.versionId} then ${e.key}@${e.versionId}`);
+        }
+        out.push(e);
+      }
+      if (!page.IsTruncated) return out;
+      expect(entries.length, 'entries in a truncated page').toBe(VPAGE);
+      KeyMarker = page.NextKeyMarker;
+      VersionIdMarker = page.NextVersionIdMarker;
+      expect(KeyMarker, 'NextKeyMarker of a truncated page').toBeTruthy();
+    }
+  }
+
+  /** After a restart: the listing against the model, every new version by id, the latest without one, the counters. */
+  async function verifyVersioned(killedAt: number): Promise<{ landed: number; lost: number }> {
+    const s3 = client();
+    try {
+      const listing = await listVersions(s3);
+      const { fresh, landed, lost } = vmodel.resolve(listing, killedAt);
+      for (const v of fresh) {
+        if (v.marker) {
+          const err = await s3.send(new GetObjectCommand({ Bucket: VBUCKET, Key: v.key, VersionId: v.versionId })).then(
+            () => undefined,
+            (e: { $metadata?: { httpStatusCode?: number } }) => e,
+          );
+          expect(err?.$metadata?.httpStatusCode, `GET of delete marker ${v.key}@${v.versionId}`).toBe(405);
+        } else {
+          const res = await s3.send(new GetObjectCommand({ Bucket: VBUCKET, Key: v.key, VersionId: v.versionId }));
+          const got = sha(Buffer.from(await res.Body!.transformToByteArray()));
+          expect({ sha: got, versionId: res.VersionId, etag: res.ETag }, `GET ${v.key}@${v.versionId}`).toEqual({
+            sha: v.sha,
+            versionId: v.versionId,
+            etag: v.etag,
+          });
+        }
+        v.verified = true;
+      }
+      // A read without a version id answers the key's latest: the first listed.
+      for (const key of vmodel.keys.keys()) {
+        const latest = listing.find((l) => l.key === key);
+        const res = await s3.send(new GetObjectCommand({ Bucket: VBUCKET, Key: key })).then(
+          async (r) => ({ versionId: r.VersionId, sha: sha(Buffer.from(await r.Body!.transformToByteArray())) }),
+          (e: { name?: string }) => {
+            if (e.name !== 'NoSuchKey') throw e;
+            return { versionId: undefined, sha: undefined };
+          },
+        );
+        const want = latest && !latest.marker ? vmodel.known(key).find((v) => v.versionId === latest.versionId) : undefined;
+        expect(res, `GET ${key} (latest ${latest?.versionId}${latest?.marker ? ', a delete marker' : ''})`).toEqual({
+          versionId: want?.versionId,
+          sha: want?.sha,
+        });
+      }
+      // The bucket's counters agree with what is listed, and no version id can be handed out again.
+      const meta = openMetaDatabases(db.url);
+      try {
+        const bucket = await meta.control.selectFrom('buckets').select('id').where('name', '=', VBUCKET).executeTakeFirstOrThrow();
+        const st = await meta.data.selectFrom('bucket_state').selectAll().where('bucket_id', '=', bucket.id).executeTakeFirstOrThrow();
+        const rows = await meta.data.selectFrom('object_versions').select('seq').where('bucket_id', '=', bucket.id).execute();
+        const versions = listing.filter((l) => !l.marker);
+        const live = versions.filter((l) => l.isLatest);
+        const total = (ls: Listed[]) => ls.reduce((n, l) => n + (l.size ?? 0), 0);
+        expect(
+          {
+            objects: Number(st.object_count),
+            bytes: Number(st.byte_count),
+            versions: Number(st.version_count),
+            versionBytes: Number(st.version_bytes),
+            markers: Number(st.marker_count),
+            rows: rows.length,
+          },
+          'bucket_state of the versioned bucket',
+        ).toEqual({
+          objects: live.length,
+          bytes: total(live),
+          versions: versions.length,
+          versionBytes: total(versions),
+          markers: listing.length - versions.length,
+          rows: listing.length,
+        });
+        const maxSeq = Math.max(0, ...rows.map((r) => Number(r.seq)));
+        expect(Number(st.last_seq), 'last_seq covers every version').toBeGreaterThanOrEqual(maxSeq);
+      } finally {
+        await meta.close();
+      }
+      return { landed, lost };
+    } finally {
+      s3.destroy();
+    }
+  }
+
+  it(
+    `versioned bucket: survives ${KILLS} kill -9 under concurrent versioned writes and deletes with every acknowledged version kept`,
+    async () => {
+      await startServer();
+      const admin = client();
+      await admin.send(new CreateBucketCommand({ Bucket: VBUCKET }));
+      await admin.send(new PutBucketVersioningCommand({ Bucket: VBUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
+      admin.destroy();
+      let landed = 0;
+      let lost = 0;
+      let retried = 0;
+      for (let round = 0; round < KILLS; round++) {
+        const stop = { now: false };
+        const clients = Array.from({ length: CLIENTS }, () => client());
+        const running = clients.map((s3, i) => loadVersioned(s3, i, stop));
+        await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500));
+        const killedAt = await kill();
+        stop.now = true;
+        const settled = await Promise.allSettled(running);
+        for (const c of clients) c.destroy();
+        for (const s of settled) if (s.status === 'rejected') throw s.reason;
+        expect(refused, 'error answers from the live server').toEqual([]);
+        await startServer();
+        const retryClient = client();
+        for (const retry of retries) await retry(retryClient);
+        retryClient.destroy();
+        retried += retries.length;
+        retries = [];
+        const r = await verifyVersioned(killedAt);
+        landed += r.landed;
+        lost += r.lost;
+        await verifyStorage();
+      }
+      await kill();
+      const versions = [...vmodel.keys.values()].reduce((n, h) => n + h.known.size, 0);
+      expect(vmodel.acknowledged).toBeGreaterThan(KILLS);
+      console.log(
+        `[crash ${engine}] versioned: ${KILLS} kills, ${vmodel.acknowledged} acknowledged writes and deletes, ` +
+          `${landed} unanswered that landed, ${lost} that did not, ${retried} Completes sent again after a restart, ` +
+          `${versions} versions and markers verified at the end`,
       );
     },
     Math.max(120_000, KILLS * 30_000),

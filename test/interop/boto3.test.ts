@@ -4,6 +4,7 @@
  * can itself and prints what it observed as JSON; the assertions here are on
  * those observations (sha256 of bytes, listings, headers, statuses).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,4 +152,125 @@ describeEachEngine('interop: boto3', (engine) => {
     expect(r.badSignature.response).toContain('<Code>SignatureDoesNotMatch</Code>');
     expect(r.objectsCreated).toBe(0);
   });
+
+  it.skipIf(!haveTools)(
+    'versioning: put_bucket_versioning, versions, list_object_versions paginator, reads and deletes by version id, delete_objects',
+    async () => {
+      const r = await boto3('versioning');
+      expect([r.statusBefore, r.statusAfter]).toEqual([null, 'Enabled']);
+      const [d0, d1, d2] = r.doc as string[];
+      const [o0, o1] = r.other as string[];
+      const ids = [d0, d1, d2, o0, o1];
+      expect(new Set(ids).size).toBe(5);
+      for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9._-]+$/); // URL-safe
+      const version = (key: string, id: string, isLatest: boolean) => ({
+        key,
+        versionId: id,
+        isLatest,
+        etag: `"${r.md5[id]}"`,
+        size: r.size[id],
+      });
+
+      // Pages of two: keys in order, each key's versions newest first, the newest the latest.
+      expect(r.listed.map((p: { versions: unknown[] }) => p.versions.length)).toEqual([2, 2, 1]);
+      expect(r.listed.map((p: { isTruncated: boolean }) => p.isTruncated)).toEqual([true, true, false]);
+      expect(r.listed.flatMap((p: { versions: unknown[] }) => p.versions)).toEqual([
+        version('doc.txt', d2, true),
+        version('doc.txt', d1, false),
+        version('doc.txt', d0, false),
+        version('other.bin', o1, true),
+        version('other.bin', o0, false),
+      ]);
+      expect(r.listed.flatMap((p: { markers: unknown[] }) => p.markers)).toEqual([]);
+      for (const id of ids) expect(r.byId[id], `get_object VersionId=${id}`).toEqual({ versionId: id, sha256: r.sha256[id] });
+      expect(r.latest).toEqual({ versionId: d2, sha256: r.sha256[d2] });
+
+      // A plain delete: a delete marker, the key reads as absent (404), the marker by id as 405.
+      const marker = r.markerDelete.versionId as string;
+      expect(r.markerDelete.deleteMarker).toBe(true);
+      expect(ids).not.toContain(marker);
+      expect(r.afterMarker.get).toEqual({ code: 'NoSuchKey', status: 404, deleteMarker: 'true', versionId: marker });
+      expect(r.afterMarker.getMarker).toEqual({ code: 'MethodNotAllowed', status: 405, deleteMarker: 'true', versionId: marker });
+      expect(r.afterMarker.oldById).toEqual({ versionId: d0, sha256: r.sha256[d0] });
+      expect(r.listedWithMarker).toHaveLength(1);
+      expect(r.listedWithMarker[0].markers).toEqual([{ key: 'doc.txt', versionId: marker, isLatest: true }]);
+      expect(r.listedWithMarker[0].versions).toEqual([
+        version('doc.txt', d2, false),
+        version('doc.txt', d1, false),
+        version('doc.txt', d0, false),
+        version('other.bin', o1, true),
+        version('other.bin', o0, false),
+      ]);
+
+      // Deleting the marker by id brings the previous version back; deleting the latest by id, the one before.
+      expect(r.markerRemoved).toEqual({ deleteMarker: true, versionId: marker });
+      expect(r.afterMarkerRemoved).toEqual({ versionId: d2, sha256: r.sha256[d2] });
+      expect(r.latestRemoved.versionId).toBe(d2);
+      expect(r.latestRemoved.deleteMarker ?? false).toBe(false);
+      expect(r.afterLatestRemoved).toEqual({ versionId: d1, sha256: r.sha256[d1] });
+      expect(r.removedById).toMatchObject({ code: 'NoSuchVersion', status: 404 });
+
+      // delete_objects: a version by id and a new delete marker.
+      expect(r.deleteObjects.errors).toEqual([]);
+      const [docDeleted, otherDeleted] = r.deleteObjects.deleted;
+      expect(otherDeleted).toEqual({ Key: 'other.bin', VersionId: o0 });
+      expect(docDeleted).toEqual({ Key: 'doc.txt', DeleteMarker: true, DeleteMarkerVersionId: expect.any(String) });
+      const marker2 = docDeleted.DeleteMarkerVersionId as string;
+      expect([...ids, marker]).not.toContain(marker2);
+      expect(r.final).toHaveLength(1);
+      expect(r.final[0].versions).toEqual([version('doc.txt', d1, false), version('doc.txt', d0, false), version('other.bin', o1, true)]);
+      expect(r.final[0].markers).toEqual([{ key: 'doc.txt', versionId: marker2, isLatest: true }]);
+      expect(r.finalOther).toEqual({ versionId: o1, sha256: r.sha256[o1] });
+    },
+  );
+
+  it.skipIf(!haveTools)(
+    'versioning Suspended: the null version, replaced by a put and by a delete marker; MFA Delete refused',
+    async () => {
+      const r = await boto3('versioning_suspended');
+      // A bucket that never had versioning sends no version id; its object becomes the "null" version.
+      expect(r.unversionedPutVersionId).toBeNull();
+      const v1 = r.v1 as string;
+      expect(v1).not.toBe('null');
+      expect(r.afterEnable).toEqual({
+        versions: [
+          { versionId: v1, isLatest: true, size: 11 },
+          { versionId: 'null', isLatest: false, size: 17 },
+        ],
+        markers: [],
+      });
+      expect(r.oldNull).toBe(crypto.createHash('sha256').update('before versioning').digest('hex'));
+
+      // Suspended: a put replaces the null version (wherever it was in the history) and becomes the latest.
+      expect(r.statusSuspended).toBe('Suspended');
+      expect(r.suspendedPutVersionId).toBe('null');
+      expect(r.afterSuspendedPut).toEqual({
+        versions: [
+          { versionId: 'null', isLatest: true, size: 15 },
+          { versionId: v1, isLatest: false, size: 11 },
+        ],
+        markers: [],
+      });
+      expect(r.nullNow).toEqual({ versionId: 'null', body: 'suspended write' });
+      // A plain delete replaces it again, with a delete marker whose id is "null".
+      expect(r.suspendedDelete).toEqual({ deleteMarker: true, versionId: 'null' });
+      expect(r.afterSuspendedDelete).toEqual({
+        versions: [{ versionId: v1, isLatest: false, size: 11 }],
+        markers: [{ versionId: 'null', isLatest: true }],
+      });
+
+      // Enabled again: new versions on top, the null marker stays in the history.
+      const v2 = r.v2 as string;
+      expect([v1, 'null']).not.toContain(v2);
+      expect(r.statusEnabled).toBe('Enabled');
+      expect(r.afterReenable).toEqual({
+        versions: [
+          { versionId: v2, isLatest: true, size: 11 },
+          { versionId: v1, isLatest: false, size: 11 },
+        ],
+        markers: [{ versionId: 'null', isLatest: false }],
+      });
+      expect(r.mfaDelete).toMatchObject({ code: 'NotImplemented', status: 501 });
+    },
+  );
 });

@@ -344,6 +344,153 @@ def case_presigned_post_policy(s3, bucket, work):
     }
 
 
+def client_error(fn):
+    """Runs fn, which must fail with a ClientError: its code, HTTP status and response headers."""
+    try:
+        fn()
+    except ClientError as e:
+        meta = e.response.get('ResponseMetadata', {})
+        return {
+            'code': e.response.get('Error', {}).get('Code'),
+            'status': meta.get('HTTPStatusCode'),
+            'deleteMarker': meta.get('HTTPHeaders', {}).get('x-amz-delete-marker'),
+            'versionId': meta.get('HTTPHeaders', {}).get('x-amz-version-id'),
+        }
+    raise AssertionError('expected a ClientError')
+
+
+def case_versioning(s3, bucket, work):
+    """put_bucket_versioning, several versions per key, list_object_versions paginated, reads and deletes by version id."""
+    vb = bucket + '-versions'
+    s3.create_bucket(Bucket=vb)
+    out = {'statusBefore': s3.get_bucket_versioning(Bucket=vb).get('Status')}
+    s3.put_bucket_versioning(Bucket=vb, VersioningConfiguration={'Status': 'Enabled'})
+    out['statusAfter'] = s3.get_bucket_versioning(Bucket=vb).get('Status')
+
+    bodies = {}
+    doc, other = [], []
+    for i in range(3):
+        body = ('doc version %d\n' % i).encode() * (i + 1)
+        r = s3.put_object(Bucket=vb, Key='doc.txt', Body=body)
+        doc.append(r['VersionId'])
+        bodies[r['VersionId']] = body
+    for i in range(2):
+        body = os.urandom(1000 + i)
+        r = s3.put_object(Bucket=vb, Key='other.bin', Body=body)
+        other.append(r['VersionId'])
+        bodies[r['VersionId']] = body
+    out['doc'] = doc
+    out['other'] = other
+    out['sha256'] = {v: sha256(b) for v, b in bodies.items()}
+    out['md5'] = {v: hashlib.md5(b).hexdigest() for v, b in bodies.items()}
+    out['size'] = {v: len(b) for v, b in bodies.items()}
+
+    def listing(page_size):
+        pages = []
+        for page in s3.get_paginator('list_object_versions').paginate(Bucket=vb, PaginationConfig={'PageSize': page_size}):
+            pages.append({
+                'versions': [
+                    {'key': v['Key'], 'versionId': v['VersionId'], 'isLatest': v['IsLatest'], 'etag': v['ETag'], 'size': v['Size']}
+                    for v in page.get('Versions', [])
+                ],
+                'markers': [
+                    {'key': m['Key'], 'versionId': m['VersionId'], 'isLatest': m['IsLatest']} for m in page.get('DeleteMarkers', [])
+                ],
+                'isTruncated': page['IsTruncated'],
+            })
+        return pages
+
+    out['listed'] = listing(2)
+
+    # Every version by id, and the latest without one.
+    def get(key, version_id=None):
+        r = s3.get_object(Bucket=vb, Key=key, **({'VersionId': version_id} if version_id else {}))
+        return {'versionId': r.get('VersionId'), 'sha256': sha256(r['Body'].read())}
+
+    out['byId'] = {v: get(k, v) for k, ids in (('doc.txt', doc), ('other.bin', other)) for v in ids}
+    out['latest'] = get('doc.txt')
+
+    # A plain delete writes a delete marker: the key reads as absent, the marker by id as 405.
+    d = s3.delete_object(Bucket=vb, Key='doc.txt')
+    marker = d.get('VersionId')
+    out['markerDelete'] = {'deleteMarker': d.get('DeleteMarker'), 'versionId': marker}
+    out['afterMarker'] = {
+        'get': client_error(lambda: s3.get_object(Bucket=vb, Key='doc.txt')),
+        'getMarker': client_error(lambda: s3.get_object(Bucket=vb, Key='doc.txt', VersionId=marker)),
+        'oldById': get('doc.txt', doc[0]),
+    }
+    out['listedWithMarker'] = listing(1000)
+
+    # Deleting the marker by id brings the previous version back.
+    d = s3.delete_object(Bucket=vb, Key='doc.txt', VersionId=marker)
+    out['markerRemoved'] = {'deleteMarker': d.get('DeleteMarker'), 'versionId': d.get('VersionId')}
+    out['afterMarkerRemoved'] = get('doc.txt')
+    # Deleting the latest version by id makes the one before it the latest.
+    d = s3.delete_object(Bucket=vb, Key='doc.txt', VersionId=doc[2])
+    out['latestRemoved'] = {'deleteMarker': d.get('DeleteMarker'), 'versionId': d.get('VersionId')}
+    out['afterLatestRemoved'] = get('doc.txt')
+    out['removedById'] = client_error(lambda: s3.get_object(Bucket=vb, Key='doc.txt', VersionId=doc[2]))
+
+    # delete_objects: one version by id, and a delete marker.
+    r = s3.delete_objects(Bucket=vb, Delete={'Objects': [{'Key': 'other.bin', 'VersionId': other[0]}, {'Key': 'doc.txt'}]})
+    out['deleteObjects'] = {
+        'deleted': sorted(
+            (
+                {k: e[k] for k in ('Key', 'VersionId', 'DeleteMarker', 'DeleteMarkerVersionId') if k in e}
+                for e in r.get('Deleted', [])
+            ),
+            key=lambda e: e['Key'],
+        ),
+        'errors': r.get('Errors', []),
+    }
+    out['final'] = listing(1000)
+    out['finalOther'] = get('other.bin')
+    return out
+
+
+def case_versioning_suspended(s3, bucket, work):
+    """The null version: written before versioning, replaced while Suspended, by a put and by a marker."""
+    vb = bucket + '-suspended'
+    s3.create_bucket(Bucket=vb)
+    out = {}
+
+    def listing():
+        r = s3.list_object_versions(Bucket=vb)
+        return {
+            'versions': [{'versionId': v['VersionId'], 'isLatest': v['IsLatest'], 'size': v['Size']} for v in r.get('Versions', [])],
+            'markers': [{'versionId': m['VersionId'], 'isLatest': m['IsLatest']} for m in r.get('DeleteMarkers', [])],
+        }
+
+    r = s3.put_object(Bucket=vb, Key='k', Body=b'before versioning')
+    out['unversionedPutVersionId'] = r.get('VersionId')
+    s3.put_bucket_versioning(Bucket=vb, VersioningConfiguration={'Status': 'Enabled'})
+    out['v1'] = s3.put_object(Bucket=vb, Key='k', Body=b'enabled one').get('VersionId')
+    out['afterEnable'] = listing()
+    out['oldNull'] = sha256(s3.get_object(Bucket=vb, Key='k', VersionId='null')['Body'].read())
+
+    s3.put_bucket_versioning(Bucket=vb, VersioningConfiguration={'Status': 'Suspended'})
+    out['statusSuspended'] = s3.get_bucket_versioning(Bucket=vb).get('Status')
+    out['suspendedPutVersionId'] = s3.put_object(Bucket=vb, Key='k', Body=b'suspended write').get('VersionId')
+    out['afterSuspendedPut'] = listing()
+    got = s3.get_object(Bucket=vb, Key='k', VersionId='null')
+    out['nullNow'] = {'versionId': got.get('VersionId'), 'body': got['Body'].read().decode()}
+
+    d = s3.delete_object(Bucket=vb, Key='k')
+    out['suspendedDelete'] = {'deleteMarker': d.get('DeleteMarker'), 'versionId': d.get('VersionId')}
+    out['afterSuspendedDelete'] = listing()
+
+    s3.put_bucket_versioning(Bucket=vb, VersioningConfiguration={'Status': 'Enabled'})
+    out['v2'] = s3.put_object(Bucket=vb, Key='k', Body=b'enabled two').get('VersionId')
+    out['afterReenable'] = listing()
+    out['statusEnabled'] = s3.get_bucket_versioning(Bucket=vb).get('Status')
+    out['mfaDelete'] = client_error(
+        lambda: s3.put_bucket_versioning(
+            Bucket=vb, MFA='123456 654321', VersioningConfiguration={'Status': 'Enabled', 'MFADelete': 'Enabled'}
+        )
+    )
+    return out
+
+
 CASES = {
     'transfer': case_transfer,
     'paginate': case_paginate,
@@ -353,6 +500,8 @@ CASES = {
     'presigned_get': case_presigned_get,
     'presigned_post': case_presigned_post,
     'presigned_post_policy': case_presigned_post_policy,
+    'versioning': case_versioning,
+    'versioning_suspended': case_versioning_suspended,
 }
 
 
