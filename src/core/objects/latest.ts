@@ -24,9 +24,11 @@ import {
   deleteVersionRow,
   latestForDelete,
   latestForWrite,
+  latestRow,
   moveCounts,
   putVersionRow,
   takeNextSeq,
+  versionRowById,
 } from '../../meta/objects/versions.js';
 import { lockForNewVersion } from '../object-lock.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
@@ -117,6 +119,10 @@ export async function writeLatest(
 export interface DeleteTarget {
   key: string;
   versionId?: string;
+  /** If-Match: delete only if the version addressed (the latest, or the one named) has this ETag. */
+  ifMatch?: string;
+  /** Overrides the batch's bypass of GOVERNANCE retention for this target (its right is judged per key). */
+  bypassGovernance?: boolean;
 }
 
 /**
@@ -133,6 +139,13 @@ export async function deleteTarget(
   seq: number,
   bypassGovernance: boolean,
 ): Promise<DeleteOutcome> {
+  if (t.ifMatch !== undefined) {
+    // Under the bucket lock: the condition and the delete see the same version.
+    const row =
+      t.versionId !== undefined ? await versionRowById(trx, bucket.id, t.key, t.versionId) : await latestRow(trx, bucket.id, t.key);
+    checkWriteCondition(t.key, { ifMatch: t.ifMatch }, row && Number(row.is_delete_marker) === 0 ? row : undefined);
+  }
+  bypassGovernance = t.bypassGovernance ?? bypassGovernance;
   if (t.versionId !== undefined) return deleteVersionById(trx, bucket, t.key, t.versionId, refs, bypassGovernance);
   const state = versioningOf(bucket);
   if (state !== 'Unversioned') return deleteToMarker(trx, bucket, t.key, refs, seq, state);

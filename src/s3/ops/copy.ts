@@ -11,7 +11,7 @@ import { attributesFromHeaders } from './object-headers.js';
 import { lockForWrite } from './object-lock.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
 import { taggingDirective } from './tagging.js';
-import { versionHeader } from './versions.js';
+import { writtenVersionHeader } from './versions.js';
 
 /** Parses x-amz-copy-source: "[/]bucket/key[?versionId=…]", URL-encoded. */
 export function parseCopySource(value: string): { bucket: string; key: string; versionId?: string } {
@@ -113,7 +113,7 @@ export async function copyObject(r: S3Request): Promise<void> {
     'CopyObjectResult',
     { ETag: `"${version.etag}"`, LastModified: xmlDate(version.lastModified) },
     {
-      ...versionHeader(dst, version),
+      ...writtenVersionHeader(version),
       ...(src.versioning ? { 'x-amz-copy-source-version-id': version.sourceVersionId } : {}),
       ...sseResponseHeaders(version.headers, sse.customer),
     },

@@ -6,19 +6,14 @@ import { errors, toS3Error } from '../errors.js';
 import { sendXml } from '../respond.js';
 import { parseXml, type XmlNode } from '../xml.js';
 import { mayAccessKey, requireBucket } from './access.js';
+import { requireIntegrityHeader } from './versions.js';
 
 const MAX_KEYS = 1000;
 
 export async function deleteObjects(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   // S3 requires an integrity check on this request: Content-MD5 or an x-amz-checksum-*.
-  const hasChecksum =
-    header(r, 'content-md5') !== undefined ||
-    Object.keys(r.req.headers).some((h) => h.startsWith('x-amz-checksum-')) ||
-    (header(r, 'x-amz-trailer') ?? '').includes('x-amz-checksum-');
-  if (!hasChecksum) {
-    throw errors.invalidRequest('Missing required header for this request: Content-MD5 or x-amz-checksum-*');
-  }
+  requireIntegrityHeader(r);
   const doc = parseXml(await readSmallBody(r, 2 << 20));
   const del = doc.Delete as { Object?: Array<Record<string, unknown>>; Quiet?: unknown } | undefined;
   if (!del || typeof del !== 'object' || !Array.isArray(del.Object) || del.Object.length === 0) throw errors.malformedXML();
@@ -49,12 +44,9 @@ export async function deleteObjects(r: S3Request): Promise<void> {
     }
   }
   const bypass = header(r, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() === 'true';
-  const results = valid.length
-    ? await r.services.objects.deleteMany(bucket, valid, {
-        // The bypass right is judged per key, as the deletes are.
-        bypassGovernance: bypass && valid.every((t) => mayAccessKey(r, bucket, 'admin', t.key)),
-      })
-    : [];
+  // The bypass right is judged per key, as the deletes are.
+  for (const t of valid) t.bypassGovernance = bypass && mayAccessKey(r, bucket, 'admin', t.key);
+  const results = valid.length ? await r.services.objects.deleteMany(bucket, valid) : [];
   for (const res of results) {
     if ('error' in res) {
       const e = toS3Error(res.error);

@@ -1,6 +1,7 @@
 /** Multipart upload operations: Create, UploadPart, Complete, Abort, ListParts. */
 import { Readable } from 'node:stream';
 
+import { objectLockOf } from '../../core/object-lock.js';
 import { rememberEncryption } from '../../core/objects/encryption.js';
 import { expectedBody, readSmallBody, requestBody } from '../body.js';
 import { header, type S3Request } from '../context.js';
@@ -13,7 +14,7 @@ import { checkCopySourceConditions, copySourceVersion, parseCopySource } from '.
 import { attributesFromHeaders } from './object-headers.js';
 import { lockForWrite } from './object-lock.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
-import { versionHeader } from './versions.js';
+import { requireIntegrityHeader, writtenVersionHeader } from './versions.js';
 
 export async function createMultipartUpload(r: S3Request): Promise<void> {
   const sse = sseFromRequest(r.req.headers);
@@ -52,6 +53,8 @@ export async function uploadPart(r: S3Request): Promise<void> {
   // Parts of an SSE-C upload carry the key given at its creation (checked against its fingerprint).
   const upload = await r.services.multipart.get(bucket, key, uploadId);
   const customer = customerKeyFor(r.req.headers, upload.attributes.headers);
+  // As on S3, the parts of an upload that Object Lock will protect carry an integrity check.
+  if (upload.lock || objectLockOf(bucket)?.rule) requireIntegrityHeader(r);
   const body = requestBody(r, { requireLength: true });
   const part = await r.services.multipart.uploadPart(bucket, key, uploadId, partNumber, body.stream, {
     expect: expectedBody(r, body),
@@ -150,7 +153,7 @@ export async function completeMultipartUpload(r: S3Request): Promise<void> {
       ETag: `"${done.etag}"`,
       ...sums,
     },
-    { ...versionHeader(bucket, done), ...sseResponseHeaders(done.headers) },
+    { ...writtenVersionHeader(done), ...sseResponseHeaders(done.headers) },
   );
 }
 

@@ -14,7 +14,7 @@ import { attributesFromHeaders, checksumHeaders, objectResponseHeaders, RESPONSE
 import { bypassGovernance, lockForWrite } from './object-lock.js';
 import { type ByteRange, parseRange } from './range.js';
 import { customerKeyFor, sseFromRequest, sseResponseHeaders } from './sse.js';
-import { lockHeaders, readableVersion, versionHeader, versionIdParam } from './versions.js';
+import { lockHeaders, readableVersion, versionHeader, versionIdParam, writtenVersionHeader } from './versions.js';
 
 export async function putObject(r: S3Request): Promise<void> {
   const sse = sseFromRequest(r.req.headers);
@@ -37,7 +37,7 @@ export async function putObject(r: S3Request): Promise<void> {
   r.stats.bytesIn += version.size;
   const headers: Record<string, string> = {
     ETag: `"${version.etag}"`,
-    ...versionHeader(bucket, version),
+    ...writtenVersionHeader(version),
     ...sseResponseHeaders(attributes.headers, sse.customer),
   };
   for (const [alg, value] of Object.entries(version.checksums)) headers[`x-amz-checksum-${alg}`] = value!;
@@ -137,7 +137,8 @@ export async function deleteObject(r: S3Request): Promise<void> {
   const bucket = await requireBucket(r);
   const key = r.addr.key!;
   const versionId = versionIdParam(r);
-  const done = await r.services.objects.delete(bucket, { key, versionId }, { bypassGovernance: bypassGovernance(r, bucket, key) });
+  const ifMatch = header(r, 'if-match');
+  const done = await r.services.objects.delete(bucket, { key, versionId, ifMatch }, { bypassGovernance: bypassGovernance(r, bucket, key) });
   const headers: Record<string, string> = {};
   if (done.versionId !== undefined && (bucket.versioning || versionId !== undefined)) headers['x-amz-version-id'] = done.versionId;
   if (done.deleteMarker) headers['x-amz-delete-marker'] = 'true';

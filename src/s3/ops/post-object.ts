@@ -16,6 +16,7 @@ import { sendEmpty, sendXml } from '../respond.js';
 import { authorize, requireAclRight } from './access.js';
 import { attributesFromHeaders } from './object-headers.js';
 import { lockFromHeaders } from './object-lock.js';
+import { writtenVersionHeader } from './versions.js';
 
 type Fields = Map<string, string>;
 
@@ -191,6 +192,7 @@ export async function postObject(r: S3Request): Promise<void> {
   r.stats.bytesIn += version.size;
 
   const etag = `"${version.etag}"`;
+  const versionHeaders = writtenVersionHeader(version);
   const location = `http://${header(r, 'host') ?? 'localhost'}/${r.addr.bucket}/${encodeURIComponent(version.key)}`;
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
   const url = redirect ? URL.parse(redirect) : null;
@@ -198,7 +200,7 @@ export async function postObject(r: S3Request): Promise<void> {
     url.searchParams.set('bucket', r.addr.bucket!);
     url.searchParams.set('key', version.key);
     url.searchParams.set('etag', etag);
-    sendEmpty(r, 303, { Location: url.toString(), ETag: etag });
+    sendEmpty(r, 303, { Location: url.toString(), ETag: etag, ...versionHeaders });
     return;
   }
   const status = fields.get('success_action_status');
@@ -208,9 +210,9 @@ export async function postObject(r: S3Request): Promise<void> {
       201,
       'PostResponse',
       { Location: location, Bucket: r.addr.bucket!, Key: version.key, ETag: etag },
-      { ETag: etag, Location: location },
+      { ETag: etag, Location: location, ...versionHeaders },
     );
   } else {
-    sendEmpty(r, status === '200' ? 200 : 204, { ETag: etag, Location: location });
+    sendEmpty(r, status === '200' ? 200 : 204, { ETag: etag, Location: location, ...versionHeaders });
   }
 }

@@ -25,6 +25,15 @@ export function versionHeader(bucket: Pick<Bucket, 'versioning'>, v: Pick<Object
   return bucket.versioning ? { 'x-amz-version-id': v.versionId } : {};
 }
 
+/**
+ * x-amz-version-id on the answer to a write (PUT, POST, copy, Complete): S3
+ * sends it only when the write made a version with an id of its own, never
+ * "null" (a Suspended bucket's writes answer without it).
+ */
+export function writtenVersionHeader(v: Pick<ObjectVersion, 'versionId'>): Record<string, string> {
+  return v.versionId === 'null' ? {} : { 'x-amz-version-id': v.versionId };
+}
+
 /** The Object Lock state of a version, as GET and HEAD show it. */
 export function lockHeaders(v: ObjectVersion): Record<string, string> {
   const out: Record<string, string> = {};
