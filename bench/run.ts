@@ -10,7 +10,8 @@
  * Phases: large, small, small-put (4 KiB PUTs only), list, mpu, cost (Anvil on
  * SQLite with encryption off / on and replication 1 / 2, as ratios; needs the
  * anvil-sqlite target), versioning (Anvil targets: versioned vs unversioned
- * GET / PUT, ListObjectVersions and ListObjectsV2 over many versions, as ratios).
+ * GET / PUT, ListObjectVersions and ListObjectsV2 over many versions, as ratios;
+ * versioning-rw and versioning-list run its two halves alone).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -178,7 +179,12 @@ async function loadTarget(target: RunningTarget, plan: Plan, phases: string[]): 
   await phase('small-put', () => smallObjects(wt, plan, results, 'put'));
   await phase('list', () => listing(wt, plan, results));
   if (target.supportsMpu) await phase('mpu', () => multipart(wt, plan, results));
-  if (target.report.role === 'anvil') await phase('versioning', () => versioning(wt, plan, results));
+  if (target.report.role === 'anvil') {
+    const rw = phases.includes('versioning') || phases.includes('versioning-rw');
+    const list = phases.includes('versioning') || phases.includes('versioning-list');
+    if (rw || list)
+      await phase(rw && list ? 'versioning' : rw ? 'versioning-rw' : 'versioning-list', () => versioning(wt, plan, results, { rw, list }));
+  }
   await http.close();
   await target.stop();
 }
@@ -232,7 +238,9 @@ async function runCosts(plan: Plan, work: string, cpuProf: string | undefined): 
 }
 
 async function runRawDisk(plan: Plan, phases: string[], dir: string): Promise<Results> {
-  const wanted = phases.map((p) => (p === 'small-put' ? 'small' : p)).filter((p) => p !== 'list' && p !== 'cost' && p !== 'versioning');
+  const wanted = phases
+    .map((p) => (p === 'small-put' ? 'small' : p))
+    .filter((p) => p !== 'list' && p !== 'cost' && !p.startsWith('versioning'));
   if (wanted.length === 0) return {};
   const { stdout, stderr } = await execFileAsync(
     process.execPath,
@@ -270,7 +278,7 @@ async function main(): Promise<void> {
     // (the cost section starts its own servers: no target is started for it alone)
     // (the versioning section runs on Anvil targets only)
     const others = opts.phases.filter((p) => p !== 'cost');
-    const onlyAnvil = others.length > 0 && others.every((p) => p === 'versioning');
+    const onlyAnvil = others.length > 0 && others.every((p) => p.startsWith('versioning'));
     for (const name of (others.length ? opts.targets : []).filter((n) => !onlyAnvil || n.startsWith('anvil'))) {
       const dataDir = path.join(work, name);
       fs.mkdirSync(dataDir, { recursive: true });
@@ -327,7 +335,7 @@ async function main(): Promise<void> {
 
   const elapsed = (Date.now() - started) / 1000;
   const table = markdownTable(reports);
-  const versioningMd = opts.phases.includes('versioning') ? versioningTable(reports, plan) : '';
+  const versioningMd = opts.phases.some((p) => p.startsWith('versioning')) ? versioningTable(reports, plan) : '';
   const cpu = cpuTable(reports);
   const result = {
     date: new Date().toISOString(),
@@ -362,7 +370,8 @@ async function main(): Promise<void> {
   console.log(
     `\n### Anvil bench (${plan.name}) — ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.kernel}, Node ${m.node}; ${elapsed.toFixed(0)} s; load avg ${loadAtStart[0]} → ${(m.loadAvgAtEnd as number[])[0]}\n`,
   );
-  if (reports.length) {
+  // (a run of the versioning section alone has no row of the main table)
+  if (reports.length && table.split('\n').length > 2) {
     console.log(table);
     console.log(
       '\nRatios divide the Anvil figure by the limit server\'s / the best peer\'s: for MB/s and ops/s above 1× is better; for list latency (p99) below 1× is better. "raw disk" is open+write+fsync+close with no HTTP (its GETs are page-cache file reads).',

@@ -156,7 +156,13 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
-export async function versioning(t: WorkloadTarget, plan: Plan, out: Results): Promise<void> {
+/** parts: 'rw' (GET / PUT), 'list' (the list buckets), or both. */
+export async function versioning(t: WorkloadTarget, plan: Plan, out: Results, parts: { rw: boolean; list: boolean }): Promise<void> {
+  if (parts.rw) await getPut(t, plan, out);
+  if (parts.list) await lists(t, plan, out);
+}
+
+async function getPut(t: WorkloadTarget, plan: Plan, out: Results): Promise<void> {
   const v = plan.versioning;
   const { http } = t;
   const size = plan.smallSize;
@@ -234,8 +240,11 @@ export async function versioning(t: WorkloadTarget, plan: Plan, out: Results): P
       );
     }
   }
+}
 
-  // 2 and 3: the list buckets.
+async function lists(t: WorkloadTarget, plan: Plan, out: Results): Promise<void> {
+  const v = plan.versioning;
+  const { http } = t;
   const one = 'bench-ver-list-one';
   const many = 'bench-ver-list-many';
   const deep = 'bench-ver-list-deep';
