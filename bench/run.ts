@@ -9,7 +9,9 @@
  * anvil-sqlite, anvil-postgres, s3rver (npm peer).
  * Phases: large, small, small-put (4 KiB PUTs only), list, mpu, cost (Anvil on
  * SQLite with encryption off / on and replication 1 / 2, as ratios; needs the
- * anvil-sqlite target).
+ * anvil-sqlite target), versioning (Anvil targets: versioned vs unversioned
+ * GET / PUT, ListObjectVersions and ListObjectsV2 over many versions, as ratios;
+ * versioning-rw and versioning-list run its two halves alone).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,6 +25,7 @@ import { costPlan, type Plan, plans } from './lib/plan.js';
 import { type BenchPostgres, startBenchPostgres } from './lib/postgres.js';
 import { type Child, freePort, spawnServer } from './lib/procs.js';
 import { type Comparison, comparisonRatios, comparisonTable, cpuTable, markdownTable, ratios, type TargetReport } from './lib/report.js';
+import { versioning, versioningRatios, versioningTable } from './lib/versioning.js';
 import { largeObjects, listing, multipart, type Results, smallObjects, type WorkloadTarget } from './lib/workloads.js';
 import { formatProfile } from './prof-summary.js';
 
@@ -30,7 +33,7 @@ const execFileAsync = promisify(execFile);
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
 const ALL_TARGETS = ['raw', 'limit', 'anvil-sqlite', 'anvil-postgres', 's3rver'];
-const ALL_PHASES = ['large', 'small', 'list', 'mpu', 'cost'];
+const ALL_PHASES = ['large', 'small', 'list', 'mpu', 'versioning', 'cost'];
 const ROOT: Credentials = { accessKeyId: 'AKIAANVILBENCHROOT00', secretAccessKey: 'bench-root-secret-0123456789abcdefghijkl' };
 
 function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: string[]; cpuProf?: string; out: string; keep: boolean } {
@@ -176,6 +179,12 @@ async function loadTarget(target: RunningTarget, plan: Plan, phases: string[]): 
   await phase('small-put', () => smallObjects(wt, plan, results, 'put'));
   await phase('list', () => listing(wt, plan, results));
   if (target.supportsMpu) await phase('mpu', () => multipart(wt, plan, results));
+  if (target.report.role === 'anvil') {
+    const rw = phases.includes('versioning') || phases.includes('versioning-rw');
+    const list = phases.includes('versioning') || phases.includes('versioning-list');
+    if (rw || list)
+      await phase(rw && list ? 'versioning' : rw ? 'versioning-rw' : 'versioning-list', () => versioning(wt, plan, results, { rw, list }));
+  }
   await http.close();
   await target.stop();
 }
@@ -229,7 +238,9 @@ async function runCosts(plan: Plan, work: string, cpuProf: string | undefined): 
 }
 
 async function runRawDisk(plan: Plan, phases: string[], dir: string): Promise<Results> {
-  const wanted = phases.map((p) => (p === 'small-put' ? 'small' : p)).filter((p) => p !== 'list' && p !== 'cost');
+  const wanted = phases
+    .map((p) => (p === 'small-put' ? 'small' : p))
+    .filter((p) => p !== 'list' && p !== 'cost' && !p.startsWith('versioning'));
   if (wanted.length === 0) return {};
   const { stdout, stderr } = await execFileAsync(
     process.execPath,
@@ -265,7 +276,10 @@ async function main(): Promise<void> {
 
   try {
     // (the cost section starts its own servers: no target is started for it alone)
-    for (const name of opts.phases.some((p) => p !== 'cost') ? opts.targets : []) {
+    // (the versioning section runs on Anvil targets only)
+    const others = opts.phases.filter((p) => p !== 'cost');
+    const onlyAnvil = others.length > 0 && others.every((p) => p.startsWith('versioning'));
+    for (const name of (others.length ? opts.targets : []).filter((n) => !onlyAnvil || n.startsWith('anvil'))) {
       const dataDir = path.join(work, name);
       fs.mkdirSync(dataDir, { recursive: true });
       const t0 = Date.now();
@@ -321,6 +335,7 @@ async function main(): Promise<void> {
 
   const elapsed = (Date.now() - started) / 1000;
   const table = markdownTable(reports);
+  const versioningMd = opts.phases.some((p) => p.startsWith('versioning')) ? versioningTable(reports, plan) : '';
   const cpu = cpuTable(reports);
   const result = {
     date: new Date().toISOString(),
@@ -333,6 +348,13 @@ async function main(): Promise<void> {
     ratios: ratios(reports),
     markdown: table,
     cpuMarkdown: cpu,
+    versioning: versioningMd
+      ? {
+          sizes: plan.versioning,
+          ratios: versioningRatios(reports, plan),
+          markdown: versioningMd,
+        }
+      : null,
     costs: costReports.length
       ? {
           targets: costReports,
@@ -348,7 +370,8 @@ async function main(): Promise<void> {
   console.log(
     `\n### Anvil bench (${plan.name}) — ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.kernel}, Node ${m.node}; ${elapsed.toFixed(0)} s; load avg ${loadAtStart[0]} → ${(m.loadAvgAtEnd as number[])[0]}\n`,
   );
-  if (reports.length) {
+  // (a run of the versioning section alone has no row of the main table)
+  if (reports.length && table.split('\n').length > 2) {
     console.log(table);
     console.log(
       '\nRatios divide the Anvil figure by the limit server\'s / the best peer\'s: for MB/s and ops/s above 1× is better; for list latency (p99) below 1× is better. "raw disk" is open+write+fsync+close with no HTTP (its GETs are page-cache file reads).',
@@ -357,6 +380,16 @@ async function main(): Promise<void> {
       '\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server):\n',
     );
     console.log(cpu);
+  }
+  if (result.versioning) {
+    const v = plan.versioning;
+    console.log(
+      `\n#### Versioning (${plan.name}: ${v.keys} keys × ${v.history} writes for GET / PUT; list buckets of ${v.listKeys.toLocaleString('en-US')} keys × ${v.listVersions} versions and × 1; one key with ${v.deepVersions.toLocaleString('en-US')} versions — the issue's sizes are 1M × 10 and 100k)\n`,
+    );
+    console.log(result.versioning.markdown);
+    console.log(
+      '\nBaseline: the unversioned bucket (GET / PUT, ListObjectsV2 × 1); for the ListObjectVersions row, a ListObjectsV2 page of 1000 from the × 1 bucket. GET / PUT sides ran A B B A (half the time each); list pages were sampled in rotation, one of each in turn. For ops/s above 1× is better, for p99 below 1×.',
+    );
   }
   if (result.costs) {
     console.log('\n#### Cost of encryption at rest and of replication 2 (anvil-sqlite, the same run)\n');

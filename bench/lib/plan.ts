@@ -27,6 +27,23 @@ export interface Plan {
    * run at c=16.
    */
   cost: { largeCount: number; smallPutS: number; smallGetS: number };
+  /**
+   * The versioning section (Anvil only): `keys` keys written `history` times
+   * each in a versioned and an unversioned bucket before the 4 KiB GET / PUT
+   * runs (smallConcurrency, smallPutS / smallGetS per side); one key with
+   * `deepVersions` versions; list buckets of `listKeys` keys × `listVersions`
+   * versions and × 1; `listSamples` pages of each list query, in rotation,
+   * at most `listMaxS` seconds per query.
+   */
+  versioning: {
+    keys: number;
+    history: number;
+    deepVersions: number;
+    listKeys: number;
+    listVersions: number;
+    listSamples: number;
+    listMaxS: number;
+  };
 }
 
 const MiB = 1024 * 1024;
@@ -50,6 +67,7 @@ export const plans: Record<'quick' | 'full', Plan> = {
     mpuPartSize: 16 * MiB,
     mpuConcurrency: 4,
     cost: { largeCount: 3, smallPutS: 1.5, smallGetS: 1 },
+    versioning: { keys: 500, history: 4, deepVersions: 10_000, listKeys: 10_000, listVersions: 10, listSamples: 100, listMaxS: 5 },
   },
   full: {
     name: 'full',
@@ -69,6 +87,7 @@ export const plans: Record<'quick' | 'full', Plan> = {
     mpuPartSize: 16 * MiB,
     mpuConcurrency: 4,
     cost: { largeCount: 8, smallPutS: 6, smallGetS: 4 },
+    versioning: { keys: 2000, history: 4, deepVersions: 100_000, listKeys: 20_000, listVersions: 10, listSamples: 300, listMaxS: 30 },
   },
 };
 

@@ -50,7 +50,7 @@ export function cell(m: Measurement | undefined): string {
 }
 
 /** A Markdown table's header and alignment lines (first column left, the rest right). */
-function tableHead(head: string[]): string[] {
+export function tableHead(head: string[]): string[] {
   return [`| ${head.join(' | ')} |`, `| ${head.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
 }
 
