@@ -16,7 +16,7 @@ import type { Bucket } from '../meta/buckets/types.js';
 import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl } from '../meta/objects/types.js';
 import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
-import { hasAnyVersion, someVersions, takeNextSeq } from '../meta/objects/versions.js';
+import { hasAnyVersion, hasProtectedVersion, someVersions, takeNextSeq } from '../meta/objects/versions.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
 import { type DefaultRetention, type ObjectLockConfig, validateDefaultRetention } from './object-lock.js';
@@ -52,6 +52,9 @@ const bucketErrors = {
   notEmpty: (bucket: string) =>
     new AnvilError('Conflict', 'BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket }),
 };
+
+const protectedVersions = (bucket: Bucket) =>
+  fail.conflict('ObjectLocked', `bucket ${bucket.name} holds versions protected by Object Lock (retention or legal hold)`);
 
 export class BucketService {
   constructor(private readonly ctx: CoreContext) {}
@@ -174,6 +177,10 @@ export class BucketService {
     objects: { deleteMany(b: Bucket, targets: DeleteTarget[]): Promise<Array<object>> },
     signal?: AbortSignal,
   ): Promise<void> {
+    // Object Lock outranks the operator: a bucket holding a protected version is refused before
+    // anything is deleted (deleting the rest first would uncover locked versions under their markers).
+    // Only buckets with Object Lock can hold one; a version locked meanwhile still stops a batch below.
+    if (bucket.object_lock && (await hasProtectedVersion(this.ctx.meta.data, bucket.id, Date.now()))) throw protectedVersions(bucket);
     for (;;) {
       signal?.throwIfAborted();
       // Every version goes, by id: a plain delete would only stack delete markers.
@@ -181,8 +188,7 @@ export class BucketService {
       if (batch.length === 0) break;
       const results = await objects.deleteMany(bucket, batch);
       // Object Lock outranks the operator: a protected version stops the purge (it is retried later).
-      if (results.some((r) => 'error' in r))
-        throw fail.conflict('ObjectLocked', `bucket ${bucket.name} holds versions protected by Object Lock`);
+      if (results.some((r) => 'error' in r)) throw protectedVersions(bucket);
     }
     await this.delete(bucket);
   }

@@ -34,7 +34,8 @@ export const OPERATION_ACCESS: Record<string, OperationAccess> = {
   GetObjectLockConfiguration: access('admin', 'bucket'),
   PutObjectLockConfiguration: access('admin', 'bucket'),
   GetObjectRetention: access('read', 'object'),
-  PutObjectRetention: access('write', 'object'),
+  // Setting a retention can make a version undeletable for years: an owner's decision, not a writer's.
+  PutObjectRetention: access('admin', 'object'),
   GetObjectLegalHold: access('read', 'object'),
   PutObjectLegalHold: access('write', 'object'),
   ListObjects: access('list', 'prefix'),

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 
 import { blobFiles, describeEachEngine, s3Error, stagedFiles, type TestAnvil, useAnvil } from '../support/anvil.js';
@@ -70,6 +70,23 @@ describeEachEngine('POST Object (browser form uploads)', (engine) => {
     expect(head.Metadata).toEqual({ owner: 'ada' });
     const get = await t.s3.send(new GetObjectCommand({ Bucket: 'forms', Key: 'uploads/photo.jpg' }));
     expect(await get.Body!.transformToString()).toBe('jpeg bytes');
+  });
+
+  it('answers x-amz-version-id on a versioning bucket (none for the null version of a suspended one)', async () => {
+    await t.s3.send(new PutBucketVersioningCommand({ Bucket: 'forms', VersioningConfiguration: { Status: 'Enabled' } }));
+    try {
+      const res = await post(t, signedForm(t, base, { key: 'uploads/versioned.txt' }), 'v1');
+      expect(res.status).toBe(204);
+      const id = res.headers.get('x-amz-version-id');
+      expect(id).toMatch(/^[0-9a-f]{20}$/);
+      const head = await t.s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'uploads/versioned.txt', VersionId: id! }));
+      expect(head.ContentLength).toBe(2);
+    } finally {
+      await t.s3.send(new PutBucketVersioningCommand({ Bucket: 'forms', VersioningConfiguration: { Status: 'Suspended' } }));
+    }
+    const suspended = await post(t, signedForm(t, base, { key: 'uploads/versioned.txt' }), 'v2');
+    expect(suspended.status).toBe(204);
+    expect(suspended.headers.get('x-amz-version-id')).toBeNull();
   });
 
   it('redirects with success_action_redirect and answers 204 by default', async () => {

@@ -73,9 +73,10 @@ describeEachEngine('versioning model', (engine) => {
             if (state === 'Unversioned') history.splice(0, history.length, { id: 'null', marker: false, body: op.body });
             else {
               if (state === 'Suspended') removeNull(history);
-              const id = state === 'Enabled' ? res.VersionId! : 'null';
-              expect(res.VersionId).toBe(id);
-              history.unshift({ id, marker: false, body: op.body });
+              // A Suspended bucket's write answers without a version id (it made the "null" version).
+              if (state === 'Enabled') expect(res.VersionId).toMatch(/^[0-9a-f]{20}$/);
+              else expect(res.VersionId).toBeUndefined();
+              history.unshift({ id: res.VersionId ?? 'null', marker: false, body: op.body });
             }
           } else if (op.kind === 'delete') {
             const res = await t.s3.send(new DeleteObjectCommand({ Bucket, Key: op.key }));

@@ -11,8 +11,7 @@
  * resuming inside a key needs no lookup (except for the "null" version).
  */
 import type { Bucket } from '../../meta/buckets/types.js';
-import { MAX_CHAR, scanVersions, versionsOfKey, walkLatest } from '../../meta/objects/listing.js';
-import type { VersionRow } from '../../meta/objects/types.js';
+import { MAX_CHAR, scanVersions, type VersionListingRow, versionsOfKey, walkLatest } from '../../meta/objects/listing.js';
 import { versionRowById } from '../../meta/objects/versions.js';
 import type { CoreContext } from '../context.js';
 import { seqOfVersionId } from './versioning.js';
@@ -33,7 +32,6 @@ export interface VersionEntry {
   lastModified: Date;
   etag: string;
   size: number;
-  checksumAlgorithms: string[];
 }
 
 export interface VersionListResult {
@@ -44,7 +42,7 @@ export interface VersionListResult {
   nextVersionIdMarker?: string;
 }
 
-function entryOf(row: VersionRow): VersionEntry {
+function entryOf(row: VersionListingRow): VersionEntry {
   return {
     key: row.key,
     versionId: row.version_id,
@@ -53,7 +51,6 @@ function entryOf(row: VersionRow): VersionEntry {
     lastModified: new Date(Number(row.created_at)),
     etag: row.etag,
     size: Number(row.size),
-    checksumAlgorithms: Object.keys(JSON.parse(row.checksums) as object),
   };
 }
 
@@ -63,7 +60,7 @@ export async function listVersions(ctx: CoreContext, bucket: Bucket, q: VersionL
   if (q.maxKeys <= 0) return result;
   const left = () => q.maxKeys - result.entries.length - result.commonPrefixes.length;
   /** Adds one version; false (and the page truncated) when the page is already full. */
-  const emit = (row: VersionRow): boolean => {
+  const emit = (row: VersionListingRow): boolean => {
     if (left() === 0) {
       result.isTruncated = true;
       return false;

@@ -65,8 +65,8 @@ async function changeVersion(
 /**
  * Sets a version's retention. While a retention holds: COMPLIANCE can only
  * be kept or lengthened (never shortened, removed or weakened, by anyone);
- * GOVERNANCE can be lengthened or made COMPLIANCE, and shortened or removed
- * only with the bypass (whose right the caller checked).
+ * GOVERNANCE can be lengthened; shortened, removed or made COMPLIANCE only
+ * with the bypass (whose right the caller checked).
  */
 export function setRetention(
   ctx: CoreContext,
@@ -87,7 +87,10 @@ export function setRetention(
       const until = Number(row.lock_until);
       const keepsOrLengthens = wanted.until !== undefined && wanted.until >= until;
       if (row.lock_mode === 'COMPLIANCE' && !(wanted.mode === 'COMPLIANCE' && keepsOrLengthens)) throw lockedError();
-      if (row.lock_mode === 'GOVERNANCE' && !keepsOrLengthens && !bypassGovernance) throw lockedError();
+      // Any change to a GOVERNANCE retention but lengthening it in the same mode (shortening, removing,
+      // or making it COMPLIANCE) needs the bypass, as on RGW and MinIO: the mode is the lock's owner's choice.
+      const lengthensOnly = wanted.mode === 'GOVERNANCE' && keepsOrLengthens;
+      if (row.lock_mode === 'GOVERNANCE' && !lengthensOnly && !bypassGovernance) throw lockedError();
     }
     await updateVersionInPlace(trx, row.id, { lock_mode: wanted.mode ?? null, lock_until: wanted.until ?? null });
   });

@@ -107,12 +107,16 @@ export async function walkLatest(
   return (await query.execute(db)).rows;
 }
 
+/** What a ListObjectVersions entry shows: the columns object_versions_newest covers. */
+const VERSION_LISTING = ['key', 'seq', 'version_id', 'is_latest', 'is_delete_marker', 'size', 'etag', 'created_at'] as const;
+export type VersionListingRow = Pick<VersionRow, (typeof VERSION_LISTING)[number]>;
+
 /**
  * Versions of keys after `afterKey` (>= prefix), each key's newest first:
  * one range scan of object_versions_newest (bucket_id, key, seq DESC).
  */
-export function scanVersions(db: DataDb, bucketId: string, prefix: string, afterKey: string, limit: number): Promise<VersionRow[]> {
-  let query = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId).where('key', '>', afterKey);
+export function scanVersions(db: DataDb, bucketId: string, prefix: string, afterKey: string, limit: number): Promise<VersionListingRow[]> {
+  let query = db.selectFrom('object_versions').select(VERSION_LISTING).where('bucket_id', '=', bucketId).where('key', '>', afterKey);
   if (prefix) query = query.where('key', '>=', prefix);
   return query.orderBy('key').orderBy('seq', 'desc').limit(limit).execute();
 }
@@ -124,8 +128,8 @@ export function versionsOfKey(
   key: string,
   beforeSeq: number | undefined,
   limit: number,
-): Promise<VersionRow[]> {
-  let query = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId).where('key', '=', key);
+): Promise<VersionListingRow[]> {
+  let query = db.selectFrom('object_versions').select(VERSION_LISTING).where('bucket_id', '=', bucketId).where('key', '=', key);
   if (beforeSeq !== undefined) query = query.where('seq', '<', beforeSeq);
   return query.orderBy('seq', 'desc').limit(limit).execute();
 }

@@ -254,6 +254,18 @@ export async function bucketUsage(db: DataDb, bucketId: string) {
   };
 }
 
+/** Whether any version of the bucket is under a legal hold or a retention that has not passed (Object Lock). */
+export async function hasProtectedVersion(db: DataDb, bucketId: string, now: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('object_versions')
+    .select('id')
+    .where('bucket_id', '=', bucketId)
+    .where((eb) => eb.or([eb('legal_hold', '=', 1), eb('lock_until', '>', now)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Whether the bucket holds any version at all. */
 export async function hasAnyVersion(db: DataDb, bucketId: string): Promise<boolean> {
   const row = await db.selectFrom('object_versions').select('id').where('bucket_id', '=', bucketId).limit(1).executeTakeFirst();

@@ -108,7 +108,6 @@ export async function listObjectVersions(r: S3Request): Promise<void> {
         Size: e.size,
         Owner: who,
         StorageClass: 'STANDARD',
-        ChecksumAlgorithm: e.checksumAlgorithms.length ? e.checksumAlgorithms.map((a) => a.toUpperCase()) : undefined,
       },
     ];
   });

@@ -23,8 +23,15 @@ function value(headers: IncomingHttpHeaders | Record<string, string>, name: stri
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+/** A retention mode in a header: InvalidArgument when unknown (as S3 answers). */
 function parseMode(mode: unknown, what: string): LockMode {
   if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') throw errors.invalidArgument('Unknown wormMode directive.', what, String(mode));
+  return mode;
+}
+
+/** A retention mode in an XML body: a value the schema does not allow is MalformedXML (as S3 answers). */
+function parseBodyMode(mode: unknown): LockMode {
+  if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') throw errors.malformedXML();
   return mode;
 }
 
@@ -111,7 +118,8 @@ export async function getObjectLockConfiguration(r: S3Request): Promise<void> {
 function positiveInt(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' && typeof v !== 'number') throw errors.malformedXML();
-  if (!/^\d+$/.test(String(v).trim())) throw errors.malformedXML();
+  // An integer that is not positive (0, -1) is a bad period (InvalidArgument, from core); anything else is not a number.
+  if (!/^-?\d+$/.test(String(v).trim())) throw errors.malformedXML();
   return Number(v);
 }
 
@@ -126,7 +134,9 @@ export async function putObjectLockConfiguration(r: S3Request): Promise<void> {
   if (conf.Rule !== undefined) {
     const dr = (conf.Rule as Record<string, unknown> | undefined)?.DefaultRetention as Record<string, unknown> | undefined;
     if (!dr || typeof dr !== 'object') throw errors.malformedXML();
-    rule = { mode: parseMode(dr.Mode, 'Mode'), days: positiveInt(dr.Days), years: positiveInt(dr.Years) };
+    // Exactly one period: both or neither is not a document S3's schema allows.
+    if ((dr.Days === undefined) === (dr.Years === undefined)) throw errors.malformedXML();
+    rule = { mode: parseBodyMode(dr.Mode), days: positiveInt(dr.Days), years: positiveInt(dr.Years) };
   }
   await r.services.buckets.setObjectLock(bucket, rule);
   sendEmpty(r, 200);
@@ -155,7 +165,7 @@ export async function putObjectRetention(r: S3Request): Promise<void> {
   const mode = fields.Mode;
   const until = fields.RetainUntilDate;
   if ((mode === undefined) !== (until === undefined)) throw errors.malformedXML();
-  const wanted = mode === undefined ? {} : { mode: parseMode(mode, 'Mode'), until: parseDate(String(until), 'RetainUntilDate') };
+  const wanted = mode === undefined ? {} : { mode: parseBodyMode(mode), until: parseDate(String(until), 'RetainUntilDate') };
   const v = await r.services.objects.setRetention(bucket, key, versionId, wanted, bypassGovernance(r, bucket, key));
   sendEmpty(r, 200, versionHeader(bucket, v));
 }

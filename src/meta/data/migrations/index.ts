@@ -28,6 +28,6 @@ export function dataMigrations(kind: EngineKind): Record<string, Migration> {
     '006-object-listing-index': m006.migration(kind),
     '007-backends': m007.migration,
     '008-multipart-completions': m008.migration(kind),
-    '009-versions': m009.migration,
+    '009-versions': m009.migration(kind),
   };
 }
