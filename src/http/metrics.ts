@@ -19,10 +19,10 @@ import type { Logger } from 'pino';
 import client from 'prom-client';
 
 import type { DiskSpace } from '../blobs/index.js';
-import { type UsageRow,usageRows } from '../meta/blobs/usage.js';
+import { type UsageRow, usageRows } from '../meta/blobs/usage.js';
 import type { MetaDatabases } from '../meta/engine.js';
 import { countCleanupEntries } from '../meta/stats/counts.js';
-import { countReplicationDebt, type ScrubProgress, scrubProgress, type TenantUsage,tenantUsage } from '../meta/stats/operator.js';
+import { countReplicationDebt, type ScrubProgress, scrubProgress, type TenantUsage, tenantUsage } from '../meta/stats/operator.js';
 import { countTasksByStatus } from '../meta/work/tasks.js';
 import type { AdmissionState } from './admission.js';
 import { Cached } from './cached.js';
