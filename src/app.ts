@@ -135,7 +135,7 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     const admission = new Admission(
       { maxConnections: config.maxConnections, maxRequests: config.maxConcurrentRequests },
       log,
-      (req) => isMetricsScrape(req) || health.route(req) !== undefined,
+      (req) => isMetricsScrape(req, config.domain) || health.route(req) !== undefined,
     );
     admission.attach(server);
     metrics.watchAdmission(admission);

@@ -38,6 +38,7 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 
 import { errors } from '../s3/errors.js';
+import { isVirtualHostRequest } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 
 export interface AdmissionLimits {
@@ -171,9 +172,9 @@ export class Admission implements AdmissionState {
   }
 }
 
-/** A Prometheus scrape of /-/metrics. */
-export function isMetricsScrape(req: http.IncomingMessage): boolean {
-  return req.method === 'GET' && req.url === '/-/metrics';
+/** A Prometheus scrape of /-/metrics (path-style: on a virtual host of `domain` the path is a key). */
+export function isMetricsScrape(req: http.IncomingMessage, domain?: string): boolean {
+  return req.method === 'GET' && req.url === '/-/metrics' && (domain === undefined || !isVirtualHostRequest(req, domain));
 }
 
 /** The soft limit on open files of this process, where the OS tells (Linux); undefined elsewhere or unlimited. */
