@@ -16,13 +16,16 @@ import type { CoreContext } from './core/context.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
 import type { UserService } from './core/users.js';
 import { type DeploymentLocks, lockDeployment } from './deployment-lock.js';
-import { Admission, type AdmissionState } from './http/admission.js';
+import { Admission, type AdmissionState, isMetricsScrape } from './http/admission.js';
+import { Drainer } from './http/drain.js';
+import { Health } from './http/health.js';
 import { Metrics } from './http/metrics.js';
 import { createS3Server } from './http/server.js';
 import type { MetaDatabases } from './meta/engine.js';
 import { assembleNode, type NodeContext } from './node/assemble.js';
 import { openControlPlane } from './node/control-plane.js';
 import { startBackgroundWork } from './node/jobs.js';
+import { backendMetricsView, readinessChecks } from './node/probes.js';
 import { ensureRoot, type RootCredentials } from './node/root.js';
 import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
@@ -50,7 +53,25 @@ export interface Anvil {
   meta: MetaDatabases;
   /** Admission control's counts (open connections, requests in flight, rejections). */
   admission: AdmissionState;
-  close(): Promise<void>;
+  /** Prometheus metrics (countRateLimited for the rate limits). */
+  metrics: Metrics;
+  /** Liveness and readiness (GET /-/health, /-/ready). */
+  health: Health;
+  /**
+   * Shuts down in order: readiness turns 503, the server stops accepting and
+   * lets requests in flight finish for up to `drainMs` (default 0: cut them
+   * at once) or until `cut` aborts, then background work stops, the node
+   * lease, the backends, the databases and the folder lock are let go.
+   * Each step is logged. Calling it again returns the same shutdown.
+   */
+  close(opts?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** How long requests in flight may take to finish before they are cut (ms). */
+  drainMs?: number;
+  /** Aborting it cuts the requests still in flight at once (a second SIGTERM). */
+  cut?: AbortSignal;
 }
 
 export interface StartOptions {
@@ -106,10 +127,16 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     const work = startBackgroundWork(node, taskRunner(node, log), log, opts.workerIntervalMs ?? 2000);
     stopWork = work.stop;
     const admin = createAdminHandler({ ...node, log, version: VERSION, startedAt });
-    const metrics = new Metrics(meta, node.space);
-    const server = createS3Server(config, services, log, metrics, [admin]);
-    // Caps on connections and requests in flight, in front of every request the server handles.
-    const admission = new Admission({ maxConnections: config.maxConnections, maxRequests: config.maxConcurrentRequests }, log);
+    const metrics = new Metrics(meta, { space: node.space, backends: backendMetricsView(node), log });
+    const health = new Health(readinessChecks(node), { domain: config.domain, log });
+    const drainer = new Drainer(log);
+    const server = createS3Server(config, services, log, metrics, [admin], { health, drainer });
+    // Caps on connections and requests in flight, in front of every request the server handles (probes and scrapes exempt).
+    const admission = new Admission(
+      { maxConnections: config.maxConnections, maxRequests: config.maxConcurrentRequests },
+      log,
+      (req) => isMetricsScrape(req, config.domain) || health.route(req) !== undefined,
+    );
     admission.attach(server);
     metrics.watchAdmission(admission);
     const { host, port } = splitListen(config.listen);
@@ -122,6 +149,24 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     const endpoint = `http://${hostForUrl}:${actualPort}`;
     locks.listening(endpoint);
     const assembled = node;
+    let closing: Promise<void> | undefined;
+    const shutdown = async ({ drainMs = 0, cut }: CloseOptions) => {
+      health.startDraining();
+      log.info({ inflight: drainer.inflight, timeoutMs: drainMs }, 'shutdown: draining (readiness answers 503, no new connections)');
+      const drained = await drainer.drain(server, drainMs, cut);
+      log.info(drained, 'shutdown: HTTP server closed');
+      await stopWork();
+      log.info('shutdown: background work stopped (running tasks released)');
+      await lease.release();
+      log.info('shutdown: node lease released');
+      await assembled.close();
+      log.info('shutdown: backends closed');
+      await meta.close();
+      log.info('shutdown: databases closed');
+      // Last: until everything above is closed, the folder is still this server's.
+      locks.release();
+      log.info('shutdown: data folder lock released');
+    };
     return {
       endpoint,
       port: actualPort,
@@ -134,17 +179,11 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
       reconciled,
       meta,
       admission,
-      async close() {
-        await stopWork();
-        await lease.release();
-        await assembled.close();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
-        await meta.close();
-        // Last: until everything above is closed, the folder is still this server's.
-        locks.release();
+      metrics,
+      health,
+      close(opts = {}) {
+        closing ??= shutdown(opts);
+        return closing;
       },
     };
   } catch (err) {

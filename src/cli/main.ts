@@ -35,12 +35,30 @@ export async function main(argv: string[]): Promise<void> {
         lines.push(`  root secret key: see ${anvil.root.file}`);
       }
       process.stdout.write(lines.join('\n') + '\n');
-      const stop = async () => {
-        await anvil.close();
-        process.exit(0);
+      // SIGTERM/SIGINT drain (README § Operations › Shutdown); a second one cuts what is still in flight.
+      const cut = new AbortController();
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.warn({ signal }, 'shutdown: second signal, cutting the requests in flight now');
+          cut.abort();
+          return;
+        }
+        stopping = true;
+        log.info({ signal, timeoutSeconds: config.shutdownTimeout }, 'shutdown: signal received');
+        anvil.close({ drainMs: config.shutdownTimeout * 1000, cut: cut.signal }).then(
+          () => {
+            log.info('shutdown: complete');
+            process.exit(0);
+          },
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     });
   registerAdminCommands(program);
   await program.parseAsync(argv);

@@ -54,6 +54,10 @@ export const configSchema = z.object({
   maxConnections: z.number().int().nonnegative(),
   /** S3 requests served at once at most; past it requests get 503 SlowDown (0 = no cap). */
   maxConcurrentRequests: z.number().int().nonnegative(),
+  /** At SIGTERM/SIGINT, requests in flight get this long to finish before they are cut (seconds). */
+  shutdownTimeout: z.number().nonnegative().finite(),
+  /** Behind a reverse proxy: log the client address from the last X-Forwarded-For entry (the proxy's address too). */
+  trustProxy: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -82,6 +86,8 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
   { key: 'maxConnections', env: 'ANVIL_MAX_CONNECTIONS', file: 'max_connections' },
   { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
+  { key: 'shutdownTimeout', env: 'ANVIL_SHUTDOWN_TIMEOUT', file: 'shutdown_timeout' },
+  { key: 'trustProxy', env: 'ANVIL_TRUST_PROXY', file: 'trust_proxy' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {
@@ -117,6 +123,8 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.encryptAtRest = !['0', 'false', 'no', 'off'].includes(String(raw.encryptAtRest ?? 'true').toLowerCase());
   raw.maxConnections = Number(raw.maxConnections ?? 4096);
   raw.maxConcurrentRequests = Number(raw.maxConcurrentRequests ?? 1024);
+  raw.shutdownTimeout = Number(raw.shutdownTimeout ?? 30);
+  raw.trustProxy = ['1', 'true', 'yes', 'on'].includes(String(raw.trustProxy ?? 'false').toLowerCase());
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

@@ -18,7 +18,9 @@
  * connection).
  *
  * Exempt: `GET /-/metrics`, so the overload can be watched while it
- * happens (a scrape is small, and its rate is the operator's). The admin
+ * happens (a scrape is small, and its rate is the operator's), and the
+ * health probes (http/health.ts: cheap and cached), so an overloaded node is
+ * not taken for a dead one and restarted. The admin
  * API is not exempt: it is on the same public port, and its login is
  * deliberately expensive (password hashing), so it is the first thing a
  * flood would aim at; `anvil admin` on the server's host works on the
@@ -36,6 +38,7 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 
 import { errors } from '../s3/errors.js';
+import { isVirtualHostRequest } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 
 export interface AdmissionLimits {
@@ -71,6 +74,8 @@ export class Admission implements AdmissionState {
   constructor(
     readonly limits: AdmissionLimits,
     private readonly log?: Logger,
+    /** Requests let through whatever the load (default: GET /-/metrics). */
+    private readonly exempt: (req: http.IncomingMessage) => boolean = isMetricsScrape,
   ) {
     for (const [name, v] of Object.entries(limits)) {
       if (!Number.isSafeInteger(v) || v < 0) throw new Error(`admission: ${name} must be a whole number ≥ 0, got ${v}`);
@@ -121,7 +126,7 @@ export class Admission implements AdmissionState {
 
   /** Counts the request in, or answers it 503 SlowDown and returns false. */
   private admit(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-    if (req.method === 'GET' && req.url === '/-/metrics') return true;
+    if (this.exempt(req)) return true;
     const cap = this.limits.maxRequests;
     if (cap > 0 && this.inflightRequests >= cap) {
       this.rejectedRequests++;
@@ -165,6 +170,11 @@ export class Admission implements AdmissionState {
     this.loggedAt = now;
     this.logged = { connections: this.rejectedConnections, requests: this.rejectedRequests };
   }
+}
+
+/** A Prometheus scrape of /-/metrics (path-style: on a virtual host of `domain` the path is a key). */
+export function isMetricsScrape(req: http.IncomingMessage, domain?: string): boolean {
+  return req.method === 'GET' && req.url === '/-/metrics' && (domain === undefined || !isVirtualHostRequest(req, domain));
 }
 
 /** The soft limit on open files of this process, where the OS tells (Linux); undefined elsewhere or unlimited. */

@@ -15,6 +15,8 @@ import type { Logger } from 'pino';
 
 export interface RequestScope {
   requestId?: string;
+  /** The S3 error code the request was answered with, for its log line. */
+  errorCode?: string;
   /** Ends the request with an internal error (or cuts it if its answer has begun). */
   fail(err: unknown): void;
 }

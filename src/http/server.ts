@@ -14,9 +14,11 @@ import { authenticate } from '../s3/auth/sigv4.js';
 import type { S3Request, Services } from '../s3/context.js';
 import { errors, S3Error, toS3Error } from '../s3/errors.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
-import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
+import { isVirtualHostRequest, parseAddress, type S3Address } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
+import type { Drainer } from './drain.js';
+import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
 import { type RequestScope, requestScope } from './process-guard.js';
 
@@ -48,6 +50,19 @@ function abandonBody(req: http.IncomingMessage, res: http.ServerResponse, stream
   else if (!res.headersSent) res.setHeader('Connection', 'close');
 }
 
+/**
+ * Who sent a request, for its log line: the peer's address, or with
+ * trust_proxy the last X-Forwarded-For entry (the address the proxy in front
+ * of Anvil saw; entries before it are whatever the client claimed) and the
+ * proxy's own address.
+ */
+function clientAddress(req: http.IncomingMessage, trustProxy: boolean): { client?: string; proxy?: string } {
+  const peer = req.socket?.remoteAddress;
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').pop()?.trim();
+  return last ? { client: last, proxy: peer } : { client: peer };
+}
+
 function newRequestId(): string {
   return crypto.randomBytes(8).toString('hex').toUpperCase();
 }
@@ -67,28 +82,50 @@ export interface MountedHandler {
   handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
 }
 
+/** What the server answers besides S3: health probes, and the drain that tracks requests in flight. */
+export interface ServerLifecycle {
+  health?: Health;
+  drainer?: Drainer;
+}
+
 export function createS3Server(
   config: Config,
   services: Services,
   log: Logger,
   metrics?: Metrics,
   mounts: MountedHandler[] = [],
+  lifecycle: ServerLifecycle = {},
 ): http.Server {
   const server = http.createServer((req, res) => {
+    const work = dispatch(req, res);
+    lifecycle.drainer?.track(res, work);
+  });
+
+  /** Sends a request where it belongs; resolves when its handler is done. */
+  function dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = req.url ?? '/';
+    const health = lifecycle.health;
+    const probe = health?.route(req);
+    if (health && probe) {
+      return health.serve(probe, req, res).catch((err) => {
+        log.error({ err }, 'health endpoint failed');
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    }
     // Mounted paths are reserved in path-style requests only: on a virtual host every path is a key.
-    for (const m of isVirtualHostRequest(req, config.domain) ? [] : mounts) {
+    const pathStyle = !isVirtualHostRequest(req, config.domain);
+    for (const m of pathStyle ? mounts : []) {
       if (url === m.prefix.replace(/\/$/, '') || url.startsWith(m.prefix)) {
-        m.handle(req, res).catch((err) => {
+        return m.handle(req, res).catch((err) => {
           log.error({ err }, 'mounted handler failed');
           if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
           res.end(JSON.stringify({ error: { code: 'InternalError', message: 'internal error' } }));
         });
-        return;
       }
     }
-    if (metrics && req.method === 'GET' && req.url === '/-/metrics') {
-      void metrics.registry.metrics().then(
+    if (metrics && pathStyle && req.method === 'GET' && url === '/-/metrics') {
+      return metrics.registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
           res.end(text);
@@ -98,21 +135,22 @@ export function createS3Server(
           res.writeHead(500).end();
         },
       );
-      return;
     }
     const scope: RequestScope = {
       fail: () => {
         if (res.headersSent) res.destroy();
-        else
+        else {
+          scope.errorCode = 'InternalError';
           sendError(
             { req, res, requestId: scope.requestId ?? '', stats: { op: 'unknown', bytesIn: 0, bytesOut: 0 } },
             errors.internal(),
             (req.url ?? '/').split('?')[0],
           );
+        }
       },
     };
-    requestScope.run(scope, () => void handle(req, res, scope));
-  });
+    return requestScope.run(scope, () => handle(req, res, scope));
+  }
   // Large uploads may take long: no overall request deadline, but headers must arrive promptly.
   server.requestTimeout = 0;
   // A client may half-close its side once its request is sent (shutdown(SHUT_WR)); it still gets its answer.
@@ -134,16 +172,27 @@ export function createS3Server(
     const stats = { op: 'unknown', bytesIn: 0, bytesOut: 0 };
     let tenantId: string | null = null;
     let permissions: Permissions | null = null;
+    let accessKeyId: string | undefined;
+    let addr: S3Address | undefined;
+    // Read now: once the connection is closed its peer address may be gone.
+    const client = clientAddress(req, config.trustProxy);
     // 'close' also fires for aborted requests, so every request gets its log line.
     res.once('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       metrics?.observe(stats.op, res.statusCode, ms / 1000, stats.bytesIn, stats.bytesOut);
+      // What an operator searches for. Never the query string (a presigned URL's signature and
+      // credential), never a header value beyond the access key id.
       log.info(
         {
           reqId: requestId,
           op: stats.op,
           method: req.method,
+          bucket: addr?.bucket,
+          key: addr?.key,
           status: res.statusCode,
+          errorCode: scope.errorCode,
+          accessKeyId,
+          ...client,
           bytesIn: stats.bytesIn,
           bytesOut: stats.bytesOut,
           ms: Math.round(ms * 10) / 10,
@@ -155,15 +204,19 @@ export function createS3Server(
     const resource = (req.url ?? '/').split('?')[0];
     let r: S3Request | undefined;
     try {
-      const addr = parseAddress(req, config.domain);
+      addr = parseAddress(req, config.domain);
+      // Routed before authentication, so that a request refused there is logged under the operation it tried.
+      const { op, handler } = route(req.method ?? 'GET', addr);
+      stats.op = op;
       const auth = await authenticate(
         { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers },
         {
           region: config.region,
           now: () => new Date(),
           maxSkewMs: MAX_SKEW_MS,
-          lookupSecret: async (accessKeyId) => {
-            const key = await services.tenants.lookupKey(accessKeyId);
+          lookupSecret: async (id) => {
+            accessKeyId = id;
+            const key = await services.tenants.lookupKey(id);
             tenantId = key?.tenantId ?? null;
             permissions = key?.permissions ?? null;
             return key?.secret ?? null;
@@ -174,8 +227,6 @@ export function createS3Server(
         tenantId = null;
         permissions = null;
       }
-      const { op, handler } = route(req.method ?? 'GET', addr);
-      stats.op = op;
       r = { req, res, requestId, addr, auth, tenantId, permissions, services, config, log, stats };
       await applyCors(req, res, addr.bucket, services);
       await handler(r);
@@ -191,6 +242,7 @@ export function createS3Server(
         if (clientGone(req, err)) log.debug({ reqId: requestId, err }, 'client went away');
         else log.error({ reqId: requestId, err }, 'request failed');
       }
+      scope.errorCode = s3err.code;
       abandonBody(req, res, r?.bodyStreams);
       sendError({ req, res, requestId, stats }, s3err, resource);
     }
