@@ -54,6 +54,12 @@ export const configSchema = z.object({
   maxConnections: z.number().int().nonnegative(),
   /** S3 requests served at once at most; past it requests get 503 SlowDown (0 = no cap). */
   maxConcurrentRequests: z.number().int().nonnegative(),
+  /**
+   * Accept AWS Signature Version 2 (header, presigned URL, POST policy) as
+   * S3 and MinIO do: Debian's boto3 presigns with it by default, `s3cmd
+   * signurl` only speaks it. Off, such requests get 403 naming the option.
+   */
+  sigv2: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -82,6 +88,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
   { key: 'maxConnections', env: 'ANVIL_MAX_CONNECTIONS', file: 'max_connections' },
   { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
+  { key: 'sigv2', env: 'ANVIL_SIGV2', file: 'sigv2' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {
@@ -117,6 +124,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.encryptAtRest = !['0', 'false', 'no', 'off'].includes(String(raw.encryptAtRest ?? 'true').toLowerCase());
   raw.maxConnections = Number(raw.maxConnections ?? 4096);
   raw.maxConcurrentRequests = Number(raw.maxConcurrentRequests ?? 1024);
+  raw.sigv2 = !['0', 'false', 'no', 'off'].includes(String(raw.sigv2 ?? 'true').toLowerCase());
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

@@ -168,6 +168,7 @@ export function createS3Server(
             permissions = key?.permissions ?? null;
             return key?.secret ?? null;
           },
+          sigv2: { enabled: config.sigv2, virtualHostBucket: addr.virtualHost ? addr.bucket : undefined },
         },
       );
       if (auth.kind === 'anonymous') {
