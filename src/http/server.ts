@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Permissions } from '../core/policy.js';
 import { AnvilError } from '../errors.js';
-import { authenticate } from '../s3/auth/sigv4.js';
+import { authenticateS3 } from '../s3/auth/authenticate.js';
 import type { S3Request, Services } from '../s3/context.js';
 import { errors, S3Error, toS3Error } from '../s3/errors.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
@@ -156,7 +156,7 @@ export function createS3Server(
     let r: S3Request | undefined;
     try {
       const addr = parseAddress(req, config.domain);
-      const auth = await authenticate(
+      const auth = await authenticateS3(
         { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers },
         {
           region: config.region,

@@ -13,8 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { GetObjectAclCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadConfig } from '../../src/config/config.js';
 import { ROOT_TENANT } from '../../src/core/tenants.js';
 import { cleanEnv, fileExists, pythonCan, requireTools, run } from '../interop/tools.js';
 import { describeEachEngine, s3Error, type TestAnvil, useAnvil } from '../support/anvil.js';
@@ -332,6 +333,22 @@ describeEachEngine('SigV2: header-signed requests, presigned URLs, POST policies
     expect(await objectBody(t, 'posted/refused.txt')).toBeNull();
     expect(await objectBody(t, 'anywhere')).toBeNull();
     expect(hmacSha1Base64(t.secretAccessKey, form.policy)).toBe(form.signature);
+  });
+});
+
+describe('the sigv2 option', () => {
+  it('is on by default; YAML `sigv2: false` or ANVIL_SIGV2=false turns it off, the environment winning over the file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-sigv2-conf-'));
+    const file = path.join(dir, 'anvil.yaml');
+    expect(loadConfig({}, {}).sigv2).toBe(true);
+    fs.writeFileSync(file, 'sigv2: false\n');
+    expect(loadConfig({}, { ANVIL_CONFIG: file }).sigv2).toBe(false);
+    expect(loadConfig({}, { ANVIL_CONFIG: file, ANVIL_SIGV2: 'true' }).sigv2).toBe(true);
+    fs.writeFileSync(file, 'sigv2: true\n');
+    expect(loadConfig({}, { ANVIL_CONFIG: file }).sigv2).toBe(true);
+    expect(loadConfig({}, { ANVIL_CONFIG: file, ANVIL_SIGV2: 'false' }).sigv2).toBe(false);
+    expect(loadConfig({}, { ANVIL_SIGV2: 'off' }).sigv2).toBe(false);
+    fs.rmSync(dir, { recursive: true });
   });
 });
 

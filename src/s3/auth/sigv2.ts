@@ -8,7 +8,7 @@
  *
  * Why it exists: Debian's boto3 presigns URLs and POST forms with SigV2
  * unless told `signature_version='s3v4'`, and `s3cmd signurl` only speaks it.
- * The `sigv2` option turns it off (sigv4.ts and post-object.ts ask).
+ * The `sigv2` option turns it off (authenticate.ts and post-object.ts ask).
  *
  *   StringToSign = Verb \n Content-MD5 \n Content-Type \n Date \n
  *                  CanonicalizedAmzHeaders CanonicalizedResource
@@ -21,7 +21,7 @@
  * we make sure of is that no parameter that turns one operation into
  * another that writes (SUBRESOURCES) goes unsigned.
  *
- * This module imports nothing from sigv4.ts (which dispatches here); its
+ * This module imports nothing from sigv4.ts (authenticate.ts dispatches); its
  * request and context types are the structural subset it needs.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';

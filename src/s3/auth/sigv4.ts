@@ -1,7 +1,6 @@
 /**
  * AWS Signature Version 4 verification for S3 requests: Authorization-header
- * auth and presigned-URL (query) auth. `authenticate` also dispatches SigV2
- * (sigv2.ts) when the caller offers it. Written by hand for Anvil — this is our
+ * auth and presigned-URL (query) auth. Written by hand for Anvil — this is our
  * own code; the AWS SDK's signer is only used by the unit tests as the
  * reference implementation we must agree with byte for byte.
  *
@@ -22,14 +21,6 @@ import {
 } from './canonical.js';
 import { checkScope, parseAmzDate, parseCredential, parseSignedHeaders, requestDate } from './scope.js';
 import { deriveSigningKey, hmac, scopeString, sha256Hex, signaturesEqual } from './signing.js';
-import {
-  hasSigV2Query,
-  isSigV2Authorization,
-  type SigV2Options,
-  sigV2TurnedOff,
-  verifySigV2Header,
-  verifySigV2Presigned,
-} from './sigv2.js';
 
 /** The admin API's SigV4 check hashes bodies with the same function. */
 export { sha256Hex };
@@ -47,8 +38,6 @@ export interface AuthContext {
   maxSkewMs: number; // 15 minutes
   /** Returns the secret for the key id, or null if unknown. Called once per request. */
   lookupSecret(accessKeyId: string): Promise<string | null>;
-  /** SigV2 (sigv2.ts) for S3 requests; absent (the admin API) it is refused as an unsupported mechanism. */
-  sigv2?: SigV2Options;
 }
 export type PayloadMode =
   | { type: 'unsigned' } // UNSIGNED-PAYLOAD, and presigned URLs
@@ -110,53 +99,24 @@ export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<
   const authorization = headerValue(req.headers, 'authorization');
   const queryAuth = hasQueryAuth(query);
 
-  const v2Query = !queryAuth && hasSigV2Query(query);
-
-  if (authorization !== undefined && (queryAuth || v2Query)) {
+  if (authorization !== undefined && queryAuth) {
     throw errors.invalidArgument(
       'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
       'Authorization',
       authorization,
     );
   }
-  if (authorization !== undefined && isSigV2Authorization(authorization)) {
-    const accessKeyId = await verifySigV2Header(req, ctx, sigV2Options(ctx), authorization, rawPath, rawQuery);
-    return { kind: 'signed', accessKeyId, payload: sigV2Payload(req) };
-  }
   if (authorization !== undefined) return verifyHeaderAuth(req, ctx, authorization, rawPath, rawQuery);
   if (queryAuth) return verifyPresigned(req, ctx, query, rawPath, rawQuery);
-  if (v2Query) {
-    const accessKeyId = await verifySigV2Presigned(req, ctx, sigV2Options(ctx), rawPath, rawQuery);
-    return { kind: 'signed', accessKeyId, payload: sigV2Payload(req) };
+  if (query.some((p) => p.rawName === 'AWSAccessKeyId' || p.rawName === 'Signature')) {
+    throw errors.invalidRequest(UNSUPPORTED_MECHANISM); // SigV2 query auth
   }
   return { kind: 'anonymous' };
 }
 
-function hasQueryAuth(query: QueryParam[]): boolean {
+/** SigV4 presigned-URL parameters (authenticate.ts tells them from SigV2's). */
+export function hasQueryAuth(query: QueryParam[]): boolean {
   return query.some((p) => p.rawName === 'X-Amz-Algorithm' || p.rawName === 'X-Amz-Credential');
-}
-
-// ---------------------------------------------------------------------- SigV2
-
-function sigV2Options(ctx: AuthContext): SigV2Options {
-  if (ctx.sigv2 === undefined) throw errors.invalidRequest(UNSUPPORTED_MECHANISM);
-  if (!ctx.sigv2.enabled) throw sigV2TurnedOff();
-  return ctx.sigv2;
-}
-
-/**
- * SigV2 signs no payload. An x-amz-content-sha256 header is signed like
- * every x-amz-* header, though, so a body hash sent in it is held to, and an
- * unsigned-trailer stream is decoded; chunk signatures need SigV4's key.
- */
-function sigV2Payload(req: AuthRequest): PayloadMode {
-  const contentSha = headerValue(req.headers, 'x-amz-content-sha256');
-  if (contentSha === undefined) return { type: 'unsigned' };
-  const payload = payloadModeOf(contentSha.trim());
-  if (payload.type === 'streaming-signed') {
-    throw errors.invalidRequest('Signed aws-chunked payloads need AWS Signature Version 4 (AWS4-HMAC-SHA256), not Version 2.');
-  }
-  return payload;
 }
 
 // ---------------------------------------------------------------- header auth
@@ -214,7 +174,8 @@ function parseAuthorizationHeader(header: string): AuthorizationFields {
   const space = trimmed.search(/\s/);
   const scheme = space < 0 ? trimmed : trimmed.slice(0, space);
   if (scheme !== ALGORITHM) {
-    // 'AWS ' (SigV2) never gets here; AWS4-ECDSA-P256-SHA256 is SigV4a, which Anvil does not implement.
+    // 'AWS ' is SigV2 (S3 requests reach sigv2.ts through authenticate.ts first; the admin API refuses it);
+    // AWS4-ECDSA-P256-SHA256 is SigV4a, which Anvil does not implement.
     throw errors.invalidRequest(UNSUPPORTED_MECHANISM);
   }
   const fields = new Map<string, string>();
@@ -242,7 +203,8 @@ function malformedQuery(detail: string): S3Error {
   return errors.authorizationQueryParametersError(detail);
 }
 
-function payloadModeOf(contentSha: string): PayloadMode {
+/** What an x-amz-content-sha256 value says about the body (SigV2 requests may send one too: authenticate.ts). */
+export function payloadModeOf(contentSha: string): PayloadMode {
   switch (contentSha) {
     case UNSIGNED_PAYLOAD:
       return { type: 'unsigned' };
