@@ -4,6 +4,8 @@
  * through the S3 front's dispatcher; and the admin API's verifier, which
  * stays SigV4 only.
  */
+import { createHmac } from 'node:crypto';
+
 import { describe, expect, it } from 'vitest';
 
 import { authenticateS3 } from '../../src/s3/auth/authenticate.js';
@@ -79,6 +81,26 @@ describe('SigV2 against the AWS documentation examples', () => {
     const off = await s3Error(authenticateS3(get, ctx(now, false)));
     expect([off.code, off.status]).toEqual(['AccessDenied', 403]);
     expect(off.message).toMatch(/turned off on this server \(option sigv2\)/);
+  });
+
+  it("takes Debian botocore's doubled fixed query (`?tagging?tagging`), and only for its fixed queries", async () => {
+    const date = 'Tue, 27 Mar 2007 19:36:42 +0000';
+    const signed = (text: string) => `AWS ${AKID}:${createHmac('sha1', SECRET).update(`GET\n\n\n${date}\n${text}`).digest('base64')}`;
+    const request = (url: string, resource: string) => ({
+      method: 'GET',
+      url,
+      headers: { host: HOST, date, authorization: signed(resource) },
+    });
+    const now = ctx('2007-03-27T19:40:00Z');
+    const resource = '/awsexamplebucket1/photos/puppy.jpg';
+    expect((await authenticateS3(request('/photos/puppy.jpg?tagging', `${resource}?tagging?tagging`), now)).kind).toBe('signed');
+    expect((await authenticateS3(request('/?list-type=2&prefix=p', '/awsexamplebucket1?list-type=2'), now)).kind).toBe('signed');
+    // Not a fixed query of botocore's: no such reading.
+    const prefix = await s3Error(authenticateS3(request('/photos/puppy.jpg?prefix=x&tagging', `${resource}?prefix=x?tagging`), now));
+    expect(prefix.code).toBe('SignatureDoesNotMatch');
+    // The reading never drops a signed sub-resource.
+    const dropped = await s3Error(authenticateS3(request('/photos/puppy.jpg?tagging&versionId=1', `${resource}?tagging?tagging`), now));
+    expect(dropped.code).toBe('SignatureDoesNotMatch');
   });
 
   it('is not accepted by the SigV4-only verifier the admin API uses', async () => {

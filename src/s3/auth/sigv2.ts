@@ -101,6 +101,41 @@ const SUBRESOURCES = new Set([
   'website',
 ]);
 
+/** The fixed queries of botocore's S3 operation URIs (`/{Bucket}?versions`…): see canonicalResources. */
+const BOTOCORE_FIXED_QUERIES = new Set([
+  'accelerate',
+  'acl',
+  'analytics',
+  'attributes',
+  'cors',
+  'delete',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'list-type=2',
+  'location',
+  'logging',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'tagging',
+  'torrent',
+  'uploads',
+  'versioning',
+  'versions',
+  'website',
+]);
+
 /** The query parameters of a presigned SigV2 URL. */
 const ACCESS_KEY_PARAM = 'AWSAccessKeyId';
 const SIGNATURE_PARAM = 'Signature';
@@ -278,16 +313,21 @@ function amzHeadersOf(headers: HeaderMap): string {
  * One more reading is a client's quirk, accepted because Debian's botocore
  * (1.29, the boto3 this option exists for) signs that way: for operations
  * whose model URI carries a fixed query (`/{Bucket}/{Key+}?tagging`,
- * `/{Bucket}?list-type=2`, `?select&select-type=2`) it signs the path with
+ * `/{Bucket}?list-type=2`) it signs the path with
  * that query and then the sub-resources again (`/b/k?tagging?tagging`).
- * That fixed query is the first one or two parameters of the URL it sends.
- * The reading still ends with every signed sub-resource, so it signs more
- * than the standard one, never less.
+ * That fixed query is the first parameter of the URL it sends. The reading
+ * still ends with every signed sub-resource, so it signs more than the
+ * standard one, never less; and it is taken only for botocore's bare names
+ * and `list-type=2` (BOTOCORE_FIXED_QUERIES), which no other request's
+ * standard reading can hold before a '?' (its first entry is a signed
+ * sub-resource, and those never contain '?' in their names), so it cannot
+ * stand in for another request's signature. (`select&select-type=2` is left
+ * out for that reason: S3 Select is not implemented.)
  */
 function canonicalResources(resourcePath: string, rawQuery: string): string[] {
   const readings = new Set<string>();
   const rawParams = rawQuery.split('&').filter((part) => part !== '');
-  const botocoreFixedQueries = [1, 2].filter((n) => rawParams.length >= n).map((n) => rawParams.slice(0, n).join('&'));
+  const botocoreFixedQueries = rawParams.length > 0 && BOTOCORE_FIXED_QUERIES.has(rawParams[0]) ? [rawParams[0]] : [];
   for (const plusAsSpace of rawQuery.includes('+') ? [false, true] : [false]) {
     const signed: Array<{ name: string; value: string; withEquals: boolean }> = [];
     for (const part of rawParams) {
