@@ -58,6 +58,12 @@ export const configSchema = z.object({
   shutdownTimeout: z.number().nonnegative().finite(),
   /** Behind a reverse proxy: log the client address from the last X-Forwarded-For entry (the proxy's address too). */
   trustProxy: z.boolean(),
+  /**
+   * Accept AWS Signature Version 2 (header, presigned URL, POST policy) as
+   * S3 and MinIO do: Debian's boto3 presigns with it by default, `s3cmd
+   * signurl` only speaks it. Off, such requests get 403 naming the option.
+   */
+  sigv2: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -88,6 +94,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
   { key: 'shutdownTimeout', env: 'ANVIL_SHUTDOWN_TIMEOUT', file: 'shutdown_timeout' },
   { key: 'trustProxy', env: 'ANVIL_TRUST_PROXY', file: 'trust_proxy' },
+  { key: 'sigv2', env: 'ANVIL_SIGV2', file: 'sigv2' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {
@@ -125,6 +132,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.maxConcurrentRequests = Number(raw.maxConcurrentRequests ?? 1024);
   raw.shutdownTimeout = Number(raw.shutdownTimeout ?? 30);
   raw.trustProxy = ['1', 'true', 'yes', 'on'].includes(String(raw.trustProxy ?? 'false').toLowerCase());
+  raw.sigv2 = !['0', 'false', 'no', 'off'].includes(String(raw.sigv2 ?? 'true').toLowerCase());
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

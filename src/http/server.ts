@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Permissions } from '../core/policy.js';
 import { AnvilError } from '../errors.js';
-import { authenticate } from '../s3/auth/sigv4.js';
+import { authenticateS3 } from '../s3/auth/authenticate.js';
 import type { S3Request, Services } from '../s3/context.js';
 import { errors, S3Error, toS3Error } from '../s3/errors.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
@@ -208,7 +208,7 @@ export function createS3Server(
       // Routed before authentication, so that a request refused there is logged under the operation it tried.
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
-      const auth = await authenticate(
+      const auth = await authenticateS3(
         { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers },
         {
           region: config.region,
@@ -221,6 +221,7 @@ export function createS3Server(
             permissions = key?.permissions ?? null;
             return key?.secret ?? null;
           },
+          sigv2: { enabled: config.sigv2, virtualHostBucket: addr.virtualHost ? addr.bucket : undefined },
         },
       );
       if (auth.kind === 'anonymous') {

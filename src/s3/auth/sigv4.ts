@@ -114,7 +114,8 @@ export async function authenticate(req: AuthRequest, ctx: AuthContext): Promise<
   return { kind: 'anonymous' };
 }
 
-function hasQueryAuth(query: QueryParam[]): boolean {
+/** SigV4 presigned-URL parameters (authenticate.ts tells them from SigV2's). */
+export function hasQueryAuth(query: QueryParam[]): boolean {
   return query.some((p) => p.rawName === 'X-Amz-Algorithm' || p.rawName === 'X-Amz-Credential');
 }
 
@@ -173,7 +174,8 @@ function parseAuthorizationHeader(header: string): AuthorizationFields {
   const space = trimmed.search(/\s/);
   const scheme = space < 0 ? trimmed : trimmed.slice(0, space);
   if (scheme !== ALGORITHM) {
-    // 'AWS ' is SigV2; AWS4-ECDSA-P256-SHA256 is SigV4a, which Anvil does not implement.
+    // 'AWS ' is SigV2 (S3 requests reach sigv2.ts through authenticate.ts first; the admin API refuses it);
+    // AWS4-ECDSA-P256-SHA256 is SigV4a, which Anvil does not implement.
     throw errors.invalidRequest(UNSUPPORTED_MECHANISM);
   }
   const fields = new Map<string, string>();
@@ -201,7 +203,8 @@ function malformedQuery(detail: string): S3Error {
   return errors.authorizationQueryParametersError(detail);
 }
 
-function payloadModeOf(contentSha: string): PayloadMode {
+/** What an x-amz-content-sha256 value says about the body (SigV2 requests may send one too: authenticate.ts). */
+export function payloadModeOf(contentSha: string): PayloadMode {
   switch (contentSha) {
     case UNSIGNED_PAYLOAD:
       return { type: 'unsigned' };

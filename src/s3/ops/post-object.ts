@@ -1,7 +1,9 @@
 /**
- * POST Object: browser form uploads authorised by a SigV4-signed POST
- * policy. The form is streamed (busboy); fields must precede the file, as
- * S3 requires, so the policy is checked before a single byte is stored.
+ * POST Object: browser form uploads authorised by a POST policy signed with
+ * SigV4 (`x-amz-signature`) or, when the `sigv2` option allows, SigV2
+ * (`AWSAccessKeyId` + `signature`, what boto3's generate_presigned_post
+ * makes on Debian). The form is streamed (busboy); fields must precede the
+ * file, as S3 requires, so the policy is checked before a single byte is stored.
  */
 import type { Readable } from 'node:stream';
 
@@ -10,6 +12,7 @@ import busboy from 'busboy';
 import type { ObjectVersion } from '../../core/objects.js';
 import type { KeyPrincipal } from '../../core/tenants.js';
 import { deriveSigningKey, hmac, signaturesEqual } from '../auth/signing.js';
+import { policySignatureV2Matches, sigV2TurnedOff } from '../auth/sigv2.js';
 import { header, type S3Request } from '../context.js';
 import { errors } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
@@ -20,9 +23,18 @@ import { writtenVersionHeader } from './versions.js';
 
 type Fields = Map<string, string>;
 
-/** Form fields that need no policy condition (S3's rule). */
-function exempt(name: string): boolean {
-  return ['x-amz-signature', 'file', 'policy'].includes(name) || name.startsWith('x-ignore-');
+type FormSignature = 'v4' | 'v2';
+
+/** Form fields that need no policy condition (S3's rule; a SigV2 form's key id and signature are the signature). */
+function exempt(name: string, version: FormSignature): boolean {
+  const own = version === 'v4' ? ['x-amz-signature'] : ['awsaccesskeyid', 'signature'];
+  return [...own, 'file', 'policy'].includes(name) || name.startsWith('x-ignore-');
+}
+
+/** SigV2 forms carry AWSAccessKeyId and signature and none of SigV4's x-amz-* signature fields. */
+function formSignature(fields: Fields): FormSignature {
+  const v4 = ['x-amz-signature', 'x-amz-credential', 'x-amz-algorithm'].some((name) => fields.has(name));
+  return !v4 && (fields.has('awsaccesskeyid') || fields.has('signature')) ? 'v2' : 'v4';
 }
 
 const policyError = (msg: string) => errors.accessDenied(`Invalid according to Policy: ${msg}`);
@@ -33,7 +45,7 @@ interface PolicyLimits {
 }
 
 /** Checks the policy document's expiration and every condition against the form; returns the size limits. */
-function checkPolicy(policyB64: string, fields: Fields, bucketName: string, now: Date): PolicyLimits {
+function checkPolicy(policyB64: string, fields: Fields, bucketName: string, now: Date, version: FormSignature): PolicyLimits {
   let policy: { expiration?: string; conditions?: unknown[] };
   try {
     policy = JSON.parse(Buffer.from(policyB64, 'base64').toString('utf8'));
@@ -82,13 +94,14 @@ function checkPolicy(policyB64: string, fields: Fields, bucketName: string, now:
     }
   }
   for (const name of fields.keys()) {
-    if (!exempt(name) && !covered.has(name)) throw policyError(`Extra input fields: ${name}`);
+    if (!exempt(name, version) && !covered.has(name)) throw policyError(`Extra input fields: ${name}`);
   }
   return limits;
 }
 
 /** Verifies the policy signature; returns the signing key's principal. */
-async function authenticateForm(r: S3Request, fields: Fields): Promise<KeyPrincipal> {
+async function authenticateForm(r: S3Request, fields: Fields, version: FormSignature): Promise<KeyPrincipal> {
+  if (version === 'v2') return authenticateFormV2(r, fields);
   const policy = fields.get('policy');
   const signature = fields.get('x-amz-signature');
   const credential = fields.get('x-amz-credential');
@@ -113,12 +126,26 @@ async function authenticateForm(r: S3Request, fields: Fields): Promise<KeyPrinci
   return key;
 }
 
+/** SigV2: signature = base64(HMAC-SHA1(secret, policy)), the key named by AWSAccessKeyId. */
+async function authenticateFormV2(r: S3Request, fields: Fields): Promise<KeyPrincipal> {
+  if (!r.config.sigv2) throw sigV2TurnedOff();
+  const policy = fields.get('policy');
+  const signature = fields.get('signature');
+  const accessKeyId = fields.get('awsaccesskeyid');
+  if (!policy || !signature || !accessKeyId) throw errors.accessDenied();
+  const key = await r.services.tenants.lookupKey(accessKeyId);
+  if (!key) throw errors.invalidAccessKeyId();
+  if (!policySignatureV2Matches(key.secret, policy, signature)) throw errors.signatureDoesNotMatch();
+  return key;
+}
+
 async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filename: string): Promise<ObjectVersion> {
   const bucketName = r.addr.bucket!;
-  const principal = await authenticateForm(r, fields);
+  const version = formSignature(fields);
+  const principal = await authenticateForm(r, fields, version);
   r.tenantId = principal.tenantId;
   r.permissions = principal.permissions;
-  const limits = checkPolicy(fields.get('policy')!, fields, bucketName, new Date());
+  const limits = checkPolicy(fields.get('policy')!, fields, bucketName, new Date(), version);
   const bucket = await r.services.buckets.get(bucketName);
   if (!bucket) throw errors.noSuchBucket(bucketName);
   const keyTemplate = fields.get('key');
