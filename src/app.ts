@@ -11,6 +11,7 @@ import pino, { type Logger } from 'pino';
 
 import { createAdminHandler } from './admin/server.js';
 import type { CleanupSettings, ReconcileReport } from './blobs/index.js';
+import { configWarnings } from './config/advice.js';
 import { type Config, splitListen } from './config/config.js';
 import type { CoreContext } from './core/context.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
@@ -22,7 +23,9 @@ import { createS3Server } from './http/server.js';
 import type { MetaDatabases } from './meta/engine.js';
 import { assembleNode, type NodeContext } from './node/assemble.js';
 import { openControlPlane } from './node/control-plane.js';
+import { securePermissions } from './node/data-folder.js';
 import { startBackgroundWork } from './node/jobs.js';
+import { Reloader, type ReloadReport } from './node/reload.js';
 import { ensureRoot, type RootCredentials } from './node/root.js';
 import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
@@ -32,6 +35,7 @@ import { LOCKS } from './work/task-names.js';
 import type { TaskQueue } from './work/tasks.js';
 
 export { type ControlPlane, type ControlPlaneOptions, openControlPlane } from './node/control-plane.js';
+export { type Reloadable, type ReloadReport } from './node/reload.js';
 export { CREDENTIALS_FILE, ROOT_TENANT, type RootCredentials } from './node/root.js';
 export { VERSION } from './node/version.js';
 
@@ -50,6 +54,14 @@ export interface Anvil {
   meta: MetaDatabases;
   /** Admission control's counts (open connections, requests in flight, rejections). */
   admission: AdmissionState;
+  /**
+   * Applies a new configuration (SIGHUP): what can change live changes now
+   * (log level, backends' quotas and limits, and whatever else registered
+   * with `reloader`); the report names it, and what needs a restart.
+   */
+  reload(config: Config): Promise<ReloadReport>;
+  /** Where parts that take new settings live register (src/node/reload.ts). */
+  reloader: Reloader;
   close(): Promise<void>;
 }
 
@@ -82,6 +94,9 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
   let nodeLock: Leadership | null = null;
   let stopWork = async () => undefined as void;
   try {
+    // Private files (README § Files and secrets): tighten a deployment made before, and warn.
+    securePermissions(config, log);
+    for (const w of configWarnings(config)) log.warn(w);
     const root = await withClusterLock(meta, LOCKS.ensureRoot, () => ensureRoot(config, plane.tenants));
     node = await assembleNode(config, plane, { role: 'server', log, cleanup: opts.cleanup });
     const { core, services, tasks } = node;
@@ -122,6 +137,13 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     const endpoint = `http://${hostForUrl}:${actualPort}`;
     locks.listening(endpoint);
     const assembled = node;
+    const reloader = new Reloader(config);
+    reloader.add({ name: 'log level', settings: /^log_level$/, apply: (next) => void (log.level = next.logLevel) });
+    reloader.add({
+      name: 'backend limits',
+      settings: /^backends\.[^.]+\.(quota|max_object_size|monthly(\..+)?)$/,
+      apply: (next) => core.blobs.replicas.updateLimits(next.storage),
+    });
     return {
       endpoint,
       port: actualPort,
@@ -134,6 +156,8 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
       reconciled,
       meta,
       admission,
+      reloader,
+      reload: (next) => reloader.reload(next),
       async close() {
         await stopWork();
         await lease.release();
