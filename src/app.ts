@@ -11,6 +11,7 @@ import pino, { type Logger } from 'pino';
 
 import { createAdminHandler } from './admin/server.js';
 import type { CleanupSettings, ReconcileReport } from './blobs/index.js';
+import { configWarnings } from './config/advice.js';
 import { type Config, splitListen } from './config/config.js';
 import type { CoreContext } from './core/context.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
@@ -24,8 +25,10 @@ import { createS3Server } from './http/server.js';
 import type { MetaDatabases } from './meta/engine.js';
 import { assembleNode, type NodeContext } from './node/assemble.js';
 import { openControlPlane } from './node/control-plane.js';
+import { securePermissions } from './node/data-folder.js';
 import { startBackgroundWork } from './node/jobs.js';
 import { backendMetricsView, readinessChecks } from './node/probes.js';
+import { Reloader, type ReloadReport } from './node/reload.js';
 import { ensureRoot, type RootCredentials } from './node/root.js';
 import { taskRunner } from './node/tasks.js';
 import { VERSION } from './node/version.js';
@@ -35,6 +38,7 @@ import { LOCKS } from './work/task-names.js';
 import type { TaskQueue } from './work/tasks.js';
 
 export { type ControlPlane, type ControlPlaneOptions, openControlPlane } from './node/control-plane.js';
+export { type Reloadable, type ReloadReport } from './node/reload.js';
 export { CREDENTIALS_FILE, ROOT_TENANT, type RootCredentials } from './node/root.js';
 export { VERSION } from './node/version.js';
 
@@ -57,6 +61,14 @@ export interface Anvil {
   metrics: Metrics;
   /** Liveness and readiness (GET /-/health, /-/ready). */
   health: Health;
+  /**
+   * Applies a new configuration (SIGHUP): what can change live changes now
+   * (log level, backends' quotas and limits, and whatever else registered
+   * with `reloader`); the report names it, and what needs a restart.
+   */
+  reload(config: Config): Promise<ReloadReport>;
+  /** Where parts that take new settings live register (src/node/reload.ts). */
+  reloader: Reloader;
   /**
    * Shuts down in order: readiness turns 503, the server stops accepting and
    * lets requests in flight finish for up to `drainMs` (default 0: cut them
@@ -103,6 +115,9 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
   let nodeLock: Leadership | null = null;
   let stopWork = async () => undefined as void;
   try {
+    // Private files (README § Files and secrets): tighten a deployment made before, and warn.
+    securePermissions(config, log);
+    for (const w of configWarnings(config)) log.warn(w);
     const root = await withClusterLock(meta, LOCKS.ensureRoot, () => ensureRoot(config, plane.tenants));
     node = await assembleNode(config, plane, { role: 'server', log, cleanup: opts.cleanup });
     const { core, services, tasks } = node;
@@ -167,6 +182,13 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
       locks.release();
       log.info('shutdown: data folder lock released');
     };
+    const reloader = new Reloader(config);
+    reloader.add({ name: 'log level', settings: /^log_level$/, apply: (next) => void (log.level = next.logLevel) });
+    reloader.add({
+      name: 'backend limits',
+      settings: /^backends\.[^.]+\.(quota|max_object_size|monthly(\..+)?)$/,
+      apply: (next) => core.blobs.replicas.updateLimits(next.storage),
+    });
     return {
       endpoint,
       port: actualPort,
@@ -179,6 +201,8 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
       reconciled,
       meta,
       admission,
+      reloader,
+      reload: (next) => reloader.reload(next),
       metrics,
       health,
       close(opts = {}) {

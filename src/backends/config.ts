@@ -27,48 +27,28 @@
  * backends later, declare that one explicitly with the same name and path.
  *
  * Sizes: a plain number is bytes; KB/MB/GB/TB/PB are powers of 1000 and
- * KiB/MiB/GiB/TiB/PiB powers of 1024 (units case-insensitive).
+ * KiB/MiB/GiB/TiB/PiB (and k/m/g/t/p) powers of 1024, units case-insensitive
+ * (src/config/units.ts). Timeouts (`*_ms`): a plain number is milliseconds,
+ * or a duration with units (`5s`, `2m`).
+ *
+ * Every mapping is strict: an unknown key is an error naming the closest
+ * known one (a misspelt `qouta` must not leave a backend unlimited).
  */
 import path from 'node:path';
 
 import { z } from 'zod';
 
+import { unknownKey } from '../config/suggest.js';
+import { parseDuration, parseSize } from '../config/units.js';
 import { isValidLocator } from './backend.js';
 import { DEFAULT_READ_STALL_MS } from './failover.js';
 import { MIN_PART_SIZE } from './s3-backend.js';
 
 export const UNLIMITED = Number.MAX_SAFE_INTEGER;
 
-const UNITS: Record<string, number> = {
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  pb: 1e15,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-  pib: 1024 ** 5,
-};
+export { parseSize };
 
-/** Parses `2TiB`, `500 GB`, `1.5GiB`, `4096` or a number into bytes; throws on anything else. */
-export function parseSize(value: string | number): number {
-  let bytes: number;
-  if (typeof value === 'number') {
-    bytes = value;
-  } else {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-    const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
-    if (!m || unit === undefined)
-      throw new Error(`invalid size ${JSON.stringify(value)} (use bytes or a unit: KB MB GB TB PB, KiB MiB GiB TiB PiB)`);
-    bytes = Math.floor(Number(m[1]) * unit);
-  }
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`invalid size ${JSON.stringify(value)}`);
-  return bytes;
-}
-
+/** A size (`2TiB`, `500 GB`, `4096`), turned into bytes. */
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
   try {
     return parseSize(v);
@@ -90,19 +70,28 @@ const quota = z
   })
   .refine((n) => n > 0, 'quota must be positive');
 const positiveSize = size.refine((n) => n > 0, 'must be positive');
-const ms = z.number().int().positive();
+/** Milliseconds: a plain number, or a duration with units (`5s`, `1m`). */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v, 'ms');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+const ms = duration.pipe(z.number().int().positive());
+
+const monthlySchema = z.strictObject({
+  requests: z.number().int().positive().optional(),
+  ingress: positiveSize.optional(),
+  egress: positiveSize.optional(),
+});
 
 const common = {
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'name: lower-case letters, digits, "-" and "_" (at most 63)'),
   quota,
   max_object_size: positiveSize.optional(),
-  monthly: z
-    .strictObject({
-      requests: z.number().int().positive().optional(),
-      ingress: positiveSize.optional(),
-      egress: positiveSize.optional(),
-    })
-    .optional(),
+  monthly: monthlySchema.optional(),
 };
 
 const fsSchema = z.strictObject({
@@ -141,7 +130,7 @@ const s3Schema = z.strictObject({
 export const backendsSectionSchema = z.object({
   placement: z.enum(['pack', 'spread']).default('spread'),
   replication: z.coerce.number().int().min(1).default(1),
-  read_stall_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_READ_STALL_MS),
+  read_stall_timeout_ms: duration.pipe(z.number().int().min(100).max(600_000)).default(DEFAULT_READ_STALL_MS),
   backends: z
     .array(z.discriminatedUnion('type', [fsSchema, s3Schema]))
     .min(1, 'backends: declare at least one, or leave the section out')
@@ -209,23 +198,64 @@ export const DEFAULT_BACKEND_NAME = 'local';
  * `backends` list alone, or undefined. Throws `invalid configuration: …`.
  */
 export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.ProcessEnv = process.env): BackendsConfig {
+  const { storage, problems } = checkBackendsConfig(raw, dataDir, env);
+  if (!storage) throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  return storage;
+}
+
+/** Keys a mapping at `where` (a zod issue's path) may hold, for "did you mean". */
+function knownKeysAt(where: PropertyKey[], input: unknown): string[] {
+  if (where.length === 0) return Object.keys(backendsSectionSchema.shape);
+  const entry = (input as { backends?: unknown[] }).backends?.[where[1] as number] as { type?: unknown } | undefined;
+  const shape = entry?.type === 's3' ? s3Schema.shape : entry?.type === 'fs' ? fsSchema.shape : { ...fsSchema.shape, ...s3Schema.shape };
+  if (where.length === 2) return Object.keys(shape);
+  if (where[2] === 'monthly') return Object.keys(monthlySchema.shape);
+  return [];
+}
+
+function valueAt(input: unknown, where: PropertyKey[]): unknown {
+  let v = input;
+  for (const k of where) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+function describeIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
+  return issues.flatMap((i) => {
+    const where = i.path.join('.');
+    if (i.path.length > 0 && valueAt(input, i.path) === undefined && i.code !== 'unrecognized_keys')
+      return [`${where}: missing (required)`];
+    if (i.code === 'unrecognized_keys') {
+      const known = knownKeysAt(i.path, input);
+      return i.keys.map((k) => `${where ? `${where}: ` : ''}${unknownKey(k, known)}`);
+    }
+    if (i.code === 'invalid_union' && i.path[i.path.length - 1] === 'type') return [`${where}: must be "fs" or "s3"`];
+    return [`${where}: ${i.message}`];
+  });
+}
+
+/** Validates the backends section (see parseBackendsConfig), naming every problem instead of throwing. */
+export function checkBackendsConfig(
+  raw: unknown,
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { storage?: BackendsConfig; problems: string[] } {
   const input = Array.isArray(raw) ? { backends: raw } : (raw ?? {});
   const result = backendsSectionSchema.safeParse(input);
-  const fail = (problems: string[]): never => {
-    throw new Error(`invalid configuration: ${problems.join('; ')}`);
-  };
-  if (!result.success) fail(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  const section = result.data!;
+  if (!result.success) return { problems: describeIssues(result.error.issues, input) };
+  const section = result.data;
 
   if (!section.backends) {
     if (section.replication > 1)
-      fail([`replication: ${section.replication} needs at least that many backends (only the data folder is one)`]);
+      return { problems: [`replication: ${section.replication} needs at least that many backends (only the data folder is one)`] };
     return {
-      placement: section.placement,
-      replication: section.replication,
-      readStallTimeoutMs: section.read_stall_timeout_ms,
-      backends: [{ type: 'fs', name: DEFAULT_BACKEND_NAME, path: path.resolve(dataDir), quotaBytes: UNLIMITED }],
-      isDefault: true,
+      storage: {
+        placement: section.placement,
+        replication: section.replication,
+        readStallTimeoutMs: section.read_stall_timeout_ms,
+        backends: [{ type: 'fs', name: DEFAULT_BACKEND_NAME, path: path.resolve(dataDir), quotaBytes: UNLIMITED }],
+        isDefault: true,
+      },
+      problems: [],
     };
   }
 
@@ -307,13 +337,16 @@ export function parseBackendsConfig(raw: unknown, dataDir: string, env: NodeJS.P
       }
     }
   }
-  if (problems.length) fail(problems);
+  if (problems.length) return { problems };
   return {
-    placement: section.placement,
-    replication: section.replication,
-    readStallTimeoutMs: section.read_stall_timeout_ms,
-    backends,
-    isDefault: false,
+    storage: {
+      placement: section.placement,
+      replication: section.replication,
+      readStallTimeoutMs: section.read_stall_timeout_ms,
+      backends,
+      isDefault: false,
+    },
+    problems: [],
   };
 }
 

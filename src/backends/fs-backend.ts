@@ -98,9 +98,12 @@ export class FsBackend implements Backend {
           `${this.markerPath} is missing: is the disk mounted? (the metadata says this backend holds blobs)`,
         );
       }
-      await fsp.mkdir(this.root, { recursive: true });
+      await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
       const tmp = path.join(this.root, `.${MARKER_FILE}.${crypto.randomUUID()}`);
-      await fsp.writeFile(tmp, JSON.stringify({ backend: this.name, created: new Date().toISOString() }) + '\n', { flush: true });
+      await fsp.writeFile(tmp, JSON.stringify({ backend: this.name, created: new Date().toISOString() }) + '\n', {
+        flush: true,
+        mode: 0o600,
+      });
       await fsp.rename(tmp, this.markerPath);
       await fsyncDir(this.root);
     } else {
@@ -118,8 +121,8 @@ export class FsBackend implements Backend {
         );
       }
     }
-    await fsp.mkdir(this.tmpDir, { recursive: true });
-    await fsp.mkdir(this.objectDir, { recursive: true });
+    await fsp.mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.objectDir, { recursive: true, mode: 0o700 });
   }
 
   objectPath(locator: string): string {
@@ -129,7 +132,7 @@ export class FsBackend implements Backend {
   async put(locator: string, body: AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<{ size: number }> {
     checkLocator(this.name, locator);
     const tmpPath = path.join(this.tmpDir, crypto.randomUUID());
-    const fh = await this.io('create a temp file', fsp.open(tmpPath, 'wx', 0o644));
+    const fh = await this.io('create a temp file', fsp.open(tmpPath, 'wx', 0o600));
     let open = true;
     let size = 0;
     try {
@@ -179,7 +182,7 @@ export class FsBackend implements Backend {
       );
     let firstCreated: string | undefined;
     try {
-      firstCreated = await fsp.mkdir(dir, { recursive: true });
+      firstCreated = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
       await fsp.rename(tmpPath, finalPath);
     } catch (err) {
       throw clash(err) ? invalid(err) : this.ioError('rename into place', err);
@@ -337,7 +340,7 @@ export class FsBackend implements Backend {
       const probe = path.join(this.tmpDir, `.health-${crypto.randomUUID()}`);
       let detail: string | undefined;
       try {
-        await fsp.writeFile(probe, 'ok', { flush: true });
+        await fsp.writeFile(probe, 'ok', { flush: true, mode: 0o600 });
       } catch (err) {
         // A full disk is not a sick one: it still serves reads, and writes are refused cleanly
         // (BackendFull, 507). Marked unhealthy, placement would pass it over until the next check,

@@ -106,7 +106,9 @@ export function describeHolder(h: LockHolder | undefined): string {
  * what to do about it.
  */
 export function acquireLock(file: string, mode: LockMode, what: string, advice: string): HeldLock {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // The lock is often the first thing made in a new data folder: private, like everything in it.
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
   // timeout 0: a second taker must fail at once, not wait for the holder to go away.
   const db = new BetterSqlite3(file, { timeout: 0 });
   try {
@@ -135,7 +137,7 @@ export function acquireLock(file: string, mode: LockMode, what: string, advice: 
       const text = JSON.stringify(holder);
       const tmp = `${holderFile(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
       try {
-        fs.writeFileSync(tmp, text + '\n');
+        fs.writeFileSync(tmp, text + '\n', { mode: 0o600 });
         fs.renameSync(tmp, holderFile(file));
         recorded = text;
       } catch {

@@ -12,6 +12,7 @@ export function serverFlags(cmd: Command): Command {
     .option('--region <name>', 'region name (env ANVIL_REGION)')
     .option('--domain <name>', 'base domain for virtual-host-style buckets (env ANVIL_DOMAIN)')
     .option('--master-key <key>', '32-byte master key, hex or base64 (env ANVIL_MASTER_KEY)')
+    .option('--master-key-file <file>', 'file holding the master key, outside the data folder (env ANVIL_MASTER_KEY_FILE)')
     .option('--log-level <level>', 'log level (env ANVIL_LOG_LEVEL)');
 }
 
@@ -24,6 +25,7 @@ export function overridesFrom(opts: Record<string, string | undefined>): ConfigO
     region: opts.region,
     domain: opts.domain,
     masterKey: opts.masterKey,
+    masterKeyFile: opts.masterKeyFile,
     logLevel: opts.logLevel,
   };
 }

@@ -2,39 +2,43 @@
 import { Command } from 'commander';
 import pino from 'pino';
 
-import { startAnvil } from '../app.js';
+import { type Anvil, startAnvil, VERSION } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { installProcessGuard } from '../http/process-guard.js';
 import { registerAdminCommands } from './admin.js';
+import { startBanner } from './banner.js';
+import { registerConfigCommands } from './config-command.js';
 import { overridesFrom, serverFlags } from './flags.js';
+import { reloadOnSignal } from './reload.js';
 
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command('anvil').description('Anvil: an S3-compatible object store');
+  // Everything Anvil creates (data folder, database, keys, blobs) is the server user's alone; the
+  // places that create files also pass 0700/0600 explicitly (README § Files and secrets).
+  process.umask(0o077);
+  const program = new Command('anvil')
+    .description('Anvil: an S3-compatible object store')
+    .version(VERSION, '-V, --version', 'print the version');
   serverFlags(program.command('server').description('run the S3 server'))
     .option('--root-access-key <id>', 'root access key to create or verify (env ANVIL_ROOT_ACCESS_KEY)')
     .option('--root-secret-key <secret>', 'root secret key (env ANVIL_ROOT_SECRET_KEY)')
     .action(async (opts) => {
-      const config = loadConfig({
-        ...overridesFrom(opts),
-        rootAccessKey: opts.rootAccessKey,
-        rootSecretKey: opts.rootSecretKey,
-      });
+      const overrides = { ...overridesFrom(opts), rootAccessKey: opts.rootAccessKey, rootSecretKey: opts.rootSecretKey };
+      const config = loadConfig(overrides);
       const log = pino({ level: config.logLevel });
       // Installed before anything starts: from here on a stray error fails one request, not the process.
       installProcessGuard(log);
+      // SIGHUP: re-read the file and apply what can change live (src/node/reload.ts). Handled from
+      // here on (its default action ends the process); one that comes during the start is applied
+      // once the server is up, since the file may have changed after it was read.
+      const hup: { serving?: Anvil; duringStart: boolean } = { duringStart: false };
+      process.on('SIGHUP', () => {
+        if (hup.serving) void reloadOnSignal(hup.serving, overrides, log);
+        else hup.duringStart = true;
+      });
       const anvil = await startAnvil(config, log);
-      const lines = [
-        `Anvil listening on ${anvil.endpoint}  (region ${config.region}, data in ${config.dataDir})`,
-        `  metadata: ${anvil.meta.kind}`,
-        `  root access key: ${anvil.root.accessKeyId}`,
-      ];
-      if (anvil.root.secretAccessKey) {
-        lines.push(`  root secret key: ${anvil.root.secretAccessKey}`);
-        lines.push(`  (saved to ${anvil.root.file}; it will not be printed again)`);
-      } else if (!config.rootAccessKey) {
-        lines.push(`  root secret key: see ${anvil.root.file}`);
-      }
-      process.stdout.write(lines.join('\n') + '\n');
+      hup.serving = anvil;
+      process.stdout.write(startBanner(anvil, config));
+      if (hup.duringStart) void reloadOnSignal(anvil, overrides, log);
       // SIGTERM/SIGINT drain (README § Operations › Shutdown); a second one cuts what is still in flight.
       const cut = new AbortController();
       let stopping = false;
@@ -61,5 +65,6 @@ export async function main(argv: string[]): Promise<void> {
       process.on('SIGTERM', stop);
     });
   registerAdminCommands(program);
+  registerConfigCommands(program);
   await program.parseAsync(argv);
 }

@@ -1,6 +1,13 @@
 /**
- * Server configuration, resolved once at start with the precedence
- * flags > environment > YAML config file > defaults, then validated by zod.
+ * Server configuration, resolved once at start (and again on SIGHUP) with the
+ * precedence flags > environment > YAML config file > defaults, then
+ * validated by zod. Strict: an unknown key in the file is an error with a
+ * "did you mean", and every problem is named at once (checkConfig), each
+ * with where the bad value came from (flag, variable, or file and key).
+ *
+ * To add a setting: a line in configSchema, one in `settings` (its variable
+ * and YAML key), its default below, and its unit in UNITS if it is a size or
+ * a duration; a secret goes in SECRET_SETTINGS.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,7 +15,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 
-import { type BackendsConfig, parseBackendsConfig } from '../backends/config.js';
+import { type BackendsConfig, checkBackendsConfig } from '../backends/config.js';
+import { unknownKey } from './suggest.js';
+import { type DurationUnit, parseDuration, parseSize } from './units.js';
 
 export const configSchema = z.object({
   listen: z.string().regex(/^(\[[^\]]+\]|[^:]+):\d{1,5}$/, 'listen must be host:port'),
@@ -21,6 +30,8 @@ export const configSchema = z.object({
   rootSecretKey: z.string().min(8).max(256).optional(),
   /** 32 bytes as hex or base64; generated into the data folder when absent. */
   masterKey: z.string().optional(),
+  /** A file holding the master key (kept away from the data folder and its blobs); created on a first start. */
+  masterKeyFile: z.string().min(1).optional(),
   /** Master keys being rotated out: still decrypt, never encrypt (comma-separated). */
   previousMasterKeys: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -81,6 +92,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'rootAccessKey', env: 'ANVIL_ROOT_ACCESS_KEY', file: 'root_access_key' },
   { key: 'rootSecretKey', env: 'ANVIL_ROOT_SECRET_KEY', file: 'root_secret_key' },
   { key: 'masterKey', env: 'ANVIL_MASTER_KEY', file: 'master_key' },
+  { key: 'masterKeyFile', env: 'ANVIL_MASTER_KEY_FILE', file: 'master_key_file' },
   { key: 'previousMasterKeys', env: 'ANVIL_PREVIOUS_MASTER_KEYS', file: 'previous_master_keys' },
   { key: 'logLevel', env: 'ANVIL_LOG_LEVEL', file: 'log_level' },
   { key: 'maxObjectSize', env: 'ANVIL_MAX_OBJECT_SIZE', file: 'max_object_size' },
@@ -101,20 +113,148 @@ export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, s
   configFile?: string;
 };
 
-function readConfigFile(file: string | undefined): Record<string, unknown> {
+type SettingKey = (typeof settings)[number]['key'];
+
+/**
+ * Settings that take a size (`5GiB`, src/config/units.ts) or a duration
+ * (`30s`, `24h`); a plain number keeps its old meaning (bytes, or the unit
+ * in the setting's name).
+ */
+const UNITS: Partial<Record<SettingKey, 'size' | DurationUnit>> = {
+  maxObjectSize: 'size',
+  scrubBytesPerSecond: 'size',
+  multipartMaxAgeHours: 'h',
+  multipartRetryWindowSeconds: 's',
+  shutdownTimeout: 's',
+};
+
+/**
+ * YAML keys besides the settings above: the storage section
+ * (src/backends/config.ts). A part that adds a YAML section lists its key
+ * here; any other key in the file is an error.
+ */
+export const FILE_SECTIONS = ['placement', 'replication', 'read_stall_timeout_ms', 'backends'];
+
+/** Settings whose values are secrets: `anvil config check` and logs show them masked. */
+export const SECRET_SETTINGS = new Set<string>(['rootSecretKey', 'masterKey', 'previousMasterKeys']);
+
+/** Each setting's camelCase key, environment variable and YAML key. */
+export function settingNames(): ReadonlyArray<{ key: SettingKey; env: string; file: string }> {
+  return settings;
+}
+
+/** Every key the YAML file may hold. */
+export function knownFileKeys(): string[] {
+  return [...settings.map((s) => s.file), ...FILE_SECTIONS];
+}
+
+/** Where a setting's value came from: a flag, an environment variable, the config file, or the default. */
+export type SettingSource =
+  { from: 'flag'; name: string } | { from: 'env'; name: string } | { from: 'file'; name: string } | { from: 'default' };
+
+export interface ConfigCheck {
+  /** The resolved configuration, when there were no problems. */
+  config?: Config;
+  /** Every problem found, each naming where the bad value came from. */
+  problems: string[];
+  /** The config file read, if any. */
+  file?: string;
+  /** Where each setting's value came from (by camelCase key). */
+  sources: Partial<Record<SettingKey, SettingSource>>;
+  /** The keys the config file holds. */
+  fileKeys: string[];
+}
+
+/** A configuration that does not validate: every problem, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function readConfigFile(file: string | undefined, problems: string[]): Record<string, unknown> {
   if (!file) return {};
-  const parsed = YAML.parse(fs.readFileSync(file, 'utf8')) ?? {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file}: expected a YAML mapping`);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push(`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return {};
+  }
+  // Every YAML error at once (a duplicate key is one), each with its line.
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    for (const e of doc.errors) problems.push(`${file}: ${e.message.split('\n')[0]}`);
+    return {};
+  }
+  const parsed: unknown = doc.toJS() ?? {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`${file}: expected a YAML mapping (key: value lines)`);
+    return {};
+  }
   return parsed as Record<string, unknown>;
 }
 
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Resolves and validates the configuration; throws a ConfigError naming every problem. */
 export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
-  const file = readConfigFile(flags.configFile ?? env.ANVIL_CONFIG);
+  const checked = checkConfig(flags, env);
+  if (!checked.config) throw new ConfigError(checked.problems);
+  return checked.config;
+}
+
+/**
+ * Resolves the configuration with the precedence flags > environment > file >
+ * defaults, and validates it strictly: an unknown key in the file, a value
+ * that does not parse, settings that do not go together. Never throws for
+ * bad input: `problems` names each (`anvil config check` prints them all).
+ */
+export function checkConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ConfigCheck {
+  const problems: string[] = [];
+  const fileName = flags.configFile ?? env.ANVIL_CONFIG;
+  const file = readConfigFile(fileName, problems);
+  const known = knownFileKeys();
+  for (const key of Object.keys(file)) if (!known.includes(key)) problems.push(`${fileName}: ${unknownKey(key, known)}`);
+
   const raw: Record<string, unknown> = {};
+  const sources: ConfigCheck['sources'] = {};
+  const given: Partial<Record<SettingKey, unknown>> = {};
+  const label = (key: SettingKey): string => {
+    const src = sources[key];
+    const s = settings.find((x) => x.key === key)!;
+    if (src?.from === 'flag') return `--${kebab(key)}`;
+    if (src?.from === 'env') return src.name;
+    if (src?.from === 'file') return `${fileName}: ${s.file}`;
+    return `${s.file} (default)`;
+  };
   for (const s of settings) {
-    const value = flags[s.key] ?? env[s.env] ?? file[s.file];
-    if (value !== undefined && value !== '') raw[s.key] = value;
+    const fromFlag = flags[s.key];
+    const fromEnv = env[s.env];
+    const fromFile = file[s.file];
+    let value: unknown;
+    if (fromFlag !== undefined && fromFlag !== '') [value, sources[s.key]] = [fromFlag, { from: 'flag', name: `--${kebab(s.key)}` }];
+    else if (fromEnv !== undefined && fromEnv !== '') [value, sources[s.key]] = [fromEnv, { from: 'env', name: s.env }];
+    else if (fromFile !== undefined && fromFile !== '') [value, sources[s.key]] = [fromFile, { from: 'file', name: s.file }];
+    else continue;
+    given[s.key] = value;
+    if (value === null) {
+      problems.push(`${label(s.key)}: no value (remove the key for the default)`);
+      continue;
+    }
+    const unit = UNITS[s.key];
+    if (unit && (typeof value === 'string' || typeof value === 'number')) {
+      try {
+        value = unit === 'size' ? parseSize(value) : parseDuration(value, unit);
+      } catch (err) {
+        problems.push(`${label(s.key)}: ${(err as Error).message}`);
+        continue;
+      }
+    }
+    raw[s.key] = value;
   }
+  for (const s of settings) sources[s.key] ??= { from: 'default' };
   raw.listen ??= '127.0.0.1:9000';
   raw.dataDir ??= './data';
   raw.dataDir = path.resolve(String(raw.dataDir));
@@ -133,25 +273,35 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   raw.shutdownTimeout = Number(raw.shutdownTimeout ?? 30);
   raw.trustProxy = ['1', 'true', 'yes', 'on'].includes(String(raw.trustProxy ?? 'false').toLowerCase());
   raw.sigv2 = !['0', 'false', 'no', 'off'].includes(String(raw.sigv2 ?? 'true').toLowerCase());
+  if (raw.masterKeyFile !== undefined) raw.masterKeyFile = path.resolve(String(raw.masterKeyFile));
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
+    for (const i of result.error.issues) {
+      const key = i.path[0] as SettingKey;
+      // A value that failed its unit parsing above is reported once, there.
+      if (problems.some((p) => p.startsWith(`${label(key)}: `))) continue;
+      const got = given[key] !== undefined && !SECRET_SETTINGS.has(key) ? ` (got ${JSON.stringify(given[key])})` : '';
+      problems.push(`${label(key)}: ${i.message}${got}`);
+    }
   }
-  if (Boolean(result.data.rootAccessKey) !== Boolean(result.data.rootSecretKey)) {
-    throw new Error('invalid configuration: ANVIL_ROOT_ACCESS_KEY and ANVIL_ROOT_SECRET_KEY must be given together');
+  const data = result.data;
+  if (data && Boolean(data.rootAccessKey) !== Boolean(data.rootSecretKey)) {
+    const [given, missing] = data.rootAccessKey
+      ? (['rootAccessKey', 'rootSecretKey'] as const)
+      : (['rootSecretKey', 'rootAccessKey'] as const);
+    const m = settings.find((s) => s.key === missing)!;
+    problems.push(`${label(given)}: the root access key and secret key go together; ${m.env} (or ${m.file}) is missing`);
   }
-  const storage = parseBackendsConfig(
-    {
-      placement: file.placement,
-      replication: file.replication,
-      read_stall_timeout_ms: file.read_stall_timeout_ms,
-      backends: file.backends,
-    },
-    String(raw.dataDir),
-    env,
-  );
-  return { ...result.data, storage };
+  if (data?.masterKey && data.masterKeyFile) {
+    problems.push(`${label('masterKey')} and ${label('masterKeyFile')}: give the master key or a file holding it, not both`);
+  }
+  const section: Record<string, unknown> = {};
+  for (const key of FILE_SECTIONS) if (file[key] !== undefined) section[key] = file[key];
+  const checkedStorage = checkBackendsConfig(section, String(raw.dataDir), env);
+  problems.push(...checkedStorage.problems.map((p) => `${fileName}: ${p}`));
+  const fileKeys = Object.keys(file);
+  if (problems.length || !data || !checkedStorage.storage) return { problems, file: fileName, sources, fileKeys };
+  return { config: { ...data, storage: checkedStorage.storage }, problems, file: fileName, sources, fileKeys };
 }
 
 export function splitListen(listen: string): { host: string; port: number } {

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { rewrapDataKey } from '../crypto/keys.js';
-import { MASTER_KEY_FILE, type MasterKeyring, parseMasterKey, PREVIOUS_MASTER_KEYS_FILE } from '../crypto/master-keys.js';
+import { MASTER_KEY_FILE, type MasterKeyring, parseMasterKey, previousKeysFileOf } from '../crypto/master-keys.js';
 import type { DataDatabase } from '../meta/handles.js';
 import { blobKeyCountsByMasterKey, blobKeysNotUnder, rewrapBlobKey } from '../meta/identity/index.js';
 
@@ -42,12 +42,13 @@ function writeDurably(file: string, text: string): void {
   }
 }
 
-export function installNewMasterKey(dataDir: string): { previousId: string; newId: string } {
-  const current = path.join(dataDir, MASTER_KEY_FILE);
-  if (!fs.existsSync(current)) throw new Error(`no ${MASTER_KEY_FILE} in ${dataDir} to rotate`);
+/** `keyFile`: the key file in use (master_key_file), by default the data folder's master.key. */
+export function installNewMasterKey(dataDir: string, keyFile = path.join(dataDir, MASTER_KEY_FILE)): { previousId: string; newId: string } {
+  const current = keyFile;
+  if (!fs.existsSync(current)) throw new Error(`no master key file ${current} to rotate`);
   const oldText = fs.readFileSync(current, 'utf8').trim();
   const old = parseMasterKey(oldText);
-  const previousFile = path.join(dataDir, PREVIOUS_MASTER_KEYS_FILE);
+  const previousFile = previousKeysFileOf(keyFile);
   const kept = fs.existsSync(previousFile)
     ? fs
         .readFileSync(previousFile, 'utf8')
@@ -60,8 +61,8 @@ export function installNewMasterKey(dataDir: string): { previousId: string; newI
   return { previousId: old.id, newId: parseMasterKey(fresh).id };
 }
 
-export function dropPreviousMasterKeys(dataDir: string): boolean {
-  const file = path.join(dataDir, PREVIOUS_MASTER_KEYS_FILE);
+export function dropPreviousMasterKeys(dataDir: string, keyFile = path.join(dataDir, MASTER_KEY_FILE)): boolean {
+  const file = previousKeysFileOf(keyFile);
   if (!fs.existsSync(file)) return false;
   fs.rmSync(file);
   return true;

@@ -66,31 +66,52 @@ export const MASTER_KEY_FILE = 'master.key';
 /** Previous master keys, one per line, kept until every secret is re-encrypted (`anvil admin rotate-master-key`). */
 export const PREVIOUS_MASTER_KEYS_FILE = 'master.key.previous';
 
-function readPreviousKeys(dataDir: string, configured: string | undefined): MasterKey[] {
+/** Where the previous keys of a key file are kept: beside it (`master.key.previous` in the data folder). */
+export function previousKeysFileOf(keyFile: string): string {
+  return `${keyFile}.previous`;
+}
+
+function readPreviousKeys(keyFile: string, configured: string | undefined): MasterKey[] {
   const out: MasterKey[] = [];
-  const file = path.join(dataDir, PREVIOUS_MASTER_KEYS_FILE);
+  const file = previousKeysFileOf(keyFile);
   const text = [configured ?? '', fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''].join('\n');
   for (const line of text.split(/[\n,]/)) if (line.trim()) out.push(parseMasterKey(line));
   return out;
 }
 
 /**
- * The keyring: the configured primary key (ANVIL_MASTER_KEY) or the data
- * folder's `master.key` (created on first start), plus previous keys from
- * ANVIL_PREVIOUS_MASTER_KEYS and `master.key.previous`.
+ * The keyring: the configured primary key (ANVIL_MASTER_KEY) or the key file
+ * (`master_key_file`, else the data folder's `master.key`; generated when
+ * `generate` says this is a first start), plus previous keys from
+ * ANVIL_PREVIOUS_MASTER_KEYS and the file beside the key file
+ * (`master.key.previous`).
  */
-export function loadMasterKeyring(configured: string | undefined, previous: string | undefined, dataDir: string): MasterKeyring {
-  const load = (): MasterKeyring =>
-    new MasterKeyring(loadOrCreateMasterKey(configured, dataDir), readPreviousKeys(dataDir, previous), load);
-  return load();
+export function loadMasterKeyring(
+  configured: string | undefined,
+  previous: string | undefined,
+  keyFile: string,
+  opts: { generate?: boolean } = {},
+): MasterKeyring {
+  const first = loadOrCreateMasterKey(configured, keyFile, opts.generate ?? false);
+  // Later re-reads (another node rotated the key) never generate one.
+  const load = (primary = loadOrCreateMasterKey(configured, keyFile, false)): MasterKeyring =>
+    new MasterKeyring(primary, readPreviousKeys(keyFile, previous), () => load());
+  return load(first);
 }
 
-/** Uses the configured key, else the one in the data folder, else generates it there (mode 0600). */
-export function loadOrCreateMasterKey(configured: string | undefined, dataDir: string): MasterKey {
+/** A key file that is not there when a key must be read from it. */
+export class MissingMasterKeyError extends Error {
+  constructor(readonly file: string) {
+    super(`the master key file ${file} does not exist`);
+  }
+}
+
+/** Uses the configured key, else the key file, else (with `generate`) generates it there (mode 0600, its folder 0700). */
+export function loadOrCreateMasterKey(configured: string | undefined, file: string, generate: boolean): MasterKey {
   if (configured) return parseMasterKey(configured);
-  const file = path.join(dataDir, MASTER_KEY_FILE);
   if (fs.existsSync(file)) return parseMasterKey(fs.readFileSync(file, 'utf8'));
-  fs.mkdirSync(dataDir, { recursive: true });
+  if (!generate) throw new MissingMasterKeyError(file);
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const hex = crypto.randomBytes(32).toString('hex');
   // 'wx' fails if another process created it meanwhile; then read theirs.
   try {

@@ -59,7 +59,7 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
   const { meta, keyring, tenants } = plane;
   const space = server ? new DiskSpace({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, log) : undefined;
   // A server's node id may be kept in the data folder (node-id.ts): the folder exists before it is read.
-  if (server) await fsp.mkdir(config.dataDir, { recursive: true });
+  if (server) await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const nodeId = server ? nodeIdFor(config) : `admin:${process.pid}`;
   // Queue owners: a server's entries are its process's; the cleanup owner is unique per start.
   const owner = server ? `${nodeId}:${process.pid}` : nodeId;

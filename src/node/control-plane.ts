@@ -8,12 +8,14 @@ import path from 'node:path';
 
 import type { Logger } from 'pino';
 
+import { masterKeyFileOf } from '../config/advice.js';
 import type { Config } from '../config/config.js';
+import { maskUrl } from '../config/describe.js';
 import { type SessionOptions, SessionService } from '../core/sessions.js';
 import { TenantService } from '../core/tenants.js';
 import { TokenSigner } from '../core/tokens.js';
 import { UserService } from '../core/users.js';
-import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring } from '../crypto/master-keys.js';
+import { loadMasterKeyring, MASTER_KEY_FILE, type MasterKeyring, MissingMasterKeyError } from '../crypto/master-keys.js';
 import { databaseFileOf } from '../meta/database-url.js';
 import { type MetaDatabases, openMetaDatabases } from '../meta/engine.js';
 import { migrateAll } from '../meta/migrate.js';
@@ -49,21 +51,38 @@ const MIGRATED_MARKER = 'anvil_migrations_global';
 /** Opens and migrates the metadata databases and the master key: what the server and `anvil admin` share. */
 export async function openControlPlane(config: Config, opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const { log, create = false } = opts;
-  if (create) fs.mkdirSync(config.dataDir, { recursive: true });
+  if (create) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   else requireDeploymentFiles(config);
-  const keyring = loadMasterKeyring(config.masterKey, config.previousMasterKeys, config.dataDir);
   const meta = openMetaDatabases(config.databaseUrl, {
     onIdleError: (err) => log?.warn({ err }, 'idle database connection lost'),
     mustExist: !create,
   });
+  let keyring: MasterKeyring;
   try {
-    if (!create) {
-      const tables = await meta.control.introspection.getTables({ withInternalKyselyTables: true });
-      if (!tables.some((t) => t.name === MIGRATED_MARKER)) {
-        throw new Error(
-          `no Anvil deployment in the database ${redactUrl(config.databaseUrl)}: start \`anvil server\` on it once first, or pass the server's --database-url`,
-        );
-      }
+    const tables = await meta.control.introspection.getTables({ withInternalKyselyTables: true });
+    const deployed = tables.some((t) => t.name === MIGRATED_MARKER);
+    if (!create && !deployed) {
+      throw new Error(
+        `no Anvil deployment in the database ${maskUrl(config.databaseUrl)}: start \`anvil server\` on it first, or pass --data-dir / --database-url (the server's)`,
+      );
+    }
+    // The database is one, but the blobs in the data folder are part of it too (opening the
+    // backends would create the folder).
+    if (!create && !fs.existsSync(config.dataDir)) {
+      throw new Error(`no Anvil deployment in ${config.dataDir}: the data folder does not exist; ${WHERE}`);
+    }
+    // A key is generated only for a new deployment: an existing one whose key file is missing
+    // would otherwise start with a fresh key that decrypts none of its secrets.
+    const keyFile = masterKeyFileOf(config) ?? path.join(config.dataDir, MASTER_KEY_FILE);
+    try {
+      keyring = loadMasterKeyring(config.masterKey, config.previousMasterKeys, keyFile, { generate: create && !deployed });
+    } catch (err) {
+      if (!(err instanceof MissingMasterKeyError)) throw err;
+      throw new Error(
+        `${err.message}, and the database ${maskUrl(config.databaseUrl)} holds a deployment whose secrets it encrypts: ` +
+          "restore the file, or give the deployment's key (ANVIL_MASTER_KEY, or master_key_file / ANVIL_MASTER_KEY_FILE)",
+        { cause: err },
+      );
     }
     // Kysely's migrator locks too; one lock around both schemas also covers creating its tables.
     await withClusterLock(meta, LOCKS.migrate, () => migrateAll(meta));
@@ -78,30 +97,25 @@ export async function openControlPlane(config: Config, opts: ControlPlaneOptions
   return { meta, tenants, users, signer, sessions, keyring };
 }
 
-/** Without --create: the files a first start made must be there (the database is checked once open). */
+/** Which deployment a command opened, for stderr: the data folder, the database (password masked) and its engine. */
+export function describeDeployment(config: Config, plane: ControlPlane): string {
+  return `Anvil deployment: data folder ${config.dataDir}, database ${maskUrl(config.databaseUrl)} (${plane.meta.kind})`;
+}
+
+const WHERE = "start `anvil server` there first, or pass --data-dir / --database-url (the server's)";
+
+/** Without `create`: the files a first start made must be there (the database is checked once open). */
 function requireDeploymentFiles(config: Config): void {
-  if (!config.masterKey && !fs.existsSync(path.join(config.dataDir, MASTER_KEY_FILE))) {
+  const keyFile = masterKeyFileOf(config);
+  if (keyFile && !fs.existsSync(keyFile)) {
     throw new Error(
-      `no Anvil deployment in ${config.dataDir}: ${MASTER_KEY_FILE} is missing ` +
-        "(start `anvil server` there once first, or pass the server's --data-dir, or its ANVIL_MASTER_KEY)",
+      config.masterKeyFile
+        ? `no Anvil deployment: the master key file ${keyFile} does not exist (master_key_file / ANVIL_MASTER_KEY_FILE)`
+        : `no Anvil deployment in ${config.dataDir}: ${MASTER_KEY_FILE} is missing; ${WHERE} (or the server's ANVIL_MASTER_KEY / master_key_file)`,
     );
   }
   const file = databaseFileOf(config.databaseUrl);
   if (file !== undefined && !fs.existsSync(file)) {
-    throw new Error(
-      `no Anvil deployment at ${file}: the SQLite file does not exist (start \`anvil server\` once first, or pass the server's --database-url)`,
-    );
-  }
-}
-
-/** A database URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    // Not a URL the parser takes (sqlite:PATH): it has no password to hide.
-    return url;
+    throw new Error(`no Anvil deployment at ${file}: the SQLite file does not exist; ${WHERE}`);
   }
 }

@@ -18,7 +18,7 @@ export function nodeIdFor(config: Config): string {
   if (fs.existsSync(file)) folderId = fs.readFileSync(file, 'utf8').trim();
   else {
     folderId = crypto.randomBytes(8).toString('hex');
-    fs.writeFileSync(file, folderId + '\n', { mode: 0o644 });
+    fs.writeFileSync(file, folderId + '\n', { mode: 0o600 });
   }
   return `${os.hostname()}:${folderId}`;
 }

@@ -157,7 +157,10 @@ describe('backends config', () => {
     expect(parseSize('3KiB')).toBe(3072);
     expect(parseSize('1kb')).toBe(1000);
     expect(parseSize('7B')).toBe(7);
-    for (const bad of ['', 'G', '5G', '5 gigs', '-1', '1e3', 'TiB', '99999999PiB'])
+    // Single letters are powers of 1024, as in dd, nginx and Docker (README § Configuration).
+    expect(parseSize('5G')).toBe(5 * GiB);
+    expect(parseSize('512k')).toBe(512 * 1024);
+    for (const bad of ['', 'G', '5 gigs', '-1', '1e3', 'TiB', '99999999PiB', '5Gb!', '1.5.5MB'])
       expect(() => parseSize(bad), bad).toThrow(/invalid size/);
   });
 

@@ -113,6 +113,19 @@ export class Replicas {
     return r;
   }
 
+  /**
+   * Takes new quotas, object size limits and monthly limits for the backends
+   * already open (a configuration reload, src/node/reload.ts); placement and
+   * the quota check in Accounting read them from here on. Backends added to
+   * or removed from the configuration need a restart and are left alone.
+   */
+  updateLimits(storage: BackendsConfig): void {
+    for (const d of storage.backends) {
+      const old = this.decls.get(d.name);
+      if (old) this.decls.set(d.name, { ...old, quotaBytes: d.quotaBytes, maxObjectSize: d.maxObjectSize, monthly: d.monthly });
+    }
+  }
+
   /** Re-reads which backends are draining (set by the admin API or CLI, possibly on another node). */
   async loadStates(): Promise<void> {
     this.draining = await drainingBackends(this.meta.control);

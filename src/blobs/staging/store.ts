@@ -95,8 +95,8 @@ export class BlobStore {
   }
 
   async init(): Promise<void> {
-    await fsp.mkdir(this.tmpDir, { recursive: true });
-    await fsp.mkdir(this.blobDir, { recursive: true });
+    await fsp.mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.blobDir, { recursive: true, mode: 0o700 });
   }
 
   /** Ids of the staged (temp) files present; the reconciler decides which are dead. */
@@ -145,7 +145,7 @@ export class BlobStore {
         if (size <= SMALL_BODY) continue;
         // Outgrew the in-memory size: from here on the body streams to a temp file.
         await beforeFile?.();
-        large = new LargeBody(await fsp.open(tmpPath, 'w', 0o644), spec, dataKey, hashStored);
+        large = new LargeBody(await fsp.open(tmpPath, 'w', 0o600), spec, dataKey, hashStored);
         for (const c of head) await large.feed(c);
         head = [];
       }
@@ -220,7 +220,7 @@ export class BlobStore {
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
-    const firstCreated = await fsp.mkdir(dir, { recursive: true });
+    const firstCreated = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     if (firstCreated) {
       // New fan-out directories: each one's entry in its parent must be durable too.
       for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) await fsyncDir(path.dirname(d));
@@ -260,7 +260,7 @@ export class BlobStore {
 
 /** Creates path (it must not exist), writes data and makes the bytes and the size durable. */
 async function writeNewFile(file: string, data: Buffer): Promise<void> {
-  const fh = await fsp.open(file, 'wx', 0o644);
+  const fh = await fsp.open(file, 'wx', 0o600);
   try {
     let off = 0;
     while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;

@@ -14,13 +14,19 @@ import { createTenant, listTenants } from '../../admin/ops/tenants.js';
 import { createUser, deleteUser, listUsers } from '../../admin/ops/users.js';
 import type { Config } from '../../config/config.js';
 import { assembleNode, type NodeContext } from '../../node/assemble.js';
-import { openControlPlane } from '../../node/control-plane.js';
+import { describeDeployment, openControlPlane } from '../../node/control-plane.js';
 import { VERSION } from '../../node/version.js';
 import { type AdminDoor, findUser } from './door.js';
 
-/** Runs fn on a node assembled for one admin command, and closes it (and its databases) afterwards. */
+/**
+ * Runs fn on a node assembled for one admin command, and closes it (and its
+ * databases) afterwards. Only an existing deployment is opened (never
+ * created), and stderr says which one, so a command run in the wrong folder
+ * cannot pass for a success.
+ */
 export async function withAdminNode<T>(config: Config, fn: (node: NodeContext) => Promise<T>): Promise<T> {
   const plane = await openControlPlane(config);
+  process.stderr.write(`${describeDeployment(config, plane)}\n`);
   try {
     const node = await assembleNode(config, plane, { role: 'admin' });
     try {

@@ -6,9 +6,10 @@
  */
 import type { Command } from 'commander';
 
+import { masterKeyFileOf } from '../../config/advice.js';
 import { loadConfig } from '../../config/config.js';
 import { blobKeysByMasterKey, dropPreviousMasterKeys, installNewMasterKey, rewrapBlobKeys } from '../../core/master-key-rotation.js';
-import { openControlPlane } from '../../node/control-plane.js';
+import { describeDeployment, openControlPlane } from '../../node/control-plane.js';
 import { overridesFrom } from '../flags.js';
 import type { GlobalOpts } from './action.js';
 import { print } from './print.js';
@@ -34,9 +35,10 @@ export function registerMasterKeyCommand(admin: Command): void {
           throw new Error(
             'ANVIL_MASTER_KEY is configured: put the new key there and the old one in ANVIL_PREVIOUS_MASTER_KEYS, then run without --generate',
           );
-        installed = installNewMasterKey(config.dataDir);
+        installed = installNewMasterKey(config.dataDir, masterKeyFileOf(config));
       }
       const plane = await openControlPlane(config);
+      process.stderr.write(`${describeDeployment(config, plane)}\n`);
       try {
         const rewritten = await plane.tenants.reencryptSecrets();
         const blobKeysRewrapped = await rewrapBlobKeys(plane.meta.data, plane.keyring);
@@ -49,7 +51,7 @@ export function registerMasterKeyCommand(admin: Command): void {
           if (leftovers.length > 0)
             throw new Error(`secrets are still under ${leftovers.join(', ')}; restart every server, run again, then drop`);
           if (config.masterKey) throw new Error('with ANVIL_MASTER_KEY, remove ANVIL_PREVIOUS_MASTER_KEYS from the configuration instead');
-          dropped = dropPreviousMasterKeys(config.dataDir);
+          dropped = dropPreviousMasterKeys(config.dataDir, masterKeyFileOf(config));
         }
         const result = {
           primary,

@@ -22,7 +22,12 @@ import { WalSync } from './wal-sync.js';
  * object paths: they all go through this driver.
  */
 function openSqlite(file: string, mustExist: boolean): BetterSqlite3.Database {
-  if (file !== ':memory:' && !mustExist) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:' && !mustExist) {
+    // Private from the start: the file holds password hashes and wrapped secrets, and SQLite
+    // gives its -wal and -shm files the mode of the database file.
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+  }
   const conn = new BetterSqlite3(file, { fileMustExist: mustExist });
   conn.pragma('journal_mode = WAL');
   conn.pragma('synchronous = NORMAL');
