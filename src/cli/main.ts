@@ -5,6 +5,7 @@ import pino from 'pino';
 import { startAnvil } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { installProcessGuard } from '../http/process-guard.js';
+import { startTracing } from '../node/tracing.js';
 import { registerAdminCommands } from './admin.js';
 import { overridesFrom, serverFlags } from './flags.js';
 
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
       const log = pino({ level: config.logLevel });
       // Installed before anything starts: from here on a stray error fails one request, not the process.
       installProcessGuard(log);
+      const tracing = await startTracing(config, log);
       const anvil = await startAnvil(config, log);
       const lines = [
         `Anvil listening on ${anvil.endpoint}  (region ${config.region}, data in ${config.dataDir})`,
@@ -37,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(lines.join('\n') + '\n');
       const stop = async () => {
         await anvil.close();
+        await tracing?.shutdown();
         process.exit(0);
       };
       process.once('SIGINT', stop);

@@ -54,6 +54,12 @@ export const configSchema = z.object({
   maxConnections: z.number().int().nonnegative(),
   /** S3 requests served at once at most; past it requests get 503 SlowDown (0 = no cap). */
   maxConcurrentRequests: z.number().int().nonnegative(),
+  /**
+   * OTLP/HTTP endpoint to send traces to (http://collector:4318; spans go to
+   * its /v1/traces). Unset: tracing is off. OpenTelemetry's own variable, not
+   * an ANVIL_ one, so that a collector set up for other services covers Anvil.
+   */
+  tracingEndpoint: z.url({ protocol: /^https?$/, error: 'tracing_endpoint must be an http(s) URL' }).optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -82,6 +88,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
   { key: 'maxConnections', env: 'ANVIL_MAX_CONNECTIONS', file: 'max_connections' },
   { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
+  { key: 'tracingEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', file: 'tracing_endpoint' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {

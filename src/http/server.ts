@@ -10,17 +10,22 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Permissions } from '../core/policy.js';
 import { AnvilError } from '../errors.js';
-import { authenticate } from '../s3/auth/sigv4.js';
+import { authenticate as authenticateSigV4 } from '../s3/auth/sigv4.js';
 import type { S3Request, Services } from '../s3/context.js';
 import { errors, S3Error, toS3Error } from '../s3/errors.js';
 import { corsResponseHeaders } from '../s3/ops/cors.js';
 import { isVirtualHostRequest, parseAddress } from '../s3/request.js';
 import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
+import { nameRequestSpan, withSpan } from '../tracing.js';
 import type { Metrics } from './metrics.js';
 import { type RequestScope, requestScope } from './process-guard.js';
+import { traceRequest } from './request-span.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
+
+/** Authentication, in a span of its own when tracing is on. */
+const authenticate: typeof authenticateSigV4 = (...args) => withSpan('anvil.auth', {}, () => authenticateSigV4(...args));
 /** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
 const DRAIN_LIMIT = 8 * 1024 * 1024;
 
@@ -111,7 +116,7 @@ export function createS3Server(
           );
       },
     };
-    requestScope.run(scope, () => void handle(req, res, scope));
+    requestScope.run(scope, () => void traceRequest(req, res, () => handle(req, res, scope)));
   });
   // Large uploads may take long: no overall request deadline, but headers must arrive promptly.
   server.requestTimeout = 0;
@@ -176,6 +181,7 @@ export function createS3Server(
       }
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
+      nameRequestSpan(op);
       r = { req, res, requestId, addr, auth, tenantId, permissions, services, config, log, stats };
       await applyCors(req, res, addr.bucket, services);
       await handler(r);
