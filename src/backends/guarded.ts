@@ -13,6 +13,7 @@
  */
 import type { Readable } from 'node:stream';
 
+import { withSpan } from '../tracing.js';
 import {
   type Backend,
   BackendError,
@@ -62,7 +63,21 @@ export class GuardedBackend implements Backend {
     else this.breaker.release(permit);
   }
 
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * One call through the breaker, in a span `anvil.backend.<op>` when
+   * tracing is on (for get, the span ends once the stream is open: the bytes
+   * flow inside the request's span).
+   */
+  private guard<T>(op: string, locator: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const attributes = {
+      'anvil.backend': this.name,
+      'anvil.backend.kind': this.kind,
+      ...(locator && { 'anvil.backend.locator': locator }),
+    };
+    return withSpan(`anvil.backend.${op}`, attributes, () => this.guarded(fn));
+  }
+
+  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
     const permit = this.permit();
     let result: T;
     try {
@@ -76,25 +91,25 @@ export class GuardedBackend implements Backend {
   }
 
   put(locator: string, body: AsyncIterable<Uint8Array>, opts?: PutOptions): Promise<{ size: number }> {
-    return this.guard(() => this.inner.put(locator, body, opts));
+    return this.guard('put', locator, () => this.inner.put(locator, body, opts));
   }
 
   get(locator: string, range?: ByteRange, opts?: { signal?: AbortSignal }): Promise<Readable> {
-    return this.guard(() => this.inner.get(locator, range, opts));
+    return this.guard('get', locator, () => this.inner.get(locator, range, opts));
   }
 
   get read(): ((locator: string, range: ByteRange) => Promise<Buffer>) | undefined {
     const inner = this.inner;
     if (!inner.read) return undefined;
-    return (locator, range) => this.guard(() => inner.read!(locator, range));
+    return (locator, range) => this.guard('read', locator, () => inner.read!(locator, range));
   }
 
   delete(locator: string): Promise<void> {
-    return this.guard(() => this.inner.delete(locator));
+    return this.guard('delete', locator, () => this.inner.delete(locator));
   }
 
   stat(locator: string): Promise<{ size: number } | null> {
-    return this.guard(() => this.inner.stat(locator));
+    return this.guard('stat', locator, () => this.inner.stat(locator));
   }
 
   async *list(prefix?: string): AsyncIterable<ListedObject> {
@@ -131,7 +146,7 @@ export class GuardedBackend implements Backend {
   }
 
   sweep(olderThanMs: number): Promise<number> {
-    return this.guard(() => this.inner.sweep(olderThanMs));
+    return this.guard('sweep', undefined, () => this.inner.sweep(olderThanMs));
   }
 
   close(): Promise<void> {

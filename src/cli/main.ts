@@ -5,6 +5,7 @@ import pino from 'pino';
 import { type Anvil, startAnvil, VERSION } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { installProcessGuard } from '../http/process-guard.js';
+import { startTracing } from '../node/tracing.js';
 import { registerAdminCommands } from './admin.js';
 import { startBanner } from './banner.js';
 import { registerConfigCommands } from './config-command.js';
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<void> {
         if (hup.serving) void reloadOnSignal(hup.serving, overrides, log);
         else hup.duringStart = true;
       });
+      const tracing = await startTracing(config, log);
       const anvil = await startAnvil(config, log);
       hup.serving = anvil;
       process.stdout.write(startBanner(anvil, config));
@@ -51,8 +53,9 @@ export async function main(argv: string[]): Promise<void> {
         stopping = true;
         log.info({ signal, timeoutSeconds: config.shutdownTimeout }, 'shutdown: signal received');
         anvil.close({ drainMs: config.shutdownTimeout * 1000, cut: cut.signal }).then(
-          () => {
+          async () => {
             log.info('shutdown: complete');
+            await tracing?.shutdown();
             process.exit(0);
           },
           (err: unknown) => {

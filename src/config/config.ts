@@ -75,6 +75,12 @@ export const configSchema = z.object({
    * signurl` only speaks it. Off, such requests get 403 naming the option.
    */
   sigv2: z.boolean(),
+  /**
+   * OTLP/HTTP endpoint to send traces to (http://collector:4318; spans go to
+   * its /v1/traces). Unset: tracing is off. OpenTelemetry's own variable, not
+   * an ANVIL_ one, so that a collector set up for other services covers Anvil.
+   */
+  tracingEndpoint: z.url({ protocol: /^https?$/, error: 'tracing_endpoint must be an http(s) URL' }).optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -107,6 +113,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'shutdownTimeout', env: 'ANVIL_SHUTDOWN_TIMEOUT', file: 'shutdown_timeout' },
   { key: 'trustProxy', env: 'ANVIL_TRUST_PROXY', file: 'trust_proxy' },
   { key: 'sigv2', env: 'ANVIL_SIGV2', file: 'sigv2' },
+  { key: 'tracingEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', file: 'tracing_endpoint' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {

@@ -19,10 +19,15 @@ import { sendError } from '../s3/respond.js';
 import { route } from '../s3/router.js';
 import type { Drainer } from './drain.js';
 import type { Health } from './health.js';
+import { nameRequestSpan, withSpan } from '../tracing.js';
 import type { Metrics } from './metrics.js';
 import { type RequestScope, requestScope } from './process-guard.js';
+import { traceRequest } from './request-span.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
+
+/** Authentication, in a span of its own when tracing is on. */
+const authenticate: typeof authenticateS3 = (...args) => withSpan('anvil.auth', {}, () => authenticateS3(...args));
 /** Unread request bodies up to this size are drained so the connection can be reused; larger ones close it. */
 const DRAIN_LIMIT = 8 * 1024 * 1024;
 
@@ -149,7 +154,7 @@ export function createS3Server(
         }
       },
     };
-    return requestScope.run(scope, () => handle(req, res, scope));
+    return requestScope.run(scope, () => traceRequest(req, res, () => handle(req, res, scope)));
   }
   // Large uploads may take long: no overall request deadline, but headers must arrive promptly.
   server.requestTimeout = 0;
@@ -208,7 +213,8 @@ export function createS3Server(
       // Routed before authentication, so that a request refused there is logged under the operation it tried.
       const { op, handler } = route(req.method ?? 'GET', addr);
       stats.op = op;
-      const auth = await authenticateS3(
+      nameRequestSpan(op);
+      const auth = await authenticate(
         { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers },
         {
           region: config.region,

@@ -4,6 +4,7 @@
  */
 import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 
+import { withSpan } from '../tracing.js';
 import type { EngineKind } from './handles.js';
 import { LAZY_COMMIT_SQL } from './sqlite/durable-driver.js';
 
@@ -33,7 +34,13 @@ export async function commitWith<S, T>(
   fn: (trx: Kysely<S> | Transaction<S>) => Promise<T>,
   opts: TransactionOptions,
 ): Promise<T> {
-  return kind === 'postgres' ? fn(db) : withTransaction(kind, db, fn, opts);
+  if (kind !== 'postgres') return withTransaction(kind, db, fn, opts);
+  return withSpan('anvil.meta.transaction', { ...spanAttributes(kind, opts), 'anvil.meta.autocommit': true }, () => fn(db));
+}
+
+/** What a transaction's span says (tracing.ts): the engine, and whether its commit is lazy. */
+function spanAttributes(kind: EngineKind, opts: TransactionOptions) {
+  return { 'db.system.name': kind === 'postgres' ? 'postgresql' : 'sqlite', 'anvil.meta.lazy': opts.lazy === true };
 }
 
 /**
@@ -47,6 +54,15 @@ export async function withTransaction<S, T>(
   db: Kysely<S>,
   fn: (trx: Kysely<S> | Transaction<S>) => Promise<T>,
   opts: TransactionOptions = {},
+): Promise<T> {
+  return withSpan('anvil.meta.transaction', spanAttributes(kind, opts), () => runTransaction(kind, db, fn, opts));
+}
+
+async function runTransaction<S, T>(
+  kind: EngineKind,
+  db: Kysely<S>,
+  fn: (trx: Kysely<S> | Transaction<S>) => Promise<T>,
+  opts: TransactionOptions,
 ): Promise<T> {
   if (kind === 'postgres') {
     // Deadlocks and serialization failures are safe to retry: transactions do no I/O.

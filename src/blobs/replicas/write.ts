@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 
 import { BackendFull, type GuardedBackend } from '../../backends/index.js';
 import { fail, isAnvilError } from '../../errors.js';
+import { withSpan } from '../../tracing.js';
 import { type BlobAddress, locatorOf } from '../address.js';
 import { type BlobStore, type StagedFile, storedBytes, storedSize } from '../staging/store.js';
 
@@ -71,7 +72,11 @@ export async function writeReplicas(r: WriteSide, staged: StagedFile, addr: Blob
           : handles[i].createReadStream({ highWaterMark: 1 << 20, autoClose: true });
         return r.backends.get(name)!.put(locator, body, { size });
       });
-      if (toLocal) jobs.push(r.staging.promote(staged, addr.tenantId, addr.hash, bytes));
+      // The local backend's replica is the staged file renamed into place: its put, for tracing.
+      if (toLocal) {
+        const local = { 'anvil.backend': r.localName!, 'anvil.backend.kind': 'fs', 'anvil.backend.locator': locator };
+        jobs.push(withSpan('anvil.backend.put', local, () => r.staging.promote(staged, addr.tenantId, addr.hash, bytes)));
+      }
       const results = await Promise.allSettled(jobs);
       await closeAll(handles, r.log);
       const names = [...remote, ...(toLocal ? [r.localName!] : [])];
