@@ -2,8 +2,10 @@
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
+import type { BranchService } from '../core/branches/service.js';
 import type { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
+import type { ObjectService } from '../core/objects.js';
 import type { SessionService } from '../core/sessions.js';
 import type { TenantService } from '../core/tenants.js';
 import type { UserService } from '../core/users.js';
@@ -19,6 +21,8 @@ export interface AdminServices {
   meta: MetaDatabases;
   tenants: TenantService;
   buckets: BucketService;
+  branches: BranchService;
+  objects: ObjectService;
   users: UserService;
   tasks: TaskQueue;
   /** The core context: the blob layer (core.blobs: backends, replicas) for the backend operations. */

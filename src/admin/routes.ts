@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { appPasswordRoutes } from './app-passwords.js';
 import { authRoutes } from './auth-routes.js';
 import { backendRoutes } from './backends.js';
+import { branchRoutes } from './branches.js';
 import { bucketRoutes } from './buckets.js';
 import { keyRoutes } from './keys.js';
 import { buildOpenApi } from './openapi.js';
@@ -35,6 +36,7 @@ export function adminRoutes(): AdminRoute[] {
     ...userRoutes,
     ...keyRoutes,
     ...bucketRoutes,
+    ...branchRoutes,
     ...backendRoutes,
     ...sessionRoutes,
     ...appPasswordRoutes,

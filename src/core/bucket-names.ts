@@ -10,5 +10,7 @@ export function isValidBucketName(name: string): boolean {
   if (/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)) return false;
   if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return false;
   if (/(-s3alias|--ol-s3|--x-s3|\.mrap)$/.test(name)) return false;
+  // `--` separates a bucket from a branch, tag or commit in an alias (core/branches/names.ts).
+  if (name.includes('--')) return false;
   return true;
 }

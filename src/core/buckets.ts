@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 
 import { RefChanges } from '../blobs/index.js';
 import { AnvilError, fail } from '../errors.js';
+import { dropHistory, hasBranchesBesideMain, hasHistory } from '../meta/branches/branches.js';
 import {
   bucketByName,
   bucketsOfTenant,
@@ -12,17 +13,19 @@ import {
   insertBucketState,
   updateBucketConfig,
 } from '../meta/buckets/buckets.js';
-import type { Bucket } from '../meta/buckets/types.js';
+import type { Bucket, RefView } from '../meta/buckets/types.js';
 import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl } from '../meta/objects/types.js';
 import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
 import { hasAnyVersion, hasProtectedVersion, someVersions, takeNextSeq } from '../meta/objects/versions.js';
+import { parseAlias } from './branches/names.js';
+import { resolveAlias } from './branches/resolve.js';
 import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
 import { type DefaultRetention, type ObjectLockConfig, validateDefaultRetention } from './object-lock.js';
 import type { DeleteTarget } from './objects/latest.js';
 
-export type { Bucket };
+export type { Bucket, RefView };
 
 const bucketErrors = {
   invalidName: (bucket: string) =>
@@ -53,14 +56,26 @@ const bucketErrors = {
     new AnvilError('Conflict', 'BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket }),
 };
 
+const hasBranches = (bucket: Bucket) =>
+  fail.conflict('BucketHasBranches', `bucket ${bucket.name} has branches: delete them first (anvil branch delete)`);
+
 const protectedVersions = (bucket: Bucket) =>
   fail.conflict('ObjectLocked', `bucket ${bucket.name} holds versions protected by Object Lock (retention or legal hold)`);
 
 export class BucketService {
   constructor(private readonly ctx: CoreContext) {}
 
+  /**
+   * The bucket of this name, or the bucket as seen through a branch, tag or
+   * commit alias (`bucket--ref`, core/branches/resolve.ts).
+   */
   async get(name: string): Promise<Bucket | undefined> {
-    return bucketByName(this.ctx.meta.control, name);
+    const bucket = await bucketByName(this.ctx.meta.control, name);
+    if (bucket) return bucket;
+    const alias = parseAlias(name);
+    if (!alias) return undefined;
+    const root = await bucketByName(this.ctx.meta.control, alias.bucket);
+    return root && resolveAlias(this.ctx.meta.data, root, alias.ref, name);
   }
 
   async listForTenant(tenantId: string): Promise<Bucket[]> {
@@ -120,6 +135,13 @@ export class BucketService {
    * unversioned). A bucket with Object Lock stays versioning.
    */
   async setVersioning(bucket: Bucket, status: 'Enabled' | 'Suspended'): Promise<Bucket> {
+    // A suspended bucket replaces null versions in place: history that branches read would change.
+    if (status === 'Suspended' && (await hasHistory(this.ctx.meta.data, bucket.id))) {
+      throw fail.conflict(
+        'InvalidBucketState',
+        'This bucket has branches, commits or tags, whose history a suspended bucket would overwrite: versioning stays Enabled.',
+      );
+    }
     if (status === 'Suspended' && bucket.object_lock) {
       throw fail.conflict(
         'InvalidBucketState',
@@ -181,6 +203,9 @@ export class BucketService {
     // anything is deleted (deleting the rest first would uncover locked versions under their markers).
     // Only buckets with Object Lock can hold one; a version locked meanwhile still stops a batch below.
     if (bucket.object_lock && (await hasProtectedVersion(this.ctx.meta.data, bucket.id, Date.now()))) throw protectedVersions(bucket);
+    // Branches are deleted one by one (each may hold locked versions); main's commits and tags go with the bucket.
+    if (await hasBranchesBesideMain(this.ctx.meta.data, bucket.id)) throw hasBranches(bucket);
+    await dropHistory(this.ctx.meta.data, bucket.id);
     for (;;) {
       signal?.throwIfAborted();
       // Every version goes, by id: a plain delete would only stack delete markers.
@@ -205,6 +230,8 @@ export class BucketService {
       refs = new RefChanges();
       await takeNextSeq(trx, bucket.id);
       if (await hasAnyVersion(trx, bucket.id)) throw bucketErrors.notEmpty(bucket.name);
+      if (await hasBranchesBesideMain(trx, bucket.id)) throw hasBranches(bucket);
+      await dropHistory(trx, bucket.id);
       // Deleting the upload rows first locks them (lock order: bucket, uploads, blobs).
       for (const u of await claimUploadsOfBucket(trx, bucket.id)) {
         refs.release(u.tenantId, await partBlobsOf(trx, u.uploadId));

@@ -18,6 +18,7 @@
  */
 import type { Bucket } from '../meta/buckets/types.js';
 import { MAX_CHAR, scanLatest, walkLatest } from '../meta/objects/listing.js';
+import { visibleRows } from './branches/read.js';
 import type { CoreContext } from './context.js';
 
 export interface ListQuery {
@@ -68,7 +69,13 @@ export class ListingService {
       // One more than still wanted: the extra entry tells whether the listing is truncated.
       const want = q.maxKeys - emitted + 1;
       const db = this.ctx.meta.data;
-      const rows = q.delimiter ? await walkLatest(db, bucket.id, q, cursor, want) : await scanLatest(db, bucket.id, q.prefix, cursor, want);
+      // Through an alias, the view's levels are merged (core/branches/read.ts); the delimiter is
+      // applied below, as the loop skips the keys under an emitted common prefix.
+      const rows = bucket.view
+        ? await visibleRows(db, bucket.view, q.prefix, cursor, want)
+        : q.delimiter
+          ? await walkLatest(db, bucket.id, q, cursor, want)
+          : await scanLatest(db, bucket.id, q.prefix, cursor, want);
       for (const row of rows) {
         if (!row.key.startsWith(q.prefix)) return result;
         cursor = row.key;

@@ -2,6 +2,9 @@
  * Typed tables of the two metadata databases. Times are epoch milliseconds,
  * flags are 0/1 integers and structured values are JSON text, so the very
  * same query code runs on SQLite and PostgreSQL.
+ *
+ * Why one file: Kysely checks every query against one schema type per
+ * database; keeping the tables side by side shows each database whole.
  */
 import type { Generated } from 'kysely';
 
@@ -358,4 +361,54 @@ export interface DataSchema {
   blob_locations: BlobLocationTable;
   backend_usage: BackendUsageTable;
   backend_monthly: BackendMonthlyTable;
+  branches: BranchTable;
+  branch_levels: BranchLevelTable;
+  commits: CommitTable;
+  tags: TagTable;
+}
+
+// ---- branches of a bucket (data plane; see meta/branches/) ----
+
+/** A named timeline of a bucket. `main` is the bucket's own (timeline_id = bucket id). */
+export interface BranchTable {
+  bucket_id: string;
+  name: string;
+  /** The id its version rows carry in object_versions.bucket_id. */
+  timeline_id: string;
+  parent_id: string | null;
+  /** The parent's last sequence number that shows through on this branch. */
+  fork_seq: number | null;
+  depth: number;
+  head_commit: string | null;
+  created_at: number;
+  created_by: string;
+}
+
+/** Level 0 is the timeline itself; level i its i-th ancestor, read up to `ceiling`. */
+export interface BranchLevelTable {
+  timeline_id: string;
+  level: number;
+  ancestor_id: string;
+  ceiling: number | null;
+}
+
+export interface CommitTable {
+  bucket_id: string;
+  id: string;
+  timeline_id: string;
+  seq: number;
+  generation: number;
+  /** JSON array of parent commit ids, first parent first. */
+  parents: string;
+  author: string;
+  message: string;
+  created_at: number;
+}
+
+export interface TagTable {
+  bucket_id: string;
+  name: string;
+  commit_id: string;
+  created_at: number;
+  created_by: string;
 }

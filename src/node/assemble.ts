@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 
 import { Blobs, type CleanupSettings, DiskSpace, type Scrubber } from '../blobs/index.js';
 import type { Config } from '../config/config.js';
+import { BranchService } from '../core/branches/service.js';
 import { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
 import { ListingService } from '../core/listing.js';
@@ -37,6 +38,9 @@ export interface NodeContext extends ControlPlane {
   /** What the S3 handlers use. */
   services: Services;
   buckets: BucketService;
+  /** Branches, commits and tags of buckets (core/branches/). */
+  branches: BranchService;
+  objects: ObjectService;
   tasks: TaskQueue;
   /** The blob layer's scrubber (core.blobs.scrubber), for the admin commands. */
   scrubber: Scrubber;
@@ -97,6 +101,8 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
       core,
       services,
       buckets,
+      branches: new BranchService(core),
+      objects,
       tasks,
       scrubber: blobs.scrubber,
       space,

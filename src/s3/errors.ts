@@ -129,6 +129,9 @@ const S3_CODES = new Set([
   'ObjectLockConfigurationNotFoundError',
   'NoSuchObjectLockConfiguration',
   'NoSuchTagSet',
+  // Anvil's own, for history that branches and commits keep (core/branches/).
+  'VersionRetained',
+  'BucketHasBranches',
 ]);
 
 /** Reasons whose S3 status is not their kind's. */

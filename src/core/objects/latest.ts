@@ -30,6 +30,7 @@ import {
   takeNextSeq,
   versionRowById,
 } from '../../meta/objects/versions.js';
+import { visibleRow } from '../branches/read.js';
 import { lockForNewVersion } from '../object-lock.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
 import { type DeleteOutcome, deleteToMarker, deleteVersionById, pushVersion, versioningOf, writeVersion } from './versioning.js';
@@ -72,6 +73,14 @@ export async function writeLatest(
   // What protects the new version: the request's lock, else the bucket's default retention.
   v = { ...v, lock: lockForNewVersion(bucket, v.lock) };
   const state = versioningOf(bucket);
+  if (bucket.view && v.condition && state !== 'Unversioned') {
+    // On a branch the key's current version may live in an ancestor: under the bucket lock
+    // (a seq taken) the condition is checked against what the branch shows, then written.
+    const seq = v.seq ?? (await nextSeq(trx, bucket));
+    const shown = await visibleRow(trx, bucket.view, key);
+    checkWriteCondition(key, v.condition, shown && Number(shown.is_delete_marker) === 0 ? shown : undefined);
+    return writeVersion(trx, bucket, key, refs, { ...v, condition: undefined }, seq, state);
+  }
   if (state !== 'Unversioned') {
     // The common case, an Enabled bucket's PUT, folds into one statement like an unversioned one.
     if (state === 'Enabled' && v.seq === undefined) return pushVersion(trx, bucket, key, refs, v);

@@ -16,7 +16,7 @@ import { findVersion } from './versioning.js';
  */
 export async function headObject(ctx: CoreContext, bucket: Bucket, key: string, versionId?: string): Promise<ObjectVersion> {
   validateKey(key);
-  if (versionId === undefined) {
+  if (versionId === undefined && !bucket.view) {
     // The hot path: one seek on the latest live version; a miss may still be a delete marker.
     const v = await latestVersion(ctx.meta.data, bucket.id, key);
     if (v) return v;

@@ -20,8 +20,10 @@ import crypto from 'node:crypto';
 
 import type { RefChanges } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
-import type { Bucket } from '../../meta/buckets/types.js';
+import { isRetained } from '../../meta/branches/branches.js';
+import type { Bucket, RefView } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
+import { supersededAt } from '../../meta/objects/as-of.js';
 import { pushLatest } from '../../meta/objects/put-latest.js';
 import {
   type CurrentVersion,
@@ -47,6 +49,7 @@ import {
   setLatestFlag,
   versionRowById,
 } from '../../meta/objects/versions.js';
+import { visibleRow, visibleVersionById } from '../branches/read.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
 import { assertRemovable } from './protection.js';
 
@@ -238,6 +241,14 @@ export async function deleteVersionById(
   const row = await versionRowById(trx, bucket.id, key, versionId);
   if (!row) return { key, versionId, deleteMarker: false };
   assertRemovable(row, bypassGovernance);
+  // History a commit or a branch sees is kept (core/branches/service.ts).
+  if (await isRetained(trx, bucket.id, Number(row.seq), await supersededAt(trx, bucket.id, key, Number(row.seq)))) {
+    throw fail.conflict(
+      'VersionRetained',
+      'This version is part of the history of a commit or a branch of this bucket; it stays while they do.',
+      { Key: key, VersionId: versionId },
+    );
+  }
   let d = await removeRow(trx, row, refs);
   if (Number(row.is_latest) === 1) {
     const next = await newestRow(trx, bucket.id, key);
@@ -252,6 +263,8 @@ export async function deleteVersionById(
 
 /** A version by id, or the latest (a delete marker included); NoSuchKey / NoSuchVersion when there is none. */
 export async function findVersion(db: DataDb, bucket: Bucket, key: string, versionId?: string): Promise<ObjectVersion> {
+  // Through a branch, tag or commit alias: the view's levels, the ref's own first.
+  if (bucket.view) return findVersionInView(db, bucket.view, key, versionId);
   if (versionId === undefined) {
     const row = await latestRow(db, bucket.id, key);
     if (!row) throw fail.noSuchKey(key);
@@ -259,6 +272,18 @@ export async function findVersion(db: DataDb, bucket: Bucket, key: string, versi
   }
   if (!isVersionIdSyntax(versionId)) throw invalidVersionId(versionId);
   const row = await versionRowById(db, bucket.id, key, versionId);
+  if (!row) throw fail.notFound('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
+  return rowToVersion(row);
+}
+
+async function findVersionInView(db: DataDb, view: RefView, key: string, versionId?: string): Promise<ObjectVersion> {
+  if (versionId === undefined) {
+    const row = await visibleRow(db, view, key);
+    if (!row) throw fail.noSuchKey(key);
+    return rowToVersion(row);
+  }
+  if (!isVersionIdSyntax(versionId)) throw invalidVersionId(versionId);
+  const row = await visibleVersionById(db, view, key, versionId);
   if (!row) throw fail.notFound('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
   return rowToVersion(row);
 }

@@ -9,8 +9,9 @@ import type { SseCustomerKey } from '../../crypto/sse-c.js';
 import { type AnvilError, fail, isAnvilError } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
-import type { ObjectAttributes, ObjectVersion, VersionLock } from '../../meta/objects/types.js';
+import { type ObjectAttributes, type ObjectVersion, rowToVersion, type VersionLock } from '../../meta/objects/types.js';
 import { latestVersion } from '../../meta/objects/versions.js';
+import { visibleRow } from '../branches/read.js';
 import type { CoreContext } from '../context.js';
 import { commitStaged } from './commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './digests.js';
@@ -30,6 +31,13 @@ export interface PutOptions {
   lock?: VersionLock;
 }
 
+/** The key's live latest version, through a branch's ancestors when addressed by an alias. */
+async function currentVersion(ctx: CoreContext, bucket: Bucket, key: string): Promise<ObjectVersion | undefined> {
+  if (!bucket.view) return latestVersion(ctx.meta.data, bucket.id, key);
+  const row = await visibleRow(ctx.meta.data, bucket.view, key);
+  return row && Number(row.is_delete_marker) === 0 ? rowToVersion(row) : undefined;
+}
+
 export async function putObject(
   ctx: CoreContext,
   bucket: Bucket,
@@ -41,7 +49,7 @@ export async function putObject(
   if (opts.condition) {
     // Fail fast before receiving the body; the transaction checks again, atomically. (A failed
     // read here decides nothing: the check that counts runs in the transaction.)
-    const current = await latestVersion(ctx.meta.data, bucket.id, key).catch(() => undefined);
+    const current = await currentVersion(ctx, bucket, key).catch(() => undefined);
     checkWriteCondition(key, opts.condition, current);
   }
   // 1. Stage: stream, hash and (maybe) encrypt the body into a file no row names yet.

@@ -12,7 +12,7 @@
  *    so a refused caller learns nothing about keys, sizes or existence.
  */
 import { grantsRead, storedPolicyGrants } from '../../core/bucket-policy.js';
-import type { Bucket } from '../../core/buckets.js';
+import type { Bucket, RefView } from '../../core/buckets.js';
 import type { ObjectVersion } from '../../core/objects.js';
 import type { Action, Resource } from '../../core/policy.js';
 import type { S3Request } from '../context.js';
@@ -120,7 +120,33 @@ export async function requireBucket(r: S3Request): Promise<Bucket> {
   const bucket = await r.services.buckets.get(name);
   if (!bucket) throw errors.noSuchBucket(name);
   authorize(r, bucket);
+  if (bucket.view) refuseThroughAlias(r, bucket, bucket.view);
   return bucket;
+}
+
+const READS = new Set(['GET', 'HEAD']);
+
+/**
+ * What an alias (`bucket--ref`, core/branches/) cannot do: write through a
+ * tag or a commit (read-only points), change the bucket's settings (they
+ * are the bucket's, shared by every branch), or list versions (not yet).
+ */
+function refuseThroughAlias(r: S3Request, bucket: Bucket, view: RefView): void {
+  const method = r.req.method ?? 'GET';
+  if (view.readOnly && !READS.has(method)) {
+    throw errors.accessDenied(
+      `${bucket.name} is a read-only view of ${view.kind} ${view.ref} (commit ${view.commitId}) of bucket ${view.bucketName}: write to a branch instead.`,
+    );
+  }
+  const need = OPERATION_ACCESS[r.stats.op];
+  if (need?.resource === 'bucket' && !READS.has(method)) {
+    throw errors.accessDenied(
+      `${bucket.name} is an alias of bucket ${view.bucketName}; its settings are changed on ${view.bucketName} itself.`,
+    );
+  }
+  if (r.stats.op === 'ListObjectVersions') {
+    throw errors.notImplemented('ListObjectVersions through a branch, tag or commit alias is not supported yet; use the bucket itself.');
+  }
 }
 
 /** After reading an object for GetObject/HeadObject: refuses it unless the caller's access did not depend on its ACL, or it is public-read. */

@@ -1,0 +1,338 @@
+/**
+ * Branches, commits and tags of a bucket: git for a bucket, in SQL
+ * (ARCHITECTURE.md § Branches; ../shared/research/branching.md).
+ *
+ * - A branch is a timeline. Creating one is O(1): a row, its read levels
+ *   (its own timeline, then its parent's as of the fork, then the parent's
+ *   ancestors) and a state row for its sequence numbers. Nothing is copied.
+ * - A commit names a point (timeline, seq) and copies nothing. Every fork is
+ *   a commit on the source: a branch made from a branch head commits the
+ *   source first if it changed since its last commit, so merge bases are
+ *   always commits in the DAG.
+ * - Tags are immutable names of commits. Tags and commits are read through
+ *   read-only aliases.
+ * - History that a commit or a fork sees is kept: deleting such a version by
+ *   id is refused (core/objects/versioning.ts asks isRetained).
+ */
+import crypto from 'node:crypto';
+
+import { fail } from '../../errors.js';
+import {
+  branchByName,
+  branchesOf,
+  type BranchRow,
+  commitById,
+  type CommitRow,
+  commitsByIds,
+  deleteBranchRows,
+  deleteCommitsOf,
+  deleteTag,
+  ensureMainRow,
+  hasChildren,
+  hasTagsOn,
+  insertBranch,
+  insertCommit,
+  insertTag,
+  lastSeqOf,
+  levelsOf,
+  type RefLevel,
+  setHeadCommit,
+  tagByName,
+  tagsOf,
+} from '../../meta/branches/branches.js';
+import { deleteBucketState, insertBucketState } from '../../meta/buckets/buckets.js';
+import type { Bucket } from '../../meta/buckets/types.js';
+import { withTransaction } from '../../meta/engine.js';
+import type { DataDb } from '../../meta/handles.js';
+import { hasProtectedVersion, someVersions, takeNextSeq } from '../../meta/objects/versions.js';
+import type { CoreContext } from '../context.js';
+import type { DeleteTarget } from '../objects/latest.js';
+import { versioningOf } from '../objects/versioning.js';
+import { commitIdOfRef, MAIN, validateRefName } from './names.js';
+import { branchErrors as errors, type BranchInfo, type CommitInfo, commitInfo, MAX_DEPTH, type TagInfo } from './types.js';
+
+export type { BranchInfo, CommitInfo, TagInfo } from './types.js';
+export { MAX_DEPTH } from './types.js';
+
+/** Where a branch or tag starts: a branch's head, a tag, or a commit (id, or c + id). */
+type Point = { commit: CommitRow };
+
+export class BranchService {
+  constructor(private readonly ctx: CoreContext) {}
+
+  private get db(): DataDb {
+    return this.ctx.meta.data;
+  }
+
+  private tx<T>(fn: (trx: DataDb) => Promise<T>): Promise<T> {
+    return withTransaction(this.ctx.meta.kind, this.db, fn);
+  }
+
+  /** The bucket itself (not an alias): branch operations name the bucket and the ref apart. */
+  private static root(bucket: Bucket): Bucket {
+    if (bucket.view) throw fail.invalid('InvalidArgument', `Name the bucket ${bucket.view.bucketName}, not an alias of it.`);
+    return bucket;
+  }
+
+  private async branchNames(bucketId: string): Promise<Map<string, string>> {
+    return new Map((await branchesOf(this.db, bucketId)).map((b) => [b.timeline_id, b.name]));
+  }
+
+  async list(bucket: Bucket): Promise<BranchInfo[]> {
+    bucket = BranchService.root(bucket);
+    const rows = await branchesOf(this.db, bucket.id);
+    const names = new Map(rows.map((b) => [b.timeline_id, b.name]));
+    const out = rows.map((b) => this.info(b, names));
+    if (!rows.some((b) => b.name === MAIN)) {
+      out.unshift({
+        name: MAIN,
+        parent: null,
+        forkSeq: null,
+        depth: 0,
+        headCommit: null,
+        createdAt: new Date(bucket.created_at),
+        createdBy: '',
+      });
+    }
+    return out;
+  }
+
+  private info(b: BranchRow, names: Map<string, string>): BranchInfo {
+    return {
+      name: b.name,
+      parent: b.parent_id === null ? null : (names.get(b.parent_id) ?? null),
+      forkSeq: b.fork_seq === null ? null : Number(b.fork_seq),
+      depth: Number(b.depth),
+      headCommit: b.head_commit,
+      createdAt: new Date(Number(b.created_at)),
+      createdBy: b.created_by,
+    };
+  }
+
+  async get(bucket: Bucket, name: string): Promise<BranchInfo> {
+    const all = await this.list(bucket);
+    const b = all.find((x) => x.name === name);
+    if (!b) throw errors.noSuchBranch(bucket.name, name);
+    return b;
+  }
+
+  /**
+   * Makes a branch from `from` (a branch head, a tag or a commit; default
+   * main) in one transaction, whatever the bucket's size.
+   */
+  async create(bucket: Bucket, name: string, from: string | undefined, author: string): Promise<BranchInfo> {
+    bucket = BranchService.root(bucket);
+    validateRefName(bucket.name, name, 'branch');
+    if (versioningOf(bucket) !== 'Enabled') throw errors.notVersioning(bucket.name);
+    const now = Date.now();
+    const timelineId = `${bucket.id}.${crypto.randomBytes(6).toString('hex')}`;
+    const row = await this.tx(async (trx) => {
+      await ensureMainRow(trx, bucket.id, bucket.created_at, '');
+      await this.assertNameFree(trx, bucket, name);
+      const point = await this.pointOf(trx, bucket, from ?? MAIN, author, `branch ${name}`);
+      const parent = await this.branchOfTimeline(trx, bucket.id, point.commit.timeline_id);
+      const parentLevels = await levelsOf(trx, point.commit.timeline_id);
+      const depth = parentLevels.length;
+      if (depth >= MAX_DEPTH) throw errors.tooDeep(parent?.name ?? from ?? MAIN);
+      const levels: RefLevel[] = [
+        { timelineId, ceiling: null },
+        { timelineId: point.commit.timeline_id, ceiling: Number(point.commit.seq) },
+        ...parentLevels.slice(1),
+      ];
+      const branch: BranchRow = {
+        bucket_id: bucket.id,
+        name,
+        timeline_id: timelineId,
+        parent_id: point.commit.timeline_id,
+        fork_seq: Number(point.commit.seq),
+        depth,
+        head_commit: point.commit.id,
+        created_at: now,
+        created_by: author,
+      };
+      await insertBranch(trx, branch, levels);
+      await insertBucketState(trx, timelineId);
+      return branch;
+    });
+    return this.info(row, await this.branchNames(bucket.id));
+  }
+
+  private async assertNameFree(db: DataDb, bucket: Bucket, name: string): Promise<void> {
+    if ((await branchByName(db, bucket.id, name)) || (await tagByName(db, bucket.id, name))) throw errors.refExists(bucket.name, name);
+  }
+
+  private async branchOfTimeline(db: DataDb, bucketId: string, timelineId: string): Promise<BranchRow | undefined> {
+    return (await branchesOf(db, bucketId)).find((b) => b.timeline_id === timelineId);
+  }
+
+  /**
+   * The commit a ref names. A branch head is its head commit when nothing
+   * changed since; otherwise the branch is committed first (`why` is the
+   * message), so that every fork and tag is a commit in the DAG.
+   */
+  private async pointOf(trx: DataDb, bucket: Bucket, ref: string, author: string, why: string): Promise<Point> {
+    const branch = await branchByName(trx, bucket.id, ref);
+    if (branch) return { commit: await this.headPoint(trx, bucket, branch, author, `${why} from ${ref}`) };
+    const tag = await tagByName(trx, bucket.id, ref);
+    const id = tag?.commit_id ?? commitIdOfRef(ref) ?? (/^[0-9a-f]{12}$/.test(ref) ? ref : undefined);
+    const commit = id === undefined ? undefined : await commitById(trx, bucket.id, id);
+    if (!commit) throw errors.noSuchRef(bucket.name, ref);
+    return { commit };
+  }
+
+  private async headPoint(trx: DataDb, bucket: Bucket, branch: BranchRow, author: string, message: string): Promise<CommitRow> {
+    const head = branch.head_commit === null ? undefined : await commitById(trx, bucket.id, branch.head_commit);
+    // Committed state (PostgreSQL reads what has committed): a writer still in flight takes a
+    // later seq, so it is not part of a head whose seq is the last one committed.
+    if (head && (await lastSeqOf(trx, branch.timeline_id)) === Number(head.seq)) return head;
+    return this.commitOn(trx, bucket, branch, head, message, author);
+  }
+
+  /** Commits the branch's present: takes its next seq (waiting out writers that hold one) and moves its head. */
+  private async commitOn(
+    trx: DataDb,
+    bucket: Bucket,
+    branch: BranchRow,
+    head: CommitRow | undefined,
+    message: string,
+    author: string,
+    extraParents: CommitRow[] = [],
+  ): Promise<CommitRow> {
+    const seq = await takeNextSeq(trx, branch.timeline_id);
+    if (seq === undefined) throw fail.noSuchBucket(bucket.name);
+    const parents = [...(head ? [head] : []), ...extraParents];
+    const row: CommitRow = {
+      bucket_id: bucket.id,
+      id: crypto.randomBytes(6).toString('hex'),
+      timeline_id: branch.timeline_id,
+      seq,
+      generation: 1 + Math.max(0, ...parents.map((p) => Number(p.generation))),
+      parents: JSON.stringify(parents.map((p) => p.id)),
+      author,
+      message,
+      created_at: Date.now(),
+    };
+    await insertCommit(trx, row);
+    await setHeadCommit(trx, branch.timeline_id, row.id);
+    return row;
+  }
+
+  /** Commits a branch's present state: O(1), nothing is copied. */
+  async commit(bucket: Bucket, branchName: string, message: string, author: string): Promise<CommitInfo> {
+    bucket = BranchService.root(bucket);
+    if (!message.trim()) throw fail.invalid('InvalidArgument', 'A commit needs a message.');
+    const row = await this.tx(async (trx) => {
+      await ensureMainRow(trx, bucket.id, bucket.created_at, '');
+      const branch = await branchByName(trx, bucket.id, branchName);
+      if (!branch) throw errors.noSuchBranch(bucket.name, branchName);
+      const head = branch.head_commit === null ? undefined : await commitById(trx, bucket.id, branch.head_commit);
+      return this.commitOn(trx, bucket, branch, head, message, author);
+    });
+    return commitInfo(row, await this.branchNames(bucket.id));
+  }
+
+  /** Commits reachable from a ref, newest generation first (git log's order for a DAG). */
+  async log(bucket: Bucket, ref: string, limit = 100): Promise<CommitInfo[]> {
+    bucket = BranchService.root(bucket);
+    const names = await this.branchNames(bucket.id);
+    let start: string | undefined;
+    const branch = await branchByName(this.db, bucket.id, ref);
+    if (branch) start = branch.head_commit ?? undefined;
+    else if (ref === MAIN) start = undefined;
+    else {
+      const tag = await tagByName(this.db, bucket.id, ref);
+      start = tag?.commit_id ?? commitIdOfRef(ref) ?? ref;
+      if (!(await commitById(this.db, bucket.id, start))) throw errors.noSuchRef(bucket.name, ref);
+    }
+    const out: CommitInfo[] = [];
+    if (start === undefined) return out;
+    const seen = new Set<string>([start]);
+    let frontier = await commitsByIds(this.db, bucket.id, [start]);
+    while (frontier.length > 0 && out.length < limit) {
+      frontier.sort((a, b) => Number(b.generation) - Number(a.generation) || Number(b.created_at) - Number(a.created_at));
+      const next = frontier.shift()!;
+      out.push(commitInfo(next, names));
+      const parents = (JSON.parse(next.parents) as string[]).filter((p) => !seen.has(p));
+      for (const p of parents) seen.add(p);
+      frontier = [...frontier, ...(await commitsByIds(this.db, bucket.id, parents))];
+    }
+    return out;
+  }
+
+  async showCommit(bucket: Bucket, id: string): Promise<CommitInfo> {
+    bucket = BranchService.root(bucket);
+    const row = await commitById(this.db, bucket.id, commitIdOfRef(id) ?? id);
+    if (!row) throw errors.noSuchRef(bucket.name, id);
+    return commitInfo(row, await this.branchNames(bucket.id));
+  }
+
+  /**
+   * Deletes a branch: its name, its commits and every version written on
+   * it. Refused for main, for a branch others were made from (they read
+   * through it) and for one whose commits are tagged. Object Lock outranks
+   * it: a branch holding a protected version is refused before anything goes.
+   */
+  async delete(
+    bucket: Bucket,
+    name: string,
+    objects: { deleteMany(b: Bucket, targets: DeleteTarget[]): Promise<Array<object>> },
+  ): Promise<void> {
+    bucket = BranchService.root(bucket);
+    if (name === MAIN) throw fail.conflict('InvalidArgument', 'main is the bucket itself: delete the bucket instead.');
+    const branch = await branchByName(this.db, bucket.id, name);
+    if (!branch) throw errors.noSuchBranch(bucket.name, name);
+    if (await hasChildren(this.db, branch.timeline_id)) {
+      throw fail.conflict('BranchHasChildren', `Branches were made from ${name} and read through it; delete them first.`);
+    }
+    if (await hasTagsOn(this.db, bucket.id, branch.timeline_id)) {
+      throw fail.conflict('BranchHasTags', `Tags name commits of ${name}; delete them first.`);
+    }
+    if (await hasProtectedVersion(this.db, branch.timeline_id, Date.now())) {
+      throw fail.conflict('ObjectLocked', `Branch ${name} holds versions protected by Object Lock (retention or legal hold).`);
+    }
+    // The name and commits go first (the branch is gone for readers at once), then its versions.
+    await this.tx(async (trx) => {
+      await deleteBranchRows(trx, bucket.id, branch.timeline_id);
+      await deleteCommitsOf(trx, bucket.id, branch.timeline_id);
+    });
+    const timeline: Bucket = { ...bucket, id: branch.timeline_id, name: `${bucket.name}--${name}` };
+    for (;;) {
+      const batch = await someVersions(this.db, branch.timeline_id, 1000);
+      if (batch.length === 0) break;
+      const results = await objects.deleteMany(timeline, batch);
+      if (results.some((r) => 'error' in r)) throw fail.conflict('ObjectLocked', `Branch ${name} holds versions protected by Object Lock.`);
+    }
+    await deleteBucketState(this.db, branch.timeline_id);
+  }
+
+  // ---- tags ----
+
+  async createTag(bucket: Bucket, name: string, at: string, author: string): Promise<TagInfo> {
+    bucket = BranchService.root(bucket);
+    validateRefName(bucket.name, name, 'tag');
+    const now = Date.now();
+    const commit = await this.tx(async (trx) => {
+      await ensureMainRow(trx, bucket.id, bucket.created_at, '');
+      await this.assertNameFree(trx, bucket, name);
+      const point = await this.pointOf(trx, bucket, at, author, `tag ${name}`);
+      await insertTag(trx, { bucket_id: bucket.id, name, commit_id: point.commit.id, created_at: now, created_by: author });
+      return point.commit;
+    });
+    return { name, commit: commit.id, createdAt: new Date(now), createdBy: author };
+  }
+
+  async listTags(bucket: Bucket): Promise<TagInfo[]> {
+    bucket = BranchService.root(bucket);
+    return (await tagsOf(this.db, bucket.id)).map((t) => ({
+      name: t.name,
+      commit: t.commit_id,
+      createdAt: new Date(Number(t.created_at)),
+      createdBy: t.created_by,
+    }));
+  }
+
+  async deleteTag(bucket: Bucket, name: string): Promise<void> {
+    bucket = BranchService.root(bucket);
+    if (!(await deleteTag(this.db, bucket.id, name))) throw errors.noSuchTag(bucket.name, name);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Reads of a timeline as of a sequence number (a branch's ancestors up to
+ * its fork point, a commit, a tag): what core/branches/read.ts merges level
+ * by level. A key's newest row at or below a ceiling is one seek of
+ * object_versions_newest (bucket_id, key, seq DESC): O(log n) in the
+ * number of versions, never a scan of history.
+ */
+import { sql } from 'kysely';
+
+import { LATEST } from '../engine.js';
+import { type DataDb, engineOf } from '../handles.js';
+import type { VersionRow } from './types.js';
+
+/** The key's newest row on the timeline with seq <= ceiling (a delete marker included). */
+export function rowAsOf(db: DataDb, timelineId: string, key: string, ceiling: number): Promise<VersionRow | undefined> {
+  return db
+    .selectFrom('object_versions')
+    .selectAll()
+    .where('bucket_id', '=', timelineId)
+    .where('key', '=', key)
+    .where('seq', '<=', ceiling)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** What a listing needs of a key's visible row on one level. */
+export interface LevelRow {
+  key: string;
+  size: number | string;
+  etag: string;
+  created_at: number | string;
+  is_delete_marker: number | string;
+}
+
+/** The latest rows (delete markers included) with key > cursor (and >= prefix), in key order. */
+export function scanHeadRows(db: DataDb, timelineId: string, prefix: string, cursor: string, limit: number): Promise<LevelRow[]> {
+  let q = db
+    .selectFrom('object_versions')
+    .select(['key', 'size', 'etag', 'created_at', 'is_delete_marker'])
+    .where('bucket_id', '=', timelineId)
+    .where('is_latest', '=', LATEST)
+    .where('key', '>', cursor);
+  if (prefix) q = q.where('key', '>=', prefix);
+  return q.orderBy('key').limit(limit).execute();
+}
+
+/**
+ * Each key's newest row with seq <= ceiling (delete markers included), keys
+ * > cursor (and >= prefix), in key order. One ordered pass over the
+ * (bucket_id, key, seq DESC) index: PostgreSQL keeps the first row of each
+ * key (DISTINCT ON), SQLite the row of the largest seq per group (a bare
+ * column beside max() comes from that row).
+ */
+export async function scanRowsAsOf(
+  db: DataDb,
+  timelineId: string,
+  prefix: string,
+  cursor: string,
+  ceiling: number,
+  limit: number,
+): Promise<LevelRow[]> {
+  const lower = prefix ? sql`AND key >= ${prefix}` : sql``;
+  if (engineOf(db) === 'postgres') {
+    return (
+      await sql<LevelRow>`SELECT DISTINCT ON (key) key, size, etag, created_at, is_delete_marker FROM object_versions
+        WHERE bucket_id = ${timelineId} AND key > ${cursor} ${lower} AND seq <= ${ceiling}
+        ORDER BY key, seq DESC LIMIT ${limit}`.execute(db)
+    ).rows;
+  }
+  return (
+    await sql<LevelRow>`SELECT key, size, etag, created_at, is_delete_marker, max(seq) AS seq FROM object_versions
+      WHERE bucket_id = ${timelineId} AND key > ${cursor} ${lower} AND seq <= ${ceiling}
+      GROUP BY key ORDER BY key LIMIT ${limit}`.execute(db)
+  ).rows;
+}
+
+/** The key's next newer row on the timeline after seq (what superseded a version), if any. */
+export async function supersededAt(db: DataDb, timelineId: string, key: string, seq: number): Promise<number | null> {
+  const row = await db
+    .selectFrom('object_versions')
+    .select('seq')
+    .where('bucket_id', '=', timelineId)
+    .where('key', '=', key)
+    .where('seq', '>', seq)
+    .orderBy('seq', 'asc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? Number(row.seq) : null;
+}
