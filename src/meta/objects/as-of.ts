@@ -88,3 +88,49 @@ export async function supersededAt(db: DataDb, timelineId: string, key: string, 
     .executeTakeFirst();
   return row ? Number(row.seq) : null;
 }
+
+/** Distinct keys of the rows written on a timeline with afterSeq < seq <= upToSeq (any seq above afterSeq when null). */
+export async function keysWrittenBetween(db: DataDb, timelineId: string, afterSeq: number, upToSeq: number | null): Promise<string[]> {
+  let q = db.selectFrom('object_versions').select('key').distinct().where('bucket_id', '=', timelineId).where('seq', '>', afterSeq);
+  if (upToSeq !== null) q = q.where('seq', '<=', upToSeq);
+  return (await q.execute()).map((r) => r.key);
+}
+
+/**
+ * For each of `keys`, its row on the timeline at the head (ceiling null: the
+ * latest row, a marker included) or as of the ceiling; keys without one are
+ * absent from the map. One statement per call (callers batch the keys).
+ */
+export async function rowsForKeys(
+  db: DataDb,
+  timelineId: string,
+  keys: string[],
+  ceiling: number | null,
+): Promise<Map<string, VersionRow>> {
+  const out = new Map<string, VersionRow>();
+  if (keys.length === 0) return out;
+  if (ceiling === null) {
+    const rows = await db
+      .selectFrom('object_versions')
+      .selectAll()
+      .where('bucket_id', '=', timelineId)
+      .where('key', 'in', keys)
+      .where('is_latest', '=', LATEST)
+      .execute();
+    for (const r of rows) out.set(r.key, r);
+    return out;
+  }
+  let q = db.selectFrom('object_versions').selectAll();
+  // PostgreSQL keeps one row per key as it reads the index; SQLite reads the keys' older rows too.
+  if (engineOf(db) === 'postgres') q = q.distinctOn('key');
+  const rows = await q
+    .where('bucket_id', '=', timelineId)
+    .where('key', 'in', keys)
+    .where('seq', '<=', ceiling)
+    .orderBy('key')
+    .orderBy('seq', 'desc')
+    .execute();
+  // Newest first within each key: the first row met of a key is its row as of the ceiling.
+  for (const r of rows) if (!out.has(r.key)) out.set(r.key, r);
+  return out;
+}

@@ -14,6 +14,9 @@ import type { EngineKind } from '../../handles.js';
 export function migration(_kind: EngineKind): Migration {
   return {
     async up(db: Kysely<any>) {
+      // A timeline's changes in sequence order: a diff or a merge reads the rows written between
+      // two points (cost proportional to the changes, never to the bucket's size).
+      await db.schema.createIndex('object_versions_seq').on('object_versions').columns(['bucket_id', 'seq']).execute();
       // A branch: a name of a bucket for a timeline. `main` is the bucket's own timeline.
       await db.schema
         .createTable('branches')

@@ -1,0 +1,101 @@
+/**
+ * Commits inside a data-plane transaction: naming a branch's present (its
+ * next seq, taken under the branch's lock, so every write before it has
+ * committed), and finding the commit a ref names. Every fork, tag and merge
+ * point is a commit, so merge bases are searched in the commit DAG alone.
+ */
+import crypto from 'node:crypto';
+
+import { fail } from '../../errors.js';
+import {
+  branchByName,
+  type BranchRow,
+  commitById,
+  type CommitRow,
+  insertCommit,
+  lastSeqOf,
+  levelsOf,
+  type RefLevel,
+  setHeadCommit,
+  tagByName,
+} from '../../meta/branches/branches.js';
+import type { Bucket } from '../../meta/buckets/types.js';
+import type { DataDb } from '../../meta/handles.js';
+import { takeNextSeq } from '../../meta/objects/versions.js';
+import { commitIdOfRef } from './names.js';
+import { branchErrors } from './types.js';
+
+/** Where a ref points: a commit (a branch's head is committed first if it changed). */
+export interface Point {
+  commit: CommitRow;
+  /** Set when the ref is a branch. */
+  branch?: BranchRow;
+}
+
+/** Commits the branch's present: takes its next seq (waiting out writers that hold one) and moves its head. */
+export async function commitOn(
+  trx: DataDb,
+  bucket: Bucket,
+  branch: BranchRow,
+  head: CommitRow | undefined,
+  message: string,
+  author: string,
+  extraParents: CommitRow[] = [],
+): Promise<CommitRow> {
+  const seq = await takeNextSeq(trx, branch.timeline_id);
+  if (seq === undefined) throw fail.noSuchBucket(bucket.name);
+  const parents = [...(head ? [head] : []), ...extraParents];
+  const row: CommitRow = {
+    bucket_id: bucket.id,
+    id: crypto.randomBytes(6).toString('hex'),
+    timeline_id: branch.timeline_id,
+    seq,
+    generation: 1 + Math.max(0, ...parents.map((p) => Number(p.generation))),
+    parents: JSON.stringify(parents.map((p) => p.id)),
+    author,
+    message,
+    created_at: Date.now(),
+  };
+  await insertCommit(trx, row);
+  await setHeadCommit(trx, branch.timeline_id, row.id);
+  return row;
+}
+
+/** The branch's head commit, committing its present first when it changed since (`message`). */
+export async function headPoint(trx: DataDb, bucket: Bucket, branch: BranchRow, author: string, message: string): Promise<CommitRow> {
+  const head = await headCommitOf(trx, bucket, branch);
+  // Committed state (PostgreSQL reads what has committed): a writer still in flight takes a
+  // later seq, so it is not part of a head whose seq is the last one committed.
+  if (head && (await lastSeqOf(trx, branch.timeline_id)) === Number(head.seq)) return head;
+  return commitOn(trx, bucket, branch, head, message, author);
+}
+
+export async function headCommitOf(db: DataDb, bucket: Bucket, branch: BranchRow): Promise<CommitRow | undefined> {
+  return branch.head_commit === null ? undefined : commitById(db, bucket.id, branch.head_commit);
+}
+
+/** A commit by a tag name, `c<id>` or a bare id. */
+export async function commitOfRef(db: DataDb, bucket: Bucket, ref: string): Promise<CommitRow | undefined> {
+  const tag = await tagByName(db, bucket.id, ref);
+  const id = tag?.commit_id ?? commitIdOfRef(ref) ?? (/^[0-9a-f]{12}$/.test(ref) ? ref : undefined);
+  return id === undefined ? undefined : commitById(db, bucket.id, id);
+}
+
+/**
+ * The commit a ref names. A branch head is its head commit when nothing
+ * changed since; otherwise the branch is committed first (`why` is the
+ * message), so that every fork and tag is a commit in the DAG.
+ */
+export async function pointOf(trx: DataDb, bucket: Bucket, ref: string, author: string, why: string): Promise<Point> {
+  const branch = await branchByName(trx, bucket.id, ref);
+  if (branch) return { commit: await headPoint(trx, bucket, branch, author, `${why} from ${ref}`), branch };
+  const commit = await commitOfRef(trx, bucket, ref);
+  if (!commit) throw branchErrors.noSuchRef(bucket.name, ref);
+  return { commit };
+}
+
+/** The levels a read as of a commit consults: its timeline up to its seq, then that timeline's ancestors. */
+export async function commitLevels(db: DataDb, commit: CommitRow): Promise<RefLevel[]> {
+  const below = await levelsOf(db, commit.timeline_id);
+  return [{ timelineId: commit.timeline_id, ceiling: Number(commit.seq) }, ...below.slice(1)];
+}
