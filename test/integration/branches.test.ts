@@ -194,4 +194,38 @@ describeEachEngine('branches', (engine) => {
     expect(res.status).toBe(409);
     expect(res.json.error.message).toMatch(/versioning/);
   });
+
+  it('reads any ref as of a time: alias --at-, branch from ref@time, diff with times', async () => {
+    await versionedBucket('clock');
+    await put('clock', 'k', 'v1');
+    await put('clock', 'other', 'o1');
+    // Aliases name whole seconds: step past one.
+    await new Promise((r) => setTimeout(r, 1100));
+    const between = new Date();
+    const compact = between.toISOString().slice(0, 19).replace(/[-:]/g, '').toLowerCase() + 'z';
+    await new Promise((r) => setTimeout(r, 1100));
+    await put('clock', 'k', 'v2');
+    await t.s3.send(new DeleteObjectCommand({ Bucket: 'clock', Key: 'other' }));
+    await put('clock', 'late', 'l');
+
+    expect(await text(t.s3, `clock--main--at-${compact}`, 'k')).toBe('v1');
+    expect(await text(t.s3, `clock--main--at-${Math.floor(between.getTime() / 1000)}`, 'other')).toBe('o1');
+    expect(await keys(`clock--main--at-${compact}`)).toEqual(['k', 'other']);
+    expect(await keys('clock')).toEqual(['k', 'late']);
+    const refused = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: `clock--main--at-${compact}`, Key: 'x', Body: 'x' })));
+    expect(refused.$metadata.httpStatusCode).toBe(403);
+
+    const iso = between.toISOString();
+    const d = await api('GET', `/buckets/clock/diff?from=${encodeURIComponent(`main@${iso}`)}&to=main`);
+    expect(d.json.entries.map((e: any) => [e.key, e.change])).toEqual([
+      ['k', 'changed'],
+      ['late', 'added'],
+      ['other', 'removed'],
+    ]);
+    const b = await api('POST', '/buckets/clock/branches', { name: 'past', from: `main@${iso}` });
+    expect(b.status).toBe(201);
+    expect(await text(t.s3, 'clock--past', 'k')).toBe('v1');
+    expect(await keys('clock--past')).toEqual(['k', 'other']);
+    expect((await api('GET', '/buckets/clock/diff?from=main&to=main@not-a-time')).status).toBe(400);
+  });
 });

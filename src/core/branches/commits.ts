@@ -9,10 +9,12 @@ import crypto from 'node:crypto';
 import { fail } from '../../errors.js';
 import {
   branchByName,
+  branchByTimeline,
   type BranchRow,
   commitById,
   type CommitRow,
   insertCommit,
+  lastCommitAtOrBelow,
   lastSeqOf,
   levelsOf,
   type RefLevel,
@@ -22,7 +24,8 @@ import {
 import type { Bucket } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
 import { takeNextSeq } from '../../meta/objects/versions.js';
-import { commitIdOfRef } from './names.js';
+import { commitIdOfRef, MAIN, parseTimeRef } from './names.js';
+import { levelsAtTime } from './resolve.js';
 import { branchErrors } from './types.js';
 
 /** Where a ref points: a commit (a branch's head is committed first if it changed). */
@@ -87,6 +90,8 @@ export async function commitOfRef(db: DataDb, bucket: Bucket, ref: string): Prom
  * message), so that every fork and tag is a commit in the DAG.
  */
 export async function pointOf(trx: DataDb, bucket: Bucket, ref: string, author: string, why: string): Promise<Point> {
+  const timed = parseTimeRef(ref);
+  if (timed) return { commit: await commitAtTime(trx, bucket, timed.ref, timed.time, author, `${why} from ${ref}`) };
   const branch = await branchByName(trx, bucket.id, ref);
   if (branch) return { commit: await headPoint(trx, bucket, branch, author, `${why} from ${ref}`), branch };
   const commit = await commitOfRef(trx, bucket, ref);
@@ -98,4 +103,51 @@ export async function pointOf(trx: DataDb, bucket: Bucket, ref: string, author: 
 export async function commitLevels(db: DataDb, commit: CommitRow): Promise<RefLevel[]> {
   const below = await levelsOf(db, commit.timeline_id);
   return [{ timelineId: commit.timeline_id, ceiling: Number(commit.seq) }, ...below.slice(1)];
+}
+
+/** The levels a ref reads now: a branch at its head, a tag or a commit at its point (no commit is made). */
+export async function refLevels(db: DataDb, bucket: Bucket, ref: string): Promise<RefLevel[]> {
+  const timed = parseTimeRef(ref);
+  if (timed) return levelsAtTime(db, await refLevels(db, bucket, timed.ref), timed.time);
+  const branch = await branchByName(db, bucket.id, ref);
+  if (branch) return levelsOf(db, branch.timeline_id);
+  if (ref === MAIN) return [{ timelineId: bucket.id, ceiling: null }];
+  const commit = await commitOfRef(db, bucket, ref);
+  if (!commit) throw branchErrors.noSuchRef(bucket.name, ref);
+  return commitLevels(db, commit);
+}
+
+/**
+ * A commit naming what a ref showed at a time (a fork or a tag "as of"),
+ * made in the past: on the first timeline of the ref's levels that existed
+ * then, at its last seq written by that time, with the commit before it as
+ * its parent. It does not move any branch's head.
+ */
+async function commitAtTime(trx: DataDb, bucket: Bucket, ref: string, time: number, author: string, message: string): Promise<CommitRow> {
+  const levels = await levelsAtTime(trx, await refLevels(trx, bucket, ref), time);
+  let level = levels[0];
+  for (const l of levels) {
+    level = l;
+    const branch = await branchByTimeline(trx, l.timelineId);
+    if (!branch || Number(branch.created_at) <= time || branch.parent_id === null) break;
+  }
+  const seq = level.ceiling ?? 0;
+  const branch = await branchByTimeline(trx, level.timelineId);
+  let parent = await lastCommitAtOrBelow(trx, level.timelineId, seq);
+  if (parent && Number(parent.seq) === seq) return parent;
+  if (!parent && branch?.parent_id && branch.fork_seq !== null)
+    parent = await lastCommitAtOrBelow(trx, branch.parent_id, Number(branch.fork_seq));
+  const row: CommitRow = {
+    bucket_id: bucket.id,
+    id: crypto.randomBytes(6).toString('hex'),
+    timeline_id: level.timelineId,
+    seq,
+    generation: 1 + (parent ? Number(parent.generation) : 0),
+    parents: JSON.stringify(parent ? [parent.id] : []),
+    author,
+    message,
+    created_at: Date.now(),
+  };
+  await insertCommit(trx, row);
+  return row;
 }

@@ -44,7 +44,7 @@ import { hasProtectedVersion, someVersions } from '../../meta/objects/versions.j
 import type { CoreContext } from '../context.js';
 import type { DeleteTarget } from '../objects/latest.js';
 import { versioningOf } from '../objects/versioning.js';
-import { commitLevels, commitOfRef, commitOn, pointOf } from './commits.js';
+import { commitOn, pointOf, refLevels } from './commits.js';
 import { diffViews } from './diff.js';
 import type { MergeStrategy } from './merge.js';
 import { mergeRefs, revertCommit } from './merge-refs.js';
@@ -255,20 +255,10 @@ export class BranchService {
 
   // ---- diff, merge, revert ----
 
-  /** The levels a ref reads: a branch at its head, a tag or a commit at its point. */
-  private async refLevels(bucket: Bucket, ref: string): Promise<RefLevel[]> {
-    const branch = await branchByName(this.db, bucket.id, ref);
-    if (branch) return levelsOf(this.db, branch.timeline_id);
-    if (ref === MAIN) return [{ timelineId: bucket.id, ceiling: null }];
-    const commit = await commitOfRef(this.db, bucket, ref);
-    if (!commit) throw errors.noSuchRef(bucket.name, ref);
-    return commitLevels(this.db, commit);
-  }
-
   /** What differs from one ref to another (keys added, changed, removed), a page at a time. */
   async diff(bucket: Bucket, from: string, to: string, page: { after?: string; limit: number }) {
     bucket = BranchService.root(bucket);
-    return diffViews(this.db, await this.refLevels(bucket, from), await this.refLevels(bucket, to), page);
+    return diffViews(this.db, await refLevels(this.db, bucket, from), await refLevels(this.db, bucket, to), page);
   }
 
   /** Merges a ref into a branch (core/branches/merge-refs.ts). */

@@ -134,3 +134,36 @@ export async function rowsForKeys(
   for (const r of rows) if (!out.has(r.key)) out.set(r.key, r);
   return out;
 }
+
+/**
+ * The timeline's last sequence number written at or before `time` (epoch
+ * ms): a binary search over its rows in seq order (object_versions_seq),
+ * each step one seek, so O(log² n) in the timeline's size. Rows carry the
+ * time their write began; concurrent writers may interleave by a few
+ * milliseconds, which is the resolution of a read "as of" a time.
+ */
+export async function seqAtTime(db: DataDb, timelineId: string, lastSeq: number, time: number): Promise<number> {
+  // The smallest seq whose (first following) row was written after `time`; the answer is the seq before it.
+  const rowFrom = (seq: number) =>
+    db
+      .selectFrom('object_versions')
+      .select(['seq', 'created_at'])
+      .where('bucket_id', '=', timelineId)
+      .where('seq', '>=', seq)
+      .where('seq', '<=', lastSeq)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+  let lo = 1;
+  let hi = lastSeq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const row = await rowFrom(mid);
+    if (!row || Number(row.created_at) > time) {
+      hi = mid;
+    } else {
+      lo = Number(row.seq) + 1;
+    }
+  }
+  return lo - 1;
+}
