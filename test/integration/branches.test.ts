@@ -132,6 +132,39 @@ describeEachEngine('branches', (engine) => {
       expect(log.json.commits[0].parents).toEqual([log.json.commits[1].id]);
     });
 
+    it('lists versions through a branch: its own, then the parent as of the fork', async () => {
+      const all = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Prefix: 'a.txt' }));
+      const versions = all.Versions!.map((v) => [v.IsLatest, v.Size]);
+      // dev wrote a.txt twice (a3-dev, a2-dev); main had a1 at the fork (its later writes are not dev's history).
+      expect(versions).toEqual([
+        [true, 6],
+        [false, 6],
+        [false, 2],
+      ]);
+      const markers = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Prefix: 'b.txt' }));
+      expect(markers.DeleteMarkers!.map((m) => m.IsLatest)).toEqual([true]);
+      expect(markers.Versions!.map((v) => v.IsLatest)).toEqual([false]);
+      // Paged one entry at a time, the same entries come back.
+      const paged: string[] = [];
+      let keyMarker: string | undefined;
+      let versionIdMarker: string | undefined;
+      for (;;) {
+        const page = await t.s3.send(
+          new ListObjectVersionsCommand({ Bucket: 'photos--dev', MaxKeys: 1, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+        );
+        paged.push(...[...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((v) => `${v.Key}@${v.VersionId}`));
+        if (!page.IsTruncated) break;
+        keyMarker = page.NextKeyMarker;
+        versionIdMarker = page.NextVersionIdMarker;
+      }
+      const whole = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev' }));
+      const expected = [...(whole.Versions ?? []), ...(whole.DeleteMarkers ?? [])].map((v) => `${v.Key}@${v.VersionId}`);
+      expect(paged.sort()).toEqual(expected.sort());
+      expect(paged.length).toBeGreaterThan(5);
+      const folders = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Delimiter: '/' }));
+      expect(folders.CommonPrefixes!.map((p) => p.Prefix)).toEqual(['dir/']);
+    });
+
     it('refuses to delete a version that a commit or a fork sees', async () => {
       const versions = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos', Prefix: 'a.txt' }));
       const first = versions.Versions!.find((v) => v.IsLatest)!;

@@ -13,6 +13,7 @@
 import type { Bucket } from '../../meta/buckets/types.js';
 import { MAX_CHAR, scanVersions, type VersionListingRow, versionsOfKey, walkLatest } from '../../meta/objects/listing.js';
 import { versionRowById } from '../../meta/objects/versions.js';
+import { listVersionsInView } from '../branches/list-versions.js';
 import type { CoreContext } from '../context.js';
 import { seqOfVersionId } from './versioning.js';
 
@@ -56,6 +57,7 @@ function entryOf(row: VersionListingRow): VersionEntry {
 
 export async function listVersions(ctx: CoreContext, bucket: Bucket, q: VersionListQuery): Promise<VersionListResult> {
   const db = ctx.meta.data;
+  if (bucket.view) return listVersionsInView(db, bucket.view, q);
   const result: VersionListResult = { entries: [], commonPrefixes: [], isTruncated: false };
   if (q.maxKeys <= 0) return result;
   const left = () => q.maxKeys - result.entries.length - result.commonPrefixes.length;

@@ -167,3 +167,25 @@ export async function seqAtTime(db: DataDb, timelineId: string, lastSeq: number,
   }
   return lo - 1;
 }
+
+/** Keys > cursor (>= prefix) with any row on the timeline at or below the ceiling (null: any), in key order. */
+export async function keysWithRows(
+  db: DataDb,
+  timelineId: string,
+  prefix: string,
+  cursor: string,
+  ceiling: number | null,
+  limit: number,
+): Promise<string[]> {
+  let q = db.selectFrom('object_versions').select('key').distinct().where('bucket_id', '=', timelineId).where('key', '>', cursor);
+  if (prefix) q = q.where('key', '>=', prefix);
+  if (ceiling !== null) q = q.where('seq', '<=', ceiling);
+  return (await q.orderBy('key').limit(limit).execute()).map((r) => r.key);
+}
+
+/** One key's rows on the timeline at or below the ceiling (null: all), newest first. */
+export function versionsOfKeyAsOf(db: DataDb, timelineId: string, key: string, ceiling: number | null): Promise<VersionRow[]> {
+  let q = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', timelineId).where('key', '=', key);
+  if (ceiling !== null) q = q.where('seq', '<=', ceiling);
+  return q.orderBy('seq', 'desc').execute();
+}
