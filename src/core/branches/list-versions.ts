@@ -12,7 +12,7 @@ import type { DataDb } from '../../meta/handles.js';
 import { keysWithRows, versionsOfKeyAsOf } from '../../meta/objects/as-of.js';
 import { MAX_CHAR } from '../../meta/objects/listing.js';
 import type { VersionRow } from '../../meta/objects/types.js';
-import type { VersionEntry, VersionListQuery, VersionListResult } from '../objects/list-versions.js';
+import type { VersionEntry, VersionListQuery, VersionListResult } from '../objects/version-list.js';
 import { compareKeys } from './diff.js';
 
 const KEY_BATCH = 200;

@@ -15,33 +15,10 @@ import { MAX_CHAR, scanVersions, type VersionListingRow, versionsOfKey, walkLate
 import { versionRowById } from '../../meta/objects/versions.js';
 import { listVersionsInView } from '../branches/list-versions.js';
 import type { CoreContext } from '../context.js';
+import type { VersionEntry, VersionListQuery, VersionListResult } from './version-list.js';
 import { seqOfVersionId } from './versioning.js';
 
-export interface VersionListQuery {
-  prefix: string;
-  delimiter: string;
-  keyMarker: string;
-  versionIdMarker?: string;
-  maxKeys: number;
-}
-
-export interface VersionEntry {
-  key: string;
-  versionId: string;
-  isLatest: boolean;
-  isDeleteMarker: boolean;
-  lastModified: Date;
-  etag: string;
-  size: number;
-}
-
-export interface VersionListResult {
-  entries: VersionEntry[];
-  commonPrefixes: string[];
-  isTruncated: boolean;
-  nextKeyMarker?: string;
-  nextVersionIdMarker?: string;
-}
+export type { VersionEntry, VersionListQuery, VersionListResult } from './version-list.js';
 
 function entryOf(row: VersionListingRow): VersionEntry {
   return {
