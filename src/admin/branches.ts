@@ -20,6 +20,7 @@ const Branch = z
     parent: z.string().nullable().describe('the branch it was made from (null for main)'),
     forkSeq: z.number().int().nullable().describe("the parent's last sequence number that shows through"),
     depth: z.number().int().describe('ancestors a read may go through'),
+    flattened: z.boolean().describe("its ancestors' rows were copied in: reads stop at it"),
     headCommit: z.string().nullable(),
     alias: z.string().describe('the bucket name that addresses this branch from S3 clients'),
     createdAt: z.string(),

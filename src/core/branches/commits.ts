@@ -17,13 +17,14 @@ import {
   lastCommitAtOrBelow,
   lastSeqOf,
   levelsOf,
-  type RefLevel,
+  readLevelsOf,
   setHeadCommit,
   tagByName,
 } from '../../meta/branches/branches.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
 import { takeNextSeq } from '../../meta/objects/versions.js';
+import type { RefLevels } from './diff.js';
 import { commitIdOfRef, MAIN, parseTimeRef } from './names.js';
 import { levelsAtTime } from './resolve.js';
 import { branchErrors } from './types.js';
@@ -69,7 +70,10 @@ export async function headPoint(trx: DataDb, bucket: Bucket, branch: BranchRow, 
   const head = await headCommitOf(trx, bucket, branch);
   // Committed state (PostgreSQL reads what has committed): a writer still in flight takes a
   // later seq, so it is not part of a head whose seq is the last one committed.
-  if (head && (await lastSeqOf(trx, branch.timeline_id)) === Number(head.seq)) return head;
+  // A new branch's head is its fork commit, on its parent's timeline: it stands for the branch
+  // only until the branch's first write (its sequence is still 0).
+  const last = await lastSeqOf(trx, branch.timeline_id);
+  if (head && (head.timeline_id === branch.timeline_id ? last === Number(head.seq) : last === 0)) return head;
   return commitOn(trx, bucket, branch, head, message, author);
 }
 
@@ -99,19 +103,25 @@ export async function pointOf(trx: DataDb, bucket: Bucket, ref: string, author: 
   return { commit };
 }
 
-/** The levels a read as of a commit consults: its timeline up to its seq, then that timeline's ancestors. */
-export async function commitLevels(db: DataDb, commit: CommitRow): Promise<RefLevel[]> {
-  const below = await levelsOf(db, commit.timeline_id);
-  return [{ timelineId: commit.timeline_id, ceiling: Number(commit.seq) }, ...below.slice(1)];
+/** The levels of a read as of a commit: its timeline up to its seq, then that timeline's ancestors (read and lineage). */
+export async function commitLevels(db: DataDb, commit: CommitRow): Promise<RefLevels> {
+  const point = { timelineId: commit.timeline_id, ceiling: Number(commit.seq) };
+  return {
+    read: [point, ...(await readLevelsOf(db, commit.timeline_id)).slice(1)],
+    lineage: [point, ...(await levelsOf(db, commit.timeline_id)).slice(1)],
+  };
 }
 
 /** The levels a ref reads now: a branch at its head, a tag or a commit at its point (no commit is made). */
-export async function refLevels(db: DataDb, bucket: Bucket, ref: string): Promise<RefLevel[]> {
+export async function refLevels(db: DataDb, bucket: Bucket, ref: string): Promise<RefLevels> {
   const timed = parseTimeRef(ref);
-  if (timed) return levelsAtTime(db, await refLevels(db, bucket, timed.ref), timed.time);
+  if (timed) {
+    const now = await refLevels(db, bucket, timed.ref);
+    return { read: await levelsAtTime(db, now.read, timed.time), lineage: await levelsAtTime(db, now.lineage, timed.time) };
+  }
   const branch = await branchByName(db, bucket.id, ref);
-  if (branch) return levelsOf(db, branch.timeline_id);
-  if (ref === MAIN) return [{ timelineId: bucket.id, ceiling: null }];
+  if (branch) return { read: await readLevelsOf(db, branch.timeline_id), lineage: await levelsOf(db, branch.timeline_id) };
+  if (ref === MAIN) return { read: [{ timelineId: bucket.id, ceiling: null }], lineage: [{ timelineId: bucket.id, ceiling: null }] };
   const commit = await commitOfRef(db, bucket, ref);
   if (!commit) throw branchErrors.noSuchRef(bucket.name, ref);
   return commitLevels(db, commit);
@@ -124,7 +134,7 @@ export async function refLevels(db: DataDb, bucket: Bucket, ref: string): Promis
  * its parent. It does not move any branch's head.
  */
 async function commitAtTime(trx: DataDb, bucket: Bucket, ref: string, time: number, author: string, message: string): Promise<CommitRow> {
-  const levels = await levelsAtTime(trx, await refLevels(trx, bucket, ref), time);
+  const levels = await levelsAtTime(trx, (await refLevels(trx, bucket, ref)).read, time);
   let level = levels[0];
   for (const l of levels) {
     level = l;

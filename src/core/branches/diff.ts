@@ -14,6 +14,17 @@ import type { DataDb } from '../../meta/handles.js';
 import { keysWrittenBetween, rowsForKeys } from '../../meta/objects/as-of.js';
 import type { VersionRow } from '../../meta/objects/types.js';
 
+/**
+ * A ref's levels twice: what a read consults (down to the first flattened
+ * ancestor), and its whole lineage, through which changed keys are found.
+ */
+export interface RefLevels {
+  read: RefLevel[];
+  lineage: RefLevel[];
+}
+
+export const NO_HISTORY: RefLevels = { read: [], lineage: [] };
+
 /** Keys per statement when reading candidate keys on a level. */
 const KEY_BATCH = 500;
 
@@ -118,16 +129,16 @@ export function sideOf(row: VersionRow | undefined): DiffSide | undefined {
  */
 export async function diffViews(
   db: DataDb,
-  from: RefLevel[],
-  to: RefLevel[],
+  from: RefLevels,
+  to: RefLevels,
   page: { after?: string; limit: number },
 ): Promise<{ entries: DiffEntry[]; nextAfter?: string }> {
-  let keys = await candidateKeys(db, from, to);
+  let keys = await candidateKeys(db, from.lineage, to.lineage);
   if (page.after !== undefined) keys = keys.filter((k) => compareKeys(k, page.after!) > 0);
   const entries: DiffEntry[] = [];
   for (let k = 0; k < keys.length; k += KEY_BATCH) {
     const chunk = keys.slice(k, k + KEY_BATCH);
-    const [a, b] = await Promise.all([visibleForKeys(db, from, chunk), visibleForKeys(db, to, chunk)]);
+    const [a, b] = await Promise.all([visibleForKeys(db, from.read, chunk), visibleForKeys(db, to.read, chunk)]);
     for (const key of chunk) {
       const x = a.get(key);
       const y = b.get(key);

@@ -37,7 +37,13 @@ function entryOf(row: VersionRow, isLatest: boolean): VersionEntry {
 }
 
 /** Keys after cursor with any version through the view, in key order (up to `limit`; fewer means the end). */
-async function keysAfter(db: DataDb, view: RefView, prefix: string, cursor: string, limit: number): Promise<string[]> {
+export async function keysAfter(
+  db: DataDb,
+  view: Pick<RefView, 'levels'>,
+  prefix: string,
+  cursor: string,
+  limit: number,
+): Promise<string[]> {
   const perLevel = await Promise.all(view.levels.map((l) => keysWithRows(db, l.timelineId, prefix, cursor, l.ceiling, limit)));
   let bound: string | undefined;
   for (const keys of perLevel) {

@@ -10,6 +10,7 @@ import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import type { CoreContext } from '../context.js';
 import { commitLevels, commitOfRef, headCommitOf, headPoint, pointOf } from './commits.js';
+import { NO_HISTORY } from './diff.js';
 import { mergeBase, type MergeConflict, mergeInto, type MergeStrategy } from './merge.js';
 import { resolveAlias } from './resolve.js';
 import { branchErrors as errors, type CommitInfo, commitInfo } from './types.js';
@@ -68,7 +69,7 @@ export async function mergeRefs(
     bucket,
     await branchBucket(ctx.meta.data, bucket, into),
     dest,
-    base ? await commitLevels(ctx.meta.data, base) : [],
+    base ? await commitLevels(ctx.meta.data, base) : NO_HISTORY,
     await commitLevels(ctx.meta.data, point.commit),
     opts.strategy,
     { message: opts.message ?? `Merge ${source} into ${into}`, author: opts.author, extraParents: [point.commit] },
@@ -107,7 +108,7 @@ export async function revertCommit(
     await branchBucket(ctx.meta.data, bucket, into),
     dest,
     await commitLevels(ctx.meta.data, commit),
-    parent ? await commitLevels(ctx.meta.data, parent) : [],
+    parent ? await commitLevels(ctx.meta.data, parent) : NO_HISTORY,
     opts.strategy,
     { message: `Revert "${commit.message}" (${commit.id})`, author: opts.author, extraParents: [] },
   );

@@ -21,7 +21,7 @@
  */
 import { RefChanges } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
-import { branchByTimeline, type BranchRow, type CommitRow, commitsByIds, levelsOf, type RefLevel } from '../../meta/branches/branches.js';
+import { branchByTimeline, type BranchRow, type CommitRow, commitsByIds, levelsOf, readLevelsOf } from '../../meta/branches/branches.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
@@ -31,7 +31,7 @@ import { nextSeq } from '../objects/latest.js';
 import { metadataWrite } from '../objects/stage.js';
 import { deleteToMarker, writeVersion } from '../objects/versioning.js';
 import { commitOn } from './commits.js';
-import { candidateKeys, type DiffSide, sameContent, sideOf, visibleForKeys } from './diff.js';
+import { candidateKeys, type DiffSide, type RefLevels, sameContent, sideOf, visibleForKeys } from './diff.js';
 
 export type MergeStrategy = 'fail' | 'source-wins' | 'dest-wins';
 
@@ -102,14 +102,20 @@ export async function mergeBase(
 /** Classifies every key either side changed since the base. */
 export async function planMerge(
   db: DataDb,
-  base: RefLevel[],
-  source: RefLevel[],
-  dest: RefLevel[],
+  base: RefLevels,
+  source: RefLevels,
+  dest: RefLevels,
   strategy: MergeStrategy,
 ): Promise<MergePlan> {
-  const keys = [...new Set([...(await candidateKeys(db, base, source)), ...(await candidateKeys(db, base, dest))])];
+  const keys = [
+    ...new Set([...(await candidateKeys(db, base.lineage, source.lineage)), ...(await candidateKeys(db, base.lineage, dest.lineage))]),
+  ];
   const plan: MergePlan = { apply: [], conflicts: [] };
-  const [b, s, d] = await Promise.all([visibleForKeys(db, base, keys), visibleForKeys(db, source, keys), visibleForKeys(db, dest, keys)]);
+  const [b, s, d] = await Promise.all([
+    visibleForKeys(db, base.read, keys),
+    visibleForKeys(db, source.read, keys),
+    visibleForKeys(db, dest.read, keys),
+  ]);
   for (const key of keys) {
     const bv = b.get(key);
     const sv = s.get(key);
@@ -211,12 +217,13 @@ export async function mergeInto(
   bucket: Bucket,
   destBucket: Bucket,
   branch: BranchRow,
-  base: RefLevel[],
-  source: RefLevel[],
+  base: RefLevels,
+  source: RefLevels,
   strategy: MergeStrategy,
   commit: { message: string; author: string; extraParents: CommitRow[] },
 ): Promise<{ commit?: CommitRow; applied: number; conflicts: MergeConflict[] }> {
-  const destLevels = await levelsOf(ctx.meta.data, branch.timeline_id);
+  const db = ctx.meta.data;
+  const destLevels: RefLevels = { read: await readLevelsOf(db, branch.timeline_id), lineage: await levelsOf(db, branch.timeline_id) };
   for (let attempt = 0; attempt < MAX_REPLANS; attempt++) {
     const plan = await planMerge(ctx.meta.data, base, source, destLevels, strategy);
     if (plan.conflicts.length > 0) return { applied: 0, conflicts: plan.conflicts };

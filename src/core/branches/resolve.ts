@@ -4,7 +4,7 @@
  * the levels a read consults (core/branches/read.ts). Branches are
  * writable; tags and commits are read-only points.
  */
-import { branchByName, commitById, lastSeqOf, levelsOf, type RefLevel, tagByName } from '../../meta/branches/branches.js';
+import { branchByName, commitById, lastSeqOf, readLevelsOf, type RefLevel, tagByName } from '../../meta/branches/branches.js';
 import type { Bucket, RefView } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
 import { seqAtTime } from '../../meta/objects/as-of.js';
@@ -25,7 +25,7 @@ export async function resolveAlias(db: DataDb, root: Bucket, ref: string, alias:
   }
   const branch = await branchByName(db, root.id, ref);
   if (branch) {
-    const levels = await levelsOf(db, branch.timeline_id);
+    const levels = await readLevelsOf(db, branch.timeline_id);
     return { ...root, id: branch.timeline_id, name: alias, view: view({ kind: 'branch', ref, levels, readOnly: false }) };
   }
   const tag = await tagByName(db, root.id, ref);
@@ -33,7 +33,7 @@ export async function resolveAlias(db: DataDb, root: Bucket, ref: string, alias:
   if (commitId === undefined) return undefined;
   const commit = await commitById(db, root.id, commitId);
   if (!commit) return undefined;
-  const below = await levelsOf(db, commit.timeline_id);
+  const below = await readLevelsOf(db, commit.timeline_id);
   const levels = [{ timelineId: commit.timeline_id, ceiling: Number(commit.seq) }, ...below.slice(1)];
   return {
     ...root,

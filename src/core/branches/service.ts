@@ -32,6 +32,8 @@ import {
   insertBranch,
   insertTag,
   levelsOf,
+  type NewBranchRow,
+  readLevelsOf,
   type RefLevel,
   tagByName,
   tagsOf,
@@ -41,15 +43,18 @@ import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { hasProtectedVersion, someVersions } from '../../meta/objects/versions.js';
+import { FLATTEN_BRANCH_TASK, type FlattenBranchPayload } from '../../work/task-names.js';
+import type { TaskQueue } from '../../work/tasks.js';
 import type { CoreContext } from '../context.js';
 import type { DeleteTarget } from '../objects/latest.js';
 import { versioningOf } from '../objects/versioning.js';
 import { commitOn, pointOf, refLevels } from './commits.js';
 import { diffViews } from './diff.js';
+import { flattenBranch } from './flatten.js';
 import type { MergeStrategy } from './merge.js';
 import { mergeRefs, revertCommit } from './merge-refs.js';
 import { commitIdOfRef, MAIN, validateRefName } from './names.js';
-import { branchErrors as errors, type BranchInfo, type CommitInfo, commitInfo, MAX_DEPTH, type TagInfo } from './types.js';
+import { branchErrors as errors, type BranchInfo, type CommitInfo, commitInfo, FLATTEN_DEPTH, MAX_DEPTH, type TagInfo } from './types.js';
 
 export type { DiffEntry } from './diff.js';
 export type { MergeConflict, MergeStrategy } from './merge.js';
@@ -58,7 +63,11 @@ export type { BranchInfo, CommitInfo, TagInfo } from './types.js';
 export { MAX_DEPTH } from './types.js';
 
 export class BranchService {
-  constructor(private readonly ctx: CoreContext) {}
+  constructor(
+    private readonly ctx: CoreContext,
+    /** Where background flattens are queued (absent: none are, e.g. in tests of the core alone). */
+    private readonly tasks?: Pick<TaskQueue, 'enqueue'>,
+  ) {}
 
   private get db(): DataDb {
     return this.ctx.meta.data;
@@ -89,6 +98,7 @@ export class BranchService {
         parent: null,
         forkSeq: null,
         depth: 0,
+        flattened: false,
         headCommit: null,
         createdAt: new Date(bucket.created_at),
         createdBy: '',
@@ -97,12 +107,13 @@ export class BranchService {
     return out;
   }
 
-  private info(b: BranchRow, names: Map<string, string>): BranchInfo {
+  private info(b: NewBranchRow & { flattened?: number }, names: Map<string, string>): BranchInfo {
     return {
       name: b.name,
       parent: b.parent_id === null ? null : (names.get(b.parent_id) ?? null),
       forkSeq: b.fork_seq === null ? null : Number(b.fork_seq),
       depth: Number(b.depth),
+      flattened: Number(b.flattened ?? 0) === 1,
       headCommit: b.head_commit,
       createdAt: new Date(Number(b.created_at)),
       createdBy: b.created_by,
@@ -131,15 +142,17 @@ export class BranchService {
       await this.assertNameFree(trx, bucket, name);
       const point = await pointOf(trx, bucket, from ?? MAIN, author, `branch ${name}`);
       const parent = await this.branchOfTimeline(trx, bucket.id, point.commit.timeline_id);
+      // The lineage is kept whole (diffs find changed keys through it); reads go down to the
+      // first flattened ancestor only, which holds copies of what lies below it.
       const parentLevels = await levelsOf(trx, point.commit.timeline_id);
-      const depth = parentLevels.length;
+      const depth = (await readLevelsOf(trx, point.commit.timeline_id)).length;
       if (depth >= MAX_DEPTH) throw errors.tooDeep(parent?.name ?? from ?? MAIN);
       const levels: RefLevel[] = [
         { timelineId, ceiling: null },
         { timelineId: point.commit.timeline_id, ceiling: Number(point.commit.seq) },
         ...parentLevels.slice(1),
       ];
-      const branch: BranchRow = {
+      const branch: NewBranchRow = {
         bucket_id: bucket.id,
         name,
         timeline_id: timelineId,
@@ -154,7 +167,23 @@ export class BranchService {
       await insertBucketState(trx, timelineId);
       return branch;
     });
+    // Deep chains cost a seek per level on every read: flatten them in the background.
+    if (row.depth >= FLATTEN_DEPTH) await this.enqueueFlatten(bucket, name);
     return this.info(row, await this.branchNames(bucket.id));
+  }
+
+  /** Queues a flatten of the branch (a durable task: FLATTEN_BRANCH_TASK); returns the task id. */
+  async enqueueFlatten(bucket: Bucket, name: string): Promise<number | undefined> {
+    bucket = BranchService.root(bucket);
+    if (!(await branchByName(this.db, bucket.id, name))) throw errors.noSuchBranch(bucket.name, name);
+    const payload: FlattenBranchPayload = { bucketId: bucket.id, bucket: bucket.name, branch: name };
+    return this.tasks?.enqueue(FLATTEN_BRANCH_TASK, payload, { priority: 80 });
+  }
+
+  /** Flattens a branch now (the task's work, core/branches/flatten.ts); the rows copied. */
+  async flatten(bucket: Bucket, name: string, signal?: AbortSignal): Promise<number> {
+    bucket = BranchService.root(bucket);
+    return flattenBranch(this.ctx, bucket, name, signal);
   }
 
   private async assertNameFree(db: DataDb, bucket: Bucket, name: string): Promise<void> {
