@@ -10,11 +10,13 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -182,6 +184,22 @@ describeEachEngine('branches', (engine) => {
       const err = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'photos--dev', Key: 'dir/c.txt', Body: 'x', IfNoneMatch: '*' })));
       expect(err.$metadata.httpStatusCode).toBe(412);
       expect(await text(t.s3, 'photos--dev', 'dir/c.txt')).toBe('c1');
+    });
+
+    it('tags a version that shows through from main on the branch only', async () => {
+      await t.s3.send(
+        new PutObjectTaggingCommand({ Bucket: 'photos--dev', Key: 'dir/c.txt', Tagging: { TagSet: [{ Key: 'b', Value: 'dev' }] } }),
+      );
+      const onDev = await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'photos--dev', Key: 'dir/c.txt' }));
+      expect(onDev.TagSet).toEqual([{ Key: 'b', Value: 'dev' }]);
+      const onMain = await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'photos', Key: 'dir/c.txt' }));
+      expect(onMain.TagSet).toEqual([]);
+      // Same bytes, same version id as the one main had at the fork; one entry in the branch's history.
+      expect(await text(t.s3, 'photos--dev', 'dir/c.txt')).toBe('c1');
+      const history = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Prefix: 'dir/c.txt' }));
+      expect(history.Versions).toHaveLength(1);
+      const diff = await api('GET', '/buckets/photos/diff?from=main&to=dev');
+      expect(diff.json.entries.find((e: any) => e.key === 'dir/c.txt')?.change).toBe('changed');
     });
 
     it('branches a branch, bounded in depth, and refuses deleting a parent', async () => {

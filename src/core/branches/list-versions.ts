@@ -20,7 +20,15 @@ const KEY_BATCH = 200;
 /** The key's history through the view, newest first. */
 async function historyOf(db: DataDb, view: RefView, key: string): Promise<VersionRow[]> {
   const out: VersionRow[] = [];
-  for (const level of view.levels) out.push(...(await versionsOfKeyAsOf(db, level.timelineId, key, level.ceiling)));
+  // A branch's own copy of an ancestor's version (its tags or ACL changed on the branch) shadows it.
+  const seen = new Set<string>();
+  for (const level of view.levels) {
+    for (const row of await versionsOfKeyAsOf(db, level.timelineId, key, level.ceiling)) {
+      if (seen.has(row.version_id)) continue;
+      seen.add(row.version_id);
+      out.push(row);
+    }
+  }
   return out;
 }
 
