@@ -94,13 +94,20 @@ export class BucketService {
     acl: CannedAcl = 'private',
     opts: { objectLock?: boolean } = {},
   ): Promise<Bucket> {
-    if (!isValidBucketName(name)) throw bucketErrors.invalidName(name);
+    const taken = (owner: Bucket) =>
+      owner.tenant_id === tenantId ? bucketErrors.alreadyOwnedByYou(name) : bucketErrors.alreadyExists(name);
+    if (!isValidBucketName(name)) {
+      // A branch, tag or commit alias (`photos--dev`) is no name a bucket may take, yet it
+      // exists: clients that create their target bucket first (rclone copyto, s3cmd mb
+      // before sync) expect BucketAlreadyOwnedByYou there, as for the bucket itself.
+      const alias = name.includes('--') ? await this.get(name) : null;
+      if (alias) throw taken(alias);
+      throw bucketErrors.invalidName(name);
+    }
     // An empty constraint means the default region; any other must be ours.
     if (locationConstraint && locationConstraint !== this.ctx.region) {
       throw bucketErrors.illegalLocation(locationConstraint);
     }
-    const taken = (owner: Bucket) =>
-      owner.tenant_id === tenantId ? bucketErrors.alreadyOwnedByYou(name) : bucketErrors.alreadyExists(name);
     const existing = await this.get(name);
     if (existing) throw taken(existing);
     const bucket: Bucket = {

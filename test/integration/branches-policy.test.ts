@@ -328,6 +328,13 @@ describeEachEngine('branches and policies', (engine) => {
       expect((await api('GET', '/buckets/adminphotos/branches', undefined, branchOnly)).status).toBe(403);
       // But it writes the branch through S3.
       await t.client(branchOnly).send(new PutObjectCommand({ Bucket: 'adminphotos--dev', Key: 'b.txt', Body: 'b' }));
+      // And commits the branch it may write, not main (nor any other branch).
+      const committed = await api('POST', '/buckets/adminphotos/branches/dev/commits', { message: 'by the branch key' }, branchOnly);
+      expect(committed.status, JSON.stringify(committed.json)).toBe(201);
+      expect(committed.json.message).toBe('by the branch key');
+      expect((await api('POST', '/buckets/adminphotos/branches/main/commits', { message: 'no' }, branchOnly)).status).toBe(403);
+      // The bucket-wide writer commits any branch.
+      expect((await api('POST', '/buckets/adminphotos/branches/main/commits', { message: 'main' }, writer)).status).toBe(201);
 
       expect((await api('POST', '/buckets/adminphotos/tags', { name: 'v1', at: 'dev' }, owner)).status).toBe(201);
       expect((await api('DELETE', '/buckets/adminphotos/tags/v1', undefined, owner)).status).toBe(204);

@@ -91,7 +91,8 @@ export class BranchService {
     bucket = BranchService.root(bucket);
     const rows = await branchesOf(this.db, bucket.id);
     const names = new Map(rows.map((b) => [b.timeline_id, b.name]));
-    const out = rows.map((b) => this.info(b, names));
+    // Main first, then the others by name (the SQL order is by name; main is no special name there).
+    const out = rows.map((b) => this.info(b, names)).sort((a, b) => Number(b.name === MAIN) - Number(a.name === MAIN));
     if (!rows.some((b) => b.name === MAIN)) {
       out.unshift({
         name: MAIN,

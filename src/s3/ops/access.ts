@@ -24,13 +24,43 @@ export function requireTenant(r: S3Request): string {
   return r.tenantId;
 }
 
-/** The caller's rights in this bucket's tenant, or null (anonymous, or another tenant). */
-function ownRights(r: S3Request, bucket: Bucket) {
-  return r.tenantId !== null && r.tenantId === bucket.tenant_id ? r.permissions : null;
+/**
+ * The caller's rights in this bucket's tenant, or null (anonymous, or another tenant).
+ *
+ * Through an alias (`photos--dev`, a tag, a commit, `photos--main`) an allow
+ * must name the alias itself (a key scoped to `photos--dev/*` writes dev and
+ * nothing else; one scoped to `photos/*` does not reach the branches), but a
+ * deny written for the bucket holds on every name that shows its objects:
+ * otherwise any key could step around `deny photos/secret/*` by asking for
+ * `photos--main` or a tag of main.
+ */
+function ownRights(r: S3Request, bucket: Bucket): Rights | null {
+  const perms = r.tenantId !== null && r.tenantId === bucket.tenant_id ? r.permissions : null;
+  if (!perms) return null;
+  const root = bucket.view?.bucketName;
+  if (root === undefined || root === bucket.name) return perms;
+  const atRoot = (res: Resource): Resource => ({ ...res, bucket: root });
+  return {
+    unrestricted: perms.unrestricted,
+    denies: (action, res) => perms.denies(action, res) || perms.denies(action, atRoot(res)),
+    allows: (action, res) => perms.allows(action, res) && !perms.denies(action, atRoot(res)),
+  };
+}
+
+/** What access checks need of a caller's permissions. */
+interface Rights {
+  readonly unrestricted: boolean;
+  denies(action: Action, r: Resource): boolean;
+  allows(action: Action, r: Resource): boolean;
+}
+
+/** The bucket whose settings (ACL, policy) an alias shares: the bucket itself for its own name. */
+function settingsName(bucket: Bucket): string {
+  return bucket.view?.bucketName ?? bucket.name;
 }
 
 function publicallyListable(bucket: Bucket): boolean {
-  return bucket.acl === 'public-read' || storedPolicyGrants(bucket.policy, bucket.name).list;
+  return bucket.acl === 'public-read' || storedPolicyGrants(bucket.policy, settingsName(bucket)).list;
 }
 
 /** May the caller list where `key` lives? If not, a missing key must look like a refused one. */
@@ -86,7 +116,8 @@ export function authorize(r: S3Request, bucket: Bucket, op = r.stats.op, key = r
   const pub = PUBLIC_OPERATIONS[op];
   if (pub === 'list' && publicallyListable(bucket)) return;
   if (pub === 'read' && key !== undefined) {
-    if (grantsRead(storedPolicyGrants(bucket.policy, bucket.name), bucket.name, key)) return;
+    // The policy names the bucket (arn:aws:s3:::photos/*) and is shared by its branches, as its ACL is.
+    if (grantsRead(storedPolicyGrants(bucket.policy, settingsName(bucket)), settingsName(bucket), key)) return;
     // Perhaps the object's own ACL makes it public: decided once it is read, and
     // answered AccessDenied whether it is private or missing (unless listable).
     r.requireObjectAcl = true;
