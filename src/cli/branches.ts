@@ -34,9 +34,11 @@ Without --endpoint, commands open the metadata database directly (the same
 --endpoint, they call the admin API (/admin/v1/) of a running server, signed
 with SigV4; --region (env ANVIL_REGION) must be the server's region.
 
-S3 clients address a branch as the bucket BUCKET--BRANCH (main is BUCKET
-itself), a tag as BUCKET--TAG and a commit as BUCKET--c<ID>; tags and commits
-are read-only. The bucket must have versioning Enabled.`;
+A ref is a branch (its present), a tag, a commit id, or any of them as of a
+time: REF@<ISO 8601 time>. S3 clients address a branch as the bucket
+BUCKET--BRANCH (main is BUCKET itself), a tag as BUCKET--TAG and a commit as
+BUCKET--c<ID>; tags and commits are read-only. The bucket must have
+versioning Enabled.`;
 
 /** A whole number from `min` to `max`. */
 function parseCount(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -75,9 +77,13 @@ async function collectDiff(
   return page.nextAfter === undefined ? { entries } : { entries, nextAfter: page.nextAfter };
 }
 
+/** The door's flags (after the command's own, in --help) and the note on doors and aliases. */
+function withDoor(cmd: Command): Command {
+  return doorFlags(cmd).addHelpText('after', HELP);
+}
+
 export function registerBranchCommands(program: Command): void {
-  const branch = doorFlags(program.command('branch').description("a bucket's branches: list, show, create, delete"));
-  branch.addHelpText('after', HELP);
+  const branch = withDoor(program.command('branch').description("a bucket's branches: list, show, create, delete"));
   branch
     .command('list <bucket>')
     .description('the branches of a bucket (main first): where each was made from, its head commit, depth and S3 bucket name')
@@ -89,7 +95,7 @@ export function registerBranchCommands(program: Command): void {
   branch
     .command('create <bucket> <branch>')
     .description('make a branch (O(1): nothing is copied); it reads through its parent as of the fork')
-    .option('--from <ref>', 'a branch (its head), a tag or a commit', 'main')
+    .option('--from <ref>', 'a branch (its head), a tag, a commit, or REF@<time>', 'main')
     .action(
       action(async (door, json, bucket: string, name: string, opts: { from: string }) =>
         printCreatedBranch(json, await door.createBranch(bucket, name, opts.from)),
@@ -105,63 +111,66 @@ export function registerBranchCommands(program: Command): void {
       }),
     );
 
-  doorFlags(program.command('commit <bucket> <branch>'))
-    .description("commit a branch's present state (O(1): a commit names a point in its history)")
-    .requiredOption('-m, --message <text>', 'the commit message')
-    .addHelpText('after', HELP)
-    .action(
-      action(async (door, json, bucket: string, name: string, opts: { message: string }) =>
-        printCommit(json, await door.commit(bucket, name, opts.message)),
-      ),
-    );
+  withDoor(
+    program
+      .command('commit <bucket> <branch>')
+      .description("commit a branch's present state (O(1): a commit names a point in its history)")
+      .requiredOption('-m, --message <text>', 'the commit message'),
+  ).action(
+    action(async (door, json, bucket: string, name: string, opts: { message: string }) =>
+      printCommit(json, await door.commit(bucket, name, opts.message)),
+    ),
+  );
 
-  doorFlags(program.command('log <bucket> [ref]'))
-    .description('the commits reachable from a branch, tag or commit (default main), newest first: parents, author, time, message')
-    .option('--limit <n>', 'at most this many commits (1 to 1000)', '100')
-    .addHelpText('after', HELP)
-    .action(
-      action(async (door, json, bucket: string, ref: string | undefined, opts: { limit: string }) =>
-        printLog(json, await door.log(bucket, ref ?? 'main', parseCount('--limit', opts.limit, 1, 1000))),
-      ),
-    );
+  withDoor(
+    program
+      .command('log <bucket> [ref]')
+      .description('the commits reachable from a branch, tag or commit (default main), newest first: parents, author, time, message')
+      .option('--limit <n>', 'at most this many commits (1 to 1000)', '100'),
+  ).action(
+    action(async (door, json, bucket: string, ref: string | undefined, opts: { limit: string }) =>
+      printLog(json, await door.log(bucket, ref ?? 'main', parseCount('--limit', opts.limit, 1, 1000))),
+    ),
+  );
 
-  doorFlags(program.command('diff <bucket> <from> <to>'))
-    .description('keys added (A), changed (M) and deleted (D) from one ref (branch, tag or commit) to another')
-    .option('--limit <n>', 'at most this many keys (default: all)')
-    .option('--after <key>', 'start after this key (the "more: --after" of a list cut by --limit)')
-    .addHelpText('after', HELP)
-    .action(
-      action(async (door, json, bucket: string, from: string, to: string, opts: { limit?: string; after?: string }) =>
-        printDiff(
-          json,
-          from,
-          to,
-          await collectDiff(door, bucket, from, to, {
-            after: opts.after,
-            limit: opts.limit === undefined ? undefined : parseCount('--limit', opts.limit, 1),
-          }),
-        ),
-      ),
-    );
-
-  doorFlags(program.command('merge <bucket> <source>'))
-    .description('three-way merge of a ref into a branch; conflicts are listed, nothing is applied and the exit code is 1')
-    .requiredOption('--into <branch>', 'the branch to merge into')
-    .addOption(strategyOption())
-    .option('-m, --message <text>', 'the merge commit\'s message (default "Merge SOURCE into BRANCH")')
-    .addHelpText('after', HELP)
-    .action(
-      action(async (door, json, bucket: string, source: string, opts: { into: string; strategy: MergeStrategy; message?: string }) =>
-        printMerge(json, await door.merge(bucket, source, opts.into, { strategy: opts.strategy, message: opts.message }), {
-          verb: 'merge',
-          source,
-          into: opts.into,
+  withDoor(
+    program
+      .command('diff <bucket> <from> <to>')
+      .description('keys added (A), changed (M) and deleted (D) from one ref (branch, tag or commit) to another')
+      .option('--limit <n>', 'at most this many keys (default: all)')
+      .option('--after <key>', 'start after this key (the "more: --after" of a list cut by --limit)'),
+  ).action(
+    action(async (door, json, bucket: string, from: string, to: string, opts: { limit?: string; after?: string }) =>
+      printDiff(
+        json,
+        from,
+        to,
+        await collectDiff(door, bucket, from, to, {
+          after: opts.after,
+          limit: opts.limit === undefined ? undefined : parseCount('--limit', opts.limit, 1),
         }),
       ),
-    );
+    ),
+  );
 
-  const tag = doorFlags(program.command('tag').description("a bucket's tags: immutable, read-only names of commits"));
-  tag.addHelpText('after', HELP);
+  withDoor(
+    program
+      .command('merge <bucket> <source>')
+      .description('three-way merge of a ref into a branch; conflicts are listed, nothing is applied and the exit code is 1')
+      .requiredOption('--into <branch>', 'the branch to merge into')
+      .addOption(strategyOption())
+      .option('-m, --message <text>', 'the merge commit\'s message (default "Merge SOURCE into BRANCH")'),
+  ).action(
+    action(async (door, json, bucket: string, source: string, opts: { into: string; strategy: MergeStrategy; message?: string }) =>
+      printMerge(json, await door.merge(bucket, source, opts.into, { strategy: opts.strategy, message: opts.message }), {
+        verb: 'merge',
+        source,
+        into: opts.into,
+      }),
+    ),
+  );
+
+  const tag = withDoor(program.command('tag').description("a bucket's tags: immutable, read-only names of commits"));
   tag
     .command('create <bucket> <tag>')
     .description("tag a commit, or a branch's head (committed first if it changed)")
@@ -185,21 +194,22 @@ export function registerBranchCommands(program: Command): void {
       }),
     );
 
-  doorFlags(program.command('revert <bucket> <branch> <commit>'))
-    .description("undo a commit's changes on a branch (a merge of its parent against it); conflicts as for merge")
-    .option('--parent <n>', 'for a merge commit: which parent to go back to (0, 1, …)')
-    .addOption(strategyOption())
-    .addHelpText('after', HELP)
-    .action(
-      action(async (door, json, bucket: string, into: string, commit: string, opts: { parent?: string; strategy: MergeStrategy }) =>
-        printMerge(
-          json,
-          await door.revert(bucket, into, commit, {
-            strategy: opts.strategy,
-            parent: opts.parent === undefined ? undefined : parseCount('--parent', opts.parent, 0),
-          }),
-          { verb: 'revert', source: commit, into },
-        ),
+  withDoor(
+    program
+      .command('revert <bucket> <branch> <commit>')
+      .description("undo a commit's changes on a branch (a merge of its parent against it); conflicts as for merge")
+      .option('--parent <n>', 'for a merge commit: which parent to go back to (0, 1, …)')
+      .addOption(strategyOption()),
+  ).action(
+    action(async (door, json, bucket: string, into: string, commit: string, opts: { parent?: string; strategy: MergeStrategy }) =>
+      printMerge(
+        json,
+        await door.revert(bucket, into, commit, {
+          strategy: opts.strategy,
+          parent: opts.parent === undefined ? undefined : parseCount('--parent', opts.parent, 0),
+        }),
+        { verb: 'revert', source: commit, into },
       ),
-    );
+    ),
+  );
 }

@@ -92,7 +92,7 @@ describeEachEngine('branches: the command line', (engine) => {
       expect(list.map((x: any) => x.name)).toEqual(['main', 'dev', 'feature']);
       const table = await text(mode, ['branch', 'list', b]);
       expect(table.split('\n')[0]).toMatch(/^BRANCH\s+FROM\s+HEAD\s+DEPTH\s+S3 BUCKET$/);
-      expect(table).toMatch(new RegExp(`^dev\\s+main@\\d+\\s+${created.headCommit}\\s+1\\s+${b}--dev$`, 'm'));
+      expect(table).toMatch(new RegExp(`^dev\\s+main \\(seq \\d+\\)\\s+${created.headCommit}\\s+1\\s+${b}--dev$`, 'm'));
 
       expect(await json(mode, ['branch', 'show', b, 'dev'])).toMatchObject({ name: 'dev', headCommit: created.headCommit });
       expect(await text(mode, ['branch', 'show', b, 'dev'])).toContain(`branch dev  (S3: ${b}--dev)`);

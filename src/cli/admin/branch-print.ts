@@ -25,7 +25,7 @@ function when(isoTime: string): string {
 export function printBranches(json: boolean, list: BranchView[]): void {
   const rows = list.map((b) => [
     b.name,
-    b.parent === null ? '-' : `${b.parent}${b.forkSeq === null ? '' : `@${b.forkSeq}`}`,
+    b.parent === null ? '-' : `${b.parent}${b.forkSeq === null ? '' : ` (seq ${b.forkSeq})`}`,
     b.headCommit ?? '-',
     `${b.depth}${b.flattened ? ' (flattened)' : ''}`,
     b.name === 'main' ? `${b.alias.slice(0, -'--main'.length)}, ${b.alias}` : b.alias,
