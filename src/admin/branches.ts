@@ -6,12 +6,27 @@
  */
 import { z } from 'zod';
 
-import type { DiffSide } from '../core/branches/diff.js';
-import type { BranchInfo, CommitInfo, DiffEntry, MergeOutcome, TagInfo } from '../core/branches/service.js';
 import type { Bucket } from '../core/buckets.js';
 import { isAdminOf, visibleBucket } from './access.js';
 import type { Principal } from './auth.js';
 import { AdminApiError, adminErrors } from './errors.js';
+import {
+  commitBranch,
+  createBranch,
+  createTag,
+  deleteBranch,
+  deleteTag,
+  diffRefs,
+  listBranches,
+  listTags,
+  logCommits,
+  mergeRef,
+  type MergeResultView,
+  type MergeView,
+  revertCommit,
+  showBranch,
+  showCommit,
+} from './ops/branches.js';
 import { route } from './route.js';
 
 const Branch = z
@@ -173,8 +188,7 @@ export const branchRoutes = [
     async handle({ principal, params, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireListOfBucket(principal, bucket);
-      const branches = await deps.branches.list(bucket);
-      return { branches: branches.map((b) => toBranch(bucket, b)) };
+      return { branches: await listBranches(deps, bucket) };
     },
   }),
   route({
@@ -190,7 +204,7 @@ export const branchRoutes = [
     async handle({ principal, params, body, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireAdminOfBucket(principal, bucket);
-      return toBranch(bucket, await deps.branches.create(bucket, body.name, body.from, author(principal)));
+      return createBranch(deps, bucket, body.name, body.from, author(principal));
     },
   }),
   route({
@@ -204,7 +218,7 @@ export const branchRoutes = [
     async handle({ principal, params, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireListOfBucket(principal, bucket);
-      return toBranch(bucket, await deps.branches.get(bucket, params.branch));
+      return showBranch(deps, bucket, params.branch);
     },
   }),
   route({
@@ -217,7 +231,7 @@ export const branchRoutes = [
     async handle({ principal, params, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireAdminOfBucket(principal, bucket);
-      await deps.branches.delete(bucket, params.branch, deps.objects);
+      await deleteBranch(deps, bucket, params.branch);
     },
   }),
   route({
@@ -232,7 +246,7 @@ export const branchRoutes = [
     status: 201,
     async handle({ principal, params, body, deps }) {
       const bucket = await writableBranchBucket(principal, params.bucket, params.branch, deps);
-      return toCommit(bucket, await deps.branches.commit(bucket, params.branch, body.message, author(principal)));
+      return commitBranch(deps, bucket, params.branch, body.message, author(principal));
     },
   }),
   route({
@@ -247,7 +261,7 @@ export const branchRoutes = [
     async handle({ principal, params, query, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireListOfBucket(principal, bucket);
-      return { commits: (await deps.branches.log(bucket, query.ref, query.limit)).map((c) => toCommit(bucket, c)) };
+      return { commits: await logCommits(deps, bucket, query.ref, query.limit) };
     },
   }),
   route({
@@ -261,7 +275,7 @@ export const branchRoutes = [
     async handle({ principal, params, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireListOfBucket(principal, bucket);
-      return toCommit(bucket, await deps.branches.showCommit(bucket, params.commit));
+      return showCommit(deps, bucket, params.commit);
     },
   }),
   route({
@@ -275,7 +289,7 @@ export const branchRoutes = [
     async handle({ principal, params, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireListOfBucket(principal, bucket);
-      return { tags: (await deps.branches.listTags(bucket)).map((t) => toTag(bucket, t)) };
+      return { tags: await listTags(deps, bucket) };
     },
   }),
   route({
@@ -291,7 +305,7 @@ export const branchRoutes = [
     async handle({ principal, params, body, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireAdminOfBucket(principal, bucket);
-      return toTag(bucket, await deps.branches.createTag(bucket, body.name, body.at, author(principal)));
+      return createTag(deps, bucket, body.name, body.at, author(principal));
     },
   }),
   route({
@@ -304,7 +318,7 @@ export const branchRoutes = [
     async handle({ principal, params, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireAdminOfBucket(principal, bucket);
-      await deps.branches.deleteTag(bucket, params.tag);
+      await deleteTag(deps, bucket, params.tag);
     },
   }),
   route({
@@ -319,8 +333,7 @@ export const branchRoutes = [
     async handle({ principal, params, query, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireListOfBucket(principal, bucket);
-      const page = await deps.branches.diff(bucket, query.from, query.to, { after: query.after, limit: query.limit });
-      return { entries: page.entries.map(diffJson), nextAfter: page.nextAfter };
+      return diffRefs(deps, bucket, query.from, query.to, { after: query.after, limit: query.limit });
     },
   }),
   route({
@@ -336,12 +349,13 @@ export const branchRoutes = [
     async handle({ principal, params, body, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireAdminOfBucket(principal, bucket);
-      const out = await deps.branches.merge(bucket, body.source, params.branch, {
-        strategy: body.strategy,
-        author: author(principal),
-        message: body.message,
-      });
-      return mergeJson(bucket, out);
+      return mergeAnswer(
+        await mergeRef(deps, bucket, body.source, params.branch, {
+          strategy: body.strategy,
+          author: author(principal),
+          message: body.message,
+        }),
+      );
     },
   }),
   route({
@@ -357,53 +371,27 @@ export const branchRoutes = [
     async handle({ principal, params, body, deps }) {
       const bucket = await rootBucket(principal, params.bucket, deps);
       requireAdminOfBucket(principal, bucket);
-      const out = await deps.branches.revert(bucket, params.branch, body.commit, {
-        strategy: body.strategy,
-        author: author(principal),
-        parent: body.parent,
-      });
-      return mergeJson(bucket, out);
+      return mergeAnswer(
+        await revertCommit(deps, bucket, params.branch, body.commit, {
+          strategy: body.strategy,
+          author: author(principal),
+          parent: body.parent,
+        }),
+      );
     },
   }),
 ];
 
-function toBranch(bucket: Bucket, b: BranchInfo): z.input<typeof Branch> {
-  return { ...b, alias: `${bucket.name}--${b.name}`, createdAt: b.createdAt.toISOString() };
-}
-
-function toCommit(bucket: Bucket, c: CommitInfo): z.input<typeof Commit> {
-  return { ...c, alias: `${bucket.name}--c${c.id}`, createdAt: c.createdAt.toISOString() };
-}
-
-function toTag(bucket: Bucket, t: TagInfo): z.input<typeof Tag> {
-  return { ...t, alias: `${bucket.name}--${t.name}`, createdAt: t.createdAt.toISOString() };
-}
-
-function sideJson(side: DiffSide | undefined) {
-  return side && { ...side, lastModified: side.lastModified.toISOString() };
-}
-
-function diffJson(e: DiffEntry): z.input<typeof DiffEntry> {
-  return { key: e.key, change: e.change, from: sideJson(e.from), to: sideJson(e.to) };
-}
-
 /** A merge's answer; conflicts are a 409 whose error lists them (nothing was applied). */
-function mergeJson(bucket: Bucket, out: MergeOutcome): z.input<typeof MergeResult> {
-  if (out.status === 'conflicts') {
-    const conflicts = out.conflicts.map((c) => ({
-      key: c.key,
-      base: sideJson(c.base),
-      source: sideJson(c.source),
-      dest: sideJson(c.dest),
-    }));
-    throw new AdminApiError('Conflict', 409, `${conflicts.length} conflicting key(s); nothing was applied`, { conflicts });
+function mergeAnswer(view: MergeView): MergeResultView {
+  if (view.status === 'conflicts') {
+    const { conflicts, base, bases, source } = view;
+    throw new AdminApiError('Conflict', 409, `${conflicts.length} conflicting key(s); nothing was applied`, {
+      conflicts,
+      base,
+      bases,
+      source,
+    });
   }
-  return {
-    status: out.status,
-    base: out.base,
-    bases: out.bases,
-    source: out.source,
-    applied: out.applied,
-    commit: out.commit && toCommit(bucket, out.commit),
-  };
+  return view;
 }

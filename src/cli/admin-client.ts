@@ -19,6 +19,8 @@ export class AdminApiClientError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The error object's other fields (a merge's 409 lists its conflicts here). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(`${code}: ${message}`);
     this.name = 'AdminApiClientError';
@@ -90,7 +92,13 @@ export class AdminClient {
     }
     if (!res.ok) {
       const err = json?.error;
-      throw new AdminApiClientError(res.status, err?.code ?? `HTTP${res.status}`, err?.message ?? text);
+      const { code, message, ...details } = (err ?? {}) as Record<string, unknown>;
+      throw new AdminApiClientError(
+        res.status,
+        typeof code === 'string' ? code : `HTTP${res.status}`,
+        typeof message === 'string' ? message : text,
+        details,
+      );
     }
     return json as T;
   }

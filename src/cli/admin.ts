@@ -51,14 +51,10 @@ import { registerIdentityCommands } from './admin/identity-commands.js';
 import { registerMasterKeyCommand } from './admin/master-key.js';
 import { registerQueueCommands } from './admin/queue-commands.js';
 import { registerStorageCommands } from './admin/storage-commands.js';
-import { serverFlags } from './flags.js';
+import { doorFlags } from './flags.js';
 
 export function registerAdminCommands(program: Command): void {
-  const admin = serverFlags(program.command('admin').description('manage tenants, keys, users, buckets and storage backends'))
-    .option('--json', 'print JSON')
-    .option('--endpoint <url>', 'go through the admin API of this running server instead of the database (env ANVIL_ENDPOINT)')
-    .option('--auth-access-key <id>', 'with --endpoint: access key to sign with (env ANVIL_ACCESS_KEY, else ANVIL_ROOT_ACCESS_KEY)')
-    .option('--auth-secret-key <secret>', 'with --endpoint: its secret (env ANVIL_SECRET_KEY, else ANVIL_ROOT_SECRET_KEY)');
+  const admin = doorFlags(program.command('admin').description('manage tenants, keys, users, buckets and storage backends'));
   admin.addHelpText(
     'after',
     `

@@ -1,4 +1,4 @@
-/** Flags shared by `anvil server` and `anvil admin`, mapped onto configuration overrides. */
+/** Flags shared by `anvil server`, `anvil admin` and the branch commands, mapped onto configuration overrides. */
 import type { Command } from 'commander';
 
 import type { ConfigOverrides } from '../config/config.js';
@@ -14,6 +14,18 @@ export function serverFlags(cmd: Command): Command {
     .option('--master-key <key>', '32-byte master key, hex or base64 (env ANVIL_MASTER_KEY)')
     .option('--master-key-file <file>', 'file holding the master key, outside the data folder (env ANVIL_MASTER_KEY_FILE)')
     .option('--log-level <level>', 'log level (env ANVIL_LOG_LEVEL)');
+}
+
+/**
+ * The flags of a command that reaches a server through a door (cli/admin/action.ts):
+ * the server's own (for the database) plus --json and the admin API's --endpoint and key.
+ */
+export function doorFlags(cmd: Command): Command {
+  return serverFlags(cmd)
+    .option('--json', 'print JSON')
+    .option('--endpoint <url>', 'go through the admin API of this running server instead of the database (env ANVIL_ENDPOINT)')
+    .option('--auth-access-key <id>', 'with --endpoint: access key to sign with (env ANVIL_ACCESS_KEY, else ANVIL_ROOT_ACCESS_KEY)')
+    .option('--auth-secret-key <secret>', 'with --endpoint: its secret (env ANVIL_SECRET_KEY, else ANVIL_ROOT_SECRET_KEY)');
 }
 
 export function overridesFrom(opts: Record<string, string | undefined>): ConfigOverrides {

@@ -1,4 +1,4 @@
-/** The `anvil` command: `anvil server` and `anvil admin …`. */
+/** The `anvil` command: `anvil server`, `anvil admin …` and the branch commands (`anvil branch|commit|log|diff|merge|tag|revert`). */
 import { Command } from 'commander';
 import pino from 'pino';
 
@@ -8,6 +8,7 @@ import { installProcessGuard } from '../http/process-guard.js';
 import { startTracing } from '../node/tracing.js';
 import { registerAdminCommands } from './admin.js';
 import { startBanner } from './banner.js';
+import { registerBranchCommands } from './branches.js';
 import { registerConfigCommands } from './config-command.js';
 import { overridesFrom, serverFlags } from './flags.js';
 import { reloadOnSignal } from './reload.js';
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
       process.on('SIGTERM', stop);
     });
   registerAdminCommands(program);
+  registerBranchCommands(program);
   registerConfigCommands(program);
   await program.parseAsync(argv);
 }

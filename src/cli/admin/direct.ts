@@ -5,8 +5,24 @@
  * the API's route for it calls. Access rules are the API's business: here
  * the operator holds the database, and with it every right.
  */
+import os from 'node:os';
+
 import type { AdminServices } from '../../admin/deps.js';
 import { backendAdmin } from '../../admin/ops/backends.js';
+import {
+  commitBranch,
+  createBranch,
+  createTag,
+  deleteBranch,
+  deleteTag,
+  diffRefs,
+  listBranches,
+  listTags,
+  logCommits,
+  mergeRef,
+  revertCommit,
+  showBranch,
+} from '../../admin/ops/branches.js';
 import { bucketView, bucketViews, deleteBucket, keyVersions, setReplication } from '../../admin/ops/buckets.js';
 import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
 import { serverStatus } from '../../admin/ops/status.js';
@@ -41,6 +57,15 @@ export async function withAdminNode<T>(config: Config, fn: (node: NodeContext) =
 
 export function adminServices(node: NodeContext): AdminServices {
   return { ...node, version: VERSION };
+}
+
+/** Who made a commit, branch or tag through the database: the operator's login on this machine. */
+function operator(): string {
+  try {
+    return `cli:${os.userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
 }
 
 export function directDoor(node: NodeContext): AdminDoor {
@@ -84,5 +109,17 @@ export function directDoor(node: NodeContext): AdminDoor {
     undrainBackend: (name) => backendAdmin(s).undrain(name),
     removeBackend: (name, force) => backendAdmin(s).remove(name, { force }),
     status: () => serverStatus(s, null),
+    listBranches: async (bucket) => listBranches(s, await bucketNamed(bucket)),
+    showBranch: async (bucket, name) => showBranch(s, await bucketNamed(bucket), name),
+    createBranch: async (bucket, name, from) => createBranch(s, await bucketNamed(bucket), name, from, operator()),
+    deleteBranch: async (bucket, name) => deleteBranch(s, await bucketNamed(bucket), name),
+    commit: async (bucket, branch, message) => commitBranch(s, await bucketNamed(bucket), branch, message, operator()),
+    log: async (bucket, ref, limit) => logCommits(s, await bucketNamed(bucket), ref, limit),
+    diff: async (bucket, from, to, page) => diffRefs(s, await bucketNamed(bucket), from, to, page),
+    merge: async (bucket, source, into, opts) => mergeRef(s, await bucketNamed(bucket), source, into, { ...opts, author: operator() }),
+    revert: async (bucket, into, commit, opts) => revertCommit(s, await bucketNamed(bucket), into, commit, { ...opts, author: operator() }),
+    listTags: async (bucket) => listTags(s, await bucketNamed(bucket)),
+    createTag: async (bucket, name, at) => createTag(s, await bucketNamed(bucket), name, at, operator()),
+    deleteTag: async (bucket, name) => deleteTag(s, await bucketNamed(bucket), name),
   };
 }

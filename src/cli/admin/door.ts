@@ -5,6 +5,7 @@
  * (direct.ts, through the same admin operations the API's routes call) — so
  * no command is implemented twice.
  */
+import type { BranchView, CommitView, DiffPageView, MergeStrategy, MergeView, TagView } from '../../admin/ops/branches.js';
 import type { BucketDeletion, BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
@@ -52,6 +53,24 @@ export interface AdminDoor {
   undrainBackend(name: string): Promise<UndrainResult>;
   removeBackend(name: string, force: boolean): Promise<RemoveResult>;
   status(): Promise<ServerStatus>;
+
+  // Branches, commits and tags of a bucket (`anvil branch|commit|log|diff|merge|tag|revert`).
+  listBranches(bucket: string): Promise<BranchView[]>;
+  showBranch(bucket: string, name: string): Promise<BranchView>;
+  /** `from`: a branch (its head), a tag or a commit; default main. */
+  createBranch(bucket: string, name: string, from?: string): Promise<BranchView>;
+  deleteBranch(bucket: string, name: string): Promise<void>;
+  commit(bucket: string, branch: string, message: string): Promise<CommitView>;
+  /** Commits reachable from a ref, newest generation first; at most `limit` (1 to 1000). */
+  log(bucket: string, ref: string, limit: number): Promise<CommitView[]>;
+  /** One page of the keys that differ from ref `from` to ref `to` (`after`: the previous page's nextAfter). */
+  diff(bucket: string, from: string, to: string, page: { after?: string; limit: number }): Promise<DiffPageView>;
+  /** Conflicts (strategy fail) are an outcome, not an error: nothing was applied. */
+  merge(bucket: string, source: string, into: string, opts: { strategy: MergeStrategy; message?: string }): Promise<MergeView>;
+  revert(bucket: string, into: string, commit: string, opts: { strategy: MergeStrategy; parent?: number }): Promise<MergeView>;
+  listTags(bucket: string): Promise<TagView[]>;
+  createTag(bucket: string, name: string, at: string): Promise<TagView>;
+  deleteTag(bucket: string, name: string): Promise<void>;
 }
 
 /** A user named by id, or by email (any case). */

@@ -1,12 +1,30 @@
 /** The admin API door (`--endpoint`): each question is one or two signed requests (admin-client.ts). */
+import type { BranchView, CommitView, ConflictView, DiffPageView, MergeResultView, MergeView, TagView } from '../../admin/ops/branches.js';
 import type { BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { UserView } from '../../admin/ops/users.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
 import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
-import type { AdminClient } from '../admin-client.js';
+import { AdminApiClientError, type AdminClient } from '../admin-client.js';
 import { type AdminDoor, type BucketReplication, findUser } from './door.js';
+
+/** A merge or revert: the API answers conflicts with a 409 listing them; here they are an outcome again. */
+async function mergeRequest(send: () => Promise<MergeResultView>): Promise<MergeView> {
+  try {
+    return await send();
+  } catch (err) {
+    if (!(err instanceof AdminApiClientError) || err.status !== 409 || !Array.isArray(err.details.conflicts)) throw err;
+    const d = err.details;
+    return {
+      status: 'conflicts',
+      base: typeof d.base === 'string' ? d.base : null,
+      bases: typeof d.bases === 'number' ? d.bases : 1,
+      source: typeof d.source === 'string' ? d.source : null,
+      conflicts: d.conflicts as ConflictView[],
+    };
+  }
+}
 
 interface WhoAmI {
   level: 'root' | 'admin' | 'member';
@@ -73,6 +91,38 @@ export function remoteDoor(client: AdminClient): AdminDoor {
     undrainBackend: (name) => client.request<UndrainResult>('POST', ['backends', name, 'undrain']),
     removeBackend: (name, force) => client.request<RemoveResult>('DELETE', ['backends', name], { query: force ? { force: 'true' } : {} }),
     status: () => client.request<ServerStatus>('GET', ['status']),
+    listBranches: async (bucket) => (await client.request<{ branches: BranchView[] }>('GET', ['buckets', bucket, 'branches'])).branches,
+    showBranch: (bucket, name) => client.request<BranchView>('GET', ['buckets', bucket, 'branches', name]),
+    createBranch: (bucket, name, from) => client.request<BranchView>('POST', ['buckets', bucket, 'branches'], { body: { name, from } }),
+    async deleteBranch(bucket, name) {
+      await client.request('DELETE', ['buckets', bucket, 'branches', name]);
+    },
+    commit: (bucket, branch, message) =>
+      client.request<CommitView>('POST', ['buckets', bucket, 'branches', branch, 'commits'], { body: { message } }),
+    log: async (bucket, ref, limit) =>
+      (await client.request<{ commits: CommitView[] }>('GET', ['buckets', bucket, 'commits'], { query: { ref, limit: String(limit) } }))
+        .commits,
+    diff: (bucket, from, to, page) =>
+      client.request<DiffPageView>('GET', ['buckets', bucket, 'diff'], {
+        query: { from, to, limit: String(page.limit), ...(page.after !== undefined ? { after: page.after } : {}) },
+      }),
+    merge: (bucket, source, into, opts) =>
+      mergeRequest(() =>
+        client.request<MergeResultView>('POST', ['buckets', bucket, 'branches', into, 'merges'], {
+          body: { source, strategy: opts.strategy, message: opts.message },
+        }),
+      ),
+    revert: (bucket, into, commit, opts) =>
+      mergeRequest(() =>
+        client.request<MergeResultView>('POST', ['buckets', bucket, 'branches', into, 'reverts'], {
+          body: { commit, strategy: opts.strategy, parent: opts.parent },
+        }),
+      ),
+    listTags: async (bucket) => (await client.request<{ tags: TagView[] }>('GET', ['buckets', bucket, 'tags'])).tags,
+    createTag: (bucket, name, at) => client.request<TagView>('POST', ['buckets', bucket, 'tags'], { body: { name, at } }),
+    async deleteTag(bucket, name) {
+      await client.request('DELETE', ['buckets', bucket, 'tags', name]);
+    },
   };
   return door;
 }
