@@ -201,10 +201,14 @@ async function loadTarget(target: RunningTarget, plan: Plan, phases: string[]): 
       target: () => wt,
       async offline(fn) {
         await http.close();
+        let failure: unknown;
+        // (the server starts again even when seeding failed: the phase's error is reported, the target stopped cleanly)
         const next = await target.restart!(async (url) => {
           const db = await openSeedDb(url);
           try {
             await fn(db);
+          } catch (err) {
+            failure = err ?? new Error('seeding failed');
           } finally {
             await db.close();
           }
@@ -212,6 +216,7 @@ async function loadTarget(target: RunningTarget, plan: Plan, phases: string[]): 
         Object.assign(target, { ...next, report: target.report });
         http = new S3Http(target.endpoint, target.creds);
         wt = { http, serverPids: target.serverPids, supportsList: target.supportsList, log };
+        if (failure) throw failure;
       },
     };
     await phase('branches', () => branches(host, plan, results));

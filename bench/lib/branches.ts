@@ -143,7 +143,8 @@ export async function branches(host: BranchesHost, plan: Plan, out: Results): Pr
   const t0 = Date.now();
   await host.offline(async (db) => {
     const tpl = await bucketIdOf(db, B.tpl);
-    const tmpl = await Promise.all(Array.from({ length: templates }, (_, i) => templateRow(db, tpl.id, `t${i}`)));
+    const tmpl = [];
+    for (let i = 0; i < templates; i++) tmpl.push(await templateRow(db, tpl.id, `t${i}`));
     const big = (await bucketIdOf(db, B.big)).id;
     const small = (await bucketIdOf(db, B.small)).id;
     const deep = (await bucketIdOf(db, B.deep)).id;
@@ -178,6 +179,13 @@ export async function branches(host: BranchesHost, plan: Plan, out: Results): Pr
     s = Date.now();
     await db.finish();
     log(`  ${db.engine === 'sqlite' ? 'WAL checkpoint' : 'ANALYZE'}: ${((Date.now() - s) / 1000).toFixed(1)} s`);
+    if (process.env.ANVIL_BENCH_EXPLAIN && db.engine === 'postgres') {
+      // Diagnostics: plans of statements slower than 30 ms go to the server log (ANVIL_BENCH_PG_LOG keeps it).
+      await db.run("LOAD 'auto_explain'");
+      await db.run("ALTER SYSTEM SET session_preload_libraries = 'auto_explain'");
+      await db.run("ALTER SYSTEM SET auto_explain.log_min_duration = '30ms'");
+      await db.all('SELECT pg_reload_conf()');
+    }
   });
   out['br-seed'] = summarize(fromLatencies([Date.now() - t0]), 'ms');
   log(`  offline seeding and restart: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
