@@ -11,7 +11,10 @@
  * SQLite with encryption off / on and replication 1 / 2, as ratios; needs the
  * anvil-sqlite target), versioning (Anvil targets: versioned vs unversioned
  * GET / PUT, ListObjectVersions and ListObjectsV2 over many versions, as ratios;
- * versioning-rw and versioning-list run its two halves alone).
+ * versioning-rw and versioning-list run its two halves alone), branches (Anvil
+ * targets: branch creation, GET / ListObjectsV2 through branch levels, reads
+ * as of an old commit, diff and merge, as ratios; seeds the stopped server's
+ * database).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,11 +23,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { branches, type BranchesHost, branchesTable, branchRatios } from './lib/branches.js';
 import { type Credentials, S3Http } from './lib/client.js';
 import { costPlan, type Plan, plans } from './lib/plan.js';
 import { type BenchPostgres, startBenchPostgres } from './lib/postgres.js';
 import { type Child, freePort, spawnServer } from './lib/procs.js';
 import { type Comparison, comparisonRatios, comparisonTable, cpuTable, markdownTable, ratios, type TargetReport } from './lib/report.js';
+import { openSeedDb } from './lib/seed.js';
 import { versioning, versioningRatios, versioningTable } from './lib/versioning.js';
 import { largeObjects, listing, multipart, type Results, smallObjects, type WorkloadTarget } from './lib/workloads.js';
 import { formatProfile } from './prof-summary.js';
@@ -33,7 +38,7 @@ const execFileAsync = promisify(execFile);
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
 const ALL_TARGETS = ['raw', 'limit', 'anvil-sqlite', 'anvil-postgres', 's3rver'];
-const ALL_PHASES = ['large', 'small', 'list', 'mpu', 'versioning', 'cost'];
+const ALL_PHASES = ['large', 'small', 'list', 'mpu', 'versioning', 'branches', 'cost'];
 const ROOT: Credentials = { accessKeyId: 'AKIAANVILBENCHROOT00', secretAccessKey: 'bench-root-secret-0123456789abcdefghijkl' };
 
 function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: string[]; cpuProf?: string; out: string; keep: boolean } {
@@ -101,6 +106,8 @@ interface RunningTarget {
   /** Recent server output (for error reports). */
   tail(): string;
   stop(): Promise<void>;
+  /** Anvil: stops the server, runs `during` on its database (by URL), starts it again on a new port. */
+  restart?(during: (databaseUrl: string) => Promise<void>): Promise<RunningTarget>;
 }
 
 async function startTsServer(script: string, dataDir: string, nodeFlags: string[] = []): Promise<Child> {
@@ -155,14 +162,19 @@ async function anvilTarget(
     supportsMpu: true,
     tail: child.tail,
     stop: child.stop,
+    async restart(during) {
+      await child.stop();
+      await during(databaseUrl);
+      return anvilTarget(name, description, dataDir, databaseUrl, cpuProf, env, morePids);
+    },
   };
 }
 
 /** Runs the chosen phases against a started target (a failure ends that phase only), then stops it. */
 async function loadTarget(target: RunningTarget, plan: Plan, phases: string[]): Promise<void> {
   const { name, results } = target.report;
-  const http = new S3Http(target.endpoint, target.creds);
-  const wt: WorkloadTarget = { http, serverPids: target.serverPids, supportsList: target.supportsList, log };
+  let http = new S3Http(target.endpoint, target.creds);
+  let wt: WorkloadTarget = { http, serverPids: target.serverPids, supportsList: target.supportsList, log };
   const phase = async (p: string, fn: () => Promise<void>): Promise<void> => {
     if (!phases.includes(p)) return;
     try {
@@ -184,6 +196,30 @@ async function loadTarget(target: RunningTarget, plan: Plan, phases: string[]): 
     const list = phases.includes('versioning') || phases.includes('versioning-list');
     if (rw || list)
       await phase(rw && list ? 'versioning' : rw ? 'versioning-rw' : 'versioning-list', () => versioning(wt, plan, results, { rw, list }));
+    // (last: it stops and restarts the server to seed its database)
+    const host: BranchesHost = {
+      target: () => wt,
+      async offline(fn) {
+        await http.close();
+        let failure: unknown;
+        // (the server starts again even when seeding failed: the phase's error is reported, the target stopped cleanly)
+        const next = await target.restart!(async (url) => {
+          const db = await openSeedDb(url);
+          try {
+            await fn(db);
+          } catch (err) {
+            failure = err ?? new Error('seeding failed');
+          } finally {
+            await db.close();
+          }
+        });
+        Object.assign(target, { ...next, report: target.report });
+        http = new S3Http(target.endpoint, target.creds);
+        wt = { http, serverPids: target.serverPids, supportsList: target.supportsList, log };
+        if (failure) throw failure;
+      },
+    };
+    await phase('branches', () => branches(host, plan, results));
   }
   await http.close();
   await target.stop();
@@ -240,7 +276,7 @@ async function runCosts(plan: Plan, work: string, cpuProf: string | undefined): 
 async function runRawDisk(plan: Plan, phases: string[], dir: string): Promise<Results> {
   const wanted = phases
     .map((p) => (p === 'small-put' ? 'small' : p))
-    .filter((p) => p !== 'list' && p !== 'cost' && !p.startsWith('versioning'));
+    .filter((p) => p !== 'list' && p !== 'cost' && p !== 'branches' && !p.startsWith('versioning'));
   if (wanted.length === 0) return {};
   const { stdout, stderr } = await execFileAsync(
     process.execPath,
@@ -276,9 +312,9 @@ async function main(): Promise<void> {
 
   try {
     // (the cost section starts its own servers: no target is started for it alone)
-    // (the versioning section runs on Anvil targets only)
+    // (the versioning and branches sections run on Anvil targets only)
     const others = opts.phases.filter((p) => p !== 'cost');
-    const onlyAnvil = others.length > 0 && others.every((p) => p.startsWith('versioning'));
+    const onlyAnvil = others.length > 0 && others.every((p) => p.startsWith('versioning') || p === 'branches');
     for (const name of (others.length ? opts.targets : []).filter((n) => !onlyAnvil || n.startsWith('anvil'))) {
       const dataDir = path.join(work, name);
       fs.mkdirSync(dataDir, { recursive: true });
@@ -336,6 +372,7 @@ async function main(): Promise<void> {
   const elapsed = (Date.now() - started) / 1000;
   const table = markdownTable(reports);
   const versioningMd = opts.phases.some((p) => p.startsWith('versioning')) ? versioningTable(reports, plan) : '';
+  const branchesMd = opts.phases.includes('branches') ? branchesTable(reports, plan) : '';
   const cpu = cpuTable(reports);
   const result = {
     date: new Date().toISOString(),
@@ -353,6 +390,13 @@ async function main(): Promise<void> {
           sizes: plan.versioning,
           ratios: versioningRatios(reports, plan),
           markdown: versioningMd,
+        }
+      : null,
+    branches: branchesMd
+      ? {
+          sizes: plan.branches,
+          ratios: branchRatios(reports, plan),
+          markdown: branchesMd,
         }
       : null,
     costs: costReports.length
@@ -389,6 +433,16 @@ async function main(): Promise<void> {
     console.log(result.versioning.markdown);
     console.log(
       '\nBaseline: the unversioned bucket (GET / PUT, ListObjectsV2 × 1); for the ListObjectVersions row, a ListObjectsV2 page of 1000 from the × 1 bucket. GET / PUT sides ran A B B A (half the time each); list pages were sampled in rotation, one of each in turn. For ops/s above 1× is better, for p99 below 1×.',
+    );
+  }
+  if (result.branches) {
+    const b = plan.branches;
+    console.log(
+      `\n#### Branches (${plan.name}: a bucket of ${b.keys.toLocaleString('en-US')} objects, seeded into the database; ${b.changes.toLocaleString('en-US')} changed keys per diff / merge; a key with ${b.deepVersions.toLocaleString('en-US')} versions after the commit — the issue's sizes are 1M, 10k and 100k)\n`,
+    );
+    console.log(result.branches.markdown);
+    console.log(
+      '\nTimes in ms. Ratios divide the branch side by the baseline (below 1× is better); both sides of a row were sampled in rotation on the same server. "8 levels" is the deepest chain a read may go through (a branch of depth 7 and its 7 ancestors), made without the background flatten that would shorten it. Merges are few (one per feature branch): their row compares medians and shows the max as p99.',
     );
   }
   if (result.costs) {

@@ -44,6 +44,28 @@ export interface Plan {
     listSamples: number;
     listMaxS: number;
   };
+  /**
+   * The branches section (Anvil only; lib/branches.ts): a bucket of `keys`
+   * objects (seeded into the stopped server's database), `creations`
+   * branch creations on it and on an empty bucket, a chain of 7 branches
+   * each overwriting `chainWrites` keys, one key with `deepVersions`
+   * versions after a commit, and `merges` feature branches each changing
+   * `changes` keys in the big bucket and in a bucket of `changes` keys.
+   * GET rotations run `getRounds` rounds, list rotations `listRounds`,
+   * diffs `diffRounds`, each at most `maxS` seconds (diffs twice that).
+   */
+  branches: {
+    keys: number;
+    changes: number;
+    deepVersions: number;
+    creations: number;
+    chainWrites: number;
+    getRounds: number;
+    listRounds: number;
+    diffRounds: number;
+    merges: number;
+    maxS: number;
+  };
 }
 
 const MiB = 1024 * 1024;
@@ -68,6 +90,18 @@ export const plans: Record<'quick' | 'full', Plan> = {
     mpuConcurrency: 4,
     cost: { largeCount: 3, smallPutS: 1.5, smallGetS: 1 },
     versioning: { keys: 500, history: 4, deepVersions: 10_000, listKeys: 10_000, listVersions: 10, listSamples: 100, listMaxS: 5 },
+    branches: {
+      keys: 100_000,
+      changes: 1000,
+      deepVersions: 100_000,
+      creations: 100,
+      chainWrites: 100,
+      getRounds: 300,
+      listRounds: 100,
+      diffRounds: 10,
+      merges: 5,
+      maxS: 60,
+    },
   },
   full: {
     name: 'full',
@@ -88,6 +122,18 @@ export const plans: Record<'quick' | 'full', Plan> = {
     mpuConcurrency: 4,
     cost: { largeCount: 8, smallPutS: 6, smallGetS: 4 },
     versioning: { keys: 2000, history: 4, deepVersions: 100_000, listKeys: 20_000, listVersions: 10, listSamples: 300, listMaxS: 30 },
+    branches: {
+      keys: 1_000_000,
+      changes: 10_000,
+      deepVersions: 100_000,
+      creations: 300,
+      chainWrites: 100,
+      getRounds: 1000,
+      listRounds: 200,
+      diffRounds: 10,
+      merges: 3,
+      maxS: 120,
+    },
   },
 };
 

@@ -8,7 +8,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -118,6 +118,9 @@ export async function startBenchPostgres(log: (s: string) => void): Promise<Benc
   }
   const stopAll = async (): Promise<void> => {
     await run(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w']).catch(() => undefined);
+    // Diagnostics (slow statements, auto_explain plans): keep the server log where asked.
+    const keepLog = process.env.ANVIL_BENCH_PG_LOG;
+    if (keepLog) await copyFile(join(base, 'postgres.log'), keepLog).catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   };
   const exitHook = (): void => {
