@@ -164,7 +164,12 @@ async function rootBucket(p: Principal, name: string, deps: Parameters<typeof vi
  * does not ask for rights on the bucket's own name: a key scoped to the
  * branch alone (`photos--dev/*`) reaches no bucket named `photos`.
  */
-async function writableBranchBucket(p: Principal, name: string, branch: string, deps: Parameters<typeof visibleBucket>[2]): Promise<Bucket> {
+async function writableBranchBucket(
+  p: Principal,
+  name: string,
+  branch: string,
+  deps: Parameters<typeof visibleBucket>[2],
+): Promise<Bucket> {
   const bucket = await deps.buckets.get(name);
   if (!bucket || (p.level !== 'root' && bucket.tenant_id !== p.tenantId)) throw adminErrors.notFound(`no bucket named ${name}`);
   if (bucket.view) throw adminErrors.invalid(`${name} is an alias of bucket ${bucket.view.bucketName}: name the bucket`);
