@@ -129,6 +129,8 @@ const S3_CODES = new Set([
   'ObjectLockConfigurationNotFoundError',
   'NoSuchObjectLockConfiguration',
   'NoSuchTagSet',
+  // A bucket or tenant storage quota (core/objects/quota.ts): 403, as Ceph RGW answers.
+  'QuotaExceeded',
 ]);
 
 /** Reasons whose S3 status is not their kind's. */

@@ -17,6 +17,7 @@ import * as m006 from './006-object-listing-index.js';
 import * as m007 from './007-backends.js';
 import * as m008 from './008-multipart-completions.js';
 import * as m009 from './009-versions.js';
+import * as m010 from './010-tenant-usage.js';
 
 export function dataMigrations(kind: EngineKind): Record<string, Migration> {
   return {
@@ -29,5 +30,6 @@ export function dataMigrations(kind: EngineKind): Record<string, Migration> {
     '007-backends': m007.migration,
     '008-multipart-completions': m008.migration(kind),
     '009-versions': m009.migration(kind),
+    '010-tenant-usage': m010.migration,
   };
 }
