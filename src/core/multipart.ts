@@ -26,7 +26,6 @@ import {
   insertUpload,
   lockUpload,
   partBlobsOf,
-  partSize,
   partsOf,
   pruneCompletionsBefore,
   replacePart,
@@ -40,7 +39,7 @@ import { commitStaged } from './objects/commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './objects/digests.js';
 import { newUploadId, validateKey, type WriteCondition } from './objects/keys.js';
 import { nextSeq, writeLatest } from './objects/latest.js';
-import { checkCommitted, checkIncoming, quotasFor, type WriteQuotas } from './objects/quota.js';
+import { checkCommitted, checkIncomingPart, quotasFor, type WriteQuotas } from './objects/quota.js';
 import { abandonStaged, metadataWrite, stageBody } from './objects/stage.js';
 
 export { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE } from './multipart/parts.js';
@@ -158,13 +157,7 @@ export class MultipartService {
     const upload = await this.get(bucket, key, uploadId);
     // Parts of uploads in progress count against the quotas (what they store is stored).
     const quotas = await quotasFor(this.ctx, bucket);
-    const length = opts.expect?.length;
-    if (length !== undefined) {
-      await checkIncoming(this.ctx, bucket, quotas, { bytes: length, objects: 0 }, async () => ({
-        bytes: length - ((await partSize(this.ctx.meta.data, uploadId, partNumber)) ?? 0),
-        objects: 0,
-      }));
-    }
+    await checkIncomingPart(this.ctx, bucket, quotas, { uploadId, partNumber, length: opts.expect?.length });
     const digest = digestSpec(opts.expect);
     const algorithms = digest.checksums ?? [];
     if (upload.checksumAlgorithm && !algorithms.includes(upload.checksumAlgorithm)) algorithms.push(upload.checksumAlgorithm);
@@ -190,8 +183,7 @@ export class MultipartService {
       staged,
       digests.blake3,
       async (trx, manifest, refs) => {
-        // Under a quota the bucket lock comes first (lock order: bucket, upload), so the usage
-        // the commit checks includes every write of the bucket committed before.
+        // Under a quota: the bucket lock first (lock order: bucket, upload), so the check sees all before.
         if (quotas) await nextSeq(trx, bucket);
         // The upload may have been completed or aborted while the part streamed in. Its row
         // stays locked until we commit, so a concurrent Complete or Abort waits for this part.
@@ -351,8 +343,7 @@ export class MultipartService {
           });
         }
         await refs.apply(trx);
-        // The parts became the object (the unused ones are gone): usage moved by the version's
-        // size less the parts'. A quota lowered meanwhile may still refuse it; an abort frees it.
+        // The parts became the object; a quota lowered meanwhile may refuse it (an abort frees them).
         await checkCommitted(trx, bucket, quotas);
         return { version: out, refs };
       }),

@@ -23,22 +23,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeAll, expect, it } from 'vitest';
 
-import { blobFiles, describeEachEngine, s3Error, stagedFiles, type TestAnvil, useAnvil } from '../support/anvil.js';
+import { adminApi } from '../support/admin-api.js';
+import { blobFiles, describeEachEngine, s3Error, stagedFiles, useAnvil } from '../support/anvil.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
 const KiB = 1024;
-
-/** A signed admin API request as root; the parsed JSON answer (throws on an error status). */
-export async function adminApi(t: TestAnvil, method: string, path: string, body?: unknown): Promise<any> {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  const res = await signedFetch(t, method, `${t.endpoint}/admin/v1/${path}`, {
-    body: text,
-    headers: text === undefined ? {} : { 'content-type': 'application/json' },
-  });
-  const out = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${out}`);
-  return out ? JSON.parse(out) : undefined;
-}
 
 describeEachEngine('storage quotas', (engine) => {
   const t = useAnvil(engine);

@@ -26,6 +26,7 @@ import type { Bucket } from '../../meta/buckets/types.js';
 import { bucketStoredUsage, lockTenantUsage, type StoredUsage, tenantStoredUsage as tenantUsageRow } from '../../meta/buckets/usage.js';
 import type { DataDb } from '../../meta/handles.js';
 import { tenantQuotaRow } from '../../meta/identity/tenants.js';
+import { partSize } from '../../meta/objects/uploads.js';
 import type { CoreContext } from '../context.js';
 
 /** A quota: null means no limit on that dimension. */
@@ -130,6 +131,21 @@ export async function checkIncoming(
     err = closer && (await find(closer));
   }
   if (err) throw err;
+}
+
+/** Fail fast for UploadPart: the part's declared length, less the part of that number it replaces. */
+export async function checkIncomingPart(
+  ctx: CoreContext,
+  bucket: Bucket,
+  quotas: WriteQuotas | undefined,
+  part: { uploadId: string; partNumber: number; length: number | undefined },
+): Promise<void> {
+  const { length } = part;
+  if (length === undefined) return;
+  await checkIncoming(ctx, bucket, quotas, { bytes: length, objects: 0 }, async () => ({
+    bytes: length - ((await partSize(ctx.meta.data, part.uploadId, part.partNumber)) ?? 0),
+    objects: 0,
+  }));
 }
 
 /**
