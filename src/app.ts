@@ -21,6 +21,7 @@ import { Admission, type AdmissionState, isMetricsScrape } from './http/admissio
 import { Drainer } from './http/drain.js';
 import { Health } from './http/health.js';
 import { Metrics } from './http/metrics.js';
+import { RateLimitGate } from './http/rate-limit.js';
 import { createS3Server } from './http/server.js';
 import type { MetaDatabases } from './meta/engine.js';
 import { assembleNode, type NodeContext } from './node/assemble.js';
@@ -57,8 +58,10 @@ export interface Anvil {
   meta: MetaDatabases;
   /** Admission control's counts (open connections, requests in flight, rejections). */
   admission: AdmissionState;
-  /** Prometheus metrics (countRateLimited for the rate limits). */
+  /** Prometheus metrics (anvil_rate_limited_total counts the rate limits' refusals). */
   metrics: Metrics;
+  /** The request rate limits of this node (core/limits.ts), for tests and the reload. */
+  rateLimit: RateLimitGate;
   /** Liveness and readiness (GET /-/health, /-/ready). */
   health: Health;
   /**
@@ -145,7 +148,8 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     const metrics = new Metrics(meta, { space: node.space, backends: backendMetricsView(node), log });
     const health = new Health(readinessChecks(node), { domain: config.domain, log });
     const drainer = new Drainer(log);
-    const server = createS3Server(config, services, log, metrics, [admin], { health, drainer });
+    const rateLimit = new RateLimitGate(config, metrics);
+    const server = createS3Server(config, services, log, metrics, [admin], { health, drainer, rateLimit });
     // Caps on connections and requests in flight, in front of every request the server handles (probes and scrapes exempt).
     const admission = new Admission(
       { maxConnections: config.maxConnections, maxRequests: config.maxConcurrentRequests },
@@ -189,6 +193,7 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
       settings: /^backends\.[^.]+\.(quota|max_object_size|monthly(\..+)?)$/,
       apply: (next) => core.blobs.replicas.updateLimits(next.storage),
     });
+    reloader.add({ name: 'rate limits', settings: /^rate_limit_/, apply: (next) => rateLimit.update(next) });
     return {
       endpoint,
       port: actualPort,
@@ -201,6 +206,7 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
       reconciled,
       meta,
       admission,
+      rateLimit,
       reloader,
       reload: (next) => reloader.reload(next),
       metrics,

@@ -282,7 +282,10 @@ export async function forkOffline(db: SeedDb, bucketId: string, parentTimeline: 
         ceiling,
       ]);
     }
-    await db.run('INSERT INTO bucket_state (bucket_id, last_seq, object_count, byte_count) VALUES (?, 0, 0, 0)', [timelineId]);
+    await db.run(
+      'INSERT INTO bucket_state (bucket_id, tenant_id, last_seq, object_count, byte_count) SELECT ?, tenant_id, 0, 0, 0 FROM bucket_state WHERE bucket_id = ?',
+      [timelineId, bucketId],
+    );
     return timelineId;
   });
 }

@@ -9,17 +9,18 @@
  * ListObjectVersions with prefix=key needs (list on the key).
  *
  * Settings (PATCH): `replication`, the replicas each new blob of the bucket
- * gets (1 to the number of configured backends; null: the server default).
- * Root only: replicas take the operator's storage, which no tenant quota
- * bounds.
+ * gets (1 to the number of configured backends; null: the server default),
+ * and `quota`, the bucket's storage quota (core/objects/quota.ts). Root
+ * only: replicas take the operator's storage, which no tenant quota bounds,
+ * and quotas are the operator's to give.
  */
 import { z } from 'zod';
 
 import { isAdminOf, requireRoot, visibleBucket, visibleTenant } from './access.js';
 import { adminErrors } from './errors.js';
-import { bucketView, bucketViews, deleteBucket, keyVersions, setReplication } from './ops/buckets.js';
+import { bucketView, bucketViews, deleteBucket, keyVersions, setBucketQuota, setReplication } from './ops/buckets.js';
 import { Reply, route } from './route.js';
-import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery, KeyVersions, KeyVersionsQuery } from './schemas.js';
+import { Bucket as BaseBucketSchema, BucketDeleted, ForceQuery, KeyVersions, KeyVersionsQuery, QuotaChange } from './schemas.js';
 
 /**
  * schemas.ts's Bucket with the replication setting. It takes over the
@@ -43,6 +44,7 @@ const BucketSettings = z
       .nullable()
       .optional()
       .describe('replicas of each new blob: 1 to the number of configured backends; null: the default. Objects already stored keep theirs'),
+    quota: QuotaChange.optional().describe("the bucket's storage quota: absent fields stay, null removes a limit"),
   })
   .strict()
   .meta({ id: 'BucketSettings' });
@@ -99,7 +101,7 @@ export const bucketRoutes = [
     method: 'PATCH',
     path: '/admin/v1/buckets/:bucket',
     tag: 'buckets',
-    summary: "Change a bucket's settings (replication)",
+    summary: "Change a bucket's settings (replication, storage quota)",
     access: 'root',
     auth: 'any',
     body: BucketSettings,
@@ -107,7 +109,9 @@ export const bucketRoutes = [
     async handle({ principal, params, body, deps }) {
       requireRoot(principal);
       const bucket = await visibleBucket(principal, params.bucket, deps);
-      return body.replication === undefined ? bucketView(deps, bucket) : setReplication(deps, bucket, body.replication);
+      let view = body.quota === undefined ? undefined : await setBucketQuota(deps, bucket, body.quota);
+      if (body.replication !== undefined) view = await setReplication(deps, bucket, body.replication);
+      return view ?? bucketView(deps, bucket);
     },
   }),
   route({

@@ -47,8 +47,72 @@ export const ErrorBody = named(
 
 // ---- tenants
 
-export const Tenant = named('Tenant', z.object({ id: z.string(), name: z.string(), canonicalId: z.string(), displayName: z.string() }));
+const bytesOrNone = z.number().int().min(0).nullable();
+export const Quota = named(
+  'Quota',
+  z.object({
+    bytes: bytesOrNone.describe('bytes of every stored version (and of the parts of uploads in progress) at most; null: no limit'),
+    objects: bytesOrNone.describe('stored versions (not delete markers) at most; null: no limit'),
+  }),
+);
+export const QuotaChange = named(
+  'QuotaChange',
+  z
+    .object({
+      bytes: bytesOrNone.optional().describe('null removes the limit; absent: unchanged'),
+      objects: bytesOrNone.optional().describe('null removes the limit; absent: unchanged'),
+    })
+    .strict(),
+);
+const rps = z.number().min(0).max(1e9).nullable();
+const burst = z.number().int().min(1).nullable();
+export const TenantRateLimit = named(
+  'TenantRateLimit',
+  z.object({
+    requestsPerSecond: rps.describe("the whole tenant's S3 requests per second; null: the server default; 0: no limit"),
+    burst: burst.describe('requests the tenant may send at once above its rate; null: the default'),
+    perKeyRequestsPerSecond: rps.describe('S3 requests per second of each of its access keys; null: the server default; 0: no limit'),
+    perKeyBurst: burst.describe('the burst of each key; null: the default'),
+  }),
+);
+export const StoredUsage = named(
+  'StoredUsage',
+  z.object({
+    bytes: z.number().int().describe('what the quota counts: bytes of every stored version, and the parts of uploads in progress'),
+    objects: z.number().int().describe('what the quota counts: stored versions that are not delete markers'),
+  }),
+);
+export const Tenant = named(
+  'Tenant',
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    canonicalId: z.string(),
+    displayName: z.string(),
+    quota: Quota,
+    rateLimit: TenantRateLimit,
+    usage: StoredUsage.describe("in this region's data plane"),
+  }),
+);
 export const TenantList = z.object({ tenants: z.array(Tenant) });
+export const TenantSettings = named(
+  'TenantSettings',
+  z
+    .object({
+      quota: QuotaChange.optional(),
+      rateLimit: z
+        .object({
+          requestsPerSecond: rps.optional(),
+          burst: burst.optional(),
+          perKeyRequestsPerSecond: rps.optional(),
+          perKeyBurst: burst.optional(),
+        })
+        .strict()
+        .optional()
+        .describe('absent fields stay; null resets one to the server default'),
+    })
+    .strict(),
+);
 export const CreateTenant = named('CreateTenant', z.object({ name: z.string().min(1).max(63) }).strict());
 
 // ---- access keys
@@ -238,6 +302,7 @@ export const Bucket = named(
     hasPolicy: z.boolean(),
     versioning: z.enum(['Unversioned', 'Enabled', 'Suspended']).describe('Unversioned: versioning was never turned on'),
     objectLock: ObjectLockState,
+    quota: Quota,
     usage: BucketUsage.nullable().describe("from this region's bucket state; null if the region has no state row"),
   }),
 );

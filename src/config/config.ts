@@ -17,7 +17,7 @@ import { z } from 'zod';
 
 import { type BackendsConfig, checkBackendsConfig } from '../backends/config.js';
 import { unknownKey } from './suggest.js';
-import { type DurationUnit, parseDuration, parseSize } from './units.js';
+import { type DurationUnit, parseDuration, parseRate, parseSize } from './units.js';
 
 export const configSchema = z.object({
   listen: z.string().regex(/^(\[[^\]]+\]|[^:]+):\d{1,5}$/, 'listen must be host:port'),
@@ -65,6 +65,17 @@ export const configSchema = z.object({
   maxConnections: z.number().int().nonnegative(),
   /** S3 requests served at once at most; past it requests get 503 SlowDown (0 = no cap). */
   maxConcurrentRequests: z.number().int().nonnegative(),
+  /**
+   * Request rate limits (core/limits.ts): S3 requests per second of each
+   * access key and of each tenant (all its keys together), in this node;
+   * 0 = no limit. A tenant's own limits (admin API) replace them. Past a
+   * limit requests get 503 SlowDown with Retry-After. Reloaded on SIGHUP.
+   */
+  rateLimitPerKey: z.number().nonnegative().finite(),
+  /** Requests a key may send at once above its rate (0 = one second's worth, at least 1). */
+  rateLimitPerKeyBurst: z.number().int().nonnegative(),
+  rateLimitPerTenant: z.number().nonnegative().finite(),
+  rateLimitPerTenantBurst: z.number().int().nonnegative(),
   /** At SIGTERM/SIGINT, requests in flight get this long to finish before they are cut (seconds). */
   shutdownTimeout: z.number().nonnegative().finite(),
   /** Behind a reverse proxy: log the client address from the last X-Forwarded-For entry (the proxy's address too). */
@@ -110,6 +121,10 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'encryptAtRest', env: 'ANVIL_ENCRYPT_AT_REST', file: 'encrypt_at_rest' },
   { key: 'maxConnections', env: 'ANVIL_MAX_CONNECTIONS', file: 'max_connections' },
   { key: 'maxConcurrentRequests', env: 'ANVIL_MAX_CONCURRENT_REQUESTS', file: 'max_concurrent_requests' },
+  { key: 'rateLimitPerKey', env: 'ANVIL_RATE_LIMIT_PER_KEY', file: 'rate_limit_per_key' },
+  { key: 'rateLimitPerKeyBurst', env: 'ANVIL_RATE_LIMIT_PER_KEY_BURST', file: 'rate_limit_per_key_burst' },
+  { key: 'rateLimitPerTenant', env: 'ANVIL_RATE_LIMIT_PER_TENANT', file: 'rate_limit_per_tenant' },
+  { key: 'rateLimitPerTenantBurst', env: 'ANVIL_RATE_LIMIT_PER_TENANT_BURST', file: 'rate_limit_per_tenant_burst' },
   { key: 'shutdownTimeout', env: 'ANVIL_SHUTDOWN_TIMEOUT', file: 'shutdown_timeout' },
   { key: 'trustProxy', env: 'ANVIL_TRUST_PROXY', file: 'trust_proxy' },
   { key: 'sigv2', env: 'ANVIL_SIGV2', file: 'sigv2' },
@@ -127,7 +142,9 @@ type SettingKey = (typeof settings)[number]['key'];
  * (`30s`, `24h`); a plain number keeps its old meaning (bytes, or the unit
  * in the setting's name).
  */
-const UNITS: Partial<Record<SettingKey, 'size' | DurationUnit>> = {
+const UNITS: Partial<Record<SettingKey, 'size' | 'rate' | DurationUnit>> = {
+  rateLimitPerKey: 'rate',
+  rateLimitPerTenant: 'rate',
   maxObjectSize: 'size',
   scrubBytesPerSecond: 'size',
   multipartMaxAgeHours: 'h',
@@ -253,7 +270,7 @@ export function checkConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv 
     const unit = UNITS[s.key];
     if (unit && (typeof value === 'string' || typeof value === 'number')) {
       try {
-        value = unit === 'size' ? parseSize(value) : parseDuration(value, unit);
+        value = unit === 'size' ? parseSize(value) : unit === 'rate' ? parseRate(value) : parseDuration(value, unit);
       } catch (err) {
         problems.push(`${label(s.key)}: ${(err as Error).message}`);
         continue;
@@ -278,6 +295,10 @@ export function checkConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv 
   raw.maxConnections = Number(raw.maxConnections ?? 4096);
   raw.maxConcurrentRequests = Number(raw.maxConcurrentRequests ?? 1024);
   raw.shutdownTimeout = Number(raw.shutdownTimeout ?? 30);
+  raw.rateLimitPerKey = Number(raw.rateLimitPerKey ?? 0);
+  raw.rateLimitPerKeyBurst = Number(raw.rateLimitPerKeyBurst ?? 0);
+  raw.rateLimitPerTenant = Number(raw.rateLimitPerTenant ?? 0);
+  raw.rateLimitPerTenantBurst = Number(raw.rateLimitPerTenantBurst ?? 0);
   raw.trustProxy = ['1', 'true', 'yes', 'on'].includes(String(raw.trustProxy ?? 'false').toLowerCase());
   raw.sigv2 = !['0', 'false', 'no', 'off'].includes(String(raw.sigv2 ?? 'true').toLowerCase());
   if (raw.masterKeyFile !== undefined) raw.masterKeyFile = path.resolve(String(raw.masterKeyFile));

@@ -8,7 +8,7 @@ import YAML, { isMap, isScalar, type Pair, type Scalar } from 'yaml';
 
 import { type BackendDecl, UNLIMITED } from '../backends/config.js';
 import { type Config, type ConfigCheck, SECRET_SETTINGS, settingNames, type SettingSource } from './config.js';
-import { formatSize } from './units.js';
+import { formatRate, formatSize } from './units.js';
 
 const MASK = '***';
 
@@ -26,6 +26,7 @@ export function maskUrl(url: string): string {
 }
 
 const SIZES = new Set(['maxObjectSize', 'scrubBytesPerSecond']);
+const RATES = new Set(['rateLimitPerKey', 'rateLimitPerTenant']);
 
 function backendInFileTerms(d: BackendDecl, mask: boolean): Record<string, unknown> {
   const secret = (v: string | undefined) => (v === undefined ? undefined : mask ? MASK : v);
@@ -72,6 +73,7 @@ export function configInFileTerms(config: Config, mask = true): Record<string, u
     let value: unknown = config[key];
     if (value === undefined) continue;
     if (SIZES.has(key)) value = formatSize(value as number);
+    if (RATES.has(key)) value = formatRate(value as number);
     if (mask && SECRET_SETTINGS.has(key)) value = MASK;
     if (mask && key === 'databaseUrl') value = maskUrl(String(value));
     out[file] = value;

@@ -119,3 +119,33 @@ export function formatDuration(ms: number): string {
   }
   return left > 0 ? `${out}${left}ms` : out;
 }
+
+const PER: Record<string, number> = { s: 1, sec: 1, second: 1, m: 60, min: 60, minute: 60, h: 3600, hour: 3600 };
+const RATE_HINT = 'requests per second, or with a period: 100/s, 6000/min, 50000/h';
+
+/** `100/s`, `6000/min`, `50000/h` → requests per second; a plain number already is. Throws on anything else. */
+export function parseRate(value: string | number): number {
+  let perSecond: number;
+  if (typeof value === 'number') perSecond = value;
+  else {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*([a-z]+))?\s*$/i.exec(value);
+    const per = m && (m[2] === undefined ? 1 : PER[m[2].toLowerCase()]);
+    if (!m || per === undefined || per === null) throw new Error(`invalid rate ${JSON.stringify(value)} (${RATE_HINT})`);
+    perSecond = Number(m[1]) / per;
+  }
+  if (!Number.isFinite(perSecond) || perSecond < 0) throw new Error(`invalid rate ${JSON.stringify(value)} (${RATE_HINT})`);
+  return perSecond;
+}
+
+/** Requests per second as `100/s` (or `N/min`, `N/h` when that is a whole number and the per-second one is not). */
+export function formatRate(perSecond: number): string {
+  if (Number.isInteger(perSecond)) return `${perSecond}/s`;
+  for (const [name, secs] of [
+    ['min', 60],
+    ['h', 3600],
+  ] as const) {
+    const n = perSecond * secs;
+    if (Math.abs(n - Math.round(n)) < 1e-9) return `${Math.round(n)}/${name}`;
+  }
+  return `${perSecond}/s`;
+}

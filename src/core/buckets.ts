@@ -24,6 +24,7 @@ import { isValidBucketName } from './bucket-names.js';
 import type { CoreContext } from './context.js';
 import { type DefaultRetention, type ObjectLockConfig, validateDefaultRetention } from './object-lock.js';
 import type { DeleteTarget } from './objects/latest.js';
+import { checkQuota, type Quota } from './objects/quota.js';
 
 export type { Bucket, RefView };
 
@@ -121,11 +122,13 @@ export class BucketService {
       acl,
       policy: null,
       replication: null,
+      quota_bytes: null,
+      quota_objects: null,
       // Object Lock needs versioning: a bucket created with it is versioning from the start.
       versioning: opts.objectLock ? 'Enabled' : null,
       object_lock: opts.objectLock ? JSON.stringify({ enabled: true } satisfies ObjectLockConfig) : null,
     };
-    await insertBucketState(this.ctx.meta.data, bucket.id);
+    await insertBucketState(this.ctx.meta.data, bucket.id, tenantId);
     try {
       await insertBucket(this.ctx.meta.control, bucket);
     } catch (err) {
@@ -172,6 +175,21 @@ export class BucketService {
     const object_lock = JSON.stringify(config);
     await updateBucketConfig(this.ctx.meta.control, bucket.id, { object_lock });
     return { ...bucket, object_lock };
+  }
+
+  /**
+   * Sets the bucket's storage quota (core/objects/quota.ts): absent
+   * dimensions stay, null removes one. It applies to the next write; what
+   * is stored already stays, even above it.
+   */
+  async setQuota(bucket: Bucket, change: Partial<Quota>): Promise<Bucket> {
+    checkQuota(change);
+    const columns = {
+      ...(change.bytes !== undefined && { quota_bytes: change.bytes }),
+      ...(change.objects !== undefined && { quota_objects: change.objects }),
+    };
+    if (Object.keys(columns).length) await updateBucketConfig(this.ctx.meta.control, bucket.id, columns);
+    return { ...bucket, ...columns };
   }
 
   /** Sets the bucket's canned ACL (public-read lets anyone list it). */

@@ -39,6 +39,7 @@ import { commitStaged } from './objects/commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './objects/digests.js';
 import { newUploadId, validateKey, type WriteCondition } from './objects/keys.js';
 import { nextSeq, writeLatest } from './objects/latest.js';
+import { checkCommitted, checkIncomingPart, quotasFor, type WriteQuotas } from './objects/quota.js';
 import { abandonStaged, metadataWrite, stageBody } from './objects/stage.js';
 
 export { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE } from './multipart/parts.js';
@@ -154,6 +155,9 @@ export class MultipartService {
       });
     }
     const upload = await this.get(bucket, key, uploadId);
+    // Parts of uploads in progress count against the quotas (what they store is stored).
+    const quotas = await quotasFor(this.ctx, bucket);
+    await checkIncomingPart(this.ctx, bucket, quotas, { uploadId, partNumber, length: opts.expect?.length });
     const digest = digestSpec(opts.expect);
     const algorithms = digest.checksums ?? [];
     if (upload.checksumAlgorithm && !algorithms.includes(upload.checksumAlgorithm)) algorithms.push(upload.checksumAlgorithm);
@@ -179,6 +183,8 @@ export class MultipartService {
       staged,
       digests.blake3,
       async (trx, manifest, refs) => {
+        // Under a quota: the bucket lock first (lock order: bucket, upload), so the check sees all before.
+        if (quotas) await nextSeq(trx, bucket);
         // The upload may have been completed or aborted while the part streamed in. Its row
         // stays locked until we commit, so a concurrent Complete or Abort waits for this part.
         if (!(await lockUpload(trx, uploadId))) throw noSuchUpload();
@@ -194,6 +200,7 @@ export class MultipartService {
         return { etag, size: digests.size, checksums };
       },
       opts.customerKey,
+      quotas,
     );
   }
 
@@ -247,8 +254,9 @@ export class MultipartService {
       throw fail.invalid('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
     }
     let committed: { version: ObjectVersion; refs: RefChanges };
+    const quotas = await quotasFor(this.ctx, bucket);
     try {
-      committed = await this.commitCompletion(bucket, key, uploadId, upload, requested, partsDigest, condition);
+      committed = await this.commitCompletion(bucket, key, uploadId, upload, requested, partsDigest, condition, quotas);
     } catch (err) {
       // A concurrent Complete of this upload committed first: its answer is ours if the lists match.
       if (isNoSuchUpload(err)) return this.answerAgain(bucket, key, uploadId, partsDigest);
@@ -301,6 +309,7 @@ export class MultipartService {
     requested: RequestedPart[],
     partsDigest: string,
     condition: WriteCondition | undefined,
+    quotas: WriteQuotas | undefined,
   ): Promise<{ version: ObjectVersion; refs: RefChanges }> {
     return metadataWrite(this.ctx, () =>
       withTransaction(this.ctx.meta.kind, this.ctx.meta.data, async (trx) => {
@@ -334,6 +343,8 @@ export class MultipartService {
           });
         }
         await refs.apply(trx);
+        // The parts became the object; a quota lowered meanwhile may refuse it (an abort frees them).
+        await checkCommitted(trx, bucket, quotas);
         return { version: out, refs };
       }),
     );

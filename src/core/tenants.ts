@@ -23,8 +23,12 @@ import {
   serverSecretsNotUnder,
   tenantById,
   tenantByName,
+  type TenantLimitColumns,
   type TenantRow,
+  updateTenantLimits,
 } from '../meta/identity/index.js';
+import type { TenantRateLimits } from './limits.js';
+import { checkQuota, type Quota } from './objects/quota.js';
 import { parsePolicies, Permissions, permissionsFromColumn, policyError, type PolicyStatement, userPermissions } from './policy.js';
 
 export interface Tenant {
@@ -32,6 +36,16 @@ export interface Tenant {
   name: string;
   canonicalId: string;
   displayName: string;
+  /** Storage quota over all its buckets (core/objects/quota.ts); null: none. */
+  quota: Quota;
+  /** Its own request rate limits (core/limits.ts); null: the server's default. */
+  rateLimit: TenantRateLimits;
+}
+
+/** A change of a tenant's quota and rate limits: absent fields stay, null resets one. */
+export interface TenantLimitsChange {
+  quota?: Partial<Quota>;
+  rateLimit?: Partial<TenantRateLimits>;
 }
 
 export interface AccessKeyInfo {
@@ -62,6 +76,8 @@ export interface KeyPrincipal {
   secret: string;
   tenantId: string;
   permissions: Permissions;
+  /** The tenant's own request rate limits (null: the server default). */
+  rateLimits: TenantRateLimits;
 }
 
 /** The tenant that administers the server: its unrestricted keys and admin users are root. */
@@ -70,8 +86,38 @@ export const ROOT_TENANT = 'root';
 const TENANT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const ACCESS_KEY_ID = /^[A-Za-z0-9._-]{3,128}$/;
 
+const numberOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+function rateLimitsOf(row: Pick<TenantRow, 'rate_limit' | 'rate_burst' | 'key_rate_limit' | 'key_rate_burst'>): TenantRateLimits {
+  return {
+    requestsPerSecond: numberOrNull(row.rate_limit),
+    burst: numberOrNull(row.rate_burst),
+    perKeyRequestsPerSecond: numberOrNull(row.key_rate_limit),
+    perKeyBurst: numberOrNull(row.key_rate_burst),
+  };
+}
+
 function toTenant(row: TenantRow): Tenant {
-  return { id: row.id, name: row.name, canonicalId: row.canonical_id, displayName: row.display_name };
+  return {
+    id: row.id,
+    name: row.name,
+    canonicalId: row.canonical_id,
+    displayName: row.display_name,
+    quota: { bytes: numberOrNull(row.quota_bytes), objects: numberOrNull(row.quota_objects) },
+    rateLimit: rateLimitsOf(row),
+  };
+}
+
+/** A count a limit may be: a whole number from 0 (or from 1). */
+function checkCount(name: string, v: number | null | undefined, min = 0): void {
+  if (v === null || v === undefined) return;
+  if (!Number.isSafeInteger(v) || v < min) throw fail.invalid('InvalidRequest', `${name} must be a whole number of at least ${min}`);
+}
+
+function checkRate(name: string, v: number | null | undefined): void {
+  if (v === null || v === undefined) return;
+  if (!Number.isFinite(v) || v < 0 || v > 1e9)
+    throw fail.invalid('InvalidRequest', `${name} must be a number of requests per second from 0`);
 }
 
 /** AWS-like ids: 20 upper-case alphanumerics starting with AK; 40-char base64-ish secrets. */
@@ -102,6 +148,12 @@ export class TenantService {
       canonical_id: crypto.randomBytes(32).toString('hex'),
       display_name: name,
       created_at: Date.now(),
+      quota_bytes: null,
+      quota_objects: null,
+      rate_limit: null,
+      rate_burst: null,
+      key_rate_limit: null,
+      key_rate_burst: null,
     };
     await insertTenant(this.db, row);
     return toTenant(row);
@@ -115,6 +167,29 @@ export class TenantService {
   async getTenantById(id: string): Promise<Tenant | undefined> {
     const row = await tenantById(this.db, id);
     return row && toTenant(row);
+  }
+
+  /** Sets a tenant's quota and rate limits (absent fields stay, null resets one); the tenant as it now is. */
+  async setLimits(name: string, change: TenantLimitsChange): Promise<Tenant> {
+    const tenant = await this.findTenant(name);
+    if (!tenant) throw fail.notFound('NotFound', `no tenant named ${name}`);
+    const q = change.quota ?? {};
+    const r = change.rateLimit ?? {};
+    checkQuota(q);
+    checkRate('requests per second', r.requestsPerSecond);
+    checkRate('requests per second per key', r.perKeyRequestsPerSecond);
+    checkCount('burst', r.burst, 1);
+    checkCount('burst per key', r.perKeyBurst, 1);
+    const columns: TenantLimitColumns = {
+      ...(q.bytes !== undefined && { quota_bytes: q.bytes }),
+      ...(q.objects !== undefined && { quota_objects: q.objects }),
+      ...(r.requestsPerSecond !== undefined && { rate_limit: r.requestsPerSecond }),
+      ...(r.burst !== undefined && { rate_burst: r.burst }),
+      ...(r.perKeyRequestsPerSecond !== undefined && { key_rate_limit: r.perKeyRequestsPerSecond }),
+      ...(r.perKeyBurst !== undefined && { key_rate_burst: r.perKeyBurst }),
+    };
+    if (!(await updateTenantLimits(this.db, tenant.id, columns))) throw fail.notFound('NotFound', `no tenant named ${name}`);
+    return (await this.findTenant(name))!;
   }
 
   async listTenants(): Promise<Tenant[]> {
@@ -183,7 +258,12 @@ export class TenantService {
     if (!row) return null;
     let permissions = permissionsFromColumn(row.policies);
     if (row.created_by !== null) permissions = permissions.intersect(await this.creatorRights(row.created_by, row.tenant_id, 0));
-    return { secret: this.master.decrypt(row.secret_enc, row.master_key_id), tenantId: row.tenant_id, permissions };
+    return {
+      secret: this.master.decrypt(row.secret_enc, row.master_key_id),
+      tenantId: row.tenant_id,
+      permissions,
+      rateLimits: rateLimitsOf(row),
+    };
   }
 
   /**

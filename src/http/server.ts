@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
+import { NO_TENANT_LIMITS, type TenantRateLimits } from '../core/limits.js';
 import type { Permissions } from '../core/policy.js';
 import { AnvilError } from '../errors.js';
 import { authenticateS3 } from '../s3/auth/authenticate.js';
@@ -22,6 +23,7 @@ import type { Drainer } from './drain.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
 import { type RequestScope, requestScope } from './process-guard.js';
+import type { RateLimitGate } from './rate-limit.js';
 import { traceRequest } from './request-span.js';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -87,10 +89,11 @@ export interface MountedHandler {
   handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
 }
 
-/** What the server answers besides S3: health probes, and the drain that tracks requests in flight. */
+/** What the server answers besides S3 (health probes), tracks (the drain) and enforces (request rate limits). */
 export interface ServerLifecycle {
   health?: Health;
   drainer?: Drainer;
+  rateLimit?: RateLimitGate;
 }
 
 export function createS3Server(
@@ -178,6 +181,7 @@ export function createS3Server(
     let tenantId: string | null = null;
     let permissions: Permissions | null = null;
     let accessKeyId: string | undefined;
+    let rateLimits: TenantRateLimits = NO_TENANT_LIMITS;
     let addr: S3Address | undefined;
     // Read now: once the connection is closed its peer address may be gone.
     const client = clientAddress(req, config.trustProxy);
@@ -225,6 +229,7 @@ export function createS3Server(
             const key = await services.tenants.lookupKey(id);
             tenantId = key?.tenantId ?? null;
             permissions = key?.permissions ?? null;
+            rateLimits = key?.rateLimits ?? NO_TENANT_LIMITS;
             return key?.secret ?? null;
           },
           sigv2: { enabled: config.sigv2, virtualHostBucket: addr.virtualHost ? addr.bucket : undefined },
@@ -233,6 +238,9 @@ export function createS3Server(
       if (auth.kind === 'anonymous') {
         tenantId = null;
         permissions = null;
+      } else if (lifecycle.rateLimit && accessKeyId !== undefined && tenantId !== null) {
+        // Before the handler reads a byte of the body (an unread body is drained or the connection closed).
+        lifecycle.rateLimit.check({ accessKeyId, tenantId, limits: rateLimits });
       }
       r = { req, res, requestId, addr, auth, tenantId, permissions, services, config, log, stats };
       await applyCors(req, res, addr.bucket, services);

@@ -5,6 +5,7 @@
  */
 import { type Kysely, type Migration, Migrator } from 'kysely';
 
+import { fillStateOwners } from './buckets/usage.js';
 import { controlMigrations } from './control/migrations/index.js';
 import { dataMigrations } from './data/migrations/index.js';
 import type { MetaDatabases } from './engine.js';
@@ -26,4 +27,6 @@ async function migrate(db: Kysely<any>, area: string, migrations: Record<string,
 export async function migrateAll(meta: MetaDatabases): Promise<void> {
   await migrate(meta.control, 'global', controlMigrations(meta.kind));
   await migrate(meta.data, 'regional', dataMigrations(meta.kind));
+  // 012-tenant-usage added the owner to bucket_state; the data plane alone cannot know it.
+  await fillStateOwners(meta.control, meta.data);
 }

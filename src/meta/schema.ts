@@ -17,6 +17,15 @@ export interface TenantTable {
   canonical_id: string;
   display_name: string;
   created_at: number;
+  /** Storage quota over every stored version (bytes, versions); null: none. */
+  quota_bytes: Generated<number | null>;
+  quota_objects: Generated<number | null>;
+  /** Requests per second of the whole tenant and its burst; null: the server default, 0: unlimited. */
+  rate_limit: Generated<number | null>;
+  rate_burst: Generated<number | null>;
+  /** Requests per second of each of its access keys and their burst; null: the server default, 0: unlimited. */
+  key_rate_limit: Generated<number | null>;
+  key_rate_burst: Generated<number | null>;
 }
 
 export interface AccessKeyTable {
@@ -55,6 +64,9 @@ export interface BucketTable {
   versioning: Generated<string | null>;
   /** JSON Object Lock configuration (see core/object-lock.ts); null: Object Lock not enabled. */
   object_lock: Generated<string | null>;
+  /** Storage quota of the bucket over every stored version (bytes, versions); null: none. */
+  quota_bytes: Generated<number | null>;
+  quota_objects: Generated<number | null>;
 }
 
 /** Operator state of a storage backend (the backends themselves are declared in the config file). */
@@ -181,6 +193,8 @@ export interface BucketStateTable {
   version_count: Generated<number>;
   version_bytes: Generated<number>;
   marker_count: Generated<number>;
+  /** The owner (control plane buckets.tenant_id), so a tenant's usage is one indexed sum. */
+  tenant_id: Generated<string | null>;
 }
 
 /** A blob reference inside an object's manifest: [BLAKE3 hex, size]. */

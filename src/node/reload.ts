@@ -5,10 +5,10 @@
  * is reported as needing a restart, and keeps its running value.
  *
  * Settings are named by their path in the config file (src/config/describe.ts:
- * `log_level`, `backends.disk2.quota`, `rate_limits.per_key`…). To make a
+ * `log_level`, `backends.disk2.quota`, `rate_limit_per_key`…). To make a
  * setting reloadable, register a Reloadable for it (app.ts), e.g.
  *
- *   anvil.reloader.add({ name: 'rate limits', settings: /^rate_limits(\.|$)/, apply: (c) => limiter.update(c.rateLimits) });
+ *   anvil.reloader.add({ name: 'rate limits', settings: /^rate_limit_/, apply: (c) => rateLimit.update(c) });
  */
 import type { Config } from '../config/config.js';
 import { changedSettings } from '../config/describe.js';

@@ -132,6 +132,8 @@ const S3_CODES = new Set([
   // Anvil's own, for history that branches and commits keep (core/branches/).
   'VersionRetained',
   'BucketHasBranches',
+  // A bucket or tenant storage quota (core/objects/quota.ts): 403, as Ceph RGW answers.
+  'QuotaExceeded',
 ]);
 
 /** Reasons whose S3 status is not their kind's. */

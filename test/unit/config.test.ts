@@ -18,6 +18,18 @@ describe('configuration', () => {
     expect(c.maxObjectSize).toBe(5 * 1024 ** 3);
     expect(c.maxConnections).toBe(4096);
     expect(c.maxConcurrentRequests).toBe(1024);
+    expect([c.rateLimitPerKey, c.rateLimitPerKeyBurst, c.rateLimitPerTenant, c.rateLimitPerTenantBurst]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('takes request rate limits with a period, from the file or the environment, and refuses nonsense', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-conf-'));
+    const file = path.join(dir, 'anvil.yaml');
+    fs.writeFileSync(file, 'rate_limit_per_key: 600/min\nrate_limit_per_key_burst: 50\nrate_limit_per_tenant: 1000\n');
+    const c = loadConfig({}, { ANVIL_CONFIG: file, ANVIL_RATE_LIMIT_PER_TENANT_BURST: '2000' });
+    expect([c.rateLimitPerKey, c.rateLimitPerKeyBurst, c.rateLimitPerTenant, c.rateLimitPerTenantBurst]).toEqual([10, 50, 1000, 2000]);
+    expect(() => loadConfig({}, { ANVIL_RATE_LIMIT_PER_KEY: 'fast' })).toThrow(/ANVIL_RATE_LIMIT_PER_KEY: invalid rate "fast"/);
+    expect(() => loadConfig({}, { ANVIL_RATE_LIMIT_PER_KEY_BURST: '1.5' })).toThrow(/ANVIL_RATE_LIMIT_PER_KEY_BURST/);
+    fs.rmSync(dir, { recursive: true });
   });
 
   it('takes the admission caps from the environment or the file, 0 meaning no cap, and refuses nonsense', () => {

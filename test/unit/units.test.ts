@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { closest } from '../../src/config/suggest.js';
-import { formatDuration, formatSize, parseDuration, parseSize } from '../../src/config/units.js';
+import { formatDuration, formatRate, formatSize, parseDuration, parseRate, parseSize } from '../../src/config/units.js';
 import { fuzzParams } from '../support/fuzz.js';
 
 const KiB = 1024;
@@ -126,5 +126,21 @@ describe('did you mean', () => {
   it('names nothing when nothing is close', () => {
     expect(closest('colour', keys)).toBeUndefined();
     expect(closest('zzz', keys)).toBeUndefined();
+  });
+});
+
+describe('rates', () => {
+  it('reads requests per second, or per minute or hour, and writes them back', () => {
+    expect(parseRate('100')).toBe(100);
+    expect(parseRate(2.5)).toBe(2.5);
+    expect(parseRate('100/s')).toBe(100);
+    expect(parseRate('6000/min')).toBe(100);
+    expect(parseRate('30 / m')).toBe(0.5);
+    expect(parseRate('3600/h')).toBe(1);
+    expect(parseRate('0')).toBe(0);
+    for (const bad of ['', 'fast', '10/day', '-1', '1/s/s', -1, Infinity])
+      expect(() => parseRate(bad as string), String(bad)).toThrow(/invalid rate/);
+    for (const r of [100, 0.5, 1 / 60, 1 / 3600, 0]) expect(parseRate(formatRate(r))).toBeCloseTo(r, 12);
+    expect(formatRate(0.1)).toBe('6/min');
   });
 });

@@ -10,6 +10,7 @@ import { setBucketReplication } from '../../blobs/index.js';
 import type { Bucket } from '../../core/buckets.js';
 import { objectLockOf } from '../../core/object-lock.js';
 import { keyHistory } from '../../core/objects/history.js';
+import { bucketQuota, type Quota } from '../../core/objects/quota.js';
 import { versioningOf } from '../../core/objects/versioning.js';
 import { type HistoryUsage, historyUsage } from '../../meta/objects/history.js';
 import { DELETE_BUCKET_TASK, type DeleteBucketPayload } from '../../work/task-names.js';
@@ -62,6 +63,7 @@ export async function bucketViews(s: AdminServices, buckets: Bucket[], tenantNam
       hasPolicy: b.policy !== null,
       versioning: versioningOf(b),
       objectLock: objectLockView(b),
+      quota: bucketQuota(b) ?? { bytes: null, objects: null },
       usage: usage.has(b.id) ? usageView(usage.get(b.id)!) : null,
       replication: b.replication === null ? null : Number(b.replication),
       effectiveReplication: Number(b.replication ?? s.core.blobs.defaultReplication),
@@ -123,5 +125,11 @@ export async function deleteBucket(s: AdminServices, bucket: Bucket, force: bool
 /** Sets the replicas of each new blob of the bucket (null: the default); objects already stored keep theirs. */
 export async function setReplication(s: AdminServices, bucket: Bucket, replication: number | null): Promise<BucketView> {
   await setBucketReplication(s.core.blobs, bucket.id, replication);
+  return bucketView(s, (await s.buckets.get(bucket.name)) ?? bucket);
+}
+
+/** Sets the bucket's storage quota (absent fields stay, null removes a limit). */
+export async function setBucketQuota(s: AdminServices, bucket: Bucket, change: Partial<Quota>): Promise<BucketView> {
+  await s.buckets.setQuota(bucket, change);
   return bucketView(s, (await s.buckets.get(bucket.name)) ?? bucket);
 }

@@ -77,3 +77,20 @@ export function readPolicies(value: string | undefined): PolicyStatement[] | und
   }
   return parsePolicies(parsed);
 }
+
+/** A quota option: a size (`10GiB`) or count, or `none` (no limit: null); absent: unchanged. */
+export function quotaOption(name: string, value: string | undefined, parse: (v: string) => number): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none' || value === 'unlimited') return null;
+  try {
+    return parse(value);
+  } catch (err) {
+    throw new Error(`${name}: ${(err as Error).message}, or "none"`, { cause: err });
+  }
+}
+
+/** A whole number from 0. */
+export function parseObjects(v: string): number {
+  if (!/^\d+$/.test(v)) throw new Error(`invalid count ${JSON.stringify(v)} (a whole number)`);
+  return Number(v);
+}

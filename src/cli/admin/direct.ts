@@ -23,10 +23,10 @@ import {
   revertCommit,
   showBranch,
 } from '../../admin/ops/branches.js';
-import { bucketView, bucketViews, deleteBucket, keyVersions, setReplication } from '../../admin/ops/buckets.js';
+import { bucketView, bucketViews, deleteBucket, keyVersions, setBucketQuota, setReplication } from '../../admin/ops/buckets.js';
 import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
 import { serverStatus } from '../../admin/ops/status.js';
-import { createTenant, listTenants } from '../../admin/ops/tenants.js';
+import { createTenant, listTenants, setTenantLimits, showTenant } from '../../admin/ops/tenants.js';
 import { createUser, deleteUser, listUsers } from '../../admin/ops/users.js';
 import type { Config } from '../../config/config.js';
 import { assembleNode, type NodeContext } from '../../node/assemble.js';
@@ -78,6 +78,8 @@ export function directDoor(node: NodeContext): AdminDoor {
   return {
     createTenant: (name) => createTenant(s, name),
     listTenants: () => listTenants(s),
+    showTenant: (name) => showTenant(s, name),
+    setTenantLimits: (name, change) => setTenantLimits(s, name, change),
     createKey: (tenant, key) => createKey(s, tenant, key),
     listKeys: (tenant) => listKeys(s, tenant),
     async deleteKey(id) {
@@ -103,6 +105,7 @@ export function directDoor(node: NodeContext): AdminDoor {
     keyVersions: async (bucket, key, page) => keyVersions(s, await bucketNamed(bucket), key, page),
     deleteBucket: async (name, force) => deleteBucket(s, await bucketNamed(name), force),
     setBucketReplication: async (name, replication) => setReplication(s, await bucketNamed(name), replication),
+    setBucketQuota: async (name, quota) => setBucketQuota(s, await bucketNamed(name), quota),
     listBackends: () => backendAdmin(s).list({ checkHealth: true }),
     drainBackend: (name) => backendAdmin(s).drain(name),
     rebalance: (tolerance) => backendAdmin(s).rebalance(Number(tolerance)),

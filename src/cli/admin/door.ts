@@ -9,10 +9,12 @@ import type { BranchView, CommitView, DiffPageView, MergeStrategy, MergeView, Ta
 import type { BucketDeletion, BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
+import type { TenantView } from '../../admin/ops/tenants.js';
 import type { NewUser, UserView } from '../../admin/ops/users.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
+import type { Quota } from '../../core/objects/quota.js';
 import type { PolicyStatement } from '../../core/policy.js';
-import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
+import type { AccessKeyInfo, TenantLimitsChange } from '../../core/tenants.js';
 
 export interface NewKey {
   name?: string;
@@ -27,8 +29,12 @@ export interface BucketReplication {
 }
 
 export interface AdminDoor {
-  createTenant(name: string): Promise<Tenant>;
-  listTenants(): Promise<Tenant[]>;
+  createTenant(name: string): Promise<TenantView>;
+  listTenants(): Promise<TenantView[]>;
+  /** A tenant with its quota, rate limits and the usage its quota counts. */
+  showTenant(name: string): Promise<TenantView>;
+  /** Absent fields stay, null resets one. */
+  setTenantLimits(name: string, change: TenantLimitsChange): Promise<TenantView>;
   createKey(tenant: string, key: NewKey): Promise<CreatedKey>;
   /** Without a tenant: every tenant the caller may see. */
   listKeys(tenant?: string): Promise<AccessKeyInfo[]>;
@@ -46,6 +52,8 @@ export interface AdminDoor {
   keyVersions(bucket: string, key: string, page: { after?: string; limit: number }): Promise<KeyVersionsPage>;
   deleteBucket(name: string, force: boolean): Promise<BucketDeletion>;
   setBucketReplication(name: string, replication: number | null): Promise<BucketReplication>;
+  /** Absent fields stay, null removes a limit. */
+  setBucketQuota(name: string, quota: Partial<Quota>): Promise<BucketView>;
   listBackends(): Promise<BackendList>;
   drainBackend(name: string): Promise<DrainResult>;
   /** `tolerance` as the operator typed it (the API validates it). */

@@ -3,8 +3,28 @@ import crypto from 'node:crypto';
 
 import type { Command } from 'commander';
 
-import { action, readPolicies } from './action.js';
-import { print, printCreatedKey, printCreatedUser, printKeys, printTenant, printTenants, printUsers } from './print.js';
+import { parseRate, parseSize } from '../../config/units.js';
+import { action, parseObjects, quotaOption, readPolicies } from './action.js';
+import { print, printCreatedKey, printCreatedUser, printKeys, printTenant, printTenantDetails, printTenants, printUsers } from './print.js';
+
+/** A rate-limit option: `100/s`, `6000/min`, `unlimited` (0), `default` (null); absent: unchanged. */
+function rateOption(name: string, value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'default') return null;
+  if (value === 'unlimited' || value === 'none') return 0;
+  try {
+    return parseRate(value);
+  } catch (err) {
+    throw new Error(`${name}: ${(err as Error).message}, "unlimited" or "default"`, { cause: err });
+  }
+}
+
+function burstOption(name: string, value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'default') return null;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`${name} must be a positive whole number or "default"`);
+  return Number(value);
+}
 
 export function registerIdentityCommands(admin: Command): void {
   const tenant = admin.command('tenant').description('tenants');
@@ -16,6 +36,44 @@ export function registerIdentityCommands(admin: Command): void {
     .command('list')
     .description('list tenants')
     .action(action(async (door, json) => printTenants(json, await door.listTenants())));
+  tenant
+    .command('show <name>')
+    .description('a tenant: its storage quota with the usage it counts, and its request rate limits')
+    .action(action(async (door, json, name: string) => printTenantDetails(json, await door.showTenant(name))));
+  tenant
+    .command('set-quota <name>')
+    .description('storage quota over all its buckets: every stored version (and parts of uploads in progress) counts')
+    .option('--bytes <size>', 'bytes at most: 10GiB, 500MB…, or "none"')
+    .option('--objects <n>', 'stored versions at most, or "none"')
+    .action(
+      action(async (door, json, name: string, opts: { bytes?: string; objects?: string }) => {
+        const quota = {
+          bytes: quotaOption('--bytes', opts.bytes, parseSize),
+          objects: quotaOption('--objects', opts.objects, parseObjects),
+        };
+        if (quota.bytes === undefined && quota.objects === undefined) throw new Error('give --bytes, --objects or both');
+        printTenantDetails(json, await door.setTenantLimits(name, { quota }));
+      }),
+    );
+  tenant
+    .command('set-rate-limit <name>')
+    .description("S3 request rate limits of the tenant (all its keys together) and of each of its keys, per node; replace the server's")
+    .option('--rate <rate>', 'the tenant: 100/s, 6000/min…, "unlimited", or "default" (the server setting)')
+    .option('--burst <n>', 'requests at once above the rate, or "default"')
+    .option('--key-rate <rate>', 'each access key: 10/s…, "unlimited" or "default"')
+    .option('--key-burst <n>', 'each key\'s burst, or "default"')
+    .action(
+      action(async (door, json, name: string, opts: { rate?: string; burst?: string; keyRate?: string; keyBurst?: string }) => {
+        const rateLimit = {
+          requestsPerSecond: rateOption('--rate', opts.rate),
+          burst: burstOption('--burst', opts.burst),
+          perKeyRequestsPerSecond: rateOption('--key-rate', opts.keyRate),
+          perKeyBurst: burstOption('--key-burst', opts.keyBurst),
+        };
+        if (Object.values(rateLimit).every((v) => v === undefined)) throw new Error('give --rate, --burst, --key-rate or --key-burst');
+        printTenantDetails(json, await door.setTenantLimits(name, { rateLimit }));
+      }),
+    );
 
   const key = admin.command('key').description('access keys');
   key

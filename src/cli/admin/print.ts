@@ -2,8 +2,10 @@
 import type { BucketDeletion, BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
+import type { TenantView } from '../../admin/ops/tenants.js';
 import type { UserView } from '../../admin/ops/users.js';
 import type { BackendInfo, BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
+import type { Quota } from '../../core/objects/quota.js';
 import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
 import type { BucketReplication } from './door.js';
 
@@ -15,8 +17,34 @@ export function printTenant(json: boolean, t: Tenant): void {
   print(json, t, `created tenant ${t.name} (id ${t.id}, canonical id ${t.canonicalId})`);
 }
 
-export function printTenants(json: boolean, list: Tenant[]): void {
-  print(json, list, list.map((t) => `${t.name}\t${t.id}\t${t.canonicalId}`).join('\n'));
+/** `used / quota` of bytes and of objects (`unlimited` without one). */
+function quotaLine(q: Quota, used?: { bytes: number; objects: number }): string {
+  const of = (n: number | null, fmt: (n: number) => string) => (n === null ? 'unlimited' : fmt(n));
+  const bytes = `${used ? `${humanBytes(used.bytes)} / ` : ''}${of(q.bytes, humanBytes)}`;
+  const objects = `${used ? `${used.objects} / ` : ''}${of(q.objects, String)} objects`;
+  return `${bytes}, ${objects}`;
+}
+
+/** A rate limit as set: its own, `default` (null) or `unlimited` (0). */
+function rateLine(perSecond: number | null, burst: number | null): string {
+  const rate = perSecond === null ? 'default' : perSecond === 0 ? 'unlimited' : `${perSecond}/s`;
+  return burst === null ? rate : `${rate}, burst ${burst}`;
+}
+
+export function printTenants(json: boolean, list: TenantView[]): void {
+  print(json, list, list.map((t) => `${t.name}\t${t.id}\t${t.canonicalId}\t${quotaLine(t.quota, t.usage)}`).join('\n'));
+}
+
+/** `anvil admin tenant show|set-quota|set-rate-limit`: ids, quota with usage, rate limits. */
+export function printTenantDetails(json: boolean, t: TenantView): void {
+  const r = t.rateLimit;
+  const lines = [
+    `tenant ${t.name}  id ${t.id}  canonical id ${t.canonicalId}`,
+    `storage:         ${quotaLine(t.quota, t.usage)}`,
+    `rate (tenant):   ${rateLine(r.requestsPerSecond, r.burst)}`,
+    `rate (per key):  ${rateLine(r.perKeyRequestsPerSecond, r.perKeyBurst)}`,
+  ];
+  print(json, t, lines.join('\n'));
 }
 
 /** The created key as `anvil admin key create` prints it (name and policies only when set). */
@@ -72,6 +100,7 @@ export function printBucket(json: boolean, b: BucketView): void {
     `acl ${b.acl}  policy ${b.hasPolicy ? 'set' : 'none'}  replication ${b.effectiveReplication}${b.replication === null ? ' (default)' : ''}`,
     `versioning:      ${b.versioning}`,
     `object lock:     ${lockLine(b)}`,
+    `quota:           ${quotaLine(b.quota)}`,
     ...(u
       ? [
           `objects:         ${u.objectCount} (${humanBytes(u.byteCount)})`,

@@ -3,9 +3,10 @@ import type { BranchView, CommitView, ConflictView, DiffPageView, MergeResultVie
 import type { BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
+import type { TenantView } from '../../admin/ops/tenants.js';
 import type { UserView } from '../../admin/ops/users.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
-import type { AccessKeyInfo, Tenant } from '../../core/tenants.js';
+import type { AccessKeyInfo } from '../../core/tenants.js';
 import { AdminApiClientError, type AdminClient } from '../admin-client.js';
 import { type AdminDoor, type BucketReplication, findUser } from './door.js';
 
@@ -40,8 +41,10 @@ export function remoteDoor(client: AdminClient): AdminDoor {
   };
   const listUsers = async (tenant: string) => (await client.request<{ users: UserView[] }>('GET', ['tenants', tenant, 'users'])).users;
   const door: AdminDoor = {
-    createTenant: (name) => client.request<Tenant>('POST', ['tenants'], { body: { name } }),
-    listTenants: async () => (await client.request<{ tenants: Tenant[] }>('GET', ['tenants'])).tenants,
+    createTenant: (name) => client.request<TenantView>('POST', ['tenants'], { body: { name } }),
+    listTenants: async () => (await client.request<{ tenants: TenantView[] }>('GET', ['tenants'])).tenants,
+    showTenant: (name) => client.request<TenantView>('GET', ['tenants', name]),
+    setTenantLimits: (name, change) => client.request<TenantView>('PATCH', ['tenants', name], { body: change }),
     createKey: (tenant, key) =>
       client.request<CreatedKey>('POST', ['tenants', tenant, 'keys'], {
         body: { name: key.name, policies: key.policies, ...key.imported },
@@ -85,6 +88,7 @@ export function remoteDoor(client: AdminClient): AdminDoor {
       return { bucket: name, ...r };
     },
     setBucketReplication: (name, replication) => client.request<BucketReplication>('PATCH', ['buckets', name], { body: { replication } }),
+    setBucketQuota: (name, quota) => client.request<BucketView>('PATCH', ['buckets', name], { body: { quota } }),
     listBackends: () => client.request<BackendList>('GET', ['backends']),
     drainBackend: (name) => client.request<DrainResult>('POST', ['backends', name, 'drain']),
     rebalance: (tolerance) => client.request<RebalanceResult>('POST', ['backends', 'rebalance'], { query: { tolerance } }),

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 
 import type { KeyVersionsPage } from '../../admin/ops/buckets.js';
-import { action } from './action.js';
+import { parseSize } from '../../config/units.js';
+import { action, parseObjects, quotaOption } from './action.js';
 import type { AdminDoor } from './door.js';
 import {
   printBackends,
@@ -95,6 +96,21 @@ export function registerStorageCommands(admin: Command): void {
       action(async (door, json, name: string, value: string) =>
         printReplication(json, await door.setBucketReplication(name, parseReplication(value))),
       ),
+    );
+  bucket
+    .command('set-quota <name>')
+    .description("a bucket's storage quota: every stored version (and parts of uploads in progress) counts")
+    .option('--bytes <size>', 'bytes at most: 10GiB, 500MB…, or "none"')
+    .option('--objects <n>', 'stored versions at most, or "none"')
+    .action(
+      action(async (door, json, name: string, opts: { bytes?: string; objects?: string }) => {
+        const quota = {
+          bytes: quotaOption('--bytes', opts.bytes, parseSize),
+          objects: quotaOption('--objects', opts.objects, parseObjects),
+        };
+        if (quota.bytes === undefined && quota.objects === undefined) throw new Error('give --bytes, --objects or both');
+        printBucket(json, await door.setBucketQuota(name, quota));
+      }),
     );
 
   const backend = admin.command('backend').description('storage backends (declared in the config file): usage, draining, removal');

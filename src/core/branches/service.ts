@@ -165,7 +165,7 @@ export class BranchService {
         created_by: author,
       };
       await insertBranch(trx, branch, levels);
-      await insertBucketState(trx, timelineId);
+      await insertBucketState(trx, timelineId, bucket.tenant_id);
       return branch;
     });
     // Deep chains cost a seek per level on every read: flatten them in the background.

@@ -13,6 +13,7 @@ import { deleteWriteIntent } from '../../meta/objects/intents.js';
 import type { ManifestEntry } from '../../meta/objects/types.js';
 import type { CoreContext } from '../context.js';
 import { commitEncryption } from './encryption.js';
+import { checkCommitted, type WriteQuotas } from './quota.js';
 import { abandonStaged, dropIntent, metadataWrite, recordsIntents } from './stage.js';
 
 /** How many times a commit is redone after losing a race (a collected blob, a lock-order conflict). */
@@ -27,7 +28,8 @@ export function replicationFor(ctx: CoreContext, bucket: Bucket): number {
  * Makes a staged body referenced by whatever `write` records in the same
  * transaction. `write` takes its row locks in the fixed order (bucket via
  * nextSeq, then upload) and puts its reference changes into `refs`, which
- * are applied last, in hash order.
+ * are applied last, in hash order. The quotas (core/objects/quota.ts) are
+ * checked after all of that, inside the transaction.
  */
 export async function commitStaged<T>(
   ctx: CoreContext,
@@ -36,6 +38,7 @@ export async function commitStaged<T>(
   plainHash: string,
   write: (trx: DataDb, manifest: ManifestEntry[], refs: RefChanges) => Promise<T>,
   customerKey?: SseCustomerKey,
+  quotas?: WriteQuotas,
 ): Promise<T> {
   const tenantId = bucket.tenant_id;
   const replication = replicationFor(ctx, bucket);
@@ -65,6 +68,8 @@ export async function commitStaged<T>(
           const out = await write(trx, manifestOf(blob), refs);
           if (refs.intentId) await deleteWriteIntent(trx, refs.intentId);
           await ctx.blobs.reference(trx, refs);
+          // Last: the tenant lock it may take must come after every row lock of the write.
+          await checkCommitted(trx, bucket, quotas);
           return out;
         }),
       );

@@ -17,8 +17,9 @@ import { commitStaged } from './commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './digests.js';
 import { checkWriteCondition, validateKey, type WriteCondition } from './keys.js';
 import { type DeleteTarget, deleteTarget, nextSeq, writeLatest } from './latest.js';
+import { checkCommitted, checkIncoming, type Incoming, quotasFor } from './quota.js';
 import { abandonStaged, metadataWrite, stageBody } from './stage.js';
-import { type DeleteOutcome, findVersion, invalidVersionId, isVersionIdSyntax } from './versioning.js';
+import { type DeleteOutcome, findVersion, invalidVersionId, isVersionIdSyntax, versioningOf } from './versioning.js';
 
 export interface PutOptions {
   attributes: ObjectAttributes;
@@ -52,6 +53,12 @@ export async function putObject(
     const current = await currentVersion(ctx, bucket, key).catch(() => undefined);
     checkWriteCondition(key, opts.condition, current);
   }
+  // Storage quotas: refused before the body is read when its length says so; the commit checks again, exactly.
+  const quotas = await quotasFor(ctx, bucket);
+  const length = opts.expect?.length;
+  if (length !== undefined) {
+    await checkIncoming(ctx, bucket, quotas, { bytes: length, objects: 1 }, () => replacedBy(ctx, bucket, key, length));
+  }
   // 1. Stage: stream, hash and (maybe) encrypt the body into a file no row names yet.
   const { staged, digests } = await stageBody(ctx, bucket.tenant_id, body, digestSpec(opts.expect), ctx.maxObjectSize, opts.customerKey);
   // 2. Verify: the body is what the client promised, or it is given up.
@@ -81,7 +88,22 @@ export async function putObject(
         lock: opts.lock,
       }),
     opts.customerKey,
+    quotas,
   );
+}
+
+/**
+ * What a PUT of `length` bytes adds once what it replaces is taken off: an
+ * unversioned bucket replaces the key's one version; an Enabled one keeps
+ * it. A Suspended bucket replaces the key's null version, wherever it is in
+ * the history: undefined, no estimate (the commit decides).
+ */
+async function replacedBy(ctx: CoreContext, bucket: Bucket, key: string, length: number): Promise<Incoming | undefined> {
+  const state = versioningOf(bucket);
+  if (state === 'Enabled') return { bytes: length, objects: 1 };
+  if (state === 'Suspended') return undefined;
+  const current = await latestVersion(ctx.meta.data, bucket.id, key);
+  return current ? { bytes: length - current.size, objects: 0 } : { bytes: length, objects: 1 };
 }
 
 export interface CopyOptions {
@@ -112,6 +134,8 @@ export async function copyObject(
   validateKey(srcKey);
   validateKey(dstKey);
   if (src.tenant_id !== dst.tenant_id) throw fail.forbidden('AccessDenied', 'Access Denied');
+  // A copy moves no bytes but stores a version: the destination's quotas count it (checked in the transaction).
+  const quotas = await quotasFor(ctx, dst);
   let noFold = false;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -141,6 +165,7 @@ export async function copyObject(
             lock: opts.lock,
           });
           await refs.apply(trx);
+          await checkCommitted(trx, dst, quotas);
           return { ...version, sourceVersionId: source.versionId };
         }),
       );

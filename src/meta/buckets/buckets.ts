@@ -22,14 +22,19 @@ export async function deleteBucketRow(db: ControlDb, bucketId: string): Promise<
 }
 
 /** The bucket's configurations, each a column: null removes one. */
-export type BucketConfig = Partial<Pick<Bucket, 'acl' | 'policy' | 'tags' | 'cors' | 'versioning' | 'object_lock'>>;
+export type BucketConfig = Partial<
+  Pick<Bucket, 'acl' | 'policy' | 'tags' | 'cors' | 'versioning' | 'object_lock' | 'quota_bytes' | 'quota_objects'>
+>;
 
 export async function updateBucketConfig(db: ControlDb, bucketId: string, change: BucketConfig): Promise<void> {
   await db.updateTable('buckets').set(change).where('id', '=', bucketId).execute();
 }
 
-export async function insertBucketState(db: DataDb, bucketId: string): Promise<void> {
-  await db.insertInto('bucket_state').values({ bucket_id: bucketId, last_seq: 0, object_count: 0, byte_count: 0 }).execute();
+export async function insertBucketState(db: DataDb, bucketId: string, tenantId: string): Promise<void> {
+  await db
+    .insertInto('bucket_state')
+    .values({ bucket_id: bucketId, tenant_id: tenantId, last_seq: 0, object_count: 0, byte_count: 0 })
+    .execute();
 }
 
 export async function deleteBucketState(db: DataDb, bucketId: string): Promise<void> {

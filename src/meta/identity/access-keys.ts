@@ -43,17 +43,39 @@ export async function deleteAccessKey(db: ControlDb, accessKeyId: string): Promi
   return Number(res.numDeletedRows) > 0;
 }
 
-/** What verifying a request signed with this key needs. */
+/** What verifying a request signed with this key needs, with its tenant's request rate limits (one statement). */
 export function accessKeyForAuth(
   db: ControlDb,
   accessKeyId: string,
 ): Promise<
-  { secret_enc: string; master_key_id: string; tenant_id: string; policies: string | null; created_by: string | null } | undefined
+  | {
+      secret_enc: string;
+      master_key_id: string;
+      tenant_id: string;
+      policies: string | null;
+      created_by: string | null;
+      rate_limit: number | null;
+      rate_burst: number | null;
+      key_rate_limit: number | null;
+      key_rate_burst: number | null;
+    }
+  | undefined
 > {
   return db
-    .selectFrom('access_keys')
-    .select(['secret_enc', 'master_key_id', 'tenant_id', 'policies', 'created_by'])
-    .where('access_key_id', '=', accessKeyId)
+    .selectFrom('access_keys as k')
+    .innerJoin('tenants as t', 't.id', 'k.tenant_id')
+    .select([
+      'k.secret_enc',
+      'k.master_key_id',
+      'k.tenant_id',
+      'k.policies',
+      'k.created_by',
+      't.rate_limit',
+      't.rate_burst',
+      't.key_rate_limit',
+      't.key_rate_burst',
+    ])
+    .where('k.access_key_id', '=', accessKeyId)
     .executeTakeFirst();
 }
 

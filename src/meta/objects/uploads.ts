@@ -212,3 +212,14 @@ export async function pruneCompletionsBefore(db: DataDb, cutoff: number, batch: 
     .executeTakeFirst();
   return Number(res.numDeletedRows);
 }
+
+/** The size of one part of an upload (undefined: not uploaded yet), for a quota's fail-fast estimate. */
+export async function partSize(db: DataDb, uploadId: string, partNumber: number): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('multipart_parts')
+    .select('size')
+    .where('upload_id', '=', uploadId)
+    .where('part_number', '=', partNumber)
+    .executeTakeFirst();
+  return row ? Number(row.size) : undefined;
+}

@@ -15,6 +15,7 @@ import * as m004 from './004-access-control.js';
 import * as m005 from './005-app-password-names.js';
 import * as m006 from './006-backends.js';
 import * as m007 from './007-versioning.js';
+import * as m008 from './008-limits.js';
 
 export function controlMigrations(kind: EngineKind): Record<string, Migration> {
   return {
@@ -25,5 +26,6 @@ export function controlMigrations(kind: EngineKind): Record<string, Migration> {
     '005-app-password-names': m005.migration,
     '006-backends': m006.migration,
     '007-versioning': m007.migration,
+    '008-limits': m008.migration,
   };
 }

@@ -18,6 +18,7 @@ import * as m007 from './007-backends.js';
 import * as m008 from './008-multipart-completions.js';
 import * as m009 from './009-versions.js';
 import * as m011 from './011-branches.js';
+import * as m012 from './012-tenant-usage.js';
 
 export function dataMigrations(kind: EngineKind): Record<string, Migration> {
   return {
@@ -31,5 +32,6 @@ export function dataMigrations(kind: EngineKind): Record<string, Migration> {
     '008-multipart-completions': m008.migration(kind),
     '009-versions': m009.migration(kind),
     '011-branches': m011.migration(kind),
+    '012-tenant-usage': m012.migration,
   };
 }
