@@ -62,6 +62,14 @@ export interface KeyPrincipal {
   secret: string;
   tenantId: string;
   permissions: Permissions;
+  /** Set for a user session's S3 credentials (session-credentials.ts): the key is that session, not a stored key. */
+  session?: { userId: string; sessionId: string };
+}
+
+/** Keys that are not stored but derived (a session's S3 credentials): lookupKey asks these first. */
+export interface TemporaryKeys {
+  owns(accessKeyId: string): boolean;
+  lookup(accessKeyId: string): Promise<KeyPrincipal | null>;
 }
 
 /** The tenant that administers the server: its unrestricted keys and admin users are root. */
@@ -69,6 +77,8 @@ export const ROOT_TENANT = 'root';
 
 const TENANT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const ACCESS_KEY_ID = /^[A-Za-z0-9._-]{3,128}$/;
+/** The form of session credentials' key ids (session-credentials.ts), which no stored key may take. */
+const SESSION_KEY_ID = /^ASIA[0-9A-F]{32}\d{10}$/;
 
 function toTenant(row: TenantRow): Tenant {
   return { id: row.id, name: row.name, canonicalId: row.canonical_id, displayName: row.display_name };
@@ -85,6 +95,9 @@ function generateSecret(): string {
 }
 
 export class TenantService {
+  /** Session credentials, when the node has logins (set once at assembly; `anvil admin` has none). */
+  temporaryKeys: TemporaryKeys | undefined;
+
   constructor(
     private readonly db: ControlDatabase,
     private readonly master: MasterKeyring,
@@ -141,6 +154,9 @@ export class TenantService {
     const accessKeyId = imported?.accessKeyId ?? generateAccessKeyId();
     const secretAccessKey = imported?.secretAccessKey ?? generateSecret();
     if (!ACCESS_KEY_ID.test(accessKeyId)) throw fail.invalid('InvalidRequest', 'access key id must be 3-128 of A-Z a-z 0-9 . _ -');
+    if (SESSION_KEY_ID.test(accessKeyId)) {
+      throw fail.invalid('InvalidRequest', 'access key ids of the form ASIA + 42 digits are session credentials; choose another id');
+    }
     if (secretAccessKey.length < 8 || secretAccessKey.length > 256) {
       throw fail.invalid('InvalidRequest', 'secret key must be 8-256 characters');
     }
@@ -179,6 +195,7 @@ export class TenantService {
    * so keys deleted by `anvil admin` stop working at once (no cache).
    */
   async lookupKey(accessKeyId: string): Promise<KeyPrincipal | null> {
+    if (this.temporaryKeys?.owns(accessKeyId)) return this.temporaryKeys.lookup(accessKeyId);
     const row = await accessKeyForAuth(this.db, accessKeyId);
     if (!row) return null;
     let permissions = permissionsFromColumn(row.policies);
