@@ -20,6 +20,7 @@ export interface Who {
   tenant: string;
   email?: string;
   accessKeyId?: string;
+  appPasswordId?: string | null;
 }
 
 export class ApiError extends Error {

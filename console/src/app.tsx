@@ -1,7 +1,7 @@
 /** The shell: signed out, the sign-in screen; signed in, a header with who you are and the current screen. */
 import { useEffect, useState } from 'preact/hooks';
 
-import { onSignedOut, signOut, type Who } from './api.js';
+import { admin, onSignedOut, signOut, type Who } from './api.js';
 import { Browser } from './browser.js';
 import { Buckets } from './buckets.js';
 import { ObjectDetails } from './object.js';
@@ -52,6 +52,21 @@ export function App() {
         >
           Sign out
         </button>
+        {who.kind === 'user' && !who.appPasswordId && (
+          <button
+            type="button"
+            onClick={async () => {
+              if (!confirm('End every session of this account, on every device?')) return;
+              await admin('POST', '/auth/logout-all').catch(() => undefined);
+              await signOut();
+              setWho(null);
+              setNotice('You have signed out everywhere.');
+              location.hash = '#/';
+            }}
+          >
+            Sign out everywhere
+          </button>
+        )}
       </header>
       <main id="main">
         {route.view === 'buckets' && <Buckets who={who} />}

@@ -11,7 +11,7 @@ import { href } from './router.js';
 import { type Listing, parseListing } from './s3xml.js';
 import { upload } from './upload.js';
 
-const PAGE_SIZE = 100;
+const PAGE_SIZES = [100, 1000];
 
 interface Upload {
   id: number;
@@ -65,6 +65,7 @@ function Breadcrumbs(props: { bucket: string; prefix: string }) {
 export function Browser(props: { bucket: string; prefix: string }) {
   const { bucket, prefix } = props;
   const [search, setSearch] = useState('');
+  const [pageSize, setPageSize] = useState(PAGE_SIZES[0]);
   const [listing, setListing] = useState<Listing | null>(null);
   const [tokens, setTokens] = useState<Array<string | undefined>>([undefined]);
   const [page, setPage] = useState(0);
@@ -80,7 +81,7 @@ export function Browser(props: { bucket: string; prefix: string }) {
     const mine = ++generation.current;
     const started = performance.now();
     try {
-      const query: Record<string, string> = { 'list-type': '2', prefix: prefix + search, delimiter: '/', 'max-keys': String(PAGE_SIZE) };
+      const query: Record<string, string> = { 'list-type': '2', prefix: prefix + search, delimiter: '/', 'max-keys': String(pageSize) };
       if (token) query['continuation-token'] = token;
       const res = await s3('GET', bucket, undefined, query);
       const parsed = parseListing(await res.text());
@@ -103,7 +104,7 @@ export function Browser(props: { bucket: string; prefix: string }) {
     setListing(null);
     setTokens([undefined]);
     void load(0, undefined);
-  }, [bucket, prefix, search]);
+  }, [bucket, prefix, search, pageSize]);
   useEffect(() => setSearch(''), [bucket, prefix]);
 
   const reload = () => load(page, tokens[page]);
@@ -284,8 +285,18 @@ export function Browser(props: { bucket: string; prefix: string }) {
           </table>
         </div>
       )}
-      {(page > 0 || tokens[page + 1]) && (
+      {listing !== null && (
         <nav aria-label="Pages" class="pager">
+          <label>
+            Rows per page{' '}
+            <select value={pageSize} onChange={(e) => setPageSize(Number((e.currentTarget as HTMLSelectElement).value))}>
+              {PAGE_SIZES.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
           <button type="button" disabled={page === 0} onClick={() => load(page - 1, tokens[page - 1])}>
             Previous page
           </button>
