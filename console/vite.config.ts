@@ -12,6 +12,9 @@ export default defineConfig({
   base: '/-/console/',
   logLevel: 'warn',
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  // `npx vite --config console/vite.config.ts`: live reload at http://localhost:5173/-/console/ against an
+  // Anvil on :9000. The Host header is kept, so S3 signatures made for localhost:5173 still verify.
+  server: { proxy: { '^/(?!-/console/)': { target: 'http://127.0.0.1:9000', changeOrigin: false } } },
   build: {
     outDir: path.resolve(here, '../dist/console'),
     emptyOutDir: true,
