@@ -36,11 +36,11 @@ export function SignIn(props: { onSignedIn: (who: Who) => void; notice?: string 
       <form onSubmit={submit} aria-labelledby="signin-title" class="card">
         <h2 id="signin-title">Sign in</h2>
         {props.notice && <p class="notice">{props.notice}</p>}
-        <div role="tablist" aria-label="Sign in with" class="tabs">
-          <button type="button" role="tab" aria-selected={mode === 'user'} onClick={() => setMode('user')}>
+        <div role="group" aria-label="Sign in with" class="tabs">
+          <button type="button" aria-pressed={mode === 'user'} onClick={() => setMode('user')}>
             Email and password
           </button>
-          <button type="button" role="tab" aria-selected={mode === 'key'} onClick={() => setMode('key')}>
+          <button type="button" aria-pressed={mode === 'key'} onClick={() => setMode('key')}>
             Access key
           </button>
         </div>
