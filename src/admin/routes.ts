@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { appPasswordRoutes } from './app-passwords.js';
 import { authRoutes } from './auth-routes.js';
 import { backendRoutes } from './backends.js';
+import { branchFlattenRoutes } from './branch-flatten.js';
 import { branchRoutes } from './branches.js';
 import { bucketRoutes } from './buckets.js';
 import { keyRoutes } from './keys.js';
@@ -37,6 +38,7 @@ export function adminRoutes(): AdminRoute[] {
     ...keyRoutes,
     ...bucketRoutes,
     ...branchRoutes,
+    ...branchFlattenRoutes,
     ...backendRoutes,
     ...sessionRoutes,
     ...appPasswordRoutes,

@@ -379,6 +379,8 @@ export interface BranchTable {
   /** The parent's last sequence number that shows through on this branch. */
   fork_seq: number | null;
   depth: number;
+  /** 1 once its ancestors' visible rows were copied in: reads no longer go through them. */
+  flattened: Generated<number>;
   head_commit: string | null;
   created_at: number;
   created_by: string;

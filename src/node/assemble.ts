@@ -101,7 +101,7 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
       core,
       services,
       buckets,
-      branches: new BranchService(core),
+      branches: new BranchService(core, tasks),
       objects,
       tasks,
       scrubber: blobs.scrubber,

@@ -6,6 +6,8 @@ import {
   type DeleteBucketPayload,
   DRAIN_TASK,
   type DrainPayload,
+  FLATTEN_BRANCH_TASK,
+  type FlattenBranchPayload,
   REBALANCE_TASK,
   type RebalancePayload,
 } from '../work/task-names.js';
@@ -19,6 +21,19 @@ export function taskRunner(node: NodeContext, log: Logger): TaskRunner {
       // By id: a bucket created later under the same name must never be touched.
       const bucket = await buckets.get(payload.bucket);
       if (bucket && bucket.id === payload.bucketId) await buckets.purge(bucket, objects, signal);
+    })
+    .register(FLATTEN_BRANCH_TASK, async (payload: FlattenBranchPayload, signal) => {
+      // By id: a bucket created later under the same name must never be touched.
+      const bucket = await buckets.get(payload.bucket);
+      if (!bucket || bucket.id !== payload.bucketId) return;
+      try {
+        const copied = await node.branches.flatten(bucket, payload.branch, signal);
+        log.info({ bucket: payload.bucket, branch: payload.branch, copied }, 'branch flattened');
+      } catch (err) {
+        // The branch was deleted meanwhile: nothing left to do.
+        if ((err as { reason?: string }).reason === 'NoSuchBranch') return;
+        throw err;
+      }
     })
     .register(DRAIN_TASK, async (payload: DrainPayload, signal) => {
       await node.core.blobs.drain(payload.backend, signal);

@@ -13,6 +13,15 @@ export const DRAIN_TASK = 'drain-backend';
 /** Evens out the backends' fill ratios. */
 export const REBALANCE_TASK = 'rebalance';
 
+/** Copies what a branch reads through its ancestors into it, so reads stop at it (core/branches/flatten.ts). */
+export const FLATTEN_BRANCH_TASK = 'flatten-branch';
+
+export interface FlattenBranchPayload {
+  bucketId: string;
+  bucket: string;
+  branch: string;
+}
+
 export interface DeleteBucketPayload {
   bucketId: string;
   bucket: string;

@@ -10,11 +10,13 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +134,39 @@ describeEachEngine('branches', (engine) => {
       expect(log.json.commits[0].parents).toEqual([log.json.commits[1].id]);
     });
 
+    it('lists versions through a branch: its own, then the parent as of the fork', async () => {
+      const all = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Prefix: 'a.txt' }));
+      const versions = all.Versions!.map((v) => [v.IsLatest, v.Size]);
+      // dev wrote a.txt twice (a3-dev, a2-dev); main had a1 at the fork (its later writes are not dev's history).
+      expect(versions).toEqual([
+        [true, 6],
+        [false, 6],
+        [false, 2],
+      ]);
+      const markers = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Prefix: 'b.txt' }));
+      expect(markers.DeleteMarkers!.map((m) => m.IsLatest)).toEqual([true]);
+      expect(markers.Versions!.map((v) => v.IsLatest)).toEqual([false]);
+      // Paged one entry at a time, the same entries come back.
+      const paged: string[] = [];
+      let keyMarker: string | undefined;
+      let versionIdMarker: string | undefined;
+      for (;;) {
+        const page = await t.s3.send(
+          new ListObjectVersionsCommand({ Bucket: 'photos--dev', MaxKeys: 1, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+        );
+        paged.push(...[...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((v) => `${v.Key}@${v.VersionId}`));
+        if (!page.IsTruncated) break;
+        keyMarker = page.NextKeyMarker;
+        versionIdMarker = page.NextVersionIdMarker;
+      }
+      const whole = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev' }));
+      const expected = [...(whole.Versions ?? []), ...(whole.DeleteMarkers ?? [])].map((v) => `${v.Key}@${v.VersionId}`);
+      expect(paged.sort()).toEqual(expected.sort());
+      expect(paged.length).toBeGreaterThan(5);
+      const folders = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Delimiter: '/' }));
+      expect(folders.CommonPrefixes!.map((p) => p.Prefix)).toEqual(['dir/']);
+    });
+
     it('refuses to delete a version that a commit or a fork sees', async () => {
       const versions = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos', Prefix: 'a.txt' }));
       const first = versions.Versions!.find((v) => v.IsLatest)!;
@@ -149,6 +184,22 @@ describeEachEngine('branches', (engine) => {
       const err = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: 'photos--dev', Key: 'dir/c.txt', Body: 'x', IfNoneMatch: '*' })));
       expect(err.$metadata.httpStatusCode).toBe(412);
       expect(await text(t.s3, 'photos--dev', 'dir/c.txt')).toBe('c1');
+    });
+
+    it('tags a version that shows through from main on the branch only', async () => {
+      await t.s3.send(
+        new PutObjectTaggingCommand({ Bucket: 'photos--dev', Key: 'dir/c.txt', Tagging: { TagSet: [{ Key: 'b', Value: 'dev' }] } }),
+      );
+      const onDev = await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'photos--dev', Key: 'dir/c.txt' }));
+      expect(onDev.TagSet).toEqual([{ Key: 'b', Value: 'dev' }]);
+      const onMain = await t.s3.send(new GetObjectTaggingCommand({ Bucket: 'photos', Key: 'dir/c.txt' }));
+      expect(onMain.TagSet).toEqual([]);
+      // Same bytes, same version id as the one main had at the fork; one entry in the branch's history.
+      expect(await text(t.s3, 'photos--dev', 'dir/c.txt')).toBe('c1');
+      const history = await t.s3.send(new ListObjectVersionsCommand({ Bucket: 'photos--dev', Prefix: 'dir/c.txt' }));
+      expect(history.Versions).toHaveLength(1);
+      const diff = await api('GET', '/buckets/photos/diff?from=main&to=dev');
+      expect(diff.json.entries.find((e: any) => e.key === 'dir/c.txt')?.change).toBe('changed');
     });
 
     it('branches a branch, bounded in depth, and refuses deleting a parent', async () => {
@@ -193,5 +244,39 @@ describeEachEngine('branches', (engine) => {
     const res = await api('POST', '/buckets/plain-nobranch/branches', { name: 'dev' });
     expect(res.status).toBe(409);
     expect(res.json.error.message).toMatch(/versioning/);
+  });
+
+  it('reads any ref as of a time: alias --at-, branch from ref@time, diff with times', async () => {
+    await versionedBucket('clock');
+    await put('clock', 'k', 'v1');
+    await put('clock', 'other', 'o1');
+    // Aliases name whole seconds: step past one.
+    await new Promise((r) => setTimeout(r, 1100));
+    const between = new Date();
+    const compact = between.toISOString().slice(0, 19).replace(/[-:]/g, '').toLowerCase() + 'z';
+    await new Promise((r) => setTimeout(r, 1100));
+    await put('clock', 'k', 'v2');
+    await t.s3.send(new DeleteObjectCommand({ Bucket: 'clock', Key: 'other' }));
+    await put('clock', 'late', 'l');
+
+    expect(await text(t.s3, `clock--main--at-${compact}`, 'k')).toBe('v1');
+    expect(await text(t.s3, `clock--main--at-${Math.floor(between.getTime() / 1000)}`, 'other')).toBe('o1');
+    expect(await keys(`clock--main--at-${compact}`)).toEqual(['k', 'other']);
+    expect(await keys('clock')).toEqual(['k', 'late']);
+    const refused = await s3Error(t.s3.send(new PutObjectCommand({ Bucket: `clock--main--at-${compact}`, Key: 'x', Body: 'x' })));
+    expect(refused.$metadata.httpStatusCode).toBe(403);
+
+    const iso = between.toISOString();
+    const d = await api('GET', `/buckets/clock/diff?from=${encodeURIComponent(`main@${iso}`)}&to=main`);
+    expect(d.json.entries.map((e: any) => [e.key, e.change])).toEqual([
+      ['k', 'changed'],
+      ['late', 'added'],
+      ['other', 'removed'],
+    ]);
+    const b = await api('POST', '/buckets/clock/branches', { name: 'past', from: `main@${iso}` });
+    expect(b.status).toBe(201);
+    expect(await text(t.s3, 'clock--past', 'k')).toBe('v1');
+    expect(await keys('clock--past')).toEqual(['k', 'other']);
+    expect((await api('GET', '/buckets/clock/diff?from=main&to=main@not-a-time')).status).toBe(400);
   });
 });

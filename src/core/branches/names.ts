@@ -45,3 +45,42 @@ export function validateRefName(bucketName: string, name: string, what: 'branch'
   const alias = bucketName + ALIAS_SEPARATOR + name;
   if (alias.length > 63) throw bad(`the alias ${alias} would be longer than a bucket name may be (63)`);
 }
+
+const TIME_SUFFIX = '--at-';
+
+/**
+ * A point in time in a ref: `ref--at-20261205t101500z` (UTC, as a bucket
+ * name allows: lower case, no colons) or `ref--at-<epoch seconds>` in an
+ * alias; `ref@<ISO 8601 time>` in the admin API and CLI as well. Returns the
+ * ref and the time (epoch ms), or undefined when the ref names no time.
+ */
+export function parseTimeRef(ref: string): { ref: string; time: number } | undefined {
+  let base: string;
+  let when: string;
+  const at = ref.indexOf(TIME_SUFFIX);
+  if (at > 0) {
+    base = ref.slice(0, at);
+    when = ref.slice(at + TIME_SUFFIX.length);
+  } else {
+    const i = ref.lastIndexOf('@');
+    if (i <= 0) return undefined;
+    base = ref.slice(0, i);
+    when = ref.slice(i + 1);
+  }
+  const time = parseTime(when);
+  if (time === undefined)
+    throw fail.invalid('InvalidArgument', `Cannot read a time in "${ref}": use 20261205t101500z, epoch seconds or ISO 8601.`);
+  return { ref: base, time };
+}
+
+function parseTime(text: string): number | undefined {
+  if (/^\d{9,11}$/.test(text)) return Number(text) * 1000;
+  const compact = /^(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})z$/i.exec(text);
+  if (compact) {
+    const [, y, mo, d, h, mi, s] = compact;
+    return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  }
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}

@@ -22,7 +22,6 @@ import {
   branchesOf,
   type BranchRow,
   commitById,
-  type CommitRow,
   commitsByIds,
   deleteBranchRows,
   deleteCommitsOf,
@@ -31,12 +30,11 @@ import {
   hasChildren,
   hasTagsOn,
   insertBranch,
-  insertCommit,
   insertTag,
-  lastSeqOf,
   levelsOf,
+  type NewBranchRow,
+  readLevelsOf,
   type RefLevel,
-  setHeadCommit,
   tagByName,
   tagsOf,
 } from '../../meta/branches/branches.js';
@@ -44,21 +42,32 @@ import { deleteBucketState, insertBucketState } from '../../meta/buckets/buckets
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
-import { hasProtectedVersion, someVersions, takeNextSeq } from '../../meta/objects/versions.js';
+import { hasProtectedVersion, someVersions } from '../../meta/objects/versions.js';
+import { FLATTEN_BRANCH_TASK, type FlattenBranchPayload } from '../../work/task-names.js';
+import type { TaskQueue } from '../../work/tasks.js';
 import type { CoreContext } from '../context.js';
 import type { DeleteTarget } from '../objects/latest.js';
 import { versioningOf } from '../objects/versioning.js';
+import { commitOn, pointOf, refLevels } from './commits.js';
+import { diffViews } from './diff.js';
+import { flattenBranch } from './flatten.js';
+import type { MergeStrategy } from './merge.js';
+import { mergeRefs, revertCommit } from './merge-refs.js';
 import { commitIdOfRef, MAIN, validateRefName } from './names.js';
-import { branchErrors as errors, type BranchInfo, type CommitInfo, commitInfo, MAX_DEPTH, type TagInfo } from './types.js';
+import { branchErrors as errors, type BranchInfo, type CommitInfo, commitInfo, FLATTEN_DEPTH, MAX_DEPTH, type TagInfo } from './types.js';
 
+export type { DiffEntry } from './diff.js';
+export type { MergeConflict, MergeStrategy } from './merge.js';
+export type { MergeOutcome } from './merge-refs.js';
 export type { BranchInfo, CommitInfo, TagInfo } from './types.js';
 export { MAX_DEPTH } from './types.js';
 
-/** Where a branch or tag starts: a branch's head, a tag, or a commit (id, or c + id). */
-type Point = { commit: CommitRow };
-
 export class BranchService {
-  constructor(private readonly ctx: CoreContext) {}
+  constructor(
+    private readonly ctx: CoreContext,
+    /** Where background flattens are queued (absent: none are, e.g. in tests of the core alone). */
+    private readonly tasks?: Pick<TaskQueue, 'enqueue'>,
+  ) {}
 
   private get db(): DataDb {
     return this.ctx.meta.data;
@@ -89,6 +98,7 @@ export class BranchService {
         parent: null,
         forkSeq: null,
         depth: 0,
+        flattened: false,
         headCommit: null,
         createdAt: new Date(bucket.created_at),
         createdBy: '',
@@ -97,12 +107,13 @@ export class BranchService {
     return out;
   }
 
-  private info(b: BranchRow, names: Map<string, string>): BranchInfo {
+  private info(b: NewBranchRow & { flattened?: number }, names: Map<string, string>): BranchInfo {
     return {
       name: b.name,
       parent: b.parent_id === null ? null : (names.get(b.parent_id) ?? null),
       forkSeq: b.fork_seq === null ? null : Number(b.fork_seq),
       depth: Number(b.depth),
+      flattened: Number(b.flattened ?? 0) === 1,
       headCommit: b.head_commit,
       createdAt: new Date(Number(b.created_at)),
       createdBy: b.created_by,
@@ -129,17 +140,19 @@ export class BranchService {
     const row = await this.tx(async (trx) => {
       await ensureMainRow(trx, bucket.id, bucket.created_at, '');
       await this.assertNameFree(trx, bucket, name);
-      const point = await this.pointOf(trx, bucket, from ?? MAIN, author, `branch ${name}`);
+      const point = await pointOf(trx, bucket, from ?? MAIN, author, `branch ${name}`);
       const parent = await this.branchOfTimeline(trx, bucket.id, point.commit.timeline_id);
+      // The lineage is kept whole (diffs find changed keys through it); reads go down to the
+      // first flattened ancestor only, which holds copies of what lies below it.
       const parentLevels = await levelsOf(trx, point.commit.timeline_id);
-      const depth = parentLevels.length;
+      const depth = (await readLevelsOf(trx, point.commit.timeline_id)).length;
       if (depth >= MAX_DEPTH) throw errors.tooDeep(parent?.name ?? from ?? MAIN);
       const levels: RefLevel[] = [
         { timelineId, ceiling: null },
         { timelineId: point.commit.timeline_id, ceiling: Number(point.commit.seq) },
         ...parentLevels.slice(1),
       ];
-      const branch: BranchRow = {
+      const branch: NewBranchRow = {
         bucket_id: bucket.id,
         name,
         timeline_id: timelineId,
@@ -154,7 +167,23 @@ export class BranchService {
       await insertBucketState(trx, timelineId);
       return branch;
     });
+    // Deep chains cost a seek per level on every read: flatten them in the background.
+    if (row.depth >= FLATTEN_DEPTH) await this.enqueueFlatten(bucket, name);
     return this.info(row, await this.branchNames(bucket.id));
+  }
+
+  /** Queues a flatten of the branch (a durable task: FLATTEN_BRANCH_TASK); returns the task id. */
+  async enqueueFlatten(bucket: Bucket, name: string): Promise<number | undefined> {
+    bucket = BranchService.root(bucket);
+    if (!(await branchByName(this.db, bucket.id, name))) throw errors.noSuchBranch(bucket.name, name);
+    const payload: FlattenBranchPayload = { bucketId: bucket.id, bucket: bucket.name, branch: name };
+    return this.tasks?.enqueue(FLATTEN_BRANCH_TASK, payload, { priority: 80 });
+  }
+
+  /** Flattens a branch now (the task's work, core/branches/flatten.ts); the rows copied. */
+  async flatten(bucket: Bucket, name: string, signal?: AbortSignal): Promise<number> {
+    bucket = BranchService.root(bucket);
+    return flattenBranch(this.ctx, bucket, name, signal);
   }
 
   private async assertNameFree(db: DataDb, bucket: Bucket, name: string): Promise<void> {
@@ -163,58 +192,6 @@ export class BranchService {
 
   private async branchOfTimeline(db: DataDb, bucketId: string, timelineId: string): Promise<BranchRow | undefined> {
     return (await branchesOf(db, bucketId)).find((b) => b.timeline_id === timelineId);
-  }
-
-  /**
-   * The commit a ref names. A branch head is its head commit when nothing
-   * changed since; otherwise the branch is committed first (`why` is the
-   * message), so that every fork and tag is a commit in the DAG.
-   */
-  private async pointOf(trx: DataDb, bucket: Bucket, ref: string, author: string, why: string): Promise<Point> {
-    const branch = await branchByName(trx, bucket.id, ref);
-    if (branch) return { commit: await this.headPoint(trx, bucket, branch, author, `${why} from ${ref}`) };
-    const tag = await tagByName(trx, bucket.id, ref);
-    const id = tag?.commit_id ?? commitIdOfRef(ref) ?? (/^[0-9a-f]{12}$/.test(ref) ? ref : undefined);
-    const commit = id === undefined ? undefined : await commitById(trx, bucket.id, id);
-    if (!commit) throw errors.noSuchRef(bucket.name, ref);
-    return { commit };
-  }
-
-  private async headPoint(trx: DataDb, bucket: Bucket, branch: BranchRow, author: string, message: string): Promise<CommitRow> {
-    const head = branch.head_commit === null ? undefined : await commitById(trx, bucket.id, branch.head_commit);
-    // Committed state (PostgreSQL reads what has committed): a writer still in flight takes a
-    // later seq, so it is not part of a head whose seq is the last one committed.
-    if (head && (await lastSeqOf(trx, branch.timeline_id)) === Number(head.seq)) return head;
-    return this.commitOn(trx, bucket, branch, head, message, author);
-  }
-
-  /** Commits the branch's present: takes its next seq (waiting out writers that hold one) and moves its head. */
-  private async commitOn(
-    trx: DataDb,
-    bucket: Bucket,
-    branch: BranchRow,
-    head: CommitRow | undefined,
-    message: string,
-    author: string,
-    extraParents: CommitRow[] = [],
-  ): Promise<CommitRow> {
-    const seq = await takeNextSeq(trx, branch.timeline_id);
-    if (seq === undefined) throw fail.noSuchBucket(bucket.name);
-    const parents = [...(head ? [head] : []), ...extraParents];
-    const row: CommitRow = {
-      bucket_id: bucket.id,
-      id: crypto.randomBytes(6).toString('hex'),
-      timeline_id: branch.timeline_id,
-      seq,
-      generation: 1 + Math.max(0, ...parents.map((p) => Number(p.generation))),
-      parents: JSON.stringify(parents.map((p) => p.id)),
-      author,
-      message,
-      created_at: Date.now(),
-    };
-    await insertCommit(trx, row);
-    await setHeadCommit(trx, branch.timeline_id, row.id);
-    return row;
   }
 
   /** Commits a branch's present state: O(1), nothing is copied. */
@@ -226,7 +203,7 @@ export class BranchService {
       const branch = await branchByName(trx, bucket.id, branchName);
       if (!branch) throw errors.noSuchBranch(bucket.name, branchName);
       const head = branch.head_commit === null ? undefined : await commitById(trx, bucket.id, branch.head_commit);
-      return this.commitOn(trx, bucket, branch, head, message, author);
+      return commitOn(trx, bucket, branch, head, message, author);
     });
     return commitInfo(row, await this.branchNames(bucket.id));
   }
@@ -305,6 +282,26 @@ export class BranchService {
     await deleteBucketState(this.db, branch.timeline_id);
   }
 
+  // ---- diff, merge, revert ----
+
+  /** What differs from one ref to another (keys added, changed, removed), a page at a time. */
+  async diff(bucket: Bucket, from: string, to: string, page: { after?: string; limit: number }) {
+    bucket = BranchService.root(bucket);
+    return diffViews(this.db, await refLevels(this.db, bucket, from), await refLevels(this.db, bucket, to), page);
+  }
+
+  /** Merges a ref into a branch (core/branches/merge-refs.ts). */
+  async merge(bucket: Bucket, source: string, into: string, opts: { strategy: MergeStrategy; author: string; message?: string }) {
+    bucket = BranchService.root(bucket);
+    return mergeRefs(this.ctx, bucket, source, into, opts);
+  }
+
+  /** Reverts a commit on a branch (core/branches/merge-refs.ts). */
+  async revert(bucket: Bucket, into: string, commitRef: string, opts: { strategy: MergeStrategy; author: string; parent?: number }) {
+    bucket = BranchService.root(bucket);
+    return revertCommit(this.ctx, bucket, into, commitRef, opts);
+  }
+
   // ---- tags ----
 
   async createTag(bucket: Bucket, name: string, at: string, author: string): Promise<TagInfo> {
@@ -314,7 +311,7 @@ export class BranchService {
     const commit = await this.tx(async (trx) => {
       await ensureMainRow(trx, bucket.id, bucket.created_at, '');
       await this.assertNameFree(trx, bucket, name);
-      const point = await this.pointOf(trx, bucket, at, author, `tag ${name}`);
+      const point = await pointOf(trx, bucket, at, author, `tag ${name}`);
       await insertTag(trx, { bucket_id: bucket.id, name, commit_id: point.commit.id, created_at: now, created_by: author });
       return point.commit;
     });

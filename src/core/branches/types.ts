@@ -5,12 +5,17 @@ import type { CommitRow } from '../../meta/branches/branches.js';
 /** How deep a branch may read through ancestors (each level is one more seek per read). */
 export const MAX_DEPTH = 8;
 
+/** A branch made this deep is flattened in the background (a durable task), so chains stay short. */
+export const FLATTEN_DEPTH = 4;
+
 export interface BranchInfo {
   name: string;
   /** The branch it was made from (null for main, or when that branch is gone). */
   parent: string | null;
   forkSeq: number | null;
   depth: number;
+  /** Its ancestors' rows were copied in: reads stop at it. */
+  flattened: boolean;
   headCommit: string | null;
   createdAt: Date;
   createdBy: string;
@@ -51,7 +56,7 @@ export const branchErrors = {
   tooDeep: (name: string) =>
     fail.conflict(
       'BranchTooDeep',
-      `Branch ${name} already reads through ${MAX_DEPTH - 1} ancestors; branch from a shallower branch, tag or commit (at most ${MAX_DEPTH} levels).`,
+      `Branch ${name} already reads through ${MAX_DEPTH - 1} ancestors; flatten it first (POST …/branches/${name}/flatten, done in the background for branches ${FLATTEN_DEPTH} deep) or branch from a shallower ref.`,
     ),
 };
 

@@ -13,34 +13,12 @@
 import type { Bucket } from '../../meta/buckets/types.js';
 import { MAX_CHAR, scanVersions, type VersionListingRow, versionsOfKey, walkLatest } from '../../meta/objects/listing.js';
 import { versionRowById } from '../../meta/objects/versions.js';
+import { listVersionsInView } from '../branches/list-versions.js';
 import type { CoreContext } from '../context.js';
+import type { VersionEntry, VersionListQuery, VersionListResult } from './version-list.js';
 import { seqOfVersionId } from './versioning.js';
 
-export interface VersionListQuery {
-  prefix: string;
-  delimiter: string;
-  keyMarker: string;
-  versionIdMarker?: string;
-  maxKeys: number;
-}
-
-export interface VersionEntry {
-  key: string;
-  versionId: string;
-  isLatest: boolean;
-  isDeleteMarker: boolean;
-  lastModified: Date;
-  etag: string;
-  size: number;
-}
-
-export interface VersionListResult {
-  entries: VersionEntry[];
-  commonPrefixes: string[];
-  isTruncated: boolean;
-  nextKeyMarker?: string;
-  nextVersionIdMarker?: string;
-}
+export type { VersionEntry, VersionListQuery, VersionListResult } from './version-list.js';
 
 function entryOf(row: VersionListingRow): VersionEntry {
   return {
@@ -56,6 +34,7 @@ function entryOf(row: VersionListingRow): VersionEntry {
 
 export async function listVersions(ctx: CoreContext, bucket: Bucket, q: VersionListQuery): Promise<VersionListResult> {
   const db = ctx.meta.data;
+  if (bucket.view) return listVersionsInView(db, bucket.view, q);
   const result: VersionListResult = { entries: [], commonPrefixes: [], isTruncated: false };
   if (q.maxKeys <= 0) return result;
   const left = () => q.maxKeys - result.entries.length - result.commonPrefixes.length;

@@ -1,10 +1,22 @@
 /** Changes to a version's metadata that make no new version (S3's PutObjectTagging and PutObjectAcl). */
+import { RefChanges } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
+import { withTransaction } from '../../meta/engine.js';
 import type { CannedAcl, ObjectVersion } from '../../meta/objects/types.js';
-import { updateLatestInPlace, updateVersionInPlace, versionRowById } from '../../meta/objects/versions.js';
+import { manifestOfRow, rowToVersion } from '../../meta/objects/types.js';
+import {
+  insertVersionRow,
+  moveCounts,
+  takeNextSeq,
+  updateLatestInPlace,
+  updateVersionInPlace,
+  versionRowById,
+} from '../../meta/objects/versions.js';
+import { visibleRow } from '../branches/read.js';
 import type { CoreContext } from '../context.js';
 import { validateKey } from './keys.js';
+import { metadataWrite } from './stage.js';
 import { findVersion, invalidVersionId, isVersionIdSyntax } from './versioning.js';
 
 /**
@@ -33,12 +45,15 @@ async function change(
   if (versionId === undefined) {
     // The common case: one statement on the latest live version.
     if (await updateLatestInPlace(ctx.meta.data, bucket.id, key, set)) return findVersion(ctx.meta.data, bucket, key);
-    await versionToChange(ctx, bucket, key, undefined);
+    const shown = await versionToChange(ctx, bucket, key, undefined);
+    // On a branch, the latest may be an ancestor's version: it changes on the branch only.
+    if (bucket.view && !bucket.view.readOnly) return changeOnBranch(ctx, bucket, shown, set);
     throw fail.noSuchKey(key);
   }
   if (!isVersionIdSyntax(versionId)) throw invalidVersionId(versionId);
   const v = await versionToChange(ctx, bucket, key, versionId);
   const row = await versionRowById(ctx.meta.data, bucket.id, key, versionId);
+  if (!row && bucket.view) throw ancestorsVersion(bucket);
   if (!row) throw fail.notFound('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
   await updateVersionInPlace(ctx.meta.data, row.id, 'tags' in set ? { tags: JSON.stringify(set.tags) } : { acl: set.acl });
   return 'tags' in set ? { ...v, tags: set.tags } : { ...v, acl: set.acl };
@@ -52,4 +67,54 @@ export function setObjectTags(ctx: CoreContext, bucket: Bucket, key: string, tag
 /** Sets the canned ACL of a version (the latest unless named) in place. */
 export function setObjectAcl(ctx: CoreContext, bucket: Bucket, key: string, acl: CannedAcl, versionId?: string) {
   return change(ctx, bucket, key, versionId, { acl });
+}
+
+/** A version an ancestor of the branch holds: the branch may read it, not change it in place. */
+export function ancestorsVersion(bucket: Bucket) {
+  return fail.conflict(
+    'InvalidRequest',
+    `This version belongs to an ancestor of ${bucket.name} (it shows through the fork); change it there, or write a new version on the branch.`,
+  );
+}
+
+/**
+ * Tags or ACL of a branch's latest version that lives in an ancestor: the
+ * branch gets its own row for it (same version id, same bytes, the new
+ * tags or ACL), which shadows the ancestor's; the ancestor is untouched.
+ * Under the branch's lock (a seq taken), and only if the key still shows
+ * that version.
+ */
+async function changeOnBranch(
+  ctx: CoreContext,
+  bucket: Bucket,
+  shown: ObjectVersion,
+  set: { tags: Record<string, string> } | { acl: CannedAcl },
+): Promise<ObjectVersion> {
+  let refs = new RefChanges();
+  const version = await metadataWrite(ctx, () =>
+    withTransaction(ctx.meta.kind, ctx.meta.data, async (trx) => {
+      refs = new RefChanges();
+      const seq = await takeNextSeq(trx, bucket.id);
+      if (seq === undefined) throw fail.noSuchBucket(bucket.name);
+      const row = await visibleRow(trx, bucket.view!, shown.key);
+      if (!row || row.version_id !== shown.versionId || Number(row.is_delete_marker) === 1 || row.bucket_id === bucket.id) {
+        throw fail.conflict('OperationAborted', 'The object changed during the request; try again.');
+      }
+      const { id: _id, seq: _seq, ...content } = row;
+      const copy = {
+        ...content,
+        bucket_id: bucket.id,
+        is_latest: 1,
+        ...('tags' in set ? { tags: JSON.stringify(set.tags) } : { acl: set.acl }),
+      };
+      await insertVersionRow(trx, copy, seq);
+      refs.reference(row.tenant_id, manifestOfRow(row));
+      const size = Number(row.size);
+      await moveCounts(trx, bucket.id, { objects: 1, bytes: size, versions: 1, versionBytes: size });
+      await refs.apply(trx);
+      return rowToVersion({ ...copy, seq });
+    }),
+  );
+  await ctx.blobs.released(refs);
+  return version;
 }

@@ -11,8 +11,10 @@ import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { type LockMode, type ObjectVersion, rowToVersion, type VersionRow } from '../../meta/objects/types.js';
 import { latestRow, takeNextSeq, updateVersionInPlace, versionRowById } from '../../meta/objects/versions.js';
+import { visibleRow } from '../branches/read.js';
 import type { CoreContext } from '../context.js';
 import { validateKey } from './keys.js';
+import { ancestorsVersion } from './metadata.js';
 import { assertRemovable, lockedError } from './protection.js';
 import { metadataWrite } from './stage.js';
 
@@ -49,6 +51,8 @@ async function changeVersion(
       if ((await takeNextSeq(trx, bucket.id)) === undefined) throw fail.noSuchBucket(bucket.name);
       const row = versionId === undefined ? await latestRow(trx, bucket.id, key) : await versionRowById(trx, bucket.id, key, versionId);
       if (!row) {
+        // On a branch the version may show through from an ancestor: its protection is the ancestor's.
+        if (bucket.view && (await visibleRow(trx, bucket.view, key))) throw ancestorsVersion(bucket);
         if (versionId === undefined) throw fail.noSuchKey(key);
         throw fail.notFound('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
       }

@@ -10,6 +10,7 @@ import type { DataDb } from '../handles.js';
 import type { BranchTable, CommitTable, TagTable } from '../schema.js';
 
 export type BranchRow = Selectable<BranchTable>;
+export type NewBranchRow = Omit<BranchRow, 'flattened'>;
 export type CommitRow = Selectable<CommitTable>;
 export type TagRow = Selectable<TagTable>;
 
@@ -67,7 +68,7 @@ export async function ensureMainRow(db: DataDb, bucketId: string, createdAt: num
     .execute();
 }
 
-export async function insertBranch(db: DataDb, row: BranchRow, levels: RefLevel[]): Promise<void> {
+export async function insertBranch(db: DataDb, row: NewBranchRow, levels: RefLevel[]): Promise<void> {
   await db.insertInto('branches').values(row).execute();
   await db
     .insertInto('branch_levels')
@@ -75,7 +76,29 @@ export async function insertBranch(db: DataDb, row: BranchRow, levels: RefLevel[
     .execute();
 }
 
-/** The levels a read of the timeline consults, in order; a timeline without rows (main) is its own only level. */
+/**
+ * The levels a read of the timeline consults: its lineage down to the first
+ * flattened ancestor (which holds copies of what lies below it), or only its
+ * own level once it is flattened itself.
+ */
+export async function readLevelsOf(db: DataDb, timelineId: string): Promise<RefLevel[]> {
+  const levels = await levelsOf(db, timelineId);
+  if (levels.length === 1) return levels;
+  const b = await db.selectFrom('branches').select(['flattened', 'depth']).where('timeline_id', '=', timelineId).executeTakeFirst();
+  if (!b) return levels;
+  // A flattened branch reads itself; a branch of a flattened one reads down to it (depth levels below itself).
+  return levels.slice(0, Number(b.flattened) === 1 ? 1 : Number(b.depth) + 1);
+}
+
+export async function setFlattened(db: DataDb, timelineId: string): Promise<void> {
+  await db.updateTable('branches').set({ flattened: 1 }).where('timeline_id', '=', timelineId).execute();
+}
+
+/**
+ * The timeline's lineage, in order: itself, then its ancestors up to their
+ * fork points (a timeline without rows, main, is its own only level). Diffs
+ * and merges find changed keys through it, flattened or not.
+ */
 export async function levelsOf(db: DataDb, timelineId: string): Promise<RefLevel[]> {
   const rows = await db
     .selectFrom('branch_levels')
@@ -92,9 +115,15 @@ export async function deleteBranchRows(db: DataDb, bucketId: string, timelineId:
   await db.deleteFrom('branches').where('bucket_id', '=', bucketId).where('timeline_id', '=', timelineId).execute();
 }
 
-/** Branches forked from the timeline (they read through it). */
+/** Branches forked from the timeline that read through it (not flattened). */
 export async function hasChildren(db: DataDb, timelineId: string): Promise<boolean> {
-  const row = await db.selectFrom('branches').select('name').where('parent_id', '=', timelineId).limit(1).executeTakeFirst();
+  const row = await db
+    .selectFrom('branches')
+    .select('name')
+    .where('parent_id', '=', timelineId)
+    .where('flattened', '=', 0)
+    .limit(1)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -142,7 +171,13 @@ export async function isRetained(db: DataDb, timelineId: string, fromSeq: number
   let commits = db.selectFrom('commits').select('id').where('timeline_id', '=', timelineId).where('seq', '>=', fromSeq);
   if (toSeq !== null) commits = commits.where('seq', '<', toSeq);
   if (await commits.limit(1).executeTakeFirst()) return true;
-  let forks = db.selectFrom('branches').select('name').where('parent_id', '=', timelineId).where('fork_seq', '>=', fromSeq);
+  // A flattened branch holds copies of what it saw: it retains nothing of its parent.
+  let forks = db
+    .selectFrom('branches')
+    .select('name')
+    .where('parent_id', '=', timelineId)
+    .where('flattened', '=', 0)
+    .where('fork_seq', '>=', fromSeq);
   if (toSeq !== null) forks = forks.where('fork_seq', '<', toSeq);
   return (await forks.limit(1).executeTakeFirst()) !== undefined;
 }

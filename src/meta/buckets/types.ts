@@ -14,12 +14,13 @@ export interface RefView {
   /** The bucket's own id and name (its settings live there). */
   bucketId: string;
   bucketName: string;
-  kind: 'branch' | 'tag' | 'commit';
+  /** `time`: any ref as of a point in time (`bucket--ref--at-<time>`), read-only. */
+  kind: 'branch' | 'tag' | 'commit' | 'time';
   /** The branch or tag name, or the commit id. */
   ref: string;
   /** Level 0 is the ref's own timeline (ceiling null: a branch's head), then its ancestors up to their fork points. */
   levels: RefLevel[];
-  /** Tags and commits are read-only. */
+  /** Tags, commits and points in time are read-only. */
   readOnly: boolean;
   /** For tags and commits: the commit read. */
   commitId?: string;

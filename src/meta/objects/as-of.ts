@@ -88,3 +88,104 @@ export async function supersededAt(db: DataDb, timelineId: string, key: string, 
     .executeTakeFirst();
   return row ? Number(row.seq) : null;
 }
+
+/** Distinct keys of the rows written on a timeline with afterSeq < seq <= upToSeq (any seq above afterSeq when null). */
+export async function keysWrittenBetween(db: DataDb, timelineId: string, afterSeq: number, upToSeq: number | null): Promise<string[]> {
+  let q = db.selectFrom('object_versions').select('key').distinct().where('bucket_id', '=', timelineId).where('seq', '>', afterSeq);
+  if (upToSeq !== null) q = q.where('seq', '<=', upToSeq);
+  return (await q.execute()).map((r) => r.key);
+}
+
+/**
+ * For each of `keys`, its row on the timeline at the head (ceiling null: the
+ * latest row, a marker included) or as of the ceiling; keys without one are
+ * absent from the map. One statement per call (callers batch the keys).
+ */
+export async function rowsForKeys(
+  db: DataDb,
+  timelineId: string,
+  keys: string[],
+  ceiling: number | null,
+): Promise<Map<string, VersionRow>> {
+  const out = new Map<string, VersionRow>();
+  if (keys.length === 0) return out;
+  if (ceiling === null) {
+    const rows = await db
+      .selectFrom('object_versions')
+      .selectAll()
+      .where('bucket_id', '=', timelineId)
+      .where('key', 'in', keys)
+      .where('is_latest', '=', LATEST)
+      .execute();
+    for (const r of rows) out.set(r.key, r);
+    return out;
+  }
+  let q = db.selectFrom('object_versions').selectAll();
+  // PostgreSQL keeps one row per key as it reads the index; SQLite reads the keys' older rows too.
+  if (engineOf(db) === 'postgres') q = q.distinctOn('key');
+  const rows = await q
+    .where('bucket_id', '=', timelineId)
+    .where('key', 'in', keys)
+    .where('seq', '<=', ceiling)
+    .orderBy('key')
+    .orderBy('seq', 'desc')
+    .execute();
+  // Newest first within each key: the first row met of a key is its row as of the ceiling.
+  for (const r of rows) if (!out.has(r.key)) out.set(r.key, r);
+  return out;
+}
+
+/**
+ * The timeline's last sequence number written at or before `time` (epoch
+ * ms): a binary search over its rows in seq order (object_versions_seq),
+ * each step one seek, so O(log² n) in the timeline's size. Rows carry the
+ * time their write began; concurrent writers may interleave by a few
+ * milliseconds, which is the resolution of a read "as of" a time.
+ */
+export async function seqAtTime(db: DataDb, timelineId: string, lastSeq: number, time: number): Promise<number> {
+  // The smallest seq whose (first following) row was written after `time`; the answer is the seq before it.
+  const rowFrom = (seq: number) =>
+    db
+      .selectFrom('object_versions')
+      .select(['seq', 'created_at'])
+      .where('bucket_id', '=', timelineId)
+      .where('seq', '>=', seq)
+      .where('seq', '<=', lastSeq)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+  let lo = 1;
+  let hi = lastSeq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const row = await rowFrom(mid);
+    if (!row || Number(row.created_at) > time) {
+      hi = mid;
+    } else {
+      lo = Number(row.seq) + 1;
+    }
+  }
+  return lo - 1;
+}
+
+/** Keys > cursor (>= prefix) with any row on the timeline at or below the ceiling (null: any), in key order. */
+export async function keysWithRows(
+  db: DataDb,
+  timelineId: string,
+  prefix: string,
+  cursor: string,
+  ceiling: number | null,
+  limit: number,
+): Promise<string[]> {
+  let q = db.selectFrom('object_versions').select('key').distinct().where('bucket_id', '=', timelineId).where('key', '>', cursor);
+  if (prefix) q = q.where('key', '>=', prefix);
+  if (ceiling !== null) q = q.where('seq', '<=', ceiling);
+  return (await q.orderBy('key').limit(limit).execute()).map((r) => r.key);
+}
+
+/** One key's rows on the timeline at or below the ceiling (null: all), newest first. */
+export function versionsOfKeyAsOf(db: DataDb, timelineId: string, key: string, ceiling: number | null): Promise<VersionRow[]> {
+  let q = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', timelineId).where('key', '=', key);
+  if (ceiling !== null) q = q.where('seq', '<=', ceiling);
+  return q.orderBy('seq', 'desc').execute();
+}

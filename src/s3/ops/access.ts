@@ -129,13 +129,13 @@ const READS = new Set(['GET', 'HEAD']);
 /**
  * What an alias (`bucket--ref`, core/branches/) cannot do: write through a
  * tag or a commit (read-only points), change the bucket's settings (they
- * are the bucket's, shared by every branch), or list versions (not yet).
+ * are the bucket's, shared by every branch). Points in time are read-only too.
  */
 function refuseThroughAlias(r: S3Request, bucket: Bucket, view: RefView): void {
   const method = r.req.method ?? 'GET';
   if (view.readOnly && !READS.has(method)) {
     throw errors.accessDenied(
-      `${bucket.name} is a read-only view of ${view.kind} ${view.ref} (commit ${view.commitId}) of bucket ${view.bucketName}: write to a branch instead.`,
+      `${bucket.name} is a read-only view of ${view.kind} ${view.ref}${view.commitId ? ` (commit ${view.commitId})` : ''} of bucket ${view.bucketName}: write to a branch instead.`,
     );
   }
   const need = OPERATION_ACCESS[r.stats.op];
@@ -143,9 +143,6 @@ function refuseThroughAlias(r: S3Request, bucket: Bucket, view: RefView): void {
     throw errors.accessDenied(
       `${bucket.name} is an alias of bucket ${view.bucketName}; its settings are changed on ${view.bucketName} itself.`,
     );
-  }
-  if (r.stats.op === 'ListObjectVersions') {
-    throw errors.notImplemented('ListObjectVersions through a branch, tag or commit alias is not supported yet; use the bucket itself.');
   }
 }
 

@@ -14,6 +14,9 @@ import type { EngineKind } from '../../handles.js';
 export function migration(_kind: EngineKind): Migration {
   return {
     async up(db: Kysely<any>) {
+      // A timeline's changes in sequence order: a diff or a merge reads the rows written between
+      // two points (cost proportional to the changes, never to the bucket's size).
+      await db.schema.createIndex('object_versions_seq').on('object_versions').columns(['bucket_id', 'seq']).execute();
       // A branch: a name of a bucket for a timeline. `main` is the bucket's own timeline.
       await db.schema
         .createTable('branches')
@@ -24,6 +27,8 @@ export function migration(_kind: EngineKind): Migration {
         .addColumn('parent_id', 'text')
         .addColumn('fork_seq', 'bigint')
         .addColumn('depth', 'integer', (c) => c.notNull())
+        // 1 once its ancestors' rows were copied in (core/branches/flatten.ts): reads stop at it.
+        .addColumn('flattened', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('head_commit', 'text')
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('created_by', 'text', (c) => c.notNull())
@@ -32,7 +37,8 @@ export function migration(_kind: EngineKind): Migration {
       await db.schema.createIndex('branches_timeline').on('branches').column('timeline_id').unique().execute();
       await db.schema.createIndex('branches_parent').on('branches').columns(['parent_id', 'fork_seq']).execute();
       // What a read on a timeline consults, in order (written once, when the branch is made):
-      // level 0 is the timeline itself, level i its i-th ancestor up to `ceiling`.
+      // level 0 is the timeline itself, level i its i-th ancestor up to `ceiling`. A flattened
+      // branch keeps them as its lineage (diffs find changed keys through it) but reads level 0 only.
       await db.schema
         .createTable('branch_levels')
         .addColumn('timeline_id', 'text', (c) => c.notNull())
