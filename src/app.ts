@@ -18,6 +18,7 @@ import type { SessionOptions, SessionService } from './core/sessions.js';
 import type { UserService } from './core/users.js';
 import { type DeploymentLocks, lockDeployment } from './deployment-lock.js';
 import { Admission, type AdmissionState, isMetricsScrape } from './http/admission.js';
+import { CONSOLE_PREFIX, createConsoleHandler } from './http/console.js';
 import { Drainer } from './http/drain.js';
 import { Health } from './http/health.js';
 import { Metrics } from './http/metrics.js';
@@ -46,6 +47,8 @@ export { VERSION } from './node/version.js';
 export interface Anvil {
   endpoint: string;
   port: number;
+  /** The web console's address (config `console`), or undefined when it is off. */
+  consoleUrl?: string;
   root: RootCredentials;
   services: Services;
   /** Console users and their sessions (the admin API's logins). */
@@ -149,7 +152,8 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     const health = new Health(readinessChecks(node), { domain: config.domain, log });
     const drainer = new Drainer(log);
     const rateLimit = new RateLimitGate(config, metrics);
-    const server = createS3Server(config, services, log, metrics, [admin], { health, drainer, rateLimit });
+    const mounts = config.console ? [admin, createConsoleHandler({ log })] : [admin];
+    const server = createS3Server(config, services, log, metrics, mounts, { health, drainer, rateLimit });
     // Caps on connections and requests in flight, in front of every request the server handles (probes and scrapes exempt).
     const admission = new Admission(
       { maxConnections: config.maxConnections, maxRequests: config.maxConcurrentRequests },
@@ -197,6 +201,7 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     return {
       endpoint,
       port: actualPort,
+      consoleUrl: config.console ? `${endpoint}${CONSOLE_PREFIX}` : undefined,
       root,
       services,
       users: plane.users,

@@ -3,10 +3,10 @@
  * rotating refresh tokens (core/sessions.ts). Login is throttled per account
  * and per client address (TooManyAttempts with Retry-After).
  */
-import { requireFullSession } from './access.js';
+import { requireFullSession, requireUser } from './access.js';
 import { adminErrors } from './errors.js';
 import { route } from './route.js';
-import { Login, RefreshTokenBody, Revoked, TokenPair, WhoAmI } from './schemas.js';
+import { iso, Login, RefreshTokenBody, Revoked, SessionS3Credentials, TokenPair, WhoAmI } from './schemas.js';
 
 export const authRoutes = [
   route({
@@ -55,6 +55,23 @@ export const authRoutes = [
     async handle({ principal, deps }) {
       const user = requireFullSession(principal);
       return { revoked: await deps.sessions.logoutAll(user.userId) };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/admin/v1/auth/s3-credentials',
+    tag: 'auth',
+    summary:
+      "S3 credentials for this session: sign S3 requests (SigV4) as the signed-in user, with the user's rights. " +
+      'They expire within an hour (never after the session) and stop working the moment the session ends',
+    access: 'a signed-in user (bearer token)',
+    auth: 'bearer',
+    response: SessionS3Credentials,
+    async handle({ principal, deps }) {
+      const user = requireUser(principal);
+      const session = await deps.sessions.sessionPrincipal(user.sessionId);
+      const c = await deps.sessionCredentials.issue(session);
+      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, expiresAt: iso(c.expiresAt), region: deps.config.region };
     },
   }),
   route({

@@ -96,6 +96,13 @@ async function keyPrincipal(req: http.IncomingMessage, body: Buffer, deps: Admin
   }
   const found = looked.key;
   if (result.kind !== 'signed' || !found) throw adminErrors.unauthorized();
+  // A session's S3 credentials stay on the S3 API: through them, an app-password session would pass for a key.
+  if (found.session) {
+    throw adminErrors.unauthorized(
+      "session credentials are for the S3 API; call the admin API with the session's bearer token",
+      'InvalidToken',
+    );
+  }
   // The body is small and already read: check it against the signed hash. Streaming forms make no sense here.
   switch (result.payload.type) {
     case 'sha256':

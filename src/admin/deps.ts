@@ -6,6 +6,7 @@ import type { BranchService } from '../core/branches/service.js';
 import type { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
 import type { ObjectService } from '../core/objects.js';
+import type { SessionCredentialService } from '../core/session-credentials.js';
 import type { SessionService } from '../core/sessions.js';
 import type { TenantService } from '../core/tenants.js';
 import type { UserService } from '../core/users.js';
@@ -35,6 +36,8 @@ export interface AdminServices {
 export interface AdminDeps extends AdminServices {
   log: Logger;
   sessions: SessionService;
+  /** S3 credentials for the signed-in user's session (POST /auth/s3-credentials). */
+  sessionCredentials: SessionCredentialService;
   /** When this server started (epoch ms), for the uptime in status. */
   startedAt: number;
 }

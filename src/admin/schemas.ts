@@ -212,6 +212,15 @@ export const TokenPair = named(
     sessionId: z.string(),
   }),
 );
+export const SessionS3Credentials = named(
+  'SessionS3Credentials',
+  z.object({
+    accessKeyId: z.string().describe('ASIA…: names the session; not a stored key'),
+    secretAccessKey: z.string(),
+    expiresAt: timestamp.describe('after this, ask again (while the session lives)'),
+    region: z.string().describe('the region to sign for'),
+  }),
+);
 export const WhoAmI = named(
   'WhoAmI',
   z.object({

@@ -47,6 +47,7 @@ export function startBanner(anvil: Anvil, config: Config): string {
   const lines = [
     `Anvil listening on ${anvil.endpoint}  (region ${config.region}, data in ${config.dataDir})`,
     `  metadata: ${anvil.meta.kind}`,
+    ...(anvil.consoleUrl ? [`  console: ${clientEndpoint(anvil.consoleUrl)}${new URL(anvil.consoleUrl).pathname}`] : []),
     `  root access key: ${anvil.root.accessKeyId}`,
   ];
   if (anvil.root.secretAccessKey) {

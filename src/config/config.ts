@@ -92,6 +92,8 @@ export const configSchema = z.object({
    * an ANVIL_ one, so that a collector set up for other services covers Anvil.
    */
   tracingEndpoint: z.url({ protocol: /^https?$/, error: 'tracing_endpoint must be an http(s) URL' }).optional(),
+  /** Serve the web console at /-/console/ (static files; it talks only to the admin and S3 APIs). On by default. */
+  console: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -129,6 +131,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'trustProxy', env: 'ANVIL_TRUST_PROXY', file: 'trust_proxy' },
   { key: 'sigv2', env: 'ANVIL_SIGV2', file: 'sigv2' },
   { key: 'tracingEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', file: 'tracing_endpoint' },
+  { key: 'console', env: 'ANVIL_CONSOLE', file: 'console' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {
@@ -301,6 +304,7 @@ export function checkConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv 
   raw.rateLimitPerTenantBurst = Number(raw.rateLimitPerTenantBurst ?? 0);
   raw.trustProxy = ['1', 'true', 'yes', 'on'].includes(String(raw.trustProxy ?? 'false').toLowerCase());
   raw.sigv2 = !['0', 'false', 'no', 'off'].includes(String(raw.sigv2 ?? 'true').toLowerCase());
+  raw.console = !['0', 'false', 'no', 'off'].includes(String(raw.console ?? 'true').toLowerCase());
   if (raw.masterKeyFile !== undefined) raw.masterKeyFile = path.resolve(String(raw.masterKeyFile));
   const result = configSchema.safeParse(raw);
   if (!result.success) {

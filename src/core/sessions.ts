@@ -58,6 +58,8 @@ export interface UserPrincipal {
   appPasswordId: string | null;
   /** The user's rights, intersected with the app password's scope when the session came from one. */
   permissions: Permissions;
+  /** When the session ends unless refreshed (epoch ms). */
+  expiresAt: number;
 }
 
 export interface SessionInfo {
@@ -330,11 +332,23 @@ export class SessionService {
    */
   async authenticate(accessToken: string): Promise<UserPrincipal> {
     const claims = await this.signer.verify(accessToken);
+    return this.sessionPrincipal(claims.sid, claims);
+  }
+
+  /**
+   * The principal of a live session, read from the database (session, user,
+   * app password): revoked, expired, disabled or gone fails with the same
+   * errors as authenticate(). With `claims`, they must match the session.
+   * Session credentials for S3 (session-credentials.ts) come here too.
+   */
+  async sessionPrincipal(sessionId: string, claims?: AccessClaims): Promise<UserPrincipal> {
     const now = this.now();
-    const row = await sessionForAuth(this.db, claims.sid);
+    const row = await sessionForAuth(this.db, sessionId);
     // No row: the session (or its user, whose deletion takes the sessions along) is gone.
-    if (!row || row.id !== claims.sub || row.tenant_id !== claims.tid) throw authError('InvalidToken', 'access token is not valid');
-    if ((row.app_password_id ?? undefined) !== claims.apw) throw authError('InvalidToken', 'access token is not valid');
+    if (!row) throw authError('InvalidToken', 'access token is not valid');
+    if (claims && (row.id !== claims.sub || row.tenant_id !== claims.tid || (row.app_password_id ?? undefined) !== claims.apw)) {
+      throw authError('InvalidToken', 'access token is not valid');
+    }
     if (row.session_revoked_at !== null || Number(row.session_expires_at) <= now) {
       throw authError('SessionRevoked', 'this session has been revoked');
     }
@@ -346,13 +360,14 @@ export class SessionService {
       permissions = permissions.intersect(permissionsFromColumn(row.app_password_policies ?? null));
     }
     if (now - Number(row.session_last_used_at) > LAST_USED_RESOLUTION_MS) {
-      await touchSession(this.db, claims.sid, now);
+      await touchSession(this.db, sessionId, now);
     }
     return {
       userId: user.id,
       tenantId: user.tenantId,
       role: user.role,
-      sessionId: claims.sid,
+      sessionId,
+      expiresAt: Number(row.session_expires_at),
       appPasswordId: row.app_password_id,
       permissions,
     };

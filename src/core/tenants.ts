@@ -27,7 +27,7 @@ import {
   type TenantRow,
   updateTenantLimits,
 } from '../meta/identity/index.js';
-import type { TenantRateLimits } from './limits.js';
+import { NO_TENANT_LIMITS, type TenantRateLimits } from './limits.js';
 import { checkQuota, type Quota } from './objects/quota.js';
 import { parsePolicies, Permissions, permissionsFromColumn, policyError, type PolicyStatement, userPermissions } from './policy.js';
 
@@ -78,6 +78,15 @@ export interface KeyPrincipal {
   permissions: Permissions;
   /** The tenant's own request rate limits (null: the server default). */
   rateLimits: TenantRateLimits;
+  /** Set for a user session's S3 credentials (session-credentials.ts): the key is that session, not a stored key. */
+  session?: { userId: string; sessionId: string };
+}
+
+/** Keys that are not stored but derived (a session's S3 credentials): lookupKey asks these first. */
+export interface TemporaryKeys {
+  owns(accessKeyId: string): boolean;
+  /** The key's principal; its rate limits are its tenant's, which lookupKey adds. */
+  lookup(accessKeyId: string): Promise<Omit<KeyPrincipal, 'rateLimits'> | null>;
 }
 
 /** The tenant that administers the server: its unrestricted keys and admin users are root. */
@@ -85,6 +94,8 @@ export const ROOT_TENANT = 'root';
 
 const TENANT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const ACCESS_KEY_ID = /^[A-Za-z0-9._-]{3,128}$/;
+/** The form of session credentials' key ids (session-credentials.ts), which no stored key may take. */
+const SESSION_KEY_ID = /^ASIA[0-9A-F]{32}\d{10}$/;
 
 const numberOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
@@ -131,6 +142,9 @@ function generateSecret(): string {
 }
 
 export class TenantService {
+  /** Session credentials, when the node has logins (set once at assembly; `anvil admin` has none). */
+  temporaryKeys: TemporaryKeys | undefined;
+
   constructor(
     private readonly db: ControlDatabase,
     private readonly master: MasterKeyring,
@@ -216,6 +230,9 @@ export class TenantService {
     const accessKeyId = imported?.accessKeyId ?? generateAccessKeyId();
     const secretAccessKey = imported?.secretAccessKey ?? generateSecret();
     if (!ACCESS_KEY_ID.test(accessKeyId)) throw fail.invalid('InvalidRequest', 'access key id must be 3-128 of A-Z a-z 0-9 . _ -');
+    if (SESSION_KEY_ID.test(accessKeyId)) {
+      throw fail.invalid('InvalidRequest', 'access key ids of the form ASIA + 42 digits are session credentials; choose another id');
+    }
     if (secretAccessKey.length < 8 || secretAccessKey.length > 256) {
       throw fail.invalid('InvalidRequest', 'secret key must be 8-256 characters');
     }
@@ -254,6 +271,13 @@ export class TenantService {
    * so keys deleted by `anvil admin` stop working at once (no cache).
    */
   async lookupKey(accessKeyId: string): Promise<KeyPrincipal | null> {
+    if (this.temporaryKeys?.owns(accessKeyId)) {
+      const key = await this.temporaryKeys.lookup(accessKeyId);
+      if (!key) return null;
+      // A session's requests count against its tenant's rate limits like a stored key's.
+      const tenant = await tenantById(this.db, key.tenantId);
+      return { ...key, rateLimits: tenant ? rateLimitsOf(tenant) : NO_TENANT_LIMITS };
+    }
     const row = await accessKeyForAuth(this.db, accessKeyId);
     if (!row) return null;
     let permissions = permissionsFromColumn(row.policies);

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { masterKeyFileOf } from '../config/advice.js';
 import type { Config } from '../config/config.js';
 import { maskUrl } from '../config/describe.js';
+import { SessionCredentialService } from '../core/session-credentials.js';
 import { type SessionOptions, SessionService } from '../core/sessions.js';
 import { TenantService } from '../core/tenants.js';
 import { TokenSigner } from '../core/tokens.js';
@@ -28,6 +29,8 @@ export interface ControlPlane {
   users: UserService;
   signer: TokenSigner;
   sessions: SessionService;
+  /** S3 credentials for user sessions (the web console signs S3 requests with them). */
+  sessionCredentials: SessionCredentialService;
   /** The master key and the previous ones (wraps secrets and blob data keys). */
   keyring: MasterKeyring;
 }
@@ -94,7 +97,9 @@ export async function openControlPlane(config: Config, opts: ControlPlaneOptions
   const users = new UserService(meta.control, meta.kind, tenants);
   const signer = new TokenSigner(tenants);
   const sessions = new SessionService(meta.control, meta.kind, users, signer, opts.sessions ?? {});
-  return { meta, tenants, users, signer, sessions, keyring };
+  const sessionCredentials = new SessionCredentialService(tenants, sessions);
+  tenants.temporaryKeys = sessionCredentials;
+  return { meta, tenants, users, signer, sessions, sessionCredentials, keyring };
 }
 
 /** Which deployment a command opened, for stderr: the data folder, the database (password masked) and its engine. */
