@@ -45,7 +45,7 @@ export function cell(m: Measurement | undefined): string {
     case 'keys/s':
       return `${num(m.value)}/s`;
     case 'ms':
-      return `p50 ${ms(m.p50Ms)} · p99 ${ms(m.p99Ms)} ms${m.note ? ` (${m.ops} pages)` : ''}`;
+      return `p50 ${ms(m.p50Ms)} · p99 ${ms(m.p99Ms)} ms${m.note ? ` (${m.ops} samples${m.note.includes('follow-up') ? ', short pages continued' : ''})` : ''}`;
   }
 }
 
