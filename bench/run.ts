@@ -1,6 +1,9 @@
 /**
  * `npm run bench [-- --quick] [--targets a,b] [--only phases] [--cpu-prof DIR] [--out FILE]`
  *
+ * Also: --small-c 16 --small-put-s S --small-get-s S (the 4 KiB runs' concurrencies and
+ * seconds, for profiling one run).
+ *
  * Starts each server under test in its own child process, loads it over
  * loopback from this process (undici keep-alive pools, SigV4 signed once per
  * request with UNSIGNED-PAYLOAD), and prints a Markdown table plus JSON.
@@ -60,6 +63,7 @@ function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: str
   let cpuProf: string | undefined;
   let out: string | undefined;
   let keep = false;
+  const small: Partial<Pick<Plan, 'smallConcurrency' | 'smallPutS' | 'smallGetS'>> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -74,15 +78,19 @@ function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: str
     else if (a === '--cpu-prof') cpuProf = path.resolve(val());
     else if (a === '--out') out = path.resolve(val());
     else if (a === '--keep') keep = true;
+    // (for profiling one 4 KiB run: e.g. --small-c 16 --small-put-s 10, or --small-put-s 0.5 --small-get-s 10)
+    else if (a === '--small-c') small.smallConcurrency = val().split(',').map(Number);
+    else if (a === '--small-put-s') small.smallPutS = Number(val());
+    else if (a === '--small-get-s') small.smallGetS = Number(val());
     else if (a === '--help' || a === '-h') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t} (have ${ALL_TARGETS.join(', ')})`);
-  const partial = targets !== ALL_TARGETS || phases !== ALL_PHASES || cpuProf !== undefined;
+  const partial = targets !== ALL_TARGETS || phases !== ALL_PHASES || cpuProf !== undefined || Object.keys(small).length > 0;
   return {
-    plan: plans[quick ? 'quick' : 'full'],
+    plan: { ...plans[quick ? 'quick' : 'full'], ...small },
     targets,
     phases,
     cpuProf,
