@@ -492,8 +492,9 @@ async function main(): Promise<void> {
   console.log(`\nJSON: ${path.relative(process.cwd(), opts.out)}`);
 
   if (opts.cpuProf) {
+    // (each target writes into its own subfolder: see anvilTarget)
     const files = fs
-      .readdirSync(opts.cpuProf)
+      .readdirSync(opts.cpuProf, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.cpuprofile'))
       .map((f) => path.join(opts.cpuProf!, f))
       .filter((f) => fs.statSync(f).mtimeMs >= profStart);
