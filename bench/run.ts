@@ -1,12 +1,16 @@
 /**
  * `npm run bench [-- --quick] [--targets a,b] [--only phases] [--cpu-prof DIR] [--out FILE]`
  *
+ * Also: --small-c 16 --small-put-s S --small-get-s S (the 4 KiB runs' concurrencies and
+ * seconds, for profiling one run).
+ *
  * Starts each server under test in its own child process, loads it over
  * loopback from this process (undici keep-alive pools, SigV4 signed once per
  * request with UNSIGNED-PAYLOAD), and prints a Markdown table plus JSON.
  *
  * Targets: raw (fsynced file writes, no HTTP), limit (bench/limit-server.ts),
- * anvil-sqlite, anvil-postgres, s3rver (npm peer).
+ * anvil-sqlite, anvil-postgres, s3rver (npm peer), rgw (Ceph's RADOS Gateway
+ * on a throwaway single-node cluster, a native peer; lib/rgw.ts).
  * Phases: large, small, small-put (4 KiB PUTs only), list, mpu, cost (Anvil on
  * SQLite with encryption off / on and replication 1 / 2, as ratios; needs the
  * anvil-sqlite target), versioning (Anvil targets: versioned vs unversioned
@@ -28,7 +32,18 @@ import { type Credentials, S3Http } from './lib/client.js';
 import { costPlan, type Plan, plans } from './lib/plan.js';
 import { type BenchPostgres, startBenchPostgres } from './lib/postgres.js';
 import { type Child, freePort, spawnServer } from './lib/procs.js';
-import { type Comparison, comparisonRatios, comparisonTable, cpuTable, markdownTable, ratios, type TargetReport } from './lib/report.js';
+import {
+  type Comparison,
+  comparisonRatios,
+  comparisonTable,
+  cpuTable,
+  goalResults,
+  goalsTable,
+  markdownTable,
+  ratios,
+  type TargetReport,
+} from './lib/report.js';
+import { startRgw } from './lib/rgw.js';
 import { openSeedDb } from './lib/seed.js';
 import { versioning, versioningRatios, versioningTable } from './lib/versioning.js';
 import { largeObjects, listing, multipart, type Results, smallObjects, type WorkloadTarget } from './lib/workloads.js';
@@ -37,7 +52,7 @@ import { formatProfile } from './prof-summary.js';
 const execFileAsync = promisify(execFile);
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
-const ALL_TARGETS = ['raw', 'limit', 'anvil-sqlite', 'anvil-postgres', 's3rver'];
+const ALL_TARGETS = ['raw', 'limit', 'anvil-sqlite', 'anvil-postgres', 's3rver', 'rgw'];
 const ALL_PHASES = ['large', 'small', 'list', 'mpu', 'versioning', 'branches', 'cost'];
 const ROOT: Credentials = { accessKeyId: 'AKIAANVILBENCHROOT00', secretAccessKey: 'bench-root-secret-0123456789abcdefghijkl' };
 
@@ -48,6 +63,7 @@ function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: str
   let cpuProf: string | undefined;
   let out: string | undefined;
   let keep = false;
+  const small: Partial<Pick<Plan, 'smallConcurrency' | 'smallPutS' | 'smallGetS'>> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -62,15 +78,19 @@ function parseArgs(argv: string[]): { plan: Plan; targets: string[]; phases: str
     else if (a === '--cpu-prof') cpuProf = path.resolve(val());
     else if (a === '--out') out = path.resolve(val());
     else if (a === '--keep') keep = true;
+    // (for profiling one 4 KiB run: e.g. --small-c 16 --small-put-s 10, or --small-put-s 0.5 --small-get-s 10)
+    else if (a === '--small-c') small.smallConcurrency = val().split(',').map(Number);
+    else if (a === '--small-put-s') small.smallPutS = Number(val());
+    else if (a === '--small-get-s') small.smallGetS = Number(val());
     else if (a === '--help' || a === '-h') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t} (have ${ALL_TARGETS.join(', ')})`);
-  const partial = targets !== ALL_TARGETS || phases !== ALL_PHASES || cpuProf !== undefined;
+  const partial = targets !== ALL_TARGETS || phases !== ALL_PHASES || cpuProf !== undefined || Object.keys(small).length > 0;
   return {
-    plan: plans[quick ? 'quick' : 'full'],
+    plan: { ...plans[quick ? 'quick' : 'full'], ...small },
     targets,
     phases,
     cpuProf,
@@ -306,8 +326,12 @@ async function main(): Promise<void> {
     await pg?.stop().catch(() => undefined);
     if (!opts.keep) fs.rmSync(work, { recursive: true, force: true });
   };
+  // (a started rgw cluster kills its daemons and removes its folder in a process 'exit' hook)
   process.once('SIGINT', () => {
     void cleanup().finally(() => process.exit(130));
+  });
+  process.once('SIGTERM', () => {
+    void cleanup().finally(() => process.exit(143));
   });
 
   try {
@@ -371,6 +395,7 @@ async function main(): Promise<void> {
 
   const elapsed = (Date.now() - started) / 1000;
   const table = markdownTable(reports);
+  const goalsMd = goalsTable(reports);
   const versioningMd = opts.phases.some((p) => p.startsWith('versioning')) ? versioningTable(reports, plan) : '';
   const branchesMd = opts.phases.includes('branches') ? branchesTable(reports, plan) : '';
   const cpu = cpuTable(reports);
@@ -383,7 +408,9 @@ async function main(): Promise<void> {
     postgres: pg ? (pg as BenchPostgres).source : null,
     targets: reports,
     ratios: ratios(reports),
+    goals: goalResults(reports),
     markdown: table,
+    goalsMarkdown: goalsMd,
     cpuMarkdown: cpu,
     versioning: versioningMd
       ? {
@@ -420,8 +447,15 @@ async function main(): Promise<void> {
     console.log(
       '\nRatios divide the Anvil figure by the limit server\'s / the best peer\'s: for MB/s and ops/s above 1× is better; for list latency (p99) below 1× is better. "raw disk" is open+write+fsync+close with no HTTP (its GETs are page-cache file reads).',
     );
+    if (goalsMd) {
+      console.log("\n#### Issue 18's targets (ratios from this run)\n");
+      console.log(goalsMd);
+      console.log(
+        "\nBest peer = the faster of rgw and s3rver in this run (per row). The list goal is the issue's p99 < 20 ms for a 1000-key page from 1M keys; this run's bucket is smaller (see the plan). Memory: peak resident memory of the server process tree under the 4 KiB c=64 runs (sampled every 250 ms); the 10-minute soak is not run by the bench.",
+      );
+    }
     console.log(
-      '\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server):\n',
+      '\nCPU, % of one core over each run (client = this load generator / server process tree; PostgreSQL backends count as server), and peak server RSS:\n',
     );
     console.log(cpu);
   }
@@ -458,8 +492,9 @@ async function main(): Promise<void> {
   console.log(`\nJSON: ${path.relative(process.cwd(), opts.out)}`);
 
   if (opts.cpuProf) {
+    // (each target writes into its own subfolder: see anvilTarget)
     const files = fs
-      .readdirSync(opts.cpuProf)
+      .readdirSync(opts.cpuProf, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.cpuprofile'))
       .map((f) => path.join(opts.cpuProf!, f))
       .filter((f) => fs.statSync(f).mtimeMs >= profStart);
@@ -507,6 +542,26 @@ async function startTarget(
         supportsMpu: true,
         tail: child.tail,
         stop: child.stop,
+      };
+    }
+    case 'rgw': {
+      const rgw = await startRgw(dataDir, ROOT, log);
+      return {
+        report: {
+          name: 'rgw',
+          role: 'peer',
+          description:
+            'Ceph RADOS Gateway 16.2 (Debian): beast on loopback, one mon, one OSD with bluestore on a sparse file, pools of size 1, auth none',
+          results: {},
+          errors: [],
+        },
+        endpoint: rgw.endpoint,
+        creds: rgw.creds,
+        serverPids: rgw.pids,
+        supportsList: true,
+        supportsMpu: true,
+        tail: rgw.tail,
+        stop: rgw.stop,
       };
     }
     case 'anvil-sqlite':

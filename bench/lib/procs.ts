@@ -79,8 +79,8 @@ function readStat(pid: number): { ppid: number; ticks: number } | null {
   }
 }
 
-/** CPU ticks (user + system) of these processes and all their descendants, by PID. */
-export function treeCpuSnapshot(roots: number[]): Map<number, number> {
+/** The PIDs of these processes and all their descendants, with their CPU ticks (user + system). */
+function treeStats(roots: number[]): Map<number, number> {
   const parents = new Map<number, number>();
   const ticks = new Map<number, number>();
   for (const name of fs.readdirSync('/proc')) {
@@ -100,6 +100,30 @@ export function treeCpuSnapshot(roots: number[]): Map<number, number> {
   const out = new Map<number, number>();
   for (const [pid, t] of ticks) if (inTree(pid)) out.set(pid, t);
   return out;
+}
+
+/** CPU ticks (user + system) of these processes and all their descendants, by PID. */
+export function treeCpuSnapshot(roots: number[]): Map<number, number> {
+  return treeStats(roots);
+}
+
+const PAGE = 4096;
+
+/**
+ * Resident memory (bytes) of these processes and all their descendants, summed
+ * (pages shared between processes, such as PostgreSQL's shared buffers, count
+ * once per process that touched them).
+ */
+export function treeRssBytes(roots: number[]): number {
+  let bytes = 0;
+  for (const pid of treeStats(roots).keys()) {
+    try {
+      bytes += Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE;
+    } catch {
+      // exited
+    }
+  }
+  return bytes;
 }
 
 /**

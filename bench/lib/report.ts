@@ -45,7 +45,7 @@ export function cell(m: Measurement | undefined): string {
     case 'keys/s':
       return `${num(m.value)}/s`;
     case 'ms':
-      return `p50 ${ms(m.p50Ms)} · p99 ${ms(m.p99Ms)} ms${m.note ? ` (${m.ops} pages)` : ''}`;
+      return `p50 ${ms(m.p50Ms)} · p99 ${ms(m.p99Ms)} ms${m.note ? ` (${m.ops} samples${m.note.includes('follow-up') ? ', short pages continued' : ''})` : ''}`;
   }
 }
 
@@ -172,9 +172,109 @@ export function cpuTable(targets: TargetReport[]): string {
       }
       const c = `${((100 * m.clientCpuS) / m.seconds).toFixed(0)}%`;
       const s = m.serverCpuS === null ? '—' : `${((100 * m.serverCpuS) / m.seconds).toFixed(0)}%`;
-      row.push(`${c} / ${s}`);
+      row.push(`${c} / ${s}${m.serverRssMiB != null ? ` · ${num(m.serverRssMiB)} MiB` : ''}`);
     }
     lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Issue 18's targets, per Anvil target and row: the ratio to the best peer
+ * (rgw, s3rver) and to the limit server must reach the minimums; list rows an
+ * absolute p99; memory a peak RSS under the c=64 load.
+ */
+export interface Goal {
+  key: string;
+  /** Anvil / best peer at least this (throughput rows). */
+  minVsPeer?: number;
+  /** Anvil / limit at least this (throughput rows). */
+  minVsLimit?: number;
+  /** p99 below this many ms (latency rows). */
+  maxP99Ms?: number;
+  /** Peak server RSS below this many MiB (memory rows). */
+  maxRssMiB?: number;
+  label?: string;
+}
+
+export const GOALS: Goal[] = [
+  ...['small-put-c16', 'small-put-c64', 'small-get-c16', 'small-get-c64'].map((key) => ({ key, minVsPeer: 2, minVsLimit: 1 })),
+  ...['large-put-c1', 'large-put-c8', 'large-get-c1', 'large-get-c8'].map((key) => ({ key, minVsPeer: 1, minVsLimit: 0.9 })),
+  { key: 'list-nodelim', maxP99Ms: 20 },
+  { key: 'small-put-c64', maxRssMiB: 300, label: 'Memory: peak RSS, 4 KiB PUT c=64' },
+  { key: 'small-get-c64', maxRssMiB: 300, label: 'Memory: peak RSS, 4 KiB GET c=64' },
+];
+
+export interface GoalResult {
+  target: string;
+  key: string;
+  label: string;
+  goal: string;
+  vsBestPeer: number | null;
+  bestPeer: string | null;
+  vsLimit: number | null;
+  p99Ms?: number;
+  rssMiB?: number;
+  /** null: nothing to compare with in this run. */
+  met: boolean | null;
+}
+
+function goalText(g: Goal): string {
+  const parts: string[] = [];
+  if (g.minVsPeer !== undefined) parts.push(`≥ ${g.minVsPeer}× best peer`);
+  if (g.minVsLimit !== undefined) parts.push(`≥ ${g.minVsLimit}× limit`);
+  if (g.maxP99Ms !== undefined) parts.push(`p99 < ${g.maxP99Ms} ms`);
+  if (g.maxRssMiB !== undefined) parts.push(`< ${g.maxRssMiB} MiB`);
+  return parts.join(', ');
+}
+
+export function goalResults(targets: TargetReport[]): GoalResult[] {
+  const limit = targets.find((t) => t.name === 'limit');
+  const out: GoalResult[] = [];
+  for (const t of targets.filter((x) => x.role === 'anvil')) {
+    for (const g of GOALS) {
+      const m = t.results[g.key];
+      if (!m) continue;
+      const peer = bestPeer(targets, g.key);
+      const vsBestPeer = g.minVsPeer !== undefined ? ratioValue(m, peer?.m) : null;
+      const vsLimit = g.minVsLimit !== undefined ? ratioValue(m, limit?.results[g.key]) : null;
+      const checks: Array<boolean | null> = [];
+      if (g.minVsPeer !== undefined) checks.push(vsBestPeer === null ? null : vsBestPeer >= g.minVsPeer);
+      if (g.minVsLimit !== undefined) checks.push(vsLimit === null ? null : vsLimit >= g.minVsLimit);
+      if (g.maxP99Ms !== undefined) checks.push(m.p99Ms < g.maxP99Ms);
+      if (g.maxRssMiB !== undefined) checks.push(m.serverRssMiB == null ? null : m.serverRssMiB < g.maxRssMiB);
+      const known = checks.filter((c): c is boolean => c !== null);
+      out.push({
+        target: t.name,
+        key: g.key,
+        label: g.label ?? ROWS.find((r) => r.key === g.key)?.label ?? g.key,
+        goal: goalText(g),
+        vsBestPeer,
+        bestPeer: g.minVsPeer !== undefined ? (peer?.name ?? null) : null,
+        vsLimit,
+        ...(g.maxP99Ms !== undefined ? { p99Ms: m.p99Ms } : {}),
+        ...(g.maxRssMiB !== undefined && m.serverRssMiB != null ? { rssMiB: m.serverRssMiB } : {}),
+        // Missed if any known check fails; met only when every check could be made.
+        met: known.some((c) => !c) ? false : known.length === checks.length && known.length > 0 ? true : null,
+      });
+    }
+  }
+  return out;
+}
+
+/** One line per Anvil target and goal: the figure, the ratios, the goal, met / missed. */
+export function goalsTable(targets: TargetReport[]): string {
+  const results = goalResults(targets);
+  if (results.length === 0) return '';
+  const lines = tableHead(['Workload', 'Anvil target', '× best peer', '× limit', 'figure', 'goal', 'met?']);
+  for (const r of results) {
+    const m = targets.find((t) => t.name === r.target)?.results[r.key];
+    const figure =
+      r.rssMiB !== undefined ? `${num(r.rssMiB)} MiB` : r.p99Ms !== undefined ? `p99 ${ms(r.p99Ms)} ms` : cell(m).split(' · ')[0];
+    const peer = r.vsBestPeer === null ? '—' : `${r.vsBestPeer.toFixed(2)}× (${r.bestPeer})`;
+    const lim = r.vsLimit === null ? '—' : `${r.vsLimit.toFixed(2)}×`;
+    const met = r.met === null ? 'n/a' : r.met ? 'met' : '**missed**';
+    lines.push(`| ${r.label} | ${r.target} | ${peer} | ${lim} | ${figure} | ${r.goal} | ${met} |`);
   }
   return lines.join('\n');
 }

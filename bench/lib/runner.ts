@@ -1,5 +1,5 @@
 /** Closed-loop load runner: N workers, each doing one op at a time, by count or by time. */
-import { cpuSecondsBetween, treeCpuSnapshot } from './procs.js';
+import { cpuSecondsBetween, treeCpuSnapshot, treeRssBytes } from './procs.js';
 
 export interface RunResult {
   ops: number;
@@ -9,7 +9,12 @@ export interface RunResult {
   lat: Float64Array;
   clientCpuS: number;
   serverCpuS: number | null;
+  /** Peak resident memory of the server's process tree, sampled every 250 ms (MiB). */
+  serverRssMiB?: number | null;
 }
+
+/** How often the server's resident memory is sampled during a run. */
+const RSS_SAMPLE_MS = 250;
 
 export interface RunSpec {
   concurrency: number;
@@ -32,6 +37,11 @@ export async function closedLoop(spec: RunSpec): Promise<RunResult> {
   let bytes = 0;
   const serverPids = spec.serverPids ?? [];
   const server0 = serverPids.length ? treeCpuSnapshot(serverPids) : null;
+  let rssPeak = 0;
+  const sampleRss = (): void => {
+    rssPeak = Math.max(rssPeak, treeRssBytes(serverPids));
+  };
+  const rssTimer = serverPids.length ? setInterval(sampleRss, RSS_SAMPLE_MS) : null;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const deadline = durationS !== undefined ? t0 + durationS * 1000 : Infinity;
@@ -51,9 +61,14 @@ export async function closedLoop(spec: RunSpec): Promise<RunResult> {
       lat[n++] = ms;
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  try {
+    await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  } finally {
+    if (rssTimer) clearInterval(rssTimer);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  if (serverPids.length) sampleRss();
   return {
     ops: n,
     bytes,
@@ -61,6 +76,7 @@ export async function closedLoop(spec: RunSpec): Promise<RunResult> {
     lat: lat.subarray(0, n),
     clientCpuS: (cpu.user + cpu.system) / 1e6,
     serverCpuS: server0 ? cpuSecondsBetween(server0, treeCpuSnapshot(serverPids)) : null,
+    serverRssMiB: serverPids.length ? rssPeak / 1024 ** 2 : null,
   };
 }
 
@@ -83,6 +99,8 @@ export interface Measurement {
   seconds: number;
   clientCpuS: number;
   serverCpuS: number | null;
+  /** Peak resident memory of the server's process tree during the run (MiB), when sampled. */
+  serverRssMiB?: number | null;
   note?: string;
 }
 
@@ -102,6 +120,7 @@ export function summarize(r: RunResult, kind: 'MB/s' | 'ops/s' | 'ms' | 'keys/s'
     seconds: r.seconds,
     clientCpuS: r.clientCpuS,
     serverCpuS: r.serverCpuS,
+    ...(r.serverRssMiB != null ? { serverRssMiB: Math.round(r.serverRssMiB) } : {}),
     ...(note ? { note } : {}),
   };
 }
