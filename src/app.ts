@@ -14,6 +14,7 @@ import type { CleanupSettings, ReconcileReport } from './blobs/index.js';
 import { configWarnings } from './config/advice.js';
 import { type Config, splitListen } from './config/config.js';
 import type { CoreContext } from './core/context.js';
+import type { EventFeedOptions } from './core/events/feed.js';
 import type { SessionOptions, SessionService } from './core/sessions.js';
 import type { UserService } from './core/users.js';
 import { type DeploymentLocks, lockDeployment } from './deployment-lock.js';
@@ -98,6 +99,8 @@ export interface StartOptions {
   cleanup?: CleanupSettings;
   /** How often background work (cleanup retries) runs. */
   workerIntervalMs?: number;
+  /** The change feed's clock and poll interval (tests move the clock forward to test the retention). */
+  events?: EventFeedOptions;
 }
 
 export async function startAnvil(config: Config, log: Logger = pino({ level: config.logLevel }), opts: StartOptions = {}): Promise<Anvil> {
@@ -125,7 +128,7 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     securePermissions(config, log);
     for (const w of configWarnings(config)) log.warn(w);
     const root = await withClusterLock(meta, LOCKS.ensureRoot, () => ensureRoot(config, plane.tenants));
-    node = await assembleNode(config, plane, { role: 'server', log, cleanup: opts.cleanup });
+    node = await assembleNode(config, plane, { role: 'server', log, cleanup: opts.cleanup, events: opts.events });
     const { core, services, tasks } = node;
     // Two processes must never run with one node id: each would take the other's writes in
     // progress for dead ones. On one host the data-folder lock already sees to that; this lease
@@ -147,7 +150,9 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     }
     const work = startBackgroundWork(node, taskRunner(node, log), log, opts.workerIntervalMs ?? 2000);
     stopWork = work.stop;
-    const admin = createAdminHandler({ ...node, log, version: VERSION, startedAt });
+    // Ends the admin API's long-lived answers (change feed streams) when shutdown starts.
+    const streams = new AbortController();
+    const admin = createAdminHandler({ ...node, log, version: VERSION, startedAt, closing: streams.signal });
     const metrics = new Metrics(meta, { space: node.space, backends: backendMetricsView(node), log });
     const health = new Health(readinessChecks(node), { domain: config.domain, log });
     const drainer = new Drainer(log);
@@ -175,6 +180,7 @@ async function serve(config: Config, log: Logger, opts: StartOptions, startedAt:
     let closing: Promise<void> | undefined;
     const shutdown = async ({ drainMs = 0, cut }: CloseOptions) => {
       health.startDraining();
+      streams.abort();
       log.info({ inflight: drainer.inflight, timeoutMs: drainMs }, 'shutdown: draining (readiness answers 503, no new connections)');
       const drained = await drainer.drain(server, drainMs, cut);
       log.info(drained, 'shutdown: HTTP server closed');

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { BranchService } from '../core/branches/service.js';
 import type { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
+import type { EventFeed } from '../core/events/feed.js';
 import type { ObjectService } from '../core/objects.js';
 import type { SessionCredentialService } from '../core/session-credentials.js';
 import type { SessionService } from '../core/sessions.js';
@@ -23,6 +24,8 @@ export interface AdminServices {
   tenants: TenantService;
   buckets: BucketService;
   branches: BranchService;
+  /** The change feed (core/events/). */
+  events: EventFeed;
   objects: ObjectService;
   users: UserService;
   tasks: TaskQueue;
@@ -40,4 +43,6 @@ export interface AdminDeps extends AdminServices {
   sessionCredentials: SessionCredentialService;
   /** When this server started (epoch ms), for the uptime in status. */
   startedAt: number;
+  /** Aborted when shutdown starts: long-lived answers (event streams) end then. */
+  closing?: AbortSignal;
 }

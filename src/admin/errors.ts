@@ -16,6 +16,7 @@ export type AdminErrorCode =
   | 'NotFound'
   | 'MethodNotAllowed'
   | 'Conflict'
+  | 'Gone'
   | 'PayloadTooLarge'
   | 'TooManyAttempts'
   | 'InternalError';
@@ -47,6 +48,7 @@ export const adminErrors = {
   methodNotAllowed: (allowed: string[]) =>
     new AdminApiError('MethodNotAllowed', 405, `method not allowed; allowed: ${allowed.join(', ')}`, {}, { Allow: allowed.join(', ') }),
   conflict: (message: string) => new AdminApiError('Conflict', 409, message),
+  gone: (message: string, details: Record<string, unknown> = {}) => new AdminApiError('Gone', 410, message, details),
   tooLarge: (limit: number) => new AdminApiError('PayloadTooLarge', 413, `request body larger than ${limit} bytes`),
   tooManyAttempts: (message: string, retryAfterSeconds: number) =>
     new AdminApiError('TooManyAttempts', 429, message, { retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) }),

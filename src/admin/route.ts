@@ -22,6 +22,8 @@ export interface HandlerContext<Q, B, A extends AuthRequirement> {
   query: Q;
   body: B;
   req: http.IncomingMessage;
+  /** The answer, for handlers that watch it (a long poll ends when the client goes away); the server writes it. */
+  res: http.ServerResponse;
   deps: AdminDeps;
   clientAddress: string | undefined;
   userAgent: string | undefined;
@@ -45,7 +47,7 @@ export interface RouteSpec<QS extends z.ZodType, BS extends z.ZodType, RS extend
   status?: number;
   /** Other success statuses a handler may answer with (through Reply), for the document. */
   otherStatuses?: Array<{ status: number; description: string }>;
-  handle(ctx: HandlerContext<z.output<QS>, z.output<BS>, A>): Promise<z.input<RS> | Reply<z.input<RS>> | void>;
+  handle(ctx: HandlerContext<z.output<QS>, z.output<BS>, A>): Promise<z.input<RS> | Reply<z.input<RS>> | Streamed | void>;
 }
 
 /** A handler's answer with a status other than the route's usual one (202 Accepted for work left to a task). */
@@ -54,6 +56,14 @@ export class Reply<T> {
     readonly status: number,
     readonly value: T,
   ) {}
+}
+
+/**
+ * A handler's answer written by itself, over time (Server-Sent Events): the
+ * server hands it the response once the request is authenticated and valid.
+ */
+export class Streamed {
+  constructor(readonly write: (res: http.ServerResponse) => Promise<void>) {}
 }
 
 /** A declared route with its types erased, as the router and the document see it. */

@@ -7,6 +7,7 @@ import { backendRoutes } from './backends.js';
 import { branchFlattenRoutes } from './branch-flatten.js';
 import { branchRoutes } from './branches.js';
 import { bucketRoutes } from './buckets.js';
+import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
 import { buildOpenApi } from './openapi.js';
 import { type AdminRoute, route } from './route.js';
@@ -38,6 +39,7 @@ export function adminRoutes(): AdminRoute[] {
     ...keyRoutes,
     ...bucketRoutes,
     ...branchRoutes,
+    ...eventRoutes,
     ...branchFlattenRoutes,
     ...backendRoutes,
     ...sessionRoutes,

@@ -12,7 +12,7 @@ import { authenticateAdmin, type Principal } from './auth.js';
 import type { AdminDeps } from './deps.js';
 import { adminErrors, fromZodError, toAdminError } from './errors.js';
 import { parseJsonBody, readBody, sendError, sendJson } from './http.js';
-import { Reply, successStatus } from './route.js';
+import { Reply, Streamed, successStatus } from './route.js';
 import { Router } from './router.js';
 import { adminRoutes } from './routes.js';
 
@@ -67,10 +67,15 @@ export function createAdminHandler(deps: AdminDeps): MountedHandler {
         query: parsedQuery,
         body: parsedBody,
         req,
+        res,
         deps,
         clientAddress: req.socket.remoteAddress,
         userAgent: req.headers['user-agent'],
       });
+      if (out instanceof Streamed) {
+        await out.write(res);
+        return;
+      }
       if (!route.response) {
         sendJson(res, successStatus(route), undefined);
         return;

@@ -1,4 +1,4 @@
-/** The `anvil` command: `anvil server`, `anvil admin …` and the branch commands (`anvil branch|commit|log|diff|merge|tag|revert`). */
+/** The `anvil` command: `anvil server`, `anvil admin …`, the branch commands (`anvil branch|commit|log|diff|merge|tag|revert`) and `anvil events tail`. */
 import { Command } from 'commander';
 import pino from 'pino';
 
@@ -10,6 +10,7 @@ import { registerAdminCommands } from './admin.js';
 import { startBanner } from './banner.js';
 import { registerBranchCommands } from './branches.js';
 import { registerConfigCommands } from './config-command.js';
+import { registerEventCommands } from './events.js';
 import { overridesFrom, serverFlags } from './flags.js';
 import { reloadOnSignal } from './reload.js';
 
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
     });
   registerAdminCommands(program);
   registerBranchCommands(program);
+  registerEventCommands(program);
   registerConfigCommands(program);
   await program.parseAsync(argv);
 }

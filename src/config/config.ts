@@ -92,6 +92,11 @@ export const configSchema = z.object({
    * an ANVIL_ one, so that a collector set up for other services covers Anvil.
    */
   tracingEndpoint: z.url({ protocol: /^https?$/, error: 'tracing_endpoint must be an http(s) URL' }).optional(),
+  /**
+   * How long the change feed keeps events (seconds; `7d`, `12h`): older ones
+   * are pruned by a background job, and a cursor older than that gets 410.
+   */
+  eventsRetention: z.number().positive().finite(),
   /** Serve the web console at /-/console/ (static files; it talks only to the admin and S3 APIs). On by default. */
   console: z.boolean(),
 });
@@ -132,6 +137,7 @@ const settings: Array<{ key: Exclude<keyof Config, 'storage'>; env: string; file
   { key: 'sigv2', env: 'ANVIL_SIGV2', file: 'sigv2' },
   { key: 'tracingEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', file: 'tracing_endpoint' },
   { key: 'console', env: 'ANVIL_CONSOLE', file: 'console' },
+  { key: 'eventsRetention', env: 'ANVIL_EVENTS_RETENTION', file: 'events_retention' },
 ];
 
 export type ConfigOverrides = Partial<Record<Exclude<keyof Config, 'storage'>, string | number | boolean | undefined>> & {
@@ -153,6 +159,7 @@ const UNITS: Partial<Record<SettingKey, 'size' | 'rate' | DurationUnit>> = {
   multipartMaxAgeHours: 'h',
   multipartRetryWindowSeconds: 's',
   shutdownTimeout: 's',
+  eventsRetention: 's',
 };
 
 /**
@@ -298,6 +305,7 @@ export function checkConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv 
   raw.maxConnections = Number(raw.maxConnections ?? 4096);
   raw.maxConcurrentRequests = Number(raw.maxConcurrentRequests ?? 1024);
   raw.shutdownTimeout = Number(raw.shutdownTimeout ?? 30);
+  raw.eventsRetention = Number(raw.eventsRetention ?? 7 * 86400);
   raw.rateLimitPerKey = Number(raw.rateLimitPerKey ?? 0);
   raw.rateLimitPerKeyBurst = Number(raw.rateLimitPerKeyBurst ?? 0);
   raw.rateLimitPerTenant = Number(raw.rateLimitPerTenant ?? 0);

@@ -326,6 +326,7 @@ export class MultipartService {
           condition,
           seq,
           lock: upload.lock,
+          event: 's3:ObjectCreated:CompleteMultipartUpload',
         });
         refs.release(bucket.tenant_id, unused);
         await deleteParts(trx, uploadId);

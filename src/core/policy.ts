@@ -176,6 +176,17 @@ export class Permissions {
     );
   }
 
+  /** Does some allow of `action` reach into the bucket (the whole of it, or a part: the change feed, filtered per key)? */
+  allowsSomewhereIn(action: Action, bucket: string): boolean {
+    if (!this.statements) return true;
+    return this.statements.some(
+      (s) =>
+        s.effect === 'allow' &&
+        s.actions.includes(action) &&
+        s.resources.some((g) => globMatches(g, bucket) || globOverlapsPrefix(g, `${bucket}/`)),
+    );
+  }
+
   /** Narrows to the intersection with another set of rights (an app password under its user). */
   intersect(other: Permissions): Permissions {
     if (!other.statements) return this;
@@ -228,6 +239,9 @@ class IntersectedPermissions extends Permissions {
   }
   override reachesBucket(bucket: string): boolean {
     return this.a.reachesBucket(bucket) && this.b.reachesBucket(bucket);
+  }
+  override allowsSomewhereIn(action: Action, bucket: string): boolean {
+    return this.a.allowsSomewhereIn(action, bucket) && this.b.allowsSomewhereIn(action, bucket);
   }
   override delegate(requested: PolicyStatement[]): PolicyStatement[] {
     return this.b.delegate(this.a.delegate(requested));

@@ -14,6 +14,6 @@
  */
 export { type ControlDb, type DataDb, type EngineKind, engineOf } from './handles.js';
 export { LATEST, NOT_DELETED } from './literals.js';
-export { type MetaDatabases, openMetaDatabases, parseDatabaseUrl, walSyncCount } from './open.js';
+export { durableBarrier, type MetaDatabases, openMetaDatabases, parseDatabaseUrl, walSyncCount } from './open.js';
 export { UNPREPARED } from './postgres.js';
 export { commitWith, LAZY_COMMIT, type TransactionOptions, withTransaction } from './transaction.js';

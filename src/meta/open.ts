@@ -26,6 +26,8 @@ export function parseDatabaseUrl(url: string): { kind: EngineKind; target: strin
 
 /** Group fsyncs of the WAL per SQLite handle (walSyncCount). */
 const walSyncs = new WeakMap<object, () => number>();
+/** The group fsync per SQLite handle (durableBarrier). */
+const durables = new WeakMap<object, () => Promise<void>>();
 
 export function openMetaDatabases(
   url: string,
@@ -38,6 +40,7 @@ export function openMetaDatabases(
     // embedded mode; the code above never relies on that.
     const opened = openSqliteKysely<ControlSchema & DataSchema>(target, opts.mustExist ?? false);
     walSyncs.set(opened.db, opened.syncs);
+    durables.set(opened.db, opened.durable);
     return {
       kind,
       control: opened.db as unknown as Kysely<ControlSchema>,
@@ -58,4 +61,16 @@ export function openMetaDatabases(
 export function walSyncCount(meta: MetaDatabases): number {
   if (meta.kind !== 'sqlite') return 0;
   return walSyncs.get(meta.data)?.() ?? 0;
+}
+
+/**
+ * Resolves once every commit visible to a read made before the call is
+ * durable. SQLite shows a commit to readers up to one group fsync before it
+ * is durable (meta/sqlite/wal-sync.ts § Visibility); what is handed on to
+ * others as a fact (the change feed) waits for it. PostgreSQL commits are
+ * durable before they are visible (synchronous_commit on): nothing to wait for.
+ */
+export function durableBarrier(meta: MetaDatabases): Promise<void> {
+  if (meta.kind !== 'sqlite') return Promise.resolve();
+  return durables.get(meta.data)?.() ?? Promise.resolve();
 }

@@ -197,6 +197,31 @@ export interface BucketStateTable {
   tenant_id: Generated<string | null>;
 }
 
+/** One event of the change sequence (migration 013): a mutation of a timeline, keyed by its seq. */
+export interface BucketEventTable {
+  timeline_id: string;
+  seq: number;
+  /** Orders the events at one seq: 0 for the change that took it, then bucket-level events (branch, tag). */
+  sub: number;
+  bucket_id: string;
+  tenant_id: string;
+  name: string;
+  key: string | null;
+  version_id: string | null;
+  size: number | null;
+  etag: string | null;
+  /** JSON object, or null. */
+  detail: string | null;
+  created_at: number;
+}
+
+/** Per timeline, the last event the retention job removed. */
+export interface EventHorizonTable {
+  timeline_id: string;
+  seq: number;
+  sub: number;
+}
+
 /** A blob reference inside an object's manifest: [BLAKE3 hex, size]. */
 export type ManifestEntry = [hash: string, size: number];
 
@@ -379,6 +404,8 @@ export interface DataSchema {
   branch_levels: BranchLevelTable;
   commits: CommitTable;
   tags: TagTable;
+  bucket_events: BucketEventTable;
+  event_horizons: EventHorizonTable;
 }
 
 // ---- branches of a bucket (data plane; see meta/branches/) ----

@@ -20,6 +20,7 @@ import type { Config } from '../config/config.js';
 import { BranchService } from '../core/branches/service.js';
 import { BucketService } from '../core/buckets.js';
 import type { CoreContext } from '../core/context.js';
+import { EventFeed, type EventFeedOptions } from '../core/events/feed.js';
 import { ListingService } from '../core/listing.js';
 import { MultipartService } from '../core/multipart.js';
 import { ObjectService } from '../core/objects.js';
@@ -40,6 +41,8 @@ export interface NodeContext extends ControlPlane {
   buckets: BucketService;
   /** Branches, commits and tags of buckets (core/branches/). */
   branches: BranchService;
+  /** The change feed and its retention (core/events/). */
+  events: EventFeed;
   objects: ObjectService;
   tasks: TaskQueue;
   /** The blob layer's scrubber (core.blobs.scrubber), for the admin commands. */
@@ -55,6 +58,8 @@ export interface AssembleOptions {
   /** The server's logger; admin commands log nothing from background services. */
   log?: Logger;
   cleanup?: CleanupSettings;
+  /** The change feed's clock and poll (tests move the clock to test the retention in seconds). */
+  events?: EventFeedOptions;
 }
 
 export async function assembleNode(config: Config, plane: ControlPlane, opts: AssembleOptions): Promise<NodeContext> {
@@ -102,6 +107,7 @@ export async function assembleNode(config: Config, plane: ControlPlane, opts: As
       services,
       buckets,
       branches: new BranchService(core, tasks),
+      events: new EventFeed(core, opts.events),
       objects,
       tasks,
       scrubber: blobs.scrubber,

@@ -12,11 +12,14 @@ import { startWorker } from '../work/worker.js';
 import type { NodeContext } from './assemble.js';
 
 const SESSION_PRUNE_INTERVAL_MS = 10 * 60_000;
+/** How often the change feed's retention runs (at most; a short retention runs it more often). */
+const EVENTS_PRUNE_INTERVAL_MS = 60_000;
 
 /** Starts the jobs; stop() stops the task runner and waits for the tick in progress. */
 export function startBackgroundWork(node: NodeContext, runner: TaskRunner, log: Logger, intervalMs: number): { stop(): Promise<void> } {
   const { meta, config, core, services, sessions } = node;
   let sessionsPrunedAt = 0;
+  let eventsPrunedAt = 0;
   const worker = startWorker(log, intervalMs, [
     { name: 'cleanup', run: () => core.blobs.cleanup.runDue() },
     { name: 'backends', run: () => core.blobs.tickBackends() },
@@ -44,6 +47,20 @@ export function startBackgroundWork(node: NodeContext, runner: TaskRunner, log: 
         sessionsPrunedAt = Date.now();
         await asLeader(meta, LOCKS.pruneSessions, async () => {
           await sessions.prune();
+        });
+      },
+    },
+    {
+      // Events past the retention (a bounded table); a cursor older than them then gets 410.
+      name: 'prune-events',
+      run: async () => {
+        const retentionMs = config.eventsRetention * 1000;
+        // By the feed's clock, which tests move forward.
+        const now = node.events.clock();
+        if (now - eventsPrunedAt < Math.min(EVENTS_PRUNE_INTERVAL_MS, retentionMs / 10)) return;
+        eventsPrunedAt = now;
+        await asLeader(meta, LOCKS.pruneEvents, async () => {
+          await node.events.prune(retentionMs);
         });
       },
     },

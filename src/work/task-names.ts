@@ -41,6 +41,7 @@ export const LOCKS = {
   pruneCompletedUploads: 'anvil:prune-completed-uploads',
   pruneSessions: 'anvil:prune-sessions',
   scrub: 'anvil:scrub',
+  pruneEvents: 'anvil:prune-events',
   /** This node id's lease, held for the life of the process. */
   node: (nodeId: string) => `anvil:node:${nodeId}`,
 } as const;

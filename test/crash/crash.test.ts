@@ -29,6 +29,13 @@
  * none does and there is no merge commit; a merge answered before the kill
  * landed. Reference counts and files are checked as above.
  *
+ * The first phase also checks the change feed (issue 16) after every
+ * restart: every acknowledged change of a key has its event, in the order
+ * the changes were acknowledged (events of requests that died unanswered may
+ * come between), each key's last event agrees with what the key holds (so
+ * no event exists for a write that rolled back), and sequence numbers only
+ * grow.
+ *
  * CRASH_KILLS sets the number of kills per engine and phase (CI: 10; `npm
  * run test:crash` runs 200).
  */
@@ -105,6 +112,10 @@ describeEachEngine('crash safety', (engine) => {
   const models = new Map<string, KeyModel>();
   let seedCounter = 1;
   let acknowledged = 0;
+  /** Per key, the events acknowledged changes must have left, in the order they were acknowledged. */
+  const ackedEvents = new Map<string, Array<{ name: string; size?: number }>>();
+  /** The size of each content (by sha256), to compare with an event's. */
+  const sizes = new Map<string | null, number>();
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvil-crash-'));
@@ -183,15 +194,22 @@ describeEachEngine('crash safety', (engine) => {
       // The outcome this operation would produce, registered as possible before sending.
       let outcome: string | null;
       let send: () => Promise<unknown>;
+      /** The event the change leaves once acknowledged (none: a delete of nothing; unknown: the key's state is uncertain). */
+      let expected: { name: string; size?: number } | undefined | 'unknown';
       if (op < 0.45) {
         const seed = seedCounter++;
         const body = content(seed, randomSize(rng));
         outcome = sha(body);
+        sizes.set(outcome, body.length);
+        expected = { name: 's3:ObjectCreated:Put', size: body.length };
         send = () => s3.send(new PutObjectCommand({ Bucket: 'crash', Key: key, Body: body }));
       } else if (op < 0.6) {
         const seed = seedCounter++;
         const parts = [content(seed, 5 * MiB), content(seed + 1_000_000, Math.floor(rng() * 300_000))];
         outcome = sha(Buffer.concat(parts));
+        const size = parts[0].length + parts[1].length;
+        sizes.set(outcome, size);
+        expected = { name: 's3:ObjectCreated:CompleteMultipartUpload', size };
         send = async () => {
           const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'crash', Key: key }));
           const etags = [];
@@ -211,10 +229,12 @@ describeEachEngine('crash safety', (engine) => {
         };
       } else if (op < 0.75) {
         outcome = null;
+        expected = removal(model);
         send = () => s3.send(new DeleteObjectCommand({ Bucket: 'crash', Key: key }));
       } else if (op < 0.85) {
         // DeleteObjects of this key (and only keys this client owns, so the model stays per key).
         outcome = null;
+        expected = removal(model);
         send = () => s3.send(new DeleteObjectsCommand({ Bucket: 'crash', Delete: { Objects: [{ Key: key }] } }));
       } else {
         // Copy from another of this client's keys whose state is certain.
@@ -222,11 +242,18 @@ describeEachEngine('crash safety', (engine) => {
         const src = models.get(srcKey);
         if (!src || srcKey === key || src.possible.size !== 1 || src.confirmed === null) continue;
         outcome = src.confirmed;
+        expected = { name: 's3:ObjectCreated:Copy', size: sizes.get(outcome) };
         send = () => s3.send(new CopyObjectCommand({ Bucket: 'crash', Key: key, CopySource: `crash/${srcKey}` }));
       }
       model.possible.add(outcome);
       try {
         await send();
+        if (expected !== undefined && expected !== 'unknown') {
+          const list = ackedEvents.get(key) ?? [];
+          // After a change of unknown effect the order of what follows is still checked.
+          list.push(expected);
+          ackedEvents.set(key, list);
+        }
         model.confirmed = outcome;
         model.possible = new Set([outcome]);
         acknowledged++;
@@ -235,6 +262,61 @@ describeEachEngine('crash safety', (engine) => {
         return;
       }
     }
+  }
+
+  /** What a delete of the key leaves in the feed: a removal if it surely held something, nothing if surely not. */
+  function removal(model: KeyModel): { name: string } | undefined | 'unknown' {
+    if (model.possible.size !== 1) return 'unknown';
+    return model.confirmed === null ? undefined : { name: 's3:ObjectRemoved:Delete' };
+  }
+
+  /** Every event of the bucket, through the admin API (page after page). */
+  async function allEvents(): Promise<Array<{ seq: number; cursor: string; name: string; key?: string; size?: number }>> {
+    const out = [];
+    let after = '0';
+    for (;;) {
+      const res = await signedFetch(
+        { endpoint: `http://127.0.0.1:${port}`, accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET },
+        'GET',
+        `http://127.0.0.1:${port}/admin/v1/buckets/crash/events?after=${after}&limit=1000`,
+      );
+      const page = (await res.json()) as {
+        events: Array<{ seq: number; cursor: string; name: string; key?: string; size?: number }>;
+        cursor: string;
+      };
+      if (res.status !== 200) throw new Error(`events: HTTP ${res.status} ${JSON.stringify(page)}`);
+      out.push(...page.events);
+      if (page.events.length === 0) return out;
+      after = page.cursor;
+    }
+  }
+
+  /** The change feed agrees with what was acknowledged and with what each key holds (after verifyObjects). */
+  async function verifyEvents(): Promise<number> {
+    const events = await allEvents();
+    for (let i = 1; i < events.length; i++) {
+      if (!(events[i].seq > events[i - 1].seq)) throw new Error(`events out of order: ${events[i - 1].cursor} then ${events[i].cursor}`);
+    }
+    const byKey = new Map<string, typeof events>();
+    for (const e of events) byKey.set(e.key!, [...(byKey.get(e.key!) ?? []), e]);
+    for (const [key, model] of models) {
+      const seen = byKey.get(key) ?? [];
+      // Acknowledged changes: a subsequence of the key's events, in order.
+      let at = 0;
+      for (const want of ackedEvents.get(key) ?? []) {
+        while (at < seen.length && !(seen[at].name === want.name && (want.size === undefined || seen[at].size === want.size))) at++;
+        if (at === seen.length) throw new Error(`${key}: acknowledged ${want.name} (${want.size ?? '?'} bytes) has no event`);
+        at++;
+      }
+      // The last event says what the key holds: none was left by a write that rolled back.
+      const last = seen[seen.length - 1];
+      if (model.confirmed === null) {
+        if (last && !last.name.startsWith('s3:ObjectRemoved:')) throw new Error(`${key}: absent, but its last event is ${last.name}`);
+      } else if (!last || !last.name.startsWith('s3:ObjectCreated:') || last.size !== sizes.get(model.confirmed)) {
+        throw new Error(`${key}: holds ${sizes.get(model.confirmed)} bytes, but its last event is ${JSON.stringify(last)}`);
+      }
+    }
+    return events.length;
   }
 
   async function verifyObjects(): Promise<void> {
@@ -309,6 +391,7 @@ describeEachEngine('crash safety', (engine) => {
       const admin = client();
       await admin.send(new CreateBucketCommand({ Bucket: 'crash' }));
       admin.destroy();
+      let events = 0;
       for (let round = 0; round < KILLS; round++) {
         const stop = { now: false };
         const clients = Array.from({ length: CLIENTS }, () => client());
@@ -321,11 +404,13 @@ describeEachEngine('crash safety', (engine) => {
         await startServer();
         await verifyObjects();
         await verifyStorage();
+        events = await verifyEvents();
       }
       await kill();
       expect(acknowledged).toBeGreaterThan(KILLS);
+      expect(events).toBeGreaterThan(0);
       console.log(
-        `[crash ${engine}] ${KILLS} kills, ${acknowledged} acknowledged writes, ${models.size} keys verified after every restart`,
+        `[crash ${engine}] ${KILLS} kills, ${acknowledged} acknowledged writes, ${models.size} keys and ${events} events verified after every restart`,
       );
     },
     Math.max(120_000, KILLS * 30_000),

@@ -24,6 +24,7 @@ import {
   showBranch,
 } from '../../admin/ops/branches.js';
 import { bucketView, bucketViews, deleteBucket, keyVersions, setBucketQuota, setReplication } from '../../admin/ops/buckets.js';
+import { readEvents } from '../../admin/ops/events.js';
 import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
 import { serverStatus } from '../../admin/ops/status.js';
 import { createTenant, listTenants, setTenantLimits, showTenant } from '../../admin/ops/tenants.js';
@@ -76,6 +77,7 @@ export function directDoor(node: NodeContext): AdminDoor {
     return b;
   };
   return {
+    events: async (bucket, q) => readEvents(s, await bucketNamed(bucket), { ...q, waitSeconds: q.wait }),
     createTenant: (name) => createTenant(s, name),
     listTenants: () => listTenants(s),
     showTenant: (name) => showTenant(s, name),

@@ -7,6 +7,7 @@
  */
 import type { BranchView, CommitView, DiffPageView, MergeStrategy, MergeView, TagView } from '../../admin/ops/branches.js';
 import type { BucketDeletion, BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
+import type { EventsPage } from '../../admin/ops/events.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { TenantView } from '../../admin/ops/tenants.js';
@@ -61,6 +62,9 @@ export interface AdminDoor {
   undrainBackend(name: string): Promise<UndrainResult>;
   removeBackend(name: string, force: boolean): Promise<RemoveResult>;
   status(): Promise<ServerStatus>;
+
+  /** One page of a bucket's change feed after a cursor (`latest`: what comes next), waiting up to `wait` seconds for one. */
+  events(bucket: string, q: { branch: string; after?: string; limit: number; wait: number }): Promise<EventsPage>;
 
   // Branches, commits and tags of a bucket (`anvil branch|commit|log|diff|merge|tag|revert`).
   listBranches(bucket: string): Promise<BranchView[]>;

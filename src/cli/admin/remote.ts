@@ -1,6 +1,7 @@
 /** The admin API door (`--endpoint`): each question is one or two signed requests (admin-client.ts). */
 import type { BranchView, CommitView, ConflictView, DiffPageView, MergeResultView, MergeView, TagView } from '../../admin/ops/branches.js';
 import type { BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
+import type { EventsPage } from '../../admin/ops/events.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { TenantView } from '../../admin/ops/tenants.js';
@@ -95,6 +96,16 @@ export function remoteDoor(client: AdminClient): AdminDoor {
     undrainBackend: (name) => client.request<UndrainResult>('POST', ['backends', name, 'undrain']),
     removeBackend: (name, force) => client.request<RemoveResult>('DELETE', ['backends', name], { query: force ? { force: 'true' } : {} }),
     status: () => client.request<ServerStatus>('GET', ['status']),
+    async events(bucket, q) {
+      const query: Record<string, string> = { branch: q.branch, limit: String(q.limit), wait: String(q.wait) };
+      if (q.after !== undefined) query.after = q.after;
+      try {
+        return await client.request<EventsPage>('GET', ['buckets', bucket, 'events'], { query });
+      } catch (err) {
+        if (err instanceof AdminApiClientError && err.status === 410) return { gone: true, oldest: String(err.details.oldestCursor) };
+        throw err;
+      }
+    },
     listBranches: async (bucket) => (await client.request<{ branches: BranchView[] }>('GET', ['buckets', bucket, 'branches'])).branches,
     showBranch: (bucket, name) => client.request<BranchView>('GET', ['buckets', bucket, 'branches', name]),
     createBranch: (bucket, name, from) => client.request<BranchView>('POST', ['buckets', bucket, 'branches'], { body: { name, from } }),

@@ -24,6 +24,8 @@ import {
 import type { Bucket } from '../../meta/buckets/types.js';
 import type { DataDb } from '../../meta/handles.js';
 import { takeNextSeq } from '../../meta/objects/versions.js';
+import { type EventName, EVENTS } from '../events/names.js';
+import { recordEvent } from '../events/record.js';
 import type { RefLevels } from './diff.js';
 import { commitIdOfRef, MAIN, parseTimeRef } from './names.js';
 import { levelsAtTime } from './resolve.js';
@@ -45,6 +47,8 @@ export async function commitOn(
   message: string,
   author: string,
   extraParents: CommitRow[] = [],
+  /** The change sequence's event for it (default anvil:Commit:Created) and what it adds to the detail. */
+  event: { event?: EventName; detail?: Record<string, unknown> } = {},
 ): Promise<CommitRow> {
   const seq = await takeNextSeq(trx, branch.timeline_id);
   if (seq === undefined) throw fail.noSuchBucket(bucket.name);
@@ -62,6 +66,14 @@ export async function commitOn(
   };
   await insertCommit(trx, row);
   await setHeadCommit(trx, branch.timeline_id, row.id);
+  await recordEvent(
+    trx,
+    bucket,
+    seq,
+    event.event ?? EVENTS.commitCreated,
+    { detail: { ...event.detail, branch: branch.name, commit: row.id, message, author, parents: parents.map((p) => p.id) } },
+    branch.timeline_id,
+  );
   return row;
 }
 

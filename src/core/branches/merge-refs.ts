@@ -9,6 +9,7 @@ import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import type { CoreContext } from '../context.js';
+import { EVENTS } from '../events/names.js';
 import { commitLevels, commitOfRef, headCommitOf, headPoint, pointOf } from './commits.js';
 import { NO_HISTORY } from './diff.js';
 import { mergeBase, type MergeConflict, mergeInto, type MergeStrategy } from './merge.js';
@@ -72,7 +73,13 @@ export async function mergeRefs(
     base ? await commitLevels(ctx.meta.data, base) : NO_HISTORY,
     await commitLevels(ctx.meta.data, point.commit),
     opts.strategy,
-    { message: opts.message ?? `Merge ${source} into ${into}`, author: opts.author, extraParents: [point.commit] },
+    {
+      message: opts.message ?? `Merge ${source} into ${into}`,
+      author: opts.author,
+      extraParents: [point.commit],
+      event: EVENTS.merged,
+      detail: { source, base: base?.id ?? null },
+    },
   );
   if (!result.commit) return { status: 'conflicts', ...baseInfo, applied: 0, conflicts: result.conflicts };
   return { status: 'merged', ...baseInfo, applied: result.applied, conflicts: [], commit: commitInfo(result.commit, names) };
@@ -110,7 +117,13 @@ export async function revertCommit(
     await commitLevels(ctx.meta.data, commit),
     parent ? await commitLevels(ctx.meta.data, parent) : NO_HISTORY,
     opts.strategy,
-    { message: `Revert "${commit.message}" (${commit.id})`, author: opts.author, extraParents: [] },
+    {
+      message: `Revert "${commit.message}" (${commit.id})`,
+      author: opts.author,
+      extraParents: [],
+      event: EVENTS.reverted,
+      detail: { reverted: commit.id },
+    },
   );
   const info = { base: commit.id, bases: 1, source: parent?.id ?? null };
   if (!result.commit) return { status: 'conflicts', ...info, applied: 0, conflicts: result.conflicts };

@@ -27,6 +27,8 @@ import { withTransaction } from '../../meta/engine.js';
 import type { DataDb } from '../../meta/handles.js';
 import { manifestOfRow, type VersionRow } from '../../meta/objects/types.js';
 import type { CoreContext } from '../context.js';
+import { type EventName, EVENTS } from '../events/names.js';
+import { recordEvent } from '../events/record.js';
 import { nextSeq } from '../objects/latest.js';
 import { metadataWrite } from '../objects/stage.js';
 import { deleteToMarker, writeVersion } from '../objects/versioning.js';
@@ -142,7 +144,7 @@ async function applyPlan(
   destBucket: Bucket,
   branch: BranchRow,
   plan: MergePlan,
-  commit: { message: string; author: string; extraParents: CommitRow[] },
+  commit: { message: string; author: string; extraParents: CommitRow[]; event?: EventName; detail?: Record<string, unknown> },
 ): Promise<CommitRow | undefined> {
   const view = destBucket.view!;
   let refs = new RefChanges();
@@ -163,12 +165,13 @@ async function applyPlan(
           const seq = first ? lockSeq : await nextSeq(trx, destBucket);
           first = false;
           if (!p.source) {
-            await deleteToMarker(trx, destBucket, p.key, refs, seq, 'Enabled');
+            const marker = await deleteToMarker(trx, destBucket, p.key, refs, seq, 'Enabled');
+            await recordEvent(trx, destBucket, seq, EVENTS.mergeRemoved, { key: p.key, versionId: marker.versionId });
             continue;
           }
           const manifest = manifestOfRow(p.source);
           refs.reference(p.source.tenant_id, manifest);
-          await writeVersion(
+          const written = await writeVersion(
             trx,
             destBucket,
             p.key,
@@ -190,11 +193,20 @@ async function applyPlan(
             seq,
             'Enabled',
           );
+          await recordEvent(trx, destBucket, seq, EVENTS.mergeCreated, {
+            key: p.key,
+            versionId: written.versionId,
+            size: written.size,
+            etag: written.etag,
+          });
         }
         // The head as it is now (a commit may have landed since planning).
         const current = (await branchByTimeline(trx, branch.timeline_id)) ?? branch;
         const head = current.head_commit === null ? [] : await commitsByIds(trx, bucket.id, [current.head_commit]);
-        const made = await commitOn(trx, bucket, current, head[0], commit.message, commit.author, commit.extraParents);
+        const made = await commitOn(trx, bucket, current, head[0], commit.message, commit.author, commit.extraParents, {
+          event: commit.event ?? EVENTS.merged,
+          detail: { ...commit.detail, applied: plan.apply.length },
+        });
         await refs.apply(trx);
         return made;
       }),
@@ -220,7 +232,7 @@ export async function mergeInto(
   base: RefLevels,
   source: RefLevels,
   strategy: MergeStrategy,
-  commit: { message: string; author: string; extraParents: CommitRow[] },
+  commit: { message: string; author: string; extraParents: CommitRow[]; event?: EventName; detail?: Record<string, unknown> },
 ): Promise<{ commit?: CommitRow; applied: number; conflicts: MergeConflict[] }> {
   const db = ctx.meta.data;
   const destLevels: RefLevels = { read: await readLevelsOf(db, branch.timeline_id), lineage: await levelsOf(db, branch.timeline_id) };

@@ -41,11 +41,14 @@ import {
 import { deleteBucketState, insertBucketState } from '../../meta/buckets/buckets.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
+import { dropTimelineEvents } from '../../meta/events/events.js';
 import type { DataDb } from '../../meta/handles.js';
 import { hasProtectedVersion, someVersions } from '../../meta/objects/versions.js';
 import { FLATTEN_BRANCH_TASK, type FlattenBranchPayload } from '../../work/task-names.js';
 import type { TaskQueue } from '../../work/tasks.js';
 import type { CoreContext } from '../context.js';
+import { EVENTS } from '../events/names.js';
+import { recordTimelineEvent } from '../events/record.js';
 import type { DeleteTarget } from '../objects/latest.js';
 import { versioningOf } from '../objects/versioning.js';
 import { commitOn, pointOf, refLevels } from './commits.js';
@@ -166,6 +169,10 @@ export class BranchService {
       };
       await insertBranch(trx, branch, levels);
       await insertBucketState(trx, timelineId, bucket.tenant_id);
+      // On the bucket's feed (main), and first on the branch's own.
+      const detail = { branch: name, from: from ?? MAIN, commit: point.commit.id, author };
+      await recordTimelineEvent(trx, bucket, bucket.id, EVENTS.branchCreated, { detail });
+      await recordTimelineEvent(trx, bucket, timelineId, EVENTS.branchCreated, { detail });
       return branch;
     });
     // Deep chains cost a seek per level on every read: flatten them in the background.
@@ -272,6 +279,7 @@ export class BranchService {
     await this.tx(async (trx) => {
       await deleteBranchRows(trx, bucket.id, branch.timeline_id);
       await deleteCommitsOf(trx, bucket.id, branch.timeline_id);
+      await recordTimelineEvent(trx, bucket, bucket.id, EVENTS.branchDeleted, { detail: { branch: name } });
     });
     const timeline: Bucket = { ...bucket, id: branch.timeline_id, name: `${bucket.name}--${name}` };
     for (;;) {
@@ -281,6 +289,8 @@ export class BranchService {
       if (results.some((r) => 'error' in r)) throw fail.conflict('ObjectLocked', `Branch ${name} holds versions protected by Object Lock.`);
     }
     await deleteBucketState(this.db, branch.timeline_id);
+    // Its feed went with its name (a branch made again under the name is a new timeline).
+    await dropTimelineEvents(this.db, branch.timeline_id);
   }
 
   // ---- diff, merge, revert ----
@@ -314,6 +324,7 @@ export class BranchService {
       await this.assertNameFree(trx, bucket, name);
       const point = await pointOf(trx, bucket, at, author, `tag ${name}`);
       await insertTag(trx, { bucket_id: bucket.id, name, commit_id: point.commit.id, created_at: now, created_by: author });
+      await recordTimelineEvent(trx, bucket, bucket.id, EVENTS.tagCreated, { detail: { tag: name, commit: point.commit.id, author } });
       return point.commit;
     });
     return { name, commit: commit.id, createdAt: new Date(now), createdBy: author };
@@ -331,6 +342,9 @@ export class BranchService {
 
   async deleteTag(bucket: Bucket, name: string): Promise<void> {
     bucket = BranchService.root(bucket);
-    if (!(await deleteTag(this.db, bucket.id, name))) throw errors.noSuchTag(bucket.name, name);
+    await this.tx(async (trx) => {
+      if (!(await deleteTag(trx, bucket.id, name))) throw errors.noSuchTag(bucket.name, name);
+      await recordTimelineEvent(trx, bucket, bucket.id, EVENTS.tagDeleted, { detail: { tag: name } });
+    });
   }
 }

@@ -31,6 +31,8 @@ import {
   versionRowById,
 } from '../../meta/objects/versions.js';
 import { visibleRow } from '../branches/read.js';
+import { type CreatedEvent, EVENTS } from '../events/names.js';
+import { recordEvent } from '../events/record.js';
 import { lockForNewVersion } from '../object-lock.js';
 import { checkWriteCondition, type WriteCondition } from './keys.js';
 import { type DeleteOutcome, deleteToMarker, deleteVersionById, pushVersion, versioningOf, writeVersion } from './versioning.js';
@@ -54,22 +56,33 @@ export async function nextSeq(trx: DataDb, bucket: Bucket, counts?: CountDelta):
   return seq;
 }
 
+/** What a write of a new latest version is told besides its content. */
+type LatestWrite = VersionContent & {
+  condition?: WriteCondition;
+  /** A sequence number the caller already took (and with it the bucket lock). */
+  seq?: number;
+  /** The change sequence's event for it (default s3:ObjectCreated:Put). */
+  event?: CreatedEvent;
+};
+
 /**
  * Makes `v` the latest version of key. Unversioned buckets replace the key's
  * one version in place, releasing its blobs into `refs`; versioning (and
  * suspended) buckets add to the key's history (core/objects/versioning.ts).
+ * Its event is recorded in the same transaction, at the version's seq.
  */
-export async function writeLatest(
-  trx: DataDb,
-  bucket: Bucket,
-  key: string,
-  refs: RefChanges,
-  v: VersionContent & {
-    condition?: WriteCondition;
-    /** A sequence number the caller already took (and with it the bucket lock). */
-    seq?: number;
-  },
-): Promise<ObjectVersion> {
+export async function writeLatest(trx: DataDb, bucket: Bucket, key: string, refs: RefChanges, v: LatestWrite): Promise<ObjectVersion> {
+  const version = await writeLatestVersion(trx, bucket, key, refs, v);
+  await recordEvent(trx, bucket, version.seq, v.event ?? EVENTS.put, {
+    key,
+    versionId: version.versionId,
+    size: version.size,
+    etag: version.etag,
+  });
+  return version;
+}
+
+async function writeLatestVersion(trx: DataDb, bucket: Bucket, key: string, refs: RefChanges, v: LatestWrite): Promise<ObjectVersion> {
   // What protects the new version: the request's lock, else the bucket's default retention.
   v = { ...v, lock: lockForNewVersion(bucket, v.lock) };
   const state = versioningOf(bucket);
@@ -155,13 +168,30 @@ export async function deleteTarget(
     checkWriteCondition(t.key, { ifMatch: t.ifMatch }, row && Number(row.is_delete_marker) === 0 ? row : undefined);
   }
   bypassGovernance = t.bypassGovernance ?? bypassGovernance;
+  const out = await deleteOne(trx, bucket, t, refs, seq, bypassGovernance);
+  // An event only for what changed: a missing key or version is no error, and no event.
+  if (out.removed) {
+    const marker = t.versionId === undefined && out.deleteMarker;
+    await recordEvent(trx, bucket, seq, marker ? EVENTS.markerCreated : EVENTS.deleted, { key: t.key, versionId: out.versionId });
+  }
+  return out;
+}
+
+async function deleteOne(
+  trx: DataDb,
+  bucket: Bucket,
+  t: DeleteTarget,
+  refs: RefChanges,
+  seq: number,
+  bypassGovernance: boolean,
+): Promise<DeleteOutcome> {
   if (t.versionId !== undefined) return deleteVersionById(trx, bucket, t.key, t.versionId, refs, bypassGovernance);
   const state = versioningOf(bucket);
   if (state !== 'Unversioned') return deleteToMarker(trx, bucket, t.key, refs, seq, state);
   const old = await latestForDelete(trx, bucket.id, t.key);
-  if (!old) return { key: t.key, deleteMarker: false };
+  if (!old) return { key: t.key, deleteMarker: false, removed: false };
   await deleteVersionRow(trx, old.id);
   refs.release(old.tenant_id, manifestOfRow(old));
   await moveCounts(trx, bucket.id, { objects: -1, bytes: -Number(old.size), versions: -1, versionBytes: -Number(old.size) });
-  return { key: t.key, deleteMarker: false };
+  return { key: t.key, deleteMarker: false, removed: true };
 }

@@ -3,6 +3,7 @@ import { RefChanges } from '../../blobs/index.js';
 import { fail } from '../../errors.js';
 import type { Bucket } from '../../meta/buckets/types.js';
 import { withTransaction } from '../../meta/engine.js';
+import type { DataDb } from '../../meta/handles.js';
 import type { CannedAcl, ObjectVersion } from '../../meta/objects/types.js';
 import { manifestOfRow, rowToVersion } from '../../meta/objects/types.js';
 import {
@@ -15,6 +16,8 @@ import {
 } from '../../meta/objects/versions.js';
 import { visibleRow } from '../branches/read.js';
 import type { CoreContext } from '../context.js';
+import { EVENTS } from '../events/names.js';
+import { recordEvent } from '../events/record.js';
 import { validateKey } from './keys.js';
 import { metadataWrite } from './stage.js';
 import { findVersion, invalidVersionId, isVersionIdSyntax } from './versioning.js';
@@ -34,6 +37,17 @@ export async function versionToChange(ctx: CoreContext, bucket: Bucket, key: str
   return v;
 }
 
+/** The change sequence's event of a metadata change. */
+function eventOf(set: { tags: Record<string, string> } | { acl: CannedAcl }) {
+  if ('acl' in set) return { name: EVENTS.aclPut, detail: { acl: set.acl } };
+  return { name: Object.keys(set.tags).length === 0 ? EVENTS.tagsDeleted : EVENTS.tagsPut, detail: undefined };
+}
+
+/**
+ * Changes a version's tags or ACL in place, under the bucket lock: the
+ * change takes a seq (no version is made, and the version keeps its own),
+ * so its event has its place in the bucket's one ordered change sequence.
+ */
 async function change(
   ctx: CoreContext,
   bucket: Bucket,
@@ -42,9 +56,23 @@ async function change(
   set: { tags: Record<string, string> } | { acl: CannedAcl },
 ): Promise<ObjectVersion> {
   validateKey(key);
+  const event = eventOf(set);
+  const inTransaction = (fn: (trx: DataDb, seq: number) => Promise<ObjectVersion | undefined>) =>
+    metadataWrite(ctx, () =>
+      withTransaction(ctx.meta.kind, ctx.meta.data, async (trx) => {
+        const seq = await takeNextSeq(trx, bucket.id);
+        if (seq === undefined) throw fail.noSuchBucket(bucket.name);
+        const v = await fn(trx, seq);
+        if (v) await recordEvent(trx, bucket, seq, event.name, { key, versionId: v.versionId, detail: event.detail });
+        return v;
+      }),
+    );
   if (versionId === undefined) {
     // The common case: one statement on the latest live version.
-    if (await updateLatestInPlace(ctx.meta.data, bucket.id, key, set)) return findVersion(ctx.meta.data, bucket, key);
+    const done = await inTransaction(async (trx) =>
+      (await updateLatestInPlace(trx, bucket.id, key, set)) ? findVersion(trx, bucket, key) : undefined,
+    );
+    if (done) return done;
     const shown = await versionToChange(ctx, bucket, key, undefined);
     // On a branch, the latest may be an ancestor's version: it changes on the branch only.
     if (bucket.view && !bucket.view.readOnly) return changeOnBranch(ctx, bucket, shown, set);
@@ -55,8 +83,12 @@ async function change(
   const row = await versionRowById(ctx.meta.data, bucket.id, key, versionId);
   if (!row && bucket.view) throw ancestorsVersion(bucket);
   if (!row) throw fail.notFound('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
-  await updateVersionInPlace(ctx.meta.data, row.id, 'tags' in set ? { tags: JSON.stringify(set.tags) } : { acl: set.acl });
-  return 'tags' in set ? { ...v, tags: set.tags } : { ...v, acl: set.acl };
+  const changed = 'tags' in set ? { ...v, tags: set.tags } : { ...v, acl: set.acl };
+  await inTransaction(async (trx) => {
+    await updateVersionInPlace(trx, row.id, 'tags' in set ? { tags: JSON.stringify(set.tags) } : { acl: set.acl });
+    return changed;
+  });
+  return changed;
 }
 
 /** Replaces the tag set of a version (the latest unless named) in place. */
@@ -108,6 +140,8 @@ async function changeOnBranch(
         ...('tags' in set ? { tags: JSON.stringify(set.tags) } : { acl: set.acl }),
       };
       await insertVersionRow(trx, copy, seq);
+      const event = eventOf(set);
+      await recordEvent(trx, bucket, seq, event.name, { key: shown.key, versionId: shown.versionId, detail: event.detail });
       refs.reference(row.tenant_id, manifestOfRow(row));
       const size = Number(row.size);
       await moveCounts(trx, bucket.id, { objects: 1, bytes: size, versions: 1, versionBytes: size });

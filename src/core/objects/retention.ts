@@ -13,6 +13,8 @@ import { type LockMode, type ObjectVersion, rowToVersion, type VersionRow } from
 import { latestRow, takeNextSeq, updateVersionInPlace, versionRowById } from '../../meta/objects/versions.js';
 import { visibleRow } from '../branches/read.js';
 import type { CoreContext } from '../context.js';
+import { type EventName, EVENTS } from '../events/names.js';
+import { recordEvent } from '../events/record.js';
 import { validateKey } from './keys.js';
 import { ancestorsVersion } from './metadata.js';
 import { assertRemovable, lockedError } from './protection.js';
@@ -43,12 +45,14 @@ async function changeVersion(
   key: string,
   versionId: string | undefined,
   change: (trx: DataDb, row: VersionRow) => Promise<void>,
+  event: { name: EventName; detail: Record<string, unknown> },
 ): Promise<ObjectVersion> {
   validateKey(key);
   return metadataWrite(ctx, () =>
     withTransaction(ctx.meta.kind, ctx.meta.data, async (trx) => {
-      // Taking a sequence number locks the bucket (and finds it gone, if it was deleted).
-      if ((await takeNextSeq(trx, bucket.id)) === undefined) throw fail.noSuchBucket(bucket.name);
+      // Taking a sequence number locks the bucket (and finds it gone, if it was deleted); the change's event takes its place.
+      const seq = await takeNextSeq(trx, bucket.id);
+      if (seq === undefined) throw fail.noSuchBucket(bucket.name);
       const row = versionId === undefined ? await latestRow(trx, bucket.id, key) : await versionRowById(trx, bucket.id, key, versionId);
       if (!row) {
         // On a branch the version may show through from an ancestor: its protection is the ancestor's.
@@ -61,6 +65,7 @@ async function changeVersion(
         throw fail.notAllowedOnMarker();
       }
       await change(trx, row);
+      await recordEvent(trx, bucket, seq, event.name, { key, versionId: row.version_id, detail: event.detail });
       return rowToVersion((await versionRowById(trx, bucket.id, key, row.version_id))!);
     }),
   );
@@ -85,19 +90,29 @@ export function setRetention(
   if (wanted.until !== undefined && wanted.until <= now) {
     throw fail.invalid('InvalidArgument', 'The retain until date must be in the future!');
   }
-  return changeVersion(ctx, bucket, key, versionId, async (trx, row) => {
-    const holds = row.lock_mode && row.lock_until !== null && Number(row.lock_until) > now;
-    if (holds) {
-      const until = Number(row.lock_until);
-      const keepsOrLengthens = wanted.until !== undefined && wanted.until >= until;
-      if (row.lock_mode === 'COMPLIANCE' && !(wanted.mode === 'COMPLIANCE' && keepsOrLengthens)) throw lockedError();
-      // Any change to a GOVERNANCE retention but lengthening it in the same mode (shortening, removing,
-      // or making it COMPLIANCE) needs the bypass, as on RGW and MinIO: the mode is the lock's owner's choice.
-      const lengthensOnly = wanted.mode === 'GOVERNANCE' && keepsOrLengthens;
-      if (row.lock_mode === 'GOVERNANCE' && !lengthensOnly && !bypassGovernance) throw lockedError();
-    }
-    await updateVersionInPlace(trx, row.id, { lock_mode: wanted.mode ?? null, lock_until: wanted.until ?? null });
-  });
+  return changeVersion(
+    ctx,
+    bucket,
+    key,
+    versionId,
+    async (trx, row) => {
+      const holds = row.lock_mode && row.lock_until !== null && Number(row.lock_until) > now;
+      if (holds) {
+        const until = Number(row.lock_until);
+        const keepsOrLengthens = wanted.until !== undefined && wanted.until >= until;
+        if (row.lock_mode === 'COMPLIANCE' && !(wanted.mode === 'COMPLIANCE' && keepsOrLengthens)) throw lockedError();
+        // Any change to a GOVERNANCE retention but lengthening it in the same mode (shortening, removing,
+        // or making it COMPLIANCE) needs the bypass, as on RGW and MinIO: the mode is the lock's owner's choice.
+        const lengthensOnly = wanted.mode === 'GOVERNANCE' && keepsOrLengthens;
+        if (row.lock_mode === 'GOVERNANCE' && !lengthensOnly && !bypassGovernance) throw lockedError();
+      }
+      await updateVersionInPlace(trx, row.id, { lock_mode: wanted.mode ?? null, lock_until: wanted.until ?? null });
+    },
+    {
+      name: EVENTS.retentionPut,
+      detail: { mode: wanted.mode ?? null, retainUntil: wanted.until === undefined ? null : new Date(wanted.until).toISOString() },
+    },
+  );
 }
 
 /** Puts a legal hold on a version or lifts it (anyone with the right may do either, whatever the retention). */
@@ -109,7 +124,14 @@ export function setLegalHold(
   on: boolean,
 ): Promise<ObjectVersion> {
   if (!bucket.object_lock) throw noLockConfig();
-  return changeVersion(ctx, bucket, key, versionId, async (trx, row) => {
-    await updateVersionInPlace(trx, row.id, { legal_hold: on ? 1 : 0 });
-  });
+  return changeVersion(
+    ctx,
+    bucket,
+    key,
+    versionId,
+    async (trx, row) => {
+      await updateVersionInPlace(trx, row.id, { legal_hold: on ? 1 : 0 });
+    },
+    { name: EVENTS.legalHoldPut, detail: { legalHold: on ? 'ON' : 'OFF' } },
+  );
 }

@@ -87,6 +87,8 @@ export interface DeleteOutcome {
   versionId?: string;
   /** A delete marker was made, or the version removed was one. */
   deleteMarker: boolean;
+  /** Something changed: a marker was made or a version removed (false: nothing existed). */
+  removed: boolean;
 }
 
 /** Deletes a row for good, releasing its blobs; the usage it frees (promotion is the caller's). */
@@ -222,7 +224,7 @@ export async function deleteToMarker(
   }
   const versionId = state === 'Enabled' ? newVersionId(seq) : 'null';
   await stackVersion(trx, bucket, latest, markerRowOf(bucket.id, bucket.tenant_id, key, versionId), seq, d);
-  return { key, versionId, deleteMarker: true };
+  return { key, versionId, deleteMarker: true, removed: true };
 }
 
 /**
@@ -239,7 +241,7 @@ export async function deleteVersionById(
   bypassGovernance: boolean,
 ): Promise<DeleteOutcome> {
   const row = await versionRowById(trx, bucket.id, key, versionId);
-  if (!row) return { key, versionId, deleteMarker: false };
+  if (!row) return { key, versionId, deleteMarker: false, removed: false };
   assertRemovable(row, bypassGovernance);
   // History a commit or a branch sees is kept (core/branches/service.ts).
   if (await isRetained(trx, bucket.id, Number(row.seq), await supersededAt(trx, bucket.id, key, Number(row.seq)))) {
@@ -258,7 +260,7 @@ export async function deleteVersionById(
     }
   }
   await moveCounts(trx, bucket.id, d);
-  return { key, versionId, deleteMarker: Number(row.is_delete_marker) === 1 };
+  return { key, versionId, deleteMarker: Number(row.is_delete_marker) === 1, removed: true };
 }
 
 /** A version by id, or the latest (a delete marker included); NoSuchKey / NoSuchVersion when there is none. */

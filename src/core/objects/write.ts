@@ -13,6 +13,7 @@ import { type ObjectAttributes, type ObjectVersion, rowToVersion, type VersionLo
 import { latestVersion } from '../../meta/objects/versions.js';
 import { visibleRow } from '../branches/read.js';
 import type { CoreContext } from '../context.js';
+import { EVENTS } from '../events/names.js';
 import { commitStaged } from './commit.js';
 import { digestSpec, type ExpectedBody, verifyDigests } from './digests.js';
 import { checkWriteCondition, validateKey, type WriteCondition } from './keys.js';
@@ -30,6 +31,8 @@ export interface PutOptions {
   customerKey?: SseCustomerKey;
   /** Object Lock the request asks for (the bucket's default retention applies otherwise). */
   lock?: VersionLock;
+  /** The change sequence's event (default s3:ObjectCreated:Put; a browser form upload is s3:ObjectCreated:Post). */
+  event?: typeof EVENTS.put | typeof EVENTS.post;
 }
 
 /** The key's live latest version, through a branch's ancestors when addressed by an alias. */
@@ -86,6 +89,7 @@ export async function putObject(
         partSizes: [],
         condition: opts.condition,
         lock: opts.lock,
+        event: opts.event,
       }),
     opts.customerKey,
     quotas,
@@ -163,6 +167,7 @@ export async function copyObject(
             manifest: source.manifest,
             partSizes: source.partSizes,
             lock: opts.lock,
+            event: EVENTS.copy,
           });
           await refs.apply(trx);
           await checkCommitted(trx, dst, quotas);

@@ -43,6 +43,8 @@ export interface OpenedSqlite<S> {
   db: Kysely<S>;
   /** Group fsyncs of the WAL done so far (tests check the coalescing). */
   syncs(): number;
+  /** Resolves once every commit that returned before the call is durable (the group fsync). */
+  durable(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export function openSqliteKysely<S>(target: string, mustExist: boolean): OpenedS
   return {
     db,
     syncs: () => driver?.syncs ?? 0,
+    durable: () => wal?.durable() ?? Promise.resolve(),
     close: async () => {
       await db.destroy();
       await wal?.close();

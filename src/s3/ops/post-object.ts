@@ -175,6 +175,7 @@ async function storeFromForm(r: S3Request, fields: Fields, file: Readable, filen
     attributes,
     expect: { maxSize: limits.maxSize, minSize: limits.minSize },
     lock,
+    event: 's3:ObjectCreated:Post',
   });
 }
 

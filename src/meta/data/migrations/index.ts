@@ -19,6 +19,7 @@ import * as m008 from './008-multipart-completions.js';
 import * as m009 from './009-versions.js';
 import * as m011 from './011-branches.js';
 import * as m012 from './012-tenant-usage.js';
+import * as m013 from './013-bucket-events.js';
 
 export function dataMigrations(kind: EngineKind): Record<string, Migration> {
   return {
@@ -33,5 +34,6 @@ export function dataMigrations(kind: EngineKind): Record<string, Migration> {
     '009-versions': m009.migration(kind),
     '011-branches': m011.migration(kind),
     '012-tenant-usage': m012.migration,
+    '013-bucket-events': m013.migration(kind),
   };
 }
