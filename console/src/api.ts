@@ -12,6 +12,7 @@
  * - The root operator (or any key holder) signs in with an access key pair:
  *   admin and S3 requests are signed with it (SigV4).
  */
+import type { PolicyStatement } from './policy.js';
 import { type Credentials, presign, signHeaders, uriEncode } from './sigv4.js';
 
 export interface Who {
@@ -21,6 +22,9 @@ export interface Who {
   email?: string;
   accessKeyId?: string;
   appPasswordId?: string | null;
+  sessionId?: string;
+  /** null: unrestricted within the tenant. */
+  policies?: PolicyStatement[] | null;
 }
 
 export class ApiError extends Error {
