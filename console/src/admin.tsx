@@ -125,8 +125,8 @@ export function Users(props: { who: Who }) {
       });
       form.reset();
       setRows([emptyStatement()]);
-      setStatus(`User ${email} created.`);
       await users.reload();
+      setStatus(`User ${email} created.`);
     } catch (err) {
       users.setError(`Could not create ${email}: ${message(err)}`);
     }
@@ -135,8 +135,8 @@ export function Users(props: { who: Who }) {
   async function change(u: User, body: Record<string, unknown>, done: string) {
     try {
       await admin('PATCH', `/tenants/${enc(tenant)}/users/${enc(u.id)}`, body);
-      setStatus(done);
       await users.reload();
+      setStatus(done);
     } catch (err) {
       users.setError(`Could not change ${u.email}: ${message(err)}`);
     }
@@ -146,8 +146,8 @@ export function Users(props: { who: Who }) {
     if (!confirm(`Delete user ${u.email} with their sessions and app passwords?`)) return;
     try {
       await admin('DELETE', `/tenants/${enc(tenant)}/users/${enc(u.id)}`);
-      setStatus(`User ${u.email} deleted.`);
       await users.reload();
+      setStatus(`User ${u.email} deleted.`);
     } catch (err) {
       users.setError(`Could not delete ${u.email}: ${message(err)}`);
     }
@@ -259,8 +259,8 @@ export function Keys(props: { who: Who }) {
       });
       setCreated({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
       form.reset();
-      setStatus(`Access key ${key.accessKeyId} created.`);
       await keys.reload();
+      setStatus(`Access key ${key.accessKeyId} created.`);
     } catch (err) {
       keys.setError(`Could not create the key: ${message(err)}`);
     }
@@ -384,8 +384,8 @@ export function Sessions() {
     if (!confirm(s.current ? 'End this session? You will be signed out.' : 'End this session? Whoever uses it is signed out.')) return;
     try {
       await admin('DELETE', `/sessions/${enc(s.id)}`);
-      setStatus('Session ended.');
       await sessions.reload();
+      setStatus('Session ended.');
     } catch (err) {
       sessions.setError(`Could not end the session: ${message(err)}`);
     }
@@ -455,8 +455,8 @@ export function Tenants() {
     try {
       await admin('POST', '/tenants', { name });
       form.reset();
-      setStatus(`Tenant ${name} created.`);
       await tenants.reload();
+      setStatus(`Tenant ${name} created.`);
     } catch (err) {
       tenants.setError(`Could not create ${name}: ${message(err)}`);
     }

@@ -6,6 +6,7 @@ import { admin, onSignedOut, signOut, type Who } from './api.js';
 import { Browser } from './browser.js';
 import { Buckets } from './buckets.js';
 import { ObjectDetails } from './object.js';
+import { Backends, Tasks } from './ops.js';
 import { type AdminScreen, href, type Route, useRoute } from './router.js';
 import { SignIn } from './signin.js';
 
@@ -15,7 +16,7 @@ function screensOf(who: Who): Array<[AdminScreen, string]> {
   if (who.level !== 'member') out.push(['users', 'Users']);
   out.push(['keys', 'Access keys']);
   if (who.kind === 'user') out.push(['sessions', 'Sessions']);
-  if (who.level === 'root') out.push(['tenants', 'Tenants']);
+  if (who.level === 'root') out.push(['tenants', 'Tenants'], ['backends', 'Backends'], ['tasks', 'Tasks']);
   return out;
 }
 
@@ -124,5 +125,6 @@ function AdminRoute(props: { who: Who; screen: AdminScreen }) {
   if (screen === 'keys') return <Keys who={who} />;
   if (screen === 'sessions') return <Sessions />;
   if (screen === 'tenants') return <Tenants />;
-  return null;
+  if (screen === 'backends') return <Backends />;
+  return <Tasks />;
 }
