@@ -5,6 +5,7 @@ import { Keys, Sessions, Tenants, Users } from './admin.js';
 import { admin, onSignedOut, signOut, type Who } from './api.js';
 import { Browser } from './browser.js';
 import { Buckets } from './buckets.js';
+import { BranchGraph } from './graph.js';
 import { ObjectDetails } from './object.js';
 import { Backends, Tasks } from './ops.js';
 import { type AdminScreen, href, type Route, useRoute } from './router.js';
@@ -107,6 +108,7 @@ export function App() {
         {route.view === 'browse' && <Browser bucket={route.bucket} prefix={route.prefix} />}
         {route.view === 'object' && <ObjectDetails bucket={route.bucket} objectKey={route.key} />}
         {route.view === 'admin' && <AdminRoute who={who} screen={route.screen} />}
+        {route.view === 'graph' && <BranchGraph bucket={route.bucket} />}
       </main>
     </>
   );

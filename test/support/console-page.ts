@@ -28,8 +28,17 @@ export interface ConsolePage {
   close(): Promise<void>;
 }
 
-export async function openConsole(browser: Browser, url: string, shotPrefix: string): Promise<ConsolePage> {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 800 } });
+export async function openConsole(
+  browser: Browser,
+  url: string,
+  shotPrefix: string,
+  opts: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {},
+): Promise<ConsolePage> {
+  const context = await browser.newContext({
+    acceptDownloads: true,
+    viewport: opts.viewport ?? { width: 1100, height: 800 },
+    colorScheme: opts.colorScheme ?? 'light',
+  });
   context.setDefaultTimeout(60_000);
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(url).origin });
   const page = await context.newPage();
