@@ -46,8 +46,8 @@ export function Buckets(props: { who: Who }) {
     try {
       await s3('PUT', name);
       form.reset();
-      setStatus(`Bucket ${name} created.`);
       await load();
+      setStatus(`Bucket ${name} created.`);
     } catch (err) {
       setError(`Could not create ${name}: ${message(err)}`);
     } finally {
@@ -64,8 +64,8 @@ export function Buckets(props: { who: Who }) {
     setError(null);
     try {
       const r = await admin<{ deleted: boolean }>('DELETE', `/buckets/${encodeURIComponent(b.name)}${empty ? '' : '?force=true'}`);
-      setStatus(r.deleted ? `Bucket ${b.name} deleted.` : `Bucket ${b.name} is being emptied and deleted in the background.`);
       await load();
+      setStatus(r.deleted ? `Bucket ${b.name} deleted.` : `Bucket ${b.name} is being emptied and deleted in the background.`);
     } catch (err) {
       setError(`Could not delete ${b.name}: ${message(err)}`);
     }
@@ -80,8 +80,8 @@ export function Buckets(props: { who: Who }) {
     setError(null);
     try {
       await s3Signed('PUT', b.name, undefined, { acl: '' }, { headers: { 'x-amz-acl': acl } });
-      setStatus(acl === 'public-read' ? `Bucket ${b.name} is public.` : `Bucket ${b.name} is private.`);
       await load();
+      setStatus(acl === 'public-read' ? `Bucket ${b.name} is public.` : `Bucket ${b.name} is private.`);
     } catch (err) {
       setError(`Could not change the access of ${b.name}: ${message(err)}`);
     }
