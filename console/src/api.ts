@@ -12,6 +12,7 @@
  * - The root operator (or any key holder) signs in with an access key pair:
  *   admin and S3 requests are signed with it (SigV4).
  */
+import type { PolicyStatement } from './policy.js';
 import { type Credentials, presign, signHeaders, uriEncode } from './sigv4.js';
 
 export interface Who {
@@ -21,6 +22,9 @@ export interface Who {
   email?: string;
   accessKeyId?: string;
   appPasswordId?: string | null;
+  sessionId?: string;
+  /** null: unrestricted within the tenant. */
+  policies?: PolicyStatement[] | null;
 }
 
 export class ApiError extends Error {
@@ -118,11 +122,11 @@ export async function admin<T>(method: string, path: string, body?: unknown): Pr
   return (await res.json()) as T;
 }
 
-async function s3Credentials(): Promise<Credentials> {
+async function s3Credentials(fresh = false): Promise<Credentials & { expires?: number }> {
   const s = session;
   if (!s) throw new ApiError(401, 'Unauthorized', 'not signed in');
   if (s.kind === 'key') return s.credentials;
-  if (!s.s3 || Date.now() > s.s3.expires - 5 * 60_000) {
+  if (fresh || !s.s3 || Date.now() > s.s3.expires - 5 * 60_000) {
     const c = await admin<{ accessKeyId: string; secretAccessKey: string; expiresAt: string; region: string }>(
       'POST',
       '/auth/s3-credentials',
@@ -149,6 +153,53 @@ export async function s3(method: string, bucket: string, key?: string, query: Re
   const res = await fetch(await s3Url(method, bucket, key, query), { method });
   if (!res.ok) throw await errorOf(res);
   return res;
+}
+
+/**
+ * An S3 request signed in its headers, for what a presigned URL cannot carry: a body whose hash is
+ * signed (tagging XML) and x-amz-* headers (x-amz-acl), which the server refuses unsigned.
+ */
+export async function s3Signed(
+  method: string,
+  bucket: string,
+  key: string | undefined,
+  query: Record<string, string>,
+  init: { body?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const credentials = await s3Credentials();
+  const path = s3Path(bucket, key);
+  const entries = Object.entries(query);
+  const headers = signHeaders({
+    method,
+    path,
+    query: entries,
+    host: host(),
+    region,
+    credentials,
+    body: init.body ?? '',
+    headers: init.headers,
+  });
+  const search = entries.map(([k, v]) => (v === '' ? uriEncode(k) : `${uriEncode(k)}=${uriEncode(v)}`)).join('&');
+  const res = await fetch(search ? `${path}?${search}` : path, { method, headers, body: init.body });
+  if (!res.ok) throw await errorOf(res);
+  return res;
+}
+
+/** Longest life of a presigned URL (SigV4's limit). */
+export const MAX_SHARE_SECONDS = 7 * 24 * 3600;
+
+/**
+ * A link that lets anyone holding it GET the object until it expires: presigned with the signed-in
+ * credentials. A user session's S3 credentials live at most an hour and die with the session, so its
+ * links do too; `expiresAt` says when the link really stops working.
+ */
+export async function shareLink(bucket: string, key: string, seconds: number): Promise<{ url: string; expiresAt: Date }> {
+  const credentials = await s3Credentials(true);
+  const wanted = Date.now() + seconds * 1000;
+  const until = credentials.expires === undefined ? wanted : Math.min(wanted, credentials.expires);
+  const expiresSeconds = Math.max(1, Math.min(MAX_SHARE_SECONDS, Math.floor((until - Date.now()) / 1000)));
+  const path = presign({ method: 'GET', path: s3Path(bucket, key), host: host(), region, credentials, expiresSeconds });
+  return { url: `${location.protocol}//${host()}${path}`, expiresAt: new Date(Date.now() + expiresSeconds * 1000) };
 }
 
 export async function signInUser(tenant: string, email: string, password: string): Promise<Who> {

@@ -1,12 +1,46 @@
 /** The shell: signed out, the sign-in screen; signed in, a header with who you are and the current screen. */
 import { useEffect, useState } from 'preact/hooks';
 
+import { Keys, Sessions, Tenants, Users } from './admin.js';
 import { admin, onSignedOut, signOut, type Who } from './api.js';
 import { Browser } from './browser.js';
 import { Buckets } from './buckets.js';
+import { BranchGraph } from './graph.js';
 import { ObjectDetails } from './object.js';
-import { href, useRoute } from './router.js';
+import { Backends, Tasks } from './ops.js';
+import { type AdminScreen, href, type Route, useRoute } from './router.js';
 import { SignIn } from './signin.js';
+
+/** The screens a principal may use (the server enforces every right anyway). */
+function screensOf(who: Who): Array<[AdminScreen, string]> {
+  const out: Array<[AdminScreen, string]> = [];
+  if (who.level !== 'member') out.push(['users', 'Users']);
+  out.push(['keys', 'Access keys']);
+  if (who.kind === 'user') out.push(['sessions', 'Sessions']);
+  if (who.level === 'root') out.push(['tenants', 'Tenants'], ['backends', 'Backends'], ['tasks', 'Tasks']);
+  return out;
+}
+
+function Nav(props: { who: Who; route: Route }) {
+  const current = props.route.view === 'admin' ? props.route.screen : 'buckets';
+  const links: Array<[Route, string, string]> = [
+    [{ view: 'buckets' }, 'Buckets', 'buckets'],
+    ...screensOf(props.who).map(([screen, label]): [Route, string, string] => [{ view: 'admin', screen }, label, screen]),
+  ];
+  return (
+    <nav aria-label="Main" class="main-nav">
+      <ul>
+        {links.map(([route, label, id]) => (
+          <li key={id}>
+            <a href={href(route)} aria-current={current === id ? 'page' : undefined}>
+              {label}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
 
 export function App() {
   const [who, setWho] = useState<Who | null>(null);
@@ -38,6 +72,7 @@ export function App() {
         <a href={href({ view: 'buckets' })} class="brand">
           <span aria-hidden="true">⚒</span> Anvil
         </a>
+        <Nav who={who} route={route} />
         <span class="who" aria-label="Signed in as">
           {who.email ?? who.accessKeyId} · {who.tenant} · {who.level}
         </span>
@@ -72,7 +107,26 @@ export function App() {
         {route.view === 'buckets' && <Buckets who={who} />}
         {route.view === 'browse' && <Browser bucket={route.bucket} prefix={route.prefix} />}
         {route.view === 'object' && <ObjectDetails bucket={route.bucket} objectKey={route.key} />}
+        {route.view === 'admin' && <AdminRoute who={who} screen={route.screen} />}
+        {route.view === 'graph' && <BranchGraph bucket={route.bucket} />}
       </main>
     </>
   );
+}
+
+function AdminRoute(props: { who: Who; screen: AdminScreen }) {
+  const { who, screen } = props;
+  if (!screensOf(who).some(([s]) => s === screen)) {
+    return (
+      <p role="alert" class="error">
+        This screen is not for your account.
+      </p>
+    );
+  }
+  if (screen === 'users') return <Users who={who} />;
+  if (screen === 'keys') return <Keys who={who} />;
+  if (screen === 'sessions') return <Sessions />;
+  if (screen === 'tenants') return <Tenants />;
+  if (screen === 'backends') return <Backends />;
+  return <Tasks />;
 }

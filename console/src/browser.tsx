@@ -194,6 +194,7 @@ export function Browser(props: { bucket: string; prefix: string }) {
           <button type="button" class="primary" onClick={() => fileInput.current?.click()}>
             Upload files
           </button>
+          {!bucket.includes('--') && <a href={href({ view: 'graph', bucket })}>Branches</a>}
         </div>
       </div>
       <p class="hint">Drop files anywhere here to upload them to this folder.</p>

@@ -1,7 +1,10 @@
-/** The buckets of the signed-in tenant, with size, object count, versioning and Object Lock; create and delete. */
+/**
+ * The buckets of the signed-in tenant, with size, object count, versioning and Object Lock; create and
+ * delete; make one public-read (anyone may list it) or private (PutBucketAcl with a canned ACL).
+ */
 import { useEffect, useState } from 'preact/hooks';
 
-import { admin, s3, type Who } from './api.js';
+import { admin, s3, s3Signed, type Who } from './api.js';
 import { bytes, count, date, message } from './format.js';
 import { href } from './router.js';
 
@@ -43,8 +46,8 @@ export function Buckets(props: { who: Who }) {
     try {
       await s3('PUT', name);
       form.reset();
-      setStatus(`Bucket ${name} created.`);
       await load();
+      setStatus(`Bucket ${name} created.`);
     } catch (err) {
       setError(`Could not create ${name}: ${message(err)}`);
     } finally {
@@ -61,10 +64,26 @@ export function Buckets(props: { who: Who }) {
     setError(null);
     try {
       const r = await admin<{ deleted: boolean }>('DELETE', `/buckets/${encodeURIComponent(b.name)}${empty ? '' : '?force=true'}`);
-      setStatus(r.deleted ? `Bucket ${b.name} deleted.` : `Bucket ${b.name} is being emptied and deleted in the background.`);
       await load();
+      setStatus(r.deleted ? `Bucket ${b.name} deleted.` : `Bucket ${b.name} is being emptied and deleted in the background.`);
     } catch (err) {
       setError(`Could not delete ${b.name}: ${message(err)}`);
+    }
+  }
+
+  async function setAccess(b: BucketInfo, acl: 'public-read' | 'private') {
+    const question =
+      acl === 'public-read'
+        ? `Make bucket ${b.name} public? Anyone, without signing in, may then list its keys.`
+        : `Make bucket ${b.name} private?`;
+    if (!confirm(question)) return;
+    setError(null);
+    try {
+      await s3Signed('PUT', b.name, undefined, { acl: '' }, { headers: { 'x-amz-acl': acl } });
+      await load();
+      setStatus(acl === 'public-read' ? `Bucket ${b.name} is public.` : `Bucket ${b.name} is private.`);
+    } catch (err) {
+      setError(`Could not change the access of ${b.name}: ${message(err)}`);
     }
   }
 
@@ -134,6 +153,15 @@ export function Buckets(props: { who: Who }) {
                   <td>{b.objectLock.enabled ? 'On' : 'Off'}</td>
                   <td>{date(b.createdAt)}</td>
                   <td class="actions">
+                    {b.acl === 'public-read' ? (
+                      <button type="button" onClick={() => setAccess(b, 'private')} aria-label={`Make bucket ${b.name} private`}>
+                        Make private
+                      </button>
+                    ) : (
+                      <button type="button" onClick={() => setAccess(b, 'public-read')} aria-label={`Make bucket ${b.name} public`}>
+                        Make public
+                      </button>
+                    )}
                     <button type="button" class="danger" onClick={() => remove(b)} aria-label={`Delete bucket ${b.name}`}>
                       Delete
                     </button>

@@ -21,3 +21,18 @@ export function parseListing(xml: string): Listing {
   const truncated = text(doc, 'IsTruncated') === 'true';
   return { folders, objects, nextToken: truncated ? text(doc, 'NextContinuationToken') || null : null };
 }
+
+/** GetObjectTagging's answer as [key, value] pairs. */
+export function parseTags(xml: string): Array<[string, string]> {
+  const doc = new DOMParser().parseFromString(xml, 'application/xml');
+  return Array.from(doc.getElementsByTagName('Tag'), (t): [string, string] => [text(t, 'Key'), text(t, 'Value')]);
+}
+
+const escapeXml = (s: string) =>
+  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+
+/** PutObjectTagging's body. */
+export function tagsXml(tags: Array<[string, string]>): string {
+  const set = tags.map(([k, v]) => `<Tag><Key>${escapeXml(k)}</Key><Value>${escapeXml(v)}</Value></Tag>`).join('');
+  return `<?xml version="1.0" encoding="UTF-8"?><Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>${set}</TagSet></Tagging>`;
+}

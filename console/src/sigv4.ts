@@ -153,16 +153,18 @@ export function presign(input: SignInput & { expiresSeconds: number }): string {
   return `${input.path}?${query}&X-Amz-Signature=${signature}`;
 }
 
-/** Headers that sign a request with its body's hash (the admin API wants the body signed). */
-export function signHeaders(input: SignInput & { body: string }): Record<string, string> {
+/**
+ * Headers that sign a request with its body's hash (the admin API wants the body signed). `headers` are
+ * signed too and returned with the rest (lower-case names: x-amz-acl, content-type…).
+ */
+export function signHeaders(input: SignInput & { body: string; headers?: Record<string, string> }): Record<string, string> {
   const { date, stamp } = amzDate(input.now ?? new Date());
   const scope = `${date}/${input.region}/s3/aws4_request`;
   const payload = sha256Hex(input.body);
-  const headers: Array<[string, string]> = [
-    ['host', input.host],
-    ['x-amz-content-sha256', payload],
-    ['x-amz-date', stamp],
-  ];
+  const extra = Object.entries(input.headers ?? {}).map(([k, v]): [string, string] => [k.toLowerCase(), v.trim()]);
+  const headers: Array<[string, string]> = [['host', input.host], ['x-amz-content-sha256', payload], ['x-amz-date', stamp], ...extra].sort(
+    ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
+  ) as Array<[string, string]>;
   const signed = headers.map(([k]) => k).join(';');
   const canonical = [
     input.method,
@@ -175,6 +177,7 @@ export function signHeaders(input: SignInput & { body: string }): Record<string,
   const toSign = ['AWS4-HMAC-SHA256', stamp, scope, sha256Hex(canonical)].join('\n');
   const signature = hex(hmac(signingKey(input.credentials.secretAccessKey, date, input.region), toSign));
   return {
+    ...Object.fromEntries(extra),
     'x-amz-content-sha256': payload,
     'x-amz-date': stamp,
     authorization: `AWS4-HMAC-SHA256 Credential=${input.credentials.accessKeyId}/${scope}, SignedHeaders=${signed}, Signature=${signature}`,

@@ -13,6 +13,7 @@ import { buildOpenApi } from './openapi.js';
 import { type AdminRoute, route } from './route.js';
 import { sessionRoutes } from './sessions.js';
 import { statusRoutes } from './status.js';
+import { taskRoutes } from './tasks.js';
 import { tenantRoutes } from './tenants.js';
 import { userRoutes } from './users.js';
 
@@ -42,6 +43,7 @@ export function adminRoutes(): AdminRoute[] {
     ...eventRoutes,
     ...branchFlattenRoutes,
     ...backendRoutes,
+    ...taskRoutes,
     ...sessionRoutes,
     ...appPasswordRoutes,
   );

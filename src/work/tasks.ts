@@ -15,7 +15,9 @@ import {
   claimTasks,
   completeTask,
   failTask,
+  getTask,
   insertTask,
+  listRecentTasks,
   listTasks,
   listTasksOfType,
   releaseTasks,
@@ -91,6 +93,15 @@ export class TaskQueue {
 
   list(status?: TaskStatus): Promise<Task[]> {
     return listTasks(this.meta.control, status);
+  }
+
+  get(id: number): Promise<Task | undefined> {
+    return getTask(this.meta.control, id);
+  }
+
+  /** The newest tasks (optionally of one status), newest first. */
+  recent(opts: { status?: TaskStatus; limit: number }): Promise<Task[]> {
+    return listRecentTasks(this.meta.control, opts);
   }
 
   /** Tasks of one type (optionally in these statuses), newest first. */

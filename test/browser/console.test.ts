@@ -232,7 +232,7 @@ describe.skipIf(!haveChromium)('web console', () => {
         page.once('dialog', (d) => void d.accept());
         await page.getByRole('button', { name: `Delete bucket empty-${engine}` }).click();
         await page.getByText(`Bucket empty-${engine} deleted.`).waitFor();
-        expect(await page.getByRole('link', { name: `empty-${engine}` }).count()).toBe(0);
+        await poll(() => page.getByRole('link', { name: `empty-${engine}` }).count()).toBe(0);
         page.once('dialog', (d) => {
           expect(d.message()).toMatch(/not empty/);
           void d.accept();

@@ -80,4 +80,38 @@ describe('console SigV4', () => {
     const signed = await sdkSigner(creds).sign(request, { signingDate: now });
     expect(ours.authorization).toBe(signed.headers.authorization);
   });
+
+  it('signs extra headers (x-amz-acl, content-type) as the AWS SDK does', async () => {
+    const body = '<Tagging><TagSet/></Tagging>';
+    const ours = signHeaders({
+      method: 'PUT',
+      path: '/bucket',
+      query: [['acl', '']],
+      host: 'localhost:9000',
+      region: 'us-east-1',
+      credentials: creds,
+      body,
+      headers: { 'x-amz-acl': 'public-read', 'Content-Type': 'application/xml' },
+      now,
+    });
+    expect(ours['x-amz-acl']).toBe('public-read');
+    expect(ours['content-type']).toBe('application/xml');
+    const request = new HttpRequest({
+      method: 'PUT',
+      protocol: 'http:',
+      hostname: 'localhost',
+      port: 9000,
+      path: '/bucket',
+      query: { acl: '' },
+      headers: {
+        host: 'localhost:9000',
+        'x-amz-content-sha256': ours['x-amz-content-sha256'],
+        'x-amz-acl': 'public-read',
+        'content-type': 'application/xml',
+      },
+      body,
+    });
+    const signed = await sdkSigner(creds).sign(request, { signingDate: now });
+    expect(ours.authorization).toBe(signed.headers.authorization);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * `anvil admin tasks|scrub|cleanup …`: the background queues and the
- * scrub's findings. These need the database (the admin API has no routes
- * for them), so they are refused with --endpoint.
+ * scrub's findings. These work on the database and are refused with
+ * --endpoint (the admin API has routes for the tasks, GET /admin/v1/tasks
+ * and …/cancel, …/retry, used by the web console; none for the rest).
  */
 import type { Command } from 'commander';
 

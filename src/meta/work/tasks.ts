@@ -172,6 +172,17 @@ export async function listTasks(db: ControlDb, status?: TaskStatus): Promise<Tas
   return q.execute();
 }
 
+export async function getTask(db: ControlDb, id: number): Promise<Task | undefined> {
+  return db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The newest tasks (optionally of one status), newest first, at most `limit`. */
+export async function listRecentTasks(db: ControlDb, opts: { status?: TaskStatus; limit: number }): Promise<Task[]> {
+  let q = db.selectFrom('tasks').selectAll().orderBy('id', 'desc');
+  if (opts.status) q = q.where('status', '=', opts.status);
+  return q.limit(opts.limit).execute();
+}
+
 /** Tasks of one type (optionally in these statuses), newest first, at most `limit`. */
 export async function listTasksOfType(db: ControlDb, type: string, statuses?: TaskStatus[], limit = 1000): Promise<Task[]> {
   let q = db.selectFrom('tasks').selectAll().where('type', '=', type).orderBy('id', 'desc');
