@@ -8,16 +8,16 @@
  *   GET  /admin/v1/tasks?status=&limit=
  *   POST /admin/v1/tasks/:id/cancel
  *   POST /admin/v1/tasks/:id/retry
+ *   GET  /admin/v1/scrub
  */
 import { z } from 'zod';
 
-import type { Task } from '../meta/work/tasks.js';
 import { requireRoot } from './access.js';
 import { adminErrors } from './errors.js';
+import { cancelTask, listTasks, retryTask, scrubStatus, TASK_STATUSES } from './ops/tasks.js';
 import { route } from './route.js';
-import { iso } from './schemas.js';
 
-const STATUSES = ['pending', 'running', 'done', 'failed', 'cancelled'] as const;
+const STATUSES = TASK_STATUSES;
 
 const TaskSchema = z
   .object({
@@ -43,34 +43,21 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200).describe('tasks to return, newest first'),
 });
 
-function parsePayload(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function taskJson(t: Task) {
-  return {
-    id: t.id,
-    type: t.type,
-    payload: parsePayload(t.payload),
-    status: t.status,
-    attempts: t.attempts,
-    maxAttempts: t.max_attempts,
-    lastError: t.last_error,
-    nextRunAt: iso(t.next_run_at),
-    leaseExpiresAt: t.lease_expires_at === null ? null : iso(t.lease_expires_at),
-    createdAt: iso(t.created_at),
-    updatedAt: iso(t.updated_at),
-  };
-}
-
 const idParam = (id: string): number => {
   if (!/^\d{1,15}$/.test(id)) throw adminErrors.notFound(`no task ${id}`);
   return Number(id);
 };
+
+const ScrubSchema = z
+  .object({
+    blobs: z.number().int().describe('blobs known'),
+    verified: z.number().int().describe('blobs the scrub has verified at least once'),
+    corrupt: z
+      .array(z.object({ tenantId: z.string(), hash: z.string(), fileId: z.string() }))
+      .describe('blobs found corrupt on every replica'),
+    badReplicas: z.number().int().describe('replicas marked bad and not yet repaired'),
+  })
+  .meta({ id: 'ScrubStatus' });
 
 export const taskRoutes = [
   route({
@@ -84,7 +71,7 @@ export const taskRoutes = [
     response: TaskList,
     async handle({ principal, query, deps }) {
       requireRoot(principal);
-      return { tasks: (await deps.tasks.recent({ status: query.status, limit: query.limit })).map(taskJson) };
+      return { tasks: await listTasks(deps, { status: query.status, limit: query.limit }) };
     },
   }),
   route({
@@ -97,9 +84,7 @@ export const taskRoutes = [
     response: TaskChanged,
     async handle({ principal, params, deps }) {
       requireRoot(principal);
-      const id = idParam(params.id);
-      if (!(await deps.tasks.cancel(id))) throw await notChanged(deps.tasks, id, 'has already finished');
-      return { id, status: 'cancelled' as const };
+      return cancelTask(deps, idParam(params.id));
     },
   }),
   route({
@@ -112,15 +97,20 @@ export const taskRoutes = [
     response: TaskChanged,
     async handle({ principal, params, deps }) {
       requireRoot(principal);
-      const id = idParam(params.id);
-      if (!(await deps.tasks.retry(id))) throw await notChanged(deps.tasks, id, 'is not failed or cancelled');
-      return { id, status: 'pending' as const };
+      return retryTask(deps, idParam(params.id));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/admin/v1/scrub',
+    tag: 'tasks',
+    summary: "The integrity scrub's findings: blobs verified, corrupt blobs, bad replicas",
+    access: 'root',
+    auth: 'any',
+    response: ScrubSchema,
+    async handle({ principal, deps }) {
+      requireRoot(principal);
+      return scrubStatus(deps);
     },
   }),
 ];
-
-/** 404 for a task that does not exist, 409 for one in the wrong state. */
-async function notChanged(tasks: { get(id: number): Promise<Task | undefined> }, id: number, why: string) {
-  const task = await tasks.get(id);
-  return task ? adminErrors.conflict(`task ${id} ${why} (it is ${task.status})`) : adminErrors.notFound(`no task ${id}`);
-}

@@ -141,6 +141,22 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
     await expect(remote(['tenant', 'list'], { accessKeyId: acme.accessKeyId, secretAccessKey: 'not-the-secret' })).rejects.toThrow(
       /Unauthorized/,
     );
-    await expect(remote(['tasks', 'list'])).rejects.toThrow(/not available with --endpoint/);
+    // The task queue and the scrub through the API too (root only).
+    await expect(remote(['tasks', 'list'], acme)).rejects.toThrow(/Forbidden/);
+    const listed = await remote(['tasks', 'list']);
+    const deletion = listed.find((x: { id: number }) => x.id === del.task);
+    expect(deletion).toMatchObject({ type: 'delete-bucket', payload: { bucket: 'acme-bucket' } });
+    expect(['pending', 'running', 'done']).toContain(deletion.status);
+    await expect
+      .poll(async () => (await remote(['tasks', 'list', '--status', 'done'])).map((x: { id: number }) => x.id), { timeout: 30_000 })
+      .toContain(del.task);
+    await expect(remote(['tasks', 'cancel', String(del.task)])).rejects.toThrow(/Conflict: task \d+ has already finished \(it is done\)/);
+    await expect(remote(['tasks', 'retry', '999999'])).rejects.toThrow(/NotFound: no task 999999/);
+    await expect(remote(['tasks', 'list', '--status', 'bogus'])).rejects.toThrow(/--status must be one of/);
+    const scrub = await remote(['scrub', 'status']);
+    expect(scrub).toMatchObject({ corrupt: [], badReplicas: 0 });
+    expect(scrub.blobs).toBeGreaterThanOrEqual(scrub.verified);
+    // The cleanup queue still needs the database.
+    await expect(remote(['cleanup', 'list'])).rejects.toThrow(/not available with --endpoint/);
   });
 });

@@ -27,6 +27,7 @@ import { bucketView, bucketViews, deleteBucket, keyVersions, setBucketQuota, set
 import { readEvents } from '../../admin/ops/events.js';
 import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
 import { serverStatus } from '../../admin/ops/status.js';
+import { cancelTask, listTasks, retryTask, scrubStatus } from '../../admin/ops/tasks.js';
 import { createTenant, listTenants, setTenantLimits, showTenant } from '../../admin/ops/tenants.js';
 import { createUser, deleteUser, listUsers } from '../../admin/ops/users.js';
 import type { Config } from '../../config/config.js';
@@ -114,6 +115,10 @@ export function directDoor(node: NodeContext): AdminDoor {
     undrainBackend: (name) => backendAdmin(s).undrain(name),
     removeBackend: (name, force) => backendAdmin(s).remove(name, { force }),
     status: () => serverStatus(s, null),
+    listTasks: (status) => listTasks(s, { status }),
+    cancelTask: (id) => cancelTask(s, id),
+    retryTask: (id) => retryTask(s, id),
+    scrubStatus: () => scrubStatus(s),
     listBranches: async (bucket) => listBranches(s, await bucketNamed(bucket)),
     showBranch: async (bucket, name) => showBranch(s, await bucketNamed(bucket), name),
     createBranch: async (bucket, name, from) => createBranch(s, await bucketNamed(bucket), name, from, operator()),

@@ -10,12 +10,15 @@ import type { BucketDeletion, BucketView, KeyVersionsPage } from '../../admin/op
 import type { EventsPage } from '../../admin/ops/events.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
+import type { TaskChange, TaskView } from '../../admin/ops/tasks.js';
 import type { TenantView } from '../../admin/ops/tenants.js';
 import type { NewUser, UserView } from '../../admin/ops/users.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
+import type { ScrubStatus } from '../../blobs/scrub.js';
 import type { Quota } from '../../core/objects/quota.js';
 import type { PolicyStatement } from '../../core/policy.js';
 import type { AccessKeyInfo, TenantLimitsChange } from '../../core/tenants.js';
+import type { TaskStatus } from '../../meta/schema.js';
 
 export interface NewKey {
   name?: string;
@@ -62,6 +65,11 @@ export interface AdminDoor {
   undrainBackend(name: string): Promise<UndrainResult>;
   removeBackend(name: string, force: boolean): Promise<RemoveResult>;
   status(): Promise<ServerStatus>;
+  /** The newest background tasks (optionally of one status), newest first. */
+  listTasks(status?: TaskStatus): Promise<TaskView[]>;
+  cancelTask(id: number): Promise<TaskChange>;
+  retryTask(id: number): Promise<TaskChange>;
+  scrubStatus(): Promise<ScrubStatus>;
 
   /** One page of a bucket's change feed after a cursor (`latest`: what comes next), waiting up to `wait` seconds for one. */
   events(bucket: string, q: { branch: string; after?: string; limit: number; wait: number }): Promise<EventsPage>;

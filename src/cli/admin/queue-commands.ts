@@ -1,14 +1,20 @@
 /**
  * `anvil admin tasks|scrub|cleanup …`: the background queues and the
- * scrub's findings. These work on the database and are refused with
- * --endpoint (the admin API has routes for the tasks, GET /admin/v1/tasks
- * and …/cancel, …/retry, used by the web console; none for the rest).
+ * scrub's findings. Tasks and the scrub work on either door (the database,
+ * or --endpoint through GET /admin/v1/tasks, …/cancel, …/retry and
+ * GET /admin/v1/scrub); the cleanup queue needs the database (no API yet).
  */
 import type { Command } from 'commander';
 
+import { TASK_STATUSES } from '../../admin/ops/tasks.js';
 import type { TaskStatus } from '../../meta/work/tasks.js';
-import { directAction } from './action.js';
+import { action, directAction } from './action.js';
 import { print } from './print.js';
+
+function taskId(id: string): number {
+  if (!/^\d{1,15}$/.test(id)) throw new Error(`not a task id: ${id}`);
+  return Number(id);
+}
 
 function parseIds(ids: string[]): number[] | undefined {
   if (ids.length === 0) return undefined;
@@ -24,13 +30,19 @@ export function registerQueueCommands(admin: Command): void {
     .command('list')
     .option('--status <status>', 'pending, running, done, failed or cancelled')
     .action(
-      directAction(async ({ tasks }, json, opts: { status?: TaskStatus }) => {
-        const rows = await tasks.list(opts.status);
+      action(async (door, json, opts: { status?: TaskStatus }) => {
+        if (opts.status !== undefined && !(TASK_STATUSES as readonly string[]).includes(opts.status)) {
+          throw new Error(`--status must be one of ${TASK_STATUSES.join(', ')}`);
+        }
+        const rows = await door.listTasks(opts.status);
         print(
           json,
-          rows.map((t) => ({ ...t, payload: JSON.parse(t.payload) })),
+          rows,
           rows
-            .map((t) => `${t.id}\t${t.type}\t${t.status}\tattempts=${t.attempts}/${t.max_attempts}\t${t.payload}\t${t.last_error ?? ''}`)
+            .map(
+              (t) =>
+                `${t.id}\t${t.type}\t${t.status}\tattempts=${t.attempts}/${t.maxAttempts}\t${JSON.stringify(t.payload)}\t${t.lastError ?? ''}`,
+            )
             .join('\n') || '(none)',
         );
       }),
@@ -39,18 +51,18 @@ export function registerQueueCommands(admin: Command): void {
     .command('retry <id>')
     .description('run a failed or cancelled task again')
     .action(
-      directAction(async ({ tasks }, json, id: string) => {
-        if (!(await tasks.retry(Number(id)))) throw new Error(`task ${id} is not failed or cancelled`);
-        print(json, { retried: Number(id) }, `task ${id} queued again`);
+      action(async (door, json, id: string) => {
+        const changed = await door.retryTask(taskId(id));
+        print(json, changed, `task ${changed.id} queued again`);
       }),
     );
   tasks
     .command('cancel <id>')
     .description('cancel a task that has not finished')
     .action(
-      directAction(async ({ tasks }, json, id: string) => {
-        if (!(await tasks.cancel(Number(id)))) throw new Error(`task ${id} has already finished`);
-        print(json, { cancelled: Number(id) }, `task ${id} cancelled`);
+      action(async (door, json, id: string) => {
+        const changed = await door.cancelTask(taskId(id));
+        print(json, changed, `task ${changed.id} cancelled`);
       }),
     );
 
@@ -59,12 +71,12 @@ export function registerQueueCommands(admin: Command): void {
     .description('integrity scrub results')
     .command('status')
     .action(
-      directAction(async ({ scrubber }, json) => {
-        const s = await scrubber.status();
+      action(async (door, json) => {
+        const s = await door.scrubStatus();
         print(
           json,
           s,
-          `${s.verified}/${s.blobs} blobs verified, ${s.corrupt.length} corrupt${s.corrupt.map((c) => `\n  ${c.tenantId}/${c.hash}.${c.fileId}`).join('')}`,
+          `${s.verified}/${s.blobs} blobs verified, ${s.corrupt.length} corrupt, ${s.badReplicas} bad replicas${s.corrupt.map((c) => `\n  ${c.tenantId}/${c.hash}.${c.fileId}`).join('')}`,
         );
       }),
     );

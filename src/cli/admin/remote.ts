@@ -4,9 +4,11 @@ import type { BucketView, KeyVersionsPage } from '../../admin/ops/buckets.js';
 import type { EventsPage } from '../../admin/ops/events.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
+import type { TaskChange, TaskView } from '../../admin/ops/tasks.js';
 import type { TenantView } from '../../admin/ops/tenants.js';
 import type { UserView } from '../../admin/ops/users.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
+import type { ScrubStatus } from '../../blobs/scrub.js';
 import type { AccessKeyInfo } from '../../core/tenants.js';
 import { AdminApiClientError, type AdminClient } from '../admin-client.js';
 import { type AdminDoor, type BucketReplication, findUser } from './door.js';
@@ -96,6 +98,11 @@ export function remoteDoor(client: AdminClient): AdminDoor {
     undrainBackend: (name) => client.request<UndrainResult>('POST', ['backends', name, 'undrain']),
     removeBackend: (name, force) => client.request<RemoveResult>('DELETE', ['backends', name], { query: force ? { force: 'true' } : {} }),
     status: () => client.request<ServerStatus>('GET', ['status']),
+    listTasks: async (status) =>
+      (await client.request<{ tasks: TaskView[] }>('GET', ['tasks'], { query: status === undefined ? {} : { status } })).tasks,
+    cancelTask: (id) => client.request<TaskChange>('POST', ['tasks', String(id), 'cancel']),
+    retryTask: (id) => client.request<TaskChange>('POST', ['tasks', String(id), 'retry']),
+    scrubStatus: () => client.request<ScrubStatus>('GET', ['scrub']),
     async events(bucket, q) {
       const query: Record<string, string> = { branch: q.branch, limit: String(q.limit), wait: String(q.wait) };
       if (q.after !== undefined) query.after = q.after;
