@@ -32,6 +32,17 @@ const TaskSchema = z
     leaseExpiresAt: z.string().nullable().describe('running: when its lease ends unless renewed'),
     createdAt: z.string(),
     updatedAt: z.string(),
+    progress: z
+      .object({
+        done: z.number().describe('units done (versions deleted, replicas moved…)'),
+        total: z.number().nullable().describe('units to do; null when the task does not know'),
+        startedAt: z.string().describe("the reporting attempt's start"),
+        updatedAt: z.string().describe('when it was last reported (every few seconds while running)'),
+        perSecond: z.number().nullable(),
+        etaSeconds: z.number().nullable().describe('seconds left at that rate'),
+      })
+      .nullable()
+      .describe('how far it got, as its handler reports; null if it reported nothing'),
   })
   .meta({ id: 'Task' });
 

@@ -51,6 +51,7 @@ export async function drainBackend(
   backend: string,
   signal?: AbortSignal,
   log?: Logger,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<DrainProgress> {
   const replicas = ctx.replicas;
   const db = ctx.meta.data;
@@ -58,8 +59,12 @@ export async function drainBackend(
   await replicas.loadStates();
   if (!replicas.draining.has(backend)) throw new Error(`backend ${backend} is not marked draining`);
   let moved = 0;
+  // Replicas handled of those there were at the start (what this attempt has to do).
+  let handled = 0;
+  const total = onProgress ? await countReplicasOn(db, backend) : 0;
   for (;;) {
     signal?.throwIfAborted();
+    onProgress?.(handled, Math.max(total, handled));
     const rows = await firstReplicasOn(db, backend, 100);
     if (rows.length === 0) break;
     let progress = 0;
@@ -90,9 +95,11 @@ export async function drainBackend(
       moved++;
       progress++;
     }
+    handled += progress;
     // Only blobs waiting to be collected are left in this batch: the task retries later.
     if (progress === 0) throw new Error(`${rows.length} replicas on ${backend} belong to blobs being collected; retrying later`);
   }
+  onProgress?.(handled, Math.max(total, handled));
   log?.info({ backend, moved }, 'drain finished');
   return { backend, moved, remaining: await replicasOn(ctx, backend) };
 }

@@ -240,8 +240,8 @@ export class Blobs {
     await this.replicas.flushMonthly();
   }
 
-  drain(backend: string, signal?: AbortSignal): Promise<DrainProgress> {
-    return drainBackend(this, this.scrubber, backend, signal, this.log);
+  drain(backend: string, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<DrainProgress> {
+    return drainBackend(this, this.scrubber, backend, signal, this.log, onProgress);
   }
 
   rebalance(opts: RebalanceOptions = {}, signal?: AbortSignal): Promise<RebalanceResult> {

@@ -17,7 +17,7 @@ import type { Bucket, RefView } from '../meta/buckets/types.js';
 import { withTransaction } from '../meta/engine.js';
 import type { CannedAcl } from '../meta/objects/types.js';
 import { claimUploadsOfBucket, deleteParts, partBlobsOf } from '../meta/objects/uploads.js';
-import { hasAnyVersion, hasProtectedVersion, someVersions, takeNextSeq } from '../meta/objects/versions.js';
+import { bucketUsage, hasAnyVersion, hasProtectedVersion, someVersions, takeNextSeq } from '../meta/objects/versions.js';
 import { parseAlias } from './branches/names.js';
 import { resolveAlias } from './branches/resolve.js';
 import { isValidBucketName } from './bucket-names.js';
@@ -223,6 +223,7 @@ export class BucketService {
     bucket: Bucket,
     objects: { deleteMany(b: Bucket, targets: DeleteTarget[]): Promise<Array<object>> },
     signal?: AbortSignal,
+    onProgress?: (done: number, total: number) => void,
   ): Promise<void> {
     // Object Lock outranks the operator: a bucket holding a protected version is refused before
     // anything is deleted (deleting the rest first would uncover locked versions under their markers).
@@ -231,15 +232,22 @@ export class BucketService {
     // Branches are deleted one by one (each may hold locked versions); main's commits and tags go with the bucket.
     if (await hasBranchesBesideMain(this.ctx.meta.data, bucket.id)) throw hasBranches(bucket);
     await dropHistory(this.ctx.meta.data, bucket.id);
+    // Versions and markers there were at the start: what this attempt has to delete.
+    const usage = onProgress ? await bucketUsage(this.ctx.meta.data, bucket.id) : undefined;
+    const total = usage ? usage.versions + usage.markers : 0;
+    let done = 0;
     for (;;) {
       signal?.throwIfAborted();
+      onProgress?.(done, Math.max(total, done));
       // Every version goes, by id: a plain delete would only stack delete markers.
       const batch = await someVersions(this.ctx.meta.data, bucket.id, 1000);
       if (batch.length === 0) break;
       const results = await objects.deleteMany(bucket, batch);
       // Object Lock outranks the operator: a protected version stops the purge (it is retried later).
       if (results.some((r) => 'error' in r)) throw protectedVersions(bucket);
+      done += batch.length;
     }
+    onProgress?.(done, Math.max(total, done));
     await this.delete(bucket);
   }
 

@@ -163,6 +163,11 @@ export interface TaskTable {
   lease_expires_at: number | null;
   created_at: number;
   updated_at: number;
+  /** What the handler reported (work/tasks.ts TaskProgress): done of total (null: unknown), since, and when. */
+  progress_done: number | null;
+  progress_total: number | null;
+  progress_started_at: number | null;
+  progress_at: number | null;
 }
 
 export interface ControlSchema {

@@ -17,10 +17,10 @@ import type { NodeContext } from './assemble.js';
 export function taskRunner(node: NodeContext, log: Logger): TaskRunner {
   const { buckets, objects } = node.services;
   return new TaskRunner(node.tasks, log)
-    .register(DELETE_BUCKET_TASK, async (payload: DeleteBucketPayload, signal) => {
+    .register(DELETE_BUCKET_TASK, async (payload: DeleteBucketPayload, signal, _task, progress) => {
       // By id: a bucket created later under the same name must never be touched.
       const bucket = await buckets.get(payload.bucket);
-      if (bucket && bucket.id === payload.bucketId) await buckets.purge(bucket, objects, signal);
+      if (bucket && bucket.id === payload.bucketId) await buckets.purge(bucket, objects, signal, progress);
     })
     .register(FLATTEN_BRANCH_TASK, async (payload: FlattenBranchPayload, signal) => {
       // By id: a bucket created later under the same name must never be touched.
@@ -35,8 +35,8 @@ export function taskRunner(node: NodeContext, log: Logger): TaskRunner {
         throw err;
       }
     })
-    .register(DRAIN_TASK, async (payload: DrainPayload, signal) => {
-      await node.core.blobs.drain(payload.backend, signal);
+    .register(DRAIN_TASK, async (payload: DrainPayload, signal, _task, progress) => {
+      await node.core.blobs.drain(payload.backend, signal, progress);
     })
     .register(REBALANCE_TASK, async (payload: RebalancePayload, signal) => {
       await node.core.blobs.rebalance({ tolerance: payload.tolerance }, signal);

@@ -23,6 +23,7 @@ import {
   releaseTasks,
   renewTaskLease,
   retryTask,
+  setTaskProgress,
   type Task,
   type TaskStatus,
 } from '../meta/work/tasks.js';
@@ -32,7 +33,18 @@ export type { Task };
  * A task handler. `signal` aborts when the task is cancelled, its lease is
  * lost, or the server shuts down: long handlers check it between steps.
  */
-export type TaskHandler = (payload: any, signal: AbortSignal, task: Task) => Promise<void>;
+export type TaskHandler = (payload: any, signal: AbortSignal, task: Task, progress: TaskProgress) => Promise<void>;
+
+/**
+ * How a handler says how far it got: `done` of `total` units (blobs,
+ * versions…; total undefined when unknown). Cheap to call per unit: the
+ * runner writes the latest figures every PROGRESS_WRITE_MS and once at the
+ * end, so operators see done/total, a rate and an ETA (admin/ops/tasks.ts).
+ */
+export type TaskProgress = (done: number, total?: number) => void;
+
+/** How often a running task's progress is written (a statement per interval at most). */
+const PROGRESS_WRITE_MS = 2000;
 
 export interface EnqueueOptions {
   priority?: number;
@@ -85,6 +97,11 @@ export class TaskQueue {
   /** Extends the lease of a running task; false when it was lost (cancelled, or taken over after expiry). */
   renew(task: Task): Promise<boolean> {
     return renewTaskLease(this.meta.control, task.id, this.owner, Date.now() + this.settings.leaseMs);
+  }
+
+  /** Records a running task's progress (see TaskProgress). */
+  progress(task: Task, p: { done: number; total: number | null; startedAt: number; at: number }): Promise<void> {
+    return setTaskProgress(this.meta.control, task.id, this.owner, p);
   }
 
   get leaseMs(): number {
@@ -168,8 +185,26 @@ export class TaskRunner {
       },
       Math.max(10, this.queue.leaseMs / 3),
     );
+    // This attempt's progress, written on its own beat (the lease's is minutes apart).
+    const progress = { done: 0, total: null as number | null, startedAt: Date.now(), dirty: false };
+    const writeProgress = () => {
+      if (!progress.dirty) return Promise.resolve();
+      progress.dirty = false;
+      return this.queue.progress(task, { done: progress.done, total: progress.total, startedAt: progress.startedAt, at: Date.now() });
+    };
+    const progressBeat = setInterval(() => {
+      // Progress is advice: a failed write is retried at the next beat with newer figures.
+      writeProgress().catch((err) => this.log.debug({ err, taskId: task.id }, 'task progress not written'));
+    }, PROGRESS_WRITE_MS);
+    const report: TaskProgress = (done, total) => {
+      progress.done = done;
+      progress.total = total ?? null;
+      progress.dirty = true;
+    };
     try {
-      await handler(JSON.parse(task.payload), control.signal, task);
+      await handler(JSON.parse(task.payload), control.signal, task, report);
+      clearInterval(progressBeat);
+      await writeProgress();
       if (!leaseLost) await this.queue.complete(task);
     } catch (err) {
       if (leaseLost) return; // no longer ours to finish
@@ -181,6 +216,7 @@ export class TaskRunner {
       await this.queue.fail(task, err);
     } finally {
       clearInterval(heartbeat);
+      clearInterval(progressBeat);
       this.current = undefined;
     }
   }

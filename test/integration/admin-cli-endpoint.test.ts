@@ -150,6 +150,9 @@ describeEachEngine('anvil admin --endpoint', (engine) => {
     await expect
       .poll(async () => (await remote(['tasks', 'list', '--status', 'done'])).map((x: { id: number }) => x.id), { timeout: 30_000 })
       .toContain(del.task);
+    // It reported its progress: the one version there was, deleted.
+    const finished = (await remote(['tasks', 'list', '--status', 'done'])).find((x: { id: number }) => x.id === del.task);
+    expect(finished.progress).toMatchObject({ done: 1, total: 1, etaSeconds: 0 });
     await expect(remote(['tasks', 'cancel', String(del.task)])).rejects.toThrow(/Conflict: task \d+ has already finished \(it is done\)/);
     await expect(remote(['tasks', 'retry', '999999'])).rejects.toThrow(/NotFound: no task 999999/);
     await expect(remote(['tasks', 'list', '--status', 'bogus'])).rejects.toThrow(/--status must be one of/);

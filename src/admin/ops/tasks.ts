@@ -11,6 +11,20 @@ import { adminErrors } from '../errors.js';
 
 export const TASK_STATUSES = ['pending', 'running', 'done', 'failed', 'cancelled'] as const;
 
+/** How far a task got, as its handler last reported (written every few seconds while it runs). */
+export interface TaskProgressView {
+  done: number;
+  /** null: the handler does not know how much there is. */
+  total: number | null;
+  /** The start of the attempt that reported it. */
+  startedAt: string;
+  updatedAt: string;
+  /** Units per second over the attempt so far; null before there is a rate. */
+  perSecond: number | null;
+  /** Seconds left at that rate; null without a total or a rate. */
+  etaSeconds: number | null;
+}
+
 export interface TaskView {
   id: number;
   type: string;
@@ -23,6 +37,27 @@ export interface TaskView {
   leaseExpiresAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** null: the task has reported none (not started, or a handler that reports nothing). */
+  progress: TaskProgressView | null;
+}
+
+function progressView(t: Task): TaskProgressView | null {
+  if (t.progress_done === null || t.progress_started_at === null || t.progress_at === null) return null;
+  const done = Number(t.progress_done);
+  const total = t.progress_total === null ? null : Number(t.progress_total);
+  const seconds = (Number(t.progress_at) - Number(t.progress_started_at)) / 1000;
+  const perSecond = seconds > 0 && done > 0 ? Math.round((done / seconds) * 10) / 10 : null;
+  const etaSeconds = total === null ? null : total <= done ? 0 : perSecond ? Math.ceil((total - done) / perSecond) : null;
+  return { done, total, startedAt: iso(t.progress_started_at), updatedAt: iso(t.progress_at), perSecond, etaSeconds };
+}
+
+/** `1200/5000 (24%), 310/s, ETA 13s` for the command line. */
+export function progressLine(p: TaskProgressView | null): string {
+  if (!p) return '';
+  const share = p.total ? ` (${Math.floor((p.done / p.total) * 100)}%)` : '';
+  const rate = p.perSecond === null ? '' : `, ${p.perSecond}/s`;
+  const eta = p.etaSeconds === null || p.etaSeconds === 0 ? '' : `, ETA ${p.etaSeconds}s`;
+  return `${p.done}${p.total === null ? '' : `/${p.total}`}${share}${rate}${eta}`;
 }
 
 const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
@@ -48,6 +83,7 @@ export function taskView(t: Task): TaskView {
     leaseExpiresAt: t.lease_expires_at === null ? null : iso(t.lease_expires_at),
     createdAt: iso(t.created_at),
     updatedAt: iso(t.updated_at),
+    progress: progressView(t),
   };
 }
 

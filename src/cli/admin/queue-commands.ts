@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 
-import { TASK_STATUSES } from '../../admin/ops/tasks.js';
+import { progressLine, TASK_STATUSES } from '../../admin/ops/tasks.js';
 import type { TaskStatus } from '../../meta/work/tasks.js';
 import { action, directAction } from './action.js';
 import { print } from './print.js';
@@ -41,7 +41,7 @@ export function registerQueueCommands(admin: Command): void {
           rows
             .map(
               (t) =>
-                `${t.id}\t${t.type}\t${t.status}\tattempts=${t.attempts}/${t.maxAttempts}\t${JSON.stringify(t.payload)}\t${t.lastError ?? ''}`,
+                `${t.id}\t${t.type}\t${t.status}\tattempts=${t.attempts}/${t.maxAttempts}\t${progressLine(t.progress) || '-'}\t${JSON.stringify(t.payload)}\t${t.lastError ?? ''}`,
             )
             .join('\n') || '(none)',
         );

@@ -166,6 +166,21 @@ export async function renewTaskLease(db: ControlDb, id: number, owner: string, u
   return Number(res.numUpdatedRows) > 0;
 }
 
+/** Records how far a running task got (only while this owner holds it). */
+export async function setTaskProgress(
+  db: ControlDb,
+  id: number,
+  owner: string,
+  p: { done: number; total: number | null; startedAt: number; at: number },
+): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({ progress_done: p.done, progress_total: p.total, progress_started_at: p.startedAt, progress_at: p.at })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
 export async function listTasks(db: ControlDb, status?: TaskStatus): Promise<Task[]> {
   let q = db.selectFrom('tasks').selectAll().orderBy('id');
   if (status) q = q.where('status', '=', status);

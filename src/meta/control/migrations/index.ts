@@ -16,6 +16,7 @@ import * as m005 from './005-app-password-names.js';
 import * as m006 from './006-backends.js';
 import * as m007 from './007-versioning.js';
 import * as m008 from './008-limits.js';
+import * as m009 from './009-task-progress.js';
 
 export function controlMigrations(kind: EngineKind): Record<string, Migration> {
   return {
@@ -27,5 +28,6 @@ export function controlMigrations(kind: EngineKind): Record<string, Migration> {
     '006-backends': m006.migration,
     '007-versioning': m007.migration,
     '008-limits': m008.migration,
+    '009-task-progress': m009.migration,
   };
 }
