@@ -268,6 +268,10 @@ describeEachEngine('admin: storage backends', (engine: EngineName) => {
     const a = await backendOf(t, 'a');
     expect(a).toMatchObject({ draining: true, blobCount: 0, usedBytes: 0, drain: { task, status: 'done', remaining: 0 } });
     expect(blobFilesIn(roots.a)).toEqual([]);
+    // The task reported its progress: every replica that was on a, handled.
+    const tasks = await api(t, 'GET', '/admin/v1/tasks?status=done');
+    const done = tasks.json.tasks.find((x: { id: number }) => x.id === task);
+    expect(done.progress).toMatchObject({ done: onA, total: onA, etaSeconds: 0 });
     await readAll(t, 'drain', objects);
     // A drained backend takes no new blobs.
     await put(t, 'drain', 10, 'later');
