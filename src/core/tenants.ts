@@ -8,6 +8,7 @@ import {
   accessKeyExists,
   accessKeyForAuth,
   deleteAccessKey,
+  deleteTenantRow,
   granterKey,
   granterUser,
   insertAccessKey,
@@ -16,6 +17,7 @@ import {
   keySecretsNotUnder,
   listAccessKeyRows,
   listTenantRows,
+  revokeTenantAccess,
   rewriteKeySecret,
   rewriteServerSecret,
   secretCountsByMasterKey,
@@ -203,6 +205,30 @@ export class TenantService {
       ...(r.perKeyBurst !== undefined && { key_rate_burst: r.perKeyBurst }),
     };
     if (!(await updateTenantLimits(this.db, tenant.id, columns))) throw fail.notFound('NotFound', `no tenant named ${name}`);
+    return (await this.findTenant(name))!;
+  }
+
+  /**
+   * Deletes a tenant that owns no bucket: its keys, users and sessions go
+   * with it. The root tenant is never deleted. Throws NoSuchTenant, or a
+   * Conflict naming the buckets still owned (see deleteTenant in admin/ops).
+   */
+  async deleteTenant(name: string, ownedBuckets: number): Promise<void> {
+    const t = await tenantByName(this.db, name);
+    if (!t) throw fail.notFound('NotFound', `no tenant named ${name}`);
+    if (t.name === ROOT_TENANT) throw fail.invalid('InvalidRequest', 'the root tenant cannot be deleted');
+    if (ownedBuckets > 0) {
+      throw fail.conflict('TenantNotEmpty', `tenant ${name} still owns ${ownedBuckets} bucket(s): delete them first, or delete with force`);
+    }
+    await deleteTenantRow(this.db, t.id);
+  }
+
+  /** Force deletion's first step: the tenant can do nothing more (keys, users, sessions gone); its buckets go next. */
+  async revokeAccess(name: string): Promise<Tenant> {
+    const t = await tenantByName(this.db, name);
+    if (!t) throw fail.notFound('NotFound', `no tenant named ${name}`);
+    if (t.name === ROOT_TENANT) throw fail.invalid('InvalidRequest', 'the root tenant cannot be deleted');
+    await revokeTenantAccess(this.db, t.id);
     return (await this.findTenant(name))!;
   }
 

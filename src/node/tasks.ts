@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 
 import {
   DELETE_BUCKET_TASK,
+  DELETE_TENANT_TASK,
   type DeleteBucketPayload,
+  type DeleteTenantPayload,
   DRAIN_TASK,
   type DrainPayload,
   FLATTEN_BRANCH_TASK,
@@ -21,6 +23,19 @@ export function taskRunner(node: NodeContext, log: Logger): TaskRunner {
       // By id: a bucket created later under the same name must never be touched.
       const bucket = await buckets.get(payload.bucket);
       if (bucket && bucket.id === payload.bucketId) await buckets.purge(bucket, objects, signal, progress);
+    })
+    .register(DELETE_TENANT_TASK, async (payload: DeleteTenantPayload, signal, _task, progress) => {
+      // By id: a tenant created later under the same name must never be touched.
+      const tenant = await node.services.tenants.findTenant(payload.tenant);
+      if (!tenant || tenant.id !== payload.tenantId) return;
+      const owned = await buckets.listForTenant(tenant.id);
+      for (const [i, bucket] of owned.entries()) {
+        progress(i, owned.length);
+        // Every version of every bucket (Object Lock and branches refuse, and the task is retried).
+        await buckets.purge(bucket, objects, signal);
+      }
+      progress(owned.length, owned.length);
+      await node.services.tenants.deleteTenant(payload.tenant, 0);
     })
     .register(FLATTEN_BRANCH_TASK, async (payload: FlattenBranchPayload, signal) => {
       // By id: a bucket created later under the same name must never be touched.

@@ -8,6 +8,7 @@
 
 /** Empties a bucket and deletes it (`anvil admin bucket delete --force`, DELETE …?force=true). */
 export const DELETE_BUCKET_TASK = 'delete-bucket';
+export const DELETE_TENANT_TASK = 'delete-tenant';
 /** Moves every replica off a draining backend. */
 export const DRAIN_TASK = 'drain-backend';
 /** Evens out the backends' fill ratios. */
@@ -20,6 +21,11 @@ export interface FlattenBranchPayload {
   bucketId: string;
   bucket: string;
   branch: string;
+}
+
+export interface DeleteTenantPayload {
+  tenantId: string;
+  tenant: string;
 }
 
 export interface DeleteBucketPayload {

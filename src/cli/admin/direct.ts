@@ -28,7 +28,7 @@ import { readEvents } from '../../admin/ops/events.js';
 import { createKey, deleteKey, listKeys } from '../../admin/ops/keys.js';
 import { serverStatus } from '../../admin/ops/status.js';
 import { cancelTask, listTasks, retryTask, scrubStatus } from '../../admin/ops/tasks.js';
-import { createTenant, listTenants, setTenantLimits, showTenant } from '../../admin/ops/tenants.js';
+import { createTenant, deleteTenant, listTenants, setTenantLimits, showTenant } from '../../admin/ops/tenants.js';
 import { createUser, deleteUser, listUsers } from '../../admin/ops/users.js';
 import type { Config } from '../../config/config.js';
 import { assembleNode, type NodeContext } from '../../node/assemble.js';
@@ -81,6 +81,7 @@ export function directDoor(node: NodeContext): AdminDoor {
     events: async (bucket, q) => readEvents(s, await bucketNamed(bucket), { ...q, waitSeconds: q.wait }),
     createTenant: (name) => createTenant(s, name),
     listTenants: () => listTenants(s),
+    deleteTenant: (name, force) => deleteTenant(s, name, force),
     showTenant: (name) => showTenant(s, name),
     setTenantLimits: (name, change) => setTenantLimits(s, name, change),
     createKey: (tenant, key) => createKey(s, tenant, key),

@@ -11,7 +11,7 @@ import type { EventsPage } from '../../admin/ops/events.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { TaskChange, TaskView } from '../../admin/ops/tasks.js';
-import type { TenantView } from '../../admin/ops/tenants.js';
+import type { TenantDeletion, TenantView } from '../../admin/ops/tenants.js';
 import type { NewUser, UserView } from '../../admin/ops/users.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
 import type { ScrubStatus } from '../../blobs/scrub.js';
@@ -39,6 +39,8 @@ export interface AdminDoor {
   showTenant(name: string): Promise<TenantView>;
   /** Absent fields stay, null resets one. */
   setTenantLimits(name: string, change: TenantLimitsChange): Promise<TenantView>;
+  /** Refused while it owns buckets, unless force (then a task deletes them first). */
+  deleteTenant(name: string, force: boolean): Promise<TenantDeletion>;
   createKey(tenant: string, key: NewKey): Promise<CreatedKey>;
   /** Without a tenant: every tenant the caller may see. */
   listKeys(tenant?: string): Promise<AccessKeyInfo[]>;

@@ -37,6 +37,22 @@ export function registerIdentityCommands(admin: Command): void {
     .description('list tenants')
     .action(action(async (door, json) => printTenants(json, await door.listTenants())));
   tenant
+    .command('delete <name>')
+    .description('delete a tenant with its keys and users; refused while it owns buckets, unless --force')
+    .option('--force', 'revoke its access now, then delete every bucket it owns (all versions) and it, as a background task')
+    .action(
+      action(async (door, json, name: string, opts: { force?: boolean }) => {
+        const r = await door.deleteTenant(name, Boolean(opts.force));
+        print(
+          json,
+          r,
+          r.deleted
+            ? `tenant ${r.tenant} deleted`
+            : `tenant ${r.tenant}: access revoked; task ${r.task} deletes its ${r.buckets} bucket(s), then it (see \`anvil admin tasks list\`)`,
+        );
+      }),
+    );
+  tenant
     .command('show <name>')
     .description('a tenant: its storage quota with the usage it counts, and its request rate limits')
     .action(action(async (door, json, name: string) => printTenantDetails(json, await door.showTenant(name))));

@@ -5,7 +5,7 @@ import type { EventsPage } from '../../admin/ops/events.js';
 import type { CreatedKey } from '../../admin/ops/keys.js';
 import type { ServerStatus } from '../../admin/ops/status.js';
 import type { TaskChange, TaskView } from '../../admin/ops/tasks.js';
-import type { TenantView } from '../../admin/ops/tenants.js';
+import type { TenantDeletion, TenantView } from '../../admin/ops/tenants.js';
 import type { UserView } from '../../admin/ops/users.js';
 import type { BackendList, DrainResult, RebalanceResult, RemoveResult, UndrainResult } from '../../blobs/index.js';
 import type { ScrubStatus } from '../../blobs/scrub.js';
@@ -46,6 +46,7 @@ export function remoteDoor(client: AdminClient): AdminDoor {
   const door: AdminDoor = {
     createTenant: (name) => client.request<TenantView>('POST', ['tenants'], { body: { name } }),
     listTenants: async () => (await client.request<{ tenants: TenantView[] }>('GET', ['tenants'])).tenants,
+    deleteTenant: (name, force) => client.request<TenantDeletion>('DELETE', ['tenants', name], { query: force ? { force: 'true' } : {} }),
     showTenant: (name) => client.request<TenantView>('GET', ['tenants', name]),
     setTenantLimits: (name, change) => client.request<TenantView>('PATCH', ['tenants', name], { body: change }),
     createKey: (tenant, key) =>

@@ -39,3 +39,19 @@ export async function updateTenantLimits(db: ControlDb, tenantId: string, change
 export function tenantQuotaRow(db: ControlDb, tenantId: string) {
   return db.selectFrom('tenants').select(['quota_bytes', 'quota_objects']).where('id', '=', tenantId).executeTakeFirst();
 }
+
+/**
+ * Deletes a tenant; its access keys, users, their app passwords, sessions
+ * and refresh tokens go with it (ON DELETE CASCADE). Refused by the
+ * database while a bucket row still names it. Whether it existed.
+ */
+export async function deleteTenantRow(db: ControlDb, tenantId: string): Promise<boolean> {
+  const res = await db.deleteFrom('tenants').where('id', '=', tenantId).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+/** Takes every way in away from a tenant (its keys and users, sessions by cascade) but keeps the tenant row. */
+export async function revokeTenantAccess(db: ControlDb, tenantId: string): Promise<void> {
+  await db.deleteFrom('access_keys').where('tenant_id', '=', tenantId).execute();
+  await db.deleteFrom('users').where('tenant_id', '=', tenantId).execute();
+}
