@@ -8,6 +8,7 @@ import type { TaskStatus } from '../../meta/schema.js';
 import type { Task } from '../../meta/work/tasks.js';
 import type { AdminServices } from '../deps.js';
 import { adminErrors } from '../errors.js';
+import { iso } from '../schemas.js';
 
 export const TASK_STATUSES = ['pending', 'running', 'done', 'failed', 'cancelled'] as const;
 
@@ -48,7 +49,7 @@ function progressView(t: Task): TaskProgressView | null {
   const seconds = (Number(t.progress_at) - Number(t.progress_started_at)) / 1000;
   const perSecond = seconds > 0 && done > 0 ? Math.round((done / seconds) * 10) / 10 : null;
   const etaSeconds = total === null ? null : total <= done ? 0 : perSecond ? Math.ceil((total - done) / perSecond) : null;
-  return { done, total, startedAt: iso(t.progress_started_at), updatedAt: iso(t.progress_at), perSecond, etaSeconds };
+  return { done, total, startedAt: iso(Number(t.progress_started_at)), updatedAt: iso(Number(t.progress_at)), perSecond, etaSeconds };
 }
 
 /** `1200/5000 (24%), 310/s, ETA 13s` for the command line. */
@@ -59,8 +60,6 @@ export function progressLine(p: TaskProgressView | null): string {
   const eta = p.etaSeconds === null || p.etaSeconds === 0 ? '' : `, ETA ${p.etaSeconds}s`;
   return `${p.done}${p.total === null ? '' : `/${p.total}`}${share}${rate}${eta}`;
 }
-
-const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
 
 function parsePayload(text: string): unknown {
   try {
@@ -79,10 +78,10 @@ export function taskView(t: Task): TaskView {
     attempts: Number(t.attempts),
     maxAttempts: Number(t.max_attempts),
     lastError: t.last_error,
-    nextRunAt: iso(t.next_run_at),
-    leaseExpiresAt: t.lease_expires_at === null ? null : iso(t.lease_expires_at),
-    createdAt: iso(t.created_at),
-    updatedAt: iso(t.updated_at),
+    nextRunAt: iso(Number(t.next_run_at)),
+    leaseExpiresAt: t.lease_expires_at === null ? null : iso(Number(t.lease_expires_at)),
+    createdAt: iso(Number(t.created_at)),
+    updatedAt: iso(Number(t.updated_at)),
     progress: progressView(t),
   };
 }
